@@ -1,0 +1,220 @@
+package io.mithril.agent.cas;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.function.Consumer;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Blobs on disk: {@code blobs/<first two hex>/<64 hex>}, read-only files named by the BLAKE3 of
+ * their bytes.
+ *
+ * <p>Write protocol (what makes a blob durable and never partial): stream into
+ * {@code tmp/<owner>.<n>.tmp} on the same filesystem while hashing, {@code fsync} the file, then
+ * {@code rename} it to its address and {@code fsync} the shard directory. A reader opens either the
+ * whole file or nothing. Two writers of the same bytes both rename a complete file over the same
+ * name, which is harmless; writers of different bytes never share a name.
+ *
+ * <p>Blob files are never modified: deletion (eviction) is the only other change, and the store
+ * does it under its lock so that a commit's existence check and a delete never interleave.
+ */
+public final class BlobStore {
+
+    /** Called before each chunk is written; a test hook to simulate a full disk or an I/O error. */
+    @FunctionalInterface
+    public interface WriteFaults {
+        WriteFaults NONE = (tmp, written, next) -> {};
+
+        void beforeWrite(Path tmp, long written, int next) throws IOException;
+    }
+
+    /** Told the size so far before each chunk; throws to abort the write (a budget refusal). */
+    @FunctionalInterface
+    public interface Growth {
+        Growth NONE = total -> {};
+
+        void grow(long total) throws IOException;
+    }
+
+    public record Written(Address address, long size, boolean existed) {}
+
+    private final Path blobs;
+    private final Path tmp;
+    private final Path quarantine;
+    private final String tmpPrefix;
+    private final WriteFaults faults;
+    private final AtomicLong tmpCounter = new AtomicLong();
+
+    public BlobStore(Path root, String tmpPrefix, WriteFaults faults) throws IOException {
+        this.blobs = Files.createDirectories(root.resolve("blobs"));
+        this.tmp = Files.createDirectories(root.resolve("tmp"));
+        this.quarantine = Files.createDirectories(root.resolve("quarantine"));
+        this.tmpPrefix = tmpPrefix;
+        this.faults = faults;
+    }
+
+    public Path path(Address a) {
+        String hex = a.hex();
+        return blobs.resolve(hex.substring(0, 2)).resolve(hex);
+    }
+
+    public Path blobsDir() {
+        return blobs;
+    }
+
+    public Path tmpDir() {
+        return tmp;
+    }
+
+    public boolean exists(Address a) {
+        return Files.isRegularFile(path(a), LinkOption.NOFOLLOW_LINKS);
+    }
+
+    /** Opens a blob for reading, or returns null if it is absent. */
+    public InputStream open(Address a) throws IOException {
+        try {
+            return Files.newInputStream(path(a), StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
+        } catch (NoSuchFileException e) {
+            return null;
+        }
+    }
+
+    /**
+     * Streams {@code in} into a new blob. Returns its address; {@code existed} when identical bytes
+     * were already stored (the new copy is dropped and the existing blob's mtime refreshed so that
+     * the orphan sweep's grace period counts from now).
+     */
+    public Written write(InputStream in, Growth growth) throws IOException {
+        Path t = tmp.resolve(tmpPrefix + "." + tmpCounter.incrementAndGet() + ".tmp");
+        boolean moved = false;
+        try {
+            Blake3 hash = new Blake3();
+            long size = 0;
+            try (FileChannel ch = FileChannel.open(t, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                byte[] buf = new byte[Blake3.CHUNK];
+                int n;
+                while ((n = in.readNBytes(buf, 0, buf.length)) > 0) {
+                    growth.grow(size + n);
+                    faults.beforeWrite(t, size, n);
+                    hash.update(buf, 0, n);
+                    ByteBuffer bb = ByteBuffer.wrap(buf, 0, n);
+                    while (bb.hasRemaining()) {
+                        ch.write(bb);
+                    }
+                    size += n;
+                }
+                ch.force(true);
+            }
+            Address a = hash.finish();
+            Path dest = path(a);
+            if (Files.isRegularFile(dest, LinkOption.NOFOLLOW_LINKS) && Files.size(dest) == size) {
+                touch(dest);
+                return new Written(a, size, true);
+            }
+            Path shard = dest.getParent();
+            if (!Files.isDirectory(shard)) {
+                try {
+                    Files.createDirectory(shard);
+                } catch (FileAlreadyExistsException ignored) {
+                    // another writer made it
+                }
+                fsyncDir(blobs);
+            }
+            Files.setPosixFilePermissions(t, PosixFilePermissions.fromString("r--r--r--"));
+            try {
+                Files.move(t, dest, StandardCopyOption.ATOMIC_MOVE);
+            } catch (AtomicMoveNotSupportedException e) {
+                throw new IOException("the store's tmp/ and blobs/ must be on one filesystem", e);
+            }
+            moved = true;
+            fsyncDir(shard);
+            return new Written(a, size, false);
+        } finally {
+            if (!moved) {
+                Files.deleteIfExists(t);
+            }
+        }
+    }
+
+    private static void touch(Path p) {
+        try {
+            Files.setLastModifiedTime(p, FileTime.fromMillis(System.currentTimeMillis()));
+        } catch (IOException ignored) {
+            // only a hint for the orphan sweep's grace period
+        }
+    }
+
+    /** Deletes a blob file; absent is fine. */
+    public void delete(Address a) throws IOException {
+        Files.deleteIfExists(path(a));
+    }
+
+    /** Moves a blob that failed verification aside, out of the serving path, keeping its bytes for inspection. */
+    public Path quarantine(Address a) throws IOException {
+        Path q = quarantine.resolve(a.hex() + "." + System.currentTimeMillis());
+        Files.move(path(a), q, StandardCopyOption.ATOMIC_MOVE);
+        return q;
+    }
+
+    /** Re-hashes a blob; true when its bytes still match its address. */
+    public boolean verify(Address a) throws IOException {
+        return Blake3.hash(path(a)).equals(a);
+    }
+
+    /**
+     * Lists every blob by name only (no stat per file: a scan of a million blobs must stay cheap).
+     * Names that are not addresses, or sit in the wrong shard, go to {@code stray} and are never
+     * served, since lookups go by address.
+     */
+    public void scan(Consumer<Address> sink, Consumer<Path> stray) throws IOException {
+        try (DirectoryStream<Path> shards = Files.newDirectoryStream(blobs)) {
+            for (Path shard : shards) {
+                String s = shard.getFileName().toString();
+                if (s.length() != 2 || !Files.isDirectory(shard, LinkOption.NOFOLLOW_LINKS)) {
+                    stray.accept(shard);
+                    continue;
+                }
+                try (DirectoryStream<Path> files = Files.newDirectoryStream(shard)) {
+                    for (Path f : files) {
+                        String name = f.getFileName().toString();
+                        if (!name.startsWith(s) || !Address.isValid(name)) {
+                            stray.accept(f);
+                            continue;
+                        }
+                        sink.accept(Address.parse(name));
+                    }
+                }
+            }
+        }
+    }
+
+    /** Modification time of a blob, or -1 if it is gone. */
+    public long mtimeMillis(Address a) {
+        try {
+            return Files.readAttributes(path(a), BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS)
+                    .lastModifiedTime().toMillis();
+        } catch (IOException e) {
+            return -1;
+        }
+    }
+
+    public static void fsyncDir(Path dir) throws IOException {
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            ch.force(true);
+        }
+    }
+}

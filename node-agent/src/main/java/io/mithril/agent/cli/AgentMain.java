@@ -1,0 +1,265 @@
+package io.mithril.agent.cli;
+
+import io.mithril.agent.cas.Address;
+import io.mithril.agent.cas.BlobStore;
+import io.mithril.agent.index.EntryFile;
+import io.mithril.agent.index.EntryKey;
+import io.mithril.agent.index.Index;
+import io.mithril.agent.key.DeviceClass;
+import io.mithril.agent.key.GpuProduct;
+import io.mithril.agent.key.GroupId;
+import io.mithril.agent.store.ByteSize;
+import io.mithril.agent.store.NodeStore;
+import io.mithril.agent.store.StoreConfig;
+import io.mithril.agent.store.StoreFullException;
+import io.mithril.agent.store.StoreStats;
+import io.mithril.agent.store.VerifyReport;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintWriter;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code mithril-agent}: the node agent's command line. Exit codes: 0 success; 1 absent (get) or
+ * corruption found (verify); 2 bad input; 3 an I/O failure, including a full store.
+ */
+@Command(name = "mithril-agent", mixinStandardHelpOptions = true, version = "mithril-agent 0.1.0",
+        description = "Mithril node agent: a content-addressed cache of compiled GPU artifacts.",
+        subcommands = {AgentMain.StoreCmd.class, AgentMain.StatsCmd.class, AgentMain.VerifyCmd.class,
+                AgentMain.GcCmd.class})
+public final class AgentMain {
+
+    static final int ABSENT = 1;
+    static final int BAD_INPUT = 2;
+    static final int IO_FAILURE = 3;
+
+    /** The group raw blobs put from the command line belong to, so that every byte is in an entry. */
+    static final GroupId CLI_GROUP = new GroupId("local", "cli", new DeviceClass.Cpu(), GpuProduct.NONE);
+
+    @Option(names = "--root", paramLabel = "DIR",
+            description = "Store root. Env MITHRIL_ROOT; default $XDG_CACHE_HOME/mithril or ~/.cache/mithril (created if missing).")
+    Path root;
+
+    @Option(names = "--budget", paramLabel = "SIZE", converter = SizeConverter.class,
+            description = "Hard size limit of the store (e.g. 50Gi, 512MiB). Env MITHRIL_BUDGET; default unlimited.")
+    Long budget;
+
+    public static void main(String[] args) {
+        System.setProperty("org.slf4j.simpleLogger.defaultLogLevel",
+                System.getProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn"));
+        System.setProperty("org.slf4j.simpleLogger.logFile", "System.err");
+        System.exit(run(args, System.out, System.err));
+    }
+
+    /** Runs the CLI and returns its exit code; {@code main} is the only caller of {@code System.exit}. */
+    public static int run(String[] args, OutputStream out, OutputStream err) {
+        CommandLine cl = new CommandLine(new AgentMain());
+        PrintWriter errWriter = new PrintWriter(err, true);
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(errWriter);
+        cl.setExitCodeExceptionMapper(AgentMain::exitCode);
+        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            cmd.getErr().println("mithril-agent: " + message(ex));
+            return exitCode(ex);
+        });
+        cl.setParameterExceptionHandler((ex, a) -> {
+            ex.getCommandLine().getErr().println("mithril-agent: " + ex.getMessage());
+            ex.getCommandLine().getErr().println("(see 'mithril-agent --help')");
+            return BAD_INPUT;
+        });
+        return cl.execute(args);
+    }
+
+    static int exitCode(Throwable ex) {
+        if (ex instanceof IllegalArgumentException || ex instanceof CommandLine.ParameterException
+                || ex instanceof NoSuchFileException || ex instanceof AccessDeniedException) {
+            return BAD_INPUT;
+        }
+        return IO_FAILURE;
+    }
+
+    static String message(Throwable ex) {
+        if (ex instanceof NoSuchFileException n) {
+            return (n.getReason() == null ? "no such file" : n.getReason()) + ": " + n.getFile();
+        }
+        if (ex instanceof AccessDeniedException a) {
+            return (a.getReason() == null ? "permission denied" : a.getReason()) + ": " + a.getFile();
+        }
+        if (ex instanceof StoreFullException) {
+            return ex.getMessage();
+        }
+        String m = ex.getMessage();
+        return m == null ? ex.getClass().getSimpleName() : m;
+    }
+
+    NodeStore openStore(boolean reconcile) throws IOException {
+        Path r = root;
+        if (r == null && System.getenv("MITHRIL_ROOT") != null) {
+            r = Path.of(System.getenv("MITHRIL_ROOT"));
+        }
+        if (r == null) {
+            String xdg = System.getenv("XDG_CACHE_HOME");
+            r = (xdg != null && !xdg.isEmpty() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache"))
+                    .resolve("mithril");
+            Files.createDirectories(r);
+        }
+        Long b = budget;
+        if (b == null && System.getenv("MITHRIL_BUDGET") != null) {
+            b = ByteSize.parse(System.getenv("MITHRIL_BUDGET"));
+        }
+        StoreConfig cfg = StoreConfig.defaults().withReconcileOnOpen(reconcile);
+        if (b != null) {
+            cfg = cfg.withBudget(b);
+        }
+        return NodeStore.open(r, cfg);
+    }
+
+    static final class SizeConverter implements CommandLine.ITypeConverter<Long> {
+        @Override
+        public Long convert(String value) {
+            return ByteSize.parse(value);
+        }
+    }
+
+    @Command(name = "store", description = "Put and get blobs by address.",
+            subcommands = {StorePut.class, StoreGet.class})
+    static final class StoreCmd {}
+
+    @Command(name = "put", description = "Store a file; prints its BLAKE3 address (as b3sum would).")
+    static final class StorePut implements Callable<Integer> {
+        @CommandLine.ParentCommand
+        StoreCmd parent;
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+        @Parameters(paramLabel = "FILE", description = "A regular file ('-' for standard input).")
+        String file;
+
+        @Override
+        public Integer call() throws IOException {
+            AgentMain main = (AgentMain) spec.parent().parent().userObject();
+            try (NodeStore store = main.openStore(true)) {
+                BlobStore.Written w;
+                if (file.equals("-")) {
+                    w = store.put(System.in, -1);
+                } else {
+                    Path p = Path.of(file);
+                    if (!Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
+                        throw new IllegalArgumentException("not a regular file: " + file);
+                    }
+                    w = store.putFile(p);
+                }
+                store.commit(new EntryKey(CLI_GROUP, "blobs/" + w.address().hex()),
+                        List.of(new EntryFile("blob", w.address(), w.size(), false)), "cli put " + file);
+                spec.commandLine().getOut().println(w.address().hex());
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "get", description = "Write a blob's bytes to standard output; exit 1 if absent.")
+    static final class StoreGet implements Callable<Integer> {
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+        @Parameters(paramLabel = "ADDRESS", description = "64 lowercase hex digits.")
+        String address;
+
+        @Override
+        public Integer call() throws IOException {
+            Address a = Address.parse(address);
+            AgentMain main = (AgentMain) spec.parent().parent().userObject();
+            try (NodeStore store = main.openStore(false); InputStream in = store.open(a)) {
+                if (in == null) {
+                    spec.commandLine().getErr().println("mithril-agent: not in the store: " + address);
+                    return ABSENT;
+                }
+                in.transferTo(System.out);
+                System.out.flush();
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "stats", description = "Entries, blobs, bytes and budget, per group.")
+    static final class StatsCmd implements Callable<Integer> {
+        @CommandLine.ParentCommand
+        AgentMain main;
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+        @Option(names = "--json", description = "Machine-readable output.")
+        boolean json;
+
+        @Override
+        public Integer call() throws IOException {
+            StoreStats s;
+            try (NodeStore store = main.openStore(false)) {
+                s = store.stats();
+                PrintWriter out = spec.commandLine().getOut();
+                out.print(json ? StatsFormat.json(store.root(), s) : StatsFormat.text(store.root(), s));
+                out.flush();
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "verify", description = "Re-hash every blob; quarantine any that do not match. Exit 1 on corruption.")
+    static final class VerifyCmd implements Callable<Integer> {
+        @CommandLine.ParentCommand
+        AgentMain main;
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() throws IOException {
+            try (NodeStore store = main.openStore(true)) {
+                VerifyReport r = store.verify();
+                PrintWriter out = spec.commandLine().getOut();
+                out.printf(Locale.ROOT, "checked %d blobs (%s): %d corrupt, %d entries dropped, %d stray files, %d orphans removed%n",
+                        r.blobsChecked(), ByteSize.format(r.bytesChecked()), r.corrupt().size(),
+                        r.droppedEntries().size(), r.stray().size(), r.orphansRemoved());
+                for (Address a : r.corrupt()) {
+                    out.println("corrupt blob quarantined: " + a);
+                }
+                for (EntryKey k : r.droppedEntries()) {
+                    out.println("entry dropped: " + k);
+                }
+                out.flush();
+                return r.clean() ? 0 : ABSENT;
+            }
+        }
+    }
+
+    @Command(name = "gc", description = "Evict least recently used entries until the store fits the budget.")
+    static final class GcCmd implements Callable<Integer> {
+        @CommandLine.ParentCommand
+        AgentMain main;
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+        @Option(names = "--budget", required = true, paramLabel = "SIZE", converter = SizeConverter.class,
+                description = "Target size, e.g. 10GiB.")
+        long target;
+
+        @Override
+        public Integer call() throws IOException {
+            try (NodeStore store = main.openStore(true)) {
+                long before = store.stats().bytes();
+                List<Index.Removal> removed = store.evictTo(target);
+                long after = store.stats().bytes();
+                spec.commandLine().getOut().printf(Locale.ROOT, "evicted %d entries, %s -> %s (target %s)%n",
+                        removed.size(), ByteSize.format(before), ByteSize.format(after), ByteSize.format(target));
+                return 0;
+            }
+        }
+    }
+}

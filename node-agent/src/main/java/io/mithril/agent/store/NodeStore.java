@@ -1,0 +1,903 @@
+package io.mithril.agent.store;
+
+import io.mithril.agent.cas.Address;
+import io.mithril.agent.cas.BlobStore;
+import io.mithril.agent.index.Entry;
+import io.mithril.agent.index.EntryFile;
+import io.mithril.agent.index.EntryKey;
+import io.mithril.agent.index.EvictionCause;
+import io.mithril.agent.index.Index;
+import io.mithril.agent.index.Journal;
+import io.mithril.agent.index.JournalRecord;
+import io.mithril.agent.key.GroupId;
+import java.io.ByteArrayInputStream;
+import java.io.Closeable;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Predicate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A node's content store: blobs by BLAKE3 address, entries by group, LRU eviction under a budget.
+ *
+ * <h2>On disk</h2>
+ * <pre>
+ *   mithril-store          format marker
+ *   blobs/ab/abcd...       immutable blobs ({@link BlobStore})
+ *   journal.N, CURRENT     the index journal of generation N ({@link Journal}), CURRENT names N
+ *   lock                   the store lock (an exclusive record lock, held briefly)
+ *   leases/ID.lease        each live process's pins and reservations ({@link Leases})
+ *   tmp/, quarantine/      in-flight writes; blobs that failed verification
+ * </pre>
+ *
+ * <h2>Invariants and why they survive a crash</h2>
+ * <ul>
+ *   <li>An entry is committed when its Commit record is forced to the journal, and that happens only
+ *       after every blob it names was fsynced and renamed into place and found present under the
+ *       lock. So a replayed entry never names a missing blob unless something outside Mithril
+ *       deleted it; the reconcile at open drops such entries (cause LOST) rather than serve them.</li>
+ *   <li>A blob is deleted only under the lock, after the Remove records that free it are forced. A
+ *       crash in between leaves an orphan blob, which the sweep at open deletes.</li>
+ *   <li>A torn journal tail (crash mid-append) fails its CRC and is cut off by the next lock holder:
+ *       it was never acknowledged, because acknowledgement follows the force.</li>
+ *   <li>Temp files carry their owner's lease id and are deleted once that lease is dead.</li>
+ * </ul>
+ *
+ * <h2>Capacity model</h2>
+ * Usage is the bytes of committed blobs plus every live process's reservations (bytes of writes in
+ * flight and of blobs written but not yet committed). A write reserves before it writes; if usage
+ * would pass the hard limit, the least recently used unpinned entries are evicted synchronously, and
+ * if that is not enough the write is refused ({@link StoreFullException}). After a commit leaves usage
+ * above the soft limit, a background thread evicts down to it. Pinned entries are never evicted and
+ * still count.
+ *
+ * <h2>Concurrency</h2>
+ * One instance per root per process (enforced); any number of threads and processes. Lock order:
+ * the in-process mutex, then the file lock. Blob writes (hashing, I/O, fsync) run outside both.
+ * Within the lock each process first replays the journal records other processes appended, so its
+ * index is current for every decision. Lookups take only the mutex and see this process's view,
+ * as of its last locked operation or {@link #sync()}.
+ */
+public final class NodeStore implements Closeable {
+
+    private static final Logger log = LoggerFactory.getLogger(NodeStore.class);
+    private static final Set<Path> OPEN = ConcurrentHashMap.newKeySet();
+    private static final String MARKER = "mithril-store";
+    private static final int FORMAT = 1;
+
+    private final Path root;
+    private final StoreConfig config;
+    private final BlobStore blobs;
+    private final Index index = new Index();
+    private final Leases leases;
+    private final java.util.concurrent.locks.ReentrantLock mutex = new java.util.concurrent.locks.ReentrantLock();
+    private final FileChannel lockChannel;
+    private final Map<EntryKey, Integer> ownPins = new HashMap<>();
+    private final Map<Address, Long> pendingBlobs = new HashMap<>();
+    private final ConcurrentLinkedQueue<JournalRecord.Touch> touches = new ConcurrentLinkedQueue<>();
+    private final Map<GroupId, Long> groupBudgets = new ConcurrentHashMap<>();
+    private final LongAdder hits = new LongAdder();
+    private final LongAdder misses = new LongAdder();
+    private final Map<EvictionCause, LongAdder> evictions = new EnumMap<>(EvictionCause.class);
+    private final ExecutorService evictor;
+    private final AtomicBoolean evictionQueued = new AtomicBoolean();
+    private Journal journal;
+    private long journalGen;
+    private long journalOffset;
+    private long recordsSinceCompaction;
+    private long inflight;
+    private boolean closed;
+
+    private NodeStore(Path root, StoreConfig config) throws IOException {
+        this.root = root;
+        this.config = config;
+        for (EvictionCause c : EvictionCause.values()) {
+            evictions.put(c, new LongAdder());
+        }
+        this.lockChannel = FileChannel.open(root.resolve("lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        this.leases = new Leases(root);
+        this.blobs = new BlobStore(root, leases.id(), config.faults());
+        this.evictor = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "mithril-evictor");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /**
+     * Opens (creating if empty) the store at {@code root}: loads the journal, and unless the config
+     * says otherwise reconciles the index with the blobs on disk and removes what dead processes left.
+     */
+    public static NodeStore open(Path root, StoreConfig config) throws IOException {
+        if (!Files.isDirectory(root)) {
+            throw new NoSuchFileException(root.toString(), null, "store root does not exist or is not a directory");
+        }
+        Path real = root.toRealPath();
+        if (!Files.isWritable(real)) {
+            throw new AccessDeniedException(real.toString(), null, "store root is not writable");
+        }
+        initLayout(real);
+        if (!OPEN.add(real)) {
+            throw new IllegalStateException("store " + real + " is already open in this process");
+        }
+        NodeStore s = null;
+        try {
+            s = new NodeStore(real, config);
+            NodeStore st = s;
+            s.locked(() -> {
+                if (config.reconcileOnOpen()) {
+                    st.reconcile();
+                }
+                return null;
+            });
+            return s;
+        } catch (IOException | RuntimeException e) {
+            if (s != null) {
+                s.closeQuietly();
+            } else {
+                OPEN.remove(real);
+            }
+            throw e;
+        }
+    }
+
+    private static void initLayout(Path root) throws IOException {
+        Path marker = root.resolve(MARKER);
+        if (Files.exists(marker, LinkOption.NOFOLLOW_LINKS)) {
+            String text = Files.readString(marker).trim();
+            if (!text.equals("format " + FORMAT)) {
+                throw new IOException("store at " + root + " has an unsupported format: " + text);
+            }
+            return;
+        }
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(root)) {
+            if (ds.iterator().hasNext()) {
+                throw new IOException("refusing to create a store in " + root
+                        + ": the directory is not empty and is not a Mithril store");
+            }
+        }
+        Path tmp = root.resolve(MARKER + ".tmp");
+        Files.writeString(tmp, "format " + FORMAT + "\n");
+        Files.move(tmp, marker, StandardCopyOption.ATOMIC_MOVE);
+        BlobStore.fsyncDir(root);
+    }
+
+    public Path root() {
+        return root;
+    }
+
+    public StoreConfig config() {
+        return config;
+    }
+
+    // ---------------------------------------------------------------- blobs (the seed's API)
+
+    /** Stores bytes; returns their address. Identical content is stored once. */
+    public Address put(byte[] bytes) throws IOException {
+        return put(new ByteArrayInputStream(bytes), bytes.length).address();
+    }
+
+    /** Stores a regular file's bytes (never following a symlink). */
+    public BlobStore.Written putFile(Path file) throws IOException {
+        try (InputStream in = Files.newInputStream(file, LinkOption.NOFOLLOW_LINKS)) {
+            return put(in, Files.size(file));
+        }
+    }
+
+    /**
+     * Stores a stream. {@code sizeHint} (or -1) lets the reservation be taken in one step; the
+     * stream may be longer, in which case the reservation grows as it is read.
+     */
+    public BlobStore.Written put(InputStream in, long sizeHint) throws IOException {
+        long[] reserved = {0};
+        try {
+            if (sizeHint > 0) {
+                reserve(sizeHint);
+                reserved[0] = sizeHint;
+            }
+            BlobStore.Written w = blobs.write(in, total -> {
+                if (total > reserved[0]) {
+                    long step = Math.max(total - reserved[0], Math.min(Math.max(reserved[0], 1 << 20), 64L << 20));
+                    try {
+                        reserve(step);
+                    } catch (StoreFullException full) {
+                        step = total - reserved[0];
+                        reserve(step);
+                    }
+                    reserved[0] += step;
+                }
+            });
+            long r = reserved[0];
+            reserved[0] = 0;
+            locked(() -> {
+                inflight -= r;
+                if (!w.existed() && !index.hasBlob(w.address())) {
+                    pendingBlobs.merge(w.address(), w.size(), (a, b) -> a);
+                }
+                writeLease();
+                return null;
+            });
+            return w;
+        } finally {
+            if (reserved[0] > 0) {
+                long r = reserved[0];
+                locked(() -> {
+                    inflight -= r;
+                    writeLease();
+                    return null;
+                });
+            }
+        }
+    }
+
+    private void reserve(long bytes) throws IOException {
+        locked(() -> {
+            ensureRoom(bytes, Set.of());
+            inflight += bytes;
+            writeLease();
+            return null;
+        });
+    }
+
+    /** The blob's bytes, or null when absent. */
+    public byte[] get(Address a) throws IOException {
+        try (InputStream in = blobs.open(a)) {
+            return in == null ? null : in.readAllBytes();
+        }
+    }
+
+    /** An open stream on the blob, or null when absent. The caller closes it. */
+    public InputStream open(Address a) throws IOException {
+        return blobs.open(a);
+    }
+
+    public boolean exists(Address a) {
+        return blobs.exists(a);
+    }
+
+    public Path blobPath(Address a) {
+        return blobs.path(a);
+    }
+
+    // ---------------------------------------------------------------- entries
+
+    /** A file to commit as part of an entry: where its bytes are now, and its path in the entry. */
+    public record SourceFile(String path, Path source, boolean executable) {}
+
+    /** Puts every file, then commits the entry; retries once if a deduplicated blob was evicted meanwhile. */
+    public Entry commitFiles(EntryKey key, List<SourceFile> files, String provenance) throws IOException {
+        for (int attempt = 0; ; attempt++) {
+            List<EntryFile> out = new ArrayList<>(files.size());
+            for (SourceFile f : files) {
+                BlobStore.Written w = putFile(f.source());
+                out.add(new EntryFile(f.path(), w.address(), w.size(), f.executable()));
+            }
+            try {
+                return commit(key, out, provenance);
+            } catch (BlobMissingException e) {
+                if (attempt > 0) {
+                    throw e;
+                }
+            }
+        }
+    }
+
+    /**
+     * Commits an entry whose blobs were put. Replaces any entry with the same key (a new version).
+     * Durable when this returns.
+     */
+    public Entry commit(EntryKey key, List<EntryFile> files, String provenance) throws IOException {
+        return locked(() -> {
+            Map<Address, Long> fresh = new LinkedHashMap<>();
+            for (EntryFile f : files) {
+                if (index.hasBlob(f.address()) || fresh.containsKey(f.address())) {
+                    continue;
+                }
+                Path p = blobs.path(f.address());
+                long size;
+                try {
+                    size = Files.size(p);
+                } catch (NoSuchFileException e) {
+                    throw new BlobMissingException("cannot commit " + key + ": blob " + f.address() + " of "
+                            + f.path() + " is not in the store (put it again)");
+                }
+                if (size != f.size()) {
+                    throw new IllegalArgumentException("size of " + f.path() + " given as " + f.size()
+                            + " but its blob holds " + size + " bytes");
+                }
+                fresh.put(f.address(), size);
+            }
+            long unreserved = 0;
+            for (Map.Entry<Address, Long> x : fresh.entrySet()) {
+                if (!pendingBlobs.containsKey(x.getKey())) {
+                    unreserved += x.getValue();
+                }
+            }
+            Leases.Others others = ensureRoom(unreserved, Set.of(key));
+            long now = config.clock().getAsLong();
+            Entry e = new Entry(key, files, now, now, provenance);
+            List<JournalRecord> records = new ArrayList<>();
+            records.add(JournalRecord.Commit.of(e));
+            List<Index.Removal> removals = new ArrayList<>();
+            try {
+                Index.Removal replaced = index.put(e);
+                if (replaced != null) {
+                    removals.add(replaced);
+                }
+                Long budget = groupBudgets.get(key.group());
+                if (budget != null) {
+                    List<Index.Removal> ev = index.evictGroup(key.group(), budget,
+                            pinnedPredicate(others, Set.of(key)));
+                    removals.addAll(ev);
+                    for (Index.Removal r : ev) {
+                        records.add(new JournalRecord.Remove(r.entry().key(), r.cause()));
+                    }
+                }
+                journalAppend(records, true);
+            } catch (IOException | RuntimeException ex) {
+                reloadAfterFailure(ex);
+                throw ex;
+            }
+            fresh.keySet().forEach(pendingBlobs::remove);
+            deleteFreed(removals);
+            writeLease();
+            if (usage(others) > config.softLimit()) {
+                scheduleBackgroundEviction();
+            }
+            return e;
+        });
+    }
+
+    /** The entry, or null. Records a hit or a miss but not a use: a use is a read ({@link #recordUse}). */
+    public Entry lookup(EntryKey key) {
+        mutex.lock();
+        try {
+            Entry e = index.get(key);
+            (e == null ? misses : hits).increment();
+            return e;
+        } finally {
+            mutex.unlock();
+        }
+    }
+
+    /**
+     * Records that an entry was used. Cheap and lock-free: queued and applied (and journaled, without
+     * fsync: a lost use only makes an entry look older) at the next locked operation or {@link #sync()}.
+     */
+    public void recordUse(EntryKey key) {
+        touches.add(new JournalRecord.Touch(key, config.clock().getAsLong()));
+    }
+
+    /** Pins entries (that exist now) against eviction, for this process and every other on the root. */
+    public Pin pin(Collection<EntryKey> keys) throws IOException {
+        List<EntryKey> list = List.copyOf(keys);
+        locked(() -> {
+            for (EntryKey k : list) {
+                ownPins.merge(k, 1, Integer::sum);
+            }
+            writeLease();
+            return null;
+        });
+        return new Pin(this, list);
+    }
+
+    void unpin(List<EntryKey> keys) throws IOException {
+        locked(() -> {
+            for (EntryKey k : keys) {
+                ownPins.computeIfPresent(k, (x, n) -> n == 1 ? null : n - 1);
+            }
+            writeLease();
+            return null;
+        });
+    }
+
+    /** Removes an entry on request. Returns false when it was not there. */
+    public boolean delete(EntryKey key) throws IOException {
+        return locked(() -> {
+            Index.Removal r = index.remove(key, EvictionCause.DELETED);
+            if (r == null) {
+                return false;
+            }
+            try {
+                journalAppend(List.of(new JournalRecord.Remove(key, EvictionCause.DELETED)), true);
+            } catch (IOException ex) {
+                reloadAfterFailure(ex);
+                throw ex;
+            }
+            deleteFreed(List.of(r));
+            return true;
+        });
+    }
+
+    /** Sets (or clears, with null) a group's budget in logical bytes; enforced at its next commit and by {@link #evictTo}. */
+    public void setGroupBudget(GroupId group, Long bytes) {
+        if (bytes == null) {
+            groupBudgets.remove(group);
+        } else {
+            groupBudgets.put(group, bytes);
+        }
+    }
+
+    /** A snapshot of a group's entries, least recently used first. */
+    public List<Entry> entries(GroupId group) {
+        mutex.lock();
+        try {
+            return new ArrayList<>(index.entries(group));
+        } finally {
+            mutex.unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------- eviction
+
+    /**
+     * Evicts least recently used unpinned entries until the store holds at most {@code targetBytes}
+     * (plus reservations), and every group is within its budget. Returns what was evicted.
+     */
+    public List<Index.Removal> evictTo(long targetBytes) throws IOException {
+        return locked(() -> {
+            Leases.Others others = leases.readOthers();
+            Predicate<EntryKey> pinned = pinnedPredicate(others, Set.of());
+            List<Index.Removal> removals = new ArrayList<>();
+            for (Map.Entry<GroupId, Long> b : groupBudgets.entrySet()) {
+                removals.addAll(index.evictGroup(b.getKey(), b.getValue(), pinned));
+            }
+            long reservations = usage(others) - index.uniqueBytes();
+            removals.addAll(index.evictNode(Math.max(0, targetBytes - reservations), pinned));
+            journalRemovals(removals);
+            deleteFreed(removals);
+            return removals;
+        });
+    }
+
+    private void scheduleBackgroundEviction() {
+        if (!closed && evictionQueued.compareAndSet(false, true)) {
+            evictor.execute(() -> {
+                evictionQueued.set(false);
+                try {
+                    evictTo(config.softLimit());
+                } catch (IOException | RuntimeException e) {
+                    log.warn("background eviction failed: {}", e.toString());
+                }
+            });
+        }
+    }
+
+    /** Makes room for {@code bytes} more under the hard limit, evicting if needed. Under the lock. */
+    private Leases.Others ensureRoom(long bytes, Set<EntryKey> alsoPinned) throws IOException {
+        Leases.Others others = leases.readOthers();
+        if (bytes == 0 || usage(others) + bytes <= config.hardLimit()) {
+            return others;
+        }
+        long reservations = usage(others) - index.uniqueBytes();
+        List<Index.Removal> removals = index.evictNode(config.hardLimit() - reservations - bytes,
+                pinnedPredicate(others, alsoPinned));
+        journalRemovals(removals);
+        deleteFreed(removals);
+        if (usage(others) + bytes > config.hardLimit()) {
+            throw new StoreFullException(String.format(
+                    "store full: %s more would exceed the hard limit of %s (%s committed, %s reserved by writes in flight; "
+                            + "the rest is pinned by live views)",
+                    ByteSize.format(bytes), ByteSize.format(config.hardLimit()), ByteSize.format(index.uniqueBytes()),
+                    ByteSize.format(reservations)));
+        }
+        return others;
+    }
+
+    private long usage(Leases.Others others) {
+        long pending = 0;
+        for (long v : pendingBlobs.values()) {
+            pending += v;
+        }
+        return index.uniqueBytes() + inflight + pending + others.reserved();
+    }
+
+    private Predicate<EntryKey> pinnedPredicate(Leases.Others others, Set<EntryKey> also) {
+        return k -> ownPins.containsKey(k) || others.pinned().contains(k) || also.contains(k);
+    }
+
+    private void journalRemovals(List<Index.Removal> removals) throws IOException {
+        if (removals.isEmpty()) {
+            return;
+        }
+        List<JournalRecord> records = new ArrayList<>(removals.size());
+        for (Index.Removal r : removals) {
+            records.add(new JournalRecord.Remove(r.entry().key(), r.cause()));
+        }
+        try {
+            journalAppend(records, true);
+        } catch (IOException ex) {
+            reloadAfterFailure(ex);
+            throw ex;
+        }
+    }
+
+    /** Deletes blobs that removals left unreferenced. Under the lock, after the removals are durable. */
+    private void deleteFreed(List<Index.Removal> removals) {
+        for (Index.Removal r : removals) {
+            evictions.get(r.cause()).increment();
+            for (Address a : r.freedBlobs()) {
+                if (index.hasBlob(a)) {
+                    continue;
+                }
+                try {
+                    blobs.delete(a);
+                } catch (IOException e) {
+                    log.warn("could not delete freed blob {}: {} (the next sweep retries)", a, e.toString());
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- verify, stats, sync
+
+    /**
+     * Re-hashes every blob. A blob whose bytes do not match its address is moved to quarantine and
+     * every entry using it is dropped, so it is never served again. Also drops entries whose blobs
+     * are missing and reports stray files.
+     */
+    public VerifyReport verify() throws IOException {
+        List<Address> all = new ArrayList<>();
+        List<Path> stray = new ArrayList<>();
+        blobs.scan(all::add, stray::add);
+        List<Address> bad = java.util.Collections.synchronizedList(new ArrayList<>());
+        LongAdder bytes = new LongAdder();
+        all.parallelStream().forEach(a -> {
+            try {
+                bytes.add(Files.size(blobs.path(a)));
+                if (!blobs.verify(a)) {
+                    bad.add(a);
+                }
+            } catch (NoSuchFileException gone) {
+                // evicted meanwhile
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        return locked(() -> {
+            List<Address> quarantined = new ArrayList<>();
+            List<Index.Removal> removals = new ArrayList<>();
+            for (Address a : bad) {
+                if (!blobs.exists(a) || blobs.verify(a)) {
+                    continue;
+                }
+                Path q = blobs.quarantine(a);
+                log.error("blob {} does not match its address; moved to {}", a, q);
+                quarantined.add(a);
+                for (EntryKey k : index.entriesReferring(a)) {
+                    Index.Removal r = index.remove(k, EvictionCause.CORRUPT);
+                    if (r != null) {
+                        removals.add(r);
+                    }
+                }
+            }
+            journalRemovals(removals);
+            deleteFreed(removals);
+            List<EntryKey> dropped = new ArrayList<>();
+            removals.forEach(r -> dropped.add(r.entry().key()));
+            int[] orphans = {0};
+            dropped.addAll(dropLost(new HashSet<>(all), orphans));
+            return new VerifyReport(all.size(), bytes.sum(), quarantined, dropped, stray, orphans[0]);
+        });
+    }
+
+    /** Applies queued uses and other processes' journal records now. */
+    public void sync() throws IOException {
+        locked(() -> null);
+    }
+
+    public StoreStats stats() throws IOException {
+        return locked(() -> {
+            Leases.Others others = leases.readOthers();
+            List<StoreStats.Group> groups = new ArrayList<>();
+            for (GroupId g : index.groups()) {
+                groups.add(new StoreStats.Group(g, index.groupEntries(g), index.groupBytes(g), groupBudgets.get(g)));
+            }
+            groups.sort((a, b) -> a.group().text().compareTo(b.group().text()));
+            Map<EvictionCause, Long> ev = new EnumMap<>(EvictionCause.class);
+            evictions.forEach((c, n) -> ev.put(c, n.sum()));
+            return new StoreStats(index.entryCount(), index.blobCount(), index.uniqueBytes(),
+                    usage(others) - index.uniqueBytes(), config.hardLimit(), config.softLimit(), journal.size(),
+                    hits.sum(), misses.sum(), ev, groups);
+        });
+    }
+
+    // ---------------------------------------------------------------- lock, journal, reconcile
+
+    @FunctionalInterface
+    private interface IoCallable<T> {
+        T call() throws IOException;
+    }
+
+    private <T> T locked(IoCallable<T> body) throws IOException {
+        mutex.lock();
+        try {
+            if (closed) {
+                throw new IllegalStateException("store is closed");
+            }
+            try (FileLock ignored = lockChannel.lock()) {
+                refresh();
+                return body.call();
+            }
+        } finally {
+            mutex.unlock();
+        }
+    }
+
+    /** Brings the index up to the journal's end and applies queued uses. Under the lock. */
+    private void refresh() throws IOException {
+        long gen = readCurrentGen();
+        if (journal == null || gen != journalGen) {
+            if (journal != null) {
+                journal.close();
+            }
+            journal = new Journal(root.resolve("journal." + gen));
+            journalGen = gen;
+            journalOffset = 0;
+            recordsSinceCompaction = 0;
+            index.clear();
+        }
+        Journal.Replay r = journal.replay(journalOffset, this::apply);
+        if (r.torn()) {
+            log.warn("journal {} has a torn tail at {} (a writer died mid-append); cutting it off",
+                    journal.file().getFileName(), r.endOffset());
+            journal.truncate(r.endOffset());
+        }
+        journalOffset = r.endOffset();
+        recordsSinceCompaction += r.records();
+        if (!touches.isEmpty()) {
+            List<JournalRecord.Touch> batch = new ArrayList<>();
+            JournalRecord.Touch t;
+            while ((t = touches.poll()) != null) {
+                if (index.touch(t.key(), t.time())) {
+                    batch.add(t);
+                }
+            }
+            journalAppend(batch, false);
+        }
+        if (recordsSinceCompaction > 2L * index.entryCount() + 100_000) {
+            compact();
+        }
+    }
+
+    private void apply(JournalRecord rec) {
+        if (rec instanceof JournalRecord.Commit c) {
+            index.put(c.toEntry());
+        } else if (rec instanceof JournalRecord.Remove rm) {
+            index.remove(rm.key(), rm.cause());
+        } else if (rec instanceof JournalRecord.Touch t) {
+            index.touch(t.key(), t.time());
+        }
+    }
+
+    private void journalAppend(List<? extends JournalRecord> records, boolean force) throws IOException {
+        journal.append(records, force);
+        journalOffset = journal.size();
+        recordsSinceCompaction += records.size();
+    }
+
+    /** After a failed journal write the in-memory index may be ahead of the disk: rebuild it. */
+    private void reloadAfterFailure(Exception cause) {
+        log.warn("journal write failed ({}); reloading the index from the journal", cause.toString());
+        index.clear();
+        journalOffset = 0;
+        recordsSinceCompaction = 0;
+        try {
+            Journal.Replay r = journal.replay(0, this::apply);
+            journalOffset = r.endOffset();
+            if (r.torn()) {
+                journal.truncate(r.endOffset());
+            }
+        } catch (IOException e) {
+            log.error("could not reload the index: {}", e.toString());
+        }
+    }
+
+    private long readCurrentGen() throws IOException {
+        Path cur = root.resolve("CURRENT");
+        try {
+            return Long.parseLong(Files.readString(cur, StandardCharsets.US_ASCII).trim());
+        } catch (NoSuchFileException e) {
+            writeCurrent(1);
+            return 1;
+        } catch (NumberFormatException e) {
+            throw new IOException("store file CURRENT is damaged: " + e.getMessage());
+        }
+    }
+
+    private void writeCurrent(long gen) throws IOException {
+        Path tmp = root.resolve("CURRENT.tmp");
+        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            ch.write(java.nio.ByteBuffer.wrap((gen + "\n").getBytes(StandardCharsets.US_ASCII)));
+            ch.force(true);
+        }
+        Files.move(tmp, root.resolve("CURRENT"), StandardCopyOption.ATOMIC_MOVE);
+        BlobStore.fsyncDir(root);
+    }
+
+    /**
+     * Rewrites the journal as one Commit per live entry (least recently used first) into the next
+     * generation, then switches CURRENT. A crash before the switch leaves the old generation in
+     * charge; the half-written new file is overwritten by the next compaction.
+     */
+    private void compact() throws IOException {
+        long next = journalGen + 1;
+        Path p = root.resolve("journal." + next);
+        Files.deleteIfExists(p);
+        try (Journal j = new Journal(p)) {
+            List<JournalRecord> batch = new ArrayList<>(10_000);
+            for (GroupId g : index.groups()) {
+                for (Entry e : index.entries(g)) {
+                    batch.add(JournalRecord.Commit.of(e));
+                    if (batch.size() == 10_000) {
+                        j.append(batch, false);
+                        batch.clear();
+                    }
+                }
+            }
+            j.append(batch, false);
+            j.force();
+        }
+        writeCurrent(next);
+        Path old = journal.file();
+        journal.close();
+        Files.deleteIfExists(old);
+        journal = new Journal(p);
+        journalGen = next;
+        journalOffset = journal.size();
+        recordsSinceCompaction = index.entryCount();
+        log.info("compacted the journal to generation {} ({} entries)", next, index.entryCount());
+    }
+
+    /** Forces a compaction now (normally automatic). */
+    public void compactNow() throws IOException {
+        locked(() -> {
+            compact();
+            return null;
+        });
+    }
+
+    /**
+     * The filesystem is the truth: drops entries whose blobs are gone, deletes orphan blobs and the
+     * temp files and leases of dead processes. Under the lock.
+     */
+    private void reconcile() throws IOException {
+        Set<Address> onDisk = new HashSet<>(Math.max(16, index.blobCount() * 2));
+        blobs.scan(onDisk::add, p -> log.warn("stray file in the blob tree, ignored: {}", p));
+        int[] orphans = {0};
+        List<EntryKey> lost = dropLost(onDisk, orphans);
+        if (!lost.isEmpty() || orphans[0] > 0) {
+            log.warn("reconciled the index with the disk: {} entries lost a blob, {} orphan blobs removed",
+                    lost.size(), orphans[0]);
+        }
+    }
+
+    private List<EntryKey> dropLost(Set<Address> onDisk, int[] orphansRemoved) throws IOException {
+        Set<Address> missing = new HashSet<>();
+        index.forEachBlob(a -> {
+            if (!onDisk.contains(a)) {
+                missing.add(a);
+            }
+        });
+        List<Index.Removal> removals = new ArrayList<>();
+        for (Address a : missing) {
+            for (EntryKey k : index.entriesReferring(a)) {
+                Index.Removal r = index.remove(k, EvictionCause.LOST);
+                if (r != null) {
+                    removals.add(r);
+                }
+            }
+        }
+        journalRemovals(removals);
+        deleteFreed(removals);
+        Leases.Others others = leases.readOthers();
+        long cutoff = config.clock().getAsLong() - config.orphanGrace().toMillis();
+        for (Address a : onDisk) {
+            if (index.hasBlob(a) || pendingBlobs.containsKey(a)) {
+                continue;
+            }
+            if (others.liveIds().isEmpty() || blobs.mtimeMillis(a) < cutoff) {
+                blobs.delete(a);
+                orphansRemoved[0]++;
+            }
+        }
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(blobs.tmpDir())) {
+            for (Path t : ds) {
+                String name = t.getFileName().toString();
+                int dot = name.indexOf('.');
+                String owner = dot < 0 ? name : name.substring(0, dot);
+                if (!owner.equals(leases.id()) && !others.liveIds().contains(owner)) {
+                    Files.deleteIfExists(t);
+                }
+            }
+        }
+        List<EntryKey> out = new ArrayList<>();
+        removals.forEach(r -> out.add(r.entry().key()));
+        return out;
+    }
+
+    private void writeLease() throws IOException {
+        long pending = 0;
+        for (long v : pendingBlobs.values()) {
+            pending += v;
+        }
+        leases.write(inflight + pending, ownPins.keySet());
+    }
+
+    @Override
+    public void close() throws IOException {
+        if (closed) {
+            return;
+        }
+        evictor.shutdown();
+        try {
+            evictor.awaitTermination(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        try {
+            locked(() -> {
+                // blobs put but never committed by this process: nothing refers to them
+                for (Address a : pendingBlobs.keySet()) {
+                    if (!index.hasBlob(a)) {
+                        blobs.delete(a);
+                    }
+                }
+                pendingBlobs.clear();
+                return null;
+            });
+        } finally {
+            closeQuietly();
+        }
+    }
+
+    private void closeQuietly() {
+        mutex.lock();
+        try {
+            closed = true;
+            evictor.shutdownNow();
+            for (Closeable c : new Closeable[] {journal, leases, lockChannel}) {
+                try {
+                    if (c != null) {
+                        c.close();
+                    }
+                } catch (IOException ignored) {
+                    // closing
+                }
+            }
+        } finally {
+            mutex.unlock();
+            OPEN.remove(root);
+        }
+    }
+}

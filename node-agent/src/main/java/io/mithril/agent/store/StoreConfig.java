@@ -1,0 +1,61 @@
+package io.mithril.agent.store;
+
+import io.mithril.agent.cas.BlobStore;
+import java.time.Duration;
+import java.util.function.LongSupplier;
+
+/**
+ * The capacity model and the edges a store needs, fixed at open.
+ *
+ * <ul>
+ *   <li>{@code hardLimit}: bytes of blobs the node may hold, committed plus reserved for in-flight
+ *       writes by every process on the root. Never exceeded: a write that does not fit evicts
+ *       synchronously, and is refused with {@link StoreFullException} if it still does not fit.</li>
+ *   <li>{@code softLimit}: the background evictor brings usage down to it whenever a commit leaves
+ *       usage above it, so that writes rarely wait.</li>
+ *   <li>{@code orphanGrace}: how old an unreferenced blob must be before the sweep deletes it while
+ *       another process is alive on the root (it may be between its put and its commit).</li>
+ * </ul>
+ */
+public record StoreConfig(long hardLimit, long softLimit, Duration orphanGrace, LongSupplier clock,
+        BlobStore.WriteFaults faults, boolean reconcileOnOpen) {
+
+    public static final long UNLIMITED = Long.MAX_VALUE / 4;
+
+    public StoreConfig {
+        if (hardLimit <= 0 || softLimit <= 0 || softLimit > hardLimit) {
+            throw new IllegalArgumentException("need 0 < soft limit <= hard limit, got soft " + softLimit
+                    + " hard " + hardLimit);
+        }
+    }
+
+    public static StoreConfig defaults() {
+        return new StoreConfig(UNLIMITED, UNLIMITED, Duration.ofMinutes(10), System::currentTimeMillis,
+                BlobStore.WriteFaults.NONE, true);
+    }
+
+    /** A hard limit with the soft watermark at 90 % of it. */
+    public StoreConfig withBudget(long hard) {
+        return new StoreConfig(hard, Math.max(1, hard / 10 * 9), orphanGrace, clock, faults, reconcileOnOpen);
+    }
+
+    public StoreConfig withLimits(long hard, long soft) {
+        return new StoreConfig(hard, soft, orphanGrace, clock, faults, reconcileOnOpen);
+    }
+
+    public StoreConfig withClock(LongSupplier c) {
+        return new StoreConfig(hardLimit, softLimit, orphanGrace, c, faults, reconcileOnOpen);
+    }
+
+    public StoreConfig withFaults(BlobStore.WriteFaults f) {
+        return new StoreConfig(hardLimit, softLimit, orphanGrace, clock, f, reconcileOnOpen);
+    }
+
+    public StoreConfig withReconcileOnOpen(boolean r) {
+        return new StoreConfig(hardLimit, softLimit, orphanGrace, clock, faults, r);
+    }
+
+    public StoreConfig withOrphanGrace(Duration g) {
+        return new StoreConfig(hardLimit, softLimit, g, clock, faults, reconcileOnOpen);
+    }
+}

@@ -1,0 +1,24 @@
+package io.mithril.agent.store;
+
+import io.mithril.agent.index.EvictionCause;
+import io.mithril.agent.key.GroupId;
+import java.util.List;
+import java.util.Map;
+
+/** A point-in-time view of a store, for the CLI, the HTTP API and metrics. */
+public record StoreStats(
+        int entries,
+        int blobs,
+        long bytes,
+        long reservedBytes,
+        long hardLimit,
+        long softLimit,
+        long journalBytes,
+        long hits,
+        long misses,
+        Map<EvictionCause, Long> evictions,
+        List<Group> groups) {
+
+    /** One group's figures. {@code bytes} is logical (shared blobs count in each group using them). */
+    public record Group(GroupId group, int entries, long bytes, Long budget) {}
+}
