@@ -293,7 +293,10 @@ public final class NodeStore implements Closeable {
     /** A file to commit as part of an entry: where its bytes are now, and its path in the entry. */
     public record SourceFile(String path, Path source, boolean executable) {}
 
-    /** Puts every file, then commits the entry; retries once if a deduplicated blob was evicted meanwhile. */
+    /**
+     * Puts every file, then commits the entry. If another process deleted a blob between this put
+     * (which found it present and skipped the write) and the commit, puts again: up to three tries.
+     */
     public Entry commitFiles(EntryKey key, List<SourceFile> files, String provenance) throws IOException {
         for (int attempt = 0; ; attempt++) {
             List<EntryFile> out = new ArrayList<>(files.size());
@@ -304,7 +307,7 @@ public final class NodeStore implements Closeable {
             try {
                 return commit(key, out, provenance);
             } catch (BlobMissingException e) {
-                if (attempt > 0) {
+                if (attempt >= 2) {
                     throw e;
                 }
             }
@@ -499,10 +502,13 @@ public final class NodeStore implements Closeable {
             return others;
         }
         long reservations = usage(others) - index.uniqueBytes();
-        List<Index.Removal> removals = index.evictNode(config.hardLimit() - reservations - bytes,
-                pinnedPredicate(others, alsoPinned));
-        journalRemovals(removals);
-        deleteFreed(removals);
+        Predicate<EntryKey> pinned = pinnedPredicate(others, alsoPinned);
+        // Evict only if that can succeed: never empty the cache for a write that cannot fit anyway.
+        if (reservations + pinnedBytes(others, alsoPinned) + bytes <= config.hardLimit()) {
+            List<Index.Removal> removals = index.evictNode(config.hardLimit() - reservations - bytes, pinned);
+            journalRemovals(removals);
+            deleteFreed(removals);
+        }
         if (usage(others) + bytes > config.hardLimit()) {
             throw new StoreFullException(String.format(
                     "store full: %s more would exceed the hard limit of %s (%s committed, %s reserved by writes in flight; "
@@ -511,6 +517,27 @@ public final class NodeStore implements Closeable {
                     ByteSize.format(reservations)));
         }
         return others;
+    }
+
+    /** Unique bytes of the blobs that pinned entries hold: the floor eviction cannot go below. */
+    private long pinnedBytes(Leases.Others others, Set<EntryKey> also) {
+        Set<EntryKey> keys = new HashSet<>(ownPins.keySet());
+        keys.addAll(others.pinned());
+        keys.addAll(also);
+        Set<Address> held = new HashSet<>();
+        long total = 0;
+        for (EntryKey k : keys) {
+            Entry e = index.get(k);
+            if (e == null) {
+                continue;
+            }
+            for (EntryFile f : e.files()) {
+                if (held.add(f.address())) {
+                    total += f.size();
+                }
+            }
+        }
+        return total;
     }
 
     private long usage(Leases.Others others) {
