@@ -56,6 +56,13 @@ public final class AgentMain {
             description = "Hard size limit of the store (e.g. 50Gi, 512MiB). Env MITHRIL_BUDGET; default unlimited.")
     Long budget;
 
+    /** Where binary output ({@code store get}) goes; the text writers are picocli's. */
+    private final OutputStream rawOut;
+
+    private AgentMain(OutputStream rawOut) {
+        this.rawOut = rawOut;
+    }
+
     public static void main(String[] args) {
         System.setProperty("org.slf4j.simpleLogger.defaultLogLevel",
                 System.getProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn"));
@@ -65,7 +72,7 @@ public final class AgentMain {
 
     /** Runs the CLI and returns its exit code; {@code main} is the only caller of {@code System.exit}. */
     public static int run(String[] args, OutputStream out, OutputStream err) {
-        CommandLine cl = new CommandLine(new AgentMain());
+        CommandLine cl = new CommandLine(new AgentMain(out));
         PrintWriter errWriter = new PrintWriter(err, true);
         cl.setOut(new PrintWriter(out, true));
         cl.setErr(errWriter);
@@ -129,7 +136,11 @@ public final class AgentMain {
     static final class SizeConverter implements CommandLine.ITypeConverter<Long> {
         @Override
         public Long convert(String value) {
-            return ByteSize.parse(value);
+            try {
+                return ByteSize.parse(value);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException(e.getMessage());
+            }
         }
     }
 
@@ -184,8 +195,8 @@ public final class AgentMain {
                     spec.commandLine().getErr().println("mithril-agent: not in the store: " + address);
                     return ABSENT;
                 }
-                in.transferTo(System.out);
-                System.out.flush();
+                in.transferTo(main.rawOut);
+                main.rawOut.flush();
             }
             return 0;
         }
