@@ -25,7 +25,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Write protocol (what makes a blob durable and never partial): stream into
  * {@code tmp/<owner>.<n>.tmp} on the same filesystem while hashing, {@code fsync} the file, then
- * {@code rename} it to its address and {@code fsync} the shard directory. A reader opens either the
+ * {@code rename} it to its address; the shard directory is fsynced before any commit names the
+ * blob ({@link #syncShards}). A reader opens either the
  * whole file or nothing. Two writers of the same bytes both rename a complete file over the same
  * name, which is harmless; writers of different bytes never share a name.
  *
@@ -141,12 +142,24 @@ public final class BlobStore {
                 throw new IOException("the store's tmp/ and blobs/ must be on one filesystem", e);
             }
             moved = true;
-            fsyncDir(shard);
+            // The shard directory is fsynced at commit (syncShards), once per shard and commit
+            // rather than once per blob: a blob only has to be durable before an entry names it.
             return new Written(a, size, false);
         } finally {
             if (!moved) {
                 Files.deleteIfExists(t);
             }
+        }
+    }
+
+    /** Makes the directory entries of these blobs durable. Called before a commit that names them is written. */
+    public void syncShards(java.util.Collection<Address> addresses) throws IOException {
+        java.util.Set<String> shards = new java.util.TreeSet<>();
+        for (Address a : addresses) {
+            shards.add(a.shard());
+        }
+        for (String s : shards) {
+            fsyncDir(blobs.resolve(s));
         }
     }
 

@@ -115,7 +115,10 @@ public final class NodeStore implements Closeable {
     private long journalOffset;
     private long recordsSinceCompaction;
     private long inflight;
+    /** The lease file announces more than this process holds now; rewritten at the next locked operation. */
+    private boolean leaseStale;
     private boolean closed;
+    private static final Leases.Others NO_OTHERS = new Leases.Others(Set.of(), 0, Set.of());
 
     private NodeStore(Path root, StoreConfig config) throws IOException {
         this.root = root;
@@ -238,14 +241,19 @@ public final class NodeStore implements Closeable {
             });
             long r = reserved[0];
             reserved[0] = 0;
-            locked(() -> {
+            // Only the in-process mutex: the lease keeps announcing the old total until the next
+            // locked operation rewrites it, and that total is never lower than the truth (the
+            // reservation moves to the written blob, or is released), so others stay safe.
+            mutex.lock();
+            try {
                 inflight -= r;
                 if (!w.existed() && !index.hasBlob(w.address())) {
                     pendingBlobs.merge(w.address(), w.size(), (a, b) -> a);
                 }
-                writeLease();
-                return null;
-            });
+                leaseStale = true;
+            } finally {
+                mutex.unlock();
+            }
             return w;
         } finally {
             if (reserved[0] > 0) {
@@ -345,12 +353,14 @@ public final class NodeStore implements Closeable {
                     unreserved += x.getValue();
                 }
             }
-            Leases.Others others = ensureRoom(unreserved, Set.of(key));
+            Leases.Others ensured = ensureRoom(unreserved, Set.of(key));
+            blobs.syncShards(fresh.keySet());
             long now = config.clock().getAsLong();
             Entry e = new Entry(key, files, now, now, provenance);
             List<JournalRecord> records = new ArrayList<>();
             records.add(JournalRecord.Commit.of(e));
             List<Index.Removal> removals = new ArrayList<>();
+            Leases.Others others = ensured;
             try {
                 Index.Removal replaced = index.put(e);
                 if (replaced != null) {
@@ -358,6 +368,9 @@ public final class NodeStore implements Closeable {
                 }
                 Long budget = groupBudgets.get(key.group());
                 if (budget != null) {
+                    if (others == NO_OTHERS) {
+                        others = leases.readOthers(); // their pins matter to a group eviction
+                    }
                     List<Index.Removal> ev = index.evictGroup(key.group(), budget,
                             pinnedPredicate(others, Set.of(key)));
                     removals.addAll(ev);
@@ -497,6 +510,9 @@ public final class NodeStore implements Closeable {
 
     /** Makes room for {@code bytes} more under the hard limit, evicting if needed. Under the lock. */
     private Leases.Others ensureRoom(long bytes, Set<EntryKey> alsoPinned) throws IOException {
+        if (config.hardLimit() >= StoreConfig.UNLIMITED) {
+            return NO_OTHERS; // no limit: other processes' reservations cannot matter
+        }
         Leases.Others others = leases.readOthers();
         if (bytes == 0 || usage(others) + bytes <= config.hardLimit()) {
             return others;
@@ -673,7 +689,11 @@ public final class NodeStore implements Closeable {
             }
             try (FileLock ignored = lockChannel.lock()) {
                 refresh();
-                return body.call();
+                T result = body.call();
+                if (leaseStale) {
+                    writeLease();
+                }
+                return result;
             }
         } finally {
             mutex.unlock();
@@ -874,6 +894,7 @@ public final class NodeStore implements Closeable {
     }
 
     private void writeLease() throws IOException {
+        leaseStale = false;
         long pending = 0;
         for (long v : pendingBlobs.values()) {
             pending += v;

@@ -1,0 +1,226 @@
+package io.mithril.bench;
+
+import io.mithril.agent.cas.Address;
+import io.mithril.agent.cas.Blake3;
+import io.mithril.agent.index.EntryFile;
+import io.mithril.agent.index.EntryKey;
+import io.mithril.agent.index.Journal;
+import io.mithril.agent.index.JournalRecord;
+import io.mithril.agent.key.DeviceClass;
+import io.mithril.agent.key.GpuProduct;
+import io.mithril.agent.key.GroupId;
+import io.mithril.agent.store.NodeStore;
+import io.mithril.agent.store.StoreConfig;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Prints the content store's figures, side by side in one run:
+ * <ol>
+ *   <li>index rebuild after a restart with N blobs and entries (journal replay + blob scan);</li>
+ *   <li>lookup latency in that index (p50, p99, p99.9);</li>
+ *   <li>time to evict 10 % of the entries;</li>
+ *   <li>put throughput on ~1 GiB of files drawn from the fixture's size distribution, against
+ *       {@code b3sum --num-threads 1} and against hashing alone.</li>
+ * </ol>
+ * Usage: {@code StoreBench WORKDIR [entries] [putBytes] [fixtureManifest]}.
+ */
+public final class StoreBench {
+
+    public static void main(String[] args) throws Exception {
+        Path work = Files.createDirectories(Path.of(args[0]));
+        int n = args.length > 1 ? Integer.parseInt(args[1]) : 1_000_000;
+        long putBytes = args.length > 2 ? Long.parseLong(args[2]) : 1L << 30;
+        Path manifest = args.length > 3 ? Path.of(args[3])
+                : Path.of("../shared/fixtures/torch211-h100-gpt12l/manifest.json");
+        System.out.printf(Locale.ROOT, "# StoreBench: %d entries, %d MiB put set, java %s, %d cpus%n", n,
+                putBytes >> 20, System.getProperty("java.version"), Runtime.getRuntime().availableProcessors());
+        indexFigures(work.resolve("index"), n);
+        putFigures(work.resolve("put"), putBytes, manifest);
+    }
+
+    static final GroupId[] GROUPS = {
+        new GroupId("bench", "llm", new DeviceClass.CudaCompute(9, 0), GpuProduct.of("NVIDIA H100 80GB HBM3")),
+        new GroupId("bench", "llm", new DeviceClass.CudaCompute(8, 0), GpuProduct.of("NVIDIA A100-SXM4-80GB")),
+        new GroupId("bench", "vision", new DeviceClass.CudaCompute(9, 0), GpuProduct.of("NVIDIA H100 80GB HBM3")),
+        new GroupId("other", "llm", new DeviceClass.CudaCompute(9, 0), GpuProduct.of("NVIDIA H100 80GB HBM3")),
+    };
+
+    static EntryKey key(int i) {
+        return new EntryKey(GROUPS[i % GROUPS.length], "triton/K" + Integer.toString(i, 36) + "/");
+    }
+
+    /** Writes N blobs and a journal committing one single-file entry per blob, as a long-lived node would have. */
+    static void indexFigures(Path root, int n) throws Exception {
+        deleteTree(root);
+        Files.createDirectories(root);
+        long t0 = System.nanoTime();
+        Files.writeString(root.resolve("mithril-store"), "format 1\n");
+        Files.writeString(root.resolve("CURRENT"), "1\n");
+        Path blobs = Files.createDirectories(root.resolve("blobs"));
+        for (int s = 0; s < 256; s++) {
+            Files.createDirectories(blobs.resolve(String.format("%02x", s)));
+        }
+        try (Journal j = new Journal(root.resolve("journal.1"))) {
+            List<JournalRecord> batch = new ArrayList<>(10_000);
+            ByteBuffer content = ByteBuffer.allocate(64);
+            for (int i = 0; i < n; i++) {
+                content.clear();
+                content.putInt(i).putLong(0x5eedL * i);
+                byte[] b = Arrays.copyOf(content.array(), 12 + (i % 52));
+                Address a = Blake3.hash(b);
+                Files.write(blobs.resolve(a.shard()).resolve(a.hex()), b);
+                batch.add(new JournalRecord.Commit(key(i), i, i, List.of(new EntryFile("k.cubin", a, b.length, false)), "bench"));
+                if (batch.size() == 10_000) {
+                    j.append(batch, false);
+                    batch.clear();
+                }
+            }
+            j.append(batch, true);
+        }
+        System.out.printf(Locale.ROOT, "setup: wrote %d blobs and journal in %.1f s%n", n, secs(t0));
+
+        dropCaches();
+        t0 = System.nanoTime();
+        try (NodeStore s = NodeStore.open(root, StoreConfig.defaults().withReconcileOnOpen(false))) {
+            double replay = secs(t0);
+            System.out.printf(Locale.ROOT, "open, journal replay only:        %6.2f s  (%d entries)%n", replay, s.stats().entries());
+        }
+        dropCaches();
+        t0 = System.nanoTime();
+        try (NodeStore s = NodeStore.open(root, StoreConfig.defaults())) {
+            System.out.printf(Locale.ROOT, "open, full rebuild (replay+scan):  %6.2f s  (%d entries, %d blobs)%n",
+                    secs(t0), s.stats().entries(), s.stats().blobs());
+
+            Random rnd = new Random(1);
+            int samples = 1_000_000;
+            long[] lat = new long[samples];
+            for (int w = 0; w < 200_000; w++) {
+                s.lookup(key(rnd.nextInt(n)));
+            }
+            int found = 0;
+            for (int i = 0; i < samples; i++) {
+                EntryKey k = key(rnd.nextInt(n));
+                long a = System.nanoTime();
+                boolean hit = s.lookup(k) != null;
+                lat[i] = System.nanoTime() - a;
+                found += hit ? 1 : 0;
+            }
+            Arrays.sort(lat);
+            System.out.printf(Locale.ROOT, "lookup in %d entries: p50 %.2f us, p99 %.2f us, p99.9 %.2f us, max %.1f us (%d/%d found)%n",
+                    n, lat[samples / 2] / 1e3, lat[samples * 99 / 100] / 1e3, lat[samples * 999 / 1000] / 1e3,
+                    lat[samples - 1] / 1e3, found, samples);
+
+            long before = s.stats().bytes();
+            t0 = System.nanoTime();
+            int evicted = s.evictTo(before - before / 10).size();
+            System.out.printf(Locale.ROOT, "evict 10%%: %d entries (and their blob files) in %.2f s%n", evicted, secs(t0));
+        }
+    }
+
+    static void putFigures(Path dir, long total, Path manifest) throws Exception {
+        deleteTree(dir);
+        Path src = Files.createDirectories(dir.resolve("src"));
+        long[] sizes = fixtureSizes(manifest);
+        Random rnd = new Random(7);
+        List<Path> files = new ArrayList<>();
+        long sum = 0;
+        byte[] buf = new byte[1 << 20];
+        while (sum < total) {
+            long size = sizes[rnd.nextInt(sizes.length)];
+            Path f = src.resolve(files.size() + ".bin");
+            try (var out = Files.newOutputStream(f)) {
+                long left = size;
+                while (left > 0) {
+                    int k = (int) Math.min(left, buf.length);
+                    rnd.nextBytes(buf);
+                    out.write(buf, 0, k);
+                    left -= k;
+                }
+            }
+            files.add(f);
+            sum += size;
+        }
+        double mb = sum / 1e6;
+        System.out.printf(Locale.ROOT, "put set: %d files, %.0f MB, sizes sampled from %s (%d files)%n",
+                files.size(), mb, manifest.getFileName(), sizes.length);
+
+        long t0 = System.nanoTime();
+        List<String> cmd = new ArrayList<>(List.of("b3sum", "--num-threads", "1", "--no-names"));
+        files.forEach(f -> cmd.add(f.toString()));
+        Process p = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        p.waitFor();
+        double b3 = secs(t0);
+        t0 = System.nanoTime();
+        for (Path f : files) {
+            Blake3.hash(f);
+        }
+        double hashOnly = secs(t0);
+        Path root = Files.createDirectories(dir.resolve("store"));
+        double put;
+        try (NodeStore s = NodeStore.open(root, StoreConfig.defaults())) {
+            t0 = System.nanoTime();
+            for (Path f : files) {
+                s.putFile(f);
+            }
+            put = secs(t0);
+        }
+        deleteTree(root);
+        Files.createDirectories(root);
+        double put2;
+        try (NodeStore s = NodeStore.open(root, StoreConfig.defaults())) {
+            t0 = System.nanoTime();
+            files.parallelStream().forEach(f -> {
+                try {
+                    s.putFile(f);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            put2 = secs(t0);
+        }
+        System.out.printf(Locale.ROOT, "b3sum --num-threads 1:       %6.2f s  %7.0f MB/s  (1.00x)%n", b3, mb / b3);
+        System.out.printf(Locale.ROOT, "Java BLAKE3 hash only:       %6.2f s  %7.0f MB/s  (%.2fx of b3sum)%n", hashOnly, mb / hashOnly, b3 / hashOnly);
+        System.out.printf(Locale.ROOT, "NodeStore.putFile, 1 thread: %6.2f s  %7.0f MB/s  (%.2fx of b3sum)%n", put, mb / put, b3 / put);
+        System.out.printf(Locale.ROOT, "NodeStore.putFile, %d threads:%6.2f s  %7.0f MB/s  (%.2fx of b3sum)%n",
+                Runtime.getRuntime().availableProcessors(), put2, mb / put2, b3 / put2);
+        deleteTree(dir);
+    }
+
+    static long[] fixtureSizes(Path manifest) throws IOException {
+        Matcher m = Pattern.compile("\"size\":\\s*(\\d+)").matcher(Files.readString(manifest));
+        List<Long> out = new ArrayList<>();
+        while (m.find()) {
+            out.add(Long.parseLong(m.group(1)));
+        }
+        return out.stream().mapToLong(Long::longValue).toArray();
+    }
+
+    static void dropCaches() {
+        try {
+            new ProcessBuilder("sh", "-c", "sync; echo 3 > /proc/sys/vm/drop_caches").start().waitFor();
+        } catch (Exception ignored) {
+            // not root or not Linux: caches stay warm, which the output does not hide
+        }
+    }
+
+    static double secs(long t0) {
+        return (System.nanoTime() - t0) / 1e9;
+    }
+
+    static void deleteTree(Path p) throws IOException {
+        if (!Files.exists(p)) {
+            return;
+        }
+        new ProcessBuilder("rm", "-rf", p.toString()).inheritIO().start().onExit().join();
+    }
+}
