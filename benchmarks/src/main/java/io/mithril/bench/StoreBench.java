@@ -44,7 +44,9 @@ public final class StoreBench {
                 : Path.of("../shared/fixtures/torch211-h100-gpt12l/manifest.json");
         System.out.printf(Locale.ROOT, "# StoreBench: %d entries, %d MiB put set, java %s, %d cpus%n", n,
                 putBytes >> 20, System.getProperty("java.version"), Runtime.getRuntime().availableProcessors());
-        indexFigures(work.resolve("index"), n);
+        if (n > 0) {
+            indexFigures(work.resolve("index"), n);
+        }
         putFigures(work.resolve("put"), putBytes, manifest);
     }
 
@@ -165,6 +167,19 @@ public final class StoreBench {
             Blake3.hash(f);
         }
         double hashOnly = secs(t0);
+        // I/O floor: copy each file and fsync it, as a put must, without hashing or bookkeeping.
+        Path copies = Files.createDirectories(dir.resolve("copies"));
+        t0 = System.nanoTime();
+        int c = 0;
+        for (Path f : files) {
+            Path d = copies.resolve(Integer.toString(c++));
+            Files.copy(f, d);
+            try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(d, java.nio.file.StandardOpenOption.WRITE)) {
+                ch.force(true);
+            }
+        }
+        double copyFsync = secs(t0);
+        deleteTree(copies);
         Path root = Files.createDirectories(dir.resolve("store"));
         double put;
         try (NodeStore s = NodeStore.open(root, StoreConfig.defaults())) {
@@ -174,26 +189,36 @@ public final class StoreBench {
             }
             put = secs(t0);
         }
-        deleteTree(root);
-        Files.createDirectories(root);
-        double put2;
-        try (NodeStore s = NodeStore.open(root, StoreConfig.defaults())) {
-            t0 = System.nanoTime();
-            files.parallelStream().forEach(f -> {
-                try {
-                    s.putFile(f);
-                } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            });
-            put2 = secs(t0);
-        }
+        double put2 = parallelPut(dir.resolve("store2"), files, Runtime.getRuntime().availableProcessors());
+        double put8 = parallelPut(dir.resolve("store8"), files, 8);
         System.out.printf(Locale.ROOT, "b3sum --num-threads 1:       %6.2f s  %7.0f MB/s  (1.00x)%n", b3, mb / b3);
         System.out.printf(Locale.ROOT, "Java BLAKE3 hash only:       %6.2f s  %7.0f MB/s  (%.2fx of b3sum)%n", hashOnly, mb / hashOnly, b3 / hashOnly);
+        System.out.printf(Locale.ROOT, "copy + fsync each (I/O floor):%6.2f s  %7.0f MB/s  (%.2fx of b3sum)%n", copyFsync, mb / copyFsync, b3 / copyFsync);
         System.out.printf(Locale.ROOT, "NodeStore.putFile, 1 thread: %6.2f s  %7.0f MB/s  (%.2fx of b3sum)%n", put, mb / put, b3 / put);
         System.out.printf(Locale.ROOT, "NodeStore.putFile, %d threads:%6.2f s  %7.0f MB/s  (%.2fx of b3sum)%n",
                 Runtime.getRuntime().availableProcessors(), put2, mb / put2, b3 / put2);
+        System.out.printf(Locale.ROOT, "NodeStore.putFile, 8 threads:%6.2f s  %7.0f MB/s  (%.2fx of b3sum)%n", put8, mb / put8, b3 / put8);
         deleteTree(dir);
+    }
+
+    /** Puts every file from a pool of {@code threads} threads: fsync waits overlap, and ext4 batches them. */
+    static double parallelPut(Path root, List<Path> files, int threads) throws Exception {
+        Files.createDirectories(root);
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+        try (NodeStore s = NodeStore.open(root, StoreConfig.defaults())) {
+            long t0 = System.nanoTime();
+            List<java.util.concurrent.Future<?>> fs = new ArrayList<>();
+            for (Path f : files) {
+                fs.add(pool.submit(() -> s.putFile(f)));
+            }
+            for (java.util.concurrent.Future<?> f : fs) {
+                f.get();
+            }
+            return secs(t0);
+        } finally {
+            pool.shutdown();
+            deleteTree(root);
+        }
     }
 
     static long[] fixtureSizes(Path manifest) throws IOException {
