@@ -102,7 +102,9 @@ public final class NodeStore implements Closeable {
     private final java.util.concurrent.locks.ReentrantLock mutex = new java.util.concurrent.locks.ReentrantLock();
     private final FileChannel lockChannel;
     private final Map<EntryKey, Integer> ownPins = new HashMap<>();
+    /** Blobs this process wrote and has not committed yet, with their sizes; reserved against the limit. */
     private final Map<Address, Long> pendingBlobs = new HashMap<>();
+    private long pendingBytes;
     private final ConcurrentLinkedQueue<JournalRecord.Touch> touches = new ConcurrentLinkedQueue<>();
     private final Map<GroupId, Long> groupBudgets = new ConcurrentHashMap<>();
     private final LongAdder hits = new LongAdder();
@@ -247,8 +249,8 @@ public final class NodeStore implements Closeable {
             mutex.lock();
             try {
                 inflight -= r;
-                if (!w.existed() && !index.hasBlob(w.address())) {
-                    pendingBlobs.merge(w.address(), w.size(), (a, b) -> a);
+                if (!w.existed() && !index.hasBlob(w.address()) && pendingBlobs.putIfAbsent(w.address(), w.size()) == null) {
+                    pendingBytes += w.size();
                 }
                 leaseStale = true;
             } finally {
@@ -383,7 +385,12 @@ public final class NodeStore implements Closeable {
                 reloadAfterFailure(ex);
                 throw ex;
             }
-            fresh.keySet().forEach(pendingBlobs::remove);
+            for (Address a : fresh.keySet()) {
+                Long size = pendingBlobs.remove(a);
+                if (size != null) {
+                    pendingBytes -= size;
+                }
+            }
             deleteFreed(removals);
             writeLease();
             if (usage(others) > config.softLimit()) {
@@ -557,11 +564,7 @@ public final class NodeStore implements Closeable {
     }
 
     private long usage(Leases.Others others) {
-        long pending = 0;
-        for (long v : pendingBlobs.values()) {
-            pending += v;
-        }
-        return index.uniqueBytes() + inflight + pending + others.reserved();
+        return index.uniqueBytes() + inflight + pendingBytes + others.reserved();
     }
 
     private Predicate<EntryKey> pinnedPredicate(Leases.Others others, Set<EntryKey> also) {
@@ -895,11 +898,7 @@ public final class NodeStore implements Closeable {
 
     private void writeLease() throws IOException {
         leaseStale = false;
-        long pending = 0;
-        for (long v : pendingBlobs.values()) {
-            pending += v;
-        }
-        leases.write(inflight + pending, ownPins.keySet());
+        leases.write(inflight + pendingBytes, ownPins.keySet());
     }
 
     @Override
@@ -922,6 +921,7 @@ public final class NodeStore implements Closeable {
                     }
                 }
                 pendingBlobs.clear();
+                pendingBytes = 0;
                 return null;
             });
         } finally {
