@@ -37,8 +37,8 @@ import picocli.CommandLine.Parameters;
  */
 @Command(name = "mithril-agent", mixinStandardHelpOptions = true, version = "mithril-agent 0.1.0",
         description = "Mithril node agent: a content-addressed cache of compiled GPU artifacts.",
-        subcommands = {AgentMain.StoreCmd.class, AgentMain.StatsCmd.class, AgentMain.VerifyCmd.class,
-                AgentMain.GcCmd.class})
+        subcommands = {ExecCmd.class, ServeCmd.class, AgentMain.StoreCmd.class, AgentMain.StatsCmd.class,
+                AgentMain.VerifyCmd.class, AgentMain.GcCmd.class})
 public final class AgentMain {
 
     static final int ABSENT = 1;

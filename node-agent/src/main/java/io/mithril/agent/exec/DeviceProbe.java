@@ -1,0 +1,55 @@
+package io.mithril.agent.exec;
+
+import io.mithril.agent.key.DeviceClass;
+import io.mithril.agent.key.GpuProduct;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * This machine's device class and GPU product: from {@code nvidia-smi} when it is on the PATH and
+ * answers, else {@code cpu}. With several GPUs the first one names the group (a process compiles for
+ * the device its tensors are on; mixed-GPU machines should pass {@code --device}).
+ */
+public final class DeviceProbe {
+
+    public record Device(DeviceClass deviceClass, GpuProduct product, String source) {}
+
+    private DeviceProbe() {}
+
+    public static Device detect(String nvidiaSmi) {
+        try {
+            Process p = new ProcessBuilder(nvidiaSmi, "--query-gpu=compute_cap,name", "--format=csv,noheader")
+                    .redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+            if (!p.waitFor(10, TimeUnit.SECONDS) || p.exitValue() != 0 || out.isEmpty()) {
+                return cpu("nvidia-smi failed");
+            }
+            return parse(out.lines().findFirst().orElse(""));
+        } catch (IOException e) {
+            return cpu("no nvidia-smi");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return cpu("interrupted");
+        }
+    }
+
+    /** Parses one line of {@code nvidia-smi --query-gpu=compute_cap,name --format=csv,noheader}: {@code 9.0, NVIDIA H100 80GB HBM3}. */
+    public static Device parse(String line) {
+        int comma = line.indexOf(',');
+        if (comma < 0) {
+            return cpu("unparsable nvidia-smi output");
+        }
+        String[] cc = line.substring(0, comma).trim().split("\\.");
+        try {
+            DeviceClass d = new DeviceClass.CudaCompute(Integer.parseInt(cc[0]), cc.length > 1 ? Integer.parseInt(cc[1]) : 0);
+            return new Device(d, GpuProduct.of(line.substring(comma + 1).trim()), "nvidia-smi");
+        } catch (RuntimeException e) {
+            return cpu("unparsable nvidia-smi output");
+        }
+    }
+
+    private static Device cpu(String why) {
+        return new Device(new DeviceClass.Cpu(), GpuProduct.NONE, why);
+    }
+}

@@ -1,0 +1,152 @@
+package io.mithril.agent.exec;
+
+import io.mithril.agent.framework.Framework;
+import io.mithril.agent.index.EntryKey;
+import io.mithril.agent.ingest.IngestLimits;
+import io.mithril.agent.ingest.IngestReport;
+import io.mithril.agent.ingest.Ingester;
+import io.mithril.agent.key.GroupId;
+import io.mithril.agent.store.ByteSize;
+import io.mithril.agent.store.NodeStore;
+import io.mithril.agent.volume.PublishMode;
+import io.mithril.agent.volume.View;
+import io.mithril.agent.volume.Views;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code mithril-agent exec}: the standalone data path. Publishes a view of this machine's group,
+ * runs the command with the cache variables pointing into it, ingests while it runs and when it
+ * ends, unpublishes, and returns the command's exit code.
+ *
+ * <p>The view lives at one canonical path per group ({@code <root>/views/<group>}) when no other
+ * {@code exec} holds it, because Triton and vLLM record absolute paths and miss elsewhere; a
+ * concurrent {@code exec} of the same group gets a private path beside it (Inductor entries still
+ * hit there: they are relocatable).
+ */
+public final class ExecRunner {
+
+    private static final Logger log = LoggerFactory.getLogger(ExecRunner.class);
+
+    public record Options(GroupId group, Set<Framework> frameworks, List<String> command, Duration ingestInterval,
+            IngestLimits limits, Map<String, String> environment) {}
+
+    public record Result(int exitCode, String summary) {}
+
+    private final NodeStore store;
+    private final PrintWriter err;
+
+    public ExecRunner(NodeStore store, PrintWriter err) {
+        this.store = store;
+        this.err = err;
+    }
+
+    public Result run(Options o) throws IOException, InterruptedException {
+        Path views = Files.createDirectories(store.root().resolve("views"));
+        String base = o.group().text().replace('/', '.');
+        FileChannel lockCh = FileChannel.open(views.resolve(base + ".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        FileLock canonical = lockCh.tryLock();
+        Path dir = canonical != null ? views.resolve(base) : views.resolve(base + "." + UUID.randomUUID());
+        if (canonical != null) {
+            Views.deleteTree(dir); // a previous exec that was killed left it
+        }
+        Views v = new Views(store);
+        Ingester ingester = new Ingester(store, o.limits());
+        ScheduledExecutorService periodic = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "mithril-periodic-ingest");
+            t.setDaemon(true);
+            return t;
+        });
+        View view = v.publish(o.group(), dir, o.frameworks(), Views.Owner.CURRENT, PublishMode.LINK);
+        String source = "exec:" + String.join(" ", o.command()).replaceAll("\\p{Cntrl}", "?");
+        if (source.length() > 200) {
+            source = source.substring(0, 200);
+        }
+        List<IngestReport> reports = new ArrayList<>();
+        int code;
+        try {
+            ProcessBuilder pb = new ProcessBuilder(o.command()).inheritIO();
+            Map<String, String> env = pb.environment();
+            env.clear();
+            env.putAll(o.environment());
+            for (Framework f : o.frameworks()) {
+                String mine = view.frameworkDir(f).toString();
+                String theirs = o.environment().get(f.envVar());
+                if (theirs != null && !theirs.isEmpty() && !theirs.equals(mine)) {
+                    err.printf("mithril: %s is already set to %s; leaving it (that cache is not shared)%n", f.envVar(), theirs);
+                } else {
+                    env.put(f.envVar(), mine);
+                }
+            }
+            Process child;
+            try {
+                child = pb.start();
+            } catch (IOException e) {
+                throw new IllegalArgumentException("cannot run " + o.command().get(0) + ": " + e.getMessage());
+            }
+            SignalForwarder.forwardTo(child);
+            String src = source;
+            long every = o.ingestInterval().toMillis();
+            periodic.scheduleWithFixedDelay(() -> {
+                try {
+                    IngestReport r = ingester.ingest(view, src, false);
+                    synchronized (reports) {
+                        reports.add(r);
+                    }
+                } catch (RuntimeException e) {
+                    log.warn("periodic ingest failed: {}", e.toString());
+                }
+            }, every, every, TimeUnit.MILLISECONDS);
+            code = child.waitFor();
+            SignalForwarder.stop();
+        } finally {
+            periodic.shutdown();
+            periodic.awaitTermination(1, TimeUnit.MINUTES);
+        }
+        IngestReport last = ingester.ingest(view, source, true);
+        ingester.close();
+        Set<EntryKey> read = v.unpublish(view);
+        if (canonical != null) {
+            canonical.release();
+        }
+        lockCh.close();
+        synchronized (reports) {
+            reports.add(last);
+        }
+        return new Result(code, summary(o.group(), view, read.size(), reports));
+    }
+
+    static String summary(GroupId g, View view, int hits, List<IngestReport> reports) {
+        int entries = 0;
+        long bytes = 0;
+        long nanos = 0;
+        int refused = 0;
+        for (IngestReport r : reports) {
+            entries += r.entries();
+            bytes += r.bytes();
+            nanos += r.nanos();
+            refused += r.refusedTotal();
+        }
+        return String.format(Locale.ROOT,
+                "mithril: %s: restored %d entries (%s) in %d ms; read %d entries (hits); ingested %d entries (%s, misses) in %d ms; refused %d files",
+                g.text(), view.entries().size(), ByteSize.format(view.bytes()), view.publishNanos() / 1_000_000, hits,
+                entries, ByteSize.format(bytes), nanos / 1_000_000, refused);
+    }
+}

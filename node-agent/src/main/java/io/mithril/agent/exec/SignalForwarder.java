@@ -1,0 +1,44 @@
+package io.mithril.agent.exec;
+
+import java.util.List;
+import sun.misc.Signal;
+
+/**
+ * Forwards SIGINT, SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 to the child (SIGQUIT stays the JVM's, for
+ * thread dumps). The agent itself keeps running, so that it can ingest what the child wrote and then
+ * return the child's exit status.
+ */
+final class SignalForwarder {
+
+    private static final List<String> SIGNALS = List.of("INT", "TERM", "HUP", "USR1", "USR2");
+    private static volatile Process target;
+
+    private SignalForwarder() {}
+
+    static void forwardTo(Process child) {
+        target = child;
+        for (String s : SIGNALS) {
+            try {
+                Signal.handle(new Signal(s), sig -> forward(sig.getName()));
+            } catch (IllegalArgumentException e) {
+                // signal not available here (or used by the JVM): not forwarded
+            }
+        }
+    }
+
+    static void stop() {
+        target = null;
+    }
+
+    private static void forward(String name) {
+        Process p = target;
+        if (p == null || !p.isAlive()) {
+            return;
+        }
+        try {
+            new ProcessBuilder("kill", "-s", name, Long.toString(p.pid())).start().waitFor();
+        } catch (Exception e) {
+            p.destroy();
+        }
+    }
+}

@@ -1,0 +1,31 @@
+package io.mithril.agent.ingest;
+
+import java.time.Duration;
+
+/**
+ * Bounds on what one ingest pass takes from a view written by an untrusted process.
+ *
+ * @param maxFileBytes  a larger file is refused (framework artifacts are at most tens of MB; the
+ *                      largest in the max-autotune fixture is a 36 MB FX graph)
+ * @param maxPassBytes  bytes read per pass; the rest waits for the next pass
+ * @param maxPassFiles  files examined per pass (a tree of 100,000 tiny files cannot stall the agent)
+ * @param settle        a file modified more recently than this is still being written: next pass
+ */
+public record IngestLimits(long maxFileBytes, long maxPassBytes, int maxPassFiles, Duration settle) {
+
+    public static IngestLimits defaults() {
+        return new IngestLimits(1L << 30, 8L << 30, 50_000, Duration.ofSeconds(2));
+    }
+
+    public IngestLimits withSettle(Duration d) {
+        return new IngestLimits(maxFileBytes, maxPassBytes, maxPassFiles, d);
+    }
+
+    public IngestLimits withMaxFileBytes(long b) {
+        return new IngestLimits(b, maxPassBytes, maxPassFiles, settle);
+    }
+
+    public IngestLimits withMaxPassFiles(int n) {
+        return new IngestLimits(maxFileBytes, maxPassBytes, n, settle);
+    }
+}

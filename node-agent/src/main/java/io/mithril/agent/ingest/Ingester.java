@@ -1,0 +1,334 @@
+package io.mithril.agent.ingest;
+
+import io.mithril.agent.cas.BlobStore;
+import io.mithril.agent.framework.Completeness;
+import io.mithril.agent.framework.EntryRules;
+import io.mithril.agent.index.EntryFile;
+import io.mithril.agent.index.EntryKey;
+import io.mithril.agent.key.Names;
+import io.mithril.agent.store.BlobMissingException;
+import io.mithril.agent.store.NodeStore;
+import io.mithril.agent.store.StoreFullException;
+import io.mithril.agent.volume.View;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Takes what a workload compiled into its view into the store, so the next view has it.
+ *
+ * <p>The view was written by an untrusted process and the agent may run as root. Invariants:
+ * <ul>
+ *   <li>Never follow a symbolic link: the walk does not, files are opened with {@code O_NOFOLLOW},
+ *       and a link, FIFO, socket or device is refused at the walk (lstat).</li>
+ *   <li>Never block on a special file swapped in after the walk: opens and reads run on a reader
+ *       thread with a deadline; a stuck reader is abandoned and the file refused.</li>
+ *   <li>Never take a file still being written: modified within the settle time (periodic passes),
+ *       or a size or mtime that differs before and after the read, or more bytes than lstat said.</li>
+ *   <li>Never take a name that could escape or confuse: every path is validated by {@link Names}.</li>
+ *   <li>Never take an incomplete unit: a Triton folder must be whole ({@link Completeness}).</li>
+ *   <li>Keep going: every refusal is counted by reason and logged; a full store refuses that entry only.</li>
+ * </ul>
+ * Residual risk, written down: a process that swaps a parent directory for a symlink between the
+ * walk and an open can redirect that open; Java has no {@code openat2(RESOLVE_BENEATH)}. The read file
+ * is re-checked (same inode as walked, still under the view) after reading and dropped otherwise.
+ *
+ * <p>Entries: a unit with any new or changed file is committed whole as a new version, reusing the
+ * blobs of its unchanged, published files. Provenance records group, source and time.
+ */
+public final class Ingester implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(Ingester.class);
+    private static final long OPEN_DEADLINE_MS = 5_000;
+
+    private final NodeStore store;
+    private final IngestLimits limits;
+    private final ExecutorService readers = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "mithril-ingest-reader");
+        t.setDaemon(true);
+        return t;
+    });
+
+    public Ingester(NodeStore store, IngestLimits limits) {
+        this.store = store;
+        this.limits = limits;
+    }
+
+    private record Seen(String rel, Path path, long size, long mtime, Object fileKey) {}
+
+    /** One pass over the view. {@code finalPass}: the workload has ended, so no settle time applies. */
+    public IngestReport ingest(View view, String source, boolean finalPass) {
+        long t0 = System.nanoTime();
+        IngestReport.Builder r = new IngestReport.Builder();
+        Map<String, List<Seen>> units = new LinkedHashMap<>();
+        Map<String, EntryRules.Unit> unitInfo = new LinkedHashMap<>();
+        Map<String, Boolean> unitChanged = new LinkedHashMap<>();
+        Path root = view.dir();
+        int[] examined = {0};
+        try {
+            Files.walkFileTree(root, java.util.EnumSet.noneOf(java.nio.file.FileVisitOption.class), 64, new SimpleFileVisitor<>() {
+                @Override
+                public FileVisitResult preVisitDirectory(Path d, BasicFileAttributes a) {
+                    if (!d.equals(root) && EntryRules.isTransient(d.getFileName().toString())) {
+                        return FileVisitResult.SKIP_SUBTREE;
+                    }
+                    return FileVisitResult.CONTINUE;
+                }
+
+                @Override
+                public FileVisitResult visitFile(Path f, BasicFileAttributes a) {
+                    if (++examined[0] > limits.maxPassFiles()) {
+                        r.defer("file limit per pass");
+                        return FileVisitResult.TERMINATE;
+                    }
+                    String rel = root.relativize(f).toString();
+                    if (a.isSymbolicLink()) {
+                        refuse(r, "symlink", rel);
+                        return FileVisitResult.CONTINUE;
+                    }
+                    if (!a.isRegularFile()) {
+                        refuse(r, "special file", rel);
+                        return FileVisitResult.CONTINUE;
+                    }
+                    try {
+                        Names.checkRelativePath("path", rel, false);
+                    } catch (IllegalArgumentException e) {
+                        refuse(r, "bad name", rel);
+                        return FileVisitResult.CONTINUE;
+                    }
+                    EntryRules.Unit u = EntryRules.classify(rel);
+                    if (u == null) {
+                        return FileVisitResult.CONTINUE; // temp, lock, marker: silently not ours
+                    }
+                    if (a.size() > limits.maxFileBytes()) {
+                        refuse(r, "file too large", rel);
+                        return FileVisitResult.CONTINUE;
+                    }
+                    units.computeIfAbsent(u.entryName(), k -> new ArrayList<>())
+                            .add(new Seen(rel, f, a.size(), a.lastModifiedTime().toMillis(), a.fileKey()));
+                    unitInfo.putIfAbsent(u.entryName(), u);
+                    View.Published p = view.files().get(rel);
+                    boolean same = p != null && p.size() == a.size() && Objects.equals(p.fileKey(), a.fileKey())
+                            && p.mtimeMillis() == a.lastModifiedTime().toMillis();
+                    if (!same) {
+                        unitChanged.put(u.entryName(), true);
+                    }
+                    return FileVisitResult.CONTINUE;
+                }
+
+                @Override
+                public FileVisitResult visitFileFailed(Path f, IOException e) {
+                    refuse(r, "unreadable", String.valueOf(root.relativize(f)));
+                    return FileVisitResult.CONTINUE;
+                }
+            });
+        } catch (IOException e) {
+            refuse(r, "walk failed", e.toString());
+        }
+        long passBytes = 0;
+        long now = System.currentTimeMillis();
+        for (Map.Entry<String, List<Seen>> u : units.entrySet()) {
+            if (!unitChanged.containsKey(u.getKey())) {
+                continue;
+            }
+            EntryRules.Unit info = unitInfo.get(u.getKey());
+            List<Seen> files = u.getValue();
+            if (!finalPass && files.stream().anyMatch(s -> now - s.mtime() < limits.settle().toMillis())) {
+                r.defer("still being written");
+                continue;
+            }
+            long unitBytes = files.stream().mapToLong(Seen::size).sum();
+            if (passBytes + unitBytes > limits.maxPassBytes()) {
+                r.defer("byte limit per pass");
+                continue;
+            }
+            if (info.folder() && (info.framework() == io.mithril.agent.framework.Framework.TRITON
+                    || info.entryName().startsWith("inductor/triton/"))) {
+                String why = Completeness.tritonFolder(groupFiles(info, files));
+                if (why != null) {
+                    r.defer("incomplete kernel folder");
+                    log.debug("not ingesting {}: {}", info.entryName(), why);
+                    continue;
+                }
+            }
+            passBytes += unitBytes;
+            ingestUnit(view, info, files, source, r);
+        }
+        return r.build(System.nanoTime() - t0);
+    }
+
+    private Map<String, byte[]> groupFiles(EntryRules.Unit info, List<Seen> files) {
+        Map<String, byte[]> out = new LinkedHashMap<>();
+        for (Seen s : files) {
+            String inEntry = s.rel().substring(info.entryName().length());
+            byte[] head = null;
+            if (inEntry.startsWith("__grp__") && s.size() <= 1 << 16) {
+                try {
+                    head = readSmall(s);
+                } catch (IOException e) {
+                    head = new byte[0];
+                }
+            }
+            out.put(inEntry, head);
+        }
+        return out;
+    }
+
+    private byte[] readSmall(Seen s) throws IOException {
+        try (InputStream in = openChecked(s)) {
+            return in.readNBytes(1 << 16);
+        }
+    }
+
+    private void ingestUnit(View view, EntryRules.Unit info, List<Seen> files, String source, IngestReport.Builder r) {
+        List<EntryFile> out = new ArrayList<>(files.size());
+        long bytes = 0;
+        int read = 0;
+        try {
+            for (Seen s : files) {
+                String inEntry = info.folder() ? s.rel().substring(info.entryName().length()) : s.rel().substring(s.rel().lastIndexOf('/') + 1);
+                View.Published p = view.files().get(s.rel());
+                if (p != null && p.size() == s.size() && Objects.equals(p.fileKey(), s.fileKey()) && p.mtimeMillis() == s.mtime()) {
+                    out.add(new EntryFile(inEntry, p.address(), p.size(), false));
+                    continue;
+                }
+                BlobStore.Written w = readInto(s);
+                if (w == null) {
+                    r.defer("still being written");
+                    return;
+                }
+                out.add(new EntryFile(inEntry, w.address(), w.size(), false));
+                bytes += w.size();
+                read++;
+            }
+            EntryKey key = new EntryKey(view.group(), info.entryName());
+            String prov = "group=" + view.group().text() + " source=" + source + " at=" + Instant.now();
+            try {
+                store.commit(key, out, prov);
+            } catch (BlobMissingException e) {
+                log.info("blob of {} was evicted before its commit; it will be retried next pass", key);
+                r.defer("blob evicted before commit");
+                return;
+            }
+            for (int i = 0; i < files.size(); i++) {
+                Seen s = files.get(i);
+                EntryFile f = out.get(i);
+                view.files().put(s.rel(), new View.Published(key, f.address(), f.size(), false, s.fileKey(), s.mtime()));
+            }
+            r.entries++;
+            r.bytes += bytes;
+            r.filesRead += read;
+        } catch (StoreFullException e) {
+            refuse(r, "store full", info.entryName() + ": " + e.getMessage());
+        } catch (RefusedException e) {
+            refuse(r, e.getMessage(), info.entryName());
+        } catch (IOException | RuntimeException e) {
+            refuse(r, "read error", info.entryName() + ": " + e);
+        }
+    }
+
+    /** Signals a file refused while reading it (its reason is the message). */
+    static final class RefusedException extends IOException {
+        RefusedException(String why) {
+            super(why);
+        }
+    }
+
+    /** Reads a file into the store; null if it changed while being read. */
+    private BlobStore.Written readInto(Seen s) throws IOException {
+        try (InputStream in = openChecked(s)) {
+            BlobStore.Written w = store.put(new CappedStream(in, s.size()), s.size());
+            BasicFileAttributes after = Files.readAttributes(s.path(), BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            if (after.size() != s.size() || after.lastModifiedTime().toMillis() != s.mtime() || w.size() != s.size()
+                    || !Objects.equals(after.fileKey(), s.fileKey())) {
+                return null;
+            }
+            return w;
+        }
+    }
+
+    /** Opens without following a final symlink, on a reader thread with a deadline (a FIFO swapped in blocks open). */
+    private InputStream openChecked(Seen s) throws IOException {
+        Future<InputStream> f = readers.submit(() -> {
+            BasicFileAttributes a = Files.readAttributes(s.path(), BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            if (!a.isRegularFile() || !Objects.equals(a.fileKey(), s.fileKey())) {
+                throw new RefusedException("replaced during ingest");
+            }
+            return Files.newInputStream(s.path(), StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
+        });
+        try {
+            return f.get(OPEN_DEADLINE_MS, TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            f.cancel(true);
+            throw new RefusedException("open blocked (special file swapped in)");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            throw new IOException(e.getCause());
+        }
+    }
+
+    /** Fails a read that yields more bytes than the file had when it was walked (it is growing). */
+    private static final class CappedStream extends java.io.FilterInputStream {
+        private long left;
+
+        CappedStream(InputStream in, long cap) {
+            super(in);
+            this.left = cap;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            int n = super.read(b, off, len);
+            if (n > 0) {
+                left -= n;
+                if (left < 0) {
+                    throw new RefusedException("file grew while being read");
+                }
+            }
+            return n;
+        }
+
+        @Override
+        public int read() throws IOException {
+            int c = super.read();
+            if (c >= 0 && --left < 0) {
+                throw new RefusedException("file grew while being read");
+            }
+            return c;
+        }
+    }
+
+    private static void refuse(IngestReport.Builder r, String why, String what) {
+        r.refuse(why);
+        log.warn("ingest refused {}: {}", why, Names.printable(what));
+    }
+
+    @Override
+    public void close() {
+        readers.shutdownNow();
+    }
+}

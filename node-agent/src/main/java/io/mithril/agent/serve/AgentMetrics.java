@@ -1,0 +1,94 @@
+package io.mithril.agent.serve;
+
+import io.mithril.agent.index.EvictionCause;
+import io.mithril.agent.ingest.IngestReport;
+import io.mithril.agent.store.StoreStats;
+import io.mithril.agent.volume.View;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * The agent's metrics in the Prometheus text format (version 0.0.4). Store figures are read at
+ * scrape time; view and ingest events are recorded by whoever publishes and ingests.
+ */
+public final class AgentMetrics {
+
+    private final Histogram publish = new Histogram("mithril_publish_duration_seconds", "Time to publish a view.");
+    private final Histogram ingest = new Histogram("mithril_ingest_duration_seconds", "Time of one ingest pass over a view.");
+    private final LongAdder entriesRead = new LongAdder();
+    private final LongAdder entriesIngested = new LongAdder();
+    private final LongAdder bytesIngested = new LongAdder();
+    private final Map<String, LongAdder> refused = new ConcurrentHashMap<>();
+
+    public void published(View v) {
+        publish.observeNanos(v.publishNanos());
+    }
+
+    public void ingested(IngestReport r) {
+        ingest.observeNanos(r.nanos());
+        entriesIngested.add(r.entries());
+        bytesIngested.add(r.bytes());
+        r.refused().forEach((why, n) -> refused.computeIfAbsent(why, k -> new LongAdder()).add(n));
+    }
+
+    public void entriesRead(int n) {
+        entriesRead.add(n);
+    }
+
+    public String render(StoreStats s) {
+        StringBuilder b = new StringBuilder(4096);
+        gauge(b, "mithril_store_bytes", "Bytes of blobs held by committed entries.", s.bytes());
+        gauge(b, "mithril_store_reserved_bytes", "Bytes reserved by writes in flight.", s.reservedBytes());
+        gauge(b, "mithril_store_entries", "Committed entries.", s.entries());
+        gauge(b, "mithril_store_blobs", "Distinct blobs.", s.blobs());
+        if (s.hardLimit() < io.mithril.agent.store.StoreConfig.UNLIMITED) {
+            gauge(b, "mithril_store_hard_limit_bytes", "Hard size limit.", s.hardLimit());
+            gauge(b, "mithril_store_soft_limit_bytes", "Soft size limit (background eviction target).", s.softLimit());
+        }
+        counter(b, "mithril_lookup_hits_total", "Entry lookups that found the entry.", s.hits());
+        counter(b, "mithril_lookup_misses_total", "Entry lookups that found nothing.", s.misses());
+        counter(b, "mithril_entries_read_total", "Published entries a workload read (cache hits).", entriesRead.sum());
+        counter(b, "mithril_entries_ingested_total", "Entries taken from workloads (cache misses filled).", entriesIngested.sum());
+        counter(b, "mithril_ingested_bytes_total", "Bytes taken from workloads.", bytesIngested.sum());
+        b.append("# HELP mithril_evictions_total Entries removed from the store, by cause.\n");
+        b.append("# TYPE mithril_evictions_total counter\n");
+        for (Map.Entry<EvictionCause, Long> e : s.evictions().entrySet()) {
+            b.append("mithril_evictions_total{cause=\"").append(e.getKey().name().toLowerCase(Locale.ROOT)).append("\"} ")
+                    .append(e.getValue()).append('\n');
+        }
+        b.append("# HELP mithril_ingest_refused_total Files refused by ingest, by reason.\n");
+        b.append("# TYPE mithril_ingest_refused_total counter\n");
+        refused.forEach((why, n) -> b.append("mithril_ingest_refused_total{reason=\"").append(why.replace(' ', '_'))
+                .append("\"} ").append(n.sum()).append('\n'));
+        b.append("# HELP mithril_group_bytes Logical bytes of a group's entries.\n");
+        b.append("# TYPE mithril_group_bytes gauge\n");
+        for (StoreStats.Group g : s.groups()) {
+            b.append("mithril_group_bytes{").append(labels(g)).append("} ").append(g.bytes()).append('\n');
+        }
+        b.append("# HELP mithril_group_entries Entries of a group.\n");
+        b.append("# TYPE mithril_group_entries gauge\n");
+        for (StoreStats.Group g : s.groups()) {
+            b.append("mithril_group_entries{").append(labels(g)).append("} ").append(g.entries()).append('\n');
+        }
+        publish.write(b);
+        ingest.write(b);
+        return b.toString();
+    }
+
+    private static String labels(StoreStats.Group g) {
+        return "namespace=\"" + g.group().namespace() + "\",cache=\"" + g.group().cache() + "\",device=\""
+                + g.group().device().text() + "\",product=\"" + g.group().product().slug() + "\"";
+    }
+
+    private static void gauge(StringBuilder b, String name, String help, long v) {
+        b.append("# HELP ").append(name).append(' ').append(help).append('\n');
+        b.append("# TYPE ").append(name).append(" gauge\n").append(name).append(' ').append(v).append('\n');
+    }
+
+    private static void counter(StringBuilder b, String name, String help, long v) {
+        b.append("# HELP ").append(name).append(' ').append(help).append('\n');
+        b.append("# TYPE ").append(name).append(" counter\n").append(name).append(' ').append(v).append('\n');
+    }
+}

@@ -1,0 +1,114 @@
+package io.mithril.agent.serve;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import io.mithril.agent.store.NodeStore;
+import io.mithril.agent.store.StoreStats;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.Locale;
+import java.util.concurrent.Executors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code mithril-agent serve}: the long-running agent's HTTP API.
+ * <ul>
+ *   <li>{@code GET /healthz}: 200 while the process runs.</li>
+ *   <li>{@code GET /readyz}: 200 once the store is open and answers, else 503.</li>
+ *   <li>{@code GET /metrics}: Prometheus text format.</li>
+ *   <li>{@code GET /v1/stats}: JSON, the store and each group (what the operator aggregates).</li>
+ * </ul>
+ * Every failure maps to a status and a one-line text body in {@link #handle}; no stack traces leave.
+ */
+public final class AgentServer implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(AgentServer.class);
+
+    private final NodeStore store;
+    private final AgentMetrics metrics;
+    private final HttpServer http;
+
+    public AgentServer(NodeStore store, AgentMetrics metrics, InetSocketAddress listen) throws IOException {
+        this.store = store;
+        this.metrics = metrics;
+        this.http = HttpServer.create(listen, 64);
+        http.setExecutor(Executors.newFixedThreadPool(4, r -> {
+            Thread t = new Thread(r, "mithril-http");
+            t.setDaemon(true);
+            return t;
+        }));
+        http.createContext("/", this::handle);
+    }
+
+    public void start() {
+        http.start();
+    }
+
+    public int port() {
+        return http.getAddress().getPort();
+    }
+
+    private void handle(HttpExchange ex) throws IOException {
+        try (ex) {
+            String path = ex.getRequestURI().getPath();
+            if (!ex.getRequestMethod().equals("GET") && !ex.getRequestMethod().equals("HEAD")) {
+                send(ex, 405, "text/plain", "method not allowed\n");
+                return;
+            }
+            try {
+                switch (path) {
+                    case "/healthz" -> send(ex, 200, "text/plain", "ok\n");
+                    case "/readyz" -> {
+                        store.stats();
+                        send(ex, 200, "text/plain", "ready\n");
+                    }
+                    case "/metrics" -> send(ex, 200, "text/plain; version=0.0.4; charset=utf-8", metrics.render(store.stats()));
+                    case "/v1/stats" -> send(ex, 200, "application/json", statsJson(store.stats()));
+                    default -> send(ex, 404, "text/plain", "not found: " + path.replaceAll("\\p{Cntrl}", "?") + "\n");
+                }
+            } catch (IllegalStateException closed) {
+                send(ex, 503, "text/plain", "store not available\n");
+            } catch (IOException | RuntimeException e) {
+                log.warn("{} failed: {}", path, e.toString());
+                send(ex, path.equals("/readyz") ? 503 : 500, "text/plain", "internal error\n");
+            }
+        }
+    }
+
+    static String statsJson(StoreStats s) {
+        StringBuilder b = new StringBuilder("{\"bytes\":").append(s.bytes())
+                .append(",\"entries\":").append(s.entries())
+                .append(",\"blobs\":").append(s.blobs())
+                .append(",\"hardLimit\":").append(s.hardLimit() >= io.mithril.agent.store.StoreConfig.UNLIMITED ? "null" : s.hardLimit())
+                .append(",\"groups\":[");
+        String sep = "";
+        for (StoreStats.Group g : s.groups()) {
+            b.append(sep).append(String.format(Locale.ROOT,
+                    "{\"namespace\":\"%s\",\"cache\":\"%s\",\"device\":\"%s\",\"product\":\"%s\",\"entries\":%d,\"bytes\":%d}",
+                    g.group().namespace(), g.group().cache(), g.group().device().text(), g.group().product().slug(),
+                    g.entries(), g.bytes()));
+            sep = ",";
+        }
+        return b.append("]}\n").toString();
+    }
+
+    private static void send(HttpExchange ex, int status, String type, String body) throws IOException {
+        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        ex.getResponseHeaders().set("Content-Type", type);
+        boolean head = ex.getRequestMethod().equals("HEAD");
+        ex.sendResponseHeaders(status, head ? -1 : bytes.length);
+        if (!head) {
+            try (OutputStream out = ex.getResponseBody()) {
+                out.write(bytes);
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        http.stop(0);
+    }
+}

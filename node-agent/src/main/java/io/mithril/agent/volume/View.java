@@ -1,0 +1,94 @@
+package io.mithril.agent.volume;
+
+import io.mithril.agent.cas.Address;
+import io.mithril.agent.framework.Framework;
+import io.mithril.agent.index.EntryKey;
+import io.mithril.agent.key.GroupId;
+import io.mithril.agent.store.Pin;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * A published view: a group's entries materialized into a directory for one workload. Holds what was
+ * published (to tell new and changed files from published ones at ingest) and the pin that keeps
+ * those entries from eviction while the view lives.
+ */
+public final class View {
+
+    /** One published file: its entry and blob, and the file's identity right after publishing. */
+    public record Published(EntryKey entry, Address address, long size, boolean linked, Object fileKey, long mtimeMillis) {}
+
+    private final Path dir;
+    private final GroupId group;
+    private final Set<Framework> frameworks;
+    private final long publishedAtMillis;
+    private final PublishMode mode;
+    private final Map<String, Published> files = new ConcurrentHashMap<>();
+    private final List<EntryKey> entries;
+    private final long bytes;
+    private final long publishNanos;
+    private final Pin pin;
+
+    View(Path dir, GroupId group, Set<Framework> frameworks, long publishedAtMillis, PublishMode mode,
+            Map<String, Published> files, List<EntryKey> entries, long bytes, long publishNanos, Pin pin) {
+        this.dir = dir;
+        this.group = group;
+        this.frameworks = Set.copyOf(frameworks);
+        this.publishedAtMillis = publishedAtMillis;
+        this.mode = mode;
+        this.files.putAll(files);
+        this.entries = List.copyOf(entries);
+        this.bytes = bytes;
+        this.publishNanos = publishNanos;
+        this.pin = pin;
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    public Path frameworkDir(Framework f) {
+        return dir.resolve(f.dir());
+    }
+
+    public GroupId group() {
+        return group;
+    }
+
+    public Set<Framework> frameworks() {
+        return frameworks;
+    }
+
+    public long publishedAtMillis() {
+        return publishedAtMillis;
+    }
+
+    public PublishMode mode() {
+        return mode;
+    }
+
+    /** View-relative path to what was published there (updated as ingest takes new versions). */
+    public Map<String, Published> files() {
+        return files;
+    }
+
+    /** The entries published (and pinned). */
+    public List<EntryKey> entries() {
+        return entries;
+    }
+
+    public long bytes() {
+        return bytes;
+    }
+
+    public long publishNanos() {
+        return publishNanos;
+    }
+
+    Pin pin() {
+        return pin;
+    }
+}

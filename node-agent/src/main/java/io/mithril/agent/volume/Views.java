@@ -1,0 +1,327 @@
+package io.mithril.agent.volume;
+
+import io.mithril.agent.cas.Address;
+import io.mithril.agent.framework.Framework;
+import io.mithril.agent.index.Entry;
+import io.mithril.agent.index.EntryFile;
+import io.mithril.agent.index.EntryKey;
+import io.mithril.agent.key.GroupId;
+import io.mithril.agent.store.NodeStore;
+import io.mithril.agent.store.Pin;
+import java.io.IOException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributeView;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The view lifecycle (the NodePublishVolume / NodeUnpublishVolume of this CSI-like design).
+ *
+ * <p><b>Publish</b>: pin the group's entries, materialize them under the view directory in the layout
+ * the frameworks expect ({@code inductor/}, {@code triton/}, ...), hand the directories to the
+ * workload's uid/gid, arm the use probe on every file, and last write the ready marker
+ * {@code .mithril-ready} (temp + rename), so a marker means a whole view. Publishing again into a
+ * directory that already has a marker returns at once (idempotent).
+ *
+ * <p><b>Use probe</b>: Linux's default {@code relatime} updates a file's atime on the first read after
+ * its atime was set at or below its mtime. Publishing sets atime = mtime - 1 s on each file; reading it
+ * back after the workload ran tells which entries were read. Linked files share their inode with the
+ * blob and with other views; before re-arming such a file the tracker records a read that happened
+ * since the last arming, so a view published later does not erase an earlier view's reads.
+ *
+ * <p><b>Unpublish</b>: read back uses, check linked files were not modified, unpin, delete the tree
+ * (never following a link).
+ */
+public final class Views {
+
+    private static final Logger log = LoggerFactory.getLogger(Views.class);
+    public static final String MARKER = ".mithril-ready";
+
+    /** The workload's user and group; null fields mean "leave as created". */
+    public record Owner(Integer uid, Integer gid) {
+        public static final Owner CURRENT = new Owner(null, null);
+    }
+
+    private final NodeStore store;
+    /** Latest read seen on a linked blob before it was re-armed, by address (millis). */
+    private final Map<Address, Long> readsBeforeRearm = new ConcurrentHashMap<>();
+
+    public Views(NodeStore store) {
+        this.store = store;
+    }
+
+    public NodeStore store() {
+        return store;
+    }
+
+    /** Publishes the group's current entries of the given frameworks into {@code dir}. */
+    public View publish(GroupId group, Path dir, Set<Framework> frameworks, Owner owner, PublishMode mode) throws IOException {
+        long t0 = System.nanoTime();
+        store.sync();
+        long now = System.currentTimeMillis();
+        Files.createDirectories(dir);
+        List<Entry> entries = new ArrayList<>();
+        for (Entry e : store.entries(group)) {
+            String top = e.key().name().substring(0, e.key().name().indexOf('/'));
+            Framework fw = Framework.ofDir(top);
+            if (fw != null && frameworks.contains(fw)) {
+                entries.add(e);
+            }
+        }
+        List<EntryKey> keys = new ArrayList<>(entries.size());
+        entries.forEach(e -> keys.add(e.key()));
+        Pin pin = store.pin(keys);
+        Map<String, View.Published> files = new HashMap<>();
+        long bytes = 0;
+        try {
+            for (Framework f : frameworks) {
+                Files.createDirectories(dir.resolve(f.dir()));
+            }
+            Set<Path> made = new HashSet<>();
+            for (Entry e : entries) {
+                boolean mutableEntry = isMutable(e);
+                for (EntryFile f : e.files()) {
+                    String rel = e.key().name().endsWith("/") ? e.key().name() + f.path() : e.key().name();
+                    Path target = dir.resolve(rel);
+                    Path parent = target.getParent();
+                    if (made.add(parent)) {
+                        Files.createDirectories(parent);
+                    }
+                    boolean link = mode == PublishMode.LINK && !mutableEntry;
+                    materialize(f, target, link);
+                    BasicFileAttributes a = Files.readAttributes(target, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                    files.put(rel, new View.Published(e.key(), f.address(), f.size(), link, a.fileKey(),
+                            a.lastModifiedTime().toMillis()));
+                    bytes += f.size();
+                }
+            }
+            chownTree(dir, owner);
+            writeMarker(dir, entries.size(), bytes);
+        } catch (IOException | RuntimeException ex) {
+            pin.close();
+            throw ex;
+        }
+        return new View(dir, group, frameworks, now, mode, files, keys, bytes, System.nanoTime() - t0, pin);
+    }
+
+    private static boolean isMutable(Entry e) {
+        String n = e.key().name();
+        io.mithril.agent.framework.EntryRules.Unit u =
+                io.mithril.agent.framework.EntryRules.classify(n.endsWith("/") ? n + e.files().get(0).path() : n);
+        return u != null && u.mutable();
+    }
+
+    private void materialize(EntryFile f, Path target, boolean link) throws IOException {
+        Path blob = store.blobPath(f.address());
+        if (link) {
+            try {
+                Files.createLink(target, blob);
+            } catch (FileAlreadyExistsException e) {
+                Files.delete(target);
+                Files.createLink(target, blob);
+            }
+            armLinked(f.address(), target);
+        } else {
+            Files.copy(blob, target, StandardCopyOption.REPLACE_EXISTING);
+            Files.setPosixFilePermissions(target, PosixFilePermissions.fromString(f.executable() ? "rwxr-xr-x" : "rw-r--r--"));
+            arm(target);
+        }
+    }
+
+    private void armLinked(Address a, Path p) throws IOException {
+        BasicFileAttributes attrs = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        long atime = attrs.lastAccessTime().toMillis();
+        long mtime = attrs.lastModifiedTime().toMillis();
+        if (atime > mtime) {
+            readsBeforeRearm.merge(a, atime, Math::max);
+            arm(p);
+        } else if (atime < mtime - 500) {
+            return; // armed and not read since: leave it, other views rely on the same inode
+        } else {
+            arm(p);
+        }
+    }
+
+    private static void arm(Path p) throws IOException {
+        BasicFileAttributeView v = Files.getFileAttributeView(p, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS);
+        FileTime m = v.readAttributes().lastModifiedTime();
+        v.setTimes(null, FileTime.fromMillis(m.toMillis() - 1000), null);
+    }
+
+    private static void chownTree(Path dir, Owner owner) throws IOException {
+        if (owner.uid() == null && owner.gid() == null) {
+            return;
+        }
+        Files.walkFileTree(dir, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult preVisitDirectory(Path d, BasicFileAttributes attrs) throws IOException {
+                chown(d, owner);
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult visitFile(Path f, BasicFileAttributes attrs) throws IOException {
+                if ((Integer) Files.getAttribute(f, "unix:nlink", LinkOption.NOFOLLOW_LINKS) == 1) {
+                    chown(f, owner); // copies belong to the workload; links stay the store's
+                }
+                return FileVisitResult.CONTINUE;
+            }
+        });
+    }
+
+    private static void chown(Path p, Owner owner) throws IOException {
+        if (owner.uid() != null) {
+            Files.setAttribute(p, "unix:uid", owner.uid(), LinkOption.NOFOLLOW_LINKS);
+        }
+        if (owner.gid() != null) {
+            Files.setAttribute(p, "unix:gid", owner.gid(), LinkOption.NOFOLLOW_LINKS);
+        }
+    }
+
+    private static void writeMarker(Path dir, int entries, long bytes) throws IOException {
+        Path tmp = dir.resolve(MARKER + ".tmp");
+        Files.writeString(tmp, "{\"entries\":" + entries + ",\"bytes\":" + bytes + "}\n");
+        Files.move(tmp, dir.resolve(MARKER), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    public static boolean isReady(Path dir) {
+        return Files.isRegularFile(dir.resolve(MARKER), LinkOption.NOFOLLOW_LINKS);
+    }
+
+    /**
+     * The published entries the workload read since publishing: any of an entry's files has an atime
+     * after the view was published, or (for a shared inode) a read recorded before a later re-arming.
+     */
+    public Set<EntryKey> readEntries(View v) {
+        Set<EntryKey> used = new HashSet<>();
+        long since = v.publishedAtMillis() - 5;
+        for (Map.Entry<String, View.Published> f : v.files().entrySet()) {
+            View.Published p = f.getValue();
+            if (used.contains(p.entry()) || !v.entries().contains(p.entry())) {
+                continue;
+            }
+            Path path = v.dir().resolve(f.getKey());
+            try {
+                BasicFileAttributes a = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                boolean sameFile = a.isRegularFile() && java.util.Objects.equals(a.fileKey(), p.fileKey());
+                long atime = a.lastAccessTime().toMillis();
+                if (sameFile && atime > a.lastModifiedTime().toMillis() && atime >= since) {
+                    used.add(p.entry());
+                    continue;
+                }
+            } catch (IOException gone) {
+                // replaced or removed by the workload
+            }
+            if (p.linked() && readsBeforeRearm.getOrDefault(p.address(), 0L) >= since) {
+                used.add(p.entry());
+            }
+        }
+        return used;
+    }
+
+    /**
+     * Ends a view: records the entries it read as used, checks its linked files were not written in
+     * place (re-hashing any whose ctime moved, so a damaged blob is quarantined rather than served),
+     * unpins, and deletes the directory without following links.
+     */
+    public Set<EntryKey> unpublish(View v) throws IOException {
+        Set<EntryKey> used = readEntries(v);
+        for (EntryKey k : used) {
+            store.recordUse(k);
+        }
+        checkLinked(v);
+        try {
+            deleteTree(v.dir());
+        } finally {
+            v.pin().close();
+        }
+        store.sync();
+        return used;
+    }
+
+    private void checkLinked(View v) {
+        Set<Address> suspects = new HashSet<>();
+        for (Map.Entry<String, View.Published> f : v.files().entrySet()) {
+            View.Published p = f.getValue();
+            if (!p.linked()) {
+                continue;
+            }
+            try {
+                BasicFileAttributes a = Files.readAttributes(v.dir().resolve(f.getKey()), BasicFileAttributes.class,
+                        LinkOption.NOFOLLOW_LINKS);
+                if (java.util.Objects.equals(a.fileKey(), p.fileKey())
+                        && (a.lastModifiedTime().toMillis() != p.mtimeMillis() || a.size() != p.size())) {
+                    suspects.add(p.address());
+                }
+            } catch (IOException gone) {
+                // unlinked or replaced by rename: the blob was not touched
+            }
+        }
+        for (Address a : suspects) {
+            try {
+                if (store.exists(a) && !Blake3Check.matches(store.blobPath(a), a)) {
+                    log.error("a workload modified linked blob {} in place; verify will quarantine it", a);
+                    store.verify();
+                    return;
+                }
+            } catch (IOException e) {
+                log.warn("could not re-check blob {}: {}", a, e.toString());
+            }
+        }
+    }
+
+    /** Deletes a tree without following symbolic links; links are removed as links. */
+    public static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        Files.walkFileTree(dir, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult visitFile(Path f, BasicFileAttributes attrs) throws IOException {
+                Files.deleteIfExists(f);
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult visitFileFailed(Path f, IOException e) throws IOException {
+                Files.deleteIfExists(f);
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult postVisitDirectory(Path d, IOException e) throws IOException {
+                try {
+                    Files.delete(d);
+                } catch (NoSuchFileException ignored) {
+                    // gone already
+                }
+                return FileVisitResult.CONTINUE;
+            }
+        });
+    }
+
+    /** Small indirection so the re-hash reads through the content store's hasher. */
+    static final class Blake3Check {
+        static boolean matches(Path p, Address a) throws IOException {
+            return io.mithril.agent.cas.Blake3.hash(p).equals(a);
+        }
+    }
+
+}
