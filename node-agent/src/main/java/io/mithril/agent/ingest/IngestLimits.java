@@ -8,7 +8,8 @@ import java.time.Duration;
  * @param maxFileBytes  a larger file is refused (framework artifacts are at most tens of MB; the
  *                      largest in the max-autotune fixture is a 36 MB FX graph)
  * @param maxPassBytes  bytes read per pass; the rest waits for the next pass
- * @param maxPassFiles  files examined per pass (a tree of 100,000 tiny files cannot stall the agent)
+ * @param maxPassFiles  new or changed units taken per pass (a tree of 100,000 tiny files cannot stall
+ *                      the agent; the rest waits for the next pass)
  * @param settle        a file modified more recently than this is still being written: next pass
  */
 public record IngestLimits(long maxFileBytes, long maxPassBytes, int maxPassFiles, Duration settle) {

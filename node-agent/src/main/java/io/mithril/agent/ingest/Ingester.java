@@ -59,6 +59,8 @@ public final class Ingester implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(Ingester.class);
     private static final long OPEN_DEADLINE_MS = 5_000;
+    /** Files looked at (lstat only) per pass, published ones included: bounds the walk itself. */
+    private static final int WALK_LIMIT = 2_000_000;
 
     private final NodeStore store;
     private final IngestLimits limits;
@@ -84,6 +86,7 @@ public final class Ingester implements AutoCloseable {
         Map<String, Boolean> unitChanged = new LinkedHashMap<>();
         Path root = view.dir();
         int[] examined = {0};
+        int[] changedUnits = {0};
         try {
             Files.walkFileTree(root, java.util.EnumSet.noneOf(java.nio.file.FileVisitOption.class), 64, new SimpleFileVisitor<>() {
                 @Override
@@ -96,8 +99,8 @@ public final class Ingester implements AutoCloseable {
 
                 @Override
                 public FileVisitResult visitFile(Path f, BasicFileAttributes a) {
-                    if (++examined[0] > limits.maxPassFiles()) {
-                        r.defer("file limit per pass");
+                    if (++examined[0] > WALK_LIMIT) {
+                        r.defer("walk limit per pass");
                         return FileVisitResult.TERMINATE;
                     }
                     String rel = root.relativize(f).toString();
@@ -129,8 +132,13 @@ public final class Ingester implements AutoCloseable {
                     View.Published p = view.files().get(rel);
                     boolean same = p != null && p.size() == a.size() && Objects.equals(p.fileKey(), a.fileKey())
                             && p.mtimeMillis() == a.lastModifiedTime().toMillis();
-                    if (!same) {
-                        unitChanged.put(u.entryName(), true);
+                    if (!same && !unitChanged.containsKey(u.entryName())) {
+                        if (changedUnits[0] >= limits.maxPassFiles()) {
+                            r.defer("file limit per pass");
+                        } else {
+                            changedUnits[0]++;
+                            unitChanged.put(u.entryName(), true);
+                        }
                     }
                     return FileVisitResult.CONTINUE;
                 }
@@ -146,6 +154,7 @@ public final class Ingester implements AutoCloseable {
         }
         long passBytes = 0;
         long now = System.currentTimeMillis();
+        List<Ready> batch = new ArrayList<>();
         for (Map.Entry<String, List<Seen>> u : units.entrySet()) {
             if (!unitChanged.containsKey(u.getKey())) {
                 continue;
@@ -171,8 +180,15 @@ public final class Ingester implements AutoCloseable {
                 }
             }
             passBytes += unitBytes;
-            ingestUnit(view, info, files, source, r);
+            Ready ready = prepareUnit(view, info, files, source, r);
+            if (ready != null) {
+                batch.add(ready);
+                if (batch.size() >= BATCH) {
+                    commitBatch(view, batch, r);
+                }
+            }
         }
+        commitBatch(view, batch, r);
         return r.build(System.nanoTime() - t0);
     }
 
@@ -199,7 +215,13 @@ public final class Ingester implements AutoCloseable {
         }
     }
 
-    private void ingestUnit(View view, EntryRules.Unit info, List<Seen> files, String source, IngestReport.Builder r) {
+    /** A unit read into the store and waiting for its commit. */
+    private record Ready(NodeStore.Pending pending, List<Seen> files, long bytes, int read) {}
+
+    private static final int BATCH = 256;
+
+    /** Reads a unit's new files into the store; null (and counted) if it cannot be taken now. */
+    private Ready prepareUnit(View view, EntryRules.Unit info, List<Seen> files, String source, IngestReport.Builder r) {
         List<EntryFile> out = new ArrayList<>(files.size());
         long bytes = 0;
         int read = 0;
@@ -214,36 +236,67 @@ public final class Ingester implements AutoCloseable {
                 BlobStore.Written w = readInto(s);
                 if (w == null) {
                     r.defer("still being written");
-                    return;
+                    return null;
                 }
                 out.add(new EntryFile(inEntry, w.address(), w.size(), false));
                 bytes += w.size();
                 read++;
             }
-            EntryKey key = new EntryKey(view.group(), info.entryName());
-            String prov = "group=" + view.group().text() + " source=" + source + " at=" + Instant.now();
-            try {
-                store.commit(key, out, prov);
-            } catch (BlobMissingException e) {
-                log.info("blob of {} was evicted before its commit; it will be retried next pass", key);
-                r.defer("blob evicted before commit");
-                return;
-            }
-            for (int i = 0; i < files.size(); i++) {
-                Seen s = files.get(i);
-                EntryFile f = out.get(i);
-                view.files().put(s.rel(), new View.Published(key, f.address(), f.size(), false, s.fileKey(), s.mtime()));
-            }
-            r.entries++;
-            r.bytes += bytes;
-            r.filesRead += read;
         } catch (StoreFullException e) {
             refuse(r, "store full", info.entryName() + ": " + e.getMessage());
+            return null;
         } catch (RefusedException e) {
             refuse(r, e.getMessage(), info.entryName());
+            return null;
         } catch (IOException | RuntimeException e) {
             refuse(r, "read error", info.entryName() + ": " + e);
+            return null;
         }
+        EntryKey key = new EntryKey(view.group(), info.entryName());
+        String prov = "group=" + view.group().text() + " source=" + source + " at=" + Instant.now();
+        return new Ready(new NodeStore.Pending(key, out, prov), files, bytes, read);
+    }
+
+    /** Commits ready units in one journal force and records them as the view's published state. */
+    private void commitBatch(View view, List<Ready> batch, IngestReport.Builder r) {
+        if (batch.isEmpty()) {
+            return;
+        }
+        List<NodeStore.Pending> pending = new ArrayList<>(batch.size());
+        batch.forEach(b -> pending.add(b.pending()));
+        List<NodeStore.Outcome> outcomes;
+        try {
+            outcomes = store.commitAll(pending);
+        } catch (IOException | RuntimeException e) {
+            for (Ready b : batch) {
+                refuse(r, "commit failed", b.pending().key().name() + ": " + e);
+            }
+            batch.clear();
+            return;
+        }
+        for (int i = 0; i < batch.size(); i++) {
+            Ready b = batch.get(i);
+            NodeStore.Outcome o = outcomes.get(i);
+            if (o.error() instanceof BlobMissingException) {
+                r.defer("blob evicted before commit");
+                continue;
+            }
+            if (o.error() != null) {
+                refuse(r, o.error() instanceof StoreFullException ? "store full" : "commit failed",
+                        b.pending().key().name() + ": " + o.error().getMessage());
+                continue;
+            }
+            List<EntryFile> committed = o.entry().files();
+            for (int j = 0; j < b.files().size(); j++) {
+                Seen s = b.files().get(j);
+                EntryFile f = committed.get(j);
+                view.files().put(s.rel(), new View.Published(o.entry().key(), f.address(), f.size(), false, s.fileKey(), s.mtime()));
+            }
+            r.entries++;
+            r.bytes += b.bytes();
+            r.filesRead += b.read();
+        }
+        batch.clear();
     }
 
     /** Signals a file refused while reading it (its reason is the message). */

@@ -93,6 +93,8 @@ public final class NodeStore implements Closeable {
     private static final Set<Path> OPEN = ConcurrentHashMap.newKeySet();
     private static final String MARKER = "mithril-store";
     private static final int FORMAT = 1;
+    private static final java.util.regex.Pattern LAYOUT = java.util.regex.Pattern.compile(
+            "mithril-store(\\..*\\.tmp)?|lock|leases|blobs|tmp|quarantine|views|CURRENT(\\.tmp)?|journal\\.\\d+");
 
     private final Path root;
     private final StoreConfig config;
@@ -185,12 +187,15 @@ public final class NodeStore implements Closeable {
             return;
         }
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(root)) {
-            if (ds.iterator().hasNext()) {
-                throw new IOException("refusing to create a store in " + root
-                        + ": the directory is not empty and is not a Mithril store");
+            for (Path p : ds) {
+                // Another process may be creating the store right now: only its own names are allowed.
+                if (!LAYOUT.matcher(p.getFileName().toString()).matches()) {
+                    throw new IOException("refusing to create a store in " + root
+                            + ": the directory is not empty and is not a Mithril store");
+                }
             }
         }
-        Path tmp = root.resolve(MARKER + ".tmp");
+        Path tmp = root.resolve(MARKER + "." + java.util.UUID.randomUUID() + ".tmp");
         Files.writeString(tmp, "format " + FORMAT + "\n");
         Files.move(tmp, marker, StandardCopyOption.ATOMIC_MOVE);
         BlobStore.fsyncDir(root);
@@ -329,63 +334,84 @@ public final class NodeStore implements Closeable {
      * Durable when this returns.
      */
     public Entry commit(EntryKey key, List<EntryFile> files, String provenance) throws IOException {
+        Outcome o = commitAll(List.of(new Pending(key, files, provenance))).get(0);
+        if (o.error() instanceof IOException io) {
+            throw io;
+        }
+        if (o.error() instanceof RuntimeException re) {
+            throw re;
+        }
+        return o.entry();
+    }
+
+    /** An entry to commit. */
+    public record Pending(EntryKey key, List<EntryFile> files, String provenance) {}
+
+    /** What became of one {@link Pending}: the committed entry, or why not. */
+    public record Outcome(Pending pending, Entry entry, Exception error) {}
+
+    /**
+     * Commits several entries under one lock and one journal force (what ingest uses: a tree of
+     * small entries must not cost one fsync each). Each entry succeeds or fails on its own
+     * (missing blob, no room); the ones that succeed are durable when this returns. Entries of the
+     * batch are not evicted to make room for each other.
+     */
+    public List<Outcome> commitAll(List<Pending> batch) throws IOException {
         return locked(() -> {
-            Map<Address, Long> fresh = new LinkedHashMap<>();
-            for (EntryFile f : files) {
-                if (index.hasBlob(f.address()) || fresh.containsKey(f.address())) {
-                    continue;
-                }
-                Path p = blobs.path(f.address());
-                long size;
-                try {
-                    size = Files.size(p);
-                } catch (NoSuchFileException e) {
-                    throw new BlobMissingException("cannot commit " + key + ": blob " + f.address() + " of "
-                            + f.path() + " is not in the store (put it again)");
-                }
-                if (size != f.size()) {
-                    throw new IllegalArgumentException("size of " + f.path() + " given as " + f.size()
-                            + " but its blob holds " + size + " bytes");
-                }
-                fresh.put(f.address(), size);
-            }
-            long unreserved = 0;
-            for (Map.Entry<Address, Long> x : fresh.entrySet()) {
-                if (!pendingBlobs.containsKey(x.getKey())) {
-                    unreserved += x.getValue();
-                }
-            }
-            Leases.Others ensured = ensureRoom(unreserved, Set.of(key));
-            blobs.syncShards(fresh.keySet());
-            long now = config.clock().getAsLong();
-            Entry e = new Entry(key, files, now, now, provenance);
+            Set<EntryKey> batchKeys = new HashSet<>();
+            batch.forEach(b -> batchKeys.add(b.key()));
+            List<Outcome> out = new ArrayList<>(batch.size());
             List<JournalRecord> records = new ArrayList<>();
-            records.add(JournalRecord.Commit.of(e));
             List<Index.Removal> removals = new ArrayList<>();
-            Leases.Others others = ensured;
+            Set<Address> synced = new HashSet<>();
+            Leases.Others others = NO_OTHERS;
             try {
-                Index.Removal replaced = index.put(e);
-                if (replaced != null) {
-                    removals.add(replaced);
-                }
-                Long budget = groupBudgets.get(key.group());
-                if (budget != null) {
-                    if (others == NO_OTHERS) {
-                        others = leases.readOthers(); // their pins matter to a group eviction
+                for (Pending pe : batch) {
+                    Map<Address, Long> fresh;
+                    try {
+                        fresh = freshBlobs(pe);
+                        long unreserved = 0;
+                        for (Map.Entry<Address, Long> x : fresh.entrySet()) {
+                            if (!pendingBlobs.containsKey(x.getKey())) {
+                                unreserved += x.getValue();
+                            }
+                        }
+                        Leases.Others o = ensureRoom(unreserved, batchKeys);
+                        if (o != NO_OTHERS) {
+                            others = o;
+                        }
+                    } catch (IOException | IllegalArgumentException ex) {
+                        out.add(new Outcome(pe, null, ex));
+                        continue;
                     }
-                    List<Index.Removal> ev = index.evictGroup(key.group(), budget,
-                            pinnedPredicate(others, Set.of(key)));
-                    removals.addAll(ev);
-                    for (Index.Removal r : ev) {
-                        records.add(new JournalRecord.Remove(r.entry().key(), r.cause()));
+                    blobs.syncShards(fresh.keySet());
+                    long now = config.clock().getAsLong();
+                    Entry e = new Entry(pe.key(), pe.files(), now, now, pe.provenance());
+                    records.add(JournalRecord.Commit.of(e));
+                    Index.Removal replaced = index.put(e);
+                    if (replaced != null) {
+                        removals.add(replaced);
                     }
+                    Long budget = groupBudgets.get(pe.key().group());
+                    if (budget != null) {
+                        if (others == NO_OTHERS) {
+                            others = leases.readOthers(); // their pins matter to a group eviction
+                        }
+                        List<Index.Removal> ev = index.evictGroup(pe.key().group(), budget, pinnedPredicate(others, batchKeys));
+                        removals.addAll(ev);
+                        for (Index.Removal r : ev) {
+                            records.add(new JournalRecord.Remove(r.entry().key(), r.cause()));
+                        }
+                    }
+                    synced.addAll(fresh.keySet());
+                    out.add(new Outcome(pe, e, null));
                 }
                 journalAppend(records, true);
             } catch (IOException | RuntimeException ex) {
                 reloadAfterFailure(ex);
                 throw ex;
             }
-            for (Address a : fresh.keySet()) {
+            for (Address a : synced) {
                 Long size = pendingBlobs.remove(a);
                 if (size != null) {
                     pendingBytes -= size;
@@ -396,8 +422,31 @@ public final class NodeStore implements Closeable {
             if (usage(others) > config.softLimit()) {
                 scheduleBackgroundEviction();
             }
-            return e;
+            return out;
         });
+    }
+
+    /** The entry's blobs not yet in the index, with their sizes; checks each is on disk with the stated size. */
+    private Map<Address, Long> freshBlobs(Pending pe) throws IOException {
+        Map<Address, Long> fresh = new LinkedHashMap<>();
+        for (EntryFile f : pe.files()) {
+            if (index.hasBlob(f.address()) || fresh.containsKey(f.address())) {
+                continue;
+            }
+            long size;
+            try {
+                size = Files.size(blobs.path(f.address()));
+            } catch (NoSuchFileException e) {
+                throw new BlobMissingException("cannot commit " + pe.key() + ": blob " + f.address() + " of "
+                        + f.path() + " is not in the store (put it again)");
+            }
+            if (size != f.size()) {
+                throw new IllegalArgumentException("size of " + f.path() + " given as " + f.size()
+                        + " but its blob holds " + size + " bytes");
+            }
+            fresh.put(f.address(), size);
+        }
+        return fresh;
     }
 
     /** The entry, or null. Records a hit or a miss but not a use: a use is a read ({@link #recordUse}). */

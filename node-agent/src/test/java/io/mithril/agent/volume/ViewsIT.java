@@ -1,0 +1,268 @@
+package io.mithril.agent.volume;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.mithril.agent.Fixture;
+import io.mithril.agent.cas.Blake3;
+import io.mithril.agent.framework.Framework;
+import io.mithril.agent.index.EntryKey;
+import io.mithril.agent.ingest.IngestLimits;
+import io.mithril.agent.ingest.IngestReport;
+import io.mithril.agent.ingest.Ingester;
+import io.mithril.agent.store.NodeStore;
+import io.mithril.agent.store.StoreConfig;
+import io.mithril.agent.store.StoreFixture;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ViewsIT {
+
+    static final Set<Framework> IT = Set.of(Framework.INDUCTOR, Framework.TRITON);
+
+    @TempDir
+    Path tmp;
+    Path fixture;
+    NodeStore store;
+    Views views;
+    Ingester ingester;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        fixture = Fixture.extract(tmp.resolve("fx"));
+        store = NodeStore.open(Files.createDirectory(tmp.resolve("store")), StoreConfig.defaults());
+        views = new Views(store);
+        ingester = new Ingester(store, IngestLimits.defaults());
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        ingester.close();
+        store.close();
+    }
+
+    /** Fills the group the way a cold workload does: an empty view, the fixture written into it, a final ingest. */
+    IngestReport seed() throws Exception {
+        View v = views.publish(StoreFixture.H100, tmp.resolve("seed"), IT, Views.Owner.CURRENT, PublishMode.LINK);
+        copyTree(fixture, v.dir());
+        IngestReport r = ingester.ingest(v, "test", true);
+        views.unpublish(v);
+        return r;
+    }
+
+    static void copyTree(Path from, Path to) throws Exception {
+        try (Stream<Path> s = Files.walk(from)) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                Path d = to.resolve(from.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(d);
+                } else {
+                    Files.copy(p, d);
+                }
+            }
+        }
+    }
+
+    @Test
+    void publish_materializesEveryFixtureFileByteForByte_thenTheMarker_andIsIdempotent() throws Exception {
+        IngestReport r = seed();
+        assertThat(r.refusedTotal()).isZero();
+        assertThat(r.filesRead()).isEqualTo(544);
+        for (PublishMode mode : PublishMode.values()) {
+            Path dir = tmp.resolve("view-" + mode);
+            View v = views.publish(StoreFixture.H100, dir, IT, Views.Owner.CURRENT, mode);
+            assertThat(Views.isReady(dir)).isTrue();
+            assertThat(Fixture.countFiles(dir) - 1).isEqualTo(544);
+            try (Stream<Path> s = Files.walk(fixture)) {
+                for (Path p : (Iterable<Path>) s.filter(Files::isRegularFile)::iterator) {
+                    Path mine = dir.resolve(fixture.relativize(p).toString());
+                    assertThat(Files.mismatch(p, mine)).as(mine.toString()).isEqualTo(-1L);
+                }
+            }
+            assertThat(v.entries()).hasSize(r.entries());
+            View again = views.publish(StoreFixture.H100, dir, IT, Views.Owner.CURRENT, mode);
+            assertThat(Fixture.countFiles(dir) - 1).isEqualTo(544);
+            views.unpublish(again);
+            views.unpublish(v);
+            assertThat(dir).doesNotExist();
+        }
+        assertThat(store.verify().clean()).isTrue();
+    }
+
+    @Test
+    void secondIngest_ofAnUnchangedView_takesNothing() throws Exception {
+        seed();
+        View v = views.publish(StoreFixture.H100, tmp.resolve("v"), IT, Views.Owner.CURRENT, PublishMode.LINK);
+        IngestReport r = ingester.ingest(v, "test", true);
+        assertThat(r.entries()).isZero();
+        assertThat(r.filesRead()).isZero();
+        views.unpublish(v);
+    }
+
+    @Test
+    void usageProbe_onRelatime_reportsExactlyTheEntriesRead_evenAfterALaterViewRearms() throws Exception {
+        String opts = mountOptionsOf(tmp);
+        Assumptions.assumeFalse(opts.contains("noatime"), "the temp filesystem is mounted noatime: " + opts);
+        seed();
+        View a = views.publish(StoreFixture.H100, tmp.resolve("a"), IT, Views.Owner.CURRENT, PublishMode.LINK);
+        Thread.sleep(20);
+        String fx = Fixture.warmStartReads().stream().filter(p -> p.startsWith("inductor/fxgraph/")).findFirst().orElseThrow();
+        String best = Fixture.warmStartReads().stream().filter(p -> p.endsWith(".best_config")).findFirst().orElseThrow();
+        Files.readAllBytes(a.dir().resolve(fx));
+        Files.readAllBytes(a.dir().resolve(best));
+        View b = views.publish(StoreFixture.H100, tmp.resolve("b"), IT, Views.Owner.CURRENT, PublishMode.LINK);
+        Set<EntryKey> readA = views.readEntries(a);
+        assertThat(readA).extracting(EntryKey::name).containsExactlyInAnyOrder(
+                fx.substring(0, fx.lastIndexOf('/') + 1), best);
+        assertThat(views.readEntries(b)).as("b read nothing itself, but shares a's inode for the fxgraph entry")
+                .extracting(EntryKey::name).doesNotContain(best);
+        views.unpublish(a);
+        views.unpublish(b);
+    }
+
+    static String mountOptionsOf(Path p) throws Exception {
+        Process proc = new ProcessBuilder("findmnt", "-no", "OPTIONS", "--target", p.toString()).start();
+        String out = new String(proc.getInputStream().readAllBytes()).trim();
+        proc.waitFor(10, TimeUnit.SECONDS);
+        return out;
+    }
+
+    @Test
+    void copyMode_rootRewritingAPublishedFileInPlace_changesNeitherStoreNorOtherViews() throws Exception {
+        seed();
+        View root = views.publish(StoreFixture.H100, tmp.resolve("root"), IT, Views.Owner.CURRENT, PublishMode.COPY);
+        View other = views.publish(StoreFixture.H100, tmp.resolve("other"), IT, Views.Owner.CURRENT, PublishMode.LINK);
+        String fx = Fixture.warmStartReads().stream().filter(p -> p.startsWith("inductor/fxgraph/")).findFirst().orElseThrow();
+        byte[] before = Files.readAllBytes(other.dir().resolve(fx));
+        try (var ch = Files.newByteChannel(root.dir().resolve(fx), StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.wrap("garbage".getBytes()));
+        }
+        assertThat(Files.readAllBytes(other.dir().resolve(fx))).isEqualTo(before);
+        views.unpublish(root);
+        views.unpublish(other);
+        assertThat(store.verify().clean()).isTrue();
+    }
+
+    @Test
+    void linkMode_sameUserForcingAWriteIntoABlob_isCaughtAtUnpublishAndNeverServed() throws Exception {
+        seed();
+        View v = views.publish(StoreFixture.H100, tmp.resolve("v"), IT, Views.Owner.CURRENT, PublishMode.LINK);
+        String fx = Fixture.warmStartReads().stream().filter(p -> p.startsWith("inductor/fxgraph/")).findFirst().orElseThrow();
+        Path f = v.dir().resolve(fx);
+        Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rw-r--r--"));
+        Thread.sleep(10);
+        try (var ch = Files.newByteChannel(f, StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.wrap("garbage".getBytes()));
+        }
+        EntryKey victim = v.files().get(fx).entry();
+        views.unpublish(v);
+        assertThat(store.lookup(victim)).as("the damaged entry is gone").isNull();
+        assertThat(store.verify().clean()).isTrue();
+        View next = views.publish(StoreFixture.H100, tmp.resolve("next"), IT, Views.Owner.CURRENT, PublishMode.LINK);
+        assertThat(next.dir().resolve(fx)).doesNotExist();
+        views.unpublish(next);
+    }
+
+    @Test
+    void owner_nonRootWorkload_canAddFilesButCannotWriteLinkedBlobs() throws Exception {
+        Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "needs root to hand a view to another uid");
+        seed();
+        Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+        View v = views.publish(StoreFixture.H100, tmp.resolve("pod"), IT, new Views.Owner(4321, 4321), PublishMode.LINK);
+        String fx = Fixture.warmStartReads().stream().filter(p -> p.startsWith("inductor/fxgraph/")).findFirst().orElseThrow();
+        String best = Fixture.warmStartReads().stream().filter(p -> p.endsWith(".best_config")).findFirst().orElseThrow();
+        assertThat(Files.getAttribute(v.dir().resolve("inductor"), "unix:uid", LinkOption.NOFOLLOW_LINKS)).isEqualTo(4321);
+        assertThat(Files.getAttribute(v.dir().resolve(best), "unix:uid", LinkOption.NOFOLLOW_LINKS)).isEqualTo(4321);
+        assertThat(Files.getAttribute(v.dir().resolve(fx), "unix:uid", LinkOption.NOFOLLOW_LINKS)).isEqualTo(0);
+        assertThat(asUser(4321, "echo x >> '" + v.dir().resolve(fx) + "'")).as("in-place write into a blob").isNotZero();
+        assertThat(asUser(4321, "echo x >> '" + v.dir().resolve(best) + "'")).as("mutable copy is the pod's").isZero();
+        assertThat(asUser(4321, "echo 'print(1)' > '" + v.dir().resolve("inductor/zz/cnew.py") + "' || (mkdir -p '"
+                + v.dir().resolve("inductor/zz") + "' && echo 'print(1)' > '" + v.dir().resolve("inductor/zz/cnew.py") + "')")).isZero();
+        IngestReport r = ingester.ingest(v, "pod", true);
+        assertThat(r.entries()).as("the new module and the changed autotune pick").isEqualTo(2);
+        views.unpublish(v);
+        assertThat(store.verify().clean()).isTrue();
+    }
+
+    static int asUser(int uid, String sh) throws Exception {
+        Process p = new ProcessBuilder("setpriv", "--reuid", Integer.toString(uid), "--regid", Integer.toString(uid),
+                "--clear-groups", "sh", "-c", sh).redirectErrorStream(true).start();
+        p.getInputStream().readAllBytes();
+        p.waitFor(30, TimeUnit.SECONDS);
+        return p.exitValue();
+    }
+
+    @Test
+    void mutableFile_changedByTheWorkload_becomesANewVersionForTheNextView() throws Exception {
+        seed();
+        String best = Fixture.warmStartReads().stream().filter(p -> p.endsWith(".best_config")).findFirst().orElseThrow();
+        View v = views.publish(StoreFixture.H100, tmp.resolve("v"), IT, Views.Owner.CURRENT, PublishMode.LINK);
+        Files.writeString(v.dir().resolve(best), "{\"XBLOCK\": 1024}"); // rewritten in place, as Inductor does
+        IngestReport r = ingester.ingest(v, "test", true);
+        assertThat(r.entries()).isEqualTo(1);
+        views.unpublish(v);
+        View next = views.publish(StoreFixture.H100, tmp.resolve("next"), IT, Views.Owner.CURRENT, PublishMode.LINK);
+        assertThat(Files.readString(next.dir().resolve(best))).isEqualTo("{\"XBLOCK\": 1024}");
+        views.unpublish(next);
+    }
+
+    @Test
+    void incompleteTritonFolder_isNotIngestedUntilItsCubinArrives() throws Exception {
+        View v = views.publish(StoreFixture.H100, tmp.resolve("v"), IT, Views.Owner.CURRENT, PublishMode.LINK);
+        Path k = Files.createDirectories(v.dir().resolve("triton/ABCDEF"));
+        Files.writeString(k.resolve("kern.json"), "{}");
+        Files.writeString(k.resolve("kern.ttir"), "ir");
+        IngestReport r1 = ingester.ingest(v, "test", true);
+        assertThat(r1.entries()).isZero();
+        assertThat(r1.deferred()).containsKey("incomplete kernel folder");
+        Files.write(k.resolve("kern.cubin"), StoreFixture.bytes(1, 1000));
+        IngestReport r2 = ingester.ingest(v, "test", true);
+        assertThat(r2.entries()).isEqualTo(1);
+        assertThat(store.lookup(new EntryKey(StoreFixture.H100, "triton/ABCDEF/")).files()).hasSize(3);
+        views.unpublish(v);
+    }
+
+    @Test
+    void periodicPass_defersFilesStillBeingWritten() throws Exception {
+        Ingester settling = new Ingester(store, IngestLimits.defaults().withSettle(Duration.ofHours(1)));
+        View v = views.publish(StoreFixture.H100, tmp.resolve("v"), IT, Views.Owner.CURRENT, PublishMode.LINK);
+        Files.createDirectories(v.dir().resolve("inductor/ab"));
+        Files.writeString(v.dir().resolve("inductor/ab/cfresh.py"), "x = 1\n");
+        IngestReport r = settling.ingest(v, "test", false);
+        assertThat(r.entries()).isZero();
+        assertThat(r.deferred()).containsEntry("still being written", 1);
+        assertThat(settling.ingest(v, "test", true).entries()).isEqualTo(1);
+        settling.close();
+        views.unpublish(v);
+    }
+
+    static long sumSizes(Path dir) throws Exception {
+        long[] s = {0};
+        Files.walkFileTree(dir, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult visitFile(Path f, BasicFileAttributes a) {
+                s[0] += a.size();
+                return FileVisitResult.CONTINUE;
+            }
+        });
+        return s[0];
+    }
+
+    static String hash(Path f) throws Exception {
+        return Blake3.hash(f).hex();
+    }
+}
