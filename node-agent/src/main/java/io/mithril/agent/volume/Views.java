@@ -105,8 +105,7 @@ public final class Views {
                         Files.createDirectories(parent);
                     }
                     boolean link = mode == PublishMode.LINK && !mutableEntry;
-                    materialize(f, target, link);
-                    BasicFileAttributes a = Files.readAttributes(target, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                    BasicFileAttributes a = materialize(f, target, link);
                     files.put(rel, new View.Published(e.key(), f.address(), f.size(), link, a.fileKey(),
                             a.lastModifiedTime().toMillis()));
                     bytes += f.size();
@@ -128,7 +127,8 @@ public final class Views {
         return u != null && u.mutable();
     }
 
-    private void materialize(EntryFile f, Path target, boolean link) throws IOException {
+    /** Links or copies one file into place, arms its use probe, and returns its attributes. */
+    private BasicFileAttributes materialize(EntryFile f, Path target, boolean link) throws IOException {
         Path blob = store.blobPath(f.address());
         if (link) {
             try {
@@ -137,32 +137,28 @@ public final class Views {
                 Files.delete(target);
                 Files.createLink(target, blob);
             }
-            armLinked(f.address(), target);
-        } else {
-            Files.copy(blob, target, StandardCopyOption.REPLACE_EXISTING);
-            Files.setPosixFilePermissions(target, PosixFilePermissions.fromString(f.executable() ? "rwxr-xr-x" : "rw-r--r--"));
-            arm(target);
+            BasicFileAttributes attrs = Files.readAttributes(target, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            long atime = attrs.lastAccessTime().toMillis();
+            long mtime = attrs.lastModifiedTime().toMillis();
+            if (atime > mtime) {
+                readsBeforeRearm.merge(f.address(), atime, Math::max); // read since the last arming
+                arm(target, mtime);
+            } else if (atime >= mtime - 500) {
+                arm(target, mtime); // never armed
+            } // else armed and unread: leave it, other views rely on the same inode
+            return attrs;
         }
+        Files.copy(blob, target, StandardCopyOption.REPLACE_EXISTING);
+        Files.setPosixFilePermissions(target, PosixFilePermissions.fromString(f.executable() ? "rwxr-xr-x" : "rw-r--r--"));
+        BasicFileAttributes attrs = Files.readAttributes(target, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        arm(target, attrs.lastModifiedTime().toMillis());
+        return attrs;
     }
 
-    private void armLinked(Address a, Path p) throws IOException {
-        BasicFileAttributes attrs = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-        long atime = attrs.lastAccessTime().toMillis();
-        long mtime = attrs.lastModifiedTime().toMillis();
-        if (atime > mtime) {
-            readsBeforeRearm.merge(a, atime, Math::max);
-            arm(p);
-        } else if (atime < mtime - 500) {
-            return; // armed and not read since: leave it, other views rely on the same inode
-        } else {
-            arm(p);
-        }
-    }
-
-    private static void arm(Path p) throws IOException {
-        BasicFileAttributeView v = Files.getFileAttributeView(p, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS);
-        FileTime m = v.readAttributes().lastModifiedTime();
-        v.setTimes(null, FileTime.fromMillis(m.toMillis() - 1000), null);
+    /** Sets atime a second below mtime, so that relatime records the next read. mtime is untouched. */
+    private static void arm(Path p, long mtimeMillis) throws IOException {
+        Files.getFileAttributeView(p, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
+                .setTimes(null, FileTime.fromMillis(mtimeMillis - 1000), null);
     }
 
     private static void chownTree(Path dir, Owner owner) throws IOException {
