@@ -100,17 +100,21 @@ public final class VolumeBench {
             Path out = storeRoot.getParent().resolve("restore");
             for (int i = 0; i < REPS; i++) {
                 StoreBench.deleteTree(out);
+                sh("sync"); // each contender starts with no dirty pages from the one before
                 long a = System.nanoTime();
                 View v = views.publish(G, out, FW, Views.Owner.CURRENT, PublishMode.LINK);
                 link[i] = (System.nanoTime() - a) / 1e6;
                 views.unpublish(v);
+                sh("sync");
                 a = System.nanoTime();
                 v = views.publish(G, out, FW, Views.Owner.CURRENT, PublishMode.COPY);
                 copy[i] = (System.nanoTime() - a) / 1e6;
                 views.unpublish(v);
                 Files.createDirectories(out);
+                sh("sync");
                 tar[i] = timeSh("tar -xzf " + tarGz + " -C " + out) * 1e3;
                 StoreBench.deleteTree(out);
+                sh("sync");
                 cp[i] = timeSh("cp -a " + src + " " + out) * 1e3;
                 StoreBench.deleteTree(out);
             }

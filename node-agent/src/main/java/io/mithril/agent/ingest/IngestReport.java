@@ -18,15 +18,21 @@ public record IngestReport(int entries, long bytes, int filesRead, Map<String, I
         final Map<String, Integer> refused = new TreeMap<>();
         final Map<String, Integer> deferred = new TreeMap<>();
 
-        void refuse(String why) {
+        synchronized void add(int entries, long bytes, int filesRead) {
+            this.entries += entries;
+            this.bytes += bytes;
+            this.filesRead += filesRead;
+        }
+
+        synchronized void refuse(String why) {
             refused.merge(why, 1, Integer::sum);
         }
 
-        void defer(String why) {
+        synchronized void defer(String why) {
             deferred.merge(why, 1, Integer::sum);
         }
 
-        IngestReport build(long nanos) {
+        synchronized IngestReport build(long nanos) {
             return new IngestReport(entries, bytes, filesRead, Map.copyOf(refused), Map.copyOf(deferred), nanos);
         }
     }

@@ -70,6 +70,13 @@ public final class Ingester implements AutoCloseable {
         return t;
     });
 
+    private final ExecutorService putters = Executors.newFixedThreadPool(PUT_THREADS, r -> {
+        Thread t = new Thread(r, "mithril-ingest-put");
+        t.setDaemon(true);
+        return t;
+    });
+    private static final int PUT_THREADS = 8;
+
     public Ingester(NodeStore store, IngestLimits limits) {
         this.store = store;
         this.limits = limits;
@@ -155,6 +162,7 @@ public final class Ingester implements AutoCloseable {
         long passBytes = 0;
         long now = System.currentTimeMillis();
         List<Ready> batch = new ArrayList<>();
+        List<java.util.concurrent.Callable<Ready>> work = new ArrayList<>();
         for (Map.Entry<String, List<Seen>> u : units.entrySet()) {
             if (!unitChanged.containsKey(u.getKey())) {
                 continue;
@@ -180,7 +188,25 @@ public final class Ingester implements AutoCloseable {
                 }
             }
             passBytes += unitBytes;
-            Ready ready = prepareUnit(view, info, files, source, r);
+            work.add(() -> prepareUnit(view, info, files, source, r));
+        }
+        // Reading and putting is bound by fsync, not CPU: a few threads overlap the waits (see
+        // docs/benchmarks.md). Commits stay in walk order, in batches of one journal force each.
+        List<Future<Ready>> pending = new ArrayList<>(work.size());
+        for (java.util.concurrent.Callable<Ready> w : work) {
+            pending.add(putters.submit(w));
+        }
+        for (Future<Ready> f : pending) {
+            Ready ready;
+            try {
+                ready = f.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            } catch (java.util.concurrent.ExecutionException e) {
+                refuse(r, "read error", String.valueOf(e.getCause()));
+                continue;
+            }
             if (ready != null) {
                 batch.add(ready);
                 if (batch.size() >= BATCH) {
@@ -292,9 +318,7 @@ public final class Ingester implements AutoCloseable {
                 EntryFile f = committed.get(j);
                 view.files().put(s.rel(), new View.Published(o.entry().key(), f.address(), f.size(), false, s.fileKey(), s.mtime()));
             }
-            r.entries++;
-            r.bytes += b.bytes();
-            r.filesRead += b.read();
+            r.add(1, b.bytes(), b.read());
         }
         batch.clear();
     }
@@ -382,6 +406,7 @@ public final class Ingester implements AutoCloseable {
 
     @Override
     public void close() {
+        putters.shutdownNow();
         readers.shutdownNow();
     }
 }
