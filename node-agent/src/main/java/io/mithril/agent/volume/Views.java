@@ -88,36 +88,104 @@ public final class Views {
         List<EntryKey> keys = new ArrayList<>(entries.size());
         entries.forEach(e -> keys.add(e.key()));
         Pin pin = store.pin(keys);
-        Map<String, View.Published> files = new HashMap<>();
-        long bytes = 0;
+        Map<String, View.Published> files = new ConcurrentHashMap<>();
+        java.util.concurrent.atomic.LongAdder bytes = new java.util.concurrent.atomic.LongAdder();
         try {
             for (Framework f : frameworks) {
                 Files.createDirectories(dir.resolve(f.dir()));
             }
-            Set<Path> made = new HashSet<>();
+            Map<Path, Boolean> made = new ConcurrentHashMap<>();
+            // Linking is system calls on many directories: a few threads overlap them (measured in
+            // docs/benchmarks.md). Entries are independent; a folder is created once via `made`.
+            List<java.util.concurrent.Callable<Void>> work = new ArrayList<>(entries.size());
             for (Entry e : entries) {
-                boolean mutableEntry = isMutable(e);
-                for (EntryFile f : e.files()) {
-                    String rel = e.key().name().endsWith("/") ? e.key().name() + f.path() : e.key().name();
-                    Path target = dir.resolve(rel);
-                    Path parent = target.getParent();
-                    if (made.add(parent)) {
-                        Files.createDirectories(parent);
+                work.add(() -> {
+                    boolean link = mode == PublishMode.LINK && !isMutable(e);
+                    for (EntryFile f : e.files()) {
+                        String rel = e.key().name().endsWith("/") ? e.key().name() + f.path() : e.key().name();
+                        Path target = dir.resolve(rel);
+                        Path parent = target.getParent();
+                        made.computeIfAbsent(parent, d -> { // others wait until it exists
+                            try {
+                                Files.createDirectories(d);
+                                return Boolean.TRUE;
+                            } catch (IOException ex) {
+                                throw new java.io.UncheckedIOException(ex);
+                            }
+                        });
+                        BasicFileAttributes a = materialize(f, target, link);
+                        files.put(rel, new View.Published(e.key(), f.address(), f.size(), link, a.fileKey(),
+                                a.lastModifiedTime().toMillis()));
+                        bytes.add(f.size());
                     }
-                    boolean link = mode == PublishMode.LINK && !mutableEntry;
-                    BasicFileAttributes a = materialize(f, target, link);
-                    files.put(rel, new View.Published(e.key(), f.address(), f.size(), link, a.fileKey(),
-                            a.lastModifiedTime().toMillis()));
-                    bytes += f.size();
-                }
+                    return null;
+                });
             }
+            runAll(work);
             chownTree(dir, owner);
-            writeMarker(dir, entries.size(), bytes);
+            writeMarker(dir, entries.size(), bytes.sum());
         } catch (IOException | RuntimeException ex) {
             pin.close();
             throw ex;
         }
-        return new View(dir, group, frameworks, now, mode, files, keys, bytes, System.nanoTime() - t0, pin);
+        return new View(dir, group, frameworks, now, mode, files, keys, bytes.sum(), System.nanoTime() - t0, pin);
+    }
+
+    private static final int PUBLISH_THREADS = 4;
+    private final java.util.concurrent.ExecutorService linkers = java.util.concurrent.Executors.newFixedThreadPool(
+            PUBLISH_THREADS, r -> {
+                Thread t = new Thread(r, "mithril-publish");
+                t.setDaemon(true);
+                return t;
+            });
+
+    /**
+     * Runs tasks on the publish pool, in chunks; rethrows the first failure. Small views run on the
+     * caller's thread: below a few thousand files the hand-off costs more than it overlaps.
+     */
+    private void runAll(List<java.util.concurrent.Callable<Void>> work) throws IOException {
+        if (work.size() < 1000) {
+            try {
+                for (java.util.concurrent.Callable<Void> c : work) {
+                    c.call();
+                }
+            } catch (java.io.UncheckedIOException e) {
+                throw e.getCause();
+            } catch (IOException | RuntimeException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new IOException(e);
+            }
+            return;
+        }
+        int chunk = Math.max(1, work.size() / (PUBLISH_THREADS * 8));
+        List<java.util.concurrent.Future<Void>> futures = new ArrayList<>();
+        for (int i = 0; i < work.size(); i += chunk) {
+            List<java.util.concurrent.Callable<Void>> part = work.subList(i, Math.min(work.size(), i + chunk));
+            futures.add(linkers.submit(() -> {
+                for (java.util.concurrent.Callable<Void> c : part) {
+                    c.call();
+                }
+                return null;
+            }));
+        }
+        IOException first = null;
+        for (java.util.concurrent.Future<Void> f : futures) {
+            try {
+                f.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while publishing", e);
+            } catch (java.util.concurrent.ExecutionException e) {
+                Throwable c = e.getCause() instanceof java.io.UncheckedIOException u ? u.getCause() : e.getCause();
+                if (first == null) {
+                    first = c instanceof IOException io ? io : new IOException(c);
+                }
+            }
+        }
+        if (first != null) {
+            throw first;
+        }
     }
 
     private static boolean isMutable(Entry e) {
@@ -207,10 +275,11 @@ public final class Views {
      */
     public Set<EntryKey> readEntries(View v) {
         Set<EntryKey> used = new HashSet<>();
+        Set<EntryKey> published = new HashSet<>(v.entries());
         long since = v.publishedAtMillis() - 5;
         for (Map.Entry<String, View.Published> f : v.files().entrySet()) {
             View.Published p = f.getValue();
-            if (used.contains(p.entry()) || !v.entries().contains(p.entry())) {
+            if (used.contains(p.entry()) || !published.contains(p.entry())) {
                 continue;
             }
             Path path = v.dir().resolve(f.getKey());
