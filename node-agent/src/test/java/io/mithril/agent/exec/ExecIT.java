@@ -154,6 +154,20 @@ class ExecIT {
     }
 
     @Test
+    void sigtermToTheAgent_isForwarded_andWhatTheCommandWroteIsStillIngested() throws Exception {
+        String script = "trap 'exit 42' TERM; mkdir -p \"$TORCHINDUCTOR_CACHE_DIR/ab\"; "
+                + "echo 'x = 1' > \"$TORCHINDUCTOR_CACHE_DIR/ab/csig.py\"; echo ready; while true; do sleep 0.05; done";
+        List<String> cmd = agent("exec", "--", "sh", "-c", script);
+        Process p = new ProcessBuilder(cmd).start();
+        BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+        assertThat(out.readLine()).isEqualTo("ready");
+        p.destroy(); // SIGTERM to the agent
+        Run r = finish(p);
+        assertThat(r.code()).isEqualTo(42);
+        assertThat(r.ingested()).isEqualTo(1);
+    }
+
+    @Test
     void hostileWorkload_agentFinishesVerifyCleanAndHoldsNoHostileBytes() throws Exception {
         Process p = start(workload(HostileWorkload.class));
         Run r;
