@@ -96,6 +96,7 @@ public final class ExecRunner {
                 }
             }
             Process child;
+            SignalForwarder.install();
             try {
                 child = pb.start();
             } catch (IOException e) {

@@ -12,11 +12,12 @@ final class SignalForwarder {
 
     private static final List<String> SIGNALS = List.of("INT", "TERM", "HUP", "USR1", "USR2");
     private static volatile Process target;
+    private static final java.util.Queue<String> early = new java.util.concurrent.ConcurrentLinkedQueue<>();
 
     private SignalForwarder() {}
 
-    static void forwardTo(Process child) {
-        target = child;
+    /** Takes over the signals; call before starting the child, so none arrives unhandled. */
+    static void install() {
         for (String s : SIGNALS) {
             try {
                 Signal.handle(new Signal(s), sig -> forward(sig.getName()));
@@ -26,13 +27,26 @@ final class SignalForwarder {
         }
     }
 
+    /** Starts forwarding to the child, first delivering what arrived while it was starting. */
+    static void forwardTo(Process child) {
+        target = child;
+        String s;
+        while ((s = early.poll()) != null) {
+            forward(s);
+        }
+    }
+
     static void stop() {
         target = null;
     }
 
     private static void forward(String name) {
         Process p = target;
-        if (p == null || !p.isAlive()) {
+        if (p == null) {
+            early.add(name);
+            return;
+        }
+        if (!p.isAlive()) {
             return;
         }
         try {

@@ -313,7 +313,7 @@ public final class Views {
         }
         checkLinked(v);
         try {
-            deleteTree(v.dir());
+            removeView(v.dir());
         } finally {
             v.pin().close();
         }
@@ -348,6 +348,31 @@ public final class Views {
                 }
             } catch (IOException e) {
                 log.warn("could not re-check blob {}: {}", a, e.toString());
+            }
+        }
+    }
+
+    /**
+     * Removes a view's directory. A process the workload left behind may still be writing into it;
+     * then a few retries, and if it still will not go, a warning: the view is left for the next start
+     * (the agent's own work, ingest and unpin, is done either way).
+     */
+    static void removeView(Path dir) {
+        for (int attempt = 0; ; attempt++) {
+            try {
+                deleteTree(dir);
+                return;
+            } catch (IOException e) {
+                if (attempt >= 3) {
+                    log.warn("could not remove view {} ({}); something still writes into it", dir, e.toString());
+                    return;
+                }
+                try {
+                    Thread.sleep(50L << attempt);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
             }
         }
     }

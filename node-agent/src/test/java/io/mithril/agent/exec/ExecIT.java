@@ -72,8 +72,18 @@ class ExecIT {
         ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.environment().remove("TORCHINDUCTOR_CACHE_DIR");
         pb.environment().remove("TRITON_CACHE_DIR");
-        return pb.start();
+        return startWithErrFile(pb);
     }
+
+    /** stderr goes to a file (read after exit): reading a pipe while the process exits can lose it. */
+    Process startWithErrFile(ProcessBuilder pb) throws Exception {
+        Path err = Files.createTempFile(tmp, "agent", ".err");
+        Process p = pb.redirectError(err.toFile()).start();
+        errFiles.put(p, err);
+        return p;
+    }
+
+    final java.util.Map<Process, Path> errFiles = new java.util.concurrent.ConcurrentHashMap<>();
 
     Run finish(Process p) throws Exception {
         String[] out = new String[1];
@@ -85,9 +95,10 @@ class ExecIT {
             }
         });
         t.start();
-        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.waitFor(300, TimeUnit.SECONDS)).isTrue();
-        t.join();
+        t.join(30_000);
+        Path errFile = errFiles.get(p);
+        String err = errFile != null ? Files.readString(errFile) : new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
         Matcher m = SUMMARY.matcher(err);
         assertThat(m.find()).as("summary line in: %s", err).isTrue();
         assertThat(err).doesNotContain("Exception");
@@ -145,11 +156,11 @@ class ExecIT {
         List<String> cmd = agent("exec", "--", "sh", "-c", "echo \"$TORCHINDUCTOR_CACHE_DIR\"; exit 7");
         ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.environment().put("TORCHINDUCTOR_CACHE_DIR", "/somewhere/else");
-        Run r = finish(pb.start());
+        Run r = finish(startWithErrFile(pb));
         assertThat(r.code()).isEqualTo(7);
         assertThat(r.out().trim()).isEqualTo("/somewhere/else");
         assertThat(r.err()).contains("TORCHINDUCTOR_CACHE_DIR is already set to /somewhere/else");
-        Run bad = finish(new ProcessBuilder(agent("exec", "--", "sh", "-c", "kill -TERM $$")).start());
+        Run bad = finish(startWithErrFile(new ProcessBuilder(agent("exec", "--", "sh", "-c", "kill -TERM $$"))));
         assertThat(bad.code()).isEqualTo(143);
     }
 
@@ -158,13 +169,17 @@ class ExecIT {
         String script = "trap 'exit 42' TERM; mkdir -p \"$TORCHINDUCTOR_CACHE_DIR/ab\"; "
                 + "echo 'x = 1' > \"$TORCHINDUCTOR_CACHE_DIR/ab/csig.py\"; echo ready; while true; do sleep 0.05; done";
         List<String> cmd = agent("exec", "--", "sh", "-c", script);
-        Process p = new ProcessBuilder(cmd).start();
+        Path errFile = tmp.resolve("agent.err");
+        Process p = new ProcessBuilder(cmd).redirectError(errFile.toFile()).start();
         BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
         assertThat(out.readLine()).isEqualTo("ready");
         p.destroy(); // SIGTERM to the agent
-        Run r = finish(p);
-        assertThat(r.code()).isEqualTo(42);
-        assertThat(r.ingested()).isEqualTo(1);
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        String err = Files.readString(errFile);
+        assertThat(p.exitValue()).as(err).isEqualTo(42);
+        Matcher m = SUMMARY.matcher(err);
+        assertThat(m.find()).as(err).isTrue();
+        assertThat(Integer.parseInt(m.group(3))).as("ingested").isEqualTo(1);
     }
 
     @Test
