@@ -1,0 +1,112 @@
+package io.mithril.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Default;
+import io.fabric8.generator.annotation.Max;
+import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.Pattern;
+import io.fabric8.generator.annotation.ValidationRule;
+import io.fabric8.kubernetes.api.model.LabelSelector;
+import java.util.List;
+
+/** What a CompileCache asks of Mithril. */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+@ValidationRule(value = "self.containers != 'Named' || (has(self.containerNames) && size(self.containerNames) > 0)",
+        message = "containers: Named needs at least one entry in containerNames")
+@ValidationRule(value = "!has(self.containerNames) || self.containers == 'Named'",
+        message = "containerNames is only used with containers: Named")
+public class CompileCacheSpec {
+
+    @JsonPropertyDescription("Compile caches to redirect into the node-local view: Inductor, Triton, VLLM, SGLang, CudaJIT. "
+            + "Only these caches' environment variables are set, never any other (vLLM hashes its VLLM_* variables into its keys). "
+            + "Default: Inductor and Triton, what plain torch.compile needs.")
+    @Default("[\"Inductor\",\"Triton\"]")
+    private List<Framework> frameworks;
+
+    @JsonPropertyDescription("How much this cache may hold on each node, as a Kubernetes quantity (e.g. 20Gi). Least recently "
+            + "used entries are evicted beyond it; the node agent's own budget applies as well. Default: 20Gi.")
+    @Pattern("^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$")
+    @Default("20Gi")
+    private String budget;
+
+    @JsonPropertyDescription("Pods that take part, in addition to carrying the annotation mithril.io/cache: enabled. "
+            + "Empty: every annotated pod of the namespace.")
+    private LabelSelector podSelector;
+
+    @JsonPropertyDescription("Which containers of a pod get the cache: GpuContainers (those requesting nvidia.com/gpu, or all "
+            + "if none does), AllContainers, or Named (those in containerNames). Default: GpuContainers.")
+    @Default("GpuContainers")
+    private ContainerScope containers;
+
+    @JsonPropertyDescription("Container names, with containers: Named.")
+    private List<String> containerNames;
+
+    @JsonPropertyDescription("How long a pod's init step waits for the node agent to publish its view before starting cold "
+            + "(fail-open), in seconds. Default: 30.")
+    @Min(1)
+    @Max(600)
+    @Default("30")
+    private Integer publishTimeoutSeconds;
+
+    @JsonPropertyDescription("What happens to this cache's entries on the nodes when the CompileCache is deleted: Retain "
+            + "(they age out under LRU; a new CompileCache of the same name finds them) or Delete. Default: Retain.")
+    @Default("Retain")
+    private DeletionPolicy deletionPolicy;
+
+    public List<Framework> getFrameworks() {
+        return frameworks;
+    }
+
+    public void setFrameworks(List<Framework> frameworks) {
+        this.frameworks = frameworks;
+    }
+
+    public String getBudget() {
+        return budget;
+    }
+
+    public void setBudget(String budget) {
+        this.budget = budget;
+    }
+
+    public LabelSelector getPodSelector() {
+        return podSelector;
+    }
+
+    public void setPodSelector(LabelSelector podSelector) {
+        this.podSelector = podSelector;
+    }
+
+    public ContainerScope getContainers() {
+        return containers;
+    }
+
+    public void setContainers(ContainerScope containers) {
+        this.containers = containers;
+    }
+
+    public List<String> getContainerNames() {
+        return containerNames;
+    }
+
+    public void setContainerNames(List<String> containerNames) {
+        this.containerNames = containerNames;
+    }
+
+    public Integer getPublishTimeoutSeconds() {
+        return publishTimeoutSeconds;
+    }
+
+    public void setPublishTimeoutSeconds(Integer publishTimeoutSeconds) {
+        this.publishTimeoutSeconds = publishTimeoutSeconds;
+    }
+
+    public DeletionPolicy getDeletionPolicy() {
+        return deletionPolicy;
+    }
+
+    public void setDeletionPolicy(DeletionPolicy deletionPolicy) {
+        this.deletionPolicy = deletionPolicy;
+    }
+}
