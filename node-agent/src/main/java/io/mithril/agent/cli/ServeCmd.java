@@ -30,12 +30,23 @@ final class ServeCmd implements Callable<Integer> {
         }
         InetSocketAddress addr = new InetSocketAddress(listen.substring(0, colon), Integer.parseInt(listen.substring(colon + 1)));
         CountDownLatch stop = new CountDownLatch(1);
+        CountDownLatch closed = new CountDownLatch(1);
+        // On SIGTERM the hook releases main, then waits (bounded) until the store is closed cleanly.
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            stop.countDown();
+            try {
+                closed.await(20, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }));
         try (NodeStore store = main.openStore(true); AgentServer server = new AgentServer(store, new AgentMetrics(), addr)) {
             server.start();
             spec.commandLine().getErr().println("mithril-agent: serving " + store.root() + " on http://" + listen.substring(0, colon) + ":" + server.port());
             spec.commandLine().getErr().flush();
-            Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown));
             stop.await();
+        } finally {
+            closed.countDown();
         }
         return 0;
     }

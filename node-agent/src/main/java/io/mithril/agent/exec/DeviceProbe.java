@@ -18,19 +18,33 @@ public final class DeviceProbe {
     private DeviceProbe() {}
 
     public static Device detect(String nvidiaSmi) {
+        java.nio.file.Path out = null;
         try {
+            out = java.nio.file.Files.createTempFile("mithril-nvidia-smi", ".txt");
             Process p = new ProcessBuilder(nvidiaSmi, "--query-gpu=compute_cap,name", "--format=csv,noheader")
-                    .redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-            if (!p.waitFor(10, TimeUnit.SECONDS) || p.exitValue() != 0 || out.isEmpty()) {
+                    .redirectErrorStream(true).redirectOutput(out.toFile()).start();
+            if (!p.waitFor(10, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                return cpu("nvidia-smi did not answer within 10 s");
+            }
+            String text = java.nio.file.Files.readString(out, StandardCharsets.UTF_8).trim();
+            if (p.exitValue() != 0 || text.isEmpty()) {
                 return cpu("nvidia-smi failed");
             }
-            return parse(out.lines().findFirst().orElse(""));
+            return parse(text.lines().findFirst().orElse(""));
         } catch (IOException e) {
             return cpu("no nvidia-smi");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return cpu("interrupted");
+        } finally {
+            if (out != null) {
+                try {
+                    java.nio.file.Files.deleteIfExists(out);
+                } catch (IOException ignored) {
+                    // temp file
+                }
+            }
         }
     }
 

@@ -61,12 +61,18 @@ public final class ExecRunner {
     public Result run(Options o) throws IOException, InterruptedException {
         Path views = Files.createDirectories(store.root().resolve("views"));
         String base = o.group().text().replace('/', '.');
+        sweepDeadViews(views);
         FileChannel lockCh = FileChannel.open(views.resolve(base + ".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         FileLock canonical = lockCh.tryLock();
-        Path dir = canonical != null ? views.resolve(base) : views.resolve(base + "." + UUID.randomUUID());
-        if (canonical != null) {
-            Views.deleteTree(dir); // a previous exec that was killed left it
+        if (canonical == null) {
+            // the canonical view is taken: a private one, with a lock of its own so a later run can tell it is live
+            lockCh.close();
+            String name = base + "." + UUID.randomUUID();
+            lockCh = FileChannel.open(views.resolve(name + ".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            lockCh.lock();
+            base = name;
         }
+        Path dir = views.resolve(base);
         Views v = new Views(store);
         Ingester ingester = new Ingester(store, o.limits());
         ScheduledExecutorService periodic = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -74,64 +80,106 @@ public final class ExecRunner {
             t.setDaemon(true);
             return t;
         });
-        View view = v.publish(o.group(), dir, o.frameworks(), Views.Owner.CURRENT, PublishMode.LINK);
-        String source = "exec:" + String.join(" ", o.command()).replaceAll("\\p{Cntrl}", "?");
-        if (source.length() > 200) {
-            source = source.substring(0, 200);
-        }
-        List<IngestReport> reports = new ArrayList<>();
-        int code;
         try {
-            ProcessBuilder pb = new ProcessBuilder(o.command()).inheritIO();
-            Map<String, String> env = pb.environment();
-            env.clear();
-            env.putAll(o.environment());
-            for (Framework f : o.frameworks()) {
-                String mine = view.frameworkDir(f).toString();
-                String theirs = o.environment().get(f.envVar());
-                if (theirs != null && !theirs.isEmpty() && !theirs.equals(mine)) {
-                    err.printf("mithril: %s is already set to %s; leaving it (that cache is not shared)%n", f.envVar(), theirs);
-                } else {
-                    env.put(f.envVar(), mine);
-                }
+            Views.deleteTree(dir); // a previous exec that was killed may have left it
+            View view = v.publish(o.group(), dir, o.frameworks(), Views.Owner.CURRENT, PublishMode.LINK);
+            String source = "exec:" + String.join(" ", o.command()).replaceAll("\\p{Cntrl}", "?");
+            if (source.length() > 200) {
+                source = source.substring(0, 200);
             }
-            Process child;
-            SignalForwarder.install();
+            List<IngestReport> reports = new ArrayList<>();
+            int code;
             try {
-                child = pb.start();
-            } catch (IOException e) {
-                throw new IllegalArgumentException("cannot run " + o.command().get(0) + ": " + e.getMessage());
+                code = runChild(o, view, ingester, periodic, source, reports);
+            } finally {
+                periodic.shutdown();
+                periodic.awaitTermination(1, TimeUnit.MINUTES);
             }
-            SignalForwarder.forwardTo(child);
-            String src = source;
-            long every = o.ingestInterval().toMillis();
-            periodic.scheduleWithFixedDelay(() -> {
-                try {
-                    IngestReport r = ingester.ingest(view, src, false);
-                    synchronized (reports) {
-                        reports.add(r);
-                    }
-                } catch (RuntimeException e) {
-                    log.warn("periodic ingest failed: {}", e.toString());
+            // The command's status is the result from here on: a failure of ours is reported, not returned.
+            int hits = 0;
+            try {
+                IngestReport last = ingester.ingest(view, source, true);
+                synchronized (reports) {
+                    reports.add(last);
                 }
-            }, every, every, TimeUnit.MILLISECONDS);
-            code = child.waitFor();
-            SignalForwarder.stop();
+                hits = v.unpublish(view).size();
+            } catch (IOException | RuntimeException e) {
+                err.println("mithril: ingest or unpublish failed: " + e.getMessage());
+                log.warn("after the command: {}", e.toString());
+            }
+            return new Result(code, summary(o.group(), view, hits, reports));
         } finally {
-            periodic.shutdown();
-            periodic.awaitTermination(1, TimeUnit.MINUTES);
+            periodic.shutdownNow();
+            ingester.close();
+            if (canonical == null) {
+                Files.deleteIfExists(views.resolve(base + ".lock")); // a private view's lock: unique, remove it while held
+            } // a canonical lock file stays: deleting it could let two runs lock two different inodes of one name
+            lockCh.close(); // releases the view's lock
         }
-        IngestReport last = ingester.ingest(view, source, true);
-        ingester.close();
-        Set<EntryKey> read = v.unpublish(view);
-        if (canonical != null) {
-            canonical.release();
+    }
+
+    private int runChild(Options o, View view, Ingester ingester, ScheduledExecutorService periodic, String source,
+            List<IngestReport> reports) throws InterruptedException {
+        ProcessBuilder pb = new ProcessBuilder(o.command()).inheritIO();
+        Map<String, String> env = pb.environment();
+        env.clear();
+        env.putAll(o.environment());
+        for (Framework f : o.frameworks()) {
+            String mine = view.frameworkDir(f).toString();
+            String theirs = o.environment().get(f.envVar());
+            if (theirs != null && !theirs.isEmpty() && !theirs.equals(mine)) {
+                err.printf("mithril: %s is already set to %s; leaving it (that cache is not shared)%n", f.envVar(), theirs);
+            } else {
+                env.put(f.envVar(), mine);
+            }
         }
-        lockCh.close();
-        synchronized (reports) {
-            reports.add(last);
+        Process child;
+        SignalForwarder.install();
+        try {
+            child = pb.start();
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot run " + o.command().get(0) + ": " + e.getMessage());
         }
-        return new Result(code, summary(o.group(), view, read.size(), reports));
+        SignalForwarder.forwardTo(child);
+        long every = o.ingestInterval().toMillis();
+        periodic.scheduleWithFixedDelay(() -> {
+            try {
+                IngestReport r = ingester.ingest(view, source, false);
+                synchronized (reports) {
+                    reports.add(r);
+                }
+            } catch (RuntimeException e) {
+                log.warn("periodic ingest failed: {}", e.toString());
+            }
+        }, every, every, TimeUnit.MILLISECONDS);
+        int code = child.waitFor();
+        SignalForwarder.stop();
+        return code;
+    }
+
+    /** Removes private views whose exec died (their lock is free): their links would pin evicted blobs' disk space. */
+    private static void sweepDeadViews(Path views) {
+        try (var ds = Files.newDirectoryStream(views, "*.lock")) {
+            for (Path lock : ds) {
+                String name = lock.getFileName().toString();
+                String viewName = name.substring(0, name.length() - ".lock".length());
+                if (!viewName.matches(".*\\.[0-9a-f-]{36}")) {
+                    continue; // canonical views are reused (and cleared) by their next exec
+                }
+                try (FileChannel ch = FileChannel.open(lock, StandardOpenOption.WRITE)) {
+                    FileLock l = ch.tryLock();
+                    if (l != null) {
+                        Views.deleteTree(views.resolve(viewName));
+                        Files.deleteIfExists(lock);
+                        l.release();
+                    }
+                } catch (IOException | java.nio.channels.OverlappingFileLockException e) {
+                    // live, or gone meanwhile
+                }
+            }
+        } catch (IOException e) {
+            log.warn("could not sweep dead views: {}", e.toString());
+        }
     }
 
     static String summary(GroupId g, View view, int hits, List<IngestReport> reports) {

@@ -60,7 +60,11 @@ public final class Journal implements Closeable {
     }
 
     /** Result of a replay: where the valid records end, and whether a torn frame followed. */
-    public record Replay(long endOffset, int records, boolean torn) {}
+    public record Replay(long endOffset, int records, boolean torn, boolean undecodable) {
+        Replay(long endOffset, int records, boolean torn) {
+            this(endOffset, records, torn, false);
+        }
+    }
 
     /** Reads every valid record from {@code offset}, in order, until the end or a torn frame. */
     public Replay replay(long offset, Consumer<JournalRecord> sink) throws IOException {
@@ -94,9 +98,9 @@ public final class Journal implements Closeable {
             try {
                 r = decode(payload);
             } catch (IOException | IllegalArgumentException e) {
-                // A frame that checks but does not decode was written by a newer or broken agent:
-                // stop here rather than guess.
-                return new Replay(pos, n, true);
+                // A frame whose CRC checks but that does not decode was written whole by a newer (or
+                // broken) agent: it is not a torn tail, and cutting it off would lose commits.
+                return new Replay(pos, n, false, true);
             }
             sink.accept(r);
             pos += 8 + len;

@@ -64,7 +64,7 @@ public final class Ingester implements AutoCloseable {
 
     private final NodeStore store;
     private final IngestLimits limits;
-    private final ExecutorService readers = Executors.newCachedThreadPool(r -> {
+    private final ExecutorService readers = Executors.newFixedThreadPool(PUT_THREADS * 2, r -> {
         Thread t = new Thread(r, "mithril-ingest-reader");
         t.setDaemon(true);
         return t;
@@ -242,15 +242,17 @@ public final class Ingester implements AutoCloseable {
     }
 
     /** A unit read into the store and waiting for its commit. */
-    private record Ready(NodeStore.Pending pending, List<Seen> files, long bytes, int read) {}
+    private record Ready(NodeStore.Pending pending, List<Seen> files, long bytes, int read, List<io.mithril.agent.cas.Address> written) {}
 
     private static final int BATCH = 256;
 
     /** Reads a unit's new files into the store; null (and counted) if it cannot be taken now. */
     private Ready prepareUnit(View view, EntryRules.Unit info, List<Seen> files, String source, IngestReport.Builder r) {
         List<EntryFile> out = new ArrayList<>(files.size());
+        List<io.mithril.agent.cas.Address> written = new ArrayList<>();
         long bytes = 0;
         int read = 0;
+        boolean ok = false;
         try {
             for (Seen s : files) {
                 String inEntry = info.folder() ? s.rel().substring(info.entryName().length()) : s.rel().substring(s.rel().lastIndexOf('/') + 1);
@@ -259,7 +261,7 @@ public final class Ingester implements AutoCloseable {
                     out.add(new EntryFile(inEntry, p.address(), p.size(), false));
                     continue;
                 }
-                BlobStore.Written w = readInto(s);
+                BlobStore.Written w = readInto(s, written);
                 if (w == null) {
                     r.defer("still being written");
                     return null;
@@ -268,6 +270,7 @@ public final class Ingester implements AutoCloseable {
                 bytes += w.size();
                 read++;
             }
+            ok = true;
         } catch (StoreFullException e) {
             refuse(r, "store full", info.entryName() + ": " + e.getMessage());
             return null;
@@ -277,10 +280,14 @@ public final class Ingester implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             refuse(r, "read error", info.entryName() + ": " + e);
             return null;
+        } finally {
+            if (!ok) {
+                abandon(written);
+            }
         }
         EntryKey key = new EntryKey(view.group(), info.entryName());
         String prov = "group=" + view.group().text() + " source=" + source + " at=" + Instant.now();
-        return new Ready(new NodeStore.Pending(key, out, prov), files, bytes, read);
+        return new Ready(new NodeStore.Pending(key, out, prov), files, bytes, read, written);
     }
 
     /** Commits ready units in one journal force and records them as the view's published state. */
@@ -296,6 +303,7 @@ public final class Ingester implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             for (Ready b : batch) {
                 refuse(r, "commit failed", b.pending().key().name() + ": " + e);
+                abandon(b.written());
             }
             batch.clear();
             return;
@@ -303,6 +311,9 @@ public final class Ingester implements AutoCloseable {
         for (int i = 0; i < batch.size(); i++) {
             Ready b = batch.get(i);
             NodeStore.Outcome o = outcomes.get(i);
+            if (o.error() != null) {
+                abandon(b.written());
+            }
             if (o.error() instanceof BlobMissingException) {
                 r.defer("blob evicted before commit");
                 continue;
@@ -330,10 +341,22 @@ public final class Ingester implements AutoCloseable {
         }
     }
 
-    /** Reads a file into the store; null if it changed while being read. */
-    private BlobStore.Written readInto(Seen s) throws IOException {
+    /** Releases the reservation of blobs put for a unit that will not be committed. */
+    private void abandon(List<io.mithril.agent.cas.Address> written) {
+        try {
+            store.abandon(written);
+        } catch (IOException | RuntimeException e) {
+            log.warn("could not release abandoned blobs: {}", e.toString());
+        }
+    }
+
+    /** Reads a file into the store; null if it changed while being read. New blobs are added to {@code written}. */
+    private BlobStore.Written readInto(Seen s, List<io.mithril.agent.cas.Address> written) throws IOException {
         try (InputStream in = openChecked(s)) {
             BlobStore.Written w = store.put(new CappedStream(in, s.size()), s.size());
+            if (!w.existed()) {
+                written.add(w.address());
+            }
             BasicFileAttributes after = Files.readAttributes(s.path(), BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
             if (after.size() != s.size() || after.lastModifiedTime().toMillis() != s.mtime() || w.size() != s.size()
                     || !Objects.equals(after.fileKey(), s.fileKey())) {

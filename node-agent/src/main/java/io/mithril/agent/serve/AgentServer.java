@@ -30,16 +30,18 @@ public final class AgentServer implements AutoCloseable {
     private final NodeStore store;
     private final AgentMetrics metrics;
     private final HttpServer http;
+    private final java.util.concurrent.ExecutorService pool;
 
     public AgentServer(NodeStore store, AgentMetrics metrics, InetSocketAddress listen) throws IOException {
         this.store = store;
         this.metrics = metrics;
         this.http = HttpServer.create(listen, 64);
-        http.setExecutor(Executors.newFixedThreadPool(4, r -> {
+        this.pool = Executors.newFixedThreadPool(4, r -> {
             Thread t = new Thread(r, "mithril-http");
             t.setDaemon(true);
             return t;
-        }));
+        });
+        http.setExecutor(pool);
         http.createContext("/", this::handle);
     }
 
@@ -110,5 +112,6 @@ public final class AgentServer implements AutoCloseable {
     @Override
     public void close() {
         http.stop(0);
+        pool.shutdownNow();
     }
 }

@@ -131,7 +131,11 @@ public final class NodeStore implements Closeable {
             evictions.put(c, new LongAdder());
         }
         this.lockChannel = FileChannel.open(root.resolve("lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-        this.leases = new Leases(root);
+        // Created under the store lock: another process's readOthers() must never see our lease
+        // file between its creation and our lock on it (it would take it for a dead one).
+        try (FileLock ignored = lockChannel.lock()) {
+            this.leases = new Leases(root);
+        }
         this.blobs = new BlobStore(root, leases.id(), config.faults());
         this.evictor = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "mithril-evictor");
@@ -276,8 +280,31 @@ public final class NodeStore implements Closeable {
 
     private void reserve(long bytes) throws IOException {
         locked(() -> {
-            ensureRoom(bytes, Set.of());
+            ensureRoom(bytes, k -> false, Set.of(), Set.of());
             inflight += bytes;
+            writeLease();
+            return null;
+        });
+    }
+
+    /**
+     * Gives up blobs this process put for an entry it will not commit (a unit refused half-way):
+     * releases their reservation and deletes those no entry names.
+     */
+    public void abandon(Collection<Address> addresses) throws IOException {
+        if (addresses.isEmpty()) {
+            return;
+        }
+        locked(() -> {
+            for (Address a : addresses) {
+                Long size = pendingBlobs.remove(a);
+                if (size != null) {
+                    pendingBytes -= size;
+                    if (!index.hasBlob(a)) {
+                        blobs.delete(a);
+                    }
+                }
+            }
             writeLease();
             return null;
         });
@@ -359,7 +386,15 @@ public final class NodeStore implements Closeable {
     public List<Outcome> commitAll(List<Pending> batch) throws IOException {
         return locked(() -> {
             Set<EntryKey> batchKeys = new HashSet<>();
-            batch.forEach(b -> batchKeys.add(b.key()));
+            Set<Address> batchBlobs = new HashSet<>();
+            batch.forEach(b -> {
+                batchKeys.add(b.key());
+                b.files().forEach(f -> batchBlobs.add(f.address()));
+            });
+            // Making room must not evict an entry that holds a blob this batch names: the blob would
+            // be deleted under the entry about to name it. Such entries count as pinned here.
+            Predicate<EntryKey> keep = k -> batchKeys.contains(k) || holdsAny(k, batchBlobs);
+            Set<EntryKey> keepKeys = batchKeys;
             List<Outcome> out = new ArrayList<>(batch.size());
             List<JournalRecord> records = new ArrayList<>();
             List<Index.Removal> removals = new ArrayList<>();
@@ -376,7 +411,7 @@ public final class NodeStore implements Closeable {
                                 unreserved += x.getValue();
                             }
                         }
-                        Leases.Others o = ensureRoom(unreserved, batchKeys);
+                        Leases.Others o = ensureRoom(unreserved, keep, keepKeys, batchBlobs);
                         if (o != NO_OTHERS) {
                             others = o;
                         }
@@ -397,7 +432,7 @@ public final class NodeStore implements Closeable {
                         if (others == NO_OTHERS) {
                             others = leases.readOthers(); // their pins matter to a group eviction
                         }
-                        List<Index.Removal> ev = index.evictGroup(pe.key().group(), budget, pinnedPredicate(others, batchKeys));
+                        List<Index.Removal> ev = index.evictGroup(pe.key().group(), budget, pinnedPredicate(others, keep));
                         removals.addAll(ev);
                         for (Index.Removal r : ev) {
                             records.add(new JournalRecord.Remove(r.entry().key(), r.cause()));
@@ -492,6 +527,27 @@ public final class NodeStore implements Closeable {
         });
     }
 
+    /** A group's entries that pass the filter, pinned in the same locked step (so none can vanish in between). */
+    public record Pinned(List<Entry> entries, Pin pin) {}
+
+    public Pinned pinGroup(GroupId group, Predicate<Entry> filter) throws IOException {
+        return locked(() -> {
+            List<Entry> list = new ArrayList<>();
+            for (Entry e : index.entries(group)) {
+                if (filter.test(e)) {
+                    list.add(e);
+                }
+            }
+            List<EntryKey> keys = new ArrayList<>(list.size());
+            for (Entry e : list) {
+                keys.add(e.key());
+                ownPins.merge(e.key(), 1, Integer::sum);
+            }
+            writeLease();
+            return new Pinned(list, new Pin(this, keys));
+        });
+    }
+
     /** Removes an entry on request. Returns false when it was not there. */
     public boolean delete(EntryKey key) throws IOException {
         return locked(() -> {
@@ -538,7 +594,7 @@ public final class NodeStore implements Closeable {
     public List<Index.Removal> evictTo(long targetBytes) throws IOException {
         return locked(() -> {
             Leases.Others others = leases.readOthers();
-            Predicate<EntryKey> pinned = pinnedPredicate(others, Set.of());
+            Predicate<EntryKey> pinned = pinnedPredicate(others, k -> false);
             List<Index.Removal> removals = new ArrayList<>();
             for (Map.Entry<GroupId, Long> b : groupBudgets.entrySet()) {
                 removals.addAll(index.evictGroup(b.getKey(), b.getValue(), pinned));
@@ -565,7 +621,8 @@ public final class NodeStore implements Closeable {
     }
 
     /** Makes room for {@code bytes} more under the hard limit, evicting if needed. Under the lock. */
-    private Leases.Others ensureRoom(long bytes, Set<EntryKey> alsoPinned) throws IOException {
+    private Leases.Others ensureRoom(long bytes, Predicate<EntryKey> alsoPinned, Set<EntryKey> alsoKeys,
+            Set<Address> keepBlobs) throws IOException {
         if (config.hardLimit() >= StoreConfig.UNLIMITED) {
             return NO_OTHERS; // no limit: other processes' reservations cannot matter
         }
@@ -576,7 +633,7 @@ public final class NodeStore implements Closeable {
         long reservations = usage(others) - index.uniqueBytes();
         Predicate<EntryKey> pinned = pinnedPredicate(others, alsoPinned);
         // Evict only if that can succeed: never empty the cache for a write that cannot fit anyway.
-        if (reservations + pinnedBytes(others, alsoPinned) + bytes <= config.hardLimit()) {
+        if (reservations + pinnedBytes(others, alsoKeys, keepBlobs) + bytes <= config.hardLimit()) {
             List<Index.Removal> removals = index.evictNode(config.hardLimit() - reservations - bytes, pinned);
             journalRemovals(removals);
             deleteFreed(removals);
@@ -591,11 +648,14 @@ public final class NodeStore implements Closeable {
         return others;
     }
 
-    /** Unique bytes of the blobs that pinned entries hold: the floor eviction cannot go below. */
-    private long pinnedBytes(Leases.Others others, Set<EntryKey> also) {
+    /**
+     * Unique bytes that eviction cannot free: blobs of pinned entries and blobs an incoming batch
+     * names. Cost is in the number of pins, not the size of the index.
+     */
+    private long pinnedBytes(Leases.Others others, Set<EntryKey> alsoKeys, Set<Address> keepBlobs) {
         Set<EntryKey> keys = new HashSet<>(ownPins.keySet());
         keys.addAll(others.pinned());
-        keys.addAll(also);
+        keys.addAll(alsoKeys);
         Set<Address> held = new HashSet<>();
         long total = 0;
         for (EntryKey k : keys) {
@@ -609,6 +669,12 @@ public final class NodeStore implements Closeable {
                 }
             }
         }
+        for (Address a : keepBlobs) {
+            Index.BlobRef b = index.blob(a);
+            if (b != null && held.add(a)) {
+                total += b.size();
+            }
+        }
         return total;
     }
 
@@ -616,8 +682,21 @@ public final class NodeStore implements Closeable {
         return index.uniqueBytes() + inflight + pendingBytes + others.reserved();
     }
 
-    private Predicate<EntryKey> pinnedPredicate(Leases.Others others, Set<EntryKey> also) {
-        return k -> ownPins.containsKey(k) || others.pinned().contains(k) || also.contains(k);
+    private Predicate<EntryKey> pinnedPredicate(Leases.Others others, Predicate<EntryKey> also) {
+        return k -> ownPins.containsKey(k) || others.pinned().contains(k) || also.test(k);
+    }
+
+    private boolean holdsAny(EntryKey k, Set<Address> blobsOfInterest) {
+        Entry e = index.get(k);
+        if (e == null) {
+            return false;
+        }
+        for (EntryFile f : e.files()) {
+            if (blobsOfInterest.contains(f.address())) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private void journalRemovals(List<Index.Removal> removals) throws IOException {
@@ -700,7 +779,9 @@ public final class NodeStore implements Closeable {
             List<EntryKey> dropped = new ArrayList<>();
             removals.forEach(r -> dropped.add(r.entry().key()));
             int[] orphans = {0};
-            dropped.addAll(dropLost(new HashSet<>(all), orphans));
+            Set<Address> now = new HashSet<>(); // listed again under the lock: commits made while hashing count
+            blobs.scan(now::add, p -> { });
+            dropped.addAll(dropLost(now, orphans));
             return new VerifyReport(all.size(), bytes.sum(), quarantined, dropped, stray, orphans[0]);
         });
     }
@@ -766,6 +847,10 @@ public final class NodeStore implements Closeable {
             index.clear();
         }
         Journal.Replay r = journal.replay(journalOffset, this::apply);
+        if (r.undecodable()) {
+            throw new IOException("journal " + journal.file() + " has a record this agent cannot read at offset "
+                    + r.endOffset() + " (written by a newer Mithril?); refusing to touch the store");
+        }
         if (r.torn()) {
             log.warn("journal {} has a torn tail at {} (a writer died mid-append); cutting it off",
                     journal.file().getFileName(), r.endOffset());
@@ -773,6 +858,17 @@ public final class NodeStore implements Closeable {
         }
         journalOffset = r.endOffset();
         recordsSinceCompaction += r.records();
+        if (r.records() > 0 && !pendingBlobs.isEmpty()) {
+            // blobs this process wrote that another process committed first are no longer in flight
+            pendingBlobs.entrySet().removeIf(x -> {
+                if (index.hasBlob(x.getKey())) {
+                    pendingBytes -= x.getValue();
+                    leaseStale = true;
+                    return true;
+                }
+                return false;
+            });
+        }
         if (!touches.isEmpty()) {
             List<JournalRecord.Touch> batch = new ArrayList<>();
             JournalRecord.Touch t;
@@ -784,7 +880,18 @@ public final class NodeStore implements Closeable {
             journalAppend(batch, false);
         }
         if (recordsSinceCompaction > 2L * index.entryCount() + 100_000) {
-            compact();
+            try {
+                compact();
+            } catch (IOException e) {
+                // Only an optimisation: never let it block the operation (a full disk must still gc).
+                log.warn("journal compaction failed ({}); continuing on generation {}", e.toString(), journalGen);
+                try {
+                    Files.deleteIfExists(root.resolve("journal." + (journalGen + 1)));
+                } catch (IOException ignored) {
+                    // next attempt overwrites it
+                }
+                recordsSinceCompaction = index.entryCount();
+            }
         }
     }
 

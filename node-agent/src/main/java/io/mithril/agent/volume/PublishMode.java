@@ -9,8 +9,9 @@ package io.mithril.agent.volume;
  *       when the workload cannot write the blobs: it runs as another, non-root user than the store's
  *       owner (Kubernetes pods with {@code runAsUser}), or it runs as the store's own user
  *       (standalone {@code exec}), where there is no boundary to protect: that user can write the
- *       store directly. The view's linked files are checked at unpublish: a changed ctime gets the
- *       blob re-hashed and quarantined if it no longer matches.</li>
+ *       store directly. The view's linked files are checked at unpublish: a changed mtime or size
+ *       gets the blob re-hashed and quarantined if it no longer matches (a same-size write that
+ *       restores mtime is not caught; there the same user could write the store directly anyway).</li>
  *   <li>{@link #COPY}: private copies. For a workload that could rewrite a shared blob in place (a pod
  *       running as root in Kubernetes): what it writes stays in its own view.</li>
  * </ul>

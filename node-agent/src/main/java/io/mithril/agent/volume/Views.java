@@ -9,7 +9,9 @@ import io.mithril.agent.key.GroupId;
 import io.mithril.agent.store.NodeStore;
 import io.mithril.agent.store.Pin;
 import java.io.IOException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.SecureDirectoryStream;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -77,17 +79,15 @@ public final class Views {
         store.sync();
         long now = System.currentTimeMillis();
         Files.createDirectories(dir);
-        List<Entry> entries = new ArrayList<>();
-        for (Entry e : store.entries(group)) {
-            String top = e.key().name().substring(0, e.key().name().indexOf('/'));
-            Framework fw = Framework.ofDir(top);
-            if (fw != null && frameworks.contains(fw)) {
-                entries.add(e);
-            }
-        }
+        NodeStore.Pinned pinned = store.pinGroup(group, e -> {
+            String n = e.key().name();
+            Framework fw = Framework.ofDir(n.substring(0, n.indexOf('/')));
+            return fw != null && frameworks.contains(fw);
+        });
+        List<Entry> entries = pinned.entries();
         List<EntryKey> keys = new ArrayList<>(entries.size());
         entries.forEach(e -> keys.add(e.key()));
-        Pin pin = store.pin(keys);
+        Pin pin = pinned.pin();
         Map<String, View.Published> files = new ConcurrentHashMap<>();
         java.util.concurrent.atomic.LongAdder bytes = new java.util.concurrent.atomic.LongAdder();
         try {
@@ -303,7 +303,8 @@ public final class Views {
 
     /**
      * Ends a view: records the entries it read as used, checks its linked files were not written in
-     * place (re-hashing any whose ctime moved, so a damaged blob is quarantined rather than served),
+     * place (re-hashing any whose mtime or size moved, so a damaged blob is quarantined rather than
+     * served; ctime cannot be used, other views' use probes change it),
      * unpins, and deletes the directory without following links.
      */
     public Set<EntryKey> unpublish(View v) throws IOException {
@@ -377,34 +378,58 @@ public final class Views {
         }
     }
 
-    /** Deletes a tree without following symbolic links; links are removed as links. */
+    /**
+     * Deletes a tree without following symbolic links, even if something swaps a folder for a link
+     * while this runs: every step goes through a {@link SecureDirectoryStream} (openat/unlinkat
+     * relative to an open directory), so nothing outside {@code dir} can be reached.
+     */
     public static void deleteTree(Path dir) throws IOException {
-        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+        BasicFileAttributes a;
+        try {
+            a = Files.readAttributes(dir, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        } catch (NoSuchFileException gone) {
             return;
         }
-        Files.walkFileTree(dir, new SimpleFileVisitor<>() {
-            @Override
-            public FileVisitResult visitFile(Path f, BasicFileAttributes attrs) throws IOException {
-                Files.deleteIfExists(f);
-                return FileVisitResult.CONTINUE;
+        if (!a.isDirectory()) {
+            Files.delete(dir); // a file or a link: removed as such
+            return;
+        }
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+            if (!(ds instanceof SecureDirectoryStream<Path> sds)) {
+                throw new IOException("this platform has no secure directory streams; refusing to delete " + dir);
             }
+            emptyDir(sds);
+        }
+        Files.delete(dir);
+    }
 
-            @Override
-            public FileVisitResult visitFileFailed(Path f, IOException e) throws IOException {
-                Files.deleteIfExists(f);
-                return FileVisitResult.CONTINUE;
+    private static void emptyDir(SecureDirectoryStream<Path> dir) throws IOException {
+        List<Path> names = new ArrayList<>();
+        for (Path p : dir) {
+            names.add(p.getFileName());
+        }
+        for (Path name : names) {
+            BasicFileAttributes a;
+            try {
+                a = dir.getFileAttributeView(name, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS).readAttributes();
+            } catch (NoSuchFileException gone) {
+                continue;
             }
-
-            @Override
-            public FileVisitResult postVisitDirectory(Path d, IOException e) throws IOException {
-                try {
-                    Files.delete(d);
-                } catch (NoSuchFileException ignored) {
-                    // gone already
+            if (a.isDirectory()) {
+                try (SecureDirectoryStream<Path> sub = dir.newDirectoryStream(name, LinkOption.NOFOLLOW_LINKS)) {
+                    emptyDir(sub);
+                } catch (NoSuchFileException gone) {
+                    continue;
                 }
-                return FileVisitResult.CONTINUE;
+                dir.deleteDirectory(name);
+            } else {
+                try {
+                    dir.deleteFile(name);
+                } catch (NoSuchFileException gone) {
+                    // removed meanwhile
+                }
             }
-        });
+        }
     }
 
     /** Small indirection so the re-hash reads through the content store's hasher. */

@@ -250,6 +250,19 @@ class ViewsIT {
         views.unpublish(v);
     }
 
+    @Test
+    void deleteTree_removesLinksAsLinks_neverWhatTheyPointTo() throws Exception {
+        Path outside = Files.createDirectories(tmp.resolve("outside"));
+        Files.writeString(outside.resolve("keep.txt"), "mine");
+        Path view = Files.createDirectories(tmp.resolve("doomed/inductor/ab"));
+        Files.createSymbolicLink(view.resolve("link"), outside);
+        Files.createSymbolicLink(tmp.resolve("doomed/triton"), outside);
+        Files.writeString(view.resolve("c.py"), "x");
+        Views.deleteTree(tmp.resolve("doomed"));
+        assertThat(tmp.resolve("doomed")).doesNotExist();
+        assertThat(Files.readString(outside.resolve("keep.txt"))).isEqualTo("mine");
+    }
+
     static long sumSizes(Path dir) throws Exception {
         long[] s = {0};
         Files.walkFileTree(dir, new SimpleFileVisitor<>() {
