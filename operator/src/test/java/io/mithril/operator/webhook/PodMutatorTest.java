@@ -1,0 +1,148 @@
+package io.mithril.operator.webhook;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.LabelSelectorBuilder;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.admission.v1.AdmissionReview;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.mithril.api.v1alpha1.CompileCache;
+import io.mithril.api.v1alpha1.CompileCacheSpec;
+import io.mithril.api.v1alpha1.ContainerScope;
+import io.mithril.api.v1alpha1.Framework;
+import java.io.InputStream;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+
+/** The webhook's pure decision, on a pod as the API server sends it in an AdmissionReview. */
+class PodMutatorTest {
+
+    final PodMutator mutator = new PodMutator(Injection.defaults());
+
+    static Pod recordedPod() throws Exception {
+        try (InputStream in = PodMutatorTest.class.getResourceAsStream("/admission/gpu-pod-review.json")) {
+            AdmissionReview r = Serialization.unmarshal(in, AdmissionReview.class);
+            return (Pod) r.getRequest().getObject();
+        }
+    }
+
+    static CompileCache cache(String name, CompileCacheSpec spec) {
+        CompileCache cc = new CompileCache();
+        cc.setMetadata(new ObjectMetaBuilder().withName(name).withNamespace("team-a").build());
+        cc.setSpec(spec);
+        return cc;
+    }
+
+    static Map<String, String> env(Container c) {
+        return c.getEnv().stream().filter(e -> e.getValue() != null).collect(Collectors.toMap(EnvVar::getName, EnvVar::getValue));
+    }
+
+    @Test
+    void mutate_annotatedGpuPod_injectsTheGpuContainerOnly() throws Exception {
+        Pod in = recordedPod();
+        String before = Serialization.asJson(in);
+        PodMutator.Result r = mutator.mutate(in, List.of(cache("gpt", new CompileCacheSpec())));
+        Pod out = r.pod();
+        assertThat(out).isNotSameAs(in);
+        assertThat(Serialization.asJson(in)).as("input untouched").isEqualTo(before);
+        Container train = out.getSpec().getContainers().get(0);
+        Container shipper = out.getSpec().getContainers().get(1);
+        assertThat(env(train)).containsEntry("TORCHINDUCTOR_CACHE_DIR", "/var/cache/mithril/inductor")
+                .containsEntry("TRITON_CACHE_DIR", "/data/triton").containsEntry("USER", "mithril");
+        assertThat(r.warnings()).anyMatch(w -> w.contains("sets TRITON_CACHE_DIR; left as is"));
+        assertThat(train.getEnv()).anyMatch(e -> e.getName().equals("MITHRIL_POD_UID")
+                && e.getValueFrom().getFieldRef().getFieldPath().equals("metadata.uid"));
+        assertThat(train.getVolumeMounts()).anyMatch(m -> m.getMountPath().equals("/var/cache/mithril")
+                && m.getSubPathExpr().equals("$(MITHRIL_POD_UID)") && m.getName().equals("mithril-cache"));
+        assertThat(shipper.getEnv()).isEmpty();
+        assertThat(out.getSpec().getVolumes()).anyMatch(v -> v.getName().equals("mithril-cache")
+                && v.getHostPath().getPath().equals("/var/lib/mithril/volumes") && v.getHostPath().getType().equals("DirectoryOrCreate"));
+        Container wait = out.getSpec().getInitContainers().get(0);
+        assertThat(wait.getName()).isEqualTo("mithril-wait");
+        assertThat(wait.getCommand().get(2)).contains(".mithril-ready").contains("-lt 30").endsWith("exit 0");
+        assertThat(wait.getSecurityContext().getRunAsNonRoot()).isTrue();
+        assertThat(out.getMetadata().getAnnotations()).containsEntry("mithril.io/injected", "gpt")
+                .containsEntry("mithril.io/injected-containers", "train")
+                .containsEntry("mithril.io/injected-frameworks", "Inductor,Triton");
+    }
+
+    @Test
+    void mutate_isIdempotentUnderReinvocation() throws Exception {
+        Pod once = mutator.mutate(recordedPod(), List.of(cache("gpt", new CompileCacheSpec()))).pod();
+        PodMutator.Result twice = mutator.mutate(once, List.of(cache("gpt", new CompileCacheSpec())));
+        assertThat(twice.pod()).isSameAs(once);
+        assertThat(twice.warnings()).isEmpty();
+    }
+
+    @Test
+    void mutate_podWithoutAnnotation_returnsSameInstance() throws Exception {
+        Pod in = recordedPod();
+        in.getMetadata().getAnnotations().remove("mithril.io/cache");
+        PodMutator.Result r = mutator.mutate(in, List.of(cache("gpt", new CompileCacheSpec())));
+        assertThat(r.pod()).isSameAs(in);
+        assertThat(r.warnings()).isEmpty();
+    }
+
+    @Test
+    void mutate_noneOrSeveralCompileCaches_changeNothingAndSayWhy() throws Exception {
+        Pod in = recordedPod();
+        PodMutator.Result none = mutator.mutate(in, List.of());
+        assertThat(none.pod()).isSameAs(in);
+        assertThat(none.warnings()).singleElement().asString().contains("no CompileCache in this namespace");
+        PodMutator.Result two = mutator.mutate(in, List.of(cache("a", new CompileCacheSpec()), cache("b", new CompileCacheSpec())));
+        assertThat(two.pod()).isSameAs(in);
+        assertThat(two.warnings()).singleElement().asString().contains("2 CompileCaches").contains("mithril.io/cache-name");
+        in.getMetadata().getAnnotations().put("mithril.io/cache-name", "b");
+        assertThat(mutator.mutate(in, List.of(cache("a", new CompileCacheSpec()), cache("b", new CompileCacheSpec())))
+                .pod().getMetadata().getAnnotations()).containsEntry("mithril.io/injected", "b");
+        in.getMetadata().getAnnotations().put("mithril.io/cache-name", "nope");
+        assertThat(mutator.mutate(in, List.of(cache("a", new CompileCacheSpec()))).warnings())
+                .singleElement().asString().contains("nope").contains("does not exist");
+    }
+
+    @Test
+    void mutate_nonGpuPod_injectsEveryContainer_andNamedScopeOnlyThoseNamed() throws Exception {
+        Pod in = recordedPod();
+        in.getSpec().getContainers().get(0).getResources().getLimits().remove("nvidia.com/gpu");
+        Pod all = mutator.mutate(in, List.of(cache("gpt", new CompileCacheSpec()))).pod();
+        assertThat(all.getMetadata().getAnnotations()).containsEntry("mithril.io/injected-containers", "train,log-shipper");
+        CompileCacheSpec named = new CompileCacheSpec();
+        named.setContainers(ContainerScope.Named);
+        named.setContainerNames(List.of("log-shipper"));
+        named.setFrameworks(List.of(Framework.VLLM));
+        Pod one = mutator.mutate(in, List.of(cache("gpt", named))).pod();
+        assertThat(one.getMetadata().getAnnotations()).containsEntry("mithril.io/injected-containers", "log-shipper");
+        assertThat(env(one.getSpec().getContainers().get(1))).containsEntry("VLLM_CACHE_ROOT", "/var/cache/mithril/vllm")
+                .doesNotContainKey("TORCHINDUCTOR_CACHE_DIR");
+        assertThat(one.getSpec().getContainers().get(1).getEnv()).noneMatch(e -> e.getName().startsWith("VLLM_")
+                && !e.getName().equals("VLLM_CACHE_ROOT"));
+    }
+
+    @Test
+    void mutate_podSelectorMismatch_orUserMountAtTheCanonicalPath_changeNothing() throws Exception {
+        Pod in = recordedPod();
+        CompileCacheSpec sel = new CompileCacheSpec();
+        sel.setPodSelector(new LabelSelectorBuilder().addToMatchLabels("app", "other").build());
+        PodMutator.Result r = mutator.mutate(in, List.of(cache("gpt", sel)));
+        assertThat(r.pod()).isSameAs(in);
+        assertThat(r.warnings()).singleElement().asString().contains("podSelector");
+        in.getSpec().getContainers().get(0).getVolumeMounts().add(new io.fabric8.kubernetes.api.model.VolumeMountBuilder()
+                .withName("mine").withMountPath("/var/cache/mithril").build());
+        PodMutator.Result m = mutator.mutate(in, List.of(cache("gpt", new CompileCacheSpec())));
+        assertThat(m.pod()).isSameAs(in);
+        assertThat(m.warnings()).anyMatch(w -> w.contains("already mounts /var/cache/mithril"));
+    }
+
+    @Test
+    void userAndLogname_areRespected() throws Exception {
+        Pod in = recordedPod();
+        in.getSpec().getContainers().get(0).getEnv().add(new EnvVar("LOGNAME", "alice", null));
+        Pod out = mutator.mutate(in, List.of(cache("gpt", new CompileCacheSpec()))).pod();
+        assertThat(env(out.getSpec().getContainers().get(0))).doesNotContainKey("USER").containsEntry("LOGNAME", "alice");
+    }
+}
