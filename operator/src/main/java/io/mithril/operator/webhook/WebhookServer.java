@@ -1,0 +1,179 @@
+package io.mithril.operator.webhook;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsServer;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.admission.v1.AdmissionRequest;
+import io.fabric8.kubernetes.api.model.admission.v1.AdmissionResponse;
+import io.fabric8.kubernetes.api.model.admission.v1.AdmissionResponseBuilder;
+import io.fabric8.kubernetes.api.model.admission.v1.AdmissionReview;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.mithril.api.v1alpha1.CompileCache;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import javax.net.ssl.SSLContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The mutating admission webhook over HTTPS ({@code POST /mutate-pods}, AdmissionReview v1): a thin
+ * adapter around {@link PodMutator}. Every failure is mapped in one place ({@link #handle}): a
+ * malformed review is a 400 with a one-line reason; anything else still admits the pod unchanged
+ * (fail-open, as {@code failurePolicy: Ignore} would), with a warning. No stack trace leaves.
+ */
+public final class WebhookServer implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(WebhookServer.class);
+    static final int MAX_BODY = 3 << 20; // the API server's request limit is about 3 MiB
+
+    /** CompileCaches of a namespace, from an informer cache (never a per-request API call). */
+    @FunctionalInterface
+    public interface CacheLookup {
+        List<CompileCache> inNamespace(String namespace);
+    }
+
+    private final HttpsServer https;
+    private final ExecutorService pool;
+    private final PodMutator mutator;
+    private final CacheLookup caches;
+
+    public WebhookServer(InetSocketAddress listen, SSLContext tls, PodMutator mutator, CacheLookup caches) throws IOException {
+        this.mutator = mutator;
+        this.caches = caches;
+        this.https = HttpsServer.create(listen, 128);
+        this.https.setHttpsConfigurator(new HttpsConfigurator(tls));
+        this.pool = Executors.newFixedThreadPool(4, r -> {
+            Thread t = new Thread(r, "mithril-webhook");
+            t.setDaemon(true);
+            return t;
+        });
+        https.setExecutor(pool);
+        https.createContext("/mutate-pods", this::handle);
+        https.createContext("/healthz", ex -> {
+            try (ex) {
+                send(ex, 200, "text/plain", "ok\n".getBytes(StandardCharsets.UTF_8));
+            }
+        });
+    }
+
+    public void start() {
+        https.start();
+    }
+
+    public int port() {
+        return https.getAddress().getPort();
+    }
+
+    private void handle(HttpExchange ex) throws IOException {
+        try (ex) {
+            if (!"POST".equals(ex.getRequestMethod())) {
+                send(ex, 405, "text/plain", "POST an AdmissionReview\n".getBytes(StandardCharsets.UTF_8));
+                return;
+            }
+            AdmissionReview review;
+            try {
+                review = parse(ex.getRequestBody());
+            } catch (BadReview e) {
+                send(ex, 400, "text/plain", ("malformed AdmissionReview: " + e.getMessage() + "\n").getBytes(StandardCharsets.UTF_8));
+                return;
+            }
+            AdmissionResponse response = decide(review.getRequest());
+            AdmissionReview out = new AdmissionReview();
+            out.setApiVersion("admission.k8s.io/v1");
+            out.setKind("AdmissionReview");
+            out.setResponse(response);
+            send(ex, 200, "application/json", Serialization.asJson(out).getBytes(StandardCharsets.UTF_8));
+        }
+    }
+
+    /** A review the webhook cannot answer: a 400 with this message. */
+    static final class BadReview extends Exception {
+        BadReview(String m) {
+            super(m);
+        }
+    }
+
+    static AdmissionReview parse(InputStream body) throws BadReview, IOException {
+        byte[] bytes = body.readNBytes(MAX_BODY + 1);
+        if (bytes.length > MAX_BODY) {
+            throw new BadReview("body larger than " + MAX_BODY + " bytes");
+        }
+        AdmissionReview r;
+        try {
+            r = Serialization.unmarshal(new String(bytes, StandardCharsets.UTF_8), AdmissionReview.class);
+        } catch (RuntimeException e) {
+            throw new BadReview("not JSON of an AdmissionReview");
+        }
+        if (r == null || !"admission.k8s.io/v1".equals(r.getApiVersion()) || !"AdmissionReview".equals(r.getKind())) {
+            throw new BadReview("expected apiVersion admission.k8s.io/v1, kind AdmissionReview");
+        }
+        if (r.getRequest() == null || r.getRequest().getUid() == null) {
+            throw new BadReview("no request or no request.uid");
+        }
+        return r;
+    }
+
+    AdmissionResponse decide(AdmissionRequest req) {
+        AdmissionResponseBuilder b = new AdmissionResponseBuilder().withUid(req.getUid()).withAllowed(true);
+        try {
+            Object obj = req.getObject();
+            if (!(obj instanceof Pod pod) || !"CREATE".equals(req.getOperation())) {
+                return b.build();
+            }
+            String ns = req.getNamespace() != null ? req.getNamespace()
+                    : pod.getMetadata() != null ? pod.getMetadata().getNamespace() : null;
+            PodMutator.Result r = mutator.mutate(pod, ns == null ? List.of() : caches.inNamespace(ns));
+            if (!r.warnings().isEmpty()) {
+                b.withWarnings(r.warnings());
+            }
+            if (r.pod() != pod) {
+                b.withPatchType("JSONPatch").withPatch(Base64.getEncoder().encodeToString(patch(r.pod()).getBytes(StandardCharsets.UTF_8)));
+            }
+            return b.build();
+        } catch (RuntimeException e) {
+            log.warn("mutation failed for {}: {}", req.getUid(), e.toString());
+            return b.withWarnings("mithril: the cache could not be injected (" + e.getClass().getSimpleName() + "); pod admitted unchanged").build();
+        }
+    }
+
+    /** A JSON patch that sets the mutated spec and annotations (the mutator changes nothing else). */
+    static String patch(Pod mutated) {
+        List<Map<String, Object>> ops = new ArrayList<>();
+        ops.add(op("replace", "/spec", mutated.getSpec()));
+        ops.add(op("add", "/metadata/annotations", mutated.getMetadata().getAnnotations()));
+        return Serialization.asJson(ops);
+    }
+
+    private static Map<String, Object> op(String op, String path, Object value) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("op", op);
+        m.put("path", path);
+        m.put("value", value);
+        return m;
+    }
+
+    private static void send(HttpExchange ex, int status, String type, byte[] body) throws IOException {
+        ex.getResponseHeaders().set("Content-Type", type);
+        ex.sendResponseHeaders(status, body.length);
+        try (OutputStream out = ex.getResponseBody()) {
+            out.write(body);
+        }
+    }
+
+    @Override
+    public void close() {
+        https.stop(0);
+        pool.shutdownNow();
+    }
+}

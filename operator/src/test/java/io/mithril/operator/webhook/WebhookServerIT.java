@@ -1,0 +1,114 @@
+package io.mithril.operator.webhook;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.mithril.api.v1alpha1.CompileCache;
+import io.mithril.api.v1alpha1.CompileCacheSpec;
+import io.mithril.operator.certs.CertificateAuthority;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The webhook over real HTTPS (a CA and serving certificate made here), with recorded AdmissionReview JSON. */
+class WebhookServerIT {
+
+    static WebhookServer server;
+    static HttpClient client;
+    static String recorded;
+
+    @BeforeAll
+    static void start() throws Exception {
+        CertificateAuthority ca = CertificateAuthority.create("mithril-webhook-ca", Duration.ofDays(365));
+        CertificateAuthority.Issued serving = ca.issue(List.of("localhost", "mithril-webhook.mithril-system.svc"), Duration.ofDays(30));
+        char[] pw = "changeit".toCharArray();
+        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+        kmf.init(ca.keyStore(serving, pw), pw);
+        SSLContext serverTls = SSLContext.getInstance("TLS");
+        serverTls.init(kmf.getKeyManagers(), null, null);
+        CompileCache cc = new CompileCache();
+        cc.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder().withName("gpt").withNamespace("team-a").build());
+        cc.setSpec(new CompileCacheSpec());
+        Map<String, List<CompileCache>> byNs = Map.of("team-a", List.of(cc));
+        server = new WebhookServer(new InetSocketAddress("127.0.0.1", 0), serverTls, new PodMutator(Injection.defaults()),
+                ns -> byNs.getOrDefault(ns, List.of()));
+        server.start();
+        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init(ca.trustStore());
+        SSLContext clientTls = SSLContext.getInstance("TLS");
+        clientTls.init(null, tmf.getTrustManagers(), null);
+        client = HttpClient.newBuilder().sslContext(clientTls).build();
+        try (InputStream in = WebhookServerIT.class.getResourceAsStream("/admission/gpu-pod-review.json")) {
+            recorded = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
+    @AfterAll
+    static void stop() {
+        server.close();
+    }
+
+    HttpResponse<String> post(String body) throws Exception {
+        return client.send(HttpRequest.newBuilder(URI.create("https://localhost:" + server.port() + "/mutate-pods"))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
+    void annotatedGpuPod_isAllowedWithAJsonPatchAndWarnings() throws Exception {
+        HttpResponse<String> r = post(recorded);
+        assertThat(r.statusCode()).isEqualTo(200);
+        JsonNode resp = new ObjectMapper().readTree(r.body()).get("response");
+        assertThat(resp.get("uid").asText()).isEqualTo("0df28fbd-5f5f-11e8-bc74-36e6bb280816");
+        assertThat(resp.get("allowed").asBoolean()).isTrue();
+        assertThat(resp.get("patchType").asText()).isEqualTo("JSONPatch");
+        JsonNode patch = new ObjectMapper().readTree(Base64.getDecoder().decode(resp.get("patch").asText()));
+        assertThat(patch.get(0).get("path").asText()).isEqualTo("/spec");
+        assertThat(patch.get(0).get("value").get("initContainers").get(0).get("name").asText()).isEqualTo("mithril-wait");
+        assertThat(patch.get(1).get("value").get("mithril.io/injected").asText()).isEqualTo("gpt");
+        assertThat(resp.get("warnings").toString()).contains("TRITON_CACHE_DIR");
+    }
+
+    @Test
+    void podWithoutAnnotation_isAllowedWithoutPatch() throws Exception {
+        HttpResponse<String> r = post(recorded.replace("\"mithril.io/cache\": \"enabled\"", "\"other\": \"x\""));
+        JsonNode resp = new ObjectMapper().readTree(r.body()).get("response");
+        assertThat(resp.get("allowed").asBoolean()).isTrue();
+        assertThat(resp.has("patch")).isFalse();
+    }
+
+    @Test
+    void namespaceWithoutCompileCache_isAllowedWithAWarningThatSaysWhy() throws Exception {
+        HttpResponse<String> r = post(recorded.replace("\"namespace\": \"team-a\"", "\"namespace\": \"team-b\""));
+        JsonNode resp = new ObjectMapper().readTree(r.body()).get("response");
+        assertThat(resp.has("patch")).isFalse();
+        assertThat(resp.get("warnings").get(0).asText()).contains("no CompileCache in this namespace");
+    }
+
+    @Test
+    void malformedJson_andWrongApiVersion_areA400WithOneLine() throws Exception {
+        HttpResponse<String> bad = post("{not json");
+        assertThat(bad.statusCode()).isEqualTo(400);
+        assertThat(bad.body()).startsWith("malformed AdmissionReview").doesNotContain("Exception").hasLineCount(1);
+        HttpResponse<String> v1beta1 = post(recorded.replace("admission.k8s.io/v1", "admission.k8s.io/v1beta1"));
+        assertThat(v1beta1.statusCode()).isEqualTo(400);
+        assertThat(v1beta1.body()).contains("admission.k8s.io/v1");
+        HttpResponse<String> noUid = post(recorded.replace("\"uid\": \"0df28fbd-5f5f-11e8-bc74-36e6bb280816\",", ""));
+        assertThat(noUid.statusCode()).isEqualTo(400);
+    }
+}
