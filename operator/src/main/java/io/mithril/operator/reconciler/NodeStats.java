@@ -1,0 +1,13 @@
+package io.mithril.operator.reconciler;
+
+import java.util.List;
+
+/**
+ * What one node agent reported for its groups (from its {@code /v1/stats}), as the reconciler needs
+ * it. {@code hits} and {@code misses} count entries read and entries ingested for the group.
+ */
+public record NodeStats(String node, List<Group> groups) {
+
+    public record Group(String namespace, String cache, String device, String product, long entries, long bytes,
+            long hits, long misses, String lastUse) {}
+}

@@ -1,0 +1,135 @@
+package io.mithril.operator.reconciler;
+
+import io.fabric8.kubernetes.api.model.Condition;
+import io.fabric8.kubernetes.api.model.ConditionBuilder;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.mithril.api.v1alpha1.CompileCache;
+import io.mithril.api.v1alpha1.CompileCacheStatus;
+import java.math.BigDecimal;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.TreeSet;
+
+/**
+ * The status of a CompileCache from what the node agents report: a pure function (no API calls),
+ * so the reconciler stays thin and this is tested without a cluster.
+ *
+ * <p>Conditions have fixed types and CamelCase reasons; a condition keeps its
+ * {@code lastTransitionTime} unless its status really changed, so an unchanged cache produces an
+ * equal status and the reconciler writes nothing.
+ * <ul>
+ *   <li>{@code AgentsReporting}: at least one node agent answered ({@code AgentsAnswered} /
+ *       {@code NoAgentAnswered}).</li>
+ *   <li>{@code WithinBudget}: no node holds more of this cache than {@code spec.budget}
+ *       ({@code WithinBudget} / {@code OverBudget}: eviction is catching up).</li>
+ *   <li>{@code Ready}: agents report; its reason says why not.</li>
+ * </ul>
+ */
+public final class StatusAggregator {
+
+    private StatusAggregator() {}
+
+    public static CompileCacheStatus aggregate(CompileCache cc, List<NodeStats> reports, int agentsAsked, Instant now) {
+        String ns = cc.getMetadata().getNamespace();
+        String name = cc.getMetadata().getName();
+        CompileCacheStatus prev = cc.getStatus();
+        long budget = budgetBytes(cc);
+        long used = 0;
+        long entries = 0;
+        long hits = 0;
+        long misses = 0;
+        long maxOnNode = 0;
+        int nodes = 0;
+        String lastUse = null;
+        TreeSet<String> devices = new TreeSet<>();
+        for (NodeStats n : reports) {
+            long onNode = 0;
+            for (NodeStats.Group g : n.groups()) {
+                if (!ns.equals(g.namespace()) || !name.equals(g.cache())) {
+                    continue;
+                }
+                onNode += g.bytes();
+                entries += g.entries();
+                hits += g.hits();
+                misses += g.misses();
+                devices.add(g.device() + "/" + g.product());
+                if (g.lastUse() != null && (lastUse == null || g.lastUse().compareTo(lastUse) > 0)) {
+                    lastUse = g.lastUse();
+                }
+            }
+            if (onNode > 0) {
+                nodes++;
+                used += onNode;
+                maxOnNode = Math.max(maxOnNode, onNode);
+            }
+        }
+        CompileCacheStatus s = new CompileCacheStatus();
+        s.setObservedGeneration(cc.getMetadata().getGeneration());
+        s.setNodes(nodes);
+        s.setUsedBytes(used);
+        s.setUsed(human(used));
+        s.setEntries(entries);
+        s.setHitRatio(hits + misses == 0 ? "-" : Math.round(100.0 * hits / (hits + misses)) + "%");
+        s.setLastUsed(lastUse);
+        s.setDeviceClasses(new ArrayList<>(devices));
+        boolean reporting = !reports.isEmpty();
+        List<Condition> conds = new ArrayList<>();
+        conds.add(condition(prev, "AgentsReporting", reporting,
+                reporting ? "AgentsAnswered" : "NoAgentAnswered",
+                reporting ? reports.size() + " of " + agentsAsked + " node agents answered"
+                        : "none of " + agentsAsked + " node agents answered; is the agent DaemonSet running on GPU nodes?", now,
+                cc.getMetadata().getGeneration()));
+        boolean within = maxOnNode <= budget;
+        conds.add(condition(prev, "WithinBudget", within, within ? "WithinBudget" : "OverBudget",
+                within ? "every node holds at most " + human(budget) : "a node holds " + human(maxOnNode) + " of a "
+                        + human(budget) + " budget; eviction is catching up", now, cc.getMetadata().getGeneration()));
+        conds.add(condition(prev, "Ready", reporting, reporting ? "Ready" : "NoAgentAnswered",
+                reporting ? "serving " + nodes + " node(s)" : "no node agent answered", now, cc.getMetadata().getGeneration()));
+        s.setConditions(conds);
+        return s;
+    }
+
+    static long budgetBytes(CompileCache cc) {
+        String b = cc.getSpec() == null || cc.getSpec().getBudget() == null ? "20Gi" : cc.getSpec().getBudget();
+        return Quantity.getAmountInBytes(new Quantity(b)).min(BigDecimal.valueOf(Long.MAX_VALUE)).longValue();
+    }
+
+    private static Condition condition(CompileCacheStatus prev, String type, boolean ok, String reason, String message,
+            Instant now, Long generation) {
+        String status = ok ? "True" : "False";
+        String since = now.toString();
+        if (prev != null && prev.getConditions() != null) {
+            for (Condition c : prev.getConditions()) {
+                if (type.equals(c.getType()) && status.equals(c.getStatus()) && c.getLastTransitionTime() != null) {
+                    since = c.getLastTransitionTime(); // unchanged status: keep when it last changed
+                }
+            }
+        }
+        return new ConditionBuilder().withType(type).withStatus(status).withReason(reason).withMessage(message)
+                .withLastTransitionTime(since).withObservedGeneration(generation).build();
+    }
+
+    /** Bytes as a Kubernetes-style binary quantity with one decimal, e.g. {@code 14.2Gi}. */
+    static String human(long bytes) {
+        String[] units = {"", "Ki", "Mi", "Gi", "Ti", "Pi"};
+        double v = bytes;
+        int i = 0;
+        while (v >= 1024 && i < units.length - 1) {
+            v /= 1024;
+            i++;
+        }
+        return i == 0 ? Long.toString(bytes) : String.format(Locale.ROOT, "%.1f%s", v, units[i]);
+    }
+
+    /** True when two statuses are equal in what they say (the reconciler skips the write then). */
+    public static boolean same(CompileCacheStatus a, CompileCacheStatus b) {
+        if (a == null || b == null) {
+            return a == b;
+        }
+        return Objects.equals(io.fabric8.kubernetes.client.utils.Serialization.asJson(a),
+                io.fabric8.kubernetes.client.utils.Serialization.asJson(b));
+    }
+}

@@ -1,0 +1,81 @@
+package io.mithril.operator.reconciler;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.fabric8.kubernetes.api.model.Condition;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.mithril.api.v1alpha1.CompileCache;
+import io.mithril.api.v1alpha1.CompileCacheSpec;
+import io.mithril.api.v1alpha1.CompileCacheStatus;
+import java.time.Instant;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class StatusAggregatorTest {
+
+    static CompileCache cc(String budget) {
+        CompileCache cc = new CompileCache();
+        cc.setMetadata(new ObjectMetaBuilder().withName("gpt").withNamespace("team-a").withGeneration(3L).build());
+        CompileCacheSpec spec = new CompileCacheSpec();
+        spec.setBudget(budget);
+        cc.setSpec(spec);
+        return cc;
+    }
+
+    static NodeStats node(String name, NodeStats.Group... groups) {
+        return new NodeStats(name, List.of(groups));
+    }
+
+    static NodeStats.Group g(String ns, String cache, String device, long bytes, long hits, long misses, String lastUse) {
+        return new NodeStats.Group(ns, cache, device, "nvidia-h100-80gb-hbm3", 10, bytes, hits, misses, lastUse);
+    }
+
+    static Condition cond(CompileCacheStatus s, String type) {
+        return s.getConditions().stream().filter(c -> c.getType().equals(type)).findFirst().orElseThrow();
+    }
+
+    @Test
+    void aggregate_sumsOnlyThisCachesGroups_acrossNodes() {
+        CompileCacheStatus s = StatusAggregator.aggregate(cc("1Gi"), List.of(
+                node("n1", g("team-a", "gpt", "cuda-9.0", 300L << 20, 9, 1, "2026-11-26T10:00:00Z"),
+                        g("team-b", "gpt", "cuda-9.0", 5L << 30, 0, 5, null)),
+                node("n2", g("team-a", "gpt", "cuda-8.0", 100L << 20, 7, 3, "2026-11-26T11:00:00Z")),
+                node("n3")), 3, Instant.parse("2026-11-26T12:00:00Z"));
+        assertThat(s.getNodes()).isEqualTo(2);
+        assertThat(s.getUsedBytes()).isEqualTo(400L << 20);
+        assertThat(s.getUsed()).isEqualTo("400.0Mi");
+        assertThat(s.getHitRatio()).isEqualTo("80%");
+        assertThat(s.getLastUsed()).isEqualTo("2026-11-26T11:00:00Z");
+        assertThat(s.getDeviceClasses()).containsExactly("cuda-8.0/nvidia-h100-80gb-hbm3", "cuda-9.0/nvidia-h100-80gb-hbm3");
+        assertThat(s.getObservedGeneration()).isEqualTo(3L);
+        assertThat(cond(s, "Ready").getStatus()).isEqualTo("True");
+        assertThat(cond(s, "WithinBudget").getReason()).isEqualTo("WithinBudget");
+    }
+
+    @Test
+    void aggregate_noAgents_notReadyWithAReasonThatSaysWhy_andOverBudgetIsReported() {
+        CompileCacheStatus none = StatusAggregator.aggregate(cc("1Gi"), List.of(), 4, Instant.now());
+        assertThat(cond(none, "Ready").getStatus()).isEqualTo("False");
+        assertThat(cond(none, "Ready").getReason()).isEqualTo("NoAgentAnswered");
+        assertThat(none.getHitRatio()).isEqualTo("-");
+        CompileCacheStatus over = StatusAggregator.aggregate(cc("100Mi"), List.of(
+                node("n1", g("team-a", "gpt", "cuda-9.0", 300L << 20, 1, 1, null))), 1, Instant.now());
+        assertThat(cond(over, "WithinBudget").getStatus()).isEqualTo("False");
+        assertThat(cond(over, "WithinBudget").getReason()).isEqualTo("OverBudget");
+    }
+
+    @Test
+    void lastTransitionTime_isKeptWhileTheStatusDoesNotChange_soAnUnchangedCacheWritesNothing() {
+        CompileCache c = cc("1Gi");
+        List<NodeStats> r = List.of(node("n1", g("team-a", "gpt", "cuda-9.0", 1L << 20, 1, 0, null)));
+        CompileCacheStatus first = StatusAggregator.aggregate(c, r, 1, Instant.parse("2026-11-26T10:00:00Z"));
+        c.setStatus(first);
+        CompileCacheStatus second = StatusAggregator.aggregate(c, r, 1, Instant.parse("2026-11-26T10:05:00Z"));
+        assertThat(cond(second, "Ready").getLastTransitionTime()).isEqualTo("2026-11-26T10:00:00Z");
+        assertThat(StatusAggregator.same(first, second)).isTrue();
+        c.setStatus(second);
+        CompileCacheStatus down = StatusAggregator.aggregate(c, List.of(), 1, Instant.parse("2026-11-26T10:10:00Z"));
+        assertThat(cond(down, "Ready").getLastTransitionTime()).isEqualTo("2026-11-26T10:10:00Z");
+        assertThat(StatusAggregator.same(second, down)).isFalse();
+    }
+}
