@@ -136,9 +136,7 @@ public final class Ingester implements AutoCloseable {
                     units.computeIfAbsent(u.entryName(), k -> new ArrayList<>())
                             .add(new Seen(rel, f, a.size(), a.lastModifiedTime().toMillis(), a.fileKey()));
                     unitInfo.putIfAbsent(u.entryName(), u);
-                    View.Published p = view.files().get(rel);
-                    boolean same = p != null && p.size() == a.size() && Objects.equals(p.fileKey(), a.fileKey())
-                            && p.mtimeMillis() == a.lastModifiedTime().toMillis();
+                    boolean same = unchanged(view.files().get(rel), a.size(), a.fileKey(), a.lastModifiedTime().toMillis());
                     if (!same && !unitChanged.containsKey(u.entryName())) {
                         if (changedUnits[0] >= limits.maxPassFiles()) {
                             r.defer("file limit per pass");
@@ -241,6 +239,11 @@ public final class Ingester implements AutoCloseable {
         }
     }
 
+    /** The file is still what was published (or last ingested) there: same size, inode and mtime. */
+    private static boolean unchanged(View.Published p, long size, Object fileKey, long mtime) {
+        return p != null && p.size() == size && Objects.equals(p.fileKey(), fileKey) && p.mtimeMillis() == mtime;
+    }
+
     /** A unit read into the store and waiting for its commit. */
     private record Ready(NodeStore.Pending pending, List<Seen> files, long bytes, int read, List<io.mithril.agent.cas.Address> written) {}
 
@@ -257,7 +260,7 @@ public final class Ingester implements AutoCloseable {
             for (Seen s : files) {
                 String inEntry = info.folder() ? s.rel().substring(info.entryName().length()) : s.rel().substring(s.rel().lastIndexOf('/') + 1);
                 View.Published p = view.files().get(s.rel());
-                if (p != null && p.size() == s.size() && Objects.equals(p.fileKey(), s.fileKey()) && p.mtimeMillis() == s.mtime()) {
+                if (unchanged(p, s.size(), s.fileKey(), s.mtime())) {
                     out.add(new EntryFile(inEntry, p.address(), p.size(), false));
                     continue;
                 }

@@ -24,7 +24,6 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -342,7 +341,7 @@ public final class Views {
         }
         for (Address a : suspects) {
             try {
-                if (store.exists(a) && !Blake3Check.matches(store.blobPath(a), a)) {
+                if (store.exists(a) && !io.mithril.agent.cas.Blake3.hash(store.blobPath(a)).equals(a)) {
                     log.error("a workload modified linked blob {} in place; verify will quarantine it", a);
                     store.verify();
                     return;
@@ -432,11 +431,5 @@ public final class Views {
         }
     }
 
-    /** Small indirection so the re-hash reads through the content store's hasher. */
-    static final class Blake3Check {
-        static boolean matches(Path p, Address a) throws IOException {
-            return io.mithril.agent.cas.Blake3.hash(p).equals(a);
-        }
-    }
 
 }

@@ -62,21 +62,17 @@ class IndexModelTest {
         }
 
         List<EntryKey> evictNode(long target, Set<EntryKey> pinned) {
-            List<EntryKey> out = new ArrayList<>();
-            while (uniqueBytes() > target) {
-                M v = oldestUnpinned(pinned, null);
-                if (v == null) {
-                    break;
-                }
-                entries.remove(v.key());
-                out.add(v.key());
-            }
-            return out;
+            return evict(null, target, pinned);
         }
 
         List<EntryKey> evictGroup(GroupId g, long target, Set<EntryKey> pinned) {
+            return evict(g, target, pinned);
+        }
+
+        /** Oldest unpinned first until the node (g == null) or the group fits. */
+        private List<EntryKey> evict(GroupId g, long target, Set<EntryKey> pinned) {
             List<EntryKey> out = new ArrayList<>();
-            while (groupBytes(g) > target) {
+            while ((g == null ? uniqueBytes() : groupBytes(g)) > target) {
                 M v = oldestUnpinned(pinned, g);
                 if (v == null) {
                     break;

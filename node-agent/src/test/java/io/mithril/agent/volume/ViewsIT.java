@@ -3,7 +3,6 @@ package io.mithril.agent.volume;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.mithril.agent.Fixture;
-import io.mithril.agent.cas.Blake3;
 import io.mithril.agent.framework.Framework;
 import io.mithril.agent.index.EntryKey;
 import io.mithril.agent.ingest.IngestLimits;
@@ -12,13 +11,10 @@ import io.mithril.agent.ingest.Ingester;
 import io.mithril.agent.store.NodeStore;
 import io.mithril.agent.store.StoreConfig;
 import io.mithril.agent.store.StoreFixture;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.Set;
@@ -261,21 +257,5 @@ class ViewsIT {
         Views.deleteTree(tmp.resolve("doomed"));
         assertThat(tmp.resolve("doomed")).doesNotExist();
         assertThat(Files.readString(outside.resolve("keep.txt"))).isEqualTo("mine");
-    }
-
-    static long sumSizes(Path dir) throws Exception {
-        long[] s = {0};
-        Files.walkFileTree(dir, new SimpleFileVisitor<>() {
-            @Override
-            public FileVisitResult visitFile(Path f, BasicFileAttributes a) {
-                s[0] += a.size();
-                return FileVisitResult.CONTINUE;
-            }
-        });
-        return s[0];
-    }
-
-    static String hash(Path f) throws Exception {
-        return Blake3.hash(f).hex();
     }
 }
