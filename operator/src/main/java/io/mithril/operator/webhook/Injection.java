@@ -3,12 +3,25 @@ package io.mithril.operator.webhook;
 import io.mithril.api.v1alpha1.Framework;
 
 /**
- * The fixed shape of what the webhook injects: names, paths and the per-framework variables. One
- * canonical mount path in every pod, because Triton and vLLM record absolute paths.
+ * The fixed shape of what the webhook injects: names, paths and the per-framework variables.
+ *
+ * <p>Two volumes, so that a pod is fail-open by construction, root or not:
+ * <ul>
+ *   <li>{@code mithril-cache}, an {@code emptyDir} at the canonical {@link #mountPath()} (one path in
+ *       every pod, because Triton and vLLM record absolute paths). The cache variables point under it.
+ *       Kubelet creates it world-writable, so any user can compile into it cold.</li>
+ *   <li>{@code mithril-view}, the node's hostPath {@link #hostPath()} mounted at {@link #viewPath()}
+ *       with {@code subPathExpr} on the pod UID: the agent publishes the pod's view there.</li>
+ * </ul>
+ * The init step waits (bounded) for the agent's ready marker in the view; when it appears it links
+ * each framework folder of the canonical path to the view's, else it leaves the canonical path as the
+ * pod's private, empty cache. A hostPath subfolder that kubelet had to create itself (no agent) is
+ * owned by root, so a non-root pod could not have written to the view directly.
  */
-public record Injection(String mountPath, String hostPath, String waitImage) {
+public record Injection(String mountPath, String viewPath, String hostPath, String waitImage) {
 
     public static final String VOLUME = "mithril-cache";
+    public static final String VIEW_VOLUME = "mithril-view";
     public static final String INIT_CONTAINER = "mithril-wait";
     public static final String POD_UID_ENV = "MITHRIL_POD_UID";
     public static final String MARKER = ".mithril-ready";
@@ -18,7 +31,7 @@ public record Injection(String mountPath, String hostPath, String waitImage) {
     public static final String GPU_RESOURCE = "nvidia.com/gpu";
 
     public static Injection defaults() {
-        return new Injection("/var/cache/mithril", "/var/lib/mithril/volumes", "busybox:1.36");
+        return new Injection("/var/cache/mithril", "/var/lib/mithril/view", "/var/lib/mithril/volumes", "busybox:1.36");
     }
 
     /** The variable a framework is redirected by, never any other (vLLM hashes its VLLM_* variables). */

@@ -29,11 +29,12 @@ import java.util.Objects;
  * canonical path, a volume of the same name): it warns instead.
  *
  * <p>What it adds, for the target containers: the cache variables of the CompileCache's frameworks
- * under one canonical mount path; the pod UID from the downward API ({@code MITHRIL_POD_UID}) for the
- * mount's {@code subPathExpr}; {@code USER} when the container sets neither {@code USER} nor
- * {@code LOGNAME} (torch before 2.13 crashes at import without a passwd entry or one of them). For the
- * pod: the hostPath volume, an init step that waits for the agent's ready marker and gives up after
- * the CompileCache's timeout (fail-open), and annotations recording what was done.
+ * under one canonical mount path (an emptyDir); the node's view (hostPath, {@code subPathExpr} on the
+ * pod UID from the downward API, {@code MITHRIL_POD_UID}); {@code USER} when the container sets
+ * neither {@code USER} nor {@code LOGNAME} (torch before 2.13 crashes at import without a passwd entry
+ * or one of them). For the pod: both volumes, an init step that waits for the agent's ready marker,
+ * links the view in, and gives up after the CompileCache's timeout (fail-open), and annotations
+ * recording what was done. See {@link Injection} for why two volumes.
  */
 public final class PodMutator {
 
@@ -66,11 +67,11 @@ public final class PodMutator {
                     + "; no cache injected");
             return new Result(pod, warnings);
         }
-        boolean volumeTaken = pod.getSpec().getVolumes() != null
-                && pod.getSpec().getVolumes().stream().anyMatch(v -> Injection.VOLUME.equals(v.getName()));
-        if (volumeTaken) {
-            warnings.add("mithril: the pod already has a volume named " + Injection.VOLUME + "; no cache injected");
-            return new Result(pod, warnings);
+        for (String name : List.of(Injection.VOLUME, Injection.VIEW_VOLUME)) {
+            if (pod.getSpec().getVolumes() != null && pod.getSpec().getVolumes().stream().anyMatch(v -> name.equals(v.getName()))) {
+                warnings.add("mithril: the pod already has a volume named " + name + "; no cache injected");
+                return new Result(pod, warnings);
+            }
         }
         List<Framework> frameworks = spec.getFrameworks() == null || spec.getFrameworks().isEmpty()
                 ? List.of(Framework.Inductor, Framework.Triton) : spec.getFrameworks();
@@ -85,9 +86,10 @@ public final class PodMutator {
         if (injected.isEmpty()) {
             return new Result(pod, warnings);
         }
-        out.getSpec().getVolumes().add(new VolumeBuilder().withName(Injection.VOLUME)
+        out.getSpec().getVolumes().add(new VolumeBuilder().withName(Injection.VOLUME).withNewEmptyDir().endEmptyDir().build());
+        out.getSpec().getVolumes().add(new VolumeBuilder().withName(Injection.VIEW_VOLUME)
                 .withNewHostPath().withPath(injection.hostPath()).withType("DirectoryOrCreate").endHostPath().build());
-        out.getSpec().getInitContainers().add(0, waitContainer(spec));
+        out.getSpec().getInitContainers().add(0, waitContainer(spec, frameworks));
         Map<String, String> newAnn = new LinkedHashMap<>(ann);
         newAnn.put(Injection.ANNOTATION_INJECTED, cc.getMetadata().getName());
         newAnn.put(Injection.ANNOTATION_CONTAINERS, String.join(",", injected));
@@ -154,10 +156,11 @@ public final class PodMutator {
     /** Adds mount and variables to one container; false (with a warning) when the user's own mount is in the way. */
     private boolean inject(Container c, List<Framework> frameworks, List<String> warnings) {
         List<VolumeMount> mounts = c.getVolumeMounts();
-        if (mounts.stream().anyMatch(m -> injection.mountPath().equals(m.getMountPath()))) {
-            warnings.add("mithril: container " + c.getName() + " already mounts " + injection.mountPath()
-                    + "; left as is (no cache for it)");
-            return false;
+        for (String path : List.of(injection.mountPath(), injection.viewPath())) {
+            if (mounts.stream().anyMatch(m -> path.equals(m.getMountPath()))) {
+                warnings.add("mithril: container " + c.getName() + " already mounts " + path + "; left as is (no cache for it)");
+                return false;
+            }
         }
         List<EnvVar> env = c.getEnv();
         if (!has(env, Injection.POD_UID_ENV)) {
@@ -175,24 +178,45 @@ public final class PodMutator {
         if (!has(env, "USER") && !has(env, "LOGNAME")) {
             env.add(new EnvVar("USER", "mithril", null));
         }
-        mounts.add(new VolumeMountBuilder().withName(Injection.VOLUME).withMountPath(injection.mountPath())
-                .withSubPathExpr("$(" + Injection.POD_UID_ENV + ")").build());
+        mounts.addAll(mounts(false));
         return true;
     }
 
-    private Container waitContainer(CompileCacheSpec spec) {
+    private List<VolumeMount> mounts(boolean init) {
+        return List.of(new VolumeMountBuilder().withName(Injection.VOLUME).withMountPath(injection.mountPath()).build(),
+                new VolumeMountBuilder().withName(Injection.VIEW_VOLUME).withMountPath(injection.viewPath())
+                        .withSubPathExpr("$(" + Injection.POD_UID_ENV + ")").withReadOnly(init ? Boolean.TRUE : null).build());
+    }
+
+    /**
+     * The init step's script (POSIX sh): wait for the marker at most {@code timeout} seconds; then link
+     * each framework folder of the canonical path to the view's, unless something is there already
+     * (a restarted init step, or the user's own). Always exits 0: a missing agent means a cold start,
+     * never a stuck pod.
+     */
+    static String waitScript(Injection inj, int timeout, List<Framework> frameworks) {
+        String marker = inj.viewPath() + "/" + Injection.MARKER;
+        StringBuilder dirs = new StringBuilder();
+        for (Framework f : frameworks) {
+            dirs.append(dirs.length() == 0 ? "" : " ").append(Injection.dir(f));
+        }
+        return "t=0; while [ ! -f " + marker + " ] && [ $t -lt " + timeout + " ]; do sleep 1; t=$((t+1)); done; "
+                + "if [ -f " + marker + " ]; then for d in " + dirs + "; do "
+                + "[ -e " + inj.mountPath() + "/$d ] || [ -L " + inj.mountPath() + "/$d ] || ln -s " + inj.viewPath() + "/$d "
+                + inj.mountPath() + "/$d; done; echo \"mithril: cache view ready after ${t}s\"; "
+                + "else echo 'mithril: no cache view after " + timeout + "s; starting cold'; fi; exit 0";
+    }
+
+    private Container waitContainer(CompileCacheSpec spec, List<Framework> frameworks) {
         int timeout = spec.getPublishTimeoutSeconds() == null ? 30 : spec.getPublishTimeoutSeconds();
-        String marker = injection.mountPath() + "/" + Injection.MARKER;
-        String script = "t=0; while [ ! -f " + marker + " ] && [ $t -lt " + timeout + " ]; do sleep 1; t=$((t+1)); done; "
-                + "[ -f " + marker + " ] || echo 'mithril: no cache view after " + timeout + "s; starting cold'; exit 0";
+        String script = waitScript(injection, timeout, frameworks);
         return new io.fabric8.kubernetes.api.model.ContainerBuilder()
                 .withName(Injection.INIT_CONTAINER)
                 .withImage(injection.waitImage())
                 .withCommand("sh", "-c", script)
                 .withEnv(new EnvVarBuilder().withName(Injection.POD_UID_ENV).withNewValueFrom().withNewFieldRef()
                         .withFieldPath("metadata.uid").endFieldRef().endValueFrom().build())
-                .withVolumeMounts(new VolumeMountBuilder().withName(Injection.VOLUME).withMountPath(injection.mountPath())
-                        .withSubPathExpr("$(" + Injection.POD_UID_ENV + ")").withReadOnly(true).build())
+                .withVolumeMounts(mounts(true))
                 .withNewResources().addToRequests("cpu", new Quantity("10m")).addToRequests("memory", new Quantity("16Mi"))
                 .addToLimits("memory", new Quantity("32Mi")).endResources()
                 .withNewSecurityContext().withAllowPrivilegeEscalation(false).withRunAsNonRoot(true).withRunAsUser(65534L)

@@ -58,13 +58,17 @@ class PodMutatorTest {
         assertThat(train.getEnv()).anyMatch(e -> e.getName().equals("MITHRIL_POD_UID")
                 && e.getValueFrom().getFieldRef().getFieldPath().equals("metadata.uid"));
         assertThat(train.getVolumeMounts()).anyMatch(m -> m.getMountPath().equals("/var/cache/mithril")
-                && m.getSubPathExpr().equals("$(MITHRIL_POD_UID)") && m.getName().equals("mithril-cache"));
+                && m.getSubPathExpr() == null && m.getName().equals("mithril-cache"));
+        assertThat(train.getVolumeMounts()).anyMatch(m -> m.getMountPath().equals("/var/lib/mithril/view")
+                && m.getSubPathExpr().equals("$(MITHRIL_POD_UID)") && m.getName().equals("mithril-view"));
         assertThat(shipper.getEnv()).isEmpty();
-        assertThat(out.getSpec().getVolumes()).anyMatch(v -> v.getName().equals("mithril-cache")
+        assertThat(out.getSpec().getVolumes()).anyMatch(v -> v.getName().equals("mithril-cache") && v.getEmptyDir() != null);
+        assertThat(out.getSpec().getVolumes()).anyMatch(v -> v.getName().equals("mithril-view")
                 && v.getHostPath().getPath().equals("/var/lib/mithril/volumes") && v.getHostPath().getType().equals("DirectoryOrCreate"));
         Container wait = out.getSpec().getInitContainers().get(0);
         assertThat(wait.getName()).isEqualTo("mithril-wait");
-        assertThat(wait.getCommand().get(2)).contains(".mithril-ready").contains("-lt 30").endsWith("exit 0");
+        assertThat(wait.getCommand().get(2)).contains("/var/lib/mithril/view/.mithril-ready")
+                .contains("-lt 30").contains("for d in inductor triton;").endsWith("exit 0");
         assertThat(wait.getSecurityContext().getRunAsNonRoot()).isTrue();
         assertThat(out.getMetadata().getAnnotations()).containsEntry("mithril.io/injected", "gpt")
                 .containsEntry("mithril.io/injected-containers", "train")
