@@ -3,7 +3,12 @@ package io.mithril.agent.cli;
 import io.mithril.agent.serve.AgentMetrics;
 import io.mithril.agent.serve.AgentServer;
 import io.mithril.agent.store.NodeStore;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.mithril.agent.ingest.IngestLimits;
+import io.mithril.agent.kube.KubeAgent;
 import java.net.InetSocketAddress;
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine;
@@ -21,6 +26,30 @@ final class ServeCmd implements Callable<Integer> {
     @Option(names = "--listen", defaultValue = "${env:MITHRIL_LISTEN:-127.0.0.1:9464}", paramLabel = "HOST:PORT",
             description = "Address of the HTTP API; default ${DEFAULT-VALUE}.")
     String listen;
+
+    @Option(names = "--kubernetes", defaultValue = "${env:MITHRIL_KUBERNETES:-false}",
+            description = "Run as the node agent of a cluster: watch this node's pods and publish, ingest and remove their views.")
+    boolean kubernetes;
+
+    @Option(names = "--node-name", defaultValue = "${env:NODE_NAME}", paramLabel = "NODE",
+            description = "This node's name (the chart sets NODE_NAME from spec.nodeName).")
+    String nodeName;
+
+    @Option(names = "--volumes", defaultValue = "${env:MITHRIL_VOLUMES:-/var/lib/mithril/volumes}", paramLabel = "DIR",
+            description = "Folder of the pods' views (the hostPath the webhook mounts); same filesystem as --root. Default ${DEFAULT-VALUE}.")
+    Path volumes;
+
+    @Option(names = "--device-class", defaultValue = "${env:MITHRIL_DEVICE_CLASS}", paramLabel = "CLASS",
+            description = "Override the device class read from the node's labels (cpu, cuda-any, cuda-M.m).")
+    String deviceClass;
+
+    @Option(names = "--gpu-product", defaultValue = "${env:MITHRIL_GPU_PRODUCT}", paramLabel = "NAME",
+            description = "Override the GPU product read from the node's nvidia.com/gpu.product label.")
+    String gpuProduct;
+
+    @Option(names = "--ingest-interval", defaultValue = "${env:MITHRIL_INGEST_INTERVAL:-10s}", paramLabel = "DURATION",
+            description = "Time between ingest passes over running pods' views; default ${DEFAULT-VALUE}.")
+    String ingestInterval;
 
     @Override
     public Integer call() throws Exception {
@@ -40,7 +69,15 @@ final class ServeCmd implements Callable<Integer> {
                 Thread.currentThread().interrupt();
             }
         }));
-        try (NodeStore store = main.openStore(true); AgentServer server = new AgentServer(store, new AgentMetrics(), addr)) {
+        AgentMetrics metrics = new AgentMetrics();
+        try (NodeStore store = main.openStore(true); AgentServer server = new AgentServer(store, metrics, addr);
+                KubernetesClient client = kubernetes ? new KubernetesClientBuilder().build() : null;
+                KubeAgent agent = kubernetes ? new KubeAgent(client, store, metrics, new KubeAgent.Config(nodeName, volumes,
+                        deviceClass, gpuProduct, duration(ingestInterval), IngestLimits.defaults(), true)) : null) {
+            if (agent != null) {
+                server.readiness(agent::synced);
+                agent.start();
+            }
             server.start();
             spec.commandLine().getErr().println("mithril-agent: serving " + store.root() + " on http://" + listen.substring(0, colon) + ":" + server.port());
             spec.commandLine().getErr().flush();
@@ -49,5 +86,23 @@ final class ServeCmd implements Callable<Integer> {
             closed.countDown();
         }
         return 0;
+    }
+
+    /** {@code 500ms}, {@code 10s}, {@code 2m}. */
+    static java.time.Duration duration(String text) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d{1,9})(ms|s|m)").matcher(text.trim());
+        if (!m.matches()) {
+            throw new IllegalArgumentException("a duration like 500ms, 10s or 2m is wanted, got " + text);
+        }
+        long n = Long.parseLong(m.group(1));
+        java.time.Duration d = switch (m.group(2)) {
+            case "ms" -> java.time.Duration.ofMillis(n);
+            case "s" -> java.time.Duration.ofSeconds(n);
+            default -> java.time.Duration.ofMinutes(n);
+        };
+        if (d.toMillis() < 100) {
+            throw new IllegalArgumentException("an interval of at least 100ms is wanted, got " + text);
+        }
+        return d;
     }
 }

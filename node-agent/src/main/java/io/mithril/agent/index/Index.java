@@ -206,6 +206,12 @@ public final class Index {
         return g == null ? 0 : g.bytes;
     }
 
+    /** The latest use (or write) of the group's entries, present or removed since; 0 when none. */
+    public long groupLastUse(GroupId group) {
+        Group g = groups.get(group);
+        return g == null || g.maxUse == Long.MIN_VALUE ? 0 : g.maxUse;
+    }
+
     public int groupEntries(GroupId group) {
         Group g = groups.get(group);
         return g == null ? 0 : g.lru.size();

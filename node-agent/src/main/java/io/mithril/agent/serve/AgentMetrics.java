@@ -2,6 +2,7 @@ package io.mithril.agent.serve;
 
 import io.mithril.agent.index.EvictionCause;
 import io.mithril.agent.ingest.IngestReport;
+import io.mithril.agent.key.GroupId;
 import io.mithril.agent.store.StoreStats;
 import io.mithril.agent.volume.View;
 import java.util.Locale;
@@ -21,6 +22,36 @@ public final class AgentMetrics {
     private final LongAdder entriesIngested = new LongAdder();
     private final LongAdder bytesIngested = new LongAdder();
     private final Map<String, LongAdder> refused = new ConcurrentHashMap<>();
+    private final Map<GroupId, GroupCounts> groups = new ConcurrentHashMap<>();
+
+    /**
+     * A group's cache activity since this agent started: entries its workloads read from views
+     * (hits) and entries taken from them (misses: compiled because they were not there).
+     */
+    public static final class GroupCounts {
+        final LongAdder hits = new LongAdder();
+        final LongAdder misses = new LongAdder();
+
+        public long hits() {
+            return hits.sum();
+        }
+
+        public long misses() {
+            return misses.sum();
+        }
+    }
+
+    /** Records a view's outcome for its group: entries read (hits) and entries ingested (misses). */
+    public void groupActivity(GroupId g, int read, int ingested) {
+        GroupCounts c = groups.computeIfAbsent(g, k -> new GroupCounts());
+        c.hits.add(read);
+        c.misses.add(ingested);
+    }
+
+    public GroupCounts groupCounts(GroupId g) {
+        GroupCounts c = groups.get(g);
+        return c == null ? new GroupCounts() : c;
+    }
 
     public void published(View v) {
         publish.observeNanos(v.publishNanos());
@@ -71,6 +102,16 @@ public final class AgentMetrics {
         b.append("# TYPE mithril_group_entries gauge\n");
         for (StoreStats.Group g : s.groups()) {
             b.append("mithril_group_entries{").append(labels(g)).append("} ").append(g.entries()).append('\n');
+        }
+        b.append("# HELP mithril_group_hits_total Entries of a group read by workloads from their views.\n");
+        b.append("# TYPE mithril_group_hits_total counter\n");
+        for (StoreStats.Group g : s.groups()) {
+            b.append("mithril_group_hits_total{").append(labels(g)).append("} ").append(groupCounts(g.group()).hits()).append('\n');
+        }
+        b.append("# HELP mithril_group_misses_total Entries of a group compiled by workloads and ingested.\n");
+        b.append("# TYPE mithril_group_misses_total counter\n");
+        for (StoreStats.Group g : s.groups()) {
+            b.append("mithril_group_misses_total{").append(labels(g)).append("} ").append(groupCounts(g.group()).misses()).append('\n');
         }
         publish.write(b);
         ingest.write(b);

@@ -45,6 +45,13 @@ public final class AgentServer implements AutoCloseable {
         http.createContext("/", this::handle);
     }
 
+    private volatile java.util.function.BooleanSupplier ready = () -> true;
+
+    /** An extra readiness condition (Kubernetes mode: the agent's informers have synced). */
+    public void readiness(java.util.function.BooleanSupplier condition) {
+        this.ready = condition;
+    }
+
     public void start() {
         http.start();
     }
@@ -65,10 +72,14 @@ public final class AgentServer implements AutoCloseable {
                     case "/healthz" -> send(ex, 200, "text/plain", "ok\n");
                     case "/readyz" -> {
                         store.stats();
-                        send(ex, 200, "text/plain", "ready\n");
+                        if (ready.getAsBoolean()) {
+                            send(ex, 200, "text/plain", "ready\n");
+                        } else {
+                            send(ex, 503, "text/plain", "not ready: still syncing with the API server\n");
+                        }
                     }
                     case "/metrics" -> send(ex, 200, "text/plain; version=0.0.4; charset=utf-8", metrics.render(store.stats()));
-                    case "/v1/stats" -> send(ex, 200, "application/json", statsJson(store.stats()));
+                    case "/v1/stats" -> send(ex, 200, "application/json", statsJson(store.stats(), metrics));
                     default -> send(ex, 404, "text/plain", "not found: " + path.replaceAll("\\p{Cntrl}", "?") + "\n");
                 }
             } catch (IllegalStateException closed) {
@@ -80,7 +91,11 @@ public final class AgentServer implements AutoCloseable {
         }
     }
 
-    static String statsJson(StoreStats s) {
+    /**
+     * The JSON the operator aggregates: per group its entries, bytes, budget, hits and misses since
+     * this agent started, and last use (ISO-8601 UTC, or null).
+     */
+    static String statsJson(StoreStats s, AgentMetrics metrics) {
         StringBuilder b = new StringBuilder("{\"bytes\":").append(s.bytes())
                 .append(",\"entries\":").append(s.entries())
                 .append(",\"blobs\":").append(s.blobs())
@@ -89,9 +104,12 @@ public final class AgentServer implements AutoCloseable {
         String sep = "";
         for (StoreStats.Group g : s.groups()) {
             b.append(sep).append(String.format(Locale.ROOT,
-                    "{\"namespace\":\"%s\",\"cache\":\"%s\",\"device\":\"%s\",\"product\":\"%s\",\"entries\":%d,\"bytes\":%d}",
+                    "{\"namespace\":\"%s\",\"cache\":\"%s\",\"device\":\"%s\",\"product\":\"%s\",\"entries\":%d,\"bytes\":%d,"
+                            + "\"budget\":%s,\"hits\":%d,\"misses\":%d,\"lastUse\":%s}",
                     g.group().namespace(), g.group().cache(), g.group().device().text(), g.group().product().slug(),
-                    g.entries(), g.bytes()));
+                    g.entries(), g.bytes(), g.budget() == null ? "null" : g.budget().toString(),
+                    metrics.groupCounts(g.group()).hits(), metrics.groupCounts(g.group()).misses(),
+                    g.lastUseMillis() <= 0 ? "null" : "\"" + java.time.Instant.ofEpochMilli(g.lastUseMillis()).truncatedTo(java.time.temporal.ChronoUnit.SECONDS) + "\""));
             sep = ",";
         }
         return b.append("]}\n").toString();

@@ -796,7 +796,8 @@ public final class NodeStore implements Closeable {
             Leases.Others others = leases.readOthers();
             List<StoreStats.Group> groups = new ArrayList<>();
             for (GroupId g : index.groups()) {
-                groups.add(new StoreStats.Group(g, index.groupEntries(g), index.groupBytes(g), groupBudgets.get(g)));
+                groups.add(new StoreStats.Group(g, index.groupEntries(g), index.groupBytes(g), groupBudgets.get(g),
+                        index.groupLastUse(g)));
             }
             groups.sort((a, b) -> a.group().text().compareTo(b.group().text()));
             Map<EvictionCause, Long> ev = new EnumMap<>(EvictionCause.class);

@@ -19,6 +19,9 @@ public record StoreStats(
         Map<EvictionCause, Long> evictions,
         List<Group> groups) {
 
-    /** One group's figures. {@code bytes} is logical (shared blobs count in each group using them). */
-    public record Group(GroupId group, int entries, long bytes, Long budget) {}
+    /**
+     * One group's figures. {@code bytes} is logical (shared blobs count in each group using them);
+     * {@code lastUseMillis} is the latest use or write of any of its entries (0: never).
+     */
+    public record Group(GroupId group, int entries, long bytes, Long budget, long lastUseMillis) {}
 }

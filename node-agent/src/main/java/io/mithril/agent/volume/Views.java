@@ -55,9 +55,18 @@ public final class Views {
     private static final Logger log = LoggerFactory.getLogger(Views.class);
     public static final String MARKER = ".mithril-ready";
 
-    /** The workload's user and group; null fields mean "leave as created". */
-    public record Owner(Integer uid, Integer gid) {
+    /**
+     * The workload's user and group; null fields mean "leave as created". {@code anyone}: the
+     * workload's user is not known (a container image's own USER), so the view's folders and copied
+     * files are made writable by every user; the view is private to one pod, so that is its only user.
+     */
+    public record Owner(Integer uid, Integer gid, boolean anyone) {
         public static final Owner CURRENT = new Owner(null, null);
+        public static final Owner ANYONE = new Owner(null, null, true);
+
+        public Owner(Integer uid, Integer gid) {
+            this(uid, gid, false);
+        }
     }
 
     private final NodeStore store;
@@ -78,11 +87,7 @@ public final class Views {
         store.sync();
         long now = System.currentTimeMillis();
         Files.createDirectories(dir);
-        NodeStore.Pinned pinned = store.pinGroup(group, e -> {
-            String n = e.key().name();
-            Framework fw = Framework.ofDir(n.substring(0, n.indexOf('/')));
-            return fw != null && frameworks.contains(fw);
-        });
+        NodeStore.Pinned pinned = store.pinGroup(group, e -> ofFrameworks(e, frameworks));
         List<Entry> entries = pinned.entries();
         List<EntryKey> keys = new ArrayList<>(entries.size());
         entries.forEach(e -> keys.add(e.key()));
@@ -128,6 +133,49 @@ public final class Views {
             throw ex;
         }
         return new View(dir, group, frameworks, now, mode, files, keys, bytes.sum(), System.nanoTime() - t0, pin);
+    }
+
+    private static boolean ofFrameworks(Entry e, Set<Framework> frameworks) {
+        String n = e.key().name();
+        Framework fw = Framework.ofDir(n.substring(0, n.indexOf('/')));
+        return fw != null && frameworks.contains(fw);
+    }
+
+    /**
+     * Takes over a view that an earlier run of this agent published (after a restart): pins the
+     * group's entries again and records as published the files that still are the store's blobs
+     * (links sharing the blob's inode). Everything else in the folder is left to the next ingest,
+     * which hashes it and keeps only what is new. The view's publish time is its marker's.
+     */
+    public View adopt(GroupId group, Path dir, Set<Framework> frameworks, PublishMode mode) throws IOException {
+        NodeStore.Pinned pinned = store.pinGroup(group, e -> ofFrameworks(e, frameworks));
+        Map<String, View.Published> files = new java.util.HashMap<>();
+        List<EntryKey> keys = new ArrayList<>();
+        long bytes = 0;
+        for (Entry e : pinned.entries()) {
+            keys.add(e.key());
+            for (EntryFile f : e.files()) {
+                String rel = e.key().name().endsWith("/") ? e.key().name() + f.path() : e.key().name();
+                try {
+                    BasicFileAttributes a = Files.readAttributes(dir.resolve(rel), BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                    Object blobKey = Files.readAttributes(store.blobPath(f.address()), BasicFileAttributes.class).fileKey();
+                    if (a.isRegularFile() && a.fileKey() != null && a.fileKey().equals(blobKey)) {
+                        files.put(rel, new View.Published(e.key(), f.address(), f.size(), true, a.fileKey(),
+                                a.lastModifiedTime().toMillis()));
+                        bytes += f.size();
+                    }
+                } catch (IOException gone) {
+                    // not there (or not ours any more): the next ingest decides
+                }
+            }
+        }
+        long publishedAt;
+        try {
+            publishedAt = Files.getLastModifiedTime(dir.resolve(MARKER), LinkOption.NOFOLLOW_LINKS).toMillis();
+        } catch (IOException e) {
+            publishedAt = System.currentTimeMillis();
+        }
+        return new View(dir, group, frameworks, publishedAt, mode, files, keys, bytes, 0, pinned.pin());
     }
 
     private static final int PUBLISH_THREADS = 4;
@@ -229,13 +277,16 @@ public final class Views {
     }
 
     private static void chownTree(Path dir, Owner owner) throws IOException {
-        if (owner.uid() == null && owner.gid() == null) {
+        if (owner.uid() == null && owner.gid() == null && !owner.anyone()) {
             return;
         }
         Files.walkFileTree(dir, new SimpleFileVisitor<>() {
             @Override
             public FileVisitResult preVisitDirectory(Path d, BasicFileAttributes attrs) throws IOException {
                 chown(d, owner);
+                if (owner.anyone()) {
+                    Files.setPosixFilePermissions(d, PosixFilePermissions.fromString("rwxrwxrwx"));
+                }
                 return FileVisitResult.CONTINUE;
             }
 
@@ -243,6 +294,12 @@ public final class Views {
             public FileVisitResult visitFile(Path f, BasicFileAttributes attrs) throws IOException {
                 if ((Integer) Files.getAttribute(f, "unix:nlink", LinkOption.NOFOLLOW_LINKS) == 1) {
                     chown(f, owner); // copies belong to the workload; links stay the store's
+                    if (owner.anyone()) {
+                        var perms = Files.getPosixFilePermissions(f, LinkOption.NOFOLLOW_LINKS);
+                        perms.add(java.nio.file.attribute.PosixFilePermission.GROUP_WRITE);
+                        perms.add(java.nio.file.attribute.PosixFilePermission.OTHERS_WRITE);
+                        Files.setPosixFilePermissions(f, perms);
+                    }
                 }
                 return FileVisitResult.CONTINUE;
             }

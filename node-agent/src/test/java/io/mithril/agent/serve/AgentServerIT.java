@@ -50,10 +50,15 @@ class AgentServerIT {
             Files.createDirectories(v.dir().resolve("inductor/ab"));
             Files.writeString(v.dir().resolve("inductor/ab/cx.py"), "x = 1\n");
             Files.createSymbolicLink(v.dir().resolve("inductor/ab/cy.py"), Path.of("/etc/hostname"));
+            int ingested;
             try (Ingester ing = new Ingester(store, IngestLimits.defaults())) {
-                metrics.ingested(ing.ingest(v, "test", true));
+                var report = ing.ingest(v, "test", true);
+                metrics.ingested(report);
+                ingested = report.entries();
             }
-            metrics.entriesRead(views.unpublish(v).size());
+            int read = views.unpublish(v).size();
+            metrics.entriesRead(read);
+            metrics.groupActivity(StoreFixture.H100, read, ingested);
             try (AgentServer server = new AgentServer(store, metrics, new InetSocketAddress("127.0.0.1", 0))) {
                 server.start();
                 int port = server.port();
@@ -69,7 +74,9 @@ class AgentServerIT {
                         .contains("mithril_group_bytes{namespace=\"team-a\",cache=\"gpt\",device=\"cuda-9.0\",product=\"nvidia-h100-80gb-hbm3\"} 6");
                 assertThat(promtool(m.body())).isEqualTo("");
                 HttpResponse<String> s = get(port, "/v1/stats");
-                assertThat(s.body()).contains("\"entries\":1").contains("\"device\":\"cuda-9.0\"").contains("\"hardLimit\":1048576");
+                assertThat(s.body()).contains("\"entries\":1").contains("\"device\":\"cuda-9.0\"").contains("\"hardLimit\":1048576")
+                        .contains("\"hits\":0,\"misses\":1,\"lastUse\":\"20");
+                assertThat(m.body()).contains("mithril_group_misses_total{namespace=\"team-a\",cache=\"gpt\",device=\"cuda-9.0\",product=\"nvidia-h100-80gb-hbm3\"} 1");
                 assertThat(get(port, "/nope").statusCode()).isEqualTo(404);
                 HttpResponse<String> post = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics"))
                         .POST(HttpRequest.BodyPublishers.ofString("x")).build(), HttpResponse.BodyHandlers.ofString());

@@ -1,0 +1,213 @@
+package io.mithril.agent.kube;
+
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.mithril.agent.ingest.IngestLimits;
+import io.mithril.agent.ingest.Ingester;
+import io.mithril.agent.key.GroupId;
+import io.mithril.agent.key.InvalidNameException;
+import io.mithril.agent.serve.AgentMetrics;
+import io.mithril.agent.store.NodeStore;
+import io.mithril.api.v1alpha1.CompileCache;
+import io.mithril.api.v1alpha1.DeletionPolicy;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code mithril-agent serve --kubernetes}: the agent on one node of a cluster. It reads its Node's
+ * labels once for the device class, watches only the pods bound to its node (a field selector, so
+ * a large cluster costs it nothing) and every CompileCache (for budgets and deletion), and drives
+ * {@link PodVolumes} from what it sees. Informer callbacks hand work to a small pool, so a slow
+ * publish never holds up the watch.
+ *
+ * <p>API access it needs (and nothing more): get on its own Node; list and watch pods (the field
+ * selector narrows what the server sends, RBAC cannot express it); list and watch compilecaches.
+ */
+public final class KubeAgent implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(KubeAgent.class);
+
+    /**
+     * Settings, parsed once. Overrides may be null. {@code nodeFieldSelector}: ask the API server for
+     * this node's pods only (always, in a cluster); off only against fabric8's mock API server, which
+     * answers a {@code spec.nodeName} field selector with nothing. Pods of other nodes are ignored
+     * here either way.
+     */
+    public record Config(String nodeName, Path volumes, String deviceOverride, String productOverride, Duration ingestInterval,
+            IngestLimits limits, boolean nodeFieldSelector) {}
+
+    private final KubernetesClient client;
+    private final NodeStore store;
+    private final AgentMetrics metrics;
+    private final Config config;
+    private final ExecutorService work = Executors.newFixedThreadPool(4, r -> {
+        Thread t = new Thread(r, "mithril-pods");
+        t.setDaemon(true);
+        return t;
+    });
+    private final ScheduledExecutorService periodic = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "mithril-ingest");
+        t.setDaemon(true);
+        return t;
+    });
+    private Ingester ingester;
+    private PodVolumes volumes;
+    private SharedIndexInformer<Pod> pods;
+    private SharedIndexInformer<CompileCache> caches;
+
+    public KubeAgent(KubernetesClient client, NodeStore store, AgentMetrics metrics, Config config) {
+        this.client = client;
+        this.store = store;
+        this.metrics = metrics;
+        this.config = config;
+    }
+
+    /** Reads the node, recovers views left by an earlier run, then starts watching. */
+    public void start() throws IOException {
+        if (config.nodeName() == null || config.nodeName().isBlank()) {
+            throw new IllegalArgumentException("--node-name (or NODE_NAME from the downward API) is required with --kubernetes");
+        }
+        Node node = client.nodes().withName(config.nodeName()).get();
+        if (node == null) {
+            throw new IllegalStateException("node " + config.nodeName() + " does not exist in the API server");
+        }
+        NodeIdentity id = NodeIdentity.of(node, config.deviceOverride(), config.productOverride());
+        log.info("node {}: device class {}, product {}", id.node(), id.device().text(), id.product().slug());
+        ingester = new Ingester(store, config.limits());
+        volumes = new PodVolumes(store, ingester, metrics, config.volumes(), id);
+
+        caches = client.resources(CompileCache.class).inAnyNamespace().inform(new ResourceEventHandler<>() {
+            @Override
+            public void onAdd(CompileCache cc) {
+                policy(cc);
+            }
+
+            @Override
+            public void onUpdate(CompileCache old, CompileCache cc) {
+                policy(cc);
+            }
+
+            @Override
+            public void onDelete(CompileCache cc, boolean unknownFinalState) {
+                deleted(cc);
+            }
+        }, 0);
+
+        var onNode = config.nodeFieldSelector()
+                ? client.pods().inAnyNamespace().withField("spec.nodeName", id.node()) : client.pods().inAnyNamespace();
+        volumes.recover(onNode.list().getItems());
+        pods = onNode.inform(new ResourceEventHandler<>() {
+            @Override
+            public void onAdd(Pod p) {
+                work.execute(() -> volumes.observe(p));
+            }
+
+            @Override
+            public void onUpdate(Pod old, Pod p) {
+                work.execute(() -> volumes.observe(p));
+            }
+
+            @Override
+            public void onDelete(Pod p, boolean unknownFinalState) {
+                String uid = p.getMetadata().getUid();
+                work.execute(() -> volumes.gone(uid));
+            }
+        }, 0);
+        long every = config.ingestInterval().toMillis();
+        periodic.scheduleWithFixedDelay(() -> {
+            try {
+                volumes.ingestAll();
+            } catch (RuntimeException e) {
+                log.warn("periodic ingest failed: {}", e.toString());
+            }
+        }, every, every, TimeUnit.MILLISECONDS);
+    }
+
+    /** Both watches have their first full list. */
+    public boolean synced() {
+        return pods != null && caches != null && pods.hasSynced() && caches.hasSynced();
+    }
+
+    public PodVolumes volumes() {
+        return volumes;
+    }
+
+    private GroupId group(CompileCache cc) {
+        try {
+            return volumes.node().group(cc.getMetadata().getNamespace(), cc.getMetadata().getName());
+        } catch (InvalidNameException e) {
+            return null; // not a name the API server would accept; nothing of it can be here
+        }
+    }
+
+    private void policy(CompileCache cc) {
+        GroupId g = group(cc);
+        if (g == null) {
+            return;
+        }
+        volumes.undrop(g);
+        Long budget = null;
+        String text = cc.getSpec() == null ? null : cc.getSpec().getBudget();
+        if (text != null) {
+            try {
+                budget = Quantity.getAmountInBytes(new Quantity(text)).longValueExact();
+            } catch (RuntimeException e) {
+                log.warn("CompileCache {}/{}: budget {} is not a quantity; no budget applied", cc.getMetadata().getNamespace(),
+                        cc.getMetadata().getName(), text.replaceAll("\\p{Cntrl}", "?"));
+            }
+        }
+        store.setGroupBudget(g, budget);
+    }
+
+    private void deleted(CompileCache cc) {
+        GroupId g = group(cc);
+        if (g == null) {
+            return;
+        }
+        store.setGroupBudget(g, null);
+        boolean delete = cc.getSpec() != null && cc.getSpec().getDeletionPolicy() == DeletionPolicy.Delete;
+        if (delete) {
+            work.execute(() -> {
+                try {
+                    volumes.dropGroup(g);
+                } catch (IOException | RuntimeException e) {
+                    log.warn("could not remove the entries of {}: {}", g.text(), e.toString());
+                }
+            });
+        } // Retain: the entries stay and age out by LRU; a CompileCache of the same name finds them again
+    }
+
+    @Override
+    public void close() {
+        if (pods != null) {
+            pods.close();
+        }
+        if (caches != null) {
+            caches.close();
+        }
+        periodic.shutdownNow();
+        work.shutdown();
+        try {
+            work.awaitTermination(20, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (volumes != null) {
+            volumes.close();
+        }
+        if (ingester != null) {
+            ingester.close();
+        }
+    }
+}

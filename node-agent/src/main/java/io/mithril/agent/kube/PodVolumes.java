@@ -1,0 +1,419 @@
+package io.mithril.agent.kube;
+
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerStatus;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodSecurityContext;
+import io.fabric8.kubernetes.api.model.SecurityContext;
+import io.mithril.agent.framework.Framework;
+import io.mithril.agent.index.Entry;
+import io.mithril.agent.ingest.IngestReport;
+import io.mithril.agent.ingest.Ingester;
+import io.mithril.agent.key.GroupId;
+import io.mithril.agent.key.InvalidNameException;
+import io.mithril.agent.serve.AgentMetrics;
+import io.mithril.agent.store.NodeStore;
+import io.mithril.agent.volume.PublishMode;
+import io.mithril.agent.volume.View;
+import io.mithril.agent.volume.Views;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+/**
+ * The per-pod volume lifecycle on one node, driven by what the API server says about the pods bound
+ * to it (the NodePublish/NodeUnpublish of this CSI-like design).
+ *
+ * <p>A pod takes part when the webhook injected it ({@code mithril.io/injected} names its
+ * CompileCache) and it is bound to this node. Its view is {@code <volumes>/<pod UID>}, the folder
+ * its {@code subPathExpr} mount resolves to. Lifecycle:
+ * <ol>
+ *   <li><b>publish</b> when the pod is first seen and its wait step has not ended yet (a pod whose
+ *       wait step gave up runs cold: publishing then would only pin entries for nothing);</li>
+ *   <li><b>ingest</b> every pass of {@link #ingestAll()} while it runs;</li>
+ *   <li><b>finish</b> when the pod has ended (phase Succeeded/Failed) or is gone from the API:
+ *       a final ingest, the use probe read back, unpin, the folder removed.</li>
+ * </ol>
+ * Each pod's steps are serialized by a lock of its own; pods proceed in parallel.
+ *
+ * <p><b>Restart</b>: what a view is (its group, frameworks, publish mode) is recorded before
+ * publishing under {@code <store>/pods/<uid>}, outside the pod's reach (the pod can write its whole
+ * view). {@link #recover} adopts the views of pods that still run and finishes those whose pods are
+ * gone, so nothing a pod compiled is lost to an agent restart and no folder is left behind.
+ *
+ * <p><b>Ownership</b>: a view belongs to the pod's user when the pod says who that is
+ * ({@code runAsUser}, {@code runAsGroup}, {@code fsGroup}). When it does not (the image's USER
+ * decides) the view is made writable by anyone; it is mounted into that one pod only. Root and
+ * unknown users get copies rather than links: a root process could write a linked blob in place.
+ */
+public final class PodVolumes implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(PodVolumes.class);
+
+    public static final String ANNOTATION_INJECTED = "mithril.io/injected";
+    public static final String ANNOTATION_FRAMEWORKS = "mithril.io/injected-frameworks";
+    public static final String ANNOTATION_CONTAINERS = "mithril.io/injected-containers";
+    static final String WAIT_CONTAINER = "mithril-wait";
+    private static final Pattern UID = Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+
+    /** A live view and whom it is for. */
+    private static final class Live {
+        final String pod;
+        final View view;
+        int ingested;
+
+        Live(String pod, View view) {
+            this.pod = pod;
+            this.view = view;
+        }
+    }
+
+    private final NodeStore store;
+    private final Views views;
+    private final Ingester ingester;
+    private final AgentMetrics metrics;
+    private final Path volumes;
+    private final Path state;
+    private final NodeIdentity node;
+    private final Map<String, Live> live = new ConcurrentHashMap<>();
+    private final Map<String, Object> locks = new ConcurrentHashMap<>();
+    /** Pods finished here: a late update of a pod that ended must not publish it again. */
+    private final Set<String> finished = ConcurrentHashMap.newKeySet();
+    /** Groups whose CompileCache was deleted with deletionPolicy Delete: no more ingest into them. */
+    private final Set<GroupId> dropped = ConcurrentHashMap.newKeySet();
+
+    public PodVolumes(NodeStore store, Ingester ingester, AgentMetrics metrics, Path volumes, NodeIdentity node) throws IOException {
+        this.store = store;
+        this.views = new Views(store);
+        this.ingester = ingester;
+        this.metrics = metrics;
+        this.volumes = Files.createDirectories(volumes);
+        this.state = Files.createDirectories(store.root().resolve("pods"));
+        this.node = node;
+    }
+
+    public NodeIdentity node() {
+        return node;
+    }
+
+    /** The view folder of a pod (whether or not it exists). */
+    public Path viewDir(String podUid) {
+        return volumes.resolve(podUid);
+    }
+
+    /** UIDs of the pods with a live view. */
+    public Set<String> livePods() {
+        return Set.copyOf(live.keySet());
+    }
+
+    /** A pod as the API server shows it now: publishes, or finishes, as its state asks. */
+    public void observe(Pod pod) {
+        String uid = pod.getMetadata().getUid();
+        if (!takesPart(pod)) {
+            return;
+        }
+        synchronized (lock(uid)) {
+            try (MDC.MDCCloseable ignored = MDC.putCloseable("pod", pod.getMetadata().getNamespace() + "/" + pod.getMetadata().getName())) {
+                String phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
+                if ("Succeeded".equals(phase) || "Failed".equals(phase)) {
+                    finishLocked(uid);
+                } else if (!live.containsKey(uid) && !finished.contains(uid)) {
+                    if (waitStepEnded(pod)) {
+                        log.info("not publishing: the pod's wait step already ended (it runs cold)");
+                        finished.add(uid);
+                        return;
+                    }
+                    publishLocked(pod, uid);
+                }
+            }
+        }
+    }
+
+    /** A pod was removed from the API server (or is no longer bound here). */
+    public void gone(String uid) {
+        if (uid == null || !UID.matcher(uid).matches()) {
+            return;
+        }
+        synchronized (lock(uid)) {
+            finishLocked(uid);
+        }
+        locks.remove(uid);
+    }
+
+    /** One ingest pass over every live view. */
+    public void ingestAll() {
+        for (String uid : new ArrayList<>(live.keySet())) {
+            synchronized (lock(uid)) {
+                Live l = live.get(uid);
+                if (l == null || dropped.contains(l.view.group())) {
+                    continue;
+                }
+                try (MDC.MDCCloseable ignored = MDC.putCloseable("pod", l.pod)) {
+                    IngestReport r = ingester.ingest(l.view, "pod:" + l.pod, false);
+                    metrics.ingested(r);
+                    l.ingested += r.entries();
+                } catch (RuntimeException e) {
+                    log.warn("ingest failed: {}", e.toString());
+                }
+            }
+        }
+    }
+
+    /**
+     * After a restart: adopts the views of pods in {@code podsOnNode} that still take part, and
+     * finishes every other view folder (a final ingest when its record says what it was, then removal).
+     */
+    public void recover(Collection<Pod> podsOnNode) throws IOException {
+        Map<String, Pod> byUid = new java.util.HashMap<>();
+        for (Pod p : podsOnNode) {
+            byUid.put(p.getMetadata().getUid(), p);
+        }
+        List<String> folders = new ArrayList<>();
+        try (var ds = Files.newDirectoryStream(volumes)) {
+            ds.forEach(p -> folders.add(p.getFileName().toString()));
+        }
+        try (var ds = Files.newDirectoryStream(state)) {
+            ds.forEach(p -> {
+                String n = p.getFileName().toString();
+                if (!folders.contains(n)) {
+                    folders.add(n);
+                }
+            });
+        }
+        for (String uid : folders) {
+            if (!UID.matcher(uid).matches()) {
+                log.warn("ignoring {} in {}: not a pod UID", uid.replaceAll("\\p{Cntrl}", "?"), volumes);
+                continue;
+            }
+            Pod pod = byUid.get(uid);
+            synchronized (lock(uid)) {
+                Record rec = readRecord(uid);
+                boolean running = pod != null && takesPart(pod) && !terminal(pod);
+                if (running && rec != null && Views.isReady(viewDir(uid))) {
+                    View v = views.adopt(rec.group(), viewDir(uid), rec.frameworks(), rec.mode());
+                    live.put(uid, new Live(name(pod), v));
+                    log.info("adopted the view of {} after a restart ({} entries pinned)", name(pod), v.entries().size());
+                } else if (running) {
+                    continue; // publish not finished before the restart: observe() publishes over it
+                } else if (rec != null && Files.isDirectory(viewDir(uid), LinkOption.NOFOLLOW_LINKS)) {
+                    View v = views.adopt(rec.group(), viewDir(uid), rec.frameworks(), rec.mode());
+                    live.put(uid, new Live("gone:" + uid, v));
+                    finishLocked(uid);
+                } else {
+                    Views.deleteTree(viewDir(uid));
+                    Files.deleteIfExists(state.resolve(uid));
+                }
+            }
+        }
+    }
+
+    /**
+     * The CompileCache of these groups was deleted with {@code deletionPolicy: Delete}: its entries
+     * go now, and live views of it stop feeding the store (their pods keep running on what they have).
+     */
+    public int dropGroup(GroupId group) throws IOException {
+        dropped.add(group);
+        int n = 0;
+        for (Entry e : store.entries(group)) {
+            if (store.delete(e.key())) {
+                n++;
+            }
+        }
+        log.info("CompileCache {}/{} deleted with deletionPolicy Delete: removed {} entries of {}", group.namespace(),
+                group.cache(), n, group.text());
+        return n;
+    }
+
+    /** The CompileCache exists (again): its group takes ingest. */
+    public void undrop(GroupId group) {
+        dropped.remove(group);
+    }
+
+    // ------------------------------------------------------------------ steps (under the pod's lock)
+
+    private void publishLocked(Pod pod, String uid) {
+        GroupId group;
+        try {
+            group = node.group(pod.getMetadata().getNamespace(), pod.getMetadata().getAnnotations().get(ANNOTATION_INJECTED));
+        } catch (InvalidNameException e) {
+            log.warn("not publishing: {}", e.getMessage());
+            finished.add(uid);
+            return;
+        }
+        Set<Framework> frameworks = frameworks(pod.getMetadata().getAnnotations().get(ANNOTATION_FRAMEWORKS));
+        Access access = access(pod);
+        Path dir = viewDir(uid);
+        try {
+            writeRecord(uid, new Record(group, frameworks, access.mode()));
+            View v = views.publish(group, dir, frameworks, access.owner(), access.mode());
+            metrics.published(v);
+            live.put(uid, new Live(name(pod), v));
+            log.info("published {} entries ({} bytes) of {} in {} ms", v.entries().size(), v.bytes(), group.text(),
+                    v.publishNanos() / 1_000_000);
+        } catch (IOException | RuntimeException e) {
+            // the pod's wait step gives up and it runs cold: fail-open
+            log.warn("publish failed, the pod will start cold: {}", e.toString());
+        }
+    }
+
+    private void finishLocked(String uid) {
+        finished.add(uid);
+        Live l = live.remove(uid);
+        if (l == null) {
+            return;
+        }
+        try (MDC.MDCCloseable ignored = MDC.putCloseable("pod", l.pod)) {
+            int ingested = l.ingested;
+            if (!dropped.contains(l.view.group())) {
+                try {
+                    IngestReport r = ingester.ingest(l.view, "pod:" + l.pod, true);
+                    metrics.ingested(r);
+                    ingested += r.entries();
+                } catch (RuntimeException e) {
+                    log.warn("final ingest failed: {}", e.toString());
+                }
+            }
+            int read = 0;
+            try {
+                read = views.unpublish(l.view).size();
+            } catch (IOException e) {
+                log.warn("unpublish failed: {}", e.toString());
+            }
+            metrics.entriesRead(read);
+            metrics.groupActivity(l.view.group(), read, ingested);
+            log.info("finished: read {} entries (hits), ingested {} (misses)", read, ingested);
+            Files.deleteIfExists(state.resolve(uid));
+        } catch (IOException e) {
+            log.warn("could not remove the record of {}: {}", uid, e.toString());
+        }
+    }
+
+    // ------------------------------------------------------------------ what a pod is
+
+    private Object lock(String uid) {
+        return locks.computeIfAbsent(uid, k -> new Object());
+    }
+
+    boolean takesPart(Pod pod) {
+        if (pod.getMetadata() == null || pod.getSpec() == null || pod.getMetadata().getAnnotations() == null) {
+            return false;
+        }
+        String uid = pod.getMetadata().getUid();
+        return pod.getMetadata().getAnnotations().containsKey(ANNOTATION_INJECTED)
+                && node.node().equals(pod.getSpec().getNodeName())
+                && uid != null && UID.matcher(uid).matches();
+    }
+
+    private static boolean terminal(Pod pod) {
+        String phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
+        return "Succeeded".equals(phase) || "Failed".equals(phase);
+    }
+
+    private static boolean waitStepEnded(Pod pod) {
+        if (pod.getStatus() == null || pod.getStatus().getInitContainerStatuses() == null) {
+            return false;
+        }
+        for (ContainerStatus s : pod.getStatus().getInitContainerStatuses()) {
+            if (WAIT_CONTAINER.equals(s.getName()) && s.getState() != null && s.getState().getTerminated() != null) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static String name(Pod pod) {
+        return pod.getMetadata().getNamespace() + "/" + pod.getMetadata().getName();
+    }
+
+    /** The webhook's framework names (the CRD's enum) to the agent's; unknown names are skipped. */
+    static Set<Framework> frameworks(String annotation) {
+        Set<Framework> out = new LinkedHashSet<>();
+        for (String n : (annotation == null ? "Inductor,Triton" : annotation).split(",")) {
+            Framework f = switch (n.trim()) {
+                case "Inductor" -> Framework.INDUCTOR;
+                case "Triton" -> Framework.TRITON;
+                case "VLLM" -> Framework.VLLM;
+                case "SGLang" -> Framework.SGLANG;
+                case "CudaJIT" -> Framework.CUDA;
+                default -> null;
+            };
+            if (f != null) {
+                out.add(f);
+            }
+        }
+        return out.isEmpty() ? Framework.defaults() : out;
+    }
+
+    record Access(Views.Owner owner, PublishMode mode) {}
+
+    /** Who the injected containers run as, as far as the pod says, and so how to publish. */
+    static Access access(Pod pod) {
+        PodSecurityContext psc = pod.getSpec().getSecurityContext();
+        Set<String> injected = new HashSet<>(Arrays.asList(
+                Objects.requireNonNullElse(pod.getMetadata().getAnnotations().get(ANNOTATION_CONTAINERS), "").split(",")));
+        Set<Long> uids = new HashSet<>();
+        Set<Long> gids = new HashSet<>();
+        for (Container c : pod.getSpec().getContainers()) {
+            if (!injected.contains(c.getName())) {
+                continue;
+            }
+            SecurityContext sc = c.getSecurityContext();
+            uids.add(sc != null && sc.getRunAsUser() != null ? sc.getRunAsUser() : psc == null ? null : psc.getRunAsUser());
+            Long gid = sc != null && sc.getRunAsGroup() != null ? sc.getRunAsGroup() : psc == null ? null : psc.getRunAsGroup();
+            gids.add(gid != null ? gid : psc == null ? null : psc.getFsGroup());
+        }
+        Long uid = uids.size() == 1 ? uids.iterator().next() : null;
+        Long gid = gids.size() == 1 ? gids.iterator().next() : null;
+        if (uid == null) {
+            return new Access(new Views.Owner(null, gid == null ? null : gid.intValue(), true), PublishMode.COPY);
+        }
+        return new Access(new Views.Owner(uid.intValue(), gid == null ? null : gid.intValue()),
+                uid == 0 ? PublishMode.COPY : PublishMode.LINK);
+    }
+
+    // ------------------------------------------------------------------ the record of a view, for restarts
+
+    record Record(GroupId group, Set<Framework> frameworks, PublishMode mode) {}
+
+    private void writeRecord(String uid, Record r) throws IOException {
+        StringBuilder fw = new StringBuilder();
+        for (Framework f : r.frameworks()) {
+            fw.append(fw.length() == 0 ? "" : ",").append(f.dir());
+        }
+        Path tmp = state.resolve(uid + ".tmp");
+        Files.writeString(tmp, r.group().text() + "\n" + fw + "\n" + r.mode().name() + "\n", StandardCharsets.UTF_8);
+        Files.move(tmp, state.resolve(uid), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    private Record readRecord(String uid) {
+        try {
+            List<String> lines = Files.readAllLines(state.resolve(uid), StandardCharsets.UTF_8);
+            return new Record(GroupId.parse(lines.get(0)), Framework.parseList(lines.get(1)), PublishMode.valueOf(lines.get(2)));
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    /** Forgets the live views: an agent stopping is not a pod ending, so views and records stay for the next start. */
+    @Override
+    public void close() {
+        live.clear();
+    }
+}
