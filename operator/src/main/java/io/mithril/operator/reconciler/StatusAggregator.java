@@ -92,6 +92,15 @@ public final class StatusAggregator {
         return s;
     }
 
+    /** The status of a CompileCache whose spec cannot be acted on: Ready False, reason InvalidSpec. */
+    public static CompileCacheStatus invalid(CompileCache cc, String why, Instant now) {
+        CompileCacheStatus prev = cc.getStatus();
+        CompileCacheStatus s = new CompileCacheStatus();
+        s.setObservedGeneration(cc.getMetadata().getGeneration());
+        s.setConditions(List.of(condition(prev, "Ready", false, "InvalidSpec", why, now, cc.getMetadata().getGeneration())));
+        return s;
+    }
+
     static long budgetBytes(CompileCache cc) {
         String b = cc.getSpec() == null || cc.getSpec().getBudget() == null ? "20Gi" : cc.getSpec().getBudget();
         return Quantity.getAmountInBytes(new Quantity(b)).min(BigDecimal.valueOf(Long.MAX_VALUE)).longValue();

@@ -1,0 +1,43 @@
+package io.mithril.operator.reconciler;
+
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.mithril.api.v1alpha1.CompileCacheSpec;
+import io.mithril.api.v1alpha1.ContainerScope;
+import java.math.BigDecimal;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * What the schema says about a spec, checked again in code: a CompileCache can reach the operator
+ * without the API server's validation (the CRD installed late, an older schema, a test server), and
+ * then it gets a clear condition and event instead of an exception in a loop.
+ */
+final class SpecCheck {
+
+    private SpecCheck() {}
+
+    static List<String> problems(CompileCacheSpec spec) {
+        List<String> out = new ArrayList<>();
+        if (spec == null) {
+            return out;
+        }
+        if (spec.getBudget() != null) {
+            try {
+                BigDecimal b = Quantity.getAmountInBytes(new Quantity(spec.getBudget()));
+                if (b.signum() <= 0) {
+                    out.add("spec.budget must be more than 0, got " + spec.getBudget());
+                }
+            } catch (RuntimeException e) {
+                out.add("spec.budget is not a quantity like 20Gi: " + spec.getBudget());
+            }
+        }
+        if (spec.getContainers() == ContainerScope.Named && (spec.getContainerNames() == null || spec.getContainerNames().isEmpty())) {
+            out.add("spec.containerNames must name at least one container when spec.containers is Named");
+        }
+        Integer t = spec.getPublishTimeoutSeconds();
+        if (t != null && (t < 1 || t > 600)) {
+            out.add("spec.publishTimeoutSeconds must be within 1..600, got " + t);
+        }
+        return out;
+    }
+}
