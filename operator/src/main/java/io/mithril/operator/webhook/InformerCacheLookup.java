@@ -2,10 +2,9 @@ package io.mithril.operator.webhook;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.fabric8.kubernetes.client.informers.cache.Cache;
 import io.mithril.api.v1alpha1.CompileCache;
 import java.util.List;
-import java.util.Map;
-import java.util.function.Function;
 
 /**
  * The webhook's CompileCache lookup from an informer's cache, indexed by namespace: an admission
@@ -13,13 +12,10 @@ import java.util.function.Function;
  */
 public final class InformerCacheLookup implements WebhookServer.CacheLookup, AutoCloseable {
 
-    private static final String BY_NAMESPACE = "namespace";
     private final SharedIndexInformer<CompileCache> informer;
 
     public InformerCacheLookup(KubernetesClient client) {
         this.informer = client.resources(CompileCache.class).inAnyNamespace().runnableInformer(0);
-        Function<CompileCache, List<String>> ns = cc -> List.of(cc.getMetadata().getNamespace());
-        informer.addIndexers(Map.of(BY_NAMESPACE, ns));
     }
 
     public void start() {
@@ -32,7 +28,7 @@ public final class InformerCacheLookup implements WebhookServer.CacheLookup, Aut
 
     @Override
     public List<CompileCache> inNamespace(String namespace) {
-        return informer.getIndexer().byIndex(BY_NAMESPACE, namespace == null ? "" : namespace);
+        return informer.getIndexer().byIndex(Cache.NAMESPACE_INDEX, namespace == null ? "" : namespace); // an index every informer keeps
     }
 
     @Override

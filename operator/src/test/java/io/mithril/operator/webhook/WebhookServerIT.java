@@ -17,17 +17,23 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
-import java.util.Map;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 
 /** The webhook over real HTTPS (a CA and serving certificate made here), with recorded AdmissionReview JSON. */
+@EnableKubernetesMockClient(crud = true)
 class WebhookServerIT {
 
+    static KubernetesMockServer mock;
+    static KubernetesClient kube;
+    static InformerCacheLookup lookup;
     static WebhookServer server;
     static HttpClient client;
     static String recorded;
@@ -41,12 +47,16 @@ class WebhookServerIT {
         kmf.init(ca.keyStore(serving, pw), pw);
         SSLContext serverTls = SSLContext.getInstance("TLS");
         serverTls.init(kmf.getKeyManagers(), null, null);
-        CompileCache cc = new CompileCache();
-        cc.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder().withName("gpt").withNamespace("team-a").build());
-        cc.setSpec(new CompileCacheSpec());
-        Map<String, List<CompileCache>> byNs = Map.of("team-a", List.of(cc));
-        server = new WebhookServer(new InetSocketAddress("127.0.0.1", 0), serverTls, new PodMutator(Injection.defaults()),
-                ns -> byNs.getOrDefault(ns, List.of()));
+        for (String[] c : new String[][] {{"team-a", "gpt"}, {"team-two", "one"}, {"team-two", "two"}}) {
+            CompileCache cc = new CompileCache();
+            cc.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder().withName(c[1]).withNamespace(c[0]).build());
+            cc.setSpec(new CompileCacheSpec());
+            kube.resource(cc).create();
+        }
+        lookup = new InformerCacheLookup(kube); // the production lookup, from an informer on the mock API server
+        lookup.start();
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> lookup.inNamespace("team-two").size() == 2);
+        server = new WebhookServer(new InetSocketAddress("127.0.0.1", 0), serverTls, new PodMutator(Injection.defaults()), lookup);
         server.start();
         TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
         tmf.init(ca.trustStore());
@@ -61,6 +71,7 @@ class WebhookServerIT {
     @AfterAll
     static void stop() {
         server.close();
+        lookup.close();
     }
 
     HttpResponse<String> post(String body) throws Exception {
@@ -98,6 +109,38 @@ class WebhookServerIT {
         JsonNode resp = new ObjectMapper().readTree(r.body()).get("response");
         assertThat(resp.has("patch")).isFalse();
         assertThat(resp.get("warnings").get(0).asText()).contains("no CompileCache in this namespace");
+    }
+
+    @Test
+    void alreadyInjectedPod_isAllowedWithoutPatch() throws Exception {
+        HttpResponse<String> r = post(recorded.replace("\"mithril.io/cache\": \"enabled\"",
+                "\"mithril.io/cache\": \"enabled\", \"mithril.io/injected\": \"gpt\""));
+        JsonNode resp = new ObjectMapper().readTree(r.body()).get("response");
+        assertThat(resp.get("allowed").asBoolean()).isTrue();
+        assertThat(resp.has("patch")).isFalse();
+        assertThat(resp.has("warnings")).isFalse();
+    }
+
+    @Test
+    void namespaceWithTwoCompileCaches_isAllowedWithoutPatch_andAWarningToNameOne() throws Exception {
+        HttpResponse<String> r = post(recorded.replace("\"namespace\": \"team-a\"", "\"namespace\": \"team-two\""));
+        JsonNode resp = new ObjectMapper().readTree(r.body()).get("response");
+        assertThat(resp.has("patch")).isFalse();
+        assertThat(resp.get("warnings").get(0).asText()).contains("2 CompileCaches").contains("mithril.io/cache-name");
+        HttpResponse<String> named = post(recorded.replace("\"namespace\": \"team-a\"", "\"namespace\": \"team-two\"")
+                .replace("\"mithril.io/cache\": \"enabled\"", "\"mithril.io/cache\": \"enabled\", \"mithril.io/cache-name\": \"two\""));
+        JsonNode patch = new ObjectMapper().readTree(Base64.getDecoder().decode(
+                new ObjectMapper().readTree(named.body()).get("response").get("patch").asText()));
+        assertThat(patch.get(1).get("value").get("mithril.io/injected").asText()).isEqualTo("two");
+    }
+
+    @Test
+    void nonGpuPod_getsEveryContainerInjected_andSaysWhich() throws Exception {
+        HttpResponse<String> r = post(recorded.replace("\"nvidia.com/gpu\": \"1\", ", ""));
+        JsonNode resp = new ObjectMapper().readTree(r.body()).get("response");
+        JsonNode patch = new ObjectMapper().readTree(Base64.getDecoder().decode(resp.get("patch").asText()));
+        assertThat(patch.get(1).get("value").get("mithril.io/injected-containers").asText()).isEqualTo("train,log-shipper");
+        assertThat(patch.get(0).get("value").get("containers").get(1).get("env").toString()).contains("TORCHINDUCTOR_CACHE_DIR");
     }
 
     @Test
