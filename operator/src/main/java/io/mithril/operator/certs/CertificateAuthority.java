@@ -6,6 +6,7 @@ import java.security.KeyPairGenerator;
 import java.security.KeyStore;
 import java.security.SecureRandom;
 import java.security.cert.X509Certificate;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Date;
@@ -27,7 +28,7 @@ import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
  * The operator's own small CA: a self-signed root and serving certificates for the webhook's
  * Service DNS names (ECDSA P-256). The API server trusts the root through the webhook
  * configuration's {@code caBundle}. Rotation (re-issuing before expiry, keeping the old root in the
- * bundle for a while) is the reconciler's job and builds on {@link #issue}.
+ * bundle for a while) is {@link CertificateManager}'s job and builds on {@link #issue}.
  */
 public final class CertificateAuthority {
 
@@ -41,9 +42,14 @@ public final class CertificateAuthority {
     }
 
     public static CertificateAuthority create(String name, Duration validity) throws Exception {
+        return create(name, validity, Clock.systemUTC());
+    }
+
+    /** A new self-signed root valid from five minutes before {@code clock}'s now for {@code validity}. */
+    public static CertificateAuthority create(String name, Duration validity, Clock clock) throws Exception {
         KeyPair kp = keyPair();
         X500Name subject = new X500Name("CN=" + name);
-        Instant now = Instant.now();
+        Instant now = clock.instant();
         X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(subject, serial(), Date.from(now.minusSeconds(300)),
                 Date.from(now.plus(validity)), subject, kp.getPublic());
         b.addExtension(Extension.basicConstraints, true, new BasicConstraints(0));
@@ -51,17 +57,36 @@ public final class CertificateAuthority {
         return new CertificateAuthority(new Issued(kp, sign(b, kp)));
     }
 
+    /** A CA from a root and its keys kept elsewhere (the webhook Secret); the caller checks they match. */
+    static CertificateAuthority of(Issued root) {
+        return new CertificateAuthority(root);
+    }
+
     public X509Certificate certificate() {
         return root.certificate();
     }
 
+    Issued root() {
+        return root;
+    }
+
     /** A serving certificate for the given DNS names, signed by this CA. */
     public Issued issue(List<String> dnsNames, Duration validity) throws Exception {
+        return issue(dnsNames, validity, Clock.systemUTC());
+    }
+
+    /**
+     * A serving certificate for the given DNS names, signed by this CA, valid from five minutes before
+     * {@code clock}'s now for {@code validity}, but never past this CA's own expiry.
+     */
+    public Issued issue(List<String> dnsNames, Duration validity, Clock clock) throws Exception {
         KeyPair kp = keyPair();
-        Instant now = Instant.now();
+        Instant now = clock.instant();
+        Instant notAfter = now.plus(validity);
+        Instant caNotAfter = root.certificate().getNotAfter().toInstant();
         X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(root.certificate(), serial(),
-                Date.from(now.minusSeconds(300)), Date.from(now.plus(validity)), new X500Name("CN=" + dnsNames.get(0)),
-                kp.getPublic());
+                Date.from(now.minusSeconds(300)), Date.from(notAfter.isAfter(caNotAfter) ? caNotAfter : notAfter),
+                new X500Name("CN=" + dnsNames.get(0)), kp.getPublic());
         GeneralName[] names = dnsNames.stream().map(n -> new GeneralName(GeneralName.dNSName, n)).toArray(GeneralName[]::new);
         b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(names));
         b.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));

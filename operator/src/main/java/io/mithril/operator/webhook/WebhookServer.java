@@ -44,6 +44,7 @@ public final class WebhookServer implements AutoCloseable {
     }
 
     private final HttpsServer https;
+    private final SwitchableSslContext tls;
     private final ExecutorService pool;
     private final PodMutator mutator;
     private final CacheLookup caches;
@@ -52,7 +53,8 @@ public final class WebhookServer implements AutoCloseable {
         this.mutator = mutator;
         this.caches = caches;
         this.https = HttpsServer.create(listen, 128);
-        this.https.setHttpsConfigurator(new HttpsConfigurator(tls));
+        this.tls = SwitchableSslContext.of(tls);
+        this.https.setHttpsConfigurator(new HttpsConfigurator(this.tls));
         this.pool = Executors.newFixedThreadPool(4, r -> {
             Thread t = new Thread(r, "mithril-webhook");
             t.setDaemon(true);
@@ -73,6 +75,14 @@ public final class WebhookServer implements AutoCloseable {
 
     public int port() {
         return https.getAddress().getPort();
+    }
+
+    /**
+     * Serves new connections with {@code next} (a renewed certificate); connections already open keep the
+     * context they were accepted with.
+     */
+    public void reloadTls(SSLContext next) {
+        tls.set(next);
     }
 
     private void handle(HttpExchange ex) throws IOException {
