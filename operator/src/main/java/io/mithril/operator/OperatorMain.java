@@ -1,0 +1,181 @@
+package io.mithril.operator;
+
+import com.github.benmanes.caffeine.cache.Ticker;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.javaoperatorsdk.operator.Operator;
+import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
+import io.mithril.operator.agents.AgentDirectory;
+import io.mithril.operator.certs.CertificateManager;
+import io.mithril.operator.certs.FileTlsSource;
+import io.mithril.operator.certs.TlsMaterial;
+import io.mithril.operator.certs.TlsSource;
+import io.mithril.operator.reconciler.CompileCacheReconciler;
+import io.mithril.operator.reconciler.Events;
+import io.mithril.operator.webhook.InformerCacheLookup;
+import io.mithril.operator.webhook.Injection;
+import io.mithril.operator.webhook.PodMutator;
+import io.mithril.operator.webhook.WebhookServer;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * The operator process: the pod webhook (served by every replica), the CompileCache reconciler
+ * (run by the elected leader only), and the webhook's certificate upkeep. Settings are parsed once
+ * here, each as flag, environment variable and default on one line.
+ */
+@Command(name = "mithril-operator", mixinStandardHelpOptions = true, version = "mithril-operator 0.1.0",
+        description = "Reconciles CompileCaches and injects the node compile cache into annotated pods.")
+public final class OperatorMain implements Callable<Integer> {
+
+    private static final Logger log = LoggerFactory.getLogger(OperatorMain.class);
+
+    @Option(names = "--namespace", defaultValue = "${env:POD_NAMESPACE:-mithril-system}", description = "The operator's namespace (its Secret, lease and the agents' pods).")
+    String namespace;
+    @Option(names = "--listen", defaultValue = "${env:MITHRIL_WEBHOOK_LISTEN:-0.0.0.0:8443}", description = "HTTPS address of the webhook; default ${DEFAULT-VALUE}.")
+    String listen;
+    @Option(names = "--service", defaultValue = "${env:MITHRIL_WEBHOOK_SERVICE:-mithril-webhook}", description = "The webhook's Service (names in its certificate).")
+    String service;
+    @Option(names = "--webhook-config", defaultValue = "${env:MITHRIL_WEBHOOK_CONFIG:-mithril}", description = "The MutatingWebhookConfiguration whose caBundle is kept current.")
+    String webhookConfig;
+    @Option(names = "--tls-dir", defaultValue = "${env:MITHRIL_TLS_DIR}", description = "Read tls.crt/tls.key from here (cert-manager) instead of keeping an own CA in a Secret.")
+    Path tlsDir;
+    @Option(names = "--agent-selector", defaultValue = "${env:MITHRIL_AGENT_SELECTOR:-app.kubernetes.io/component=node-agent}", description = "Label selector of the node agents' pods in --namespace.")
+    String agentSelector;
+    @Option(names = "--agent-port", defaultValue = "${env:MITHRIL_AGENT_PORT:-9464}", description = "The agents' HTTP port when their pod names no port 'http'.")
+    int agentPort;
+    @Option(names = "--stats-ttl", defaultValue = "${env:MITHRIL_STATS_TTL_SECONDS:-15}", description = "Seconds an agent's report is reused across reconciles.")
+    int statsTtl;
+    @Option(names = "--resync", defaultValue = "${env:MITHRIL_RESYNC_SECONDS:-30}", description = "Seconds between status refreshes of each CompileCache.")
+    int resync;
+    @Option(names = "--leader-election", negatable = true, defaultValue = "${env:MITHRIL_LEADER_ELECTION:-true}", description = "Elect one reconciling replica through a Lease.")
+    boolean leaderElection;
+    @Option(names = "--identity", defaultValue = "${env:POD_NAME:-${env:HOSTNAME:-mithril-operator}}", description = "This replica's name in the leader Lease.")
+    String identity;
+    @Option(names = "--wait-image", defaultValue = "${env:MITHRIL_WAIT_IMAGE:-busybox:1.36}", description = "Image of the injected wait step (needs sh, sleep, ln).")
+    String waitImage;
+    @Option(names = "--host-path", defaultValue = "${env:MITHRIL_HOST_PATH:-/var/lib/mithril/volumes}", description = "The node folder of the pods' views (the agents' --volumes).")
+    String hostPath;
+
+    /**
+     * The settings, once parsed. {@code lease}: null for no leader election. {@code serverSideApply}:
+     * status written by server-side apply (always in a cluster; off only against fabric8's mock API
+     * server, which answers it with 415).
+     */
+    record Settings(String namespace, InetSocketAddress listen, String service, String webhookConfig, Path tlsDir,
+            AgentDirectory.Config agents, Duration resync, Lease lease, Injection injection, boolean serverSideApply) {}
+
+    /**
+     * Leader election through the Lease {@code mithril-operator}. {@code identity}: this replica
+     * (the pod name); {@code exitOnLoss}: a replica that loses the lease exits and restarts as a
+     * follower, rather than risk reconciling beside the new leader.
+     */
+    record Lease(String identity, Duration duration, Duration renewDeadline, Duration retryPeriod, boolean exitOnLoss) {
+        static Lease defaults(String identity) {
+            return new Lease(identity, Duration.ofSeconds(15), Duration.ofSeconds(10), Duration.ofSeconds(2), true);
+        }
+    }
+
+    Settings settings() {
+        int colon = listen.lastIndexOf(':');
+        if (colon < 0) {
+            throw new IllegalArgumentException("--listen wants HOST:PORT, got " + listen);
+        }
+        Injection d = Injection.defaults();
+        return new Settings(namespace, new InetSocketAddress(listen.substring(0, colon), Integer.parseInt(listen.substring(colon + 1))),
+                service, webhookConfig, tlsDir,
+                new AgentDirectory.Config(namespace, agentSelector, agentPort, Duration.ofSeconds(statsTtl), Duration.ofSeconds(2)),
+                Duration.ofSeconds(resync), leaderElection ? Lease.defaults(identity) : null, new Injection(d.mountPath(), d.viewPath(), hostPath, waitImage), true);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        Settings s = settings();
+        CountDownLatch stop = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown));
+        try (KubernetesClient client = new KubernetesClientBuilder().build(); Running r = start(client, s)) {
+            log.info("webhook on https://{}:{}; reconciler {}", s.listen().getHostString(), r.webhook().port(),
+                    s.lease() != null ? "runs while this replica leads" : "runs here");
+            stop.await();
+        }
+        return 0;
+    }
+
+    /** The running parts, closed in reverse order. */
+    record Running(WebhookServer webhook, InformerCacheLookup lookup, AgentDirectory agents, Operator operator,
+            ScheduledExecutorService tlsChecks) implements AutoCloseable {
+        @Override
+        public void close() {
+            operator.stop();
+            tlsChecks.shutdownNow();
+            webhook.close();
+            lookup.close();
+            agents.close();
+        }
+    }
+
+    /** Starts everything against {@code client}; also what tests and the end-to-end harness run. */
+    static Running start(KubernetesClient client, Settings s) throws Exception {
+        Clock clock = Clock.systemUTC();
+        TlsSource tls = s.tlsDir() != null ? new FileTlsSource(s.tlsDir())
+                : new CertificateManager(client, certConfig(s), clock);
+        TlsMaterial material = tls.load();
+        InformerCacheLookup lookup = new InformerCacheLookup(client);
+        lookup.start();
+        WebhookServer webhook = new WebhookServer(s.listen(), material.sslContext(), new PodMutator(s.injection()), lookup);
+        webhook.start();
+        ScheduledExecutorService checks = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "mithril-tls");
+            t.setDaemon(true);
+            return t;
+        });
+        tls.watch(checks, Duration.ofHours(1), m -> {
+            try {
+                webhook.reloadTls(m.sslContext());
+                log.info("webhook certificate reloaded (serial {})", m.certificate().getSerialNumber().toString(16));
+            } catch (java.security.GeneralSecurityException e) {
+                log.error("new webhook certificate unusable, keeping the old one: {}", e.getMessage());
+            }
+        });
+        AgentDirectory agents = new AgentDirectory(client, s.agents(), Ticker.systemTicker());
+        agents.start();
+        Operator operator = new Operator(o -> {
+            o.withKubernetesClient(client).withCloseClientOnStop(false).withUseSSAToPatchPrimaryResource(s.serverSideApply())
+                    .withSSABasedCreateUpdateMatchForDependentResources(s.serverSideApply());
+            if (s.lease() != null) {
+                Lease l = s.lease();
+                o.withLeaderElectionConfiguration(new LeaderElectionConfiguration("mithril-operator", s.namespace(), l.duration(),
+                        l.renewDeadline(), l.retryPeriod(), l.identity(), null, l.exitOnLoss()));
+            }
+        });
+        operator.register(new CompileCacheReconciler(agents, new Events(client, clock), clock, s.resync()));
+        operator.start();
+        return new Running(webhook, lookup, agents, operator, checks);
+    }
+
+    static CertificateManager.Config certConfig(Settings s) {
+        CertificateManager.Config d = CertificateManager.Config.defaults(s.namespace(), s.service());
+        return new CertificateManager.Config(d.namespace(), d.secretName(), s.webhookConfig(), d.serviceName(), d.caValidity(),
+                d.servingValidity(), d.renewBefore(), d.retryInterval());
+    }
+
+    public static void main(String[] args) {
+        CommandLine cl = new CommandLine(new OperatorMain());
+        cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            cmd.getErr().println("mithril-operator: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
+            return 1;
+        });
+        System.exit(cl.execute(args));
+    }
+}
