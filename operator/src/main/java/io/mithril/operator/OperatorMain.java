@@ -73,7 +73,7 @@ public final class OperatorMain implements Callable<Integer> {
      * status written by server-side apply (always in a cluster; off only against fabric8's mock API
      * server, which answers it with 415).
      */
-    record Settings(String namespace, InetSocketAddress listen, String service, String webhookConfig, Path tlsDir,
+    public record Settings(String namespace, InetSocketAddress listen, String service, String webhookConfig, Path tlsDir,
             AgentDirectory.Config agents, Duration resync, Lease lease, Injection injection, boolean serverSideApply) {}
 
     /**
@@ -81,8 +81,8 @@ public final class OperatorMain implements Callable<Integer> {
      * (the pod name); {@code exitOnLoss}: a replica that loses the lease exits and restarts as a
      * follower, rather than risk reconciling beside the new leader.
      */
-    record Lease(String identity, Duration duration, Duration renewDeadline, Duration retryPeriod, boolean exitOnLoss) {
-        static Lease defaults(String identity) {
+    public record Lease(String identity, Duration duration, Duration renewDeadline, Duration retryPeriod, boolean exitOnLoss) {
+        public static Lease defaults(String identity) {
             return new Lease(identity, Duration.ofSeconds(15), Duration.ofSeconds(10), Duration.ofSeconds(2), true);
         }
     }
@@ -113,7 +113,7 @@ public final class OperatorMain implements Callable<Integer> {
     }
 
     /** The running parts, closed in reverse order. */
-    record Running(WebhookServer webhook, InformerCacheLookup lookup, AgentDirectory agents, Operator operator,
+    public record Running(WebhookServer webhook, InformerCacheLookup lookup, AgentDirectory agents, Operator operator,
             ScheduledExecutorService tlsChecks) implements AutoCloseable {
         @Override
         public void close() {
@@ -126,7 +126,7 @@ public final class OperatorMain implements Callable<Integer> {
     }
 
     /** Starts everything against {@code client}; also what tests and the end-to-end harness run. */
-    static Running start(KubernetesClient client, Settings s) throws Exception {
+    public static Running start(KubernetesClient client, Settings s) throws Exception {
         Clock clock = Clock.systemUTC();
         TlsSource tls = s.tlsDir() != null ? new FileTlsSource(s.tlsDir())
                 : new CertificateManager(client, certConfig(s), clock);
