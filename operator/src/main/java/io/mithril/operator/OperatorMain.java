@@ -171,6 +171,9 @@ public final class OperatorMain implements Callable<Integer> {
     }
 
     public static void main(String[] args) {
+        // Without TCP_NODELAY the JDK server's responses meet the client's delayed ACK: ~45 ms per
+        // admission instead of ~1-2 ms (docs/benchmarks.md, Operator). Read once, before the first server.
+        System.setProperty("sun.net.httpserver.nodelay", System.getProperty("sun.net.httpserver.nodelay", "true"));
         CommandLine cl = new CommandLine(new OperatorMain());
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
             cmd.getErr().println("mithril-operator: " + (e.getMessage() == null ? e.toString() : e.getMessage()));

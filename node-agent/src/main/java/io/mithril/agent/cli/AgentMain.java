@@ -67,6 +67,8 @@ public final class AgentMain {
         System.setProperty("org.slf4j.simpleLogger.defaultLogLevel",
                 System.getProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn"));
         System.setProperty("org.slf4j.simpleLogger.logFile", "System.err");
+        // TCP_NODELAY for the JDK HTTP server of `serve` (see docs/benchmarks.md, Operator: the webhook's 45 ms stall)
+        System.setProperty("sun.net.httpserver.nodelay", System.getProperty("sun.net.httpserver.nodelay", "true"));
         System.exit(run(args, System.out, System.err));
     }
 

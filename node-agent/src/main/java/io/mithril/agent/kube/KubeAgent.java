@@ -85,9 +85,10 @@ public final class KubeAgent implements AutoCloseable {
         NodeIdentity id = NodeIdentity.of(node, config.deviceOverride(), config.productOverride());
         log.info("node {}: device class {}, product {}", id.node(), id.device().text(), id.product().slug());
         ingester = new Ingester(store, config.limits());
-        volumes = new PodVolumes(store, ingester, metrics, config.volumes(), id);
-
-        caches = client.resources(CompileCache.class).inAnyNamespace().inform(new ResourceEventHandler<>() {
+        caches = client.resources(CompileCache.class).inAnyNamespace().runnableInformer(0);
+        volumes = new PodVolumes(store, ingester, metrics, config.volumes(), id,
+                (ns, name) -> caches.getIndexer().getByKey(ns + "/" + name) != null);
+        caches.addEventHandler(new ResourceEventHandler<>() {
             @Override
             public void onAdd(CompileCache cc) {
                 policy(cc);
@@ -102,7 +103,8 @@ public final class KubeAgent implements AutoCloseable {
             public void onDelete(CompileCache cc, boolean unknownFinalState) {
                 deleted(cc);
             }
-        }, 0);
+        });
+        caches.run(); // returns once the first list is in the cache
 
         var onNode = config.nodeFieldSelector()
                 ? client.pods().inAnyNamespace().withField("spec.nodeName", id.node()) : client.pods().inAnyNamespace();

@@ -99,7 +99,17 @@ public final class PodVolumes implements AutoCloseable {
     /** Groups whose CompileCache was deleted with deletionPolicy Delete: no more ingest into them. */
     private final Set<GroupId> dropped = ConcurrentHashMap.newKeySet();
 
-    public PodVolumes(NodeStore store, Ingester ingester, AgentMetrics metrics, Path volumes, NodeIdentity node) throws IOException {
+    /** Whether a CompileCache exists: (namespace, name). */
+    private final java.util.function.BiPredicate<String, String> cacheExists;
+
+    /**
+     * {@code cacheExists}: a pod is served only while its CompileCache exists, so a pod that sets the
+     * webhook's annotations itself cannot grow a group no budget governs (it could only ever reach
+     * its own namespace's groups anyway).
+     */
+    public PodVolumes(NodeStore store, Ingester ingester, AgentMetrics metrics, Path volumes, NodeIdentity node,
+            java.util.function.BiPredicate<String, String> cacheExists) throws IOException {
+        this.cacheExists = cacheExists;
         this.store = store;
         this.views = new Views(store);
         this.ingester = ingester;
@@ -135,6 +145,12 @@ public final class PodVolumes implements AutoCloseable {
                 if ("Succeeded".equals(phase) || "Failed".equals(phase)) {
                     finishLocked(uid);
                 } else if (!live.containsKey(uid) && !finished.contains(uid)) {
+                    String cache = pod.getMetadata().getAnnotations().get(ANNOTATION_INJECTED);
+                    if (!cacheExists.test(pod.getMetadata().getNamespace(), cache)) {
+                        log.info("not publishing (yet): CompileCache {} does not exist in {}", cache.replaceAll("\\p{Cntrl}", "?"),
+                                pod.getMetadata().getNamespace());
+                        return; // a later update of the pod tries again
+                    }
                     if (waitStepEnded(pod)) {
                         log.info("not publishing: the pod's wait step already ended (it runs cold)");
                         finished.add(uid);

@@ -82,9 +82,13 @@ class KubeAgentIT {
     }
 
     Pod pod(String name, String node) {
+        return pod(name, node, "gpt");
+    }
+
+    Pod pod(String name, String node, String cache) {
         return client.pods().inNamespace(ns).resource(new PodBuilder()
                 .withNewMetadata().withName(name).withNamespace(ns).withUid(UUID.randomUUID().toString())
-                .withAnnotations(Map.of("mithril.io/cache", "enabled", "mithril.io/injected", "gpt",
+                .withAnnotations(Map.of("mithril.io/cache", "enabled", "mithril.io/injected", cache,
                         "mithril.io/injected-frameworks", "Inductor,Triton", "mithril.io/injected-containers", "train"))
                 .endMetadata()
                 .withNewSpec().withNodeName(node).addNewContainer().withName("train").withImage("pytorch")
@@ -116,11 +120,13 @@ class KubeAgentIT {
     void podBoundHere_getsItsViewAndMarker_podBoundElsewhere_doesNot() throws Exception {
         Pod here = pod("here", "gpu-1");
         Pod there = pod("there", "gpu-2");
+        Pod forged = pod("forged", "gpu-1", "no-such-cache"); // annotations set by hand, no CompileCache
         await().atMost(Duration.ofSeconds(20)).until(() -> Views.isReady(view(here)));
         assertThat(view(here).resolve("inductor")).isDirectory();
         assertThat(Files.getAttribute(view(here).resolve("inductor"), "unix:uid")).isEqualTo(1000);
         Thread.sleep(500);
         assertThat(view(there)).doesNotExist();
+        assertThat(view(forged)).doesNotExist();
         assertThat(agent.volumes().livePods()).containsExactly(here.getMetadata().getUid());
         assertThat(agent.volumes().node().device().text()).isEqualTo("cuda-9.0");
         assertThat(groupStats() == null ? null : groupStats().budget()).isNull(); // no entries yet: no group row
