@@ -63,6 +63,8 @@ public final class OperatorMain implements Callable<Integer> {
     boolean leaderElection;
     @Option(names = "--identity", defaultValue = "${env:POD_NAME:-${env:HOSTNAME:-mithril-operator}}", description = "This replica's name in the leader Lease.")
     String identity;
+    @Option(names = "--server-side-apply", negatable = true, defaultValue = "${env:MITHRIL_SERVER_SIDE_APPLY:-true}", description = "Write status by server-side apply. Turn off only for a test API server without it.")
+    boolean serverSideApply;
     @Option(names = "--wait-image", defaultValue = "${env:MITHRIL_WAIT_IMAGE:-busybox:1.36}", description = "Image of the injected wait step (needs sh, sleep, ln).")
     String waitImage;
     @Option(names = "--host-path", defaultValue = "${env:MITHRIL_HOST_PATH:-/var/lib/mithril/volumes}", description = "The node folder of the pods' views (the agents' --volumes).")
@@ -96,7 +98,7 @@ public final class OperatorMain implements Callable<Integer> {
         return new Settings(namespace, new InetSocketAddress(listen.substring(0, colon), Integer.parseInt(listen.substring(colon + 1))),
                 service, webhookConfig, tlsDir,
                 new AgentDirectory.Config(namespace, agentSelector, agentPort, Duration.ofSeconds(statsTtl), Duration.ofSeconds(2)),
-                Duration.ofSeconds(resync), leaderElection ? Lease.defaults(identity) : null, new Injection(d.mountPath(), d.viewPath(), hostPath, waitImage), true);
+                Duration.ofSeconds(resync), leaderElection ? Lease.defaults(identity) : null, new Injection(d.mountPath(), d.viewPath(), hostPath, waitImage), serverSideApply);
     }
 
     @Override

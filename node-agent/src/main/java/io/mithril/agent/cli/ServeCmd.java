@@ -15,7 +15,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-@Command(name = "serve", description = "Run the agent: health, readiness, Prometheus metrics and per-group stats over HTTP.")
+@Command(name = "serve", mixinStandardHelpOptions = true, description = "Run the agent: health, readiness, Prometheus metrics and per-group stats over HTTP.")
 final class ServeCmd implements Callable<Integer> {
 
     @CommandLine.ParentCommand
@@ -51,6 +51,10 @@ final class ServeCmd implements Callable<Integer> {
             description = "Time between ingest passes over running pods' views; default ${DEFAULT-VALUE}.")
     String ingestInterval;
 
+    @Option(names = "--node-field-selector", negatable = true, defaultValue = "${env:MITHRIL_NODE_FIELD_SELECTOR:-true}",
+            description = "Ask the API server for this node's pods only (spec.nodeName field selector). Turn off only for a test API server without field selectors.")
+    boolean nodeFieldSelector;
+
     @Override
     public Integer call() throws Exception {
         int colon = listen.lastIndexOf(':');
@@ -73,7 +77,7 @@ final class ServeCmd implements Callable<Integer> {
         try (NodeStore store = main.openStore(true); AgentServer server = new AgentServer(store, metrics, addr);
                 KubernetesClient client = kubernetes ? new KubernetesClientBuilder().build() : null;
                 KubeAgent agent = kubernetes ? new KubeAgent(client, store, metrics, new KubeAgent.Config(nodeName, volumes,
-                        deviceClass, gpuProduct, duration(ingestInterval), IngestLimits.defaults(), true)) : null) {
+                        deviceClass, gpuProduct, duration(ingestInterval), IngestLimits.defaults(), nodeFieldSelector)) : null) {
             if (agent != null) {
                 server.readiness(agent::synced);
                 agent.start();
