@@ -3,10 +3,12 @@
 # (../shared/fixtures/torch211-h100-gpt12l): when every file a warm start reads is in its cache
 # folders it reads them all (a hit) and writes nothing; otherwise it writes the whole fixture tree the
 # way the frameworks do (Inductor: temp file renamed into place; Triton: tmp.pid_* folder renamed to
-# the kernel key). Args: FIXTURE_CACHE_DIR WARM_READS_FILE. Prints "HIT n" or "MISS n".
+# the kernel key). Args: FIXTURE_CACHE_DIR WARM_READS_FILE [PAUSE_S]; PAUSE_S: seconds to pause between
+# the Inductor and the Triton part of a compile. Prints "HIT n" or "MISS n".
 set -eu
 fx="$1"
 reads="$2"
+pause="${3:-0}"
 ind="$TORCHINDUCTOR_CACHE_DIR"
 tri="$TRITON_CACHE_DIR"
 map() {
@@ -37,6 +39,7 @@ for f in $(cd "$fx/inductor" && find . -type f); do
   mv "$d/.tmp.$$" "$ind/$f"
   n=$((n + 1))
 done
+sleep "$pause"
 for k in "$fx"/triton/*; do
   key=$(basename "$k")
   [ -e "$tri/$key" ] && continue

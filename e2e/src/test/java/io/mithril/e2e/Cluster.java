@@ -52,6 +52,7 @@ final class Cluster implements AutoCloseable {
     final KubernetesClient client;
     OperatorMain.Running operator;
     private SSLContext trust;
+    private int webhookPort;
 
     Cluster(KubernetesClient client) {
         this.client = client;
@@ -61,6 +62,12 @@ final class Cluster implements AutoCloseable {
         operator = OperatorMain.start(client, new OperatorMain.Settings("mithril-system", new InetSocketAddress("127.0.0.1", 0),
                 "mithril-webhook", "mithril", null, AgentDirectory.Config.defaults("mithril-system"), Duration.ofSeconds(2), null,
                 Injection.defaults(), false));
+        return attach(operator.webhook().port());
+    }
+
+    /** Sends admissions to a webhook on this port (an operator process), trusting the CA in its Secret. */
+    Cluster attach(int port) throws Exception {
+        webhookPort = port;
         String ca = new String(Base64.getDecoder().decode(client.secrets().inNamespace("mithril-system").withName("mithril-webhook-tls")
                 .get().getData().get("ca.crt")), StandardCharsets.US_ASCII);
         KeyStore ks = KeyStore.getInstance("PKCS12");
@@ -104,7 +111,7 @@ final class Cluster implements AutoCloseable {
                 .withNewKind("", "Pod", "v1")
                 .withNewResource("", "pods", "v1")
                 .withObject(pod).endRequest().build();
-        HttpsURLConnection c = (HttpsURLConnection) URI.create("https://127.0.0.1:" + operator.webhook().port() + "/mutate-pods?timeout=10s")
+        HttpsURLConnection c = (HttpsURLConnection) URI.create("https://127.0.0.1:" + webhookPort + "/mutate-pods?timeout=10s")
                 .toURL().openConnection();
         c.setSSLSocketFactory(trust.getSocketFactory());
         c.setHostnameVerifier((host, session) -> { // the API server calls the Service name; so must the certificate say
@@ -115,6 +122,8 @@ final class Cluster implements AutoCloseable {
                 return false;
             }
         });
+        c.setConnectTimeout(3000); // the webhook's timeoutSeconds
+        c.setReadTimeout(3000);
         c.setRequestMethod("POST");
         c.setDoOutput(true);
         c.setRequestProperty("Content-Type", "application/json");
@@ -137,6 +146,18 @@ final class Cluster implements AutoCloseable {
         JsonNode patch = JSON.readTree(Base64.getDecoder().decode(resp.get("patch").asText()));
         JsonNode patched = JsonPatch.apply(patch, JSON.valueToTree(pod));
         return JSON.treeToValue(patched, Pod.class);
+    }
+
+    /**
+     * What the API server does with {@code failurePolicy: Ignore}: a webhook that cannot be reached
+     * (operator down) or fails admits the pod unchanged.
+     */
+    Pod admitOrIgnore(Pod pod) {
+        try {
+            return admit(pod);
+        } catch (Exception e) {
+            return pod;
+        }
     }
 
     /** Stores the pod (the mock assigns its UID) and binds it to a node, as the scheduler would. */

@@ -108,8 +108,12 @@ final class FakeKubelet {
                 String sub = m.getSubPath() != null ? m.getSubPath() : expand(m.getSubPathExpr(), env);
                 Path d = src.resolve(sub);
                 if (!Files.exists(d, LinkOption.NOFOLLOW_LINKS)) {
-                    Files.createDirectory(d, PosixFilePermissions.asFileAttribute(Files.getPosixFilePermissions(src)));
-                    Files.setPosixFilePermissions(d, Files.getPosixFilePermissions(src)); // no umask, as kubelet
+                    try {
+                        Files.createDirectory(d);
+                        Files.setPosixFilePermissions(d, Files.getPosixFilePermissions(src)); // the volume root's, no umask, as kubelet
+                    } catch (java.nio.file.FileAlreadyExistsException agentWasFirst) {
+                        // the agent made it meanwhile: kubelet mounts what is there
+                    }
                 }
                 src = d;
             }

@@ -59,11 +59,11 @@ public final class OperatorMain implements Callable<Integer> {
     int statsTtl;
     @Option(names = "--resync", defaultValue = "${env:MITHRIL_RESYNC_SECONDS:-30}", description = "Seconds between status refreshes of each CompileCache.")
     int resync;
-    @Option(names = "--leader-election", negatable = true, defaultValue = "${env:MITHRIL_LEADER_ELECTION:-true}", description = "Elect one reconciling replica through a Lease.")
+    @Option(names = "--leader-election", arity = "1", paramLabel = "true|false", defaultValue = "${env:MITHRIL_LEADER_ELECTION:-true}", description = "Elect one reconciling replica through a Lease.")
     boolean leaderElection;
     @Option(names = "--identity", defaultValue = "${env:POD_NAME:-${env:HOSTNAME:-mithril-operator}}", description = "This replica's name in the leader Lease.")
     String identity;
-    @Option(names = "--server-side-apply", negatable = true, defaultValue = "${env:MITHRIL_SERVER_SIDE_APPLY:-true}", description = "Write status by server-side apply. Turn off only for a test API server without it.")
+    @Option(names = "--server-side-apply", arity = "1", paramLabel = "true|false", defaultValue = "${env:MITHRIL_SERVER_SIDE_APPLY:-true}", description = "Write status by server-side apply. Turn off only for a test API server without it.")
     boolean serverSideApply;
     @Option(names = "--wait-image", defaultValue = "${env:MITHRIL_WAIT_IMAGE:-busybox:1.36}", description = "Image of the injected wait step (needs sh, sleep, ln).")
     String waitImage;

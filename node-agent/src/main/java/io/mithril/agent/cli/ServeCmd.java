@@ -51,7 +51,7 @@ final class ServeCmd implements Callable<Integer> {
             description = "Time between ingest passes over running pods' views; default ${DEFAULT-VALUE}.")
     String ingestInterval;
 
-    @Option(names = "--node-field-selector", negatable = true, defaultValue = "${env:MITHRIL_NODE_FIELD_SELECTOR:-true}",
+    @Option(names = "--node-field-selector", arity = "1", paramLabel = "true|false", defaultValue = "${env:MITHRIL_NODE_FIELD_SELECTOR:-true}",
             description = "Ask the API server for this node's pods only (spec.nodeName field selector). Turn off only for a test API server without field selectors.")
     boolean nodeFieldSelector;
 

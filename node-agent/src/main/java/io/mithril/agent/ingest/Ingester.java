@@ -330,7 +330,7 @@ public final class Ingester implements AutoCloseable {
             for (int j = 0; j < b.files().size(); j++) {
                 Seen s = b.files().get(j);
                 EntryFile f = committed.get(j);
-                view.files().put(s.rel(), new View.Published(o.entry().key(), f.address(), f.size(), false, s.fileKey(), s.mtime()));
+                view.files().put(s.rel(), new View.Published(o.entry().key(), f.address(), f.size(), false, s.fileKey(), s.mtime(), true));
             }
             r.add(1, b.bytes(), b.read());
         }

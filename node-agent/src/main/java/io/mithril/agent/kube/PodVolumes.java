@@ -99,6 +99,7 @@ public final class PodVolumes implements AutoCloseable {
     /** Groups whose CompileCache was deleted with deletionPolicy Delete: no more ingest into them. */
     private final Set<GroupId> dropped = ConcurrentHashMap.newKeySet();
 
+    private final ActivityFile activity;
     /** Whether a CompileCache exists: (namespace, name). */
     private final java.util.function.BiPredicate<String, String> cacheExists;
 
@@ -110,6 +111,8 @@ public final class PodVolumes implements AutoCloseable {
     public PodVolumes(NodeStore store, Ingester ingester, AgentMetrics metrics, Path volumes, NodeIdentity node,
             java.util.function.BiPredicate<String, String> cacheExists) throws IOException {
         this.cacheExists = cacheExists;
+        this.activity = new ActivityFile(store.root());
+        activity.load(metrics);
         this.store = store;
         this.views = new Views(store);
         this.ingester = ingester;
@@ -314,6 +317,12 @@ public final class PodVolumes implements AutoCloseable {
             }
             metrics.entriesRead(read);
             metrics.groupActivity(l.view.group(), read, ingested);
+            activity.save(metrics);
+            try {
+                store.evictTo(Long.MAX_VALUE); // entries the view pinned may now go: bring groups back within budget
+            } catch (IOException e) {
+                log.warn("eviction after the view failed: {}", e.toString());
+            }
             log.info("finished: read {} entries (hits), ingested {} (misses)", read, ingested);
             Files.deleteIfExists(state.resolve(uid));
         } catch (IOException e) {

@@ -48,6 +48,13 @@ public final class AgentMetrics {
         c.misses.add(ingested);
     }
 
+    /** Every group with activity, with its counts (a snapshot). */
+    public Map<GroupId, long[]> groupActivity() {
+        Map<GroupId, long[]> out = new java.util.HashMap<>();
+        groups.forEach((g, c) -> out.put(g, new long[] {c.hits(), c.misses()}));
+        return out;
+    }
+
     public GroupCounts groupCounts(GroupId g) {
         GroupCounts c = groups.get(g);
         return c == null ? new GroupCounts() : c;

@@ -18,8 +18,13 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class View {
 
-    /** One published file: its entry and blob, and the file's identity right after publishing. */
-    public record Published(EntryKey entry, Address address, long size, boolean linked, Object fileKey, long mtimeMillis) {}
+    /**
+     * One file of the view as Mithril last knew it: its entry and blob, and the file's identity right
+     * after publishing or ingesting it. {@code ingested}: the workload wrote it (ingest read it to hash
+     * it, so its atime says nothing about use).
+     */
+    public record Published(EntryKey entry, Address address, long size, boolean linked, Object fileKey, long mtimeMillis,
+            boolean ingested) {}
 
     private final Path dir;
     private final GroupId group;

@@ -119,7 +119,7 @@ public final class Views {
                         });
                         BasicFileAttributes a = materialize(f, target, link);
                         files.put(rel, new View.Published(e.key(), f.address(), f.size(), link, a.fileKey(),
-                                a.lastModifiedTime().toMillis()));
+                                a.lastModifiedTime().toMillis(), false));
                         bytes.add(f.size());
                     }
                     return null;
@@ -161,7 +161,7 @@ public final class Views {
                     Object blobKey = Files.readAttributes(store.blobPath(f.address()), BasicFileAttributes.class).fileKey();
                     if (a.isRegularFile() && a.fileKey() != null && a.fileKey().equals(blobKey)) {
                         files.put(rel, new View.Published(e.key(), f.address(), f.size(), true, a.fileKey(),
-                                a.lastModifiedTime().toMillis()));
+                                a.lastModifiedTime().toMillis(), false));
                         bytes += f.size();
                     }
                 } catch (IOException gone) {
@@ -335,8 +335,8 @@ public final class Views {
         long since = v.publishedAtMillis() - 5;
         for (Map.Entry<String, View.Published> f : v.files().entrySet()) {
             View.Published p = f.getValue();
-            if (used.contains(p.entry()) || !published.contains(p.entry())) {
-                continue;
+            if (used.contains(p.entry()) || !published.contains(p.entry()) || p.ingested()) {
+                continue; // a file the workload wrote over a published one: ingest's own read moved its atime
             }
             Path path = v.dir().resolve(f.getKey());
             try {

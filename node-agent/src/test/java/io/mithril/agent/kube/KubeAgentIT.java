@@ -179,6 +179,10 @@ class KubeAgentIT {
         client.pods().inNamespace(ns).withName("stays").delete();
         await().atMost(Duration.ofSeconds(20)).until(() -> !Files.exists(view(stays)));
         assertThat(tmp.resolve("store/pods").resolve(stays.getMetadata().getUid())).doesNotExist();
+        assertThat(metrics.groupCounts(group()).misses()).as("counts survive the restart").isEqualTo(2);
+        agent.close();
+        startAgent(); // a second restart with nothing in flight: the counts are read back, not lost
+        assertThat(metrics.groupCounts(group()).misses()).isEqualTo(2);
     }
 
     @Test

@@ -130,6 +130,22 @@ class ViewsIT {
         views.unpublish(b);
     }
 
+    @Test
+    void usageProbe_aFileTheWorkloadReplaced_isNotAHit_thoughIngestReadIt() throws Exception {
+        String opts = mountOptionsOf(tmp);
+        Assumptions.assumeFalse(opts.contains("noatime"), "the temp filesystem is mounted noatime: " + opts);
+        seed();
+        View v = views.publish(StoreFixture.H100, tmp.resolve("v"), IT, Views.Owner.CURRENT, PublishMode.LINK);
+        String fx = Fixture.warmStartReads().stream().filter(p -> p.startsWith("inductor/fxgraph/")).findFirst().orElseThrow();
+        Path target = v.dir().resolve(fx);
+        Path tmpFile = target.resolveSibling(".replace.tmp");
+        Files.write(tmpFile, new byte[] {1, 2, 3}); // a cold workload recompiles it: temp file, rename over
+        Files.move(tmpFile, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        Thread.sleep(20);
+        assertThat(ingester.ingest(v, "test", true).entries()).isEqualTo(1); // hashing it reads it: atime moves
+        assertThat(views.unpublish(v)).as("nothing published was read").isEmpty();
+    }
+
     static String mountOptionsOf(Path p) throws Exception {
         Process proc = new ProcessBuilder("findmnt", "-no", "OPTIONS", "--target", p.toString()).start();
         String out = new String(proc.getInputStream().readAllBytes()).trim();

@@ -1,0 +1,149 @@
+package io.mithril.e2e;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The real deployables as separate processes, through their launchers ({@code bin/mithril-operator},
+ * {@code bin/mithril-agent}), talking to the API server through a kubeconfig as in a cluster. Each
+ * process's output goes to {@code e2e/target/e2e-logs/NAME.log}.
+ */
+final class Processes implements AutoCloseable {
+
+    static final Path REPO = Path.of(System.getProperty("user.dir")).getParent();
+
+    private final Path logs;
+    private final Path kubeconfig;
+    private final List<Process> all = new ArrayList<>();
+
+    Processes(Path workdir, String apiServerUrl) throws IOException {
+        // kept after the run (the temp folder is not): e2e/target/e2e-logs
+        this.logs = Files.createDirectories(REPO.resolve("e2e/target/e2e-logs"));
+        this.kubeconfig = workdir.resolve("kubeconfig");
+        Files.writeString(kubeconfig, """
+                apiVersion: v1
+                kind: Config
+                clusters:
+                - name: mock
+                  cluster:
+                    server: %s
+                    insecure-skip-tls-verify: true
+                users:
+                - name: e2e
+                  user:
+                    token: e2e-token
+                contexts:
+                - name: mock
+                  context:
+                    cluster: mock
+                    user: e2e
+                current-context: mock
+                """.formatted(apiServerUrl));
+    }
+
+    static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    Process start(String name, List<String> command) throws IOException {
+        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(logs.resolve(name + ".log").toFile()));
+        pb.environment().put("KUBECONFIG", kubeconfig.toString());
+        pb.environment().remove("KUBERNETES_SERVICE_HOST");
+        pb.environment().put("MITHRIL_JAVA_OPTS", "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Dorg.slf4j.simpleLogger.defaultLogLevel=info");
+        Process p = pb.start();
+        all.add(p);
+        return p;
+    }
+
+    /** The operator, its webhook on {@code port}; leader election on, server-side apply off (the mock lacks it). */
+    Process operator(int port) throws IOException {
+        return start("operator", List.of(REPO.resolve("bin/mithril-operator").toString(), "--namespace", "mithril-system",
+                "--listen", "127.0.0.1:" + port, "--identity", "operator-0", "--server-side-apply=false", "--resync", "2",
+                "--stats-ttl", "1"));
+    }
+
+    /** A node agent in Kubernetes mode for {@code node}, its store and views under the node's host folder. */
+    Process agent(Node node, int port, String budget) throws IOException {
+        Files.createDirectories(node.kubelet.host("/var/lib/mithril/store")); // the chart's hostPath exists; the agent never invents a root
+        return start("agent-" + node.name, List.of(REPO.resolve("bin/mithril-agent").toString(),
+                "--root", node.kubelet.host("/var/lib/mithril/store").toString(), "--budget", budget,
+                "serve", "--kubernetes", "--node-field-selector=false", "--node-name", node.name, "--listen", "127.0.0.1:" + port,
+                "--volumes", node.kubelet.host("/var/lib/mithril/volumes").toString(), "--ingest-interval", "1s"));
+    }
+
+    /** Waits until GET {@code url} answers 200. */
+    static void awaitHttp(String url, Process p, Duration within) throws Exception {
+        javax.net.ssl.SSLContext any = insecure();
+        long deadline = System.nanoTime() + within.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (!p.isAlive()) {
+                throw new IOException("process exited with " + p.exitValue() + " before " + url + " answered");
+            }
+            try {
+                java.net.HttpURLConnection c = (java.net.HttpURLConnection) URI.create(url).toURL().openConnection();
+                if (c instanceof javax.net.ssl.HttpsURLConnection https) {
+                    https.setSSLSocketFactory(any.getSocketFactory());
+                    https.setHostnameVerifier((h, sess) -> true);
+                }
+                c.setConnectTimeout(1000);
+                c.setReadTimeout(2000);
+                if (c.getResponseCode() == 200) {
+                    return;
+                }
+            } catch (IOException notYet) {
+                // starting
+            }
+            Thread.sleep(200);
+        }
+        throw new IOException(url + " did not answer 200 within " + within);
+    }
+
+    /** Only for readiness polls of our own processes on loopback (the webhook's name is checked in {@link Cluster}). */
+    private static javax.net.ssl.SSLContext insecure() throws Exception {
+        javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
+        ctx.init(null, new javax.net.ssl.TrustManager[] {new javax.net.ssl.X509TrustManager() {
+            @Override
+            public void checkClientTrusted(java.security.cert.X509Certificate[] c, String a) {}
+
+            @Override
+            public void checkServerTrusted(java.security.cert.X509Certificate[] c, String a) {}
+
+            @Override
+            public java.security.cert.X509Certificate[] getAcceptedIssuers() {
+                return new java.security.cert.X509Certificate[0];
+            }
+        }}, null);
+        return ctx;
+    }
+
+    static void kill(Process p) throws InterruptedException {
+        p.destroyForcibly(); // SIGKILL
+        p.waitFor(30, TimeUnit.SECONDS);
+    }
+
+    Path log(String name) {
+        return logs.resolve(name + ".log");
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        for (Process p : all) {
+            p.destroy();
+        }
+        for (Process p : all) {
+            if (!p.waitFor(20, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+            }
+        }
+    }
+}

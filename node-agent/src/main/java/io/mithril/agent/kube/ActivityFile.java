@@ -1,0 +1,71 @@
+package io.mithril.agent.kube;
+
+import io.mithril.agent.key.GroupId;
+import io.mithril.agent.serve.AgentMetrics;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Each group's hits and misses, kept in {@code <root>/activity} so that a restarted agent goes on
+ * counting where it stopped (the hit ratio of {@code kubectl get cc} would otherwise fall back to
+ * what happened since the restart). One line per group, {@code GROUP HITS MISSES}, written whole
+ * (temp, fsync, rename) after each pod; a line that does not parse is skipped, never fatal: these are
+ * figures, not cache contents.
+ */
+final class ActivityFile {
+
+    private static final Logger log = LoggerFactory.getLogger(ActivityFile.class);
+
+    private final Path file;
+
+    ActivityFile(Path storeRoot) {
+        this.file = storeRoot.resolve("activity");
+    }
+
+    /** Adds the saved counts to the metrics (at start, before any pod). */
+    void load(AgentMetrics metrics) {
+        if (!Files.isRegularFile(file)) {
+            return;
+        }
+        try {
+            for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+                String[] p = line.trim().split(" ");
+                try {
+                    metrics.groupActivity(GroupId.parse(p[0]), Math.toIntExact(Long.parseLong(p[1])), Math.toIntExact(Long.parseLong(p[2])));
+                } catch (RuntimeException bad) {
+                    log.warn("skipping a line of {} that does not parse", file);
+                }
+            }
+        } catch (IOException e) {
+            log.warn("could not read {}: {}; counting from zero", file, e.toString());
+        }
+    }
+
+    /** Writes the current counts (after a pod finished). */
+    synchronized void save(AgentMetrics metrics) {
+        List<String> lines = new ArrayList<>();
+        for (Map.Entry<GroupId, long[]> e : metrics.groupActivity().entrySet()) {
+            lines.add(e.getKey().text() + " " + e.getValue()[0] + " " + e.getValue()[1]);
+        }
+        Path tmp = file.resolveSibling("activity.tmp");
+        try {
+            Files.write(tmp, lines, StandardCharsets.UTF_8);
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                ch.force(true);
+            }
+            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            log.warn("could not save {}: {}", file, e.toString());
+        }
+    }
+}
