@@ -85,7 +85,8 @@ class ChartRbacTest {
 
     @Test
     void anyScenario_rbac_hasNoWildcards_andBindsEachRoleToItsWorkloadsServiceAccount() {
-        for (String values : List.of("{}", "certManager: {enabled: true}")) {
+        for (String values : List.of("{}", "certManager: {enabled: true}",
+                "metrics: {serviceMonitor: {enabled: true}, grafanaDashboard: {enabled: true}}\nnetworkPolicy: {enabled: true}")) {
             RenderedChart chart = RenderedChart.render(values);
             List<PolicyRule> all = new java.util.ArrayList<>();
             chart.all(ClusterRole.class).forEach(r -> all.addAll(r.getRules()));
