@@ -2,21 +2,26 @@ package io.mithril.chart;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
-/** The chart's files against their sources: the CRD, values.yaml's comments. */
+/** The chart's files against their sources: the CRD, values.yaml's comments, docs/configuration.md. */
 class ChartFilesTest {
 
     static final Path CRD = Path.of("compilecaches.mithril.io-v1.yml");
     static final Path VALUES = RenderedChart.CHART.resolve("values.yaml");
+    static final Path DOC = Path.of("../docs/configuration.md");
     private static final Pattern KEY_LINE = Pattern.compile("^(\\s*)([^\\s#:-][^:]*):(\\s.*)?$");
+    private static final Pattern DOC_ROW = Pattern.compile("^\\| `([^`]+)` \\| (.*?) \\|");
 
     @Test
     void chartCrd_isACopyOfTheTopLevelCrd() throws Exception {
@@ -93,5 +98,77 @@ class ChartFilesTest {
             }
         }
         assertThat(bare).as("values without a comment on the line above").isEmpty();
+    }
+
+    static Map<String, String> docRows() throws Exception {
+        Map<String, String> rows = new LinkedHashMap<>();
+        for (String l : Files.readAllLines(DOC)) {
+            Matcher m = DOC_ROW.matcher(l);
+            if (m.find() && !m.group(1).equals("value")) {
+                rows.put(m.group(1), m.group(2));
+            }
+        }
+        return rows;
+    }
+
+    @SuppressWarnings("unchecked")
+    static Object valueAt(Map<String, Object> values, String path) {
+        Object o = values;
+        String rest = path;
+        while (!rest.isEmpty()) {
+            if (!(o instanceof Map)) {
+                return null;
+            }
+            Map<String, Object> map = (Map<String, Object>) o;
+            // keys may hold dots themselves (nvidia.com/gpu.present): take the longest key that matches
+            String key = null;
+            for (String k : map.keySet()) {
+                if ((rest.equals(k) || rest.startsWith(k + ".")) && (key == null || k.length() > key.length())) {
+                    key = k;
+                }
+            }
+            if (key == null) {
+                return null;
+            }
+            o = map.get(key);
+            rest = rest.equals(key) ? "" : rest.substring(key.length() + 1);
+        }
+        return o;
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void configurationDoc_listsEveryValue_withItsDefault_andNoOther() throws Exception {
+        Map<String, String> rows = docRows();
+        Map<String, Object> values = new KubernetesSerialization().unmarshal(Files.readString(VALUES), Map.class);
+        List<String> missing = new ArrayList<>();
+        for (Leaf leaf : leaves(Files.readAllLines(VALUES))) {
+            // a row for the value itself, or for a value holding it below the top level (operator.resources)
+            String p = leaf.path();
+            boolean covered = rows.containsKey(p);
+            for (int dot = p.indexOf('.', p.indexOf('.') + 1); !covered && dot > 0; dot = p.indexOf('.', dot + 1)) {
+                covered = rows.containsKey(p.substring(0, dot)) && valueAt(values, p.substring(0, dot)) instanceof Map;
+            }
+            if (!covered) {
+                missing.add(p);
+            }
+        }
+        assertThat(missing).as("values missing from %s", DOC).isEmpty();
+        List<String> wrong = new ArrayList<>();
+        rows.forEach((path, cell) -> {
+            Object v = valueAt(values, path);
+            if (v == null) {
+                wrong.add(path + ": not in values.yaml");
+            } else if (!(v instanceof Map) && !(v instanceof List)) {
+                String want = "`" + (v.toString().isEmpty() ? "\"\"" : v) + "`";
+                if (!cell.equals(want)) {
+                    wrong.add(path + ": doc says " + cell + ", values.yaml " + want);
+                }
+            } else if ((v instanceof Map<?, ?> m && m.isEmpty() && !cell.equals("`{}`"))
+                    || (v instanceof List<?> list && list.isEmpty() && !cell.equals("`[]`"))) {
+                wrong.add(path + ": doc says " + cell + ", values.yaml is empty");
+            }
+        });
+        assertThat(wrong).isEmpty();
     }
 }
