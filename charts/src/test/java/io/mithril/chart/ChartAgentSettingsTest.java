@@ -29,6 +29,22 @@ class ChartAgentSettingsTest {
     }
 
     @Test
+    void emptyDirMode_reachesTheOperator_andGivesTheAgentKubeletsPodFolder_only_then() {
+        RenderedChart hostPath = RenderedChart.render();
+        assertThat(hostPath.operatorFlags()).containsEntry("--volume-mode", "HostPath");
+        assertThat(hostPath.agentFlags()).doesNotContainKey("--kubelet-pods");
+        assertThat(hostPath.agent().getVolumeMounts()).noneSatisfy(m -> assertThat(m.getMountPath()).isEqualTo("/var/lib/kubelet/pods"));
+
+        RenderedChart chart = RenderedChart.render("webhook: {volumeMode: EmptyDir}");
+        assertThat(chart.operatorFlags()).containsEntry("--volume-mode", "EmptyDir");
+        assertThat(chart.agentFlags()).containsEntry("--kubelet-pods", "/var/lib/kubelet/pods");
+        PodSpec pod = chart.only(DaemonSet.class).getSpec().getTemplate().getSpec();
+        assertThat(pod.getVolumes()).filteredOn(v -> v.getHostPath() != null && v.getHostPath().getPath().equals("/var/lib/kubelet/pods"))
+                .singleElement().satisfies(v -> assertThat(v.getHostPath().getType()).isEqualTo("Directory"));
+        assertThat(chart.agent().getVolumeMounts()).anySatisfy(m -> assertThat(m.getMountPath()).isEqualTo("/var/lib/kubelet/pods"));
+    }
+
+    @Test
     void customPort_movesTheContainerPortListenAndTheOperatorsAgentPort() {
         RenderedChart chart = RenderedChart.render("agent: {port: 9500}");
         assertThat(ChartDefaultsTest.port(chart.agent(), "http").getContainerPort()).isEqualTo(9500);

@@ -16,6 +16,7 @@ import io.mithril.api.v1alpha1.CompileCacheSpec;
 import io.mithril.operator.OperatorMain;
 import io.mithril.operator.agents.AgentDirectory;
 import io.mithril.operator.webhook.Injection;
+import io.mithril.operator.webhook.VolumeMode;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -59,9 +60,13 @@ final class Cluster implements AutoCloseable {
     }
 
     Cluster startOperator() throws Exception {
+        return startOperator(VolumeMode.HostPath);
+    }
+
+    Cluster startOperator(VolumeMode mode) throws Exception {
         operator = OperatorMain.start(client, new OperatorMain.Settings("mithril-system", new InetSocketAddress("127.0.0.1", 0),
                 "mithril-webhook", "mithril", null, AgentDirectory.Config.defaults("mithril-system"), Duration.ofSeconds(2), null,
-                Injection.defaults(), false));
+                Injection.defaults().withMode(mode), false));
         return attach(operator.webhook().port());
     }
 

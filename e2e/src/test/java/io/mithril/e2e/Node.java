@@ -43,7 +43,8 @@ final class Node implements AutoCloseable {
         store = NodeStore.open(Files.createDirectories(kubelet.host("/var/lib/mithril/store")), StoreConfig.defaults());
         metrics = new AgentMetrics();
         agent = new KubeAgent(client, store, metrics, new KubeAgent.Config(name, kubelet.host("/var/lib/mithril/volumes"), null, null,
-                Duration.ofSeconds(1), IngestLimits.defaults(), false)); // the mock API server has no spec.nodeName field selector
+                Duration.ofSeconds(1), IngestLimits.defaults(), false, // the mock API server has no spec.nodeName field selector
+                kubelet.host("/var/lib/kubelet/pods")));
         agent.start();
         return this;
     }

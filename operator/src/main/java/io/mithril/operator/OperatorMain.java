@@ -15,6 +15,7 @@ import io.mithril.operator.reconciler.Events;
 import io.mithril.operator.webhook.InformerCacheLookup;
 import io.mithril.operator.webhook.Injection;
 import io.mithril.operator.webhook.PodMutator;
+import io.mithril.operator.webhook.VolumeMode;
 import io.mithril.operator.webhook.WebhookServer;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -67,6 +68,8 @@ public final class OperatorMain implements Callable<Integer> {
     boolean serverSideApply;
     @Option(names = "--wait-image", defaultValue = "${env:MITHRIL_WAIT_IMAGE:-busybox:1.36}", description = "Image of the injected wait step (needs sh, sleep, ln).")
     String waitImage;
+    @Option(names = "--volume-mode", defaultValue = "${env:MITHRIL_VOLUME_MODE:-HostPath}", description = "How pods get their view: HostPath (a hostPath beside the canonical path) or EmptyDir (the agent fills the pod's emptyDir; no hostPath in user pods).")
+    VolumeMode volumeMode;
     @Option(names = "--host-path", defaultValue = "${env:MITHRIL_HOST_PATH:-/var/lib/mithril/volumes}", description = "The node folder of the pods' views (the agents' --volumes).")
     String hostPath;
 
@@ -98,7 +101,7 @@ public final class OperatorMain implements Callable<Integer> {
         return new Settings(namespace, new InetSocketAddress(listen.substring(0, colon), Integer.parseInt(listen.substring(colon + 1))),
                 service, webhookConfig, tlsDir,
                 new AgentDirectory.Config(namespace, agentSelector, agentPort, Duration.ofSeconds(statsTtl), Duration.ofSeconds(2)),
-                Duration.ofSeconds(resync), leaderElection ? Lease.defaults(identity) : null, new Injection(d.mountPath(), d.viewPath(), hostPath, waitImage), serverSideApply);
+                Duration.ofSeconds(resync), leaderElection ? Lease.defaults(identity) : null, new Injection(d.mountPath(), d.viewPath(), hostPath, waitImage, volumeMode), serverSideApply);
     }
 
     @Override

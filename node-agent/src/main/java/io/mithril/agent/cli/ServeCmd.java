@@ -39,6 +39,10 @@ final class ServeCmd implements Callable<Integer> {
             description = "Folder of the pods' views (the hostPath the webhook mounts); same filesystem as --root. Default ${DEFAULT-VALUE}.")
     Path volumes;
 
+    @Option(names = "--kubelet-pods", defaultValue = "${env:MITHRIL_KUBELET_PODS:-/var/lib/kubelet/pods}", paramLabel = "DIR",
+            description = "Kubelet's folder of pods, where pods injected in EmptyDir mode have their emptyDir; default ${DEFAULT-VALUE}.")
+    Path kubeletPods;
+
     @Option(names = "--device-class", defaultValue = "${env:MITHRIL_DEVICE_CLASS}", paramLabel = "CLASS",
             description = "Override the device class read from the node's labels (cpu, cuda-any, cuda-M.m).")
     String deviceClass;
@@ -77,7 +81,7 @@ final class ServeCmd implements Callable<Integer> {
         try (NodeStore store = main.openStore(true); AgentServer server = new AgentServer(store, metrics, addr);
                 KubernetesClient client = kubernetes ? new KubernetesClientBuilder().build() : null;
                 KubeAgent agent = kubernetes ? new KubeAgent(client, store, metrics, new KubeAgent.Config(nodeName, volumes,
-                        deviceClass, gpuProduct, duration(ingestInterval), IngestLimits.defaults(), nodeFieldSelector)) : null) {
+                        deviceClass, gpuProduct, duration(ingestInterval), IngestLimits.defaults(), nodeFieldSelector, kubeletPods)) : null) {
             if (agent != null) {
                 server.readiness(agent::synced);
                 agent.start();

@@ -39,13 +39,20 @@ public final class KubeAgent implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(KubeAgent.class);
 
     /**
-     * Settings, parsed once. Overrides may be null. {@code nodeFieldSelector}: ask the API server for
+     * Settings, parsed once. Overrides may be null. {@code kubeletPods}: kubelet's pod folder, for
+     * pods injected in EmptyDir mode (null: this agent serves HostPath mode only). {@code nodeFieldSelector}: ask the API server for
      * this node's pods only (always, in a cluster); off only against fabric8's mock API server, which
      * answers a {@code spec.nodeName} field selector with nothing. Pods of other nodes are ignored
      * here either way.
      */
     public record Config(String nodeName, Path volumes, String deviceOverride, String productOverride, Duration ingestInterval,
-            IngestLimits limits, boolean nodeFieldSelector) {}
+            IngestLimits limits, boolean nodeFieldSelector, Path kubeletPods) {
+
+        public Config(String nodeName, Path volumes, String deviceOverride, String productOverride, Duration ingestInterval,
+                IngestLimits limits, boolean nodeFieldSelector) {
+            this(nodeName, volumes, deviceOverride, productOverride, ingestInterval, limits, nodeFieldSelector, null);
+        }
+    }
 
     private final KubernetesClient client;
     private final NodeStore store;
@@ -86,7 +93,7 @@ public final class KubeAgent implements AutoCloseable {
         log.info("node {}: device class {}, product {}", id.node(), id.device().text(), id.product().slug());
         ingester = new Ingester(store, config.limits());
         caches = client.resources(CompileCache.class).inAnyNamespace().runnableInformer(0);
-        volumes = new PodVolumes(store, ingester, metrics, config.volumes(), id,
+        volumes = new PodVolumes(store, ingester, metrics, config.volumes(), config.kubeletPods(), id,
                 (ns, name) -> caches.getIndexer().getByKey(ns + "/" + name) != null);
         caches.addEventHandler(new ResourceEventHandler<>() {
             @Override

@@ -77,11 +77,14 @@ public final class PodVolumes implements AutoCloseable {
     private static final class Live {
         final String pod;
         final View view;
+        /** The folder is kubelet's (the pod's emptyDir): empty it at the end, never remove it. */
+        final boolean keepFolder;
         int ingested;
 
-        Live(String pod, View view) {
+        Live(String pod, View view, boolean keepFolder) {
             this.pod = pod;
             this.view = view;
+            this.keepFolder = keepFolder;
         }
     }
 
@@ -96,10 +99,16 @@ public final class PodVolumes implements AutoCloseable {
     private final Map<String, Object> locks = new ConcurrentHashMap<>();
     /** Pods finished here: a late update of a pod that ended must not publish it again. */
     private final Set<String> finished = ConcurrentHashMap.newKeySet();
+    /** EmptyDir-mode pods seen before kubelet made their emptyDir: tried again at each periodic pass. */
+    private final Map<String, Pod> awaitingFolder = new ConcurrentHashMap<>();
     /** Groups whose CompileCache was deleted with deletionPolicy Delete: no more ingest into them. */
     private final Set<GroupId> dropped = ConcurrentHashMap.newKeySet();
 
     private final ActivityFile activity;
+    private final Path kubeletPods;
+    public static final String ANNOTATION_VOLUME = "mithril.io/injected-volume";
+    /** The emptyDir the webhook adds in EmptyDir mode, as kubelet lays it out on the node. */
+    static final String EMPTY_DIR = "volumes/kubernetes.io~empty-dir/mithril-cache";
     /** Whether a CompileCache exists: (namespace, name). */
     private final java.util.function.BiPredicate<String, String> cacheExists;
 
@@ -110,6 +119,16 @@ public final class PodVolumes implements AutoCloseable {
      */
     public PodVolumes(NodeStore store, Ingester ingester, AgentMetrics metrics, Path volumes, NodeIdentity node,
             java.util.function.BiPredicate<String, String> cacheExists) throws IOException {
+        this(store, ingester, metrics, volumes, null, node, cacheExists);
+    }
+
+    /**
+     * {@code kubeletPods}: kubelet's folder of pods ({@code /var/lib/kubelet/pods}), where the
+     * emptyDir of a pod injected in EmptyDir mode lives; null when this agent cannot see it.
+     */
+    public PodVolumes(NodeStore store, Ingester ingester, AgentMetrics metrics, Path volumes, Path kubeletPods, NodeIdentity node,
+            java.util.function.BiPredicate<String, String> cacheExists) throws IOException {
+        this.kubeletPods = kubeletPods;
         this.cacheExists = cacheExists;
         this.activity = new ActivityFile(store.root());
         activity.load(metrics);
@@ -126,9 +145,19 @@ public final class PodVolumes implements AutoCloseable {
         return node;
     }
 
-    /** The view folder of a pod (whether or not it exists). */
+    /** The view folder of a pod injected in HostPath mode (whether or not it exists). */
     public Path viewDir(String podUid) {
         return volumes.resolve(podUid);
+    }
+
+    /** Whether the webhook gave this pod its view through its own emptyDir. */
+    static boolean emptyDirMode(Pod pod) {
+        return "EmptyDir".equals(pod.getMetadata().getAnnotations().get(ANNOTATION_VOLUME));
+    }
+
+    /** The pod's view folder: its emptyDir in kubelet's folder, or its folder under the volumes hostPath. */
+    Path viewDir(Pod pod, String uid) {
+        return emptyDirMode(pod) ? (kubeletPods == null ? null : kubeletPods.resolve(uid).resolve(EMPTY_DIR)) : viewDir(uid);
     }
 
     /** UIDs of the pods with a live view. */
@@ -176,8 +205,14 @@ public final class PodVolumes implements AutoCloseable {
         locks.remove(uid);
     }
 
-    /** One ingest pass over every live view. */
+    /** One ingest pass over every live view (and another try for pods whose emptyDir was not there yet). */
     public void ingestAll() {
+        for (String uid : new ArrayList<>(awaitingFolder.keySet())) {
+            Pod p = awaitingFolder.remove(uid);
+            if (p != null) {
+                observe(p);
+            }
+        }
         for (String uid : new ArrayList<>(live.keySet())) {
             synchronized (lock(uid)) {
                 Live l = live.get(uid);
@@ -224,19 +259,23 @@ public final class PodVolumes implements AutoCloseable {
             Pod pod = byUid.get(uid);
             synchronized (lock(uid)) {
                 Record rec = readRecord(uid);
+                Path dir = rec != null ? rec.dir() : viewDir(uid);
+                boolean keep = rec != null && rec.keepFolder();
                 boolean running = pod != null && takesPart(pod) && !terminal(pod);
-                if (running && rec != null && Views.isReady(viewDir(uid))) {
-                    View v = views.adopt(rec.group(), viewDir(uid), rec.frameworks(), rec.mode());
-                    live.put(uid, new Live(name(pod), v));
+                if (running && rec != null && Views.isReady(dir)) {
+                    View v = views.adopt(rec.group(), dir, rec.frameworks(), rec.mode());
+                    live.put(uid, new Live(name(pod), v, keep));
                     log.info("adopted the view of {} after a restart ({} entries pinned)", name(pod), v.entries().size());
                 } else if (running) {
                     continue; // publish not finished before the restart: observe() publishes over it
-                } else if (rec != null && Files.isDirectory(viewDir(uid), LinkOption.NOFOLLOW_LINKS)) {
-                    View v = views.adopt(rec.group(), viewDir(uid), rec.frameworks(), rec.mode());
-                    live.put(uid, new Live("gone:" + uid, v));
+                } else if (rec != null && Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+                    View v = views.adopt(rec.group(), dir, rec.frameworks(), rec.mode());
+                    live.put(uid, new Live("gone:" + uid, v, keep));
                     finishLocked(uid);
                 } else {
-                    Views.deleteTree(viewDir(uid));
+                    if (!keep) {
+                        Views.deleteTree(dir); // ours; an emptyDir is kubelet's to remove
+                    }
                     Files.deleteIfExists(state.resolve(uid));
                 }
             }
@@ -278,12 +317,23 @@ public final class PodVolumes implements AutoCloseable {
         }
         Set<Framework> frameworks = frameworks(pod.getMetadata().getAnnotations().get(ANNOTATION_FRAMEWORKS));
         Access access = access(pod);
-        Path dir = viewDir(uid);
+        boolean emptyDir = emptyDirMode(pod);
+        Path dir = viewDir(pod, uid);
+        if (dir == null) {
+            log.warn("not publishing: the pod was injected in EmptyDir mode and this agent has no --kubelet-pods");
+            finished.add(uid);
+            return;
+        }
+        if (emptyDir && !Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+            log.debug("kubelet has not made the pod's emptyDir yet; trying again at the next pass or update");
+            awaitingFolder.put(uid, pod);
+            return;
+        }
         try {
-            writeRecord(uid, new Record(group, frameworks, access.mode()));
+            writeRecord(uid, new Record(group, frameworks, access.mode(), dir, emptyDir));
             View v = views.publish(group, dir, frameworks, access.owner(), access.mode());
             metrics.published(v);
-            live.put(uid, new Live(name(pod), v));
+            live.put(uid, new Live(name(pod), v, emptyDir));
             log.info("published {} entries ({} bytes) of {} in {} ms", v.entries().size(), v.bytes(), group.text(),
                     v.publishNanos() / 1_000_000);
         } catch (IOException | RuntimeException e) {
@@ -294,6 +344,7 @@ public final class PodVolumes implements AutoCloseable {
 
     private void finishLocked(String uid) {
         finished.add(uid);
+        awaitingFolder.remove(uid);
         Live l = live.remove(uid);
         if (l == null) {
             return;
@@ -311,7 +362,7 @@ public final class PodVolumes implements AutoCloseable {
             }
             int read = 0;
             try {
-                read = views.unpublish(l.view).size();
+                read = views.unpublish(l.view, l.keepFolder).size();
             } catch (IOException e) {
                 log.warn("unpublish failed: {}", e.toString());
             }
@@ -415,7 +466,7 @@ public final class PodVolumes implements AutoCloseable {
 
     // ------------------------------------------------------------------ the record of a view, for restarts
 
-    record Record(GroupId group, Set<Framework> frameworks, PublishMode mode) {}
+    record Record(GroupId group, Set<Framework> frameworks, PublishMode mode, Path dir, boolean keepFolder) {}
 
     private void writeRecord(String uid, Record r) throws IOException {
         StringBuilder fw = new StringBuilder();
@@ -423,14 +474,20 @@ public final class PodVolumes implements AutoCloseable {
             fw.append(fw.length() == 0 ? "" : ",").append(f.dir());
         }
         Path tmp = state.resolve(uid + ".tmp");
-        Files.writeString(tmp, r.group().text() + "\n" + fw + "\n" + r.mode().name() + "\n", StandardCharsets.UTF_8);
+        Files.writeString(tmp, r.group().text() + "\n" + fw + "\n" + r.mode().name() + "\n" + r.dir() + "\n" + r.keepFolder() + "\n",
+                StandardCharsets.UTF_8);
         Files.move(tmp, state.resolve(uid), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
     private Record readRecord(String uid) {
         try {
             List<String> lines = Files.readAllLines(state.resolve(uid), StandardCharsets.UTF_8);
-            return new Record(GroupId.parse(lines.get(0)), Framework.parseList(lines.get(1)), PublishMode.valueOf(lines.get(2)));
+            Path dir = lines.size() > 4 ? Path.of(lines.get(3)) : viewDir(uid);
+            if (!dir.startsWith(volumes) && (kubeletPods == null || !dir.startsWith(kubeletPods))) {
+                return null; // not a folder this agent hands out: never act on it
+            }
+            return new Record(GroupId.parse(lines.get(0)), Framework.parseList(lines.get(1)), PublishMode.valueOf(lines.get(2)), dir,
+                    lines.size() > 4 && Boolean.parseBoolean(lines.get(4)));
         } catch (IOException | RuntimeException e) {
             return null;
         }

@@ -251,6 +251,11 @@ public final class Views {
             } catch (FileAlreadyExistsException e) {
                 Files.delete(target);
                 Files.createLink(target, blob);
+            } catch (java.nio.file.FileSystemException e) {
+                if (e.getMessage() == null || !e.getMessage().contains("cross-device")) {
+                    throw e;
+                }
+                return materialize(f, target, false); // the view is on another filesystem (kubelet's folder): a copy
             }
             BasicFileAttributes attrs = Files.readAttributes(target, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
             long atime = attrs.lastAccessTime().toMillis();
@@ -364,13 +369,22 @@ public final class Views {
      * unpins, and deletes the directory without following links.
      */
     public Set<EntryKey> unpublish(View v) throws IOException {
+        return unpublish(v, false);
+    }
+
+    /** As {@link #unpublish(View)}; {@code keepFolder}: empty the folder but leave it (it is kubelet's emptyDir). */
+    public Set<EntryKey> unpublish(View v, boolean keepFolder) throws IOException {
         Set<EntryKey> used = readEntries(v);
         for (EntryKey k : used) {
             store.recordUse(k);
         }
         checkLinked(v);
         try {
-            removeView(v.dir());
+            if (keepFolder) {
+                clearFolder(v.dir());
+            } else {
+                removeView(v.dir());
+            }
         } finally {
             v.pin().close();
         }
@@ -431,6 +445,20 @@ public final class Views {
                     return;
                 }
             }
+        }
+    }
+
+    /** Deletes what a folder holds, never following links, and keeps the folder. */
+    static void clearFolder(Path dir) {
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+            if (!(ds instanceof SecureDirectoryStream<Path> sds)) {
+                throw new IOException("this platform has no secure directory streams; refusing to clear " + dir);
+            }
+            emptyDir(sds);
+        } catch (NoSuchFileException gone) {
+            // kubelet removed it first
+        } catch (IOException e) {
+            log.warn("could not empty {} ({}); kubelet removes it with the pod", dir, e.toString());
         }
     }
 

@@ -17,8 +17,19 @@ import io.mithril.api.v1alpha1.Framework;
  * each framework folder of the canonical path to the view's, else it leaves the canonical path as the
  * pod's private, empty cache. A hostPath subfolder that kubelet had to create itself (no agent) is
  * owned by root, so a non-root pod could not have written to the view directly.
+ *
+ * <p>In {@link VolumeMode#EmptyDir} mode only the emptyDir is mounted: the agent publishes into it
+ * from the host, and the wait step only waits for the marker there.
  */
-public record Injection(String mountPath, String viewPath, String hostPath, String waitImage) {
+public record Injection(String mountPath, String viewPath, String hostPath, String waitImage, VolumeMode mode) {
+
+    public Injection(String mountPath, String viewPath, String hostPath, String waitImage) {
+        this(mountPath, viewPath, hostPath, waitImage, VolumeMode.HostPath);
+    }
+
+    public Injection withMode(VolumeMode m) {
+        return new Injection(mountPath, viewPath, hostPath, waitImage, m);
+    }
 
     public static final String VOLUME = "mithril-cache";
     public static final String VIEW_VOLUME = "mithril-view";
@@ -28,6 +39,8 @@ public record Injection(String mountPath, String viewPath, String hostPath, Stri
     public static final String ANNOTATION_INJECTED = "mithril.io/injected";
     public static final String ANNOTATION_CONTAINERS = "mithril.io/injected-containers";
     public static final String ANNOTATION_FRAMEWORKS = "mithril.io/injected-frameworks";
+    /** How the view reaches the pod ({@link VolumeMode}); the agent reads it to find the pod's folder. */
+    public static final String ANNOTATION_VOLUME = "mithril.io/injected-volume";
     public static final String GPU_RESOURCE = "nvidia.com/gpu";
 
     public static Injection defaults() {

@@ -67,7 +67,7 @@ public final class PodMutator {
                     + "; no cache injected");
             return new Result(pod, warnings);
         }
-        for (String name : List.of(Injection.VOLUME, Injection.VIEW_VOLUME)) {
+        for (String name : volumeNames()) {
             if (pod.getSpec().getVolumes() != null && pod.getSpec().getVolumes().stream().anyMatch(v -> name.equals(v.getName()))) {
                 warnings.add("mithril: the pod already has a volume named " + name + "; no cache injected");
                 return new Result(pod, warnings);
@@ -87,13 +87,16 @@ public final class PodMutator {
             return new Result(pod, warnings);
         }
         out.getSpec().getVolumes().add(new VolumeBuilder().withName(Injection.VOLUME).withNewEmptyDir().endEmptyDir().build());
-        out.getSpec().getVolumes().add(new VolumeBuilder().withName(Injection.VIEW_VOLUME)
-                .withNewHostPath().withPath(injection.hostPath()).withType("DirectoryOrCreate").endHostPath().build());
+        if (hostPathMode()) {
+            out.getSpec().getVolumes().add(new VolumeBuilder().withName(Injection.VIEW_VOLUME)
+                    .withNewHostPath().withPath(injection.hostPath()).withType("DirectoryOrCreate").endHostPath().build());
+        }
         out.getSpec().getInitContainers().add(0, waitContainer(spec, frameworks));
         Map<String, String> newAnn = new LinkedHashMap<>(ann);
         newAnn.put(Injection.ANNOTATION_INJECTED, cc.getMetadata().getName());
         newAnn.put(Injection.ANNOTATION_CONTAINERS, String.join(",", injected));
         newAnn.put(Injection.ANNOTATION_FRAMEWORKS, String.join(",", frameworks.stream().map(Framework::name).toList()));
+        newAnn.put(Injection.ANNOTATION_VOLUME, injection.mode().name());
         out.getMetadata().setAnnotations(newAnn);
         return new Result(out, warnings);
     }
@@ -156,14 +159,14 @@ public final class PodMutator {
     /** Adds mount and variables to one container; false (with a warning) when the user's own mount is in the way. */
     private boolean inject(Container c, List<Framework> frameworks, List<String> warnings) {
         List<VolumeMount> mounts = c.getVolumeMounts();
-        for (String path : List.of(injection.mountPath(), injection.viewPath())) {
+        for (String path : hostPathMode() ? List.of(injection.mountPath(), injection.viewPath()) : List.of(injection.mountPath())) {
             if (mounts.stream().anyMatch(m -> path.equals(m.getMountPath()))) {
                 warnings.add("mithril: container " + c.getName() + " already mounts " + path + "; left as is (no cache for it)");
                 return false;
             }
         }
         List<EnvVar> env = c.getEnv();
-        if (!has(env, Injection.POD_UID_ENV)) {
+        if (hostPathMode() && !has(env, Injection.POD_UID_ENV)) {
             env.add(0, new EnvVarBuilder().withName(Injection.POD_UID_ENV).withNewValueFrom().withNewFieldRef()
                     .withFieldPath("metadata.uid").endFieldRef().endValueFrom().build());
         }
@@ -182,7 +185,18 @@ public final class PodMutator {
         return true;
     }
 
+    private boolean hostPathMode() {
+        return injection.mode() == VolumeMode.HostPath;
+    }
+
+    private List<String> volumeNames() {
+        return hostPathMode() ? List.of(Injection.VOLUME, Injection.VIEW_VOLUME) : List.of(Injection.VOLUME);
+    }
+
     private List<VolumeMount> mounts(boolean init) {
+        if (!hostPathMode()) {
+            return List.of(new VolumeMountBuilder().withName(Injection.VOLUME).withMountPath(injection.mountPath()).build());
+        }
         return List.of(new VolumeMountBuilder().withName(Injection.VOLUME).withMountPath(injection.mountPath()).build(),
                 new VolumeMountBuilder().withName(Injection.VIEW_VOLUME).withMountPath(injection.viewPath())
                         .withSubPathExpr("$(" + Injection.POD_UID_ENV + ")").withReadOnly(init ? Boolean.TRUE : null).build());
@@ -195,6 +209,12 @@ public final class PodMutator {
      * never a stuck pod.
      */
     static String waitScript(Injection inj, int timeout, List<Framework> frameworks) {
+        if (inj.mode() == VolumeMode.EmptyDir) { // the agent publishes straight into the canonical folder
+            String marker = inj.mountPath() + "/" + Injection.MARKER;
+            return "t=0; while [ ! -f " + marker + " ] && [ $t -lt " + timeout + " ]; do sleep 1; t=$((t+1)); done; "
+                    + "if [ -f " + marker + " ]; then echo \"mithril: cache view ready after ${t}s\"; "
+                    + "else echo 'mithril: no cache view after " + timeout + "s; starting cold'; fi; exit 0";
+        }
         String marker = inj.viewPath() + "/" + Injection.MARKER;
         StringBuilder dirs = new StringBuilder();
         for (Framework f : frameworks) {
@@ -214,8 +234,8 @@ public final class PodMutator {
                 .withName(Injection.INIT_CONTAINER)
                 .withImage(injection.waitImage())
                 .withCommand("sh", "-c", script)
-                .withEnv(new EnvVarBuilder().withName(Injection.POD_UID_ENV).withNewValueFrom().withNewFieldRef()
-                        .withFieldPath("metadata.uid").endFieldRef().endValueFrom().build())
+                .withEnv(hostPathMode() ? List.of(new EnvVarBuilder().withName(Injection.POD_UID_ENV).withNewValueFrom().withNewFieldRef()
+                        .withFieldPath("metadata.uid").endFieldRef().endValueFrom().build()) : List.of())
                 .withVolumeMounts(mounts(true))
                 .withNewResources().addToRequests("cpu", new Quantity("10m")).addToRequests("memory", new Quantity("16Mi"))
                 .addToLimits("memory", new Quantity("32Mi")).endResources()

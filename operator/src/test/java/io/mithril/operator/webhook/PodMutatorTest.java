@@ -72,7 +72,8 @@ class PodMutatorTest {
         assertThat(wait.getSecurityContext().getRunAsNonRoot()).isTrue();
         assertThat(out.getMetadata().getAnnotations()).containsEntry("mithril.io/injected", "gpt")
                 .containsEntry("mithril.io/injected-containers", "train")
-                .containsEntry("mithril.io/injected-frameworks", "Inductor,Triton");
+                .containsEntry("mithril.io/injected-frameworks", "Inductor,Triton")
+                .containsEntry("mithril.io/injected-volume", "HostPath");
     }
 
     @Test
@@ -140,6 +141,22 @@ class PodMutatorTest {
         PodMutator.Result m = mutator.mutate(in, List.of(cache("gpt", new CompileCacheSpec())));
         assertThat(m.pod()).isSameAs(in);
         assertThat(m.warnings()).anyMatch(w -> w.contains("already mounts /var/cache/mithril"));
+    }
+
+    @Test
+    void mutate_emptyDirMode_mountsNoHostPath_andWaitsForTheMarkerInTheCanonicalFolder() throws Exception {
+        PodMutator emptyDir = new PodMutator(Injection.defaults().withMode(VolumeMode.EmptyDir));
+        Pod out = emptyDir.mutate(recordedPod(), List.of(cache("gpt", new CompileCacheSpec()))).pod();
+        assertThat(out.getSpec().getVolumes()).noneMatch(v -> v.getHostPath() != null);
+        assertThat(out.getSpec().getVolumes()).anyMatch(v -> v.getName().equals("mithril-cache") && v.getEmptyDir() != null);
+        Container train = out.getSpec().getContainers().get(0);
+        assertThat(train.getVolumeMounts()).noneMatch(m -> m.getName().equals("mithril-view"));
+        assertThat(train.getEnv()).noneMatch(e -> e.getName().equals("MITHRIL_POD_UID"));
+        assertThat(env(train)).containsEntry("TORCHINDUCTOR_CACHE_DIR", "/var/cache/mithril/inductor");
+        Container wait = out.getSpec().getInitContainers().get(0);
+        assertThat(wait.getCommand().get(2)).contains("/var/cache/mithril/.mithril-ready").doesNotContain("ln -s");
+        assertThat(wait.getVolumeMounts()).singleElement().satisfies(m -> assertThat(m.getMountPath()).isEqualTo("/var/cache/mithril"));
+        assertThat(out.getMetadata().getAnnotations()).containsEntry("mithril.io/injected-volume", "EmptyDir");
     }
 
     @Test

@@ -58,6 +58,21 @@ class WaitScriptIT {
     }
 
     @Test
+    void emptyDirMode_waitsForTheMarkerInTheCanonicalFolder_andLinksNothing() throws Exception {
+        Injection inj = layout().withMode(VolumeMode.EmptyDir);
+        Files.createDirectories(Path.of(inj.mountPath(), "inductor"));
+        Files.writeString(Path.of(inj.mountPath(), ".mithril-ready"), "ok");
+        Run r = run(inj, 5);
+        assertThat(r.code()).isZero();
+        assertThat(r.out()).contains("cache view ready");
+        assertThat(Files.isSymbolicLink(Path.of(inj.mountPath(), "inductor"))).isFalse();
+        Files.delete(Path.of(inj.mountPath(), ".mithril-ready"));
+        Run cold = run(inj, 1);
+        assertThat(cold.code()).isZero();
+        assertThat(cold.out()).contains("starting cold");
+    }
+
+    @Test
     void userFolderAlreadyThere_isNotReplaced() throws Exception {
         Injection inj = layout();
         Files.createDirectories(Path.of(inj.mountPath(), "inductor"));
