@@ -45,6 +45,20 @@ class ChartAgentSettingsTest {
     }
 
     @Test
+    void javaOptions_goToJdkJavaOptions_whichTheImagesDefaultsCannotOverride() {
+        RenderedChart chart = RenderedChart.render("agent: {javaOptions: '-XX:+UseSerialGC -XX:MaxRAMPercentage=50'}");
+        assertThat(chart.agent().getEnv()).anySatisfy(e -> {
+            assertThat(e.getName()).isEqualTo("JDK_JAVA_OPTIONS");
+            assertThat(e.getValue()).isEqualTo("-XX:+UseSerialGC -XX:MaxRAMPercentage=50");
+        });
+        assertThat(chart.agent().getEnv()).noneSatisfy(e -> assertThat(e.getName()).isEqualTo("JAVA_TOOL_OPTIONS"));
+        assertThat(RenderedChart.render().operator().getEnv()).anySatisfy(e -> {
+            assertThat(e.getName()).isEqualTo("JDK_JAVA_OPTIONS");
+            assertThat(e.getValue()).contains("-XX:MaxRAMPercentage=70");
+        });
+    }
+
+    @Test
     void customPort_movesTheContainerPortListenAndTheOperatorsAgentPort() {
         RenderedChart chart = RenderedChart.render("agent: {port: 9500}");
         assertThat(ChartDefaultsTest.port(chart.agent(), "http").getContainerPort()).isEqualTo(9500);

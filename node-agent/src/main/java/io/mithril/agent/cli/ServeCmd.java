@@ -84,9 +84,11 @@ final class ServeCmd implements Callable<Integer> {
                         deviceClass, gpuProduct, duration(ingestInterval), IngestLimits.defaults(), nodeFieldSelector, kubeletPods)) : null) {
             if (agent != null) {
                 server.readiness(agent::synced);
+            }
+            server.start(); // first: liveness must answer while recovery ingests what pods left (readiness waits)
+            if (agent != null) {
                 agent.start();
             }
-            server.start();
             spec.commandLine().getErr().println("mithril-agent: serving " + store.root() + " on http://" + listen.substring(0, colon) + ":" + server.port());
             spec.commandLine().getErr().flush();
             stop.await();

@@ -113,6 +113,13 @@ public final class KubeAgent implements AutoCloseable {
         });
         caches.run(); // returns once the first list is in the cache
 
+        volumes.latestFrom(p -> {
+            if (pods == null) {
+                return p;
+            }
+            Pod now = pods.getStore().getByKey(p.getMetadata().getNamespace() + "/" + p.getMetadata().getName());
+            return now == null || !p.getMetadata().getUid().equals(now.getMetadata().getUid()) ? null : now;
+        });
         var onNode = config.nodeFieldSelector()
                 ? client.pods().inAnyNamespace().withField("spec.nodeName", id.node()) : client.pods().inAnyNamespace();
         volumes.recover(onNode.list().getItems());
@@ -136,11 +143,31 @@ public final class KubeAgent implements AutoCloseable {
         long every = config.ingestInterval().toMillis();
         periodic.scheduleWithFixedDelay(() -> {
             try {
+                sweep();
                 volumes.ingestAll();
             } catch (RuntimeException e) {
                 log.warn("periodic ingest failed: {}", e.toString());
             }
         }, every, every, TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Finishes the views of pods the API server no longer has: a pod deleted between recovery's list
+     * and the watch's first list sends no delete event, and a watch can miss one.
+     */
+    void sweep() {
+        if (pods == null || !pods.hasSynced()) {
+            return;
+        }
+        java.util.Set<String> known = new java.util.HashSet<>();
+        for (Pod p : pods.getStore().list()) {
+            known.add(p.getMetadata().getUid());
+        }
+        for (String uid : volumes.livePods()) {
+            if (!known.contains(uid)) {
+                work.execute(() -> volumes.gone(uid));
+            }
+        }
     }
 
     /** Both watches have their first full list. */
@@ -160,17 +187,22 @@ public final class KubeAgent implements AutoCloseable {
         }
     }
 
+    /** Orders a CompileCache's re-creation against the removal of its predecessor's entries. */
+    private final Object policyLock = new Object();
+
     private void policy(CompileCache cc) {
         GroupId g = group(cc);
         if (g == null) {
             return;
         }
-        volumes.undrop(g);
+        synchronized (policyLock) {
+            volumes.undrop(g);
+        }
         Long budget = null;
         String text = cc.getSpec() == null ? null : cc.getSpec().getBudget();
         if (text != null) {
             try {
-                budget = Quantity.getAmountInBytes(new Quantity(text)).longValueExact();
+                budget = Quantity.getAmountInBytes(new Quantity(text)).setScale(0, java.math.RoundingMode.FLOOR).longValueExact();
             } catch (RuntimeException e) {
                 log.warn("CompileCache {}/{}: budget {} is not a quantity; no budget applied", cc.getMetadata().getNamespace(),
                         cc.getMetadata().getName(), text.replaceAll("\\p{Cntrl}", "?"));
@@ -187,9 +219,15 @@ public final class KubeAgent implements AutoCloseable {
         store.setGroupBudget(g, null);
         boolean delete = cc.getSpec() != null && cc.getSpec().getDeletionPolicy() == DeletionPolicy.Delete;
         if (delete) {
+            String key = cc.getMetadata().getNamespace() + "/" + cc.getMetadata().getName();
             work.execute(() -> {
                 try {
-                    volumes.dropGroup(g);
+                    synchronized (policyLock) {
+                        if (caches.getIndexer().getByKey(key) != null) {
+                            return; // created again meanwhile: the new cache keeps its group
+                        }
+                        volumes.dropGroup(g);
+                    }
                 } catch (IOException | RuntimeException e) {
                     log.warn("could not remove the entries of {}: {}", g.text(), e.toString());
                 }

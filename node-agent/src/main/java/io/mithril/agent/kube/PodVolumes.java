@@ -98,7 +98,7 @@ public final class PodVolumes implements AutoCloseable {
     private final Map<String, Live> live = new ConcurrentHashMap<>();
     private final Map<String, Object> locks = new ConcurrentHashMap<>();
     /** Pods finished here: a late update of a pod that ended must not publish it again. */
-    private final Set<String> finished = ConcurrentHashMap.newKeySet();
+    private final Map<String, Long> finished = new ConcurrentHashMap<>();
     /** EmptyDir-mode pods seen before kubelet made their emptyDir: tried again at each periodic pass. */
     private final Map<String, Pod> awaitingFolder = new ConcurrentHashMap<>();
     /** Groups whose CompileCache was deleted with deletionPolicy Delete: no more ingest into them. */
@@ -106,6 +106,8 @@ public final class PodVolumes implements AutoCloseable {
 
     private final ActivityFile activity;
     private final Path kubeletPods;
+    /** The newest state of a pod the agent knows (its informer's), or null when it is gone. */
+    private volatile java.util.function.UnaryOperator<Pod> latest = p -> p;
     public static final String ANNOTATION_VOLUME = "mithril.io/injected-volume";
     /** The emptyDir the webhook adds in EmptyDir mode, as kubelet lays it out on the node. */
     static final String EMPTY_DIR = "volumes/kubernetes.io~empty-dir/mithril-cache";
@@ -139,6 +141,11 @@ public final class PodVolumes implements AutoCloseable {
         this.volumes = Files.createDirectories(volumes);
         this.state = Files.createDirectories(store.root().resolve("pods"));
         this.node = node;
+    }
+
+    /** Where to look up a pod's newest state just before publishing (events can wait in a queue). */
+    public void latestFrom(java.util.function.UnaryOperator<Pod> lookup) {
+        this.latest = lookup;
     }
 
     public NodeIdentity node() {
@@ -176,7 +183,7 @@ public final class PodVolumes implements AutoCloseable {
                 String phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
                 if ("Succeeded".equals(phase) || "Failed".equals(phase)) {
                     finishLocked(uid);
-                } else if (!live.containsKey(uid) && !finished.contains(uid)) {
+                } else if (!live.containsKey(uid) && !finished.containsKey(uid)) {
                     String cache = pod.getMetadata().getAnnotations().get(ANNOTATION_INJECTED);
                     if (!cacheExists.test(pod.getMetadata().getNamespace(), cache)) {
                         log.info("not publishing (yet): CompileCache {} does not exist in {}", cache.replaceAll("\\p{Cntrl}", "?"),
@@ -185,7 +192,7 @@ public final class PodVolumes implements AutoCloseable {
                     }
                     if (waitStepEnded(pod)) {
                         log.info("not publishing: the pod's wait step already ended (it runs cold)");
-                        finished.add(uid);
+                        finished.put(uid, System.currentTimeMillis());
                         return;
                     }
                     publishLocked(pod, uid);
@@ -207,6 +214,7 @@ public final class PodVolumes implements AutoCloseable {
 
     /** One ingest pass over every live view (and another try for pods whose emptyDir was not there yet). */
     public void ingestAll() {
+        pruneFinished();
         for (String uid : new ArrayList<>(awaitingFolder.keySet())) {
             Pod p = awaitingFolder.remove(uid);
             if (p != null) {
@@ -306,13 +314,22 @@ public final class PodVolumes implements AutoCloseable {
 
     // ------------------------------------------------------------------ steps (under the pod's lock)
 
-    private void publishLocked(Pod pod, String uid) {
+    private void publishLocked(Pod seen, String uid) {
+        Pod pod = latest.apply(seen); // the event may have waited in the queue: the pod could have started cold since
+        if (pod == null) {
+            return; // gone meanwhile: its delete event finishes it
+        }
+        if (waitStepEnded(pod)) {
+            log.info("not publishing: the pod's wait step already ended (it runs cold)");
+            finished.put(uid, System.currentTimeMillis());
+            return;
+        }
         GroupId group;
         try {
             group = node.group(pod.getMetadata().getNamespace(), pod.getMetadata().getAnnotations().get(ANNOTATION_INJECTED));
         } catch (InvalidNameException e) {
             log.warn("not publishing: {}", e.getMessage());
-            finished.add(uid);
+            finished.put(uid, System.currentTimeMillis());
             return;
         }
         Set<Framework> frameworks = frameworks(pod.getMetadata().getAnnotations().get(ANNOTATION_FRAMEWORKS));
@@ -321,7 +338,7 @@ public final class PodVolumes implements AutoCloseable {
         Path dir = viewDir(pod, uid);
         if (dir == null) {
             log.warn("not publishing: the pod was injected in EmptyDir mode and this agent has no --kubelet-pods");
-            finished.add(uid);
+            finished.put(uid, System.currentTimeMillis());
             return;
         }
         if (emptyDir && !Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
@@ -343,10 +360,11 @@ public final class PodVolumes implements AutoCloseable {
     }
 
     private void finishLocked(String uid) {
-        finished.add(uid);
+        finished.put(uid, System.currentTimeMillis());
         awaitingFolder.remove(uid);
         Live l = live.remove(uid);
         if (l == null) {
+            forget(uid); // no view (cold, refused, failed): what kubelet or a partial publish left still goes
             return;
         }
         try (MDC.MDCCloseable ignored = MDC.putCloseable("pod", l.pod)) {
@@ -379,6 +397,25 @@ public final class PodVolumes implements AutoCloseable {
         } catch (IOException e) {
             log.warn("could not remove the record of {}: {}", uid, e.toString());
         }
+    }
+
+    /** Removes a pod's record and, unless it is kubelet's emptyDir, its folder under the volumes folder. */
+    private void forget(String uid) {
+        try {
+            Record rec = readRecord(uid);
+            if (rec == null || !rec.keepFolder()) {
+                Views.deleteTree(viewDir(uid));
+            }
+            Files.deleteIfExists(state.resolve(uid));
+        } catch (IOException e) {
+            log.warn("could not remove what is left of pod {}: {}", uid, e.toString());
+        }
+    }
+
+    /** Drops finished pods older than an hour: a stale event of a pod that old cannot arrive any more. */
+    private void pruneFinished() {
+        long cutoff = System.currentTimeMillis() - 3_600_000L;
+        finished.values().removeIf(t -> t < cutoff);
     }
 
     // ------------------------------------------------------------------ what a pod is

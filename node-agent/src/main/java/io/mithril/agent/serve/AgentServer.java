@@ -25,6 +25,16 @@ import org.slf4j.LoggerFactory;
  */
 public final class AgentServer implements AutoCloseable {
 
+    /**
+     * The JDK server reads its timeouts once, when its first server starts: a client that sends part
+     * of a request and stops is cut off after 10 s, a response that cannot be written after 30 s. Set
+     * here unless the JVM was given other values.
+     */
+    static {
+        System.setProperty("sun.net.httpserver.maxReqTime", System.getProperty("sun.net.httpserver.maxReqTime", "10"));
+        System.setProperty("sun.net.httpserver.maxRspTime", System.getProperty("sun.net.httpserver.maxRspTime", "30"));
+    }
+
     private static final Logger log = LoggerFactory.getLogger(AgentServer.class);
 
     private final NodeStore store;
@@ -36,11 +46,15 @@ public final class AgentServer implements AutoCloseable {
         this.store = store;
         this.metrics = metrics;
         this.http = HttpServer.create(listen, 64);
-        this.pool = Executors.newFixedThreadPool(4, r -> {
-            Thread t = new Thread(r, "mithril-http");
-            t.setDaemon(true);
-            return t;
-        });
+        // Requests (and TLS handshakes) are read on these threads: a few slow or stalled clients must not
+        // hold them all, or health checks stop answering. Up to 64 at once; stalled reads end at
+        // sun.net.httpserver.maxReqTime (set in STALL_LIMITS).
+        this.pool = new java.util.concurrent.ThreadPoolExecutor(4, 64, 30, java.util.concurrent.TimeUnit.SECONDS,
+                new java.util.concurrent.SynchronousQueue<>(), r -> {
+                    Thread t = new Thread(r, "mithril-http");
+                    t.setDaemon(true);
+                    return t;
+                });
         http.setExecutor(pool);
         http.createContext("/", this::handle);
     }

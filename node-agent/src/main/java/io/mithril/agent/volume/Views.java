@@ -38,8 +38,9 @@ import org.slf4j.LoggerFactory;
  * <p><b>Publish</b>: pin the group's entries, materialize them under the view directory in the layout
  * the frameworks expect ({@code inductor/}, {@code triton/}, ...), hand the directories to the
  * workload's uid/gid, arm the use probe on every file, and last write the ready marker
- * {@code .mithril-ready} (temp + rename), so a marker means a whole view. Publishing again into a
- * directory that already has a marker returns at once (idempotent).
+ * {@code .mithril-ready} (temp + rename), so a marker means a whole view. A view is only published
+ * into an empty, real folder: anything already there (a view, or what a workload that started
+ * wrote, links included) makes publish refuse rather than write through it.
  *
  * <p><b>Use probe</b>: Linux's default {@code relatime} updates a file's atime on the first read after
  * its atime was set at or below its mtime. Publishing sets atime = mtime - 1 s on each file; reading it
@@ -86,7 +87,7 @@ public final class Views {
         long t0 = System.nanoTime();
         store.sync();
         long now = System.currentTimeMillis();
-        Files.createDirectories(dir);
+        requireEmptyFolder(dir);
         NodeStore.Pinned pinned = store.pinGroup(group, e -> ofFrameworks(e, frameworks));
         List<Entry> entries = pinned.entries();
         List<EntryKey> keys = new ArrayList<>(entries.size());
@@ -96,7 +97,7 @@ public final class Views {
         java.util.concurrent.atomic.LongAdder bytes = new java.util.concurrent.atomic.LongAdder();
         try {
             for (Framework f : frameworks) {
-                Files.createDirectories(dir.resolve(f.dir()));
+                Files.createDirectory(dir.resolve(f.dir())); // never through a link: the folder was empty a moment ago
             }
             Map<Path, Boolean> made = new ConcurrentHashMap<>();
             // Linking is system calls on many directories: a few threads overlap them (measured in
@@ -135,6 +136,38 @@ public final class Views {
         return new View(dir, group, frameworks, now, mode, files, keys, bytes.sum(), System.nanoTime() - t0, pin);
     }
 
+    /**
+     * A view is only ever published into an empty, real folder (created here if missing). Anything
+     * already there was put there by the workload (its wait step ended and it started), and every
+     * path below it could be a link to somewhere else: publishing then could write through it, so
+     * the view is refused and the workload runs cold.
+     */
+    static void requireEmptyFolder(Path dir) throws IOException {
+        Files.createDirectories(dir.getParent());
+        try {
+            Files.createDirectory(dir);
+            return;
+        } catch (FileAlreadyExistsException exists) {
+            // kubelet made it (subPathExpr, emptyDir), or the workload did something
+        }
+        BasicFileAttributes a = Files.readAttributes(dir, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        if (!a.isDirectory()) {
+            throw new ViewRefusedException(dir + " is not a folder (a link or a file); not publishing there");
+        }
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+            if (ds.iterator().hasNext()) {
+                throw new ViewRefusedException(dir + " is not empty: the workload has started; not publishing there");
+            }
+        }
+    }
+
+    /** A view folder that cannot be published into safely. */
+    public static final class ViewRefusedException extends IOException {
+        public ViewRefusedException(String message) {
+            super(message);
+        }
+    }
+
     private static boolean ofFrameworks(Entry e, Set<Framework> frameworks) {
         String n = e.key().name();
         Framework fw = Framework.ofDir(n.substring(0, n.indexOf('/')));
@@ -144,10 +177,18 @@ public final class Views {
     /**
      * Takes over a view that an earlier run of this agent published (after a restart): pins the
      * group's entries again and records as published the files that still are the store's blobs
-     * (links sharing the blob's inode). Everything else in the folder is left to the next ingest,
-     * which hashes it and keeps only what is new. The view's publish time is its marker's.
+     * (links sharing the blob's inode) or the copies the publish wrote (the entry's size, written no
+     * later than the marker: the workload only starts after it). Everything else in the folder is
+     * left to the next ingest, which hashes it and keeps only what is new. The view's publish time is
+     * its marker's.
      */
     public View adopt(GroupId group, Path dir, Set<Framework> frameworks, PublishMode mode) throws IOException {
+        long publishedAt;
+        try {
+            publishedAt = Files.getLastModifiedTime(dir.resolve(MARKER), LinkOption.NOFOLLOW_LINKS).toMillis();
+        } catch (IOException e) {
+            publishedAt = System.currentTimeMillis();
+        }
         NodeStore.Pinned pinned = store.pinGroup(group, e -> ofFrameworks(e, frameworks));
         Map<String, View.Published> files = new java.util.HashMap<>();
         List<EntryKey> keys = new ArrayList<>();
@@ -158,9 +199,15 @@ public final class Views {
                 String rel = e.key().name().endsWith("/") ? e.key().name() + f.path() : e.key().name();
                 try {
                     BasicFileAttributes a = Files.readAttributes(dir.resolve(rel), BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                    if (!a.isRegularFile() || a.size() != f.size()) {
+                        continue;
+                    }
                     Object blobKey = Files.readAttributes(store.blobPath(f.address()), BasicFileAttributes.class).fileKey();
-                    if (a.isRegularFile() && a.fileKey() != null && a.fileKey().equals(blobKey)) {
-                        files.put(rel, new View.Published(e.key(), f.address(), f.size(), true, a.fileKey(),
+                    boolean linked = a.fileKey() != null && a.fileKey().equals(blobKey);
+                    // a copy the workload did not touch: written by the publish, so not after the marker
+                    boolean publishedCopy = !linked && a.lastModifiedTime().toMillis() <= publishedAt;
+                    if (linked || publishedCopy) {
+                        files.put(rel, new View.Published(e.key(), f.address(), f.size(), linked, a.fileKey(),
                                 a.lastModifiedTime().toMillis(), false));
                         bytes += f.size();
                     }
@@ -168,12 +215,6 @@ public final class Views {
                     // not there (or not ours any more): the next ingest decides
                 }
             }
-        }
-        long publishedAt;
-        try {
-            publishedAt = Files.getLastModifiedTime(dir.resolve(MARKER), LinkOption.NOFOLLOW_LINKS).toMillis();
-        } catch (IOException e) {
-            publishedAt = System.currentTimeMillis();
         }
         return new View(dir, group, frameworks, publishedAt, mode, files, keys, bytes, 0, pinned.pin());
     }

@@ -142,6 +142,10 @@ class KubeAgentIT {
         await().atMost(Duration.ofSeconds(20)).until(() -> !Files.exists(view(first)));
         assertThat(groupStats().entries()).isEqualTo(1);
         assertThat(groupStats().budget()).isEqualTo(64L << 20); // from the CompileCache's spec.budget
+        CompileCache cc = client.resources(CompileCache.class).inNamespace(ns).withName("gpt").get();
+        cc.getSpec().setBudget("1.5Mi"); // a fraction of a unit: 1572864 bytes, not "no budget"
+        client.resource(cc).update();
+        await().atMost(Duration.ofSeconds(20)).until(() -> Long.valueOf(1572864L).equals(groupStats().budget()));
         assertThat(metrics.groupCounts(group()).misses()).isEqualTo(1);
 
         Pod second = pod("second", "gpu-1");

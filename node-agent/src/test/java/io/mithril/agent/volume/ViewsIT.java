@@ -74,7 +74,7 @@ class ViewsIT {
     }
 
     @Test
-    void publish_materializesEveryFixtureFileByteForByte_thenTheMarker_andIsIdempotent() throws Exception {
+    void publish_materializesEveryFixtureFileByteForByte_thenTheMarker_andRefusesToPublishTwice() throws Exception {
         IngestReport r = seed();
         assertThat(r.refusedTotal()).isZero();
         assertThat(r.filesRead()).isEqualTo(544);
@@ -90,9 +90,9 @@ class ViewsIT {
                 }
             }
             assertThat(v.entries()).hasSize(r.entries());
-            View again = views.publish(StoreFixture.H100, dir, IT, Views.Owner.CURRENT, mode);
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> views.publish(StoreFixture.H100, dir, IT, Views.Owner.CURRENT, mode))
+                    .isInstanceOf(Views.ViewRefusedException.class);
             assertThat(Fixture.countFiles(dir) - 1).isEqualTo(544);
-            views.unpublish(again);
             views.unpublish(v);
             assertThat(dir).doesNotExist();
         }
@@ -144,6 +144,27 @@ class ViewsIT {
         Thread.sleep(20);
         assertThat(ingester.ingest(v, "test", true).entries()).isEqualTo(1); // hashing it reads it: atime moves
         assertThat(views.unpublish(v)).as("nothing published was read").isEmpty();
+    }
+
+    @Test
+    void publish_intoAFolderTheWorkloadAlreadyWroteIn_isRefused_andWritesNothingThroughItsLinks() throws Exception {
+        seed();
+        Path outside = Files.createDirectory(tmp.resolve("host-etc"));
+        Path view = Files.createDirectory(tmp.resolve("planted"));
+        Files.createSymbolicLink(view.resolve("inductor"), outside); // a workload that started before the agent published
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> views.publish(StoreFixture.H100, view, IT, Views.Owner.ANYONE,
+                PublishMode.COPY)).isInstanceOf(Views.ViewRefusedException.class).hasMessageContaining("not empty");
+        try (var s = Files.list(outside)) {
+            assertThat(s).as("nothing written through the link").isEmpty();
+        }
+        Path linkAsView = tmp.resolve("link-view");
+        Files.createSymbolicLink(linkAsView, outside);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> views.publish(StoreFixture.H100, linkAsView, IT, Views.Owner.ANYONE,
+                PublishMode.COPY)).isInstanceOf(Views.ViewRefusedException.class);
+        assertThat(store.stats().groups()).isNotEmpty(); // and no pin left behind: a refused publish pinned nothing
+        View ok = views.publish(StoreFixture.H100, Files.createDirectory(tmp.resolve("empty")), IT, Views.Owner.CURRENT, PublishMode.LINK);
+        assertThat(Views.isReady(ok.dir())).isTrue();
+        views.unpublish(ok);
     }
 
     static String mountOptionsOf(Path p) throws Exception {

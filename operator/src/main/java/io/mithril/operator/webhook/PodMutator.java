@@ -166,7 +166,12 @@ public final class PodMutator {
             }
         }
         List<EnvVar> env = c.getEnv();
-        if (hostPathMode() && !has(env, Injection.POD_UID_ENV)) {
+        if (hostPathMode() && has(env, Injection.POD_UID_ENV)) {
+            // the view's subPathExpr resolves through it: a value of the user's could mount another pod's view
+            warnings.add("mithril: container " + c.getName() + " sets " + Injection.POD_UID_ENV + "; no cache for it");
+            return false;
+        }
+        if (hostPathMode()) {
             env.add(0, new EnvVarBuilder().withName(Injection.POD_UID_ENV).withNewValueFrom().withNewFieldRef()
                     .withFieldPath("metadata.uid").endFieldRef().endValueFrom().build());
         }

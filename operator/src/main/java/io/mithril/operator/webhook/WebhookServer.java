@@ -34,6 +34,16 @@ import org.slf4j.LoggerFactory;
  */
 public final class WebhookServer implements AutoCloseable {
 
+    /**
+     * The JDK server reads its timeouts once, when its first server starts: a client that sends part
+     * of a request and stops is cut off after 10 s, a response that cannot be written after 30 s. Set
+     * here unless the JVM was given other values.
+     */
+    static {
+        System.setProperty("sun.net.httpserver.maxReqTime", System.getProperty("sun.net.httpserver.maxReqTime", "10"));
+        System.setProperty("sun.net.httpserver.maxRspTime", System.getProperty("sun.net.httpserver.maxRspTime", "30"));
+    }
+
     private static final Logger log = LoggerFactory.getLogger(WebhookServer.class);
     static final int MAX_BODY = 3 << 20; // the API server's request limit is about 3 MiB
 
@@ -55,11 +65,15 @@ public final class WebhookServer implements AutoCloseable {
         this.https = HttpsServer.create(listen, 128);
         this.tls = SwitchableSslContext.of(tls);
         this.https.setHttpsConfigurator(new HttpsConfigurator(this.tls));
-        this.pool = Executors.newFixedThreadPool(4, r -> {
-            Thread t = new Thread(r, "mithril-webhook");
-            t.setDaemon(true);
-            return t;
-        });
+        // Requests (and TLS handshakes) are read on these threads: a few slow or stalled clients must not
+        // hold them all, or health checks stop answering. Up to 64 at once; stalled reads end at
+        // sun.net.httpserver.maxReqTime (set in STALL_LIMITS).
+        this.pool = new java.util.concurrent.ThreadPoolExecutor(4, 64, 30, java.util.concurrent.TimeUnit.SECONDS,
+                new java.util.concurrent.SynchronousQueue<>(), r -> {
+                    Thread t = new Thread(r, "mithril-webhook");
+                    t.setDaemon(true);
+                    return t;
+                });
         https.setExecutor(pool);
         https.createContext("/mutate-pods", this::handle);
         https.createContext("/healthz", ex -> {

@@ -160,6 +160,15 @@ class PodMutatorTest {
     }
 
     @Test
+    void mutate_containerSettingThePodUidVariableItself_getsNoView_forItCouldPointAtAnotherPodsFolder() throws Exception {
+        Pod in = recordedPod();
+        in.getSpec().getContainers().get(0).getEnv().add(new EnvVar("MITHRIL_POD_UID", "0df28fbd-0000-0000-0000-000000000000", null));
+        PodMutator.Result r = mutator.mutate(in, List.of(cache("gpt", new CompileCacheSpec())));
+        assertThat(r.pod()).isSameAs(in);
+        assertThat(r.warnings()).anyMatch(w -> w.contains("sets MITHRIL_POD_UID"));
+    }
+
+    @Test
     void userAndLogname_areRespected() throws Exception {
         Pod in = recordedPod();
         in.getSpec().getContainers().get(0).getEnv().add(new EnvVar("LOGNAME", "alice", null));
