@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Admission webhook latency over HTTPS vs PodMutator alone (docs/benchmarks.md).
 # Usage: benchmarks/webhook-bench.sh [THREADS=8] [WARMUP_S=5] [SECONDS=20] [PLAIN_EVERY=5]
-# Runs twice: the JVM's defaults (as the operator runs today), then with -Dsun.net.httpserver.nodelay=true
+# Runs twice: the JVM's defaults, then with -Dsun.net.httpserver.nodelay=true (what OperatorMain sets)
 # (TCP_NODELAY on the JDK server's sockets; the property is read once per JVM, hence two JVMs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
