@@ -66,14 +66,14 @@ public final class WebhookServer implements AutoCloseable {
         this.tls = SwitchableSslContext.of(tls);
         this.https.setHttpsConfigurator(new HttpsConfigurator(this.tls));
         // Requests (and TLS handshakes) are read on these threads: a few slow or stalled clients must not
-        // hold them all, or health checks stop answering. Up to 64 at once; stalled reads end at
-        // sun.net.httpserver.maxReqTime (set in STALL_LIMITS).
-        this.pool = new java.util.concurrent.ThreadPoolExecutor(4, 64, 30, java.util.concurrent.TimeUnit.SECONDS,
-                new java.util.concurrent.SynchronousQueue<>(), r -> {
-                    Thread t = new Thread(r, "mithril-webhook");
-                    t.setDaemon(true);
-                    return t;
-                });
+        // hold them all, or health checks stop answering. 32 threads (made as needed), and stalled reads
+        // end at sun.net.httpserver.maxReqTime (static block). A queue, never a rejection: the JDK
+        // server does not expect its executor to refuse work.
+        this.pool = Executors.newFixedThreadPool(32, r -> {
+            Thread t = new Thread(r, "mithril-webhook");
+            t.setDaemon(true);
+            return t;
+        });
         https.setExecutor(pool);
         https.createContext("/mutate-pods", this::handle);
         https.createContext("/healthz", ex -> {
