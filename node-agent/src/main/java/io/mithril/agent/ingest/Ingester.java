@@ -92,6 +92,8 @@ public final class Ingester implements AutoCloseable {
         Map<String, EntryRules.Unit> unitInfo = new LinkedHashMap<>();
         Map<String, Boolean> unitChanged = new LinkedHashMap<>();
         Path root = view.dir();
+        java.util.Set<io.mithril.agent.cas.Address> writtenInPlace = new java.util.HashSet<>();
+        java.util.Set<String> taintedUnits = new java.util.HashSet<>();
         int[] examined = {0};
         int[] changedUnits = {0};
         try {
@@ -133,10 +135,19 @@ public final class Ingester implements AutoCloseable {
                         refuse(r, "file too large", rel);
                         return FileVisitResult.CONTINUE;
                     }
+                    View.Published pub = view.files().get(rel);
+                    boolean same = unchanged(pub, a.size(), a.fileKey(), a.lastModifiedTime().toMillis());
+                    if (!same && pub != null && pub.linked() && Objects.equals(pub.fileKey(), a.fileKey())) {
+                        // the store's own blob, written in place through its link: never take it as a new
+                        // version (its old address would go on naming the new bytes); check the blob
+                        writtenInPlace.add(pub.address());
+                        taintedUnits.add(u.entryName());
+                        refuse(r, "linked blob written in place", rel);
+                        return FileVisitResult.CONTINUE;
+                    }
                     units.computeIfAbsent(u.entryName(), k -> new ArrayList<>())
                             .add(new Seen(rel, f, a.size(), a.lastModifiedTime().toMillis(), a.fileKey()));
                     unitInfo.putIfAbsent(u.entryName(), u);
-                    boolean same = unchanged(view.files().get(rel), a.size(), a.fileKey(), a.lastModifiedTime().toMillis());
                     if (!same && !unitChanged.containsKey(u.entryName())) {
                         if (changedUnits[0] >= limits.maxPassFiles()) {
                             r.defer("file limit per pass");
@@ -161,8 +172,9 @@ public final class Ingester implements AutoCloseable {
         long now = System.currentTimeMillis();
         List<Ready> batch = new ArrayList<>();
         List<java.util.concurrent.Callable<Ready>> work = new ArrayList<>();
+        checkBlobs(writtenInPlace);
         for (Map.Entry<String, List<Seen>> u : units.entrySet()) {
-            if (!unitChanged.containsKey(u.getKey())) {
+            if (!unitChanged.containsKey(u.getKey()) || taintedUnits.contains(u.getKey())) {
                 continue;
             }
             EntryRules.Unit info = unitInfo.get(u.getKey());
@@ -236,6 +248,24 @@ public final class Ingester implements AutoCloseable {
     private byte[] readSmall(Seen s) throws IOException {
         try (InputStream in = openChecked(s)) {
             return in.readNBytes(1 << 16);
+        }
+    }
+
+    /**
+     * Re-hashes blobs a workload wrote through their links; if one no longer matches its address, a
+     * store-wide verify quarantines it and drops the entries naming it, so no view is served it again.
+     */
+    private void checkBlobs(java.util.Set<io.mithril.agent.cas.Address> blobs) {
+        for (io.mithril.agent.cas.Address a : blobs) {
+            try {
+                if (store.exists(a) && !io.mithril.agent.cas.Blake3.hash(store.blobPath(a)).equals(a)) {
+                    log.error("a workload modified linked blob {} in place; quarantining it", a);
+                    store.verify();
+                    return;
+                }
+            } catch (IOException e) {
+                log.warn("could not re-check blob {}: {}", a, e.toString());
+            }
         }
     }
 

@@ -159,11 +159,12 @@ public final class KubeAgent implements AutoCloseable {
         if (pods == null || !pods.hasSynced()) {
             return;
         }
+        java.util.Set<String> live = volumes.livePods(); // first: a view published after this is of a pod the store has
         java.util.Set<String> known = new java.util.HashSet<>();
         for (Pod p : pods.getStore().list()) {
             known.add(p.getMetadata().getUid());
         }
-        for (String uid : volumes.livePods()) {
+        for (String uid : live) {
             if (!known.contains(uid)) {
                 work.execute(() -> volumes.gone(uid));
             }
@@ -203,6 +204,9 @@ public final class KubeAgent implements AutoCloseable {
         if (text != null) {
             try {
                 budget = Quantity.getAmountInBytes(new Quantity(text)).setScale(0, java.math.RoundingMode.FLOOR).longValueExact();
+                if (budget < 1) {
+                    throw new ArithmeticException("less than one byte");
+                }
             } catch (RuntimeException e) {
                 log.warn("CompileCache {}/{}: budget {} is not a quantity; no budget applied", cc.getMetadata().getNamespace(),
                         cc.getMetadata().getName(), text.replaceAll("\\p{Cntrl}", "?"));

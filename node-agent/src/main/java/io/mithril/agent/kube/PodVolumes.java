@@ -275,7 +275,13 @@ public final class PodVolumes implements AutoCloseable {
                     live.put(uid, new Live(name(pod), v, keep));
                     log.info("adopted the view of {} after a restart ({} entries pinned)", name(pod), v.entries().size());
                 } else if (running) {
-                    continue; // publish not finished before the restart: observe() publishes over it
+                    // publish not finished before the restart. Still in its wait step, nothing of the pod
+                    // has run: empty what the last run left so that observe() can publish. Else the pod
+                    // runs cold in it and only its end is ours to handle.
+                    if (rec != null && !waitStepEnded(pod) && Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+                        Views.clearFolder(dir);
+                    }
+                    continue;
                 } else if (rec != null && Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
                     View v = views.adopt(rec.group(), dir, rec.frameworks(), rec.mode());
                     live.put(uid, new Live("gone:" + uid, v, keep));
@@ -356,6 +362,12 @@ public final class PodVolumes implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             // the pod's wait step gives up and it runs cold: fail-open
             log.warn("publish failed, the pod will start cold: {}", e.toString());
+            if (!(e instanceof Views.ViewRefusedException)) {
+                Pod now = latest.apply(pod);
+                if (!emptyDir || (now != null && !waitStepEnded(now))) {
+                    Views.clearFolder(dir); // what this publish left (a cold pod never writes a HostPath view)
+                }
+            }
         }
     }
 

@@ -27,11 +27,12 @@ public final class AgentServer implements AutoCloseable {
 
     /**
      * The JDK server reads its timeouts once, when its first server starts: a client that sends part
-     * of a request and stops is cut off after 10 s, a response that cannot be written after 30 s. Set
-     * here unless the JVM was given other values.
+     * of a request and stops is cut off after 3 s (the API server's admission timeout; its requests
+     * arrive whole), a response that cannot be written after 30 s. Set here unless the JVM was given
+     * other values; a server created earlier in the same JVM would fix them before this runs.
      */
     static {
-        System.setProperty("sun.net.httpserver.maxReqTime", System.getProperty("sun.net.httpserver.maxReqTime", "10"));
+        System.setProperty("sun.net.httpserver.maxReqTime", System.getProperty("sun.net.httpserver.maxReqTime", "3"));
         System.setProperty("sun.net.httpserver.maxRspTime", System.getProperty("sun.net.httpserver.maxRspTime", "30"));
     }
 

@@ -199,16 +199,21 @@ public final class Views {
                 String rel = e.key().name().endsWith("/") ? e.key().name() + f.path() : e.key().name();
                 try {
                     BasicFileAttributes a = Files.readAttributes(dir.resolve(rel), BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-                    if (!a.isRegularFile() || a.size() != f.size()) {
+                    if (!a.isRegularFile()) {
                         continue;
                     }
                     Object blobKey = Files.readAttributes(store.blobPath(f.address()), BasicFileAttributes.class).fileKey();
                     boolean linked = a.fileKey() != null && a.fileKey().equals(blobKey);
-                    // a copy the workload did not touch: written by the publish, so not after the marker
-                    boolean publishedCopy = !linked && a.lastModifiedTime().toMillis() <= publishedAt;
-                    if (linked || publishedCopy) {
-                        files.put(rel, new View.Published(e.key(), f.address(), f.size(), linked, a.fileKey(),
-                                a.lastModifiedTime().toMillis(), false));
+                    long mtime = a.lastModifiedTime().toMillis();
+                    if (linked) {
+                        // the blob itself: if it looks written since publishing, record it as it should be
+                        // (size, an impossible mtime), so the next ingest or unpublish re-checks the blob
+                        boolean touched = a.size() != f.size() || mtime > publishedAt;
+                        files.put(rel, new View.Published(e.key(), f.address(), f.size(), true, a.fileKey(), touched ? -1 : mtime, false));
+                        bytes += f.size();
+                    } else if (a.size() == f.size() && mtime <= publishedAt) {
+                        // a copy the workload did not touch: written by the publish, so not after the marker
+                        files.put(rel, new View.Published(e.key(), f.address(), f.size(), false, a.fileKey(), mtime, false));
                         bytes += f.size();
                     }
                 } catch (IOException gone) {
@@ -490,7 +495,7 @@ public final class Views {
     }
 
     /** Deletes what a folder holds, never following links, and keeps the folder. */
-    static void clearFolder(Path dir) {
+    public static void clearFolder(Path dir) {
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
             if (!(ds instanceof SecureDirectoryStream<Path> sds)) {
                 throw new IOException("this platform has no secure directory streams; refusing to clear " + dir);

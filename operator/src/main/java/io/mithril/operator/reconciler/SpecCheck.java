@@ -24,8 +24,8 @@ final class SpecCheck {
         if (spec.getBudget() != null) {
             try {
                 BigDecimal b = Quantity.getAmountInBytes(new Quantity(spec.getBudget()));
-                if (b.signum() <= 0) {
-                    out.add("spec.budget must be more than 0, got " + spec.getBudget());
+                if (b.compareTo(java.math.BigDecimal.ONE) < 0) {
+                    out.add("spec.budget must be at least one byte, got " + spec.getBudget());
                 }
             } catch (RuntimeException e) {
                 out.add("spec.budget is not a quantity like 20Gi: " + spec.getBudget());

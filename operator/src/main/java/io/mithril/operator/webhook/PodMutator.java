@@ -72,6 +72,12 @@ public final class PodMutator {
                 warnings.add("mithril: the pod already has a volume named " + name + "; no cache injected");
                 return new Result(pod, warnings);
             }
+            // a mount of a volume the pod does not declare is only valid once we add it: the node's views
+            if (mountsVolume(pod, name)) {
+                warnings.add("mithril: a container of the pod mounts a volume named " + name + " that only the webhook adds; "
+                        + "no cache injected");
+                return new Result(pod, warnings);
+            }
         }
         List<Framework> frameworks = spec.getFrameworks() == null || spec.getFrameworks().isEmpty()
                 ? List.of(Framework.Inductor, Framework.Triton) : spec.getFrameworks();
@@ -248,6 +254,19 @@ public final class PodMutator {
                 .withNewCapabilities().withDrop("ALL").endCapabilities()
                 .withNewSeccompProfile().withType("RuntimeDefault").endSeccompProfile().endSecurityContext()
                 .build();
+    }
+
+    /** Whether any container, init container or ephemeral container mounts a volume of this name. */
+    private static boolean mountsVolume(Pod pod, String volume) {
+        List<List<VolumeMount>> all = new ArrayList<>();
+        pod.getSpec().getContainers().forEach(c -> all.add(c.getVolumeMounts()));
+        if (pod.getSpec().getInitContainers() != null) {
+            pod.getSpec().getInitContainers().forEach(c -> all.add(c.getVolumeMounts()));
+        }
+        if (pod.getSpec().getEphemeralContainers() != null) {
+            pod.getSpec().getEphemeralContainers().forEach(c -> all.add(c.getVolumeMounts()));
+        }
+        return all.stream().filter(Objects::nonNull).flatMap(List::stream).anyMatch(m -> volume.equals(m.getName()));
     }
 
     private static boolean has(List<EnvVar> env, String name) {

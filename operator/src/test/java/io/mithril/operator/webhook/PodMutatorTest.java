@@ -169,6 +169,22 @@ class PodMutatorTest {
     }
 
     @Test
+    void mutate_podMountingTheInjectedVolumesByName_isNotInjected_forItWouldReachEveryView() throws Exception {
+        for (String volume : List.of("mithril-view", "mithril-cache")) {
+            Pod in = recordedPod();
+            in.getSpec().getContainers().get(1).getVolumeMounts().add(new io.fabric8.kubernetes.api.model.VolumeMountBuilder()
+                    .withName(volume).withMountPath("/victim").withSubPathExpr("$(MITHRIL_POD_UID)").build());
+            PodMutator.Result r = mutator.mutate(in, List.of(cache("gpt", new CompileCacheSpec())));
+            assertThat(r.pod()).as(volume).isSameAs(in);
+            assertThat(r.warnings()).anyMatch(w -> w.contains("mounts a volume named " + volume));
+        }
+        Pod init = recordedPod();
+        init.getSpec().getInitContainers().add(new io.fabric8.kubernetes.api.model.ContainerBuilder().withName("peek").withImage("busybox")
+                .addNewVolumeMount().withName("mithril-view").withMountPath("/all").endVolumeMount().build());
+        assertThat(mutator.mutate(init, List.of(cache("gpt", new CompileCacheSpec()))).pod()).isSameAs(init);
+    }
+
+    @Test
     void userAndLogname_areRespected() throws Exception {
         Pod in = recordedPod();
         in.getSpec().getContainers().get(0).getEnv().add(new EnvVar("LOGNAME", "alice", null));
