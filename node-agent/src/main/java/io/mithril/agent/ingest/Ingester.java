@@ -172,7 +172,7 @@ public final class Ingester implements AutoCloseable {
         long now = System.currentTimeMillis();
         List<Ready> batch = new ArrayList<>();
         List<java.util.concurrent.Callable<Ready>> work = new ArrayList<>();
-        checkBlobs(writtenInPlace);
+        store.recheck(writtenInPlace); // the blobs it wrote through: quarantined if damaged
         for (Map.Entry<String, List<Seen>> u : units.entrySet()) {
             if (!unitChanged.containsKey(u.getKey()) || taintedUnits.contains(u.getKey())) {
                 continue;
@@ -248,24 +248,6 @@ public final class Ingester implements AutoCloseable {
     private byte[] readSmall(Seen s) throws IOException {
         try (InputStream in = openChecked(s)) {
             return in.readNBytes(1 << 16);
-        }
-    }
-
-    /**
-     * Re-hashes blobs a workload wrote through their links; if one no longer matches its address, a
-     * store-wide verify quarantines it and drops the entries naming it, so no view is served it again.
-     */
-    private void checkBlobs(java.util.Set<io.mithril.agent.cas.Address> blobs) {
-        for (io.mithril.agent.cas.Address a : blobs) {
-            try {
-                if (store.exists(a) && !io.mithril.agent.cas.Blake3.hash(store.blobPath(a)).equals(a)) {
-                    log.error("a workload modified linked blob {} in place; quarantining it", a);
-                    store.verify();
-                    return;
-                }
-            } catch (IOException e) {
-                log.warn("could not re-check blob {}: {}", a, e.toString());
-            }
         }
     }
 

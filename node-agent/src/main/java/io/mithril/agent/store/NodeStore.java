@@ -739,6 +739,26 @@ public final class NodeStore implements Closeable {
      * every entry using it is dropped, so it is never served again. Also drops entries whose blobs
      * are missing and reports stray files.
      */
+    /**
+     * Re-hashes these blobs (ones a workload may have written through a link); when one no longer
+     * matches its address, runs {@link #verify()}, which quarantines it and drops the entries naming
+     * it. Returns whether damage was found.
+     */
+    public boolean recheck(java.util.Collection<Address> suspects) {
+        for (Address a : suspects) {
+            try {
+                if (exists(a) && !io.mithril.agent.cas.Blake3.hash(blobPath(a)).equals(a)) {
+                    log.error("a workload modified linked blob {} in place; quarantining it", a);
+                    verify();
+                    return true;
+                }
+            } catch (IOException e) {
+                log.warn("could not re-check blob {}: {}", a, e.toString());
+            }
+        }
+        return false;
+    }
+
     public VerifyReport verify() throws IOException {
         List<Address> all = new ArrayList<>();
         List<Path> stray = new ArrayList<>();

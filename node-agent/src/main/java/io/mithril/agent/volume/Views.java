@@ -456,17 +456,7 @@ public final class Views {
                 // unlinked or replaced by rename: the blob was not touched
             }
         }
-        for (Address a : suspects) {
-            try {
-                if (store.exists(a) && !io.mithril.agent.cas.Blake3.hash(store.blobPath(a)).equals(a)) {
-                    log.error("a workload modified linked blob {} in place; verify will quarantine it", a);
-                    store.verify();
-                    return;
-                }
-            } catch (IOException e) {
-                log.warn("could not re-check blob {}: {}", a, e.toString());
-            }
-        }
+        store.recheck(suspects);
     }
 
     /**
