@@ -16,6 +16,7 @@ import io.mithril.agent.store.NodeStore;
 import io.mithril.agent.volume.PublishMode;
 import io.mithril.agent.volume.View;
 import io.mithril.agent.volume.Views;
+import io.mithril.api.v1alpha1.Injected;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -67,10 +68,10 @@ public final class PodVolumes implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(PodVolumes.class);
 
-    public static final String ANNOTATION_INJECTED = "mithril.io/injected";
-    public static final String ANNOTATION_FRAMEWORKS = "mithril.io/injected-frameworks";
-    public static final String ANNOTATION_CONTAINERS = "mithril.io/injected-containers";
-    static final String WAIT_CONTAINER = "mithril-wait";
+    private static final String ANNOTATION_INJECTED = Injected.ANNOTATION;
+    private static final String ANNOTATION_FRAMEWORKS = Injected.ANNOTATION_FRAMEWORKS;
+    private static final String ANNOTATION_CONTAINERS = Injected.ANNOTATION_CONTAINERS;
+    private static final String WAIT_CONTAINER = Injected.WAIT_CONTAINER;
     private static final Pattern UID = Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
 
     /** A live view and whom it is for. */
@@ -108,7 +109,7 @@ public final class PodVolumes implements AutoCloseable {
     private final Path kubeletPods;
     /** The newest state of a pod the agent knows (its informer's), or null when it is gone. */
     private volatile java.util.function.UnaryOperator<Pod> latest = p -> p;
-    public static final String ANNOTATION_VOLUME = "mithril.io/injected-volume";
+    private static final String ANNOTATION_VOLUME = Injected.ANNOTATION_VOLUME;
     /** The emptyDir the webhook adds in EmptyDir mode, as kubelet lays it out on the node. */
     static final String EMPTY_DIR = "volumes/kubernetes.io~empty-dir/mithril-cache";
     /** Whether a CompileCache exists: (namespace, name). */

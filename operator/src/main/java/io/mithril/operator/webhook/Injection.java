@@ -1,6 +1,7 @@
 package io.mithril.operator.webhook;
 
 import io.mithril.api.v1alpha1.Framework;
+import io.mithril.api.v1alpha1.Injected;
 
 /**
  * The fixed shape of what the webhook injects: names, paths and the per-framework variables.
@@ -33,14 +34,14 @@ public record Injection(String mountPath, String viewPath, String hostPath, Stri
 
     public static final String VOLUME = "mithril-cache";
     public static final String VIEW_VOLUME = "mithril-view";
-    public static final String INIT_CONTAINER = "mithril-wait";
+    public static final String INIT_CONTAINER = Injected.WAIT_CONTAINER;
     public static final String POD_UID_ENV = "MITHRIL_POD_UID";
     public static final String MARKER = ".mithril-ready";
-    public static final String ANNOTATION_INJECTED = "mithril.io/injected";
-    public static final String ANNOTATION_CONTAINERS = "mithril.io/injected-containers";
-    public static final String ANNOTATION_FRAMEWORKS = "mithril.io/injected-frameworks";
+    public static final String ANNOTATION_INJECTED = Injected.ANNOTATION;
+    public static final String ANNOTATION_CONTAINERS = Injected.ANNOTATION_CONTAINERS;
+    public static final String ANNOTATION_FRAMEWORKS = Injected.ANNOTATION_FRAMEWORKS;
     /** How the view reaches the pod ({@link VolumeMode}); the agent reads it to find the pod's folder. */
-    public static final String ANNOTATION_VOLUME = "mithril.io/injected-volume";
+    public static final String ANNOTATION_VOLUME = Injected.ANNOTATION_VOLUME;
     public static final String GPU_RESOURCE = "nvidia.com/gpu";
 
     public static Injection defaults() {
