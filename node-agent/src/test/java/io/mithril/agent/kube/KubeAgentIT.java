@@ -3,6 +3,7 @@ package io.mithril.agent.kube;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.fabric8.kubernetes.api.model.ContainerStatusBuilder;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -25,6 +26,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -53,12 +56,7 @@ class KubeAgentIT {
         client.nodes().resource(new NodeBuilder().withNewMetadata().withName("gpu-1")
                 .withLabels(Map.of(NodeIdentity.LABEL_MAJOR, "9", NodeIdentity.LABEL_MINOR, "0",
                         NodeIdentity.LABEL_PRODUCT, "NVIDIA-H100-80GB-HBM3")).endMetadata().build()).createOr(r -> r.update());
-        CompileCache cc = new CompileCache();
-        cc.setMetadata(new ObjectMetaBuilder().withName("gpt").withNamespace(ns).build());
-        CompileCacheSpec spec = new CompileCacheSpec();
-        spec.setBudget("64Mi");
-        cc.setSpec(spec);
-        client.resource(cc).create();
+        createCache(DeletionPolicy.Retain);
         store = NodeStore.open(Files.createDirectories(tmp.resolve("store")), StoreConfig.defaults());
         startAgent();
     }
@@ -86,14 +84,39 @@ class KubeAgentIT {
     }
 
     Pod pod(String name, String node, String cache) {
-        return client.pods().inNamespace(ns).resource(new PodBuilder()
+        return create(podSpec(name, node, cache, 1000L, false));
+    }
+
+    /** An injected pod as the webhook leaves it; {@code waitEnded}: its wait step already gave up (it runs cold). */
+    Pod podSpec(String name, String node, String cache, Long runAsUser, boolean waitEnded) {
+        PodBuilder b = new PodBuilder()
                 .withNewMetadata().withName(name).withNamespace(ns).withUid(UUID.randomUUID().toString())
                 .withAnnotations(Map.of("mithril.io/cache", "enabled", "mithril.io/injected", cache,
                         "mithril.io/injected-frameworks", "Inductor,Triton", "mithril.io/injected-containers", "train"))
                 .endMetadata()
                 .withNewSpec().withNodeName(node).addNewContainer().withName("train").withImage("pytorch")
-                .withNewSecurityContext().withRunAsUser(1000L).endSecurityContext().endContainer().endSpec()
-                .withNewStatus().withPhase("Pending").endStatus().build()).create();
+                .withNewSecurityContext().withRunAsUser(runAsUser).endSecurityContext().endContainer().endSpec()
+                .withNewStatus().withPhase(waitEnded ? "Running" : "Pending").endStatus();
+        if (waitEnded) {
+            b.editStatus().addToInitContainerStatuses(new ContainerStatusBuilder().withName("mithril-wait")
+                    .withNewState().withNewTerminated().withExitCode(0).endTerminated().endState().build()).endStatus();
+        }
+        return b.build();
+    }
+
+    /** The API server stores it and gives it its UID. */
+    Pod create(Pod p) {
+        return client.pods().inNamespace(ns).resource(p).create();
+    }
+
+    void createCache(DeletionPolicy policy) {
+        CompileCache cc = new CompileCache();
+        cc.setMetadata(new ObjectMetaBuilder().withName("gpt").withNamespace(ns).build());
+        CompileCacheSpec spec = new CompileCacheSpec();
+        spec.setBudget("64Mi");
+        spec.setDeletionPolicy(policy);
+        cc.setSpec(spec);
+        client.resource(cc).create();
     }
 
     Path view(Pod p) {
@@ -212,5 +235,114 @@ class KubeAgentIT {
         await().atMost(Duration.ofSeconds(20)).until(() -> groupStats() != null && Long.valueOf(32L << 20).equals(groupStats().budget()));
         client.resources(CompileCache.class).inNamespace(ns).withName("gpt").delete();
         await().atMost(Duration.ofSeconds(20)).until(() -> store.entries(group()).isEmpty());
+    }
+
+    /**
+     * A CompileCache deleted with deletionPolicy Delete and created again while the agent's pool is
+     * busy (publishes, final ingests): the queued removal of the old one's entries must not leave the
+     * new one without ingest. (Found by a review.)
+     */
+    @Test
+    void compileCacheDeletedWithDelete_thenRecreated_whilePoolBusy_newCacheStillIngests() throws Exception {
+        CompileCache old = client.resources(CompileCache.class).inNamespace(ns).withName("gpt").get();
+        old.getSpec().setDeletionPolicy(DeletionPolicy.Delete);
+        client.resource(old).update();
+        java.lang.reflect.Field f = KubeAgent.class.getDeclaredField("work");
+        f.setAccessible(true);
+        ExecutorService work = (ExecutorService) f.get(agent);
+        CountDownLatch release = new CountDownLatch(1);
+        for (int i = 0; i < 4; i++) { // stands in for four slow publishes / final ingests
+            work.execute(() -> {
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+        }
+        client.resources(CompileCache.class).inNamespace(ns).withName("gpt").delete();
+        Thread.sleep(1000);
+        createCache(DeletionPolicy.Retain); // `kubectl delete` then `kubectl apply` of the same name
+        Thread.sleep(1000);
+        release.countDown();
+        Thread.sleep(1000);
+
+        Pod p = create(podSpec("after", "gpu-1", "gpt", 1000L, false));
+        await().atMost(Duration.ofSeconds(20)).until(() -> Views.isReady(view(p)));
+        compileInto(view(p), "cnew.py", "x = 'compiled for the new CompileCache'\n");
+        client.pods().inNamespace(ns).withName("after").delete();
+        await().atMost(Duration.ofSeconds(20)).until(() -> !Files.exists(view(p)));
+        assertThat(store.entries(group())).as("the re-created CompileCache's pod output is ingested")
+                .anyMatch(e -> e.key().name().equals("inductor/ab/cnew.py"));
+    }
+
+    /**
+     * A pod whose wait step already ended when the agent first sees it (it ran cold) never gets a
+     * view; the folder kubelet made for its subPathExpr mount still goes when the pod does. (Found by a review.)
+     */
+    @Test
+    void coldPod_folderIsRemovedWhenThePodGoes() throws Exception {
+        Pod p = create(podSpec("cold", "gpu-1", "gpt", 1000L, true)); // the API server gives it its UID
+        Files.createDirectories(view(p)); // kubelet's subPathExpr folder (root 0755)
+        Thread.sleep(1000);
+        assertThat(agent.volumes().livePods()).doesNotContain(p.getMetadata().getUid());
+        client.pods().inNamespace(ns).withName("cold").delete();
+        Thread.sleep(1500);
+        assertThat(view(p)).as("the view folder of a pod that is gone").doesNotExist();
+    }
+
+    /**
+     * A COPY view (root pods, pods whose user the spec does not name) adopted after a restart keeps
+     * its published copies as published: they are not re-ingested as misses, and reads of them stay
+     * hits. (Found by a review.)
+     */
+    @Test
+    void copyView_adoptedAfterRestart_keepsHitsAndDoesNotCountPublishedFilesAsMisses() throws Exception {
+        Pod first = create(podSpec("first", "gpu-1", "gpt", 1000L, false));
+        await().atMost(Duration.ofSeconds(20)).until(() -> Views.isReady(view(first)));
+        compileInto(view(first), "cabc.py", "def kernel(): return 42\n");
+        client.pods().inNamespace(ns).withName("first").delete();
+        await().atMost(Duration.ofSeconds(20)).until(() -> !Files.exists(view(first)));
+        assertThat(metrics.groupCounts(group()).misses()).isEqualTo(1);
+
+        Pod second = create(podSpec("second", "gpu-1", "gpt", null, false)); // image's USER: a COPY view
+        await().atMost(Duration.ofSeconds(20)).until(() -> Views.isReady(view(second)));
+        Thread.sleep(1100);
+        Files.readAllBytes(view(second).resolve("inductor/ab/cabc.py")); // a hit
+        agent.close();
+        agent = null;
+        startAgent();
+        Thread.sleep(1000); // a few periodic ingest passes over the adopted view
+        client.pods().inNamespace(ns).withName("second").delete();
+        await().atMost(Duration.ofSeconds(20)).until(() -> !Files.exists(view(second)));
+        assertThat(metrics.groupCounts(group()).misses()).as("misses: only the first pod compiled").isEqualTo(1);
+        assertThat(metrics.groupCounts(group()).hits()).as("hits: the second pod read the entry").isEqualTo(1);
+    }
+
+    /**
+     * The agent stopped (rolling update, OOM) after the record and the framework folders were
+     * written but before the marker; the pod is still in its wait step when the agent is back, and
+     * gets its view. (Found by a review.)
+     */
+    @Test
+    void agentRestartMidPublish_podStillWaiting_getsItsView() throws Exception {
+        agent.close();
+        agent = null;
+        Pod p = create(podSpec("mid", "gpu-1", "gpt", 1000L, false));
+        Path view = tmp.resolve("volumes").resolve(p.getMetadata().getUid());
+        // what the killed agent left: its record, the view folder with the framework folders, no marker
+        Path rec = Files.createDirectories(tmp.resolve("store/pods")).resolve(p.getMetadata().getUid());
+        Files.writeString(rec, NodeIdentity.of(client.nodes().withName("gpu-1").get(), null, null).group(ns, "gpt").text() + "\ninductor,triton\nLINK\n" + view + "\nfalse\n");
+        Files.createDirectories(view.resolve("inductor"));
+        Files.createDirectories(view.resolve("triton"));
+        startAgent();
+        boolean ready;
+        try {
+            await().atMost(Duration.ofSeconds(5)).until(() -> Views.isReady(view));
+            ready = true;
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            ready = false;
+        }
+        assertThat(ready).as("a pod still in its wait step gets its view after an agent restart mid-publish").isTrue();
     }
 }
