@@ -295,4 +295,76 @@ class ViewsIT {
         assertThat(tmp.resolve("doomed")).doesNotExist();
         assertThat(Files.readString(outside.resolve("keep.txt"))).isEqualTo("mine");
     }
+
+    // ------------------------------------------------------------------ a workload that writes into a linked blob
+    // (with a capability or a setuid helper): the damaged bytes must never reach another view, whether
+    // the agent finds them at an ingest, at the view's end, or after a restart in between. (Found by a review.)
+
+    static final io.mithril.agent.key.GroupId OTHER = new io.mithril.agent.key.GroupId("team-b", "other",
+            StoreFixture.H100.device(), StoreFixture.H100.product());
+
+    /** Both namespaces hold the fixture: the same content, so the same blobs. */
+    void seedTwoNamespaces() throws Exception {
+        seed();
+        View v = views.publish(OTHER, tmp.resolve("seed-other"), IT, Views.Owner.CURRENT, PublishMode.LINK);
+        copyTree(fixture, v.dir());
+        ingester.ingest(v, "test", true);
+        views.unpublish(v);
+    }
+
+    /** Writes {@code bytes} into a linked fxgraph file of the view, in place; returns its path in the view. */
+    static String writeThroughLink(View v, String bytes, boolean append) throws Exception {
+        String fx = Fixture.warmStartReads().stream().filter(p -> p.startsWith("inductor/fxgraph/")).findFirst().orElseThrow();
+        Path f = v.dir().resolve(fx);
+        Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rw-r--r--"));
+        Thread.sleep(10);
+        try (var ch = Files.newByteChannel(f, StandardOpenOption.WRITE, append ? StandardOpenOption.APPEND : StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.wrap(bytes.getBytes()));
+        }
+        return fx;
+    }
+
+    /** Whether a fresh view of the other namespace gets a file of these contents at {@code fx}. */
+    boolean otherNamespaceServed(Views vs, String fx, java.util.function.Predicate<String> damaged) throws Exception {
+        View other = vs.publish(OTHER, tmp.resolve("other"), IT, Views.Owner.CURRENT, PublishMode.LINK);
+        boolean served = Files.exists(other.dir().resolve(fx)) && damaged.test(new String(Files.readAllBytes(other.dir().resolve(fx))));
+        vs.unpublish(other);
+        return served;
+    }
+
+    @Test
+    void linkMode_blobAppendedToBeforeRestart_isStillCaughtAfterAdopt() throws Exception {
+        seedTwoNamespaces();
+        View v = views.publish(StoreFixture.H100, tmp.resolve("v"), IT, Views.Owner.CURRENT, PublishMode.LINK);
+        writeThroughLink(v, "\nimport os; os.system('evil')\n", true);
+        v.pin().close(); // the agent restarts: its in-memory view is lost, the next run adopts the folder
+        Views after = new Views(store);
+        View adopted = after.adopt(StoreFixture.H100, v.dir(), IT, PublishMode.LINK);
+        ingester.ingest(adopted, "test", true);
+        after.unpublish(adopted);
+        assertThat(store.verify().clean()).as("unpublish of the adopted view should have caught and quarantined the damaged blob already")
+                .isTrue();
+    }
+
+    /** Without a restart, as PodVolumes ends a view: final ingest first, then unpublish. */
+    @Test
+    void linkMode_blobOverwrittenInPlace_finalIngestThenUnpublish_asPodVolumesDoes() throws Exception {
+        seedTwoNamespaces();
+        View v = views.publish(StoreFixture.H100, tmp.resolve("v"), IT, Views.Owner.CURRENT, PublishMode.LINK);
+        String fx = writeThroughLink(v, "garbage", false);
+        ingester.ingest(v, "pod:x", true);
+        views.unpublish(v);
+        assertThat(otherNamespaceServed(views, fx, text -> text.startsWith("garbage"))).isFalse();
+    }
+
+    @Test
+    void linkMode_blobAppendedToBeforeRestart_otherNamespaceServed() throws Exception {
+        seedTwoNamespaces();
+        View v = views.publish(StoreFixture.H100, tmp.resolve("v"), IT, Views.Owner.CURRENT, PublishMode.LINK);
+        String fx = writeThroughLink(v, "#evil\n", true);
+        v.pin().close();
+        Views after = new Views(store);
+        after.unpublish(after.adopt(StoreFixture.H100, v.dir(), IT, PublishMode.LINK)); // no ingest in between: the view's end alone
+        assertThat(otherNamespaceServed(after, fx, text -> text.endsWith("#evil\n"))).isFalse();
+    }
 }
