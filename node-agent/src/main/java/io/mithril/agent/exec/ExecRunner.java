@@ -5,6 +5,7 @@ import io.mithril.agent.index.EntryKey;
 import io.mithril.agent.ingest.IngestLimits;
 import io.mithril.agent.ingest.IngestReport;
 import io.mithril.agent.ingest.Ingester;
+import io.mithril.agent.ingest.Pass;
 import io.mithril.agent.key.GroupId;
 import io.mithril.agent.store.ByteSize;
 import io.mithril.agent.store.NodeStore;
@@ -64,6 +65,12 @@ public final class ExecRunner {
         sweepDeadViews(views);
         FileChannel lockCh = FileChannel.open(views.resolve(base + ".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         FileLock canonical = lockCh.tryLock();
+        if (canonical != null && RunToken.alive(RunToken.read(views.resolve(base + ".run")))) {
+            // an earlier run was killed but what it started still writes there: leave that folder to it
+            err.println("mithril: processes of an earlier run still write into " + views.resolve(base) + "; using a private view");
+            canonical.release();
+            canonical = null;
+        }
         if (canonical == null) {
             // the canonical view is taken: a private one, with a lock of its own so a later run can tell it is live
             lockCh.close();
@@ -73,6 +80,8 @@ public final class ExecRunner {
             base = name;
         }
         Path dir = views.resolve(base);
+        Path runFile = views.resolve(base + ".run");
+        String token = RunToken.create();
         Views v = new Views(store);
         Ingester ingester = new Ingester(store, o.limits());
         ScheduledExecutorService periodic = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -80,9 +89,10 @@ public final class ExecRunner {
             t.setDaemon(true);
             return t;
         });
+        boolean orphans = false;
         try {
-            Views.deleteTree(dir); // a previous exec that was killed may have left it
-            View view = v.publish(o.group(), dir, o.frameworks(), Views.Owner.CURRENT, PublishMode.LINK);
+            View view = publishOrNull(v, o, dir, runFile, token);
+            Path cacheDir = view != null ? dir : emptyView(views, base, o.frameworks());
             String source = "exec:" + String.join(" ", o.command()).replaceAll("\\p{Cntrl}", "?");
             if (source.length() > 200) {
                 source = source.substring(0, 200);
@@ -90,42 +100,82 @@ public final class ExecRunner {
             List<IngestReport> reports = new ArrayList<>();
             int code;
             try {
-                code = runChild(o, view, ingester, periodic, source, reports);
+                code = runChild(o, cacheDir, view == null ? null : ingester, view, periodic, source, reports, token);
             } finally {
                 periodic.shutdown();
                 periodic.awaitTermination(1, TimeUnit.MINUTES);
             }
+            if (view == null) {
+                Views.deleteTree(cacheDir);
+                return new Result(code, summary(o.group(), null, 0, reports));
+            }
             // The command's status is the result from here on: a failure of ours is reported, not returned.
+            orphans = RunToken.alive(token);
+            Pass pass = code != 0 ? Pass.FAILED : orphans ? Pass.SUCCEEDED_WRITERS_LEFT : Pass.SUCCEEDED;
             int hits = 0;
             try {
-                IngestReport last = ingester.ingest(view, source, true);
+                IngestReport last = ingester.ingest(view, source, pass);
                 synchronized (reports) {
                     reports.add(last);
                 }
                 hits = v.unpublish(view).size();
-            } catch (IOException | RuntimeException e) {
-                err.println("mithril: ingest or unpublish failed: " + e.getMessage());
-                log.warn("after the command: {}", e.toString());
+            } catch (IOException | RuntimeException | StackOverflowError e) {
+                err.println("mithril: ingest or unpublish failed: " + describe(e));
+                log.warn("after the command: {}", describe(e));
             }
             return new Result(code, summary(o.group(), view, hits, reports));
         } finally {
             periodic.shutdownNow();
             ingester.close();
-            if (canonical == null) {
+            v.close();
+            if (!orphans) {
+                Files.deleteIfExists(runFile);
+            } // else the next run finds the token and leaves the folder to those processes
+            if (canonical == null && !orphans) {
                 Files.deleteIfExists(views.resolve(base + ".lock")); // a private view's lock: unique, remove it while held
             } // a canonical lock file stays: deleting it could let two runs lock two different inodes of one name
             lockCh.close(); // releases the view's lock
         }
     }
 
-    private int runChild(Options o, View view, Ingester ingester, ScheduledExecutorService periodic, String source,
-            List<IngestReport> reports) throws InterruptedException {
+    /**
+     * Clears what a killed run left in the folder and publishes the group there; null if that fails
+     * for any reason (the command then runs cold, and says so: a cache never keeps it from running).
+     */
+    private View publishOrNull(Views v, Options o, Path dir, Path runFile, String token) {
+        try {
+            Views.deleteTree(dir); // a previous exec that was killed may have left it
+            Files.writeString(runFile, token + "\n");
+            return v.publish(o.group(), dir, o.frameworks(), Views.Owner.CURRENT, PublishMode.COPY);
+        } catch (IOException | RuntimeException | StackOverflowError e) {
+            err.println("mithril: could not publish the cache (" + describe(e) + "); the command runs with an empty one");
+            log.warn("publish failed: {}", describe(e));
+            return null;
+        }
+    }
+
+    private static String describe(Throwable e) {
+        return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+    }
+
+    /** A fresh, empty folder per framework for a command whose view could not be published. */
+    private static Path emptyView(Path views, String base, Set<Framework> frameworks) throws IOException {
+        Path d = Files.createDirectory(views.resolve(base + ".empty." + UUID.randomUUID()));
+        for (Framework f : frameworks) {
+            Files.createDirectory(d.resolve(f.dir()));
+        }
+        return d;
+    }
+
+    private int runChild(Options o, Path cacheDir, Ingester ingester, View view, ScheduledExecutorService periodic, String source,
+            List<IngestReport> reports, String token) throws InterruptedException {
         ProcessBuilder pb = new ProcessBuilder(o.command()).inheritIO();
         Map<String, String> env = pb.environment();
         env.clear();
         env.putAll(o.environment());
+        env.put(RunToken.ENV, token);
         for (Framework f : o.frameworks()) {
-            String mine = view.frameworkDir(f).toString();
+            String mine = cacheDir.resolve(f.dir()).toString();
             String theirs = o.environment().get(f.envVar());
             if (theirs != null && !theirs.isEmpty() && !theirs.equals(mine)) {
                 err.printf("mithril: %s is already set to %s; leaving it (that cache is not shared)%n", f.envVar(), theirs);
@@ -141,6 +191,11 @@ public final class ExecRunner {
             throw new IllegalArgumentException("cannot run " + o.command().get(0) + ": " + e.getMessage());
         }
         SignalForwarder.forwardTo(child);
+        if (ingester == null) {
+            int code = child.waitFor();
+            SignalForwarder.stop();
+            return code;
+        }
         long every = o.ingestInterval().toMillis();
         periodic.scheduleWithFixedDelay(() -> {
             try {
@@ -168,9 +223,12 @@ public final class ExecRunner {
                 }
                 try (FileChannel ch = FileChannel.open(lock, StandardOpenOption.WRITE)) {
                     FileLock l = ch.tryLock();
-                    if (l != null) {
+                    if (l != null && !RunToken.alive(RunToken.read(views.resolve(viewName + ".run")))) {
                         Views.deleteTree(views.resolve(viewName));
+                        Files.deleteIfExists(views.resolve(viewName + ".run"));
                         Files.deleteIfExists(lock);
+                    }
+                    if (l != null) {
                         l.release();
                     }
                 } catch (IOException | java.nio.channels.OverlappingFileLockException e) {
@@ -195,7 +253,8 @@ public final class ExecRunner {
         }
         return String.format(Locale.ROOT,
                 "mithril: %s: restored %d entries (%s) in %d ms; read %d entries (hits); ingested %d entries (%s, misses) in %d ms; refused %d files",
-                g.text(), view.entries().size(), ByteSize.format(view.bytes()), view.publishNanos() / 1_000_000, hits,
+                g.text(), view == null ? 0 : view.entries().size(), ByteSize.format(view == null ? 0 : view.bytes()),
+                view == null ? 0 : view.publishNanos() / 1_000_000, hits,
                 entries, ByteSize.format(bytes), nanos / 1_000_000, refused);
     }
 }

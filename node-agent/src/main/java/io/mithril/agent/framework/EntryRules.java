@@ -41,6 +41,16 @@ public final class EntryRules {
     }
 
     /**
+     * Files a framework rewrites in place inside an otherwise immutable unit: vLLM's and SGLang's
+     * compile-cache index ({@code vllm_compile_cache.py}, {@code sglang_compile_cache.py}, rewritten
+     * when a new shape compiles). They are always private copies in a view, never links to a blob.
+     */
+    public static boolean rewrittenInPlace(String viewPath) {
+        String name = viewPath.substring(viewPath.lastIndexOf('/') + 1);
+        return name.equals("vllm_compile_cache.py") || name.equals("sglang_compile_cache.py");
+    }
+
+    /**
      * Classifies a view-relative path such as {@code inductor/fxgraph/ab/fabc/entry}. Returns null
      * for files that are never ingested (transient names, lock folders, unknown framework folders).
      */

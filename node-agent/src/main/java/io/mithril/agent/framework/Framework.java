@@ -26,6 +26,16 @@ public enum Framework {
         this.envVar = envVar;
     }
 
+    /**
+     * Whether the framework only ever puts whole files under their final names (write to a temporary
+     * name, then rename): Inductor ({@code write_atomic}) and Triton ({@code FileCacheManager.put},
+     * its group file written last). vLLM and SGLang rewrite their cache index in place, the CUDA
+     * driver its {@code index}: a run that died mid-write can leave those torn.
+     */
+    public boolean atomicWrites() {
+        return this == INDUCTOR || this == TRITON;
+    }
+
     /** The folder of a view this framework's cache lives in. */
     public String dir() {
         return dir;

@@ -3,6 +3,8 @@ package io.mithril.agent.ingest;
 import io.mithril.agent.cas.BlobStore;
 import io.mithril.agent.framework.Completeness;
 import io.mithril.agent.framework.EntryRules;
+import io.mithril.agent.fs.FileNames;
+import io.mithril.agent.fs.UntrustedFiles;
 import io.mithril.agent.index.EntryFile;
 import io.mithril.agent.index.EntryKey;
 import io.mithril.agent.key.Names;
@@ -40,17 +42,22 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>Never follow a symbolic link: the walk does not, files are opened with {@code O_NOFOLLOW},
  *       and a link, FIFO, socket or device is refused at the walk (lstat).</li>
- *   <li>Never block on a special file swapped in after the walk: opens and reads run on a reader
- *       thread with a deadline; a stuck reader is abandoned and the file refused.</li>
+ *   <li>Never block on what the workload put at a path: files are opened with {@code O_NONBLOCK}
+ *       through {@code openat2} beneath the view ({@link UntrustedFiles}), checked through the
+ *       descriptor to be the regular file the walk saw before a byte is read; a FIFO, a leased file,
+ *       a link in any component is refused at once. (Without native access: opens on a reader
+ *       thread with a deadline.) Every pass is bounded in nodes walked and in time.</li>
+ *   <li>Take only files the workload itself wrote there: one link (never a hard link to an inode
+ *       from elsewhere), owned by the workload's user when that is known, readable by others (a
+ *       private file stays in its view). The executable bit travels with the file.</li>
+ *   <li>Never take what a failed run may have left torn ({@link Pass}).</li>
  *   <li>Never take a file still being written: modified within the settle time (periodic passes),
  *       or a size or mtime that differs before and after the read, or more bytes than lstat said.</li>
  *   <li>Never take a name that could escape or confuse: every path is validated by {@link Names}.</li>
  *   <li>Never take an incomplete unit: a Triton folder must be whole ({@link Completeness}).</li>
  *   <li>Keep going: every refusal is counted by reason and logged; a full store refuses that entry only.</li>
  * </ul>
- * Residual risk, written down: a process that swaps a parent directory for a symlink between the
- * walk and an open can redirect that open; Java has no {@code openat2(RESOLVE_BENEATH)}. The read file
- * is re-checked (same inode as walked, still under the view) after reading and dropped otherwise.
+ * Names are the files' bytes ({@link FileNames}), whatever the locale.
  *
  * <p>Entries: a unit with any new or changed file is committed whole as a new version, reusing the
  * blobs of its unchanged, published files. Provenance records group, source and time.
@@ -59,8 +66,17 @@ public final class Ingester implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(Ingester.class);
     private static final long OPEN_DEADLINE_MS = 5_000;
-    /** Files looked at (lstat only) per pass, published ones included: bounds the walk itself. */
-    private static final int WALK_LIMIT = 2_000_000;
+    /**
+     * Files and folders looked at (lstat only) per pass, published ones included: bounds the walk
+     * itself (10^6 empty folders cost a 17 s walk). The max-autotune fixture has 8,674 files.
+     */
+    static final int WALK_LIMIT = 250_000;
+    /**
+     * A periodic pass that has run this long takes no more units; the rest waits for the next pass
+     * (the max-autotune fixture's 296 MB take a few seconds). A last pass has no next one: longer.
+     */
+    static final long PASS_DEADLINE_MS = 20_000;
+    static final long LAST_PASS_DEADLINE_MS = 300_000;
 
     private final NodeStore store;
     private final IngestLimits limits;
@@ -84,9 +100,18 @@ public final class Ingester implements AutoCloseable {
 
     private record Seen(String rel, Path path, long size, long mtime, Object fileKey) {}
 
-    /** One pass over the view. {@code finalPass}: the workload has ended, so no settle time applies. */
+    /** One pass over the view. {@code finalPass}: the workload has ended well ({@link Pass#SUCCEEDED}). */
     public IngestReport ingest(View view, String source, boolean finalPass) {
+        return ingest(view, source, finalPass ? Pass.SUCCEEDED : Pass.PERIODIC);
+    }
+
+    /** One pass over the view; what it may take follows from {@code pass}. */
+    public IngestReport ingest(View view, String source, Pass pass) {
+        if (pass == Pass.SUCCEEDED_WRITERS_LEFT) {
+            settleOnce(); // what was written just before the end is then whole, what still changes is not
+        }
         long t0 = System.nanoTime();
+        long deadline = t0 + (pass.last() ? LAST_PASS_DEADLINE_MS : PASS_DEADLINE_MS) * 1_000_000;
         IngestReport.Builder r = new IngestReport.Builder();
         Map<String, List<Seen>> units = new LinkedHashMap<>();
         Map<String, EntryRules.Unit> unitInfo = new LinkedHashMap<>();
@@ -100,6 +125,10 @@ public final class Ingester implements AutoCloseable {
             Files.walkFileTree(root, java.util.EnumSet.noneOf(java.nio.file.FileVisitOption.class), 64, new SimpleFileVisitor<>() {
                 @Override
                 public FileVisitResult preVisitDirectory(Path d, BasicFileAttributes a) {
+                    if (++examined[0] > WALK_LIMIT || (examined[0] & 1023) == 0 && System.nanoTime() > deadline) {
+                        r.defer("walk limit per pass");
+                        return FileVisitResult.TERMINATE;
+                    }
                     if (!d.equals(root) && EntryRules.isTransient(d.getFileName().toString())) {
                         return FileVisitResult.SKIP_SUBTREE;
                     }
@@ -108,11 +137,11 @@ public final class Ingester implements AutoCloseable {
 
                 @Override
                 public FileVisitResult visitFile(Path f, BasicFileAttributes a) {
-                    if (++examined[0] > WALK_LIMIT) {
+                    if (++examined[0] > WALK_LIMIT || (examined[0] & 1023) == 0 && System.nanoTime() > deadline) {
                         r.defer("walk limit per pass");
                         return FileVisitResult.TERMINATE;
                     }
-                    String rel = root.relativize(f).toString();
+                    String rel = FileNames.of(root.relativize(f));
                     if (a.isSymbolicLink()) {
                         refuse(r, "symlink", rel);
                         return FileVisitResult.CONTINUE;
@@ -161,7 +190,7 @@ public final class Ingester implements AutoCloseable {
 
                 @Override
                 public FileVisitResult visitFileFailed(Path f, IOException e) {
-                    refuse(r, "unreadable", String.valueOf(root.relativize(f)));
+                    refuse(r, "unreadable", FileNames.of(root.relativize(f)));
                     return FileVisitResult.CONTINUE;
                 }
             });
@@ -179,8 +208,20 @@ public final class Ingester implements AutoCloseable {
             }
             EntryRules.Unit info = unitInfo.get(u.getKey());
             List<Seen> files = u.getValue();
-            if (!finalPass && files.stream().anyMatch(s -> now - s.mtime() < limits.settle().toMillis())) {
-                r.defer("still being written");
+            if (pass == Pass.FAILED && !info.framework().atomicWrites()) {
+                refuse(r, "from a failed run", info.entryName());
+                continue;
+            }
+            if (pass.settles() && files.stream().anyMatch(s -> now - s.mtime() < limits.settle().toMillis())) {
+                if (pass.last()) {
+                    refuse(r, "still being written at the end", info.entryName());
+                } else {
+                    r.defer("still being written");
+                }
+                continue;
+            }
+            if (System.nanoTime() > deadline) {
+                r.defer("pass time limit");
                 continue;
             }
             long unitBytes = files.stream().mapToLong(Seen::size).sum();
@@ -190,7 +231,7 @@ public final class Ingester implements AutoCloseable {
             }
             if (info.folder() && (info.framework() == io.mithril.agent.framework.Framework.TRITON
                     || info.entryName().startsWith("inductor/triton/"))) {
-                String why = Completeness.tritonFolder(groupFiles(info, files));
+                String why = Completeness.tritonFolder(groupFiles(view, info, files));
                 if (why != null) {
                     r.defer("incomplete kernel folder");
                     log.debug("not ingesting {}: {}", info.entryName(), why);
@@ -209,7 +250,7 @@ public final class Ingester implements AutoCloseable {
         for (Future<Ready> f : pending) {
             Ready ready;
             try {
-                ready = f.get();
+                ready = f.get(); // bounded: reads of regular files do not wait on the workload
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 break;
@@ -228,14 +269,22 @@ public final class Ingester implements AutoCloseable {
         return r.build(System.nanoTime() - t0);
     }
 
-    private Map<String, byte[]> groupFiles(EntryRules.Unit info, List<Seen> files) {
+    private void settleOnce() {
+        try {
+            Thread.sleep(limits.settle().toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private Map<String, byte[]> groupFiles(View view, EntryRules.Unit info, List<Seen> files) {
         Map<String, byte[]> out = new LinkedHashMap<>();
         for (Seen s : files) {
             String inEntry = s.rel().substring(info.entryName().length());
             byte[] head = null;
             if (inEntry.startsWith("__grp__") && s.size() <= 1 << 16) {
                 try {
-                    head = readSmall(s);
+                    head = readSmall(view, s);
                 } catch (IOException e) {
                     head = new byte[0];
                 }
@@ -245,9 +294,9 @@ public final class Ingester implements AutoCloseable {
         return out;
     }
 
-    private byte[] readSmall(Seen s) throws IOException {
-        try (InputStream in = openChecked(s)) {
-            return in.readNBytes(1 << 16);
+    private byte[] readSmall(View view, Seen s) throws IOException {
+        try (Source src = openChecked(view, s)) {
+            return src.in().readNBytes(1 << 16);
         }
     }
 
@@ -273,15 +322,16 @@ public final class Ingester implements AutoCloseable {
                 String inEntry = info.folder() ? s.rel().substring(info.entryName().length()) : s.rel().substring(s.rel().lastIndexOf('/') + 1);
                 View.Published p = view.files().get(s.rel());
                 if (unchanged(p, s.size(), s.fileKey(), s.mtime())) {
-                    out.add(new EntryFile(inEntry, p.address(), p.size(), false));
+                    out.add(new EntryFile(inEntry, p.address(), p.size(), p.executable()));
                     continue;
                 }
-                BlobStore.Written w = readInto(s, written);
+                boolean[] executable = {false};
+                BlobStore.Written w = readInto(view, s, written, executable);
                 if (w == null) {
                     r.defer("still being written");
                     return null;
                 }
-                out.add(new EntryFile(inEntry, w.address(), w.size(), false));
+                out.add(new EntryFile(inEntry, w.address(), w.size(), executable[0]));
                 bytes += w.size();
                 read++;
             }
@@ -342,7 +392,7 @@ public final class Ingester implements AutoCloseable {
             for (int j = 0; j < b.files().size(); j++) {
                 Seen s = b.files().get(j);
                 EntryFile f = committed.get(j);
-                view.files().put(s.rel(), new View.Published(o.entry().key(), f.address(), f.size(), false, s.fileKey(), s.mtime(), true));
+                view.files().put(s.rel(), new View.Published(o.entry().key(), f.address(), f.size(), f.executable(), false, s.fileKey(), s.mtime(), true));
             }
             r.add(1, b.bytes(), b.read());
         }
@@ -365,10 +415,15 @@ public final class Ingester implements AutoCloseable {
         }
     }
 
-    /** Reads a file into the store; null if it changed while being read. New blobs are added to {@code written}. */
-    private BlobStore.Written readInto(Seen s, List<io.mithril.agent.cas.Address> written) throws IOException {
-        try (InputStream in = openChecked(s)) {
-            BlobStore.Written w = store.put(new CappedStream(in, s.size()), s.size());
+    /**
+     * Reads a file into the store; null if it changed while being read. New blobs are added to
+     * {@code written}; {@code executable[0]} gets the file's owner-execute bit.
+     */
+    private BlobStore.Written readInto(View view, Seen s, List<io.mithril.agent.cas.Address> written, boolean[] executable)
+            throws IOException {
+        try (Source src = openChecked(view, s)) {
+            executable[0] = (src.mode() & 0100) != 0;
+            BlobStore.Written w = store.put(new CappedStream(src.in(), s.size()), s.size());
             if (!w.existed()) {
                 written.add(w.address());
             }
@@ -381,8 +436,70 @@ public final class Ingester implements AutoCloseable {
         }
     }
 
-    /** Opens without following a final symlink, on a reader thread with a deadline (a FIFO swapped in blocks open). */
-    private InputStream openChecked(Seen s) throws IOException {
+    /** An opened file of the view and its permission bits. */
+    private record Source(InputStream in, int mode) implements AutoCloseable {
+        @Override
+        public void close() throws IOException {
+            in.close();
+        }
+    }
+
+    /**
+     * Opens a file of the view for reading, never blocking and never through a link, and checks that
+     * it is what the walk saw and a file the workload itself made there (see the class comment).
+     */
+    private Source openChecked(View view, Seen s) throws IOException {
+        if (UntrustedFiles.available()) {
+            UntrustedFiles.Opened o;
+            try {
+                o = UntrustedFiles.openBeneath(view.dir(), view.dir().relativize(s.path()));
+            } catch (UntrustedFiles.Refused e) {
+                throw new RefusedException(e.getMessage());
+            }
+            try {
+                checkOrigin(view, s, o.stat());
+            } catch (IOException | RuntimeException e) {
+                o.close();
+                throw e;
+            }
+            return new Source(o, o.stat().mode());
+        }
+        UntrustedFiles.Stat st = pathStat(s.path());
+        checkOrigin(view, s, st);
+        return new Source(openOnReader(s), st.mode());
+    }
+
+    /** Refuses what the workload did not write itself into its view (the checks of the class comment). */
+    private static void checkOrigin(View view, Seen s, UntrustedFiles.Stat st) throws RefusedException {
+        if (!st.regular()) {
+            throw new RefusedException("special file");
+        }
+        if (!Objects.equals(st.fileKey(), s.fileKey())) {
+            throw new RefusedException("replaced during ingest");
+        }
+        if (st.nlink() != 1) {
+            throw new RefusedException("hard link to a file elsewhere");
+        }
+        if (view.workloadUid() != null && st.uid() != view.workloadUid()) {
+            throw new RefusedException("not the workload's file");
+        }
+        if ((st.mode() & 0004) == 0) {
+            throw new RefusedException("private file");
+        }
+    }
+
+    private static UntrustedFiles.Stat pathStat(Path p) throws IOException {
+        BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        Map<String, Object> u = Files.readAttributes(p, "unix:nlink,uid,mode", LinkOption.NOFOLLOW_LINKS);
+        return new UntrustedFiles.Stat(a.fileKey(), a.isRegularFile(), a.size(), a.lastModifiedTime().toMillis(),
+                (Integer) u.get("nlink"), (Integer) u.get("uid"), (Integer) u.get("mode"));
+    }
+
+    /**
+     * Where native access is missing: opens without following a final symlink, on a reader thread
+     * with a deadline (a FIFO swapped in blocks open).
+     */
+    private InputStream openOnReader(Seen s) throws IOException {
         Future<InputStream> f = readers.submit(() -> {
             BasicFileAttributes a = Files.readAttributes(s.path(), BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
             if (!a.isRegularFile() || !Objects.equals(a.fileKey(), s.fileKey())) {

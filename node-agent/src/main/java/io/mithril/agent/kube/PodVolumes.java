@@ -9,6 +9,7 @@ import io.mithril.agent.framework.Framework;
 import io.mithril.agent.index.Entry;
 import io.mithril.agent.ingest.IngestReport;
 import io.mithril.agent.ingest.Ingester;
+import io.mithril.agent.ingest.Pass;
 import io.mithril.agent.key.GroupId;
 import io.mithril.agent.key.InvalidNameException;
 import io.mithril.agent.serve.AgentMetrics;
@@ -81,13 +82,53 @@ public final class PodVolumes implements AutoCloseable {
         /** The folder is kubelet's (the pod's emptyDir): empty it at the end, never remove it. */
         final boolean keepFolder;
         int ingested;
+        /** A pass over this view is running (a slow one is never queued twice, nor waited for by others). */
+        final java.util.concurrent.atomic.AtomicBoolean passing = new java.util.concurrent.atomic.AtomicBoolean();
+        /** A container of the pod crashed, or the pod Failed (see {@link #outcome}). */
+        volatile boolean crashed;
 
         Live(String pod, View view, boolean keepFolder) {
             this.pod = pod;
             this.view = view;
             this.keepFolder = keepFolder;
         }
+
+        /** Notes what the pod's status says of its run: a container that exited non-zero, or phase Failed. */
+        void note(Pod p) {
+            if (p.getStatus() == null) {
+                return;
+            }
+            crashed |= "Failed".equals(p.getStatus().getPhase());
+            if (p.getMetadata().getDeletionTimestamp() == null && p.getStatus().getContainerStatuses() != null) {
+                for (ContainerStatus cs : p.getStatus().getContainerStatuses()) {
+                    crashed |= exitedNonZero(cs.getState()) || exitedNonZero(cs.getLastState());
+                }
+            }
+        }
+
+        private static boolean exitedNonZero(io.fabric8.kubernetes.api.model.ContainerState st) {
+            return st != null && st.getTerminated() != null && st.getTerminated().getExitCode() != null
+                    && st.getTerminated().getExitCode() != 0;
+        }
+
+        /**
+         * What the final pass may take. A pod failed when it ended Failed or a container of it exited
+         * non-zero while the pod was not being deleted (a crash, also one kubelet restarted); a pod
+         * deleted (scale-down, rollout) or Succeeded ended well: servers end by being deleted.
+         */
+        Pass outcome() {
+            return crashed ? Pass.FAILED : Pass.SUCCEEDED;
+        }
     }
+
+    /** Ingest passes, one per view at a time, so a slow or hostile view never holds up another's. */
+    private final java.util.concurrent.ExecutorService passes = java.util.concurrent.Executors.newFixedThreadPool(4, r -> {
+        Thread t = new Thread(r, "mithril-pod-ingest");
+        t.setDaemon(true);
+        return t;
+    });
+    /** How long {@link #ingestAll} waits for its passes; a pass still running then goes on alone. */
+    static final long INGEST_ALL_WAIT_MS = 30_000;
 
     private final NodeStore store;
     private final Views views;
@@ -179,10 +220,18 @@ public final class PodVolumes implements AutoCloseable {
         if (!takesPart(pod)) {
             return;
         }
+        String phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
+        boolean terminal = "Succeeded".equals(phase) || "Failed".equals(phase);
+        Live seen = live.get(uid);
+        if (seen != null) {
+            seen.note(pod);
+            if (!terminal) {
+                return; // a live view with nothing to do: never wait here on that pod's ingest pass
+            }
+        }
         synchronized (lock(uid)) {
             try (MDC.MDCCloseable ignored = MDC.putCloseable("pod", pod.getMetadata().getNamespace() + "/" + pod.getMetadata().getName())) {
-                String phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
-                if ("Succeeded".equals(phase) || "Failed".equals(phase)) {
+                if (terminal) {
                     finishLocked(uid);
                 } else if (!live.containsKey(uid) && !finished.containsKey(uid)) {
                     String cache = pod.getMetadata().getAnnotations().get(ANNOTATION_INJECTED);
@@ -222,19 +271,43 @@ public final class PodVolumes implements AutoCloseable {
                 observe(p);
             }
         }
+        List<java.util.concurrent.Future<?>> running = new ArrayList<>();
         for (String uid : new ArrayList<>(live.keySet())) {
-            synchronized (lock(uid)) {
-                Live l = live.get(uid);
-                if (l == null || dropped.contains(l.view.group())) {
-                    continue;
+            Live l0 = live.get(uid);
+            if (l0 == null || !l0.passing.compareAndSet(false, true)) {
+                continue; // its last pass still runs
+            }
+            running.add(passes.submit(() -> {
+                try {
+                    synchronized (lock(uid)) {
+                        Live l = live.get(uid);
+                        if (l == null || l != l0 || dropped.contains(l.view.group())) {
+                            return;
+                        }
+                        try (MDC.MDCCloseable ignored = MDC.putCloseable("pod", l.pod)) {
+                            IngestReport r = ingester.ingest(l.view, "pod:" + l.pod, Pass.PERIODIC);
+                            metrics.ingested(r);
+                            l.ingested += r.entries();
+                        } catch (RuntimeException e) {
+                            log.warn("ingest failed: {}", e.toString());
+                        }
+                    }
+                } finally {
+                    l0.passing.set(false);
                 }
-                try (MDC.MDCCloseable ignored = MDC.putCloseable("pod", l.pod)) {
-                    IngestReport r = ingester.ingest(l.view, "pod:" + l.pod, false);
-                    metrics.ingested(r);
-                    l.ingested += r.entries();
-                } catch (RuntimeException e) {
-                    log.warn("ingest failed: {}", e.toString());
-                }
+            }));
+        }
+        long until = System.nanoTime() + INGEST_ALL_WAIT_MS * 1_000_000;
+        for (java.util.concurrent.Future<?> f : running) {
+            try {
+                f.get(Math.max(0, until - System.nanoTime()), java.util.concurrent.TimeUnit.NANOSECONDS);
+            } catch (java.util.concurrent.TimeoutException slow) {
+                log.warn("an ingest pass is still running after {} ms; the others go on", INGEST_ALL_WAIT_MS);
+            } catch (java.util.concurrent.ExecutionException e) {
+                log.warn("ingest failed: {}", e.getCause().toString());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
             }
         }
     }
@@ -384,7 +457,7 @@ public final class PodVolumes implements AutoCloseable {
             int ingested = l.ingested;
             if (!dropped.contains(l.view.group())) {
                 try {
-                    IngestReport r = ingester.ingest(l.view, "pod:" + l.pod, true);
+                    IngestReport r = ingester.ingest(l.view, "pod:" + l.pod, l.outcome());
                     metrics.ingested(r);
                     ingested += r.entries();
                 } catch (RuntimeException e) {
@@ -546,6 +619,7 @@ public final class PodVolumes implements AutoCloseable {
     /** Forgets the live views: an agent stopping is not a pod ending, so views and records stay for the next start. */
     @Override
     public void close() {
+        passes.shutdownNow();
         live.clear();
     }
 }

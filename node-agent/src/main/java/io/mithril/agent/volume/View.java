@@ -23,8 +23,8 @@ public final class View {
      * after publishing or ingesting it. {@code ingested}: the workload wrote it (ingest read it to hash
      * it, so its atime says nothing about use).
      */
-    public record Published(EntryKey entry, Address address, long size, boolean linked, Object fileKey, long mtimeMillis,
-            boolean ingested) {}
+    public record Published(EntryKey entry, Address address, long size, boolean executable, boolean linked, Object fileKey,
+            long mtimeMillis, boolean ingested) {}
 
     private final Path dir;
     private final GroupId group;
@@ -36,9 +36,10 @@ public final class View {
     private final long bytes;
     private final long publishNanos;
     private final Pin pin;
+    private final Integer workloadUid;
 
     View(Path dir, GroupId group, Set<Framework> frameworks, long publishedAtMillis, PublishMode mode,
-            Map<String, Published> files, List<EntryKey> entries, long bytes, long publishNanos, Pin pin) {
+            Map<String, Published> files, List<EntryKey> entries, long bytes, long publishNanos, Pin pin, Integer workloadUid) {
         this.dir = dir;
         this.group = group;
         this.frameworks = Set.copyOf(frameworks);
@@ -49,6 +50,15 @@ public final class View {
         this.bytes = bytes;
         this.publishNanos = publishNanos;
         this.pin = pin;
+        this.workloadUid = workloadUid;
+    }
+
+    /**
+     * The user the workload runs as, when known: ingest takes only files owned by it. Null when the
+     * workload's user is not known (a container image's own USER).
+     */
+    public Integer workloadUid() {
+        return workloadUid;
     }
 
     public Path dir() {

@@ -2,6 +2,8 @@ package io.mithril.agent.volume;
 
 import io.mithril.agent.cas.Address;
 import io.mithril.agent.framework.Framework;
+import io.mithril.agent.fs.FileNames;
+import io.mithril.agent.fs.UntrustedFiles;
 import io.mithril.agent.index.Entry;
 import io.mithril.agent.index.EntryFile;
 import io.mithril.agent.index.EntryKey;
@@ -51,7 +53,7 @@ import org.slf4j.LoggerFactory;
  * <p><b>Unpublish</b>: read back uses, check linked files were not modified, unpin, delete the tree
  * (never following a link).
  */
-public final class Views {
+public final class Views implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(Views.class);
     public static final String MARKER = ".mithril-ready";
@@ -105,10 +107,11 @@ public final class Views {
             List<java.util.concurrent.Callable<Void>> work = new ArrayList<>(entries.size());
             for (Entry e : entries) {
                 work.add(() -> {
-                    boolean link = mode == PublishMode.LINK && !isMutable(e);
+                    boolean linkable = mode == PublishMode.LINK && !isMutable(e);
                     for (EntryFile f : e.files()) {
                         String rel = e.key().name().endsWith("/") ? e.key().name() + f.path() : e.key().name();
-                        Path target = dir.resolve(rel);
+                        boolean link = linkable && !io.mithril.agent.framework.EntryRules.rewrittenInPlace(rel);
+                        Path target = FileNames.resolve(dir, rel);
                         Path parent = target.getParent();
                         made.computeIfAbsent(parent, d -> { // others wait until it exists
                             try {
@@ -119,7 +122,7 @@ public final class Views {
                             }
                         });
                         BasicFileAttributes a = materialize(f, target, link);
-                        files.put(rel, new View.Published(e.key(), f.address(), f.size(), link, a.fileKey(),
+                        files.put(rel, new View.Published(e.key(), f.address(), f.size(), f.executable(), link, a.fileKey(),
                                 a.lastModifiedTime().toMillis(), false));
                         bytes.add(f.size());
                     }
@@ -133,7 +136,8 @@ public final class Views {
             pin.close();
             throw ex;
         }
-        return new View(dir, group, frameworks, now, mode, files, keys, bytes.sum(), System.nanoTime() - t0, pin);
+        return new View(dir, group, frameworks, now, mode, files, keys, bytes.sum(), System.nanoTime() - t0, pin,
+                workloadUid(owner, dir));
     }
 
     /**
@@ -198,7 +202,7 @@ public final class Views {
             for (EntryFile f : e.files()) {
                 String rel = e.key().name().endsWith("/") ? e.key().name() + f.path() : e.key().name();
                 try {
-                    BasicFileAttributes a = Files.readAttributes(dir.resolve(rel), BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                    BasicFileAttributes a = Files.readAttributes(FileNames.resolve(dir, rel), BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
                     if (!a.isRegularFile()) {
                         continue;
                     }
@@ -209,11 +213,11 @@ public final class Views {
                         // the blob itself: if it looks written since publishing, record it as it should be
                         // (size, an impossible mtime), so the next ingest or unpublish re-checks the blob
                         boolean touched = a.size() != f.size() || mtime > publishedAt;
-                        files.put(rel, new View.Published(e.key(), f.address(), f.size(), true, a.fileKey(), touched ? -1 : mtime, false));
+                        files.put(rel, new View.Published(e.key(), f.address(), f.size(), f.executable(), true, a.fileKey(), touched ? -1 : mtime, false));
                         bytes += f.size();
                     } else if (a.size() == f.size() && mtime <= publishedAt) {
                         // a copy the workload did not touch: written by the publish, so not after the marker
-                        files.put(rel, new View.Published(e.key(), f.address(), f.size(), false, a.fileKey(), mtime, false));
+                        files.put(rel, new View.Published(e.key(), f.address(), f.size(), f.executable(), false, a.fileKey(), mtime, false));
                         bytes += f.size();
                     }
                 } catch (IOException gone) {
@@ -221,7 +225,15 @@ public final class Views {
                 }
             }
         }
-        return new View(dir, group, frameworks, publishedAt, mode, files, keys, bytes, 0, pinned.pin());
+        Integer uid = null;
+        try {
+            if (!Files.getPosixFilePermissions(dir, LinkOption.NOFOLLOW_LINKS).contains(java.nio.file.attribute.PosixFilePermission.OTHERS_WRITE)) {
+                uid = (Integer) Files.getAttribute(dir, "unix:uid", LinkOption.NOFOLLOW_LINKS); // handed to the workload at publish
+            }
+        } catch (IOException gone) {
+            // the next ingest finds nothing either
+        }
+        return new View(dir, group, frameworks, publishedAt, mode, files, keys, bytes, 0, pinned.pin(), uid);
     }
 
     private static final int PUBLISH_THREADS = 4;
@@ -231,6 +243,12 @@ public final class Views {
                 t.setDaemon(true);
                 return t;
             });
+
+    /** Stops the publish threads. */
+    @Override
+    public void close() {
+        linkers.shutdownNow();
+    }
 
     /**
      * Runs tasks on the publish pool, in chunks; rethrows the first failure. Small views run on the
@@ -281,6 +299,20 @@ public final class Views {
         }
     }
 
+    /**
+     * The user a view's workload runs as: the owner's uid, the agent's own for {@link Owner#CURRENT}
+     * (the folder was just made by this process), none when any user may be the workload's.
+     */
+    private static Integer workloadUid(Owner owner, Path dir) throws IOException {
+        if (owner.anyone()) {
+            return null;
+        }
+        if (owner.uid() != null) {
+            return owner.uid();
+        }
+        return (Integer) Files.getAttribute(dir, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+    }
+
     private static boolean isMutable(Entry e) {
         String n = e.key().name();
         io.mithril.agent.framework.EntryRules.Unit u =
@@ -314,7 +346,9 @@ public final class Views {
             } // else armed and unread: leave it, other views rely on the same inode
             return attrs;
         }
-        Files.copy(blob, target, StandardCopyOption.REPLACE_EXISTING);
+        try (java.io.InputStream in = UntrustedFiles.openNoAtime(blob)) { // a read of ours is no workload's use
+            Files.copy(in, target, StandardCopyOption.REPLACE_EXISTING);
+        }
         Files.setPosixFilePermissions(target, PosixFilePermissions.fromString(f.executable() ? "rwxr-xr-x" : "rw-r--r--"));
         BasicFileAttributes attrs = Files.readAttributes(target, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
         arm(target, attrs.lastModifiedTime().toMillis());
@@ -389,7 +423,7 @@ public final class Views {
             if (used.contains(p.entry()) || !published.contains(p.entry()) || p.ingested()) {
                 continue; // a file the workload wrote over a published one: ingest's own read moved its atime
             }
-            Path path = v.dir().resolve(f.getKey());
+            Path path = FileNames.resolve(v.dir(), f.getKey());
             try {
                 BasicFileAttributes a = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
                 boolean sameFile = a.isRegularFile() && java.util.Objects.equals(a.fileKey(), p.fileKey());
@@ -446,7 +480,7 @@ public final class Views {
                 continue;
             }
             try {
-                BasicFileAttributes a = Files.readAttributes(v.dir().resolve(f.getKey()), BasicFileAttributes.class,
+                BasicFileAttributes a = Files.readAttributes(FileNames.resolve(v.dir(), f.getKey()), BasicFileAttributes.class,
                         LinkOption.NOFOLLOW_LINKS);
                 if (java.util.Objects.equals(a.fileKey(), p.fileKey())
                         && (a.lastModifiedTime().toMillis() != p.mtimeMillis() || a.size() != p.size())) {

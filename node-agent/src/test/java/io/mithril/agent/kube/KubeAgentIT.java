@@ -131,11 +131,15 @@ class KubeAgentIT {
         return store.stats().groups().stream().filter(g -> g.group().equals(group())).findFirst().orElse(null);
     }
 
-    /** What a compiler writes: one generated Inductor module. */
+    /**
+     * What a compiler writes: one generated Inductor module, owned by the pod's user as the pod's own
+     * files are (the view's folder was handed to that user at publish).
+     */
     static void compileInto(Path view, String name, String code) throws Exception {
         Path dir = Files.createDirectories(view.resolve("inductor/ab"));
         Path tmpFile = dir.resolve(name + ".tmp");
         Files.writeString(tmpFile, code);
+        Files.setAttribute(tmpFile, "unix:uid", Files.getAttribute(view, "unix:uid"));
         Files.move(tmpFile, dir.resolve(name));
     }
 
@@ -344,5 +348,40 @@ class KubeAgentIT {
             ready = false;
         }
         assertThat(ready).as("a pod still in its wait step gets its view after an agent restart mid-publish").isTrue();
+    }
+
+    @Test
+    void hostilePodBesideAWellBehavedOne_theWellBehavedOnesIngestAndPublishGoOn() throws Exception {
+        Pod evil = pod("evil", "gpu-1");
+        Pod good = pod("good", "gpu-1");
+        await().atMost(Duration.ofSeconds(20)).until(() -> Views.isReady(view(evil)) && Views.isReady(view(good)));
+        Path ab = Files.createDirectories(view(evil).resolve("inductor/ab"));
+        Path fifo = ab.resolve("cfifo.py");
+        assertThat(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor()).isZero();
+        Path secret = Files.writeString(tmp.resolve("secret.txt"), "not the pod's " + UUID.randomUUID());
+        Files.createLink(ab.resolve("clinked.py"), secret); // a hard link to a file from elsewhere on the node's disk
+        Process holder = new ProcessBuilder("sh", "-c", "exec 3<>'" + fifo + "'; sleep 60").start(); // holds the write end
+        // ten files under write leases: a blocking open of each waits up to 45 s (lease-break-time)
+        java.util.List<String> leaseCmd = new java.util.ArrayList<>(java.util.List.of("python3", "-c",
+                "import fcntl,os,sys,time\nfds=[os.open(f, os.O_RDWR) for f in sys.argv[1:]]\n"
+                        + "[fcntl.fcntl(fd, 1024, fcntl.F_WRLCK) for fd in fds]\nprint('held', flush=True)\ntime.sleep(60)\n"));
+        for (int i = 0; i < 10; i++) {
+            leaseCmd.add(Files.writeString(ab.resolve("cleased" + i + ".py"), "x = " + i + "\n").toString());
+        }
+        Process leases = new ProcessBuilder(leaseCmd).redirectErrorStream(true).start();
+        try {
+            assertThat(new String(leases.getInputStream().readNBytes(5))).isEqualTo("held\n");
+            Thread.sleep(500); // periodic passes meet the FIFO and the leases: a blocking open there would stop them all
+            compileInto(view(good), "cgood.py", "def good(): return 1\n");
+            await().atMost(Duration.ofSeconds(20)).until(() -> store.entries(group()).stream()
+                    .anyMatch(e -> e.key().name().equals("inductor/ab/cgood.py")));
+            Pod late = pod("late", "gpu-1");
+            await().atMost(Duration.ofSeconds(20)).until(() -> Views.isReady(view(late)));
+            assertThat(view(late).resolve("inductor/ab/cgood.py")).exists();
+            assertThat(store.entries(group())).noneMatch(e -> e.key().name().contains("clinked") || e.key().name().contains("cfifo"));
+        } finally {
+            holder.destroyForcibly();
+            leases.destroyForcibly();
+        }
     }
 }
