@@ -8,6 +8,7 @@ import io.mithril.agent.ingest.Ingester;
 import io.mithril.agent.key.GroupId;
 import io.mithril.agent.store.ByteSize;
 import io.mithril.agent.store.NodeStore;
+import io.mithril.agent.volume.FileTrees;
 import io.mithril.agent.volume.PublishMode;
 import io.mithril.agent.volume.View;
 import io.mithril.agent.volume.Views;
@@ -81,7 +82,7 @@ public final class ExecRunner {
             return t;
         });
         try {
-            Views.deleteTree(dir); // a previous exec that was killed may have left it
+            FileTrees.deleteTree(dir); // a previous exec that was killed may have left it
             View view = v.publish(o.group(), dir, o.frameworks(), Views.Owner.CURRENT, PublishMode.LINK);
             String source = "exec:" + String.join(" ", o.command()).replaceAll("\\p{Cntrl}", "?");
             if (source.length() > 200) {
@@ -169,7 +170,7 @@ public final class ExecRunner {
                 try (FileChannel ch = FileChannel.open(lock, StandardOpenOption.WRITE)) {
                     FileLock l = ch.tryLock();
                     if (l != null) {
-                        Views.deleteTree(views.resolve(viewName));
+                        FileTrees.deleteTree(views.resolve(viewName));
                         Files.deleteIfExists(lock);
                         l.release();
                     }
