@@ -99,6 +99,8 @@ public final class NodeStore implements Closeable {
     private final Path root;
     private final StoreConfig config;
     private final BlobStore blobs;
+    /** The store's user: the owner of its root folder. Every blob is this user's and read-only (0444). */
+    private final int ownerUid;
     private final Index index = new Index();
     private final Leases leases;
     private final java.util.concurrent.locks.ReentrantLock mutex = new java.util.concurrent.locks.ReentrantLock();
@@ -137,6 +139,7 @@ public final class NodeStore implements Closeable {
             this.leases = new Leases(root);
         }
         this.blobs = new BlobStore(root, leases.id(), config.faults());
+        this.ownerUid = (Integer) Files.getAttribute(root, "unix:uid");
         this.evictor = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "mithril-evictor");
             t.setDaemon(true);
@@ -715,6 +718,16 @@ public final class NodeStore implements Closeable {
         }
     }
 
+    /** Removes from the index every entry that names {@code a}, adding the removals to {@code into}. Under the lock. */
+    private void removeReferring(Address a, EvictionCause cause, List<Index.Removal> into) {
+        for (EntryKey k : index.entriesReferring(a)) {
+            Index.Removal r = index.remove(k, cause);
+            if (r != null) {
+                into.add(r);
+            }
+        }
+    }
+
     /** Deletes blobs that removals left unreferenced. Under the lock, after the removals are durable. */
     private void deleteFreed(List<Index.Removal> removals) {
         for (Index.Removal r : removals) {
@@ -735,41 +748,59 @@ public final class NodeStore implements Closeable {
     // ---------------------------------------------------------------- verify, stats, sync
 
     /**
-     * Re-hashes every blob. A blob whose bytes do not match its address is moved to quarantine and
-     * every entry using it is dropped, so it is never served again. Also drops entries whose blobs
-     * are missing and reports stray files.
+     * Re-hashes these blobs only (ones a workload may have written through a link) and settles
+     * those found damaged as {@link #verify()} does: a blob whose bytes no longer match its address
+     * is quarantined and the entries naming it dropped; one whose bytes match but whose mode or
+     * owner changed is sealed again. Other blobs are not read. Returns whether any blob was
+     * quarantined.
      */
-    /**
-     * Re-hashes these blobs (ones a workload may have written through a link); when one no longer
-     * matches its address, runs {@link #verify()}, which quarantines it and drops the entries naming
-     * it. Returns whether damage was found.
-     */
-    public boolean recheck(java.util.Collection<Address> suspects) {
+    public boolean recheck(Collection<Address> suspects) {
+        List<Address> found = new ArrayList<>();
         for (Address a : suspects) {
             try {
-                if (exists(a) && !io.mithril.agent.cas.Blake3.hash(blobPath(a)).equals(a)) {
-                    log.error("a workload modified linked blob {} in place; quarantining it", a);
-                    verify();
-                    return true;
+                if (exists(a) && !blobs.inspect(a).sealedAndSound(ownerUid)) {
+                    found.add(a);
                 }
+            } catch (NoSuchFileException gone) {
+                // evicted meanwhile
             } catch (IOException e) {
                 log.warn("could not re-check blob {}: {}", a, e.toString());
             }
         }
-        return false;
+        if (found.isEmpty()) {
+            return false;
+        }
+        try {
+            Damage d = locked(() -> settle(found));
+            if (!d.quarantined().isEmpty()) {
+                log.error("a workload modified linked blobs in place; quarantined {}", d.quarantined());
+            }
+            return !d.quarantined().isEmpty();
+        } catch (IOException e) {
+            log.warn("could not settle damaged blobs {}: {}", found, e.toString());
+            return true;
+        }
     }
 
+    /**
+     * Re-hashes every blob (in parallel, outside the lock) and checks its mode and owner. A blob
+     * whose bytes do not match its address is moved to quarantine and every entry using it is
+     * dropped, so it is never served again; one whose bytes match but that is no longer read-only
+     * or no longer the store's user's (a workload's {@code chmod -R} or {@code chown -R} through a
+     * link) is sealed again. Also drops entries whose blobs are missing and reports stray files.
+     */
     public VerifyReport verify() throws IOException {
         List<Address> all = new ArrayList<>();
         List<Path> stray = new ArrayList<>();
         blobs.scan(all::add, stray::add);
-        List<Address> bad = java.util.Collections.synchronizedList(new ArrayList<>());
+        List<Address> found = java.util.Collections.synchronizedList(new ArrayList<>());
         LongAdder bytes = new LongAdder();
         all.parallelStream().forEach(a -> {
             try {
-                bytes.add(Files.size(blobs.path(a)));
-                if (!blobs.verify(a)) {
-                    bad.add(a);
+                BlobStore.Inspection i = blobs.inspect(a);
+                bytes.add(i.size());
+                if (!i.sealedAndSound(ownerUid)) {
+                    found.add(a);
                 }
             } catch (NoSuchFileException gone) {
                 // evicted meanwhile
@@ -778,32 +809,62 @@ public final class NodeStore implements Closeable {
             }
         });
         return locked(() -> {
-            List<Address> quarantined = new ArrayList<>();
-            List<Index.Removal> removals = new ArrayList<>();
-            for (Address a : bad) {
-                if (!blobs.exists(a) || blobs.verify(a)) {
-                    continue;
-                }
-                Path q = blobs.quarantine(a);
-                log.error("blob {} does not match its address; moved to {}", a, q);
-                quarantined.add(a);
-                for (EntryKey k : index.entriesReferring(a)) {
-                    Index.Removal r = index.remove(k, EvictionCause.CORRUPT);
-                    if (r != null) {
-                        removals.add(r);
-                    }
-                }
-            }
-            journalRemovals(removals);
-            deleteFreed(removals);
-            List<EntryKey> dropped = new ArrayList<>();
-            removals.forEach(r -> dropped.add(r.entry().key()));
+            Damage d = settle(found);
             int[] orphans = {0};
             Set<Address> now = new HashSet<>(); // listed again under the lock: commits made while hashing count
             blobs.scan(now::add, p -> { });
+            List<EntryKey> dropped = new ArrayList<>(d.dropped());
             dropped.addAll(dropLost(now, orphans));
-            return new VerifyReport(all.size(), bytes.sum(), quarantined, dropped, stray, orphans[0]);
+            return new VerifyReport(all.size(), bytes.sum(), d.quarantined(), dropped, stray, orphans[0], d.repaired());
         });
+    }
+
+    /** What {@link #settle} did: blobs quarantined, the entries that dropped with them, blobs sealed again. */
+    private record Damage(List<Address> quarantined, List<EntryKey> dropped, List<Address> repaired) {}
+
+    /**
+     * Under the lock: looks again at blobs found damaged outside it (one may have been evicted, or
+     * put again whole, meanwhile). A blob whose bytes do not match is quarantined and every entry
+     * naming it dropped (cause CORRUPT), durably, before the blobs those entries alone held are
+     * deleted. A blob whose bytes match but whose mode or owner is wrong is sealed again; if that
+     * fails (no right to change the owner), it is quarantined too, since its owner could rewrite it.
+     */
+    private Damage settle(Collection<Address> found) throws IOException {
+        List<Address> quarantined = new ArrayList<>();
+        List<Address> repaired = new ArrayList<>();
+        List<Index.Removal> removals = new ArrayList<>();
+        for (Address a : found) {
+            BlobStore.Inspection i;
+            try {
+                i = blobs.exists(a) ? blobs.inspect(a) : null;
+            } catch (NoSuchFileException gone) {
+                i = null;
+            }
+            if (i == null || i.sealedAndSound(ownerUid)) {
+                continue;
+            }
+            if (i.matches()) {
+                try {
+                    blobs.seal(a, ownerUid);
+                    log.warn("blob {} had mode {} and owner uid {}; restored 0444 and uid {}", a,
+                            Integer.toOctalString(i.mode()), i.uid(), ownerUid);
+                    repaired.add(a);
+                    continue;
+                } catch (IOException e) {
+                    log.error("blob {} has mode {} and owner uid {} and cannot be sealed again ({}); quarantining it", a,
+                            Integer.toOctalString(i.mode()), i.uid(), e.toString());
+                }
+            }
+            Path q = blobs.quarantine(a);
+            log.error("blob {} {}; moved to {}", a, i.matches() ? "cannot be protected" : "does not match its address", q);
+            quarantined.add(a);
+            removeReferring(a, EvictionCause.CORRUPT, removals);
+        }
+        journalRemovals(removals);
+        deleteFreed(removals);
+        List<EntryKey> dropped = new ArrayList<>();
+        removals.forEach(r -> dropped.add(r.entry().key()));
+        return new Damage(quarantined, dropped, repaired);
     }
 
     /** Applies queued uses and other processes' journal records now. */
@@ -1038,12 +1099,7 @@ public final class NodeStore implements Closeable {
         });
         List<Index.Removal> removals = new ArrayList<>();
         for (Address a : missing) {
-            for (EntryKey k : index.entriesReferring(a)) {
-                Index.Removal r = index.remove(k, EvictionCause.LOST);
-                if (r != null) {
-                    removals.add(r);
-                }
-            }
+            removeReferring(a, EvictionCause.LOST, removals);
         }
         journalRemovals(removals);
         deleteFreed(removals);
