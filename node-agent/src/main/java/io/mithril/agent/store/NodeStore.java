@@ -132,7 +132,8 @@ public final class NodeStore implements Closeable {
         for (EvictionCause c : EvictionCause.values()) {
             evictions.put(c, new LongAdder());
         }
-        this.lockChannel = FileChannel.open(root.resolve("lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        this.lockChannel = FileChannel.open(root.resolve("lock"), Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE),
+                StorePermissions.PRIVATE_FILE);
         // Created under the store lock: another process's readOthers() must never see our lease
         // file between its creation and our lock on it (it would take it for a dead one).
         try (FileLock ignored = lockChannel.lock()) {
@@ -160,6 +161,7 @@ public final class NodeStore implements Closeable {
             throw new AccessDeniedException(real.toString(), null, "store root is not writable");
         }
         initLayout(real);
+        StorePermissions.apply(real);
         if (!OPEN.add(real)) {
             throw new IllegalStateException("store " + real + " is already open in this process");
         }
@@ -922,7 +924,9 @@ public final class NodeStore implements Closeable {
             if (journal != null) {
                 journal.close();
             }
-            journal = new Journal(root.resolve("journal." + gen));
+            Path file = root.resolve("journal." + gen);
+            StorePermissions.createPrivateFile(file);
+            journal = new Journal(file);
             journalGen = gen;
             journalOffset = 0;
             recordsSinceCompaction = 0;
@@ -1024,8 +1028,8 @@ public final class NodeStore implements Closeable {
 
     private void writeCurrent(long gen) throws IOException {
         Path tmp = root.resolve("CURRENT.tmp");
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
+        try (FileChannel ch = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING), StorePermissions.PRIVATE_FILE)) {
             ch.write(java.nio.ByteBuffer.wrap((gen + "\n").getBytes(StandardCharsets.US_ASCII)));
             ch.force(true);
         }
@@ -1042,6 +1046,7 @@ public final class NodeStore implements Closeable {
         long next = journalGen + 1;
         Path p = root.resolve("journal." + next);
         Files.deleteIfExists(p);
+        StorePermissions.createPrivateFile(p);
         try (Journal j = new Journal(p)) {
             List<JournalRecord> batch = new ArrayList<>(10_000);
             for (GroupId g : index.groups()) {

@@ -78,4 +78,19 @@ class StoreBoundaryIT {
         assertThat(views.readEntries(v)).as("the workload read nothing").isEmpty();
         views.unpublish(v);
     }
+
+    @Test
+    void privateStoreTree_otherUserCannotReadABlobByItsStorePath_butReadsItThroughTheViewsLink() throws Exception {
+        Assumptions.assumeTrue("root".equals(System.getProperty("user.name")),
+                "needs root to act as a second uid with setpriv (CI runs this as root)");
+        View v = publish("pod");
+        Path blob = store.blobPath(entries.get(0).files().get(0).address());
+        Path linked = v.dir().resolve(entries.get(0).key().name() + "f0");
+        assertThat(Files.isSameFile(blob, linked)).isTrue();
+        assertThat(ViewsIT.asUser(4321, "cat '" + blob + "' > /dev/null")).as("by its store path").isNotZero();
+        assertThat(ViewsIT.asUser(4321, "ls '" + store.root().resolve("blobs") + "' > /dev/null")).as("listing blobs/").isNotZero();
+        assertThat(ViewsIT.asUser(4321, "cat '" + store.root().resolve("journal.1") + "' > /dev/null")).as("the journal").isNotZero();
+        assertThat(ViewsIT.asUser(4321, "cat '" + linked + "' > /dev/null")).as("through the view's hard link").isZero();
+        views.unpublish(v);
+    }
 }
