@@ -125,7 +125,7 @@ public final class BlobStore {
             }
             Address a = hash.finish();
             Path dest = path(a);
-            if (Files.isRegularFile(dest, LinkOption.NOFOLLOW_LINKS) && Files.size(dest) == size) {
+            if (storedWithSize(dest, size)) {
                 touch(dest);
                 return new Written(a, size, true);
             }
@@ -152,6 +152,20 @@ public final class BlobStore {
             if (!moved) {
                 Files.deleteIfExists(t);
             }
+        }
+    }
+
+    /**
+     * Whether a blob is there with this size, in one stat: another thread's eviction may delete it
+     * at any moment, and then it is simply absent (a second look, as {@code size} after
+     * {@code isRegularFile}, would throw instead).
+     */
+    private static boolean storedWithSize(Path blob, long size) throws IOException {
+        try {
+            BasicFileAttributes a = Files.readAttributes(blob, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            return a.isRegularFile() && a.size() == size;
+        } catch (NoSuchFileException absent) {
+            return false;
         }
     }
 
