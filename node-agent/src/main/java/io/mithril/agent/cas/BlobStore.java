@@ -212,17 +212,7 @@ public final class BlobStore {
      * A blob as found on disk: whether its bytes match its address, its size, permission bits
      * ({@code mode & 07777}) and owner's uid.
      */
-    public record Inspection(boolean matches, long size, int mode, int uid) {
-        /** Read-only (0444) and owned by {@code storeUid}: nobody but the store can change it. */
-        public boolean sealed(int storeUid) {
-            return mode == SEALED_MODE && uid == storeUid;
-        }
-
-        /** Bytes match and {@link #sealed}: nothing to do. */
-        public boolean sealedAndSound(int storeUid) {
-            return matches && sealed(storeUid);
-        }
-    }
+    public record Inspection(boolean matches, long size, int mode, int uid) {}
 
     /**
      * Re-hashes a blob and reads its mode and owner, without the read counting as a use: a blob

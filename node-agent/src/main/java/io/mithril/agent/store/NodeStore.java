@@ -99,8 +99,10 @@ public final class NodeStore implements Closeable {
     private final Path root;
     private final StoreConfig config;
     private final BlobStore blobs;
-    /** The store's user: the owner of its root folder. Every blob is this user's and read-only (0444). */
+    /** The store's user: the owner of its root folder. Blobs are read-only (0444) and this user's. */
     private final int ownerUid;
+    /** This process's user, who owns the blobs it writes (the store's user, unless someone else opened the store). */
+    private final int processUid;
     private final Index index = new Index();
     private final Leases leases;
     private final java.util.concurrent.locks.ReentrantLock mutex = new java.util.concurrent.locks.ReentrantLock();
@@ -141,6 +143,7 @@ public final class NodeStore implements Closeable {
         }
         this.blobs = new BlobStore(root, leases.id(), config.faults());
         this.ownerUid = (Integer) Files.getAttribute(root, "unix:uid");
+        this.processUid = processUid(ownerUid);
         this.evictor = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "mithril-evictor");
             t.setDaemon(true);
@@ -760,7 +763,7 @@ public final class NodeStore implements Closeable {
         List<Address> found = new ArrayList<>();
         for (Address a : suspects) {
             try {
-                if (exists(a) && !blobs.inspect(a).sealedAndSound(ownerUid)) {
+                if (exists(a) && !sound(blobs.inspect(a))) {
                     found.add(a);
                 }
             } catch (NoSuchFileException gone) {
@@ -801,7 +804,7 @@ public final class NodeStore implements Closeable {
             try {
                 BlobStore.Inspection i = blobs.inspect(a);
                 bytes.add(i.size());
-                if (!i.sealedAndSound(ownerUid)) {
+                if (!sound(i)) {
                     found.add(a);
                 }
             } catch (NoSuchFileException gone) {
@@ -819,6 +822,23 @@ public final class NodeStore implements Closeable {
             dropped.addAll(dropLost(now, orphans));
             return new VerifyReport(all.size(), bytes.sum(), d.quarantined(), dropped, stray, orphans[0], d.repaired());
         });
+    }
+
+    /**
+     * Whether a blob needs nothing: its bytes match, it is read-only (0444, no other bits) and owned
+     * by the store's user or by this process's (which wrote it); no one else can change it then.
+     */
+    private boolean sound(BlobStore.Inspection i) {
+        return i.matches() && i.mode() == BlobStore.SEALED_MODE && (i.uid() == ownerUid || i.uid() == processUid);
+    }
+
+    /** This process's effective uid, as the owner of {@code /proc/self}; {@code fallback} where there is none. */
+    private static int processUid(int fallback) {
+        try {
+            return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+        } catch (IOException | UnsupportedOperationException e) {
+            return fallback;
+        }
     }
 
     /** What {@link #settle} did: blobs quarantined, the entries that dropped with them, blobs sealed again. */
@@ -842,14 +862,15 @@ public final class NodeStore implements Closeable {
             } catch (NoSuchFileException gone) {
                 i = null;
             }
-            if (i == null || i.sealedAndSound(ownerUid)) {
+            if (i == null || sound(i)) {
                 continue;
             }
             if (i.matches()) {
+                int uid = processUid == 0 ? ownerUid : processUid; // only root can give a file away
                 try {
-                    blobs.seal(a, ownerUid);
+                    blobs.seal(a, uid);
                     log.warn("blob {} had mode {} and owner uid {}; restored 0444 and uid {}", a,
-                            Integer.toOctalString(i.mode()), i.uid(), ownerUid);
+                            Integer.toOctalString(i.mode()), i.uid(), uid);
                     repaired.add(a);
                     continue;
                 } catch (IOException e) {

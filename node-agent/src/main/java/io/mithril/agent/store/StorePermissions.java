@@ -13,6 +13,8 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.Set;
 import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The store's tree is its user's alone: the internal folders ({@code blobs/}, {@code tmp/},
@@ -24,6 +26,8 @@ import java.util.regex.Pattern;
  * {@code pods/}, {@code activity}) are left as they are: workloads and pods must reach their views.
  */
 final class StorePermissions {
+
+    private static final Logger log = LoggerFactory.getLogger(StorePermissions.class);
 
     static final Set<PosixFilePermission> FOLDER = PosixFilePermissions.fromString("rwx------");
     static final Set<PosixFilePermission> FILE = PosixFilePermissions.fromString("rw-------");
@@ -51,9 +55,7 @@ final class StorePermissions {
             if (!a.isDirectory()) {
                 throw new IOException("store folder " + d + " is not a folder (a link or a file); refusing to open the store");
             }
-            if (!a.permissions().equals(FOLDER)) {
-                Files.setPosixFilePermissions(d, FOLDER);
-            }
+            restrict(d, a, FOLDER);
         }
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(root)) {
             for (Path p : ds) {
@@ -61,10 +63,25 @@ final class StorePermissions {
                     continue;
                 }
                 PosixFileAttributes a = Files.readAttributes(p, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-                if (a.isRegularFile() && !a.permissions().equals(FILE)) {
-                    Files.setPosixFilePermissions(p, FILE);
+                if (a.isRegularFile()) {
+                    restrict(p, a, FILE);
                 }
             }
+        }
+    }
+
+    /**
+     * Sets the mode unless it is right. A folder or file this process may not change (another user
+     * opened a store that is not theirs) is left as it is, with a warning: the store still works.
+     */
+    private static void restrict(Path p, PosixFileAttributes a, Set<PosixFilePermission> mode) throws IOException {
+        if (a.permissions().equals(mode)) {
+            return;
+        }
+        try {
+            Files.setPosixFilePermissions(p, mode);
+        } catch (java.nio.file.FileSystemException notOurs) { // EPERM: not the owner
+            log.warn("could not make {} private ({}); other local users may read it", p, notOurs.toString());
         }
     }
 

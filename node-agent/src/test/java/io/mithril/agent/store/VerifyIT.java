@@ -159,6 +159,26 @@ class VerifyIT {
     }
 
     @Test
+    void verify_anotherUsersStoreOpenedByRoot_leavesBlobsRootWrote_andGivesStolenOnesToTheStoresUser() throws Exception {
+        Assumptions.assumeTrue("root".equals(System.getProperty("user.name")),
+                "needs root to own a store folder as another user (CI runs this as root)");
+        Path root = Files.createDirectories(tmp.resolve("store"));
+        Files.setAttribute(root, "unix:uid", 4321); // a user's own store, opened by root (sudo)
+        try (NodeStore s = open()) {
+            List<Entry> entries = fill(s, 2);
+            assertThat(uid(s.blobPath(blobOf(entries.get(0))))).as("written by root").isZero();
+            assertThat(s.verify().repaired()).as("blobs of this process's user are fine").isEmpty();
+            Files.setAttribute(s.blobPath(blobOf(entries.get(1))), "unix:uid", 65534);
+
+            VerifyReport r = s.verify();
+
+            assertThat(r.repaired()).containsExactly(blobOf(entries.get(1)));
+            assertThat(uid(s.blobPath(blobOf(entries.get(1))))).as("the store's user").isEqualTo(4321);
+            assertThat(s.lookup(entries.get(1).key())).isNotNull();
+        }
+    }
+
+    @Test
     void verify_blobWithWrongModeAndWrongBytes_isQuarantined_notRepaired() throws Exception {
         try (NodeStore s = open()) {
             List<Entry> entries = fill(s, 3);
