@@ -283,19 +283,6 @@ class ViewsIT {
         views.unpublish(v);
     }
 
-    @Test
-    void deleteTree_removesLinksAsLinks_neverWhatTheyPointTo() throws Exception {
-        Path outside = Files.createDirectories(tmp.resolve("outside"));
-        Files.writeString(outside.resolve("keep.txt"), "mine");
-        Path view = Files.createDirectories(tmp.resolve("doomed/inductor/ab"));
-        Files.createSymbolicLink(view.resolve("link"), outside);
-        Files.createSymbolicLink(tmp.resolve("doomed/triton"), outside);
-        Files.writeString(view.resolve("c.py"), "x");
-        Views.deleteTree(tmp.resolve("doomed"));
-        assertThat(tmp.resolve("doomed")).doesNotExist();
-        assertThat(Files.readString(outside.resolve("keep.txt"))).isEqualTo("mine");
-    }
-
     // ------------------------------------------------------------------ a workload that writes into a linked blob
     // (with a capability or a setuid helper): the damaged bytes must never reach another view, whether
     // the agent finds them at an ingest, at the view's end, or after a restart in between. (Found by a review.)
