@@ -14,13 +14,21 @@ import io.mithril.operator.reconciler.CompileCacheReconciler;
 import io.mithril.operator.reconciler.Events;
 import io.mithril.operator.webhook.InformerCacheLookup;
 import io.mithril.operator.webhook.Injection;
+import io.mithril.operator.webhook.InformerNamespaceLookup;
 import io.mithril.operator.webhook.PodMutator;
+import io.mithril.operator.webhook.PodSecurity;
+import io.mithril.operator.webhook.WaitStep;
 import io.mithril.operator.webhook.VolumeMode;
 import io.mithril.operator.webhook.WebhookServer;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import io.fabric8.kubernetes.api.model.Quantity;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
@@ -70,6 +78,20 @@ public final class OperatorMain implements Callable<Integer> {
     String waitImage;
     @Option(names = "--volume-mode", defaultValue = "${env:MITHRIL_VOLUME_MODE:-HostPath}", description = "How pods get their view: HostPath (a hostPath beside the canonical path) or EmptyDir (the agent fills the pod's emptyDir; no hostPath in user pods).")
     VolumeMode volumeMode;
+    @Option(names = "--wait-requests", defaultValue = "${env:MITHRIL_WAIT_REQUESTS:-cpu=10m,memory=16Mi}", description = "Requests of the wait step in a Burstable pod (cpu=..,memory=..); capped at what the pod's containers ask for.")
+    String waitRequests;
+    @Option(names = "--wait-limits", defaultValue = "${env:MITHRIL_WAIT_LIMITS:-cpu=100m,memory=32Mi}", description = "Limits of the wait step in a Burstable pod; in a Guaranteed pod its requests and limits. A BestEffort pod's wait step gets none.")
+    String waitLimits;
+    @Option(names = "--wait-run-as-user", defaultValue = "${env:MITHRIL_WAIT_RUN_AS_USER:-65534}", description = "uid of the wait step when neither the pod nor its container names one; empty: the image's own user.")
+    String waitRunAsUser;
+    @Option(names = "--wait-pull-secrets", defaultValue = "${env:MITHRIL_WAIT_PULL_SECRETS:-}", description = "Secrets (comma-separated) added to injected pods' imagePullSecrets for the wait image.")
+    String waitPullSecrets;
+    @Option(names = "--pod-security-default", defaultValue = "${env:MITHRIL_POD_SECURITY_DEFAULT:-privileged}", description = "Pod Security level of namespaces without the pod-security.kubernetes.io/enforce label (the API server's default).")
+    String podSecurityDefault;
+    @Option(names = "--pod-security-fallback", defaultValue = "${env:MITHRIL_POD_SECURITY_FALLBACK:-EmptyDir}", description = "In HostPath mode, for namespaces whose level forbids hostPath: EmptyDir (inject in EmptyDir mode) or Skip (inject nothing, warn).")
+    PodSecurity.Fallback podSecurityFallback;
+    @Option(names = "--empty-dir-size-limit", defaultValue = "${env:MITHRIL_EMPTY_DIR_SIZE_LIMIT:-}", description = "sizeLimit of the injected emptyDir in EmptyDir mode; empty: twice the CompileCache's budget.")
+    String emptyDirSizeLimit;
     @Option(names = "--host-path", defaultValue = "${env:MITHRIL_HOST_PATH:-/var/lib/mithril/volumes}", description = "The node folder of the pods' views (the agents' --volumes).")
     String hostPath;
 
@@ -101,7 +123,35 @@ public final class OperatorMain implements Callable<Integer> {
         return new Settings(namespace, new InetSocketAddress(listen.substring(0, colon), Integer.parseInt(listen.substring(colon + 1))),
                 service, webhookConfig, tlsDir,
                 new AgentDirectory.Config(namespace, agentSelector, agentPort, Duration.ofSeconds(statsTtl), Duration.ofSeconds(2)),
-                Duration.ofSeconds(resync), leaderElection ? Lease.defaults(identity) : null, new Injection(d.mountPath(), d.viewPath(), hostPath, waitImage, volumeMode), serverSideApply);
+                Duration.ofSeconds(resync), leaderElection ? Lease.defaults(identity) : null, injection(d), serverSideApply);
+    }
+
+    private Injection injection(Injection d) {
+        WaitStep wait = new WaitStep(quantities("--wait-requests", waitRequests), quantities("--wait-limits", waitLimits),
+                waitRunAsUser == null || waitRunAsUser.isBlank() ? null : Long.valueOf(waitRunAsUser.trim()),
+                waitPullSecrets == null || waitPullSecrets.isBlank() ? List.of()
+                        : Arrays.stream(waitPullSecrets.split(",")).map(String::trim).filter(x -> !x.isEmpty()).toList());
+        return new Injection(d.mountPath(), d.viewPath(), hostPath, waitImage, volumeMode, wait,
+                new PodSecurity(podSecurityDefault, podSecurityFallback), emptyDirSizeLimit == null || emptyDirSizeLimit.isBlank() ? null : emptyDirSizeLimit);
+    }
+
+    /** {@code cpu=10m,memory=16Mi} as quantities; only cpu and memory. */
+    static Map<String, Quantity> quantities(String flag, String value) {
+        Map<String, Quantity> out = new LinkedHashMap<>();
+        for (String part : value == null ? new String[0] : value.split(",")) {
+            if (part.isBlank()) {
+                continue;
+            }
+            int eq = part.indexOf('=');
+            String key = eq < 0 ? "" : part.substring(0, eq).trim();
+            if (!List.of("cpu", "memory").contains(key)) {
+                throw new IllegalArgumentException(flag + " wants cpu=QUANTITY,memory=QUANTITY, got " + value);
+            }
+            Quantity q = new Quantity(part.substring(eq + 1).trim());
+            Quantity.getAmountInBytes(q); // fails here, at start, on a malformed quantity
+            out.put(key, q);
+        }
+        return out;
     }
 
     @Override
@@ -118,14 +168,15 @@ public final class OperatorMain implements Callable<Integer> {
     }
 
     /** The running parts, closed in reverse order. */
-    public record Running(WebhookServer webhook, InformerCacheLookup lookup, AgentDirectory agents, Operator operator,
-            ScheduledExecutorService tlsChecks) implements AutoCloseable {
+    public record Running(WebhookServer webhook, InformerCacheLookup lookup, InformerNamespaceLookup namespaces, AgentDirectory agents,
+            Operator operator, ScheduledExecutorService tlsChecks) implements AutoCloseable {
         @Override
         public void close() {
             operator.stop();
             tlsChecks.shutdownNow();
             webhook.close();
             lookup.close();
+            namespaces.close();
             agents.close();
         }
     }
@@ -138,7 +189,9 @@ public final class OperatorMain implements Callable<Integer> {
         TlsMaterial material = tls.load();
         InformerCacheLookup lookup = new InformerCacheLookup(client);
         lookup.start();
-        WebhookServer webhook = new WebhookServer(s.listen(), material.sslContext(), new PodMutator(s.injection()), lookup);
+        InformerNamespaceLookup namespaces = new InformerNamespaceLookup(client);
+        namespaces.start();
+        WebhookServer webhook = new WebhookServer(s.listen(), material.sslContext(), new PodMutator(s.injection()), lookup, namespaces);
         webhook.start();
         ScheduledExecutorService checks = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "mithril-tls");
@@ -166,7 +219,7 @@ public final class OperatorMain implements Callable<Integer> {
         });
         operator.register(new CompileCacheReconciler(agents, new Events(client, clock), clock, s.resync()));
         operator.start();
-        return new Running(webhook, lookup, agents, operator, checks);
+        return new Running(webhook, lookup, namespaces, agents, operator, checks);
     }
 
     static CertificateManager.Config certConfig(Settings s) {

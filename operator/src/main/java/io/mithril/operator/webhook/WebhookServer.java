@@ -59,10 +59,17 @@ public final class WebhookServer implements AutoCloseable {
     private final ExecutorService pool;
     private final PodMutator mutator;
     private final CacheLookup caches;
+    private final NamespacePolicy.Lookup namespaces;
 
     public WebhookServer(InetSocketAddress listen, SSLContext tls, PodMutator mutator, CacheLookup caches) throws IOException {
+        this(listen, tls, mutator, caches, NamespacePolicy.Lookup.NONE);
+    }
+
+    public WebhookServer(InetSocketAddress listen, SSLContext tls, PodMutator mutator, CacheLookup caches,
+            NamespacePolicy.Lookup namespaces) throws IOException {
         this.mutator = mutator;
         this.caches = caches;
+        this.namespaces = namespaces;
         this.https = HttpsServer.create(listen, 128);
         this.tls = SwitchableSslContext.of(tls);
         this.https.setHttpsConfigurator(new HttpsConfigurator(this.tls));
@@ -153,12 +160,19 @@ public final class WebhookServer implements AutoCloseable {
         AdmissionResponseBuilder b = new AdmissionResponseBuilder().withUid(req.getUid()).withAllowed(true);
         try {
             Object obj = req.getObject();
-            if (!(obj instanceof Pod pod) || !"CREATE".equals(req.getOperation())) {
+            if (obj instanceof Pod pod && "UPDATE".equals(req.getOperation()) && "ephemeralcontainers".equals(req.getSubResource())) {
+                String refused = PodMutator.ephemeralContainerRefusal(pod);
+                return refused == null ? b.build()
+                        : b.withAllowed(false).withStatus(new io.fabric8.kubernetes.api.model.StatusBuilder().withCode(403).withReason("Forbidden")
+                                .withMessage(refused).build()).build();
+            }
+            if (!(obj instanceof Pod pod) || !"CREATE".equals(req.getOperation()) || req.getSubResource() != null) {
                 return b.build();
             }
             String ns = req.getNamespace() != null ? req.getNamespace()
                     : pod.getMetadata() != null ? pod.getMetadata().getNamespace() : null;
-            PodMutator.Result r = mutator.mutate(pod, ns == null ? List.of() : caches.inNamespace(ns));
+            PodMutator.Result r = mutator.mutate(pod, ns == null ? List.of() : caches.inNamespace(ns),
+                    ns == null ? NamespacePolicy.NONE : namespaces.of(ns));
             if (!r.warnings().isEmpty()) {
                 b.withWarnings(r.warnings());
             }
