@@ -84,4 +84,30 @@ class CrdTest {
         assertThat(cc.getSpec().getPodSelector().getMatchLabels()).containsEntry("app", "gpt-train");
         assertThat(cc.getCRDName()).isEqualTo("compilecaches.mithril.io");
     }
+
+    static JSONSchemaProps specSchema() throws Exception {
+        CustomResourceDefinition crd = Serialization.unmarshal(Files.readString(generated()), CustomResourceDefinition.class);
+        return crd.getSpec().getVersions().get(0).getSchema().getOpenAPIV3Schema().getProperties().get("spec");
+    }
+
+    @Test
+    void schema_refusesWhatTheOperatorMarksInvalid_zeroBudgets_unknownSelectorOperators_repeatedFrameworks() throws Exception {
+        JSONSchemaProps spec = specSchema();
+        java.util.regex.Pattern budget = java.util.regex.Pattern.compile(spec.getProperties().get("budget").getPattern());
+        for (String ok : List.of("20Gi", "1", "0.5Gi", "1.5T", "512Mi", "007Ki", "1048576")) {
+            assertThat(budget.matcher(ok).matches()).as(ok).isTrue();
+        }
+        for (String bad : List.of("0", "0Gi", "0.0", "0.00Mi", "000", "0.5", "-1Gi", "20GB", "")) {
+            assertThat(budget.matcher(bad).matches()).as(bad).isFalse();
+        }
+        JSONSchemaProps frameworks = spec.getProperties().get("frameworks");
+        assertThat(frameworks.getMaxItems()).isEqualTo(5L);
+        assertThat(frameworks.getXKubernetesValidations()).singleElement()
+                .satisfies(v -> assertThat(v.getRule()).isEqualTo("self.all(f, self.exists_one(g, g == f))"));
+        JSONSchemaProps requirement = spec.getProperties().get("podSelector").getProperties().get("matchExpressions").getItems().getSchema();
+        assertThat(requirement.getProperties().get("operator").getEnum()).extracting(n -> n.asText())
+                .containsExactlyInAnyOrder("In", "NotIn", "Exists", "DoesNotExist");
+        assertThat(requirement.getRequired()).containsExactlyInAnyOrder("key", "operator");
+        assertThat(requirement.getXKubernetesValidations()).singleElement().satisfies(v -> assertThat(v.getRule()).contains("has(self.values)"));
+    }
 }

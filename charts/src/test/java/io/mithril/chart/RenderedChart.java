@@ -54,9 +54,17 @@ final class RenderedChart {
     }
 
     static RenderedChart render(String release, String valuesYaml) {
+        return render(release, valuesYaml, KUBE_VERSION, Map.of());
+    }
+
+    /** As {@code helm template --kube-version KUBE} with {@code --set} pairs (as typed on a command line) over the values. */
+    static RenderedChart render(String release, String valuesYaml, String kubeVersion, Map<String, String> sets) {
         FakeApiServer.ensureStarted();
         // helm-java renders for Kubernetes 1.20 unless told; the chart needs 1.25 or later.
-        TemplateCommand cmd = new Helm(CHART).template().withName(release).withNamespace(NAMESPACE).withKubeVersion(KUBE_VERSION);
+        TemplateCommand cmd = new Helm(CHART).template().withName(release).withNamespace(NAMESPACE).withKubeVersion(kubeVersion);
+        for (Map.Entry<String, String> e : sets.entrySet()) {
+            cmd = cmd.set(e.getKey(), e.getValue());
+        }
         if (valuesYaml != null) {
             try {
                 Path values = Files.createTempFile("mithril-values", ".yaml");
