@@ -105,6 +105,13 @@ app.kubernetes.io/instance: {{ .ctx.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end }}
 
+{{/* Extra pod labels with their values as strings; pass the map. */}}
+{{- define "mithril.podLabels" -}}
+{{- range $k, $v := . }}
+{{ $k }}: {{ $v | toString | quote }}
+{{- end }}
+{{- end }}
+
 {{/* The agent pods' label selector as the operator's --agent-selector wants it (key=value,...). */}}
 {{- define "mithril.agent.selector" -}}
 app.kubernetes.io/name={{ include "mithril.name" . }},app.kubernetes.io/instance={{ .Release.Name }},app.kubernetes.io/component=node-agent

@@ -93,4 +93,10 @@ class ChartAgentSettingsTest {
         assertThat(chart.agentFlags()).containsEntry("--kubelet-pods", "/var/lib/kubelet/pods");
         assertThat(chart.agent().getVolumeMounts()).anySatisfy(m -> assertThat(m.getMountPath()).isEqualTo("/var/lib/kubelet/pods"));
     }
+
+    @Test
+    void minFreeSpace_reachesTheAgentAsAGlobalFlag_defaultAboveKubeletsEvictionThresholds() {
+        assertThat(RenderedChart.render().agent().getArgs()).containsSubsequence("--min-free=15%", "serve");
+        assertThat(RenderedChart.render("agent: {minFreeSpace: 50Gi}").agentFlags()).containsEntry("--min-free", "50Gi");
+    }
 }

@@ -191,10 +191,21 @@ class ChartDefaultsTest {
     @Test
     void defaults_agent_onGpuNodes_toleratingTheGpuTaint() {
         PodSpec pod = chart.only(DaemonSet.class).getSpec().getTemplate().getSpec();
-        assertThat(pod.getNodeSelector()).containsExactlyEntriesOf(Map.of("nvidia.com/gpu.present", "true"));
+        assertThat(pod.getNodeSelector()).isNullOrEmpty();
+        assertThat(pod.getAffinity().getNodeAffinity().getRequiredDuringSchedulingIgnoredDuringExecution().getNodeSelectorTerms())
+                .as("either label, GPU feature discovery's or Node Feature Discovery's")
+                .extracting(t -> t.getMatchExpressions().get(0).getKey() + " " + t.getMatchExpressions().get(0).getOperator() + " "
+                        + t.getMatchExpressions().get(0).getValues())
+                .containsExactly("nvidia.com/gpu.present In [true]", "feature.node.kubernetes.io/pci-10de.present In [true]");
         assertThat(pod.getTolerations()).extracting(Toleration::getKey, Toleration::getOperator, Toleration::getEffect)
-                .containsExactly(org.assertj.core.groups.Tuple.tuple("nvidia.com/gpu", "Exists", "NoSchedule"));
-        assertThat(chart.only(DaemonSet.class).getSpec().getUpdateStrategy().getType()).isEqualTo("RollingUpdate");
+                .containsExactly(org.assertj.core.groups.Tuple.tuple("nvidia.com/gpu", "Exists", null),
+                        org.assertj.core.groups.Tuple.tuple("sku", "Equal", "NoSchedule"),
+                        org.assertj.core.groups.Tuple.tuple("CriticalAddonsOnly", "Exists", null));
+        assertThat(pod.getPriorityClassName()).isEqualTo("system-node-critical");
+        var strategy = chart.only(DaemonSet.class).getSpec().getUpdateStrategy();
+        assertThat(strategy.getType()).isEqualTo("RollingUpdate");
+        assertThat(strategy.getRollingUpdate().getMaxUnavailable().getIntVal()).isEqualTo(1);
+        assertThat(strategy.getRollingUpdate().getMaxSurge().getIntVal()).isZero();
     }
 
     @Test

@@ -88,7 +88,7 @@ class ChartFilesTest {
         List<String> lines = Files.readAllLines(VALUES);
         List<Leaf> leaves = leaves(lines);
         assertThat(leaves).extracting(Leaf::path).contains("waitImage", "agent.nodeBudget", "agent.tolerations",
-                "operator.resources.requests.cpu", "agent.nodeSelector.nvidia.com/gpu.present");
+                "operator.resources.requests.cpu", "agent.gpuNodeLabels");
         List<String> bare = new ArrayList<>();
         for (Leaf leaf : leaves) {
             boolean inline = leaf.text().matches(".*\\s#\\s.*");
