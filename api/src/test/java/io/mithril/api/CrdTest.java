@@ -20,7 +20,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The CRD in {@code crds/} is generated from the Java model by the build (crd-generator-maven-plugin into
  * target/classes/META-INF/fabric8). This test fails the build when the committed copy drifts; refresh it (and the
- * chart's copy in charts/mithril/crds) with {@code mvn -pl api test -Dmithril.crds.update=true}.
+ * chart's copy in charts/mithril/files/crds, which the chart's crd.yaml template renders) with
+ * {@code mvn -pl api test -Dmithril.crds.update=true}.
  */
 class CrdTest {
 
@@ -41,7 +42,7 @@ class CrdTest {
             Files.createDirectories(committed().getParent());
             Files.copy(generated(), committed(), StandardCopyOption.REPLACE_EXISTING);
             // the chart ships the same file (charts' ChartFilesTest checks they are equal)
-            Path chart = committed().getParent().resolveSibling("charts/mithril/crds");
+            Path chart = committed().getParent().resolveSibling("charts/mithril/files/crds");
             if (Files.isDirectory(chart)) {
                 Files.copy(generated(), chart.resolve(FILE), StandardCopyOption.REPLACE_EXISTING);
             }

@@ -25,10 +25,10 @@ class ChartFilesTest {
 
     @Test
     void chartCrd_isACopyOfTheTopLevelCrd() throws Exception {
-        Path chartCrd = RenderedChart.CHART.resolve("crds").resolve(CRD);
+        Path chartCrd = RenderedChart.CHART.resolve("files/crds").resolve(CRD);
         assertThat(Files.isSymbolicLink(chartCrd)).as("a copy, not a link (helm package would not follow it)").isFalse();
         assertThat(Files.isRegularFile(chartCrd, LinkOption.NOFOLLOW_LINKS)).isTrue();
-        assertThat(Files.readString(chartCrd)).as("charts/mithril/crds/%s drifted; run: mvn -pl api test -Dmithril.crds.update=true (or cp crds/%s charts/mithril/crds/)", CRD, CRD)
+        assertThat(Files.readString(chartCrd)).as("charts/mithril/files/crds/%s drifted; run: mvn -pl api test -Dmithril.crds.update=true (or cp crds/%s charts/mithril/files/crds/)", CRD, CRD)
                 .isEqualTo(Files.readString(Path.of("../crds").resolve(CRD)));
     }
 

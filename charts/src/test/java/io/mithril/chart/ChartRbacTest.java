@@ -29,6 +29,8 @@ class ChartRbacTest {
             "authorization.k8s.io|selfsubjectrulesreviews|create|");
     static final Set<String> OPERATOR_WEBHOOK_CONFIG = Set.of(
             "admissionregistration.k8s.io|mutatingwebhookconfigurations|get|mithril",
+            "admissionregistration.k8s.io|mutatingwebhookconfigurations|list|mithril",
+            "admissionregistration.k8s.io|mutatingwebhookconfigurations|watch|mithril",
             "admissionregistration.k8s.io|mutatingwebhookconfigurations|patch|mithril");
     static final Set<String> OPERATOR_NAMESPACE = Set.of(
             "|pods|list|", "|pods|watch|",

@@ -59,9 +59,14 @@ final class RenderedChart {
 
     /** As {@code helm template --kube-version KUBE} with {@code --set} pairs (as typed on a command line) over the values. */
     static RenderedChart render(String release, String valuesYaml, String kubeVersion, Map<String, String> sets) {
+        return render(CHART, release, valuesYaml, kubeVersion, sets);
+    }
+
+    /** As above, of the chart in {@code chart} (a modified copy, for upgrade cases). */
+    static RenderedChart render(Path chart, String release, String valuesYaml, String kubeVersion, Map<String, String> sets) {
         FakeApiServer.ensureStarted();
         // helm-java renders for Kubernetes 1.20 unless told; the chart needs 1.25 or later.
-        TemplateCommand cmd = new Helm(CHART).template().withName(release).withNamespace(NAMESPACE).withKubeVersion(kubeVersion);
+        TemplateCommand cmd = new Helm(chart).template().withName(release).withNamespace(NAMESPACE).withKubeVersion(kubeVersion);
         for (Map.Entry<String, String> e : sets.entrySet()) {
             cmd = cmd.set(e.getKey(), e.getValue());
         }

@@ -169,11 +169,12 @@ public final class OperatorMain implements Callable<Integer> {
 
     /** The running parts, closed in reverse order. */
     public record Running(WebhookServer webhook, InformerCacheLookup lookup, InformerNamespaceLookup namespaces, AgentDirectory agents,
-            Operator operator, ScheduledExecutorService tlsChecks) implements AutoCloseable {
+            Operator operator, ScheduledExecutorService tlsChecks, TlsSource tls) implements AutoCloseable {
         @Override
         public void close() {
             operator.stop();
             tlsChecks.shutdownNow();
+            tls.close();
             webhook.close();
             lookup.close();
             namespaces.close();
@@ -219,7 +220,7 @@ public final class OperatorMain implements Callable<Integer> {
         });
         operator.register(new CompileCacheReconciler(agents, new Events(client, clock), clock, s.resync()));
         operator.start();
-        return new Running(webhook, lookup, namespaces, agents, operator, checks);
+        return new Running(webhook, lookup, namespaces, agents, operator, checks, tls);
     }
 
     static CertificateManager.Config certConfig(Settings s) {
