@@ -116,3 +116,37 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "mithril.agent.selector" -}}
 app.kubernetes.io/name={{ include "mithril.name" . }},app.kubernetes.io/instance={{ .Release.Name }},app.kubernetes.io/component=node-agent
 {{- end }}
+
+{{/* Where agent pods run (the agent and the uninstall cleanup): nodeSelector, tolerations, affinity. */}}
+{{- define "mithril.agent.placement" -}}
+{{- with .Values.agent.nodeSelector }}
+nodeSelector:
+  {{- range $k, $v := . }}
+  {{ $k }}: {{ $v | toString | quote }}
+  {{- end }}
+{{- end }}
+{{- if or .Values.agent.tolerations .Values.agent.tolerateAllTaints }}
+tolerations:
+  {{- if .Values.agent.tolerateAllTaints }}
+  - operator: Exists
+  {{- else }}
+  {{- toYaml .Values.agent.tolerations | nindent 2 }}
+  {{- end }}
+{{- end }}
+{{- if .Values.agent.affinity }}
+affinity:
+  {{- toYaml .Values.agent.affinity | nindent 2 }}
+{{- else if .Values.agent.gpuNodeLabels }}
+# GPU nodes by any of these labels (GPU feature discovery's or Node Feature Discovery's): terms are ORed.
+affinity:
+  nodeAffinity:
+    requiredDuringSchedulingIgnoredDuringExecution:
+      nodeSelectorTerms:
+        {{- range .Values.agent.gpuNodeLabels }}
+        - matchExpressions:
+            - key: {{ . }}
+              operator: In
+              values: ["true"]
+        {{- end }}
+{{- end }}
+{{- end }}

@@ -7,9 +7,7 @@ import io.fabric8.kubernetes.api.model.apiextensions.v1.JSONSchemaPropsBuilder;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.Map;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -45,17 +43,7 @@ class ChartCrdTest {
 
     @Test
     void upgrade_chartWhoseModelGainedAField_rendersTheFieldIntoTheCrd(@TempDir Path tmp) throws Exception {
-        Path chart = tmp.resolve("mithril");
-        try (Stream<Path> files = Files.walk(RenderedChart.CHART)) {
-            for (Path p : files.sorted(Comparator.naturalOrder()).toList()) {
-                Path to = chart.resolve(RenderedChart.CHART.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(to);
-                } else {
-                    Files.copy(p, to);
-                }
-            }
-        }
+        Path chart = RenderedChart.copyChart(tmp);
         // the next version of the model: spec.maxEntries
         CustomResourceDefinition next = generated();
         next.getSpec().getVersions().get(0).getSchema().getOpenAPIV3Schema().getProperties().get("spec").getProperties()

@@ -92,6 +92,22 @@ final class RenderedChart {
         return new RenderedChart(out, objects);
     }
 
+    /** A copy of the chart under {@code dir}, to render a modified chart (an upgrade, a hook as a plain template). */
+    static Path copyChart(Path dir) throws IOException {
+        Path copy = dir.resolve("mithril");
+        try (java.util.stream.Stream<Path> files = Files.walk(CHART)) {
+            for (Path p : files.sorted().toList()) {
+                Path to = copy.resolve(CHART.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(to);
+                } else {
+                    Files.copy(p, to);
+                }
+            }
+        }
+        return copy;
+    }
+
     /** The one object of this type and name; fails when there is none or several. */
     <T extends HasMetadata> T get(Class<T> type, String name) {
         List<T> found = all(type).stream().filter(o -> o.getMetadata().getName().equals(name)).toList();

@@ -12,6 +12,7 @@ import io.mithril.operator.certs.TlsMaterial;
 import io.mithril.operator.certs.TlsSource;
 import io.mithril.operator.reconciler.CompileCacheReconciler;
 import io.mithril.operator.reconciler.Events;
+import io.mithril.operator.uninstall.UninstallCleanup;
 import io.mithril.operator.webhook.InformerCacheLookup;
 import io.mithril.operator.webhook.Injection;
 import io.mithril.operator.webhook.InformerNamespaceLookup;
@@ -45,7 +46,8 @@ import picocli.CommandLine.Option;
  * here, each as flag, environment variable and default on one line.
  */
 @Command(name = "mithril-operator", mixinStandardHelpOptions = true, version = "mithril-operator 0.1.0",
-        description = "Reconciles CompileCaches and injects the node compile cache into annotated pods.")
+        description = "Reconciles CompileCaches and injects the node compile cache into annotated pods.",
+        subcommands = UninstallCleanup.class)
 public final class OperatorMain implements Callable<Integer> {
 
     private static final Logger log = LoggerFactory.getLogger(OperatorMain.class);
