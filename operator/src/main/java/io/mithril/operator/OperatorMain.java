@@ -11,6 +11,7 @@ import io.mithril.operator.certs.FileTlsSource;
 import io.mithril.operator.certs.TlsMaterial;
 import io.mithril.operator.certs.TlsSource;
 import io.mithril.operator.reconciler.CompileCacheReconciler;
+import io.mithril.operator.metrics.OperatorMetrics;
 import io.mithril.operator.reconciler.Events;
 import io.mithril.operator.uninstall.UninstallCleanup;
 import io.mithril.operator.webhook.InformerCacheLookup;
@@ -21,6 +22,7 @@ import io.mithril.operator.webhook.PodSecurity;
 import io.mithril.operator.webhook.WaitStep;
 import io.mithril.operator.webhook.VolumeMode;
 import io.mithril.operator.webhook.WebhookServer;
+import com.sun.net.httpserver.HttpServer;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -94,6 +96,8 @@ public final class OperatorMain implements Callable<Integer> {
     PodSecurity.Fallback podSecurityFallback;
     @Option(names = "--empty-dir-size-limit", defaultValue = "${env:MITHRIL_EMPTY_DIR_SIZE_LIMIT:-}", description = "sizeLimit of the injected emptyDir in EmptyDir mode; empty: twice the CompileCache's budget.")
     String emptyDirSizeLimit;
+    @Option(names = "--metrics-listen", defaultValue = "${env:MITHRIL_METRICS_LISTEN:-0.0.0.0:9090}", description = "Plain-HTTP address of /metrics (Prometheus); empty: none.")
+    String metricsListen;
     @Option(names = "--host-path", defaultValue = "${env:MITHRIL_HOST_PATH:-/var/lib/mithril/volumes}", description = "The node folder of the pods' views (the agents' --volumes).")
     String hostPath;
 
@@ -103,7 +107,14 @@ public final class OperatorMain implements Callable<Integer> {
      * server, which answers it with 415).
      */
     public record Settings(String namespace, InetSocketAddress listen, String service, String webhookConfig, Path tlsDir,
-            AgentDirectory.Config agents, Duration resync, Lease lease, Injection injection, boolean serverSideApply) {}
+            AgentDirectory.Config agents, Duration resync, Lease lease, Injection injection, boolean serverSideApply,
+            InetSocketAddress metricsListen) {
+        /** Without a metrics listener (tests, the end-to-end harness). */
+        public Settings(String namespace, InetSocketAddress listen, String service, String webhookConfig, Path tlsDir,
+                AgentDirectory.Config agents, Duration resync, Lease lease, Injection injection, boolean serverSideApply) {
+            this(namespace, listen, service, webhookConfig, tlsDir, agents, resync, lease, injection, serverSideApply, null);
+        }
+    }
 
     /**
      * Leader election through the Lease {@code mithril-operator}. {@code identity}: this replica
@@ -116,16 +127,21 @@ public final class OperatorMain implements Callable<Integer> {
         }
     }
 
-    Settings settings() {
-        int colon = listen.lastIndexOf(':');
+    static InetSocketAddress address(String flag, String hostPort) {
+        int colon = hostPort.lastIndexOf(':');
         if (colon < 0) {
-            throw new IllegalArgumentException("--listen wants HOST:PORT, got " + listen);
+            throw new IllegalArgumentException(flag + " wants HOST:PORT, got " + hostPort);
         }
+        return new InetSocketAddress(hostPort.substring(0, colon), Integer.parseInt(hostPort.substring(colon + 1)));
+    }
+
+    Settings settings() {
         Injection d = Injection.defaults();
-        return new Settings(namespace, new InetSocketAddress(listen.substring(0, colon), Integer.parseInt(listen.substring(colon + 1))),
+        return new Settings(namespace, address("--listen", listen),
                 service, webhookConfig, tlsDir,
                 new AgentDirectory.Config(namespace, agentSelector, agentPort, Duration.ofSeconds(statsTtl), Duration.ofSeconds(2)),
-                Duration.ofSeconds(resync), leaderElection ? Lease.defaults(identity) : null, injection(d), serverSideApply);
+                Duration.ofSeconds(resync), leaderElection ? Lease.defaults(identity) : null, injection(d), serverSideApply,
+                metricsListen == null || metricsListen.isBlank() ? null : address("--metrics-listen", metricsListen));
     }
 
     private Injection injection(Injection d) {
@@ -171,9 +187,13 @@ public final class OperatorMain implements Callable<Integer> {
 
     /** The running parts, closed in reverse order. */
     public record Running(WebhookServer webhook, InformerCacheLookup lookup, InformerNamespaceLookup namespaces, AgentDirectory agents,
-            Operator operator, ScheduledExecutorService tlsChecks, TlsSource tls) implements AutoCloseable {
+            Operator operator, ScheduledExecutorService tlsChecks, TlsSource tls, OperatorMetrics metrics, HttpServer metricsServer)
+            implements AutoCloseable {
         @Override
         public void close() {
+            if (metricsServer != null) {
+                metricsServer.stop(0);
+            }
             operator.stop();
             tlsChecks.shutdownNow();
             tls.close();
@@ -190,11 +210,14 @@ public final class OperatorMain implements Callable<Integer> {
         TlsSource tls = s.tlsDir() != null ? new FileTlsSource(s.tlsDir())
                 : new CertificateManager(client, certConfig(s), clock);
         TlsMaterial material = tls.load();
+        OperatorMetrics metrics = new OperatorMetrics();
+        metrics.certificates(material.certificate(), material.issuingCa());
         InformerCacheLookup lookup = new InformerCacheLookup(client);
         lookup.start();
         InformerNamespaceLookup namespaces = new InformerNamespaceLookup(client);
         namespaces.start();
-        WebhookServer webhook = new WebhookServer(s.listen(), material.sslContext(), new PodMutator(s.injection()), lookup, namespaces);
+        WebhookServer webhook = new WebhookServer(s.listen(), material.sslContext(), new PodMutator(s.injection()), lookup, namespaces,
+                metrics);
         webhook.start();
         ScheduledExecutorService checks = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "mithril-tls");
@@ -204,6 +227,7 @@ public final class OperatorMain implements Callable<Integer> {
         tls.watch(checks, Duration.ofHours(1), m -> {
             try {
                 webhook.reloadTls(m.sslContext());
+                metrics.certificates(m.certificate(), m.issuingCa());
                 log.info("webhook certificate reloaded (serial {})", m.certificate().getSerialNumber().toString(16));
             } catch (java.security.GeneralSecurityException e) {
                 log.error("new webhook certificate unusable, keeping the old one: {}", e.getMessage());
@@ -220,9 +244,14 @@ public final class OperatorMain implements Callable<Integer> {
                         l.renewDeadline(), l.retryPeriod(), l.identity(), null, l.exitOnLoss()));
             }
         });
-        operator.register(new CompileCacheReconciler(agents, new Events(client, clock), clock, s.resync()));
+        operator.register(new CompileCacheReconciler(agents, new Events(client, clock), clock, s.resync(), metrics));
         operator.start();
-        return new Running(webhook, lookup, namespaces, agents, operator, checks, tls);
+        HttpServer metricsServer = null;
+        if (s.metricsListen() != null) {
+            metricsServer = metrics.server(s.metricsListen());
+            metricsServer.start();
+        }
+        return new Running(webhook, lookup, namespaces, agents, operator, checks, tls, metrics, metricsServer);
     }
 
     static CertificateManager.Config certConfig(Settings s) {

@@ -35,6 +35,7 @@ class WebhookServerIT {
     static KubernetesClient kube;
     static InformerCacheLookup lookup;
     static InformerNamespaceLookup namespaces;
+    static final io.mithril.operator.metrics.OperatorMetrics metrics = new io.mithril.operator.metrics.OperatorMetrics();
     static WebhookServer server;
     static HttpClient client;
     static String recorded;
@@ -65,7 +66,8 @@ class WebhookServerIT {
         namespaces.start();
         org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> lookup.inNamespace("team-two").size() == 2
                 && namespaces.synced() && namespaces.of("team-r").limitRanges().size() == 1);
-        server = new WebhookServer(new InetSocketAddress("127.0.0.1", 0), serverTls, new PodMutator(Injection.defaults()), lookup, namespaces);
+        server = new WebhookServer(new InetSocketAddress("127.0.0.1", 0), serverTls, new PodMutator(Injection.defaults()), lookup, namespaces,
+                metrics);
         server.start();
         TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
         tmf.init(ca.trustStore());
@@ -204,5 +206,23 @@ class WebhookServerIT {
         JsonNode allowed = new ObjectMapper().readTree(post(debug).body()).get("response");
         assertThat(allowed.get("allowed").asBoolean()).isTrue();
         assertThat(allowed.has("patch")).isFalse();
+        assertThat(metrics.render()).as("counted").doesNotContain("mithril_operator_admissions_total{outcome=\"denied\"} 0");
+    }
+
+    @Test
+    void everyAnswer_isCountedByOutcome_andTimed() throws Exception {
+        String before = metrics.render();
+        post(recorded);
+        post("{not json");
+        String after = metrics.render();
+        assertThat(count(after, "injected")).isEqualTo(count(before, "injected") + 1);
+        assertThat(count(after, "malformed")).isEqualTo(count(before, "malformed") + 1);
+        assertThat(after).contains("mithril_operator_admission_duration_seconds_count");
+    }
+
+    static long count(String exposition, String outcome) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("mithril_operator_admissions_total\\{outcome=\"" + outcome + "\"\\} (\\d+)")
+                .matcher(exposition);
+        return m.find() ? Long.parseLong(m.group(1)) : -1;
     }
 }
