@@ -54,10 +54,18 @@ class WebhookServerIT {
         kube.limitRanges().inNamespace("team-r").resource(new io.fabric8.kubernetes.api.model.LimitRangeBuilder().withNewMetadata()
                 .withName("floor").endMetadata().withNewSpec().addNewLimit().withType("Container").addToMin("cpu", new io.fabric8.kubernetes.api.model.Quantity("25m"))
                 .endLimit().endSpec().build()).create();
-        for (String[] c : new String[][] {{"team-a", "gpt"}, {"team-two", "one"}, {"team-two", "two"}, {"team-r", "gpt"}}) {
+        for (String[] l : new String[][] {{"team-base", "baseline"}, {"team-priv", "privileged"}}) {
+            kube.namespaces().resource(new io.fabric8.kubernetes.api.model.NamespaceBuilder().withNewMetadata().withName(l[0])
+                    .addToLabels("pod-security.kubernetes.io/enforce", l[1]).endMetadata().build()).create();
+        }
+        for (String[] c : new String[][] {{"team-a", "gpt"}, {"team-two", "one"}, {"team-two", "two"}, {"team-r", "gpt"},
+                {"team-base", "gpt"}, {"team-priv", "gpt"}, {"team-bad", "gpt"}}) {
             CompileCache cc = new CompileCache();
             cc.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder().withName(c[1]).withNamespace(c[0]).build());
             cc.setSpec(new CompileCacheSpec());
+            if (c[0].equals("team-bad")) {
+                cc.getSpec().setBudget("0"); // the mock API server does not enforce the CRD's schema; an old CRD would not either
+            }
             kube.resource(cc).create();
         }
         lookup = new InformerCacheLookup(kube); // the production lookup, from an informer on the mock API server
@@ -65,7 +73,8 @@ class WebhookServerIT {
         namespaces = new InformerNamespaceLookup(kube);
         namespaces.start();
         org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> lookup.inNamespace("team-two").size() == 2
-                && namespaces.synced() && namespaces.of("team-r").limitRanges().size() == 1);
+                && namespaces.synced() && namespaces.of("team-r").limitRanges().size() == 1 && lookup.inNamespace("team-bad").size() == 1
+                && "privileged".equals(namespaces.of("team-priv").podSecurityEnforce()));
         server = new WebhookServer(new InetSocketAddress("127.0.0.1", 0), serverTls, new PodMutator(Injection.defaults()), lookup, namespaces,
                 metrics);
         server.start();
@@ -179,6 +188,25 @@ class WebhookServerIT {
         assertThat(spec.get("initContainers").get(0).get("resources").get("requests").get("cpu").asText()).isEqualTo("25m");
         assertThat(patchOf(r).get(1).get("value").get("mithril.io/injected-volume").asText()).isEqualTo("EmptyDir");
         assertThat(new ObjectMapper().readTree(r.body()).get("response").get("warnings").toString()).contains("restricted");
+    }
+
+    @Test
+    void eachPodSecurityLevel_getsWhatItAdmits_baselineNoHostPath_privilegedTheHostPathView() throws Exception {
+        JsonNode baseline = patchOf(post(recorded.replace("\"namespace\": \"team-a\"", "\"namespace\": \"team-base\"")));
+        assertThat(baseline.get(0).get("value").get("volumes").toString()).doesNotContain("hostPath");
+        assertThat(baseline.get(1).get("value").get("mithril.io/injected-volume").asText()).isEqualTo("EmptyDir");
+        JsonNode privileged = patchOf(post(recorded.replace("\"namespace\": \"team-a\"", "\"namespace\": \"team-priv\"")));
+        assertThat(privileged.get(0).get("value").get("volumes").toString()).contains("hostPath");
+        assertThat(privileged.get(1).get("value").get("mithril.io/injected-volume").asText()).isEqualTo("HostPath");
+    }
+
+    @Test
+    void invalidCompileCache_isNotUsed_andTheWarningSaysWhy() throws Exception {
+        JsonNode resp = new ObjectMapper().readTree(post(recorded.replace("\"namespace\": \"team-a\"", "\"namespace\": \"team-bad\""))
+                .body()).get("response");
+        assertThat(resp.get("allowed").asBoolean()).isTrue();
+        assertThat(resp.has("patch")).isFalse();
+        assertThat(resp.get("warnings").get(0).asText()).contains("CompileCache gpt is invalid").contains("spec.budget");
     }
 
     @Test
