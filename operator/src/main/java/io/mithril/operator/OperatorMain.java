@@ -216,6 +216,10 @@ public final class OperatorMain implements Callable<Integer> {
         lookup.start();
         InformerNamespaceLookup namespaces = new InformerNamespaceLookup(client);
         namespaces.start();
+        // until then every namespace reads as restricted (no hostPath): wait a little for the real levels
+        for (long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos(); !namespaces.synced() && System.nanoTime() < deadline; ) {
+            Thread.sleep(50);
+        }
         WebhookServer webhook = new WebhookServer(s.listen(), material.sslContext(), new PodMutator(s.injection()), lookup, namespaces,
                 metrics);
         webhook.start();

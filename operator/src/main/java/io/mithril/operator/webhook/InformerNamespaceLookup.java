@@ -11,8 +11,10 @@ import java.util.List;
 /**
  * {@link NamespacePolicy} from three informers (namespaces, LimitRanges, ResourceQuotas in every
  * namespace): RBAC {@code get, list, watch} on namespaces and {@code list, watch} on the other two.
- * Until they have synced a namespace reads as unlabelled and unconstrained; the webhook is not Ready
- * before that ({@link #synced()}).
+ * Until the namespace informer has synced (the first seconds after a start) every namespace reads as
+ * {@code restricted}, the strictest level: its pods get no hostPath rather than one the API server might
+ * reject. After that a namespace the cache does not hold (created a moment before the pod) reads as
+ * unlabelled, so the cluster default applies.
  */
 public final class InformerNamespaceLookup implements NamespacePolicy.Lookup, AutoCloseable {
 
@@ -25,6 +27,8 @@ public final class InformerNamespaceLookup implements NamespacePolicy.Lookup, Au
         this.limitRanges = client.limitRanges().inAnyNamespace().runnableInformer(0);
         this.quotas = client.resourceQuotas().inAnyNamespace().runnableInformer(0);
     }
+
+    static final String NOT_SYNCED = "restricted";
 
     public void start() {
         namespaces.run();
@@ -42,8 +46,8 @@ public final class InformerNamespaceLookup implements NamespacePolicy.Lookup, Au
             return NamespacePolicy.NONE;
         }
         Namespace ns = namespaces.getIndexer().getByKey(namespace);
-        String enforce = ns == null || ns.getMetadata().getLabels() == null ? null
-                : ns.getMetadata().getLabels().get(PodSecurity.ENFORCE_LABEL);
+        String enforce = ns == null ? (namespaces.hasSynced() ? null : NOT_SYNCED)
+                : ns.getMetadata().getLabels() == null ? null : ns.getMetadata().getLabels().get(PodSecurity.ENFORCE_LABEL);
         List<LimitRange> lr = limitRanges.getIndexer().byIndex(Cache.NAMESPACE_INDEX, namespace);
         List<ResourceQuota> rq = quotas.getIndexer().byIndex(Cache.NAMESPACE_INDEX, namespace);
         return new NamespacePolicy(enforce, lr, rq);

@@ -201,6 +201,15 @@ class WebhookServerIT {
     }
 
     @Test
+    void namespaceLookup_beforeItsInformerSynced_readsRestricted_soNoHostPathIsRisked_afterwardsTheLabel() {
+        try (InformerNamespaceLookup fresh = new InformerNamespaceLookup(kube)) {
+            assertThat(fresh.of("team-priv").podSecurityEnforce()).as("not started").isEqualTo("restricted");
+        }
+        assertThat(namespaces.of("team-priv").podSecurityEnforce()).isEqualTo("privileged");
+        assertThat(namespaces.of("created-a-moment-ago").podSecurityEnforce()).as("synced, unknown: unlabelled").isNull();
+    }
+
+    @Test
     void invalidCompileCache_isNotUsed_andTheWarningSaysWhy() throws Exception {
         JsonNode resp = new ObjectMapper().readTree(post(recorded.replace("\"namespace\": \"team-a\"", "\"namespace\": \"team-bad\""))
                 .body()).get("response");
