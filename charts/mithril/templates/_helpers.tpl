@@ -33,11 +33,58 @@ Names and labels of every resource, computed here only.
 {{/* Fixed in the operator (OperatorMain): the leader election Lease. */}}
 {{- define "mithril.operator.lease" -}}mithril-operator{{- end }}
 
-{{- define "mithril.operator.image" -}}
-{{ .Values.operator.image.repository }}:{{ default .Chart.AppVersion .Values.operator.image.tag }}
+{{/*
+An image reference with global.imageRegistry in place of its registry; pass (dict "ref" REF "registry" R).
+The registry is the first path element when it holds a dot or a colon or is localhost; a reference without
+one is Docker Hub's (busybox -> library/busybox).
+*/}}
+{{- define "mithril.rewriteRegistry" -}}
+{{- $ref := .ref }}
+{{- if .registry }}
+{{- $parts := splitList "/" $ref }}
+{{- $first := first $parts }}
+{{- if and (gt (len $parts) 1) (or (contains "." $first) (contains ":" $first) (eq $first "localhost")) }}
+{{- $ref = join "/" (rest $parts) }}
+{{- else if eq (len $parts) 1 }}
+{{- $ref = printf "library/%s" $ref }}
 {{- end }}
-{{- define "mithril.agent.image" -}}
-{{ .Values.agent.image.repository }}:{{ default .Chart.AppVersion .Values.agent.image.tag }}
+{{- $ref = printf "%s/%s" (trimSuffix "/" .registry) $ref }}
+{{- end }}
+{{- $ref }}
+{{- end }}
+
+{{/* repository:tag, or repository@digest when a digest is given; pass (dict "image" .Values.X.image "ctx" $). */}}
+{{- define "mithril.imageOf" -}}
+{{- $ref := printf "%s:%s" .image.repository (default .ctx.Chart.AppVersion .image.tag) }}
+{{- if .image.digest }}
+{{- $ref = printf "%s@%s" .image.repository .image.digest }}
+{{- end }}
+{{- include "mithril.rewriteRegistry" (dict "ref" $ref "registry" .ctx.Values.global.imageRegistry) }}
+{{- end }}
+
+{{- define "mithril.operator.image" -}}{{ include "mithril.imageOf" (dict "image" .Values.operator.image "ctx" .) }}{{- end }}
+{{- define "mithril.agent.image" -}}{{ include "mithril.imageOf" (dict "image" .Values.agent.image "ctx" .) }}{{- end }}
+{{/* The injected wait step's image: waitImage, else the operator image (it has sh, sleep and ln and a non-root user). */}}
+{{- define "mithril.wait.image" -}}
+{{- if .Values.waitImage }}
+{{- include "mithril.rewriteRegistry" (dict "ref" .Values.waitImage "registry" .Values.global.imageRegistry) }}
+{{- else }}
+{{- include "mithril.operator.image" . }}
+{{- end }}
+{{- end }}
+
+{{/* imagePullSecrets of a workload: the global ones and its image's own; pass (dict "image" .Values.X.image "ctx" $). */}}
+{{- define "mithril.pullSecrets" -}}
+{{- $all := concat (.ctx.Values.imagePullSecrets | default list) (.image.pullSecrets | default list) }}
+{{- with $all }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* Whether the agent mounts kubelet's pod folder: EmptyDir mode, or HostPath mode with the Pod Security fallback EmptyDir. */}}
+{{- define "mithril.agent.kubeletPods" -}}
+{{- if or (eq .Values.webhook.volumeMode "EmptyDir") (eq .Values.webhook.podSecurity.fallback "EmptyDir") }}true{{ end }}
 {{- end }}
 
 {{/* The pods' view folder on the node: the agent's --volumes and the webhook's --host-path. */}}
@@ -58,7 +105,48 @@ app.kubernetes.io/instance: {{ .ctx.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end }}
 
+{{/* Extra pod labels with their values as strings; pass the map. */}}
+{{- define "mithril.podLabels" -}}
+{{- range $k, $v := . }}
+{{ $k }}: {{ $v | toString | quote }}
+{{- end }}
+{{- end }}
+
 {{/* The agent pods' label selector as the operator's --agent-selector wants it (key=value,...). */}}
 {{- define "mithril.agent.selector" -}}
 app.kubernetes.io/name={{ include "mithril.name" . }},app.kubernetes.io/instance={{ .Release.Name }},app.kubernetes.io/component=node-agent
+{{- end }}
+
+{{/* Where agent pods run (the agent and the uninstall cleanup): nodeSelector, tolerations, affinity. */}}
+{{- define "mithril.agent.placement" -}}
+{{- with .Values.agent.nodeSelector }}
+nodeSelector:
+  {{- range $k, $v := . }}
+  {{ $k }}: {{ $v | toString | quote }}
+  {{- end }}
+{{- end }}
+{{- if or .Values.agent.tolerations .Values.agent.tolerateAllTaints }}
+tolerations:
+  {{- if .Values.agent.tolerateAllTaints }}
+  - operator: Exists
+  {{- else }}
+  {{- toYaml .Values.agent.tolerations | nindent 2 }}
+  {{- end }}
+{{- end }}
+{{- if .Values.agent.affinity }}
+affinity:
+  {{- toYaml .Values.agent.affinity | nindent 2 }}
+{{- else if .Values.agent.gpuNodeLabels }}
+# GPU nodes by any of these labels (GPU feature discovery's or Node Feature Discovery's): terms are ORed.
+affinity:
+  nodeAffinity:
+    requiredDuringSchedulingIgnoredDuringExecution:
+      nodeSelectorTerms:
+        {{- range .Values.agent.gpuNodeLabels }}
+        - matchExpressions:
+            - key: {{ . }}
+              operator: In
+              values: ["true"]
+        {{- end }}
+{{- end }}
 {{- end }}

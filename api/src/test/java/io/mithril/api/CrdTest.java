@@ -20,7 +20,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The CRD in {@code crds/} is generated from the Java model by the build (crd-generator-maven-plugin into
  * target/classes/META-INF/fabric8). This test fails the build when the committed copy drifts; refresh it (and the
- * chart's copy in charts/mithril/crds) with {@code mvn -pl api test -Dmithril.crds.update=true}.
+ * chart's copy in charts/mithril/files/crds, which the chart's crd.yaml template renders) with
+ * {@code mvn -pl api test -Dmithril.crds.update=true}.
  */
 class CrdTest {
 
@@ -41,7 +42,7 @@ class CrdTest {
             Files.createDirectories(committed().getParent());
             Files.copy(generated(), committed(), StandardCopyOption.REPLACE_EXISTING);
             // the chart ships the same file (charts' ChartFilesTest checks they are equal)
-            Path chart = committed().getParent().resolveSibling("charts/mithril/crds");
+            Path chart = committed().getParent().resolveSibling("charts/mithril/files/crds");
             if (Files.isDirectory(chart)) {
                 Files.copy(generated(), chart.resolve(FILE), StandardCopyOption.REPLACE_EXISTING);
             }
@@ -83,5 +84,31 @@ class CrdTest {
         assertThat(cc.getSpec().getDeletionPolicy()).isEqualTo(DeletionPolicy.Retain);
         assertThat(cc.getSpec().getPodSelector().getMatchLabels()).containsEntry("app", "gpt-train");
         assertThat(cc.getCRDName()).isEqualTo("compilecaches.mithril.io");
+    }
+
+    static JSONSchemaProps specSchema() throws Exception {
+        CustomResourceDefinition crd = Serialization.unmarshal(Files.readString(generated()), CustomResourceDefinition.class);
+        return crd.getSpec().getVersions().get(0).getSchema().getOpenAPIV3Schema().getProperties().get("spec");
+    }
+
+    @Test
+    void schema_refusesWhatTheOperatorMarksInvalid_zeroBudgets_unknownSelectorOperators_repeatedFrameworks() throws Exception {
+        JSONSchemaProps spec = specSchema();
+        java.util.regex.Pattern budget = java.util.regex.Pattern.compile(spec.getProperties().get("budget").getPattern());
+        for (String ok : List.of("20Gi", "1", "0.5Gi", "1.5T", "512Mi", "007Ki", "1048576")) {
+            assertThat(budget.matcher(ok).matches()).as(ok).isTrue();
+        }
+        for (String bad : List.of("0", "0Gi", "0.0", "0.00Mi", "000", "0.5", "-1Gi", "20GB", "")) {
+            assertThat(budget.matcher(bad).matches()).as(bad).isFalse();
+        }
+        JSONSchemaProps frameworks = spec.getProperties().get("frameworks");
+        assertThat(frameworks.getMaxItems()).isEqualTo(5L);
+        assertThat(frameworks.getXKubernetesValidations()).singleElement()
+                .satisfies(v -> assertThat(v.getRule()).isEqualTo("self.all(f, self.exists_one(g, g == f))"));
+        JSONSchemaProps requirement = spec.getProperties().get("podSelector").getProperties().get("matchExpressions").getItems().getSchema();
+        assertThat(requirement.getProperties().get("operator").getEnum()).extracting(n -> n.asText())
+                .containsExactlyInAnyOrder("In", "NotIn", "Exists", "DoesNotExist");
+        assertThat(requirement.getRequired()).containsExactlyInAnyOrder("key", "operator");
+        assertThat(requirement.getXKubernetesValidations()).singleElement().satisfies(v -> assertThat(v.getRule()).contains("has(self.values)"));
     }
 }

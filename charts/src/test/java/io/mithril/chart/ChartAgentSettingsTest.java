@@ -20,7 +20,7 @@ class ChartAgentSettingsTest {
     void customHostPath_movesStoreViewsMountAndTheWebhooksHostPathTogether() {
         RenderedChart chart = RenderedChart.render("agent: {hostPath: /mnt/nvme/mithril/}");
         PodSpec pod = chart.only(DaemonSet.class).getSpec().getTemplate().getSpec();
-        assertThat(pod.getVolumes()).filteredOn(v -> v.getHostPath() != null).singleElement()
+        assertThat(pod.getVolumes()).filteredOn(v -> v.getHostPath() != null && v.getName().equals("node-cache")).singleElement()
                 .satisfies(v -> assertThat(v.getHostPath().getPath()).isEqualTo("/mnt/nvme/mithril"));
         assertThat(chart.agent().getVolumeMounts()).anySatisfy(m -> assertThat(m.getMountPath()).isEqualTo("/mnt/nvme/mithril"));
         assertThat(chart.agentFlags()).containsEntry("--root", "/mnt/nvme/mithril/store")
@@ -30,7 +30,7 @@ class ChartAgentSettingsTest {
 
     @Test
     void emptyDirMode_reachesTheOperator_andGivesTheAgentKubeletsPodFolder_only_then() {
-        RenderedChart hostPath = RenderedChart.render();
+        RenderedChart hostPath = RenderedChart.render("webhook: {podSecurity: {fallback: Skip}}");
         assertThat(hostPath.operatorFlags()).containsEntry("--volume-mode", "HostPath");
         assertThat(hostPath.agentFlags()).doesNotContainKey("--kubelet-pods");
         assertThat(hostPath.agent().getVolumeMounts()).noneSatisfy(m -> assertThat(m.getMountPath()).isEqualTo("/var/lib/kubelet/pods"));
@@ -83,5 +83,20 @@ class ChartAgentSettingsTest {
         assertThat(pod.getNodeSelector()).isNullOrEmpty();
         assertThat(pod.getTolerations()).isNullOrEmpty();
         assertThat(pod.getPriorityClassName()).isEqualTo("system-node-critical");
+    }
+
+    @Test
+    void hostPathMode_withThePodSecurityFallbackEmptyDir_alsoGivesTheAgentKubeletsPodFolder() {
+        RenderedChart chart = RenderedChart.render();
+        assertThat(chart.operatorFlags()).containsEntry("--volume-mode", "HostPath").containsEntry("--pod-security-fallback", "EmptyDir")
+                .containsEntry("--pod-security-default", "privileged");
+        assertThat(chart.agentFlags()).containsEntry("--kubelet-pods", "/var/lib/kubelet/pods");
+        assertThat(chart.agent().getVolumeMounts()).anySatisfy(m -> assertThat(m.getMountPath()).isEqualTo("/var/lib/kubelet/pods"));
+    }
+
+    @Test
+    void minFreeSpace_reachesTheAgentAsAGlobalFlag_defaultAboveKubeletsEvictionThresholds() {
+        assertThat(RenderedChart.render().agent().getArgs()).containsSubsequence("--min-free=15%", "serve");
+        assertThat(RenderedChart.render("agent: {minFreeSpace: 50Gi}").agentFlags()).containsEntry("--min-free", "50Gi");
     }
 }

@@ -63,7 +63,7 @@ class ChartDefaultsTest {
     void defaults_webhook_failsOpenQuickly_onPodCreationOnly() {
         MutatingWebhookConfiguration cfg = chart.only(MutatingWebhookConfiguration.class);
         assertThat(cfg.getMetadata().getName()).isEqualTo("mithril");
-        assertThat(cfg.getWebhooks()).hasSize(1);
+        assertThat(cfg.getWebhooks()).extracting(MutatingWebhook::getName).containsExactly("pods.mithril.io", "ephemeral.mithril.io");
         MutatingWebhook w = cfg.getWebhooks().get(0);
         assertThat(w.getName()).isEqualTo("pods.mithril.io");
         assertThat(w.getFailurePolicy()).isEqualTo("Ignore");
@@ -171,7 +171,7 @@ class ChartDefaultsTest {
     @Test
     void defaults_agent_hostPathDirectoryOrCreate_mountedAtTheSamePath_holdingRootAndVolumes() {
         PodSpec pod = chart.only(DaemonSet.class).getSpec().getTemplate().getSpec();
-        List<Volume> hostPaths = pod.getVolumes().stream().filter(v -> v.getHostPath() != null).toList();
+        List<Volume> hostPaths = pod.getVolumes().stream().filter(v -> v.getHostPath() != null && v.getName().equals("node-cache")).toList();
         assertThat(hostPaths).singleElement().satisfies(v -> {
             assertThat(v.getHostPath().getPath()).isEqualTo("/var/lib/mithril");
             assertThat(v.getHostPath().getType()).isEqualTo("DirectoryOrCreate");
@@ -191,10 +191,21 @@ class ChartDefaultsTest {
     @Test
     void defaults_agent_onGpuNodes_toleratingTheGpuTaint() {
         PodSpec pod = chart.only(DaemonSet.class).getSpec().getTemplate().getSpec();
-        assertThat(pod.getNodeSelector()).containsExactlyEntriesOf(Map.of("nvidia.com/gpu.present", "true"));
+        assertThat(pod.getNodeSelector()).isNullOrEmpty();
+        assertThat(pod.getAffinity().getNodeAffinity().getRequiredDuringSchedulingIgnoredDuringExecution().getNodeSelectorTerms())
+                .as("either label, GPU feature discovery's or Node Feature Discovery's")
+                .extracting(t -> t.getMatchExpressions().get(0).getKey() + " " + t.getMatchExpressions().get(0).getOperator() + " "
+                        + t.getMatchExpressions().get(0).getValues())
+                .containsExactly("nvidia.com/gpu.present In [true]", "feature.node.kubernetes.io/pci-10de.present In [true]");
         assertThat(pod.getTolerations()).extracting(Toleration::getKey, Toleration::getOperator, Toleration::getEffect)
-                .containsExactly(org.assertj.core.groups.Tuple.tuple("nvidia.com/gpu", "Exists", "NoSchedule"));
-        assertThat(chart.only(DaemonSet.class).getSpec().getUpdateStrategy().getType()).isEqualTo("RollingUpdate");
+                .containsExactly(org.assertj.core.groups.Tuple.tuple("nvidia.com/gpu", "Exists", null),
+                        org.assertj.core.groups.Tuple.tuple("sku", "Equal", "NoSchedule"),
+                        org.assertj.core.groups.Tuple.tuple("CriticalAddonsOnly", "Exists", null));
+        assertThat(pod.getPriorityClassName()).isEqualTo("system-node-critical");
+        var strategy = chart.only(DaemonSet.class).getSpec().getUpdateStrategy();
+        assertThat(strategy.getType()).isEqualTo("RollingUpdate");
+        assertThat(strategy.getRollingUpdate().getMaxUnavailable().getIntVal()).isEqualTo(1);
+        assertThat(strategy.getRollingUpdate().getMaxSurge().getIntVal()).isZero();
     }
 
     @Test
@@ -224,7 +235,8 @@ class ChartDefaultsTest {
         assertThat(selector).containsEntry("app.kubernetes.io/instance", RenderedChart.RELEASE);
         assertThat(op.get("--agent-port")).isEqualTo(String.valueOf(port(chart.agent(), "http").getContainerPort()));
         assertThat(op.get("--webhook-config")).isEqualTo(chart.only(MutatingWebhookConfiguration.class).getMetadata().getName());
-        assertThat(op.get("--wait-image")).isEqualTo("busybox:1.36");
+        assertThat(op.get("--wait-image")).as("the operator's own image").isEqualTo(chart.operator().getImage());
+        assertThat(op.get("--wait-run-as-user")).as("the image's non-root user").isEmpty();
         assertThat(chart.only(DaemonSet.class).getMetadata().getNamespace())
                 .as("the operator looks for agents in its own namespace").isEqualTo(chart.only(Deployment.class).getMetadata().getNamespace());
     }

@@ -25,10 +25,10 @@ class ChartFilesTest {
 
     @Test
     void chartCrd_isACopyOfTheTopLevelCrd() throws Exception {
-        Path chartCrd = RenderedChart.CHART.resolve("crds").resolve(CRD);
+        Path chartCrd = RenderedChart.CHART.resolve("files/crds").resolve(CRD);
         assertThat(Files.isSymbolicLink(chartCrd)).as("a copy, not a link (helm package would not follow it)").isFalse();
         assertThat(Files.isRegularFile(chartCrd, LinkOption.NOFOLLOW_LINKS)).isTrue();
-        assertThat(Files.readString(chartCrd)).as("charts/mithril/crds/%s drifted; run: mvn -pl api test -Dmithril.crds.update=true (or cp crds/%s charts/mithril/crds/)", CRD, CRD)
+        assertThat(Files.readString(chartCrd)).as("charts/mithril/files/crds/%s drifted; run: mvn -pl api test -Dmithril.crds.update=true (or cp crds/%s charts/mithril/files/crds/)", CRD, CRD)
                 .isEqualTo(Files.readString(Path.of("../crds").resolve(CRD)));
     }
 
@@ -88,7 +88,7 @@ class ChartFilesTest {
         List<String> lines = Files.readAllLines(VALUES);
         List<Leaf> leaves = leaves(lines);
         assertThat(leaves).extracting(Leaf::path).contains("waitImage", "agent.nodeBudget", "agent.tolerations",
-                "operator.resources.requests.cpu", "agent.nodeSelector.nvidia.com/gpu.present");
+                "operator.resources.requests.cpu", "agent.gpuNodeLabels");
         List<String> bare = new ArrayList<>();
         for (Leaf leaf : leaves) {
             boolean inline = leaf.text().matches(".*\\s#\\s.*");

@@ -25,6 +25,7 @@ import org.junit.jupiter.api.Test;
 class ChartMetricsTest {
 
     static final Path AGENT_METRICS = Path.of("../node-agent/src/main/java/io/mithril/agent/serve/AgentMetrics.java");
+    static final Path OPERATOR_METRICS = Path.of("../operator/src/main/java/io/mithril/operator/metrics/OperatorMetrics.java");
     private static final Pattern METRIC = Pattern.compile("mithril_[a-z_]+");
 
     @Test
@@ -64,9 +65,13 @@ class ChartMetricsTest {
     }
 
     static Set<String> agentMetricNames() throws Exception {
+        return metricNames(AGENT_METRICS);
+    }
+
+    static Set<String> metricNames(Path source) throws Exception {
         Set<String> names = new TreeSet<>();
-        // names passed to gauge(), counter() and Histogram, and those written out in "# TYPE" lines
-        Matcher m = Pattern.compile("\"(mithril_[a-z_]+)\"|# TYPE (mithril_[a-z_]+) ").matcher(Files.readString(AGENT_METRICS));
+        // names passed to gauge(), counter(), Histogram and header(), and those written out in "# TYPE" lines
+        Matcher m = Pattern.compile("\"(mithril_[a-z_]+)\"|# TYPE (mithril_[a-z_]+) ").matcher(Files.readString(source));
         while (m.find()) {
             names.add(m.group(1) != null ? m.group(1) : m.group(2));
         }
@@ -91,9 +96,36 @@ class ChartMetricsTest {
         }
         Set<String> exported = agentMetricNames();
         assertThat(exported).as("read from %s", AGENT_METRICS).contains("mithril_store_bytes", "mithril_group_hits_total");
+        Set<String> operator = metricNames(OPERATOR_METRICS);
+        assertThat(operator).as("read from %s", OPERATOR_METRICS).contains("mithril_operator_admissions_total",
+                "mithril_operator_admission_duration_seconds", "mithril_operator_reconciles_total",
+                "mithril_operator_certificate_expiry_timestamp_seconds");
+        exported.addAll(operator);
         assertThat(exported).containsAll(used);
+        assertThat(used).as("the operator's panels").containsAll(operator);
         assertThat(used).contains("mithril_store_bytes", "mithril_group_hits_total", "mithril_group_misses_total",
                 "mithril_publish_duration_seconds", "mithril_evictions_total");
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void serviceMonitorOn_alsoScrapesTheOperatorsMetricsPort() {
+        RenderedChart chart = RenderedChart.render("metrics: {serviceMonitor: {enabled: true}}");
+        Service svc = chart.get(Service.class, "mithril-operator-metrics");
+        Map<String, String> opPod = chart.only(Deployment.class).getSpec().getTemplate().getMetadata().getLabels();
+        assertThat(opPod.entrySet()).containsAll(svc.getSpec().getSelector().entrySet());
+        assertThat(chart.operator().getPorts()).anySatisfy(p -> {
+            assertThat(p.getName()).isEqualTo("metrics");
+            assertThat(p.getContainerPort()).isEqualTo(9090);
+        });
+        assertThat(chart.operatorFlags()).containsEntry("--metrics-listen", "0.0.0.0:9090");
+        GenericKubernetesResource sm = chart.generic("ServiceMonitor").stream()
+                .filter(g -> g.getMetadata().getName().equals("mithril-operator")).findFirst().orElseThrow();
+        Map<String, Object> spec = (Map<String, Object>) sm.getAdditionalProperties().get("spec");
+        Map<String, String> match = (Map<String, String>) ((Map<String, Object>) spec.get("selector")).get("matchLabels");
+        assertThat(svc.getMetadata().getLabels().entrySet()).containsAll(match.entrySet());
+        assertThat((List<Map<String, Object>>) spec.get("endpoints")).singleElement()
+                .satisfies(e -> assertThat(e).containsEntry("port", "metrics").containsEntry("path", "/metrics"));
     }
 
     @Test

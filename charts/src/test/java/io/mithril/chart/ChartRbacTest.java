@@ -24,9 +24,13 @@ class ChartRbacTest {
             "mithril.io|compilecaches|get|", "mithril.io|compilecaches|list|", "mithril.io|compilecaches|watch|",
             "mithril.io|compilecaches/status|patch|", "mithril.io|compilecaches/status|update|",
             "|events|create|",
+            "|namespaces|get|", "|namespaces|list|", "|namespaces|watch|",
+            "|limitranges|list|", "|limitranges|watch|", "|resourcequotas|list|", "|resourcequotas|watch|",
             "authorization.k8s.io|selfsubjectrulesreviews|create|");
     static final Set<String> OPERATOR_WEBHOOK_CONFIG = Set.of(
             "admissionregistration.k8s.io|mutatingwebhookconfigurations|get|mithril",
+            "admissionregistration.k8s.io|mutatingwebhookconfigurations|list|mithril",
+            "admissionregistration.k8s.io|mutatingwebhookconfigurations|watch|mithril",
             "admissionregistration.k8s.io|mutatingwebhookconfigurations|patch|mithril");
     static final Set<String> OPERATOR_NAMESPACE = Set.of(
             "|pods|list|", "|pods|watch|",

@@ -54,9 +54,22 @@ final class RenderedChart {
     }
 
     static RenderedChart render(String release, String valuesYaml) {
+        return render(release, valuesYaml, KUBE_VERSION, Map.of());
+    }
+
+    /** As {@code helm template --kube-version KUBE} with {@code --set} pairs (as typed on a command line) over the values. */
+    static RenderedChart render(String release, String valuesYaml, String kubeVersion, Map<String, String> sets) {
+        return render(CHART, release, valuesYaml, kubeVersion, sets);
+    }
+
+    /** As above, of the chart in {@code chart} (a modified copy, for upgrade cases). */
+    static RenderedChart render(Path chart, String release, String valuesYaml, String kubeVersion, Map<String, String> sets) {
         FakeApiServer.ensureStarted();
         // helm-java renders for Kubernetes 1.20 unless told; the chart needs 1.25 or later.
-        TemplateCommand cmd = new Helm(CHART).template().withName(release).withNamespace(NAMESPACE).withKubeVersion(KUBE_VERSION);
+        TemplateCommand cmd = new Helm(chart).template().withName(release).withNamespace(NAMESPACE).withKubeVersion(kubeVersion);
+        for (Map.Entry<String, String> e : sets.entrySet()) {
+            cmd = cmd.set(e.getKey(), e.getValue());
+        }
         if (valuesYaml != null) {
             try {
                 Path values = Files.createTempFile("mithril-values", ".yaml");
@@ -77,6 +90,22 @@ final class RenderedChart {
             objects.add((HasMetadata) r);
         }
         return new RenderedChart(out, objects);
+    }
+
+    /** A copy of the chart under {@code dir}, to render a modified chart (an upgrade, a hook as a plain template). */
+    static Path copyChart(Path dir) throws IOException {
+        Path copy = dir.resolve("mithril");
+        try (java.util.stream.Stream<Path> files = Files.walk(CHART)) {
+            for (Path p : files.sorted().toList()) {
+                Path to = copy.resolve(CHART.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(to);
+                } else {
+                    Files.copy(p, to);
+                }
+            }
+        }
+        return copy;
     }
 
     /** The one object of this type and name; fails when there is none or several. */

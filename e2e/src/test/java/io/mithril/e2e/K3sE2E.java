@@ -182,6 +182,21 @@ class K3sE2E {
         }
     }
 
+    @Test
+    @Order(3)
+    void baselineNamespace_guaranteedPod_isAdmitted_injectedWithoutHostPath_staysGuaranteed() throws Exception {
+        createNamespaceWithCache("team-baseline", "baseline");
+        Pod pod = workloadPod("team-baseline", "train-guaranteed");
+        pod.getSpec().getContainers().get(0).getResources().setLimits(java.util.Map.of("nvidia.com/gpu", new Quantity("1"),
+                "cpu", new Quantity("200m"), "memory", new Quantity("128Mi")));
+        // the API server's Pod Security admission would reject a hostPath here: the webhook must not inject one
+        assertThat(runInjectedPod(pod)).isEqualTo("MISS");
+        Pod admitted = client.pods().inNamespace("team-baseline").withName("train-guaranteed").get();
+        assertThat(admitted.getMetadata().getAnnotations()).containsEntry("mithril.io/injected-volume", "EmptyDir");
+        assertThat(admitted.getSpec().getVolumes()).noneMatch(v -> v.getHostPath() != null);
+        assertThat(admitted.getStatus().getQosClass()).as("kubelet's own verdict").isEqualTo("Guaranteed");
+    }
+
     /**
      * Builds a module's image from its Dockerfile. The context holds just what the Dockerfile copies, at the
      * paths it names (relative to the repository root, as .dockerignore lets through), and the Dockerfile
@@ -246,7 +261,16 @@ class K3sE2E {
     }
 
     static void createNamespaceWithCache(String namespace) throws Exception {
-        client.resource(new NamespaceBuilder().withNewMetadata().withName(namespace).endMetadata().build()).create();
+        createNamespaceWithCache(namespace, null);
+    }
+
+    /** With {@code podSecurity}, the namespace enforces that Pod Security level. */
+    static void createNamespaceWithCache(String namespace, String podSecurity) throws Exception {
+        var ns = new NamespaceBuilder().withNewMetadata().withName(namespace).endMetadata().build();
+        if (podSecurity != null) {
+            ns.getMetadata().setLabels(java.util.Map.of("pod-security.kubernetes.io/enforce", podSecurity));
+        }
+        client.resource(ns).create();
         String script = new String(Objects.requireNonNull(K3sE2E.class.getResourceAsStream("/k3s-workload.sh")).readAllBytes(),
                 StandardCharsets.UTF_8);
         client.resource(new ConfigMapBuilder().withNewMetadata().withName("k3s-workload").withNamespace(namespace).endMetadata()
@@ -286,9 +310,15 @@ class K3sE2E {
      * server may still cache a webhook configuration without caBundle for a moment) is deleted and tried again.
      */
     static String runInjectedPod(String namespace, String name) {
+        return runInjectedPod(workloadPod(namespace, name));
+    }
+
+    static String runInjectedPod(Pod template) {
+        String namespace = template.getMetadata().getNamespace();
+        String name = template.getMetadata().getName();
         Pod[] created = new Pod[1];
         await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofSeconds(3)).until(() -> {
-            Pod p = client.resource(workloadPod(namespace, name)).create();
+            Pod p = client.resource(new PodBuilder(template).build()).create();
             if (p.getMetadata().getAnnotations().containsKey("mithril.io/injected")) {
                 created[0] = p;
                 return true;

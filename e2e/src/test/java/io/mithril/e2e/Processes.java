@@ -68,8 +68,8 @@ final class Processes implements AutoCloseable {
     /** The operator, its webhook on {@code port}; leader election on, server-side apply off (the mock lacks it). */
     Process operator(int port) throws IOException {
         return start("operator", List.of(REPO.resolve("bin/mithril-operator").toString(), "--namespace", "mithril-system",
-                "--listen", "127.0.0.1:" + port, "--identity", "operator-0", "--server-side-apply=false", "--resync", "2",
-                "--stats-ttl", "1"));
+                "--listen", "127.0.0.1:" + port, "--metrics-listen", "127.0.0.1:0", "--identity", "operator-0", "--server-side-apply=false",
+                "--resync", "2", "--stats-ttl", "1"));
     }
 
     /** A node agent in Kubernetes mode for {@code node}, its store and views under the node's host folder. */

@@ -11,16 +11,27 @@ import io.mithril.operator.certs.FileTlsSource;
 import io.mithril.operator.certs.TlsMaterial;
 import io.mithril.operator.certs.TlsSource;
 import io.mithril.operator.reconciler.CompileCacheReconciler;
+import io.mithril.operator.metrics.OperatorMetrics;
 import io.mithril.operator.reconciler.Events;
+import io.mithril.operator.uninstall.UninstallCleanup;
 import io.mithril.operator.webhook.InformerCacheLookup;
 import io.mithril.operator.webhook.Injection;
+import io.mithril.operator.webhook.InformerNamespaceLookup;
 import io.mithril.operator.webhook.PodMutator;
+import io.mithril.operator.webhook.PodSecurity;
+import io.mithril.operator.webhook.WaitStep;
 import io.mithril.operator.webhook.VolumeMode;
 import io.mithril.operator.webhook.WebhookServer;
+import com.sun.net.httpserver.HttpServer;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import io.fabric8.kubernetes.api.model.Quantity;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
@@ -37,7 +48,8 @@ import picocli.CommandLine.Option;
  * here, each as flag, environment variable and default on one line.
  */
 @Command(name = "mithril-operator", mixinStandardHelpOptions = true, version = "mithril-operator 0.1.0",
-        description = "Reconciles CompileCaches and injects the node compile cache into annotated pods.")
+        description = "Reconciles CompileCaches and injects the node compile cache into annotated pods.",
+        subcommands = UninstallCleanup.class)
 public final class OperatorMain implements Callable<Integer> {
 
     private static final Logger log = LoggerFactory.getLogger(OperatorMain.class);
@@ -70,6 +82,22 @@ public final class OperatorMain implements Callable<Integer> {
     String waitImage;
     @Option(names = "--volume-mode", defaultValue = "${env:MITHRIL_VOLUME_MODE:-HostPath}", description = "How pods get their view: HostPath (a hostPath beside the canonical path) or EmptyDir (the agent fills the pod's emptyDir; no hostPath in user pods).")
     VolumeMode volumeMode;
+    @Option(names = "--wait-requests", defaultValue = "${env:MITHRIL_WAIT_REQUESTS:-cpu=10m,memory=16Mi}", description = "Requests of the wait step in a Burstable pod (cpu=..,memory=..); capped at what the pod's containers ask for.")
+    String waitRequests;
+    @Option(names = "--wait-limits", defaultValue = "${env:MITHRIL_WAIT_LIMITS:-cpu=100m,memory=32Mi}", description = "Limits of the wait step in a Burstable pod; in a Guaranteed pod its requests and limits. A BestEffort pod's wait step gets none.")
+    String waitLimits;
+    @Option(names = "--wait-run-as-user", defaultValue = "${env:MITHRIL_WAIT_RUN_AS_USER:-65534}", description = "uid of the wait step when neither the pod nor its container names one; empty: the image's own user.")
+    String waitRunAsUser;
+    @Option(names = "--wait-pull-secrets", defaultValue = "${env:MITHRIL_WAIT_PULL_SECRETS:-}", description = "Secrets (comma-separated) added to injected pods' imagePullSecrets for the wait image.")
+    String waitPullSecrets;
+    @Option(names = "--pod-security-default", defaultValue = "${env:MITHRIL_POD_SECURITY_DEFAULT:-privileged}", description = "Pod Security level of namespaces without the pod-security.kubernetes.io/enforce label (the API server's default).")
+    String podSecurityDefault;
+    @Option(names = "--pod-security-fallback", defaultValue = "${env:MITHRIL_POD_SECURITY_FALLBACK:-EmptyDir}", description = "In HostPath mode, for namespaces whose level forbids hostPath: EmptyDir (inject in EmptyDir mode) or Skip (inject nothing, warn).")
+    PodSecurity.Fallback podSecurityFallback;
+    @Option(names = "--empty-dir-size-limit", defaultValue = "${env:MITHRIL_EMPTY_DIR_SIZE_LIMIT:-}", description = "sizeLimit of the injected emptyDir in EmptyDir mode; empty: twice the CompileCache's budget.")
+    String emptyDirSizeLimit;
+    @Option(names = "--metrics-listen", defaultValue = "${env:MITHRIL_METRICS_LISTEN:-0.0.0.0:9090}", description = "Plain-HTTP address of /metrics (Prometheus); empty: none.")
+    String metricsListen;
     @Option(names = "--host-path", defaultValue = "${env:MITHRIL_HOST_PATH:-/var/lib/mithril/volumes}", description = "The node folder of the pods' views (the agents' --volumes).")
     String hostPath;
 
@@ -79,7 +107,14 @@ public final class OperatorMain implements Callable<Integer> {
      * server, which answers it with 415).
      */
     public record Settings(String namespace, InetSocketAddress listen, String service, String webhookConfig, Path tlsDir,
-            AgentDirectory.Config agents, Duration resync, Lease lease, Injection injection, boolean serverSideApply) {}
+            AgentDirectory.Config agents, Duration resync, Lease lease, Injection injection, boolean serverSideApply,
+            InetSocketAddress metricsListen) {
+        /** Without a metrics listener (tests, the end-to-end harness). */
+        public Settings(String namespace, InetSocketAddress listen, String service, String webhookConfig, Path tlsDir,
+                AgentDirectory.Config agents, Duration resync, Lease lease, Injection injection, boolean serverSideApply) {
+            this(namespace, listen, service, webhookConfig, tlsDir, agents, resync, lease, injection, serverSideApply, null);
+        }
+    }
 
     /**
      * Leader election through the Lease {@code mithril-operator}. {@code identity}: this replica
@@ -92,16 +127,49 @@ public final class OperatorMain implements Callable<Integer> {
         }
     }
 
-    Settings settings() {
-        int colon = listen.lastIndexOf(':');
+    static InetSocketAddress address(String flag, String hostPort) {
+        int colon = hostPort.lastIndexOf(':');
         if (colon < 0) {
-            throw new IllegalArgumentException("--listen wants HOST:PORT, got " + listen);
+            throw new IllegalArgumentException(flag + " wants HOST:PORT, got " + hostPort);
         }
+        return new InetSocketAddress(hostPort.substring(0, colon), Integer.parseInt(hostPort.substring(colon + 1)));
+    }
+
+    Settings settings() {
         Injection d = Injection.defaults();
-        return new Settings(namespace, new InetSocketAddress(listen.substring(0, colon), Integer.parseInt(listen.substring(colon + 1))),
+        return new Settings(namespace, address("--listen", listen),
                 service, webhookConfig, tlsDir,
                 new AgentDirectory.Config(namespace, agentSelector, agentPort, Duration.ofSeconds(statsTtl), Duration.ofSeconds(2)),
-                Duration.ofSeconds(resync), leaderElection ? Lease.defaults(identity) : null, new Injection(d.mountPath(), d.viewPath(), hostPath, waitImage, volumeMode), serverSideApply);
+                Duration.ofSeconds(resync), leaderElection ? Lease.defaults(identity) : null, injection(d), serverSideApply,
+                metricsListen == null || metricsListen.isBlank() ? null : address("--metrics-listen", metricsListen));
+    }
+
+    private Injection injection(Injection d) {
+        WaitStep wait = new WaitStep(quantities("--wait-requests", waitRequests), quantities("--wait-limits", waitLimits),
+                waitRunAsUser == null || waitRunAsUser.isBlank() ? null : Long.valueOf(waitRunAsUser.trim()),
+                waitPullSecrets == null || waitPullSecrets.isBlank() ? List.of()
+                        : Arrays.stream(waitPullSecrets.split(",")).map(String::trim).filter(x -> !x.isEmpty()).toList());
+        return new Injection(d.mountPath(), d.viewPath(), hostPath, waitImage, volumeMode, wait,
+                new PodSecurity(podSecurityDefault, podSecurityFallback), emptyDirSizeLimit == null || emptyDirSizeLimit.isBlank() ? null : emptyDirSizeLimit);
+    }
+
+    /** {@code cpu=10m,memory=16Mi} as quantities; only cpu and memory. */
+    static Map<String, Quantity> quantities(String flag, String value) {
+        Map<String, Quantity> out = new LinkedHashMap<>();
+        for (String part : value == null ? new String[0] : value.split(",")) {
+            if (part.isBlank()) {
+                continue;
+            }
+            int eq = part.indexOf('=');
+            String key = eq < 0 ? "" : part.substring(0, eq).trim();
+            if (!List.of("cpu", "memory").contains(key)) {
+                throw new IllegalArgumentException(flag + " wants cpu=QUANTITY,memory=QUANTITY, got " + value);
+            }
+            Quantity q = new Quantity(part.substring(eq + 1).trim());
+            Quantity.getAmountInBytes(q); // fails here, at start, on a malformed quantity
+            out.put(key, q);
+        }
+        return out;
     }
 
     @Override
@@ -118,14 +186,20 @@ public final class OperatorMain implements Callable<Integer> {
     }
 
     /** The running parts, closed in reverse order. */
-    public record Running(WebhookServer webhook, InformerCacheLookup lookup, AgentDirectory agents, Operator operator,
-            ScheduledExecutorService tlsChecks) implements AutoCloseable {
+    public record Running(WebhookServer webhook, InformerCacheLookup lookup, InformerNamespaceLookup namespaces, AgentDirectory agents,
+            Operator operator, ScheduledExecutorService tlsChecks, TlsSource tls, OperatorMetrics metrics, HttpServer metricsServer)
+            implements AutoCloseable {
         @Override
         public void close() {
+            if (metricsServer != null) {
+                metricsServer.stop(0);
+            }
             operator.stop();
             tlsChecks.shutdownNow();
+            tls.close();
             webhook.close();
             lookup.close();
+            namespaces.close();
             agents.close();
         }
     }
@@ -136,9 +210,18 @@ public final class OperatorMain implements Callable<Integer> {
         TlsSource tls = s.tlsDir() != null ? new FileTlsSource(s.tlsDir())
                 : new CertificateManager(client, certConfig(s), clock);
         TlsMaterial material = tls.load();
+        OperatorMetrics metrics = new OperatorMetrics();
+        metrics.certificates(material.certificate(), material.issuingCa());
         InformerCacheLookup lookup = new InformerCacheLookup(client);
         lookup.start();
-        WebhookServer webhook = new WebhookServer(s.listen(), material.sslContext(), new PodMutator(s.injection()), lookup);
+        InformerNamespaceLookup namespaces = new InformerNamespaceLookup(client);
+        namespaces.start();
+        // until then every namespace reads as restricted (no hostPath): wait a little for the real levels
+        for (long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos(); !namespaces.synced() && System.nanoTime() < deadline; ) {
+            Thread.sleep(50);
+        }
+        WebhookServer webhook = new WebhookServer(s.listen(), material.sslContext(), new PodMutator(s.injection()), lookup, namespaces,
+                metrics);
         webhook.start();
         ScheduledExecutorService checks = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "mithril-tls");
@@ -148,6 +231,7 @@ public final class OperatorMain implements Callable<Integer> {
         tls.watch(checks, Duration.ofHours(1), m -> {
             try {
                 webhook.reloadTls(m.sslContext());
+                metrics.certificates(m.certificate(), m.issuingCa());
                 log.info("webhook certificate reloaded (serial {})", m.certificate().getSerialNumber().toString(16));
             } catch (java.security.GeneralSecurityException e) {
                 log.error("new webhook certificate unusable, keeping the old one: {}", e.getMessage());
@@ -164,9 +248,14 @@ public final class OperatorMain implements Callable<Integer> {
                         l.renewDeadline(), l.retryPeriod(), l.identity(), null, l.exitOnLoss()));
             }
         });
-        operator.register(new CompileCacheReconciler(agents, new Events(client, clock), clock, s.resync()));
+        operator.register(new CompileCacheReconciler(agents, new Events(client, clock), clock, s.resync(), metrics));
         operator.start();
-        return new Running(webhook, lookup, agents, operator, checks);
+        HttpServer metricsServer = null;
+        if (s.metricsListen() != null) {
+            metricsServer = metrics.server(s.metricsListen());
+            metricsServer.start();
+        }
+        return new Running(webhook, lookup, namespaces, agents, operator, checks, tls, metrics, metricsServer);
     }
 
     static CertificateManager.Config certConfig(Settings s) {

@@ -35,4 +35,23 @@ class OperatorMainTest {
         assertThat(s.agents().labelSelector()).isEqualTo("app=agent");
         assertThat(s.agents().ttl().toSeconds()).isEqualTo(5);
     }
+
+    @Test
+    void waitStepAndPodSecurityFlags_reachTheInjection_emptyUidMeansTheImagesOwn() {
+        OperatorMain.Settings s = parse("--wait-requests=cpu=20m,memory=8Mi", "--wait-limits=cpu=200m,memory=64Mi", "--wait-run-as-user=",
+                "--wait-pull-secrets=mirror, other", "--pod-security-default=baseline", "--pod-security-fallback=Skip",
+                "--empty-dir-size-limit=30Gi");
+        var w = s.injection().waitStep();
+        assertThat(w.requests()).containsEntry("cpu", new io.fabric8.kubernetes.api.model.Quantity("20m"));
+        assertThat(w.limits()).containsEntry("memory", new io.fabric8.kubernetes.api.model.Quantity("64Mi"));
+        assertThat(w.runAsUser()).isNull();
+        assertThat(w.pullSecrets()).containsExactly("mirror", "other");
+        assertThat(s.injection().podSecurity().defaultLevel()).isEqualTo("baseline");
+        assertThat(s.injection().podSecurity().fallback()).isEqualTo(io.mithril.operator.webhook.PodSecurity.Fallback.Skip);
+        assertThat(s.injection().emptyDirSizeLimit()).isEqualTo("30Gi");
+        OperatorMain.Settings d = parse();
+        assertThat(d.injection().waitStep().runAsUser()).isEqualTo(65534L);
+        assertThat(d.injection().podSecurity().fallback()).isEqualTo(io.mithril.operator.webhook.PodSecurity.Fallback.EmptyDir);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> parse("--wait-limits=gpu=1")).hasMessageContaining("--wait-limits");
+    }
 }

@@ -5,7 +5,9 @@ import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Default;
 import io.fabric8.generator.annotation.Max;
 import io.fabric8.generator.annotation.Min;
+import io.fabric8.crd.generator.annotation.SchemaFrom;
 import io.fabric8.generator.annotation.Pattern;
+import io.fabric8.generator.annotation.Size;
 import io.fabric8.generator.annotation.ValidationRule;
 import io.fabric8.kubernetes.api.model.LabelSelector;
 import java.util.List;
@@ -22,16 +24,21 @@ public class CompileCacheSpec {
             + "Only these caches' environment variables are set, never any other (vLLM hashes its VLLM_* variables into its keys). "
             + "Default: Inductor and Triton, what plain torch.compile needs.")
     @Default("[\"Inductor\",\"Triton\"]")
+    @Size(max = 5)
+    @ValidationRule(value = "self.all(f, self.exists_one(g, g == f))", message = "frameworks must not repeat: a set")
     private List<Framework> frameworks;
 
     @JsonPropertyDescription("How much this cache may hold on each node, as a Kubernetes quantity (e.g. 20Gi). Least recently "
             + "used entries are evicted beyond it; the node agent's own budget applies as well. Default: 20Gi.")
-    @Pattern("^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$")
+    // more than zero: without a unit at least one byte, with one a non-zero digit (the operator and the
+    // webhook also refuse what is below one byte, e.g. 0.0001K)
+    @Pattern("^(0*[1-9][0-9]*(\\.[0-9]+)?|([0-9]*[1-9][0-9]*(\\.[0-9]+)?|[0-9]+\\.[0-9]*[1-9][0-9]*)(Ki|Mi|Gi|Ti|K|M|G|T))$")
     @Default("20Gi")
     private String budget;
 
     @JsonPropertyDescription("Pods that take part, in addition to carrying the annotation mithril.io/cache: enabled. "
             + "Empty: every annotated pod of the namespace.")
+    @SchemaFrom(type = PodSelectorSchema.class)
     private LabelSelector podSelector;
 
     @JsonPropertyDescription("Which containers of a pod get the cache: GpuContainers (those requesting nvidia.com/gpu, or all "

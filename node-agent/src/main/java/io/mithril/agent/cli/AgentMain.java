@@ -9,6 +9,7 @@ import io.mithril.agent.key.DeviceClass;
 import io.mithril.agent.key.GpuProduct;
 import io.mithril.agent.key.GroupId;
 import io.mithril.agent.store.ByteSize;
+import io.mithril.agent.store.FreeSpaceReserve;
 import io.mithril.agent.store.NodeStore;
 import io.mithril.agent.store.StoreConfig;
 import io.mithril.agent.store.StoreFullException;
@@ -55,6 +56,11 @@ public final class AgentMain {
     @Option(names = "--budget", paramLabel = "SIZE", converter = SizeConverter.class,
             description = "Hard size limit of the store (e.g. 50Gi, 512MiB). Env MITHRIL_BUDGET; default unlimited.")
     Long budget;
+
+    @Option(names = "--min-free", paramLabel = "SIZE|PERCENT", converter = ReserveConverter.class,
+            description = "Free space to leave on the store's filesystem (e.g. 15%, 20Gi): the store's limit drops to keep it, "
+                    + "evicting first. Env MITHRIL_MIN_FREE; default none.")
+    FreeSpaceReserve minFree;
 
     /** Where binary output ({@code store get}) goes; the text writers are picocli's. */
     private final OutputStream rawOut;
@@ -132,7 +138,25 @@ public final class AgentMain {
         if (b != null) {
             cfg = cfg.withBudget(b);
         }
+        FreeSpaceReserve reserve = minFree;
+        if (reserve == null && System.getenv("MITHRIL_MIN_FREE") != null) {
+            reserve = FreeSpaceReserve.parse(System.getenv("MITHRIL_MIN_FREE"));
+        }
+        if (reserve != null) {
+            cfg = cfg.withFreeSpaceReserve(reserve);
+        }
         return NodeStore.open(r, cfg);
+    }
+
+    static final class ReserveConverter implements CommandLine.ITypeConverter<FreeSpaceReserve> {
+        @Override
+        public FreeSpaceReserve convert(String value) {
+            try {
+                return FreeSpaceReserve.parse(value);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException(e.getMessage());
+            }
+        }
     }
 
     static final class SizeConverter implements CommandLine.ITypeConverter<Long> {

@@ -210,6 +210,27 @@ public final class PodVolumes implements AutoCloseable {
         return emptyDirMode(pod) ? (kubeletPods == null ? null : kubeletPods.resolve(uid).resolve(EMPTY_DIR)) : viewDir(uid);
     }
 
+
+    /**
+     * Whether {@code dir} is the injected emptyDir of pod {@code uid} under kubelet's folder and nothing
+     * else: a UID as the API server makes them, and every folder from {@code kubeletPods} down a real
+     * folder, no link. In EmptyDir mode the agent mounts all of kubelet's pod folder (every pod's Secrets
+     * and tokens); this keeps what it writes, reads and removes to the one folder the webhook injected.
+     */
+    static boolean kubeletEmptyDir(Path kubeletPods, String uid, Path dir) {
+        if (kubeletPods == null || !UID.matcher(uid).matches() || !dir.equals(kubeletPods.resolve(uid).resolve(EMPTY_DIR))) {
+            return false;
+        }
+        Path p = kubeletPods;
+        for (Path part : kubeletPods.relativize(dir)) {
+            p = p.resolve(part);
+            if (!Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** UIDs of the pods with a live view. */
     public Set<String> livePods() {
         return Set.copyOf(live.keySet());
@@ -425,6 +446,11 @@ public final class PodVolumes implements AutoCloseable {
         if (emptyDir && !Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
             log.debug("kubelet has not made the pod's emptyDir yet; trying again at the next pass or update");
             awaitingFolder.put(uid, pod);
+            return;
+        }
+        if (emptyDir && !kubeletEmptyDir(kubeletPods, uid, dir)) {
+            log.warn("not publishing: {} is not the pod's own emptyDir folder (a link on the way, or a malformed uid)", dir);
+            finished.put(uid, System.currentTimeMillis());
             return;
         }
         try {

@@ -20,6 +20,7 @@ import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.DirectoryStream;
+import java.nio.file.FileStore;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
@@ -78,7 +79,10 @@ import org.slf4j.LoggerFactory;
  * would pass the hard limit, the least recently used unpinned entries are evicted synchronously, and
  * if that is not enough the write is refused ({@link StoreFullException}). After a commit leaves usage
  * above the soft limit, a background thread evicts down to it. Pinned entries are never evicted and
- * still count.
+ * still count. The hard limit in force is the smaller of the configured one and the committed bytes
+ * plus the filesystem's usable space less the free-space reserve and a margin for the journal
+ * ({@link #hardLimitNow}); the soft limit follows it at 90 %. Bytes on disk that are also counted as
+ * reservations (written, not yet committed) are counted twice, so the guard errs towards stopping early.
  *
  * <h2>Concurrency</h2>
  * One instance per root per process (enforced); any number of threads and processes. Lock order:
@@ -107,6 +111,8 @@ public final class NodeStore implements Closeable {
     private final Leases leases;
     private final java.util.concurrent.locks.ReentrantLock mutex = new java.util.concurrent.locks.ReentrantLock();
     private final FileChannel lockChannel;
+    /** The filesystem under the root, for the free-space reserve; null when there is none. */
+    private final FileStore fileStore;
     private final Map<EntryKey, Integer> ownPins = new HashMap<>();
     /** Blobs this process wrote and has not committed yet, with their sizes; reserved against the limit. */
     private final Map<Address, Long> pendingBlobs = new HashMap<>();
@@ -136,6 +142,7 @@ public final class NodeStore implements Closeable {
         }
         this.lockChannel = FileChannel.open(root.resolve("lock"), Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE),
                 StorePermissions.PRIVATE_FILE);
+        this.fileStore = config.freeSpaceReserve().isNone() ? null : Files.getFileStore(root);
         // Created under the store lock: another process's readOthers() must never see our lease
         // file between its creation and our lock on it (it would take it for a dead one).
         try (FileLock ignored = lockChannel.lock()) {
@@ -462,7 +469,7 @@ public final class NodeStore implements Closeable {
             }
             deleteFreed(removals);
             writeLease();
-            if (usage(others) > config.softLimit()) {
+            if (usage(others) > softLimitNow()) {
                 scheduleBackgroundEviction();
             }
             return out;
@@ -620,7 +627,7 @@ public final class NodeStore implements Closeable {
             evictor.execute(() -> {
                 evictionQueued.set(false);
                 try {
-                    evictTo(config.softLimit());
+                    evictTo(fileStore == null ? config.softLimit() : locked(this::softLimitNow));
                 } catch (IOException | RuntimeException e) {
                     log.warn("background eviction failed: {}", e.toString());
                 }
@@ -631,29 +638,54 @@ public final class NodeStore implements Closeable {
     /** Makes room for {@code bytes} more under the hard limit, evicting if needed. Under the lock. */
     private Leases.Others ensureRoom(long bytes, Predicate<EntryKey> alsoPinned, Set<EntryKey> alsoKeys,
             Set<Address> keepBlobs) throws IOException {
-        if (config.hardLimit() >= StoreConfig.UNLIMITED) {
+        if (config.hardLimit() >= StoreConfig.UNLIMITED && fileStore == null) {
             return NO_OTHERS; // no limit: other processes' reservations cannot matter
         }
         Leases.Others others = leases.readOthers();
-        if (bytes == 0 || usage(others) + bytes <= config.hardLimit()) {
+        long limit = hardLimitNow();
+        if (bytes == 0 || usage(others) + bytes <= limit) {
             return others;
         }
         long reservations = usage(others) - index.uniqueBytes();
         Predicate<EntryKey> pinned = pinnedPredicate(others, alsoPinned);
         // Evict only if that can succeed: never empty the cache for a write that cannot fit anyway.
-        if (reservations + pinnedBytes(others, alsoKeys, keepBlobs) + bytes <= config.hardLimit()) {
-            List<Index.Removal> removals = index.evictNode(config.hardLimit() - reservations - bytes, pinned);
+        if (reservations + pinnedBytes(others, alsoKeys, keepBlobs) + bytes <= limit) {
+            List<Index.Removal> removals = index.evictNode(limit - reservations - bytes, pinned);
             journalRemovals(removals);
             deleteFreed(removals);
+            limit = hardLimitNow(); // eviction freed space on the filesystem too (blobs no live view links)
         }
-        if (usage(others) + bytes > config.hardLimit()) {
+        if (usage(others) + bytes > limit) {
+            String which = limit < config.hardLimit()
+                    ? "the " + config.freeSpaceReserve() + " free-space reserve of the filesystem (a limit of " + ByteSize.format(limit) + " now)"
+                    : "the hard limit of " + ByteSize.format(limit);
             throw new StoreFullException(String.format(
-                    "store full: %s more would exceed the hard limit of %s (%s committed, %s reserved by writes in flight; "
-                            + "the rest is pinned by live views)",
-                    ByteSize.format(bytes), ByteSize.format(config.hardLimit()), ByteSize.format(index.uniqueBytes()),
-                    ByteSize.format(reservations)));
+                    "store full: %s more would exceed %s (%s committed, %s reserved by writes in flight; the rest is pinned by live views)",
+                    ByteSize.format(bytes), which, ByteSize.format(index.uniqueBytes()), ByteSize.format(reservations)));
         }
         return others;
+    }
+
+    /** Room the journal, lease files and directories may take beyond the blobs; kept free with the reserve. */
+    static final long METADATA_MARGIN = 1L << 20;
+
+    /**
+     * The hard limit in force: the configured one, or less when the filesystem's usable space (statvfs)
+     * would otherwise fall under the free-space reserve. Under the lock.
+     */
+    private long hardLimitNow() throws IOException {
+        if (fileStore == null) {
+            return config.hardLimit();
+        }
+        long keep = config.freeSpaceReserve().of(fileStore.getTotalSpace()) + METADATA_MARGIN;
+        long room = index.uniqueBytes() + fileStore.getUsableSpace() - keep;
+        return Math.max(0, Math.min(config.hardLimit(), room));
+    }
+
+    /** The soft limit in force: the configured one, or 90 % of a hard limit the reserve lowered. Under the lock. */
+    private long softLimitNow() throws IOException {
+        long hard = hardLimitNow();
+        return hard < config.hardLimit() ? Math.min(config.softLimit(), hard / 10 * 9) : config.softLimit();
     }
 
     /**

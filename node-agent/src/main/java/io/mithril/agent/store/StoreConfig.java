@@ -13,12 +13,16 @@ import java.util.function.LongSupplier;
  *       synchronously, and is refused with {@link StoreFullException} if it still does not fit.</li>
  *   <li>{@code softLimit}: the background evictor brings usage down to it whenever a commit leaves
  *       usage above it, so that writes rarely wait.</li>
+ *   <li>{@code freeSpaceReserve}: free space kept on the store's filesystem. The hard limit in force is
+ *       the smaller of {@code hardLimit} and what the filesystem can take before its free space
+ *       (statvfs, {@link java.nio.file.FileStore#getUsableSpace()}) would fall under the reserve:
+ *       writes stop, evicting first, before the reserve is reached, never after.</li>
  *   <li>{@code orphanGrace}: how old an unreferenced blob must be before the sweep deletes it while
  *       another process is alive on the root (it may be between its put and its commit).</li>
  * </ul>
  */
 public record StoreConfig(long hardLimit, long softLimit, Duration orphanGrace, LongSupplier clock,
-        BlobStore.WriteFaults faults, boolean reconcileOnOpen) {
+        BlobStore.WriteFaults faults, boolean reconcileOnOpen, FreeSpaceReserve freeSpaceReserve) {
 
     public static final long UNLIMITED = Long.MAX_VALUE / 4;
 
@@ -31,31 +35,35 @@ public record StoreConfig(long hardLimit, long softLimit, Duration orphanGrace, 
 
     public static StoreConfig defaults() {
         return new StoreConfig(UNLIMITED, UNLIMITED, Duration.ofMinutes(10), System::currentTimeMillis,
-                BlobStore.WriteFaults.NONE, true);
+                BlobStore.WriteFaults.NONE, true, FreeSpaceReserve.NONE);
     }
 
     /** A hard limit with the soft watermark at 90 % of it. */
     public StoreConfig withBudget(long hard) {
-        return new StoreConfig(hard, Math.max(1, hard / 10 * 9), orphanGrace, clock, faults, reconcileOnOpen);
+        return new StoreConfig(hard, Math.max(1, hard / 10 * 9), orphanGrace, clock, faults, reconcileOnOpen, freeSpaceReserve);
     }
 
     public StoreConfig withLimits(long hard, long soft) {
-        return new StoreConfig(hard, soft, orphanGrace, clock, faults, reconcileOnOpen);
+        return new StoreConfig(hard, soft, orphanGrace, clock, faults, reconcileOnOpen, freeSpaceReserve);
     }
 
     public StoreConfig withClock(LongSupplier c) {
-        return new StoreConfig(hardLimit, softLimit, orphanGrace, c, faults, reconcileOnOpen);
+        return new StoreConfig(hardLimit, softLimit, orphanGrace, c, faults, reconcileOnOpen, freeSpaceReserve);
     }
 
     public StoreConfig withFaults(BlobStore.WriteFaults f) {
-        return new StoreConfig(hardLimit, softLimit, orphanGrace, clock, f, reconcileOnOpen);
+        return new StoreConfig(hardLimit, softLimit, orphanGrace, clock, f, reconcileOnOpen, freeSpaceReserve);
     }
 
     public StoreConfig withReconcileOnOpen(boolean r) {
-        return new StoreConfig(hardLimit, softLimit, orphanGrace, clock, faults, r);
+        return new StoreConfig(hardLimit, softLimit, orphanGrace, clock, faults, r, freeSpaceReserve);
+    }
+
+    public StoreConfig withFreeSpaceReserve(FreeSpaceReserve r) {
+        return new StoreConfig(hardLimit, softLimit, orphanGrace, clock, faults, reconcileOnOpen, r);
     }
 
     public StoreConfig withOrphanGrace(Duration g) {
-        return new StoreConfig(hardLimit, softLimit, g, clock, faults, reconcileOnOpen);
+        return new StoreConfig(hardLimit, softLimit, g, clock, faults, reconcileOnOpen, freeSpaceReserve);
     }
 }

@@ -8,6 +8,8 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import java.net.HttpURLConnection;
 import java.nio.charset.StandardCharsets;
@@ -92,6 +94,7 @@ public final class CertificateManager implements TlsSource {
     private final Clock clock;
     private volatile TlsMaterial current;
     private volatile boolean bundleInSync;
+    private volatile SharedIndexInformer<MutatingWebhookConfiguration> configWatch;
 
     public CertificateManager(KubernetesClient client, Config config, Clock clock) {
         this.client = client;
@@ -170,6 +173,76 @@ public final class CertificateManager implements TlsSource {
     @Override
     public void watch(ScheduledExecutorService scheduler, Duration period, Consumer<TlsMaterial> onChange) {
         schedule(scheduler, period, onChange, bundleInSync ? period : config.retryInterval());
+        watchConfiguration(scheduler);
+    }
+
+    /**
+     * Watches the webhook configuration itself (an informer on that one name: RBAC {@code list, watch}
+     * with {@code resourceNames}) and repairs a {@code caBundle} that differs from ours at once, on the
+     * scheduler's thread: a GitOps tool or a {@code kubectl apply} that blanks it would otherwise leave
+     * the webhook failing open until the next periodic check.
+     */
+    private void watchConfiguration(ScheduledExecutorService scheduler) {
+        ResourceEventHandler<MutatingWebhookConfiguration> repair = new ResourceEventHandler<>() {
+            @Override
+            public void onAdd(MutatingWebhookConfiguration mwc) {
+                repairIfStale(scheduler, mwc);
+            }
+
+            @Override
+            public void onUpdate(MutatingWebhookConfiguration before, MutatingWebhookConfiguration mwc) {
+                repairIfStale(scheduler, mwc);
+            }
+
+            @Override
+            public void onDelete(MutatingWebhookConfiguration mwc, boolean unknownFinalState) {
+                bundleInSync = false; // set again when it is created (onAdd)
+            }
+        };
+        try {
+            configWatch = client.admissionRegistration().v1().mutatingWebhookConfigurations().withName(config.webhookConfigName())
+                    .inform(repair, 0);
+        } catch (KubernetesClientException e) {
+            log.warn("cannot watch MutatingWebhookConfiguration {} ({}); its caBundle is checked periodically only",
+                    config.webhookConfigName(), e.getMessage());
+        }
+    }
+
+    private void repairIfStale(ScheduledExecutorService scheduler, MutatingWebhookConfiguration mwc) {
+        TlsMaterial m = current;
+        if (m == null || !stale(mwc, m.caBundlePem())) {
+            return;
+        }
+        try {
+            scheduler.execute(() -> {
+                TlsMaterial now = current;
+                if (now != null) {
+                    log.info("caBundle of MutatingWebhookConfiguration {} changed by someone else; setting it again", config.webhookConfigName());
+                    bundleInSync = syncCaBundle(now.caBundlePem());
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            log.debug("certificate checks stopped: scheduler shut down");
+        }
+    }
+
+    /** Whether any webhook of the configuration lacks exactly this bundle. */
+    static boolean stale(MutatingWebhookConfiguration mwc, String bundlePem) {
+        String want = Base64.getEncoder().encodeToString(bundlePem.getBytes(StandardCharsets.US_ASCII));
+        for (MutatingWebhook h : mwc.getWebhooks() == null ? List.<MutatingWebhook>of() : mwc.getWebhooks()) {
+            if (h.getClientConfig() == null || !want.equals(h.getClientConfig().getCaBundle())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    @Override
+    public void close() {
+        SharedIndexInformer<MutatingWebhookConfiguration> w = configWatch;
+        if (w != null) {
+            w.close();
+        }
     }
 
     private void schedule(ScheduledExecutorService scheduler, Duration period, Consumer<TlsMaterial> onChange, Duration delay) {

@@ -32,6 +32,20 @@ public record TlsMaterial(PrivateKey key, List<X509Certificate> chain, String ca
     }
 
     /** A PKCS#12 key store with the key and chain under the alias {@code webhook}. */
+    /** The CA in {@link #caBundlePem()} that issued the serving certificate, or null when none matches (or cannot be read). */
+    public X509Certificate issuingCa() {
+        try {
+            for (X509Certificate ca : Pem.parseCertificates(caBundlePem)) {
+                if (ca.getSubjectX500Principal().equals(certificate().getIssuerX500Principal())) {
+                    return ca;
+                }
+            }
+        } catch (java.security.cert.CertificateException e) {
+            return null;
+        }
+        return null;
+    }
+
     public KeyStore keyStore(char[] password) throws GeneralSecurityException {
         try {
             KeyStore ks = KeyStore.getInstance("PKCS12");

@@ -10,7 +10,7 @@ import java.util.function.Consumer;
  * Where the webhook's serving certificate comes from: the operator's own CA kept in a Secret
  * ({@link CertificateManager}) or files mounted from a Secret that cert-manager keeps ({@link FileTlsSource}).
  */
-public interface TlsSource {
+public interface TlsSource extends AutoCloseable {
 
     /** The current material, made or repaired first where this source owns it. */
     TlsMaterial load() throws IOException, GeneralSecurityException;
@@ -21,4 +21,8 @@ public interface TlsSource {
      * scheduler is shut down.
      */
     void watch(ScheduledExecutorService scheduler, Duration period, Consumer<TlsMaterial> onChange);
+
+    /** Stops what {@link #watch} started beyond the scheduler's tasks. */
+    @Override
+    default void close() {}
 }

@@ -5,6 +5,7 @@ import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.mithril.operator.metrics.OperatorMetrics;
 import io.mithril.api.v1alpha1.CompileCache;
 import io.mithril.api.v1alpha1.CompileCacheStatus;
 import io.mithril.operator.agents.AgentDirectory;
@@ -35,16 +36,34 @@ public final class CompileCacheReconciler implements Reconciler<CompileCache> {
     private final Events events;
     private final Clock clock;
     private final Duration resync;
+    private final OperatorMetrics metrics;
 
     public CompileCacheReconciler(AgentDirectory agents, Events events, Clock clock, Duration resync) {
+        this(agents, events, clock, resync, new OperatorMetrics());
+    }
+
+    public CompileCacheReconciler(AgentDirectory agents, Events events, Clock clock, Duration resync, OperatorMetrics metrics) {
         this.agents = agents;
         this.events = events;
         this.clock = clock;
         this.resync = resync;
+        this.metrics = metrics;
     }
 
+    /** One reconcile, counted by result in {@link OperatorMetrics} (the status patch JOSDK sends afterwards is not). */
     @Override
     public UpdateControl<CompileCache> reconcile(CompileCache cc, Context<CompileCache> context) {
+        try {
+            UpdateControl<CompileCache> out = reconcileOnce(cc);
+            metrics.reconciled(true);
+            return out;
+        } catch (RuntimeException e) {
+            metrics.reconciled(false);
+            throw e;
+        }
+    }
+
+    private UpdateControl<CompileCache> reconcileOnce(CompileCache cc) {
         try (MDC.MDCCloseable ignored = MDC.putCloseable("compilecache", cc.getMetadata().getNamespace() + "/" + cc.getMetadata().getName())) {
             CompileCacheStatus prev = cc.getStatus();
             List<String> problems = SpecCheck.problems(cc.getSpec());

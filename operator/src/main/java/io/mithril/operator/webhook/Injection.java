@@ -22,14 +22,32 @@ import io.mithril.api.v1alpha1.Injected;
  * <p>In {@link VolumeMode#EmptyDir} mode only the emptyDir is mounted: the agent publishes into it
  * from the host, and the wait step only waits for the marker there.
  */
-public record Injection(String mountPath, String viewPath, String hostPath, String waitImage, VolumeMode mode) {
+public record Injection(String mountPath, String viewPath, String hostPath, String waitImage, VolumeMode mode,
+        WaitStep waitStep, PodSecurity podSecurity, String emptyDirSizeLimit) {
 
     public Injection(String mountPath, String viewPath, String hostPath, String waitImage) {
         this(mountPath, viewPath, hostPath, waitImage, VolumeMode.HostPath);
     }
 
+    public Injection(String mountPath, String viewPath, String hostPath, String waitImage, VolumeMode mode) {
+        this(mountPath, viewPath, hostPath, waitImage, mode, WaitStep.defaults(), PodSecurity.defaults(), null);
+    }
+
     public Injection withMode(VolumeMode m) {
-        return new Injection(mountPath, viewPath, hostPath, waitImage, m);
+        return new Injection(mountPath, viewPath, hostPath, waitImage, m, waitStep, podSecurity, emptyDirSizeLimit);
+    }
+
+    public Injection withWaitStep(WaitStep w) {
+        return new Injection(mountPath, viewPath, hostPath, waitImage, mode, w, podSecurity, emptyDirSizeLimit);
+    }
+
+    public Injection withPodSecurity(PodSecurity p) {
+        return new Injection(mountPath, viewPath, hostPath, waitImage, mode, waitStep, p, emptyDirSizeLimit);
+    }
+
+    /** {@code sizeLimit} of the injected emptyDir in EmptyDir mode; null: twice the CompileCache's budget. */
+    public Injection withEmptyDirSizeLimit(String limit) {
+        return new Injection(mountPath, viewPath, hostPath, waitImage, mode, waitStep, podSecurity, limit);
     }
 
     public static final String VOLUME = "mithril-cache";

@@ -5,9 +5,14 @@ import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.EnvVarBuilder;
 import io.fabric8.kubernetes.api.model.LabelSelector;
 import io.fabric8.kubernetes.api.model.LabelSelectorRequirement;
+import io.fabric8.kubernetes.api.model.LocalObjectReference;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.PodSecurityContext;
+import io.fabric8.kubernetes.api.model.PodSpec;
 import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.SecurityContext;
+import io.fabric8.kubernetes.api.model.SecurityContextBuilder;
 import io.fabric8.kubernetes.api.model.VolumeBuilder;
 import io.fabric8.kubernetes.api.model.VolumeMount;
 import io.fabric8.kubernetes.api.model.VolumeMountBuilder;
@@ -15,6 +20,8 @@ import io.mithril.api.v1alpha1.CompileCache;
 import io.mithril.api.v1alpha1.CompileCacheSpec;
 import io.mithril.api.v1alpha1.ContainerScope;
 import io.mithril.api.v1alpha1.Framework;
+import io.mithril.operator.reconciler.SpecCheck;
+import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -47,6 +54,16 @@ public final class PodMutator {
     }
 
     public Result mutate(Pod pod, List<CompileCache> cachesInNamespace) {
+        return mutate(pod, cachesInNamespace, NamespacePolicy.NONE);
+    }
+
+    /**
+     * As {@link #mutate(Pod, List)}, within what the pod's namespace enforces: in HostPath mode a namespace
+     * whose Pod Security level forbids hostPath gets {@link PodSecurity#fallback()}; the wait step is
+     * sized by {@link WaitStep#resourcesFor} so that the QoS class stays; and a pod the namespace's
+     * LimitRanges or ResourceQuotas would admit unchanged but not injected is left unchanged.
+     */
+    public Result mutate(Pod pod, List<CompileCache> cachesInNamespace, NamespacePolicy ns) {
         Map<String, String> ann = pod.getMetadata() == null || pod.getMetadata().getAnnotations() == null
                 ? Map.of() : pod.getMetadata().getAnnotations();
         if (!"enabled".equals(ann.get(CompileCache.ANNOTATION_ENABLED))) {
@@ -61,12 +78,34 @@ public final class PodMutator {
             return new Result(pod, warnings);
         }
         CompileCacheSpec spec = cc.getSpec() == null ? new CompileCacheSpec() : cc.getSpec();
+        List<String> invalid = SpecCheck.problems(spec);
+        if (!invalid.isEmpty()) {
+            // the operator marks it InvalidSpec; a cache it would not run must not be used either
+            warnings.add("mithril: CompileCache " + cc.getMetadata().getName() + " is invalid (" + String.join("; ", invalid)
+                    + "); no cache injected");
+            return new Result(pod, warnings);
+        }
         Map<String, String> labels = pod.getMetadata().getLabels() == null ? Map.of() : pod.getMetadata().getLabels();
         if (spec.getPodSelector() != null && !matches(spec.getPodSelector(), labels)) {
             warnings.add("mithril: pod does not match the podSelector of CompileCache " + cc.getMetadata().getName()
                     + "; no cache injected");
             return new Result(pod, warnings);
         }
+        if (hostPathMode() && !injection.podSecurity().admitsHostPath(ns.podSecurityEnforce())) {
+            String level = ns.podSecurityEnforce() == null ? injection.podSecurity().defaultLevel() + " (the cluster default)"
+                    : PodSecurity.level(ns.podSecurityEnforce());
+            if (injection.podSecurity().fallback() == PodSecurity.Fallback.Skip) {
+                warnings.add("mithril: the namespace's Pod Security level " + level + " forbids the hostPath view; no cache injected");
+                return new Result(pod, warnings);
+            }
+            warnings.add("mithril: the namespace's Pod Security level " + level + " forbids hostPath; cache injected in EmptyDir mode");
+            return new PodMutator(injection.withMode(VolumeMode.EmptyDir)).inject(pod, ann, cc, spec, ns, warnings);
+        }
+        return inject(pod, ann, cc, spec, ns, warnings);
+    }
+
+    private Result inject(Pod pod, Map<String, String> ann, CompileCache cc, CompileCacheSpec spec, NamespacePolicy ns,
+            List<String> warnings) {
         for (String name : volumeNames()) {
             if (pod.getSpec().getVolumes() != null && pod.getSpec().getVolumes().stream().anyMatch(v -> name.equals(v.getName()))) {
                 warnings.add("mithril: the pod already has a volume named " + name + "; no cache injected");
@@ -92,12 +131,23 @@ public final class PodMutator {
         if (injected.isEmpty()) {
             return new Result(pod, warnings);
         }
-        out.getSpec().getVolumes().add(new VolumeBuilder().withName(Injection.VOLUME).withNewEmptyDir().endEmptyDir().build());
+        out.getSpec().getVolumes().add(new VolumeBuilder().withName(Injection.VOLUME).withNewEmptyDir()
+                .withSizeLimit(hostPathMode() ? null : emptyDirSizeLimit(spec)).endEmptyDir().build());
         if (hostPathMode()) {
             out.getSpec().getVolumes().add(new VolumeBuilder().withName(Injection.VIEW_VOLUME)
                     .withNewHostPath().withPath(injection.hostPath()).withType("DirectoryOrCreate").endHostPath().build());
         }
-        out.getSpec().getInitContainers().add(0, waitContainer(spec, frameworks));
+        out.getSpec().getInitContainers().add(0, waitContainer(spec, frameworks, pod.getSpec(), targets, ns));
+        for (String secret : injection.waitStep().pullSecrets()) {
+            if (out.getSpec().getImagePullSecrets().stream().noneMatch(r -> secret.equals(r.getName()))) {
+                out.getSpec().getImagePullSecrets().add(new LocalObjectReference(secret));
+            }
+        }
+        String refused = refusedByNamespace(pod.getSpec(), out.getSpec(), ns);
+        if (refused != null) {
+            warnings.add("mithril: " + refused + "; no cache injected");
+            return new Result(pod, warnings);
+        }
         Map<String, String> newAnn = new LinkedHashMap<>(ann);
         newAnn.put(Injection.ANNOTATION_INJECTED, cc.getMetadata().getName());
         newAnn.put(Injection.ANNOTATION_CONTAINERS, String.join(",", injected));
@@ -166,7 +216,7 @@ public final class PodMutator {
     private boolean inject(Container c, List<Framework> frameworks, List<String> warnings) {
         List<VolumeMount> mounts = c.getVolumeMounts();
         for (String path : hostPathMode() ? List.of(injection.mountPath(), injection.viewPath()) : List.of(injection.mountPath())) {
-            if (mounts.stream().anyMatch(m -> path.equals(m.getMountPath()))) {
+            if (mounts.stream().anyMatch(m -> samePath(path, m.getMountPath()))) {
                 warnings.add("mithril: container " + c.getName() + " already mounts " + path + "; left as is (no cache for it)");
                 return false;
             }
@@ -238,7 +288,8 @@ public final class PodMutator {
                 + "else echo 'mithril: no cache view after " + timeout + "s; starting cold'; fi; exit 0";
     }
 
-    private Container waitContainer(CompileCacheSpec spec, List<Framework> frameworks) {
+    private Container waitContainer(CompileCacheSpec spec, List<Framework> frameworks, PodSpec admitted, List<Container> targets,
+            NamespacePolicy ns) {
         int timeout = spec.getPublishTimeoutSeconds() == null ? 30 : spec.getPublishTimeoutSeconds();
         String script = waitScript(injection, timeout, frameworks);
         return new io.fabric8.kubernetes.api.model.ContainerBuilder()
@@ -248,12 +299,93 @@ public final class PodMutator {
                 .withEnv(hostPathMode() ? List.of(new EnvVarBuilder().withName(Injection.POD_UID_ENV).withNewValueFrom().withNewFieldRef()
                         .withFieldPath("metadata.uid").endFieldRef().endValueFrom().build()) : List.of())
                 .withVolumeMounts(mounts(true))
-                .withNewResources().addToRequests("cpu", new Quantity("10m")).addToRequests("memory", new Quantity("16Mi"))
-                .addToLimits("memory", new Quantity("32Mi")).endResources()
-                .withNewSecurityContext().withAllowPrivilegeEscalation(false).withRunAsNonRoot(true).withRunAsUser(65534L)
-                .withNewCapabilities().withDrop("ALL").endCapabilities()
-                .withNewSeccompProfile().withType("RuntimeDefault").endSeccompProfile().endSecurityContext()
+                .withResources(injection.waitStep().resourcesFor(admitted, ns.limitRanges()))
+                .withSecurityContext(waitSecurityContext(admitted, targets))
                 .build();
+    }
+
+    /**
+     * The wait step runs as the pod's user: the injected container's own {@code runAsUser}/{@code runAsGroup}
+     * when it sets them, else the pod's (inherited, so not repeated). Where neither says, it leaves the uid to
+     * the image (or to OpenShift's SCC) unless {@link WaitStep#runAsUser()} names one, and requires non-root.
+     * A pod that runs as root gets a wait step as root. Always: no capabilities, no privilege escalation,
+     * RuntimeDefault seccomp, as the restricted Pod Security profile asks.
+     */
+    private SecurityContext waitSecurityContext(PodSpec admitted, List<Container> targets) {
+        PodSecurityContext podSc = admitted.getSecurityContext();
+        SecurityContext first = targets.isEmpty() ? null : targets.get(0).getSecurityContext();
+        Long ctrUser = first == null ? null : first.getRunAsUser();
+        Long podUser = podSc == null ? null : podSc.getRunAsUser();
+        Long user = ctrUser != null ? ctrUser : podUser;
+        SecurityContextBuilder b = new SecurityContextBuilder().withAllowPrivilegeEscalation(false)
+                .withNewCapabilities().withDrop("ALL").endCapabilities()
+                .withNewSeccompProfile().withType("RuntimeDefault").endSeccompProfile();
+        if (user == null) {
+            b.withRunAsNonRoot(true).withRunAsUser(injection.waitStep().runAsUser());
+        } else {
+            b.withRunAsNonRoot(user == 0 ? null : Boolean.TRUE).withRunAsUser(ctrUser);
+        }
+        if (first != null && first.getRunAsGroup() != null) {
+            b.withRunAsGroup(first.getRunAsGroup());
+        }
+        return b.build();
+    }
+
+    /** Twice the CompileCache's budget (its view, and as much again for what the pod compiles), unless configured. */
+    private Quantity emptyDirSizeLimit(CompileCacheSpec spec) {
+        if (injection.emptyDirSizeLimit() != null && !injection.emptyDirSizeLimit().isBlank()) {
+            return new Quantity(injection.emptyDirSizeLimit());
+        }
+        BigDecimal budget = Quantity.getAmountInBytes(new Quantity(spec.getBudget() == null ? "20Gi" : spec.getBudget()));
+        return WaitStep.quantity("memory", budget.multiply(BigDecimal.valueOf(2)));
+    }
+
+    /**
+     * Why the namespace would reject the injected pod although it admits the pod as sent, or null: a
+     * changed QoS class, or a LimitRange or ResourceQuota the wait step breaks (by construction it should
+     * not; this checks that it did not).
+     */
+    static String refusedByNamespace(PodSpec admitted, PodSpec injected, NamespacePolicy ns) {
+        PodResources.QosClass before = PodResources.qos(admitted);
+        PodResources.QosClass after = PodResources.qos(injected);
+        if (before != after) {
+            return "the wait step would turn the pod from " + before + " into " + after;
+        }
+        List<String> was = new ArrayList<>(PodResources.limitRangeProblems(admitted, ns.limitRanges()));
+        was.addAll(PodResources.quotaProblems(admitted, ns.quotas()));
+        if (!was.isEmpty()) {
+            return null; // rejected either way, for the user's own reasons
+        }
+        List<String> now = new ArrayList<>(PodResources.limitRangeProblems(injected, ns.limitRanges()));
+        now.addAll(PodResources.quotaProblems(injected, ns.quotas()));
+        return now.isEmpty() ? null : "the namespace would reject the pod with the wait step (" + String.join("; ", now) + ")";
+    }
+
+    /** Whether two mount paths name the same folder ({@code /var/cache/mithril/}, {@code /var/cache//mithril/.}). */
+    static boolean samePath(String a, String b) {
+        if (a == null || b == null) {
+            return false;
+        }
+        return java.nio.file.Path.of(a).normalize().equals(java.nio.file.Path.of(b).normalize());
+    }
+
+    /**
+     * Why an update of the pod's ephemeral containers ({@code kubectl debug}) must be refused, or null.
+     * One that mounts {@code mithril-view} would see the node's whole views folder: a mount without the
+     * {@code subPathExpr}, or one with its own {@code MITHRIL_POD_UID}, reaches every pod's view. Nothing
+     * an ephemeral container needs comes from it, so any mount of it is refused.
+     */
+    static String ephemeralContainerRefusal(Pod pod) {
+        if (pod.getSpec() == null || pod.getSpec().getEphemeralContainers() == null) {
+            return null;
+        }
+        for (var c : pod.getSpec().getEphemeralContainers()) {
+            if (c.getVolumeMounts() != null && c.getVolumeMounts().stream().anyMatch(m -> Injection.VIEW_VOLUME.equals(m.getName()))) {
+                return "mithril: ephemeral container " + c.getName() + " may not mount " + Injection.VIEW_VOLUME
+                        + " (it holds the node's views of every pod); debug without that mount";
+            }
+        }
+        return null;
     }
 
     /** Whether any container, init container or ephemeral container mounts a volume of this name. */

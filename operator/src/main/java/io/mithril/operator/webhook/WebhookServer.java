@@ -10,6 +10,7 @@ import io.fabric8.kubernetes.api.model.admission.v1.AdmissionResponseBuilder;
 import io.fabric8.kubernetes.api.model.admission.v1.AdmissionReview;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.mithril.api.v1alpha1.CompileCache;
+import io.mithril.operator.metrics.OperatorMetrics;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -59,10 +60,19 @@ public final class WebhookServer implements AutoCloseable {
     private final ExecutorService pool;
     private final PodMutator mutator;
     private final CacheLookup caches;
+    private final NamespacePolicy.Lookup namespaces;
+    private final OperatorMetrics metrics;
 
     public WebhookServer(InetSocketAddress listen, SSLContext tls, PodMutator mutator, CacheLookup caches) throws IOException {
+        this(listen, tls, mutator, caches, NamespacePolicy.Lookup.NONE, new OperatorMetrics());
+    }
+
+    public WebhookServer(InetSocketAddress listen, SSLContext tls, PodMutator mutator, CacheLookup caches,
+            NamespacePolicy.Lookup namespaces, OperatorMetrics metrics) throws IOException {
         this.mutator = mutator;
         this.caches = caches;
+        this.namespaces = namespaces;
+        this.metrics = metrics;
         this.https = HttpsServer.create(listen, 128);
         this.tls = SwitchableSslContext.of(tls);
         this.https.setHttpsConfigurator(new HttpsConfigurator(this.tls));
@@ -106,14 +116,17 @@ public final class WebhookServer implements AutoCloseable {
                 send(ex, 405, "text/plain", "POST an AdmissionReview\n".getBytes(StandardCharsets.UTF_8));
                 return;
             }
+            long start = System.nanoTime();
             AdmissionReview review;
             try {
                 review = parse(ex.getRequestBody());
             } catch (BadReview e) {
                 send(ex, 400, "text/plain", ("malformed AdmissionReview: " + e.getMessage() + "\n").getBytes(StandardCharsets.UTF_8));
+                metrics.admission(OperatorMetrics.Admission.MALFORMED, System.nanoTime() - start);
                 return;
             }
             AdmissionResponse response = decide(review.getRequest());
+            metrics.admission(outcome(response), System.nanoTime() - start);
             AdmissionReview out = new AdmissionReview();
             out.setApiVersion("admission.k8s.io/v1");
             out.setKind("AdmissionReview");
@@ -121,6 +134,22 @@ public final class WebhookServer implements AutoCloseable {
             send(ex, 200, "application/json", Serialization.asJson(out).getBytes(StandardCharsets.UTF_8));
         }
     }
+
+    static OperatorMetrics.Admission outcome(AdmissionResponse r) {
+        if (!Boolean.TRUE.equals(r.getAllowed())) {
+            return OperatorMetrics.Admission.DENIED;
+        }
+        if (r.getPatch() != null) {
+            return OperatorMetrics.Admission.INJECTED;
+        }
+        List<String> w = r.getWarnings() == null ? List.of() : r.getWarnings();
+        if (w.stream().anyMatch(x -> x.startsWith(COULD_NOT_INJECT))) {
+            return OperatorMetrics.Admission.ERROR;
+        }
+        return w.isEmpty() ? OperatorMetrics.Admission.UNCHANGED : OperatorMetrics.Admission.SKIPPED;
+    }
+
+    private static final String COULD_NOT_INJECT = "mithril: the cache could not be injected";
 
     /** A review the webhook cannot answer: a 400 with this message. */
     static final class BadReview extends Exception {
@@ -153,12 +182,19 @@ public final class WebhookServer implements AutoCloseable {
         AdmissionResponseBuilder b = new AdmissionResponseBuilder().withUid(req.getUid()).withAllowed(true);
         try {
             Object obj = req.getObject();
-            if (!(obj instanceof Pod pod) || !"CREATE".equals(req.getOperation())) {
+            if (obj instanceof Pod pod && "UPDATE".equals(req.getOperation()) && "ephemeralcontainers".equals(req.getSubResource())) {
+                String refused = PodMutator.ephemeralContainerRefusal(pod);
+                return refused == null ? b.build()
+                        : b.withAllowed(false).withStatus(new io.fabric8.kubernetes.api.model.StatusBuilder().withCode(403).withReason("Forbidden")
+                                .withMessage(refused).build()).build();
+            }
+            if (!(obj instanceof Pod pod) || !"CREATE".equals(req.getOperation()) || req.getSubResource() != null) {
                 return b.build();
             }
             String ns = req.getNamespace() != null ? req.getNamespace()
                     : pod.getMetadata() != null ? pod.getMetadata().getNamespace() : null;
-            PodMutator.Result r = mutator.mutate(pod, ns == null ? List.of() : caches.inNamespace(ns));
+            PodMutator.Result r = mutator.mutate(pod, ns == null ? List.of() : caches.inNamespace(ns),
+                    ns == null ? NamespacePolicy.NONE : namespaces.of(ns));
             if (!r.warnings().isEmpty()) {
                 b.withWarnings(r.warnings());
             }
@@ -168,7 +204,7 @@ public final class WebhookServer implements AutoCloseable {
             return b.build();
         } catch (RuntimeException e) {
             log.warn("mutation failed for {}: {}", req.getUid(), e.toString());
-            return b.withWarnings("mithril: the cache could not be injected (" + e.getClass().getSimpleName() + "); pod admitted unchanged").build();
+            return b.withWarnings(COULD_NOT_INJECT + " (" + e.getClass().getSimpleName() + "); pod admitted unchanged").build();
         }
     }
 

@@ -319,6 +319,28 @@ class CertificateManagerIT {
     }
 
     @Test
+    void watch_caBundleBlankedBySomeoneElse_isRepairedAtOnce_notAtTheNextHourlyCheck() throws Exception {
+        createWebhookConfiguration();
+        CertificateManager mgr = manager();
+        TlsMaterial m = mgr.ensure();
+        ScheduledExecutorService ses = Executors.newSingleThreadScheduledExecutor();
+        try {
+            mgr.watch(ses, Duration.ofHours(1), x -> {});
+            assertThat(caBundles()).allMatch(m.caBundlePem()::equals);
+            // a GitOps tool applies the configuration as it has it in git: no caBundle
+            var resource = client.admissionRegistration().v1().mutatingWebhookConfigurations().withName("mithril");
+            resource.patch(io.fabric8.kubernetes.client.dsl.base.PatchContext.of(io.fabric8.kubernetes.client.dsl.base.PatchType.JSON),
+                    "[{\"op\":\"remove\",\"path\":\"/webhooks/0/clientConfig/caBundle\"},"
+                            + "{\"op\":\"replace\",\"path\":\"/webhooks/1/clientConfig/caBundle\",\"value\":\"c3RhbGU=\"}]");
+            assertThat(caBundles()).noneMatch(m.caBundlePem()::equals);
+            await().atMost(Duration.ofSeconds(10)).until(() -> caBundles().stream().allMatch(m.caBundlePem()::equals));
+        } finally {
+            ses.shutdownNow();
+            mgr.close();
+        }
+    }
+
+    @Test
     void watch_certificateRotated_handsTheNewMaterialToTheListenerOnce() throws Exception {
         createWebhookConfiguration();
         CertificateManager mgr = manager();

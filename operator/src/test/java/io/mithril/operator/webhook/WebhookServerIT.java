@@ -34,6 +34,8 @@ class WebhookServerIT {
     static KubernetesMockServer mock;
     static KubernetesClient kube;
     static InformerCacheLookup lookup;
+    static InformerNamespaceLookup namespaces;
+    static final io.mithril.operator.metrics.OperatorMetrics metrics = new io.mithril.operator.metrics.OperatorMetrics();
     static WebhookServer server;
     static HttpClient client;
     static String recorded;
@@ -47,16 +49,34 @@ class WebhookServerIT {
         kmf.init(ca.keyStore(serving, pw), pw);
         SSLContext serverTls = SSLContext.getInstance("TLS");
         serverTls.init(kmf.getKeyManagers(), null, null);
-        for (String[] c : new String[][] {{"team-a", "gpt"}, {"team-two", "one"}, {"team-two", "two"}}) {
+        kube.namespaces().resource(new io.fabric8.kubernetes.api.model.NamespaceBuilder().withNewMetadata().withName("team-r")
+                .addToLabels("pod-security.kubernetes.io/enforce", "restricted").endMetadata().build()).create();
+        kube.limitRanges().inNamespace("team-r").resource(new io.fabric8.kubernetes.api.model.LimitRangeBuilder().withNewMetadata()
+                .withName("floor").endMetadata().withNewSpec().addNewLimit().withType("Container").addToMin("cpu", new io.fabric8.kubernetes.api.model.Quantity("25m"))
+                .endLimit().endSpec().build()).create();
+        for (String[] l : new String[][] {{"team-base", "baseline"}, {"team-priv", "privileged"}}) {
+            kube.namespaces().resource(new io.fabric8.kubernetes.api.model.NamespaceBuilder().withNewMetadata().withName(l[0])
+                    .addToLabels("pod-security.kubernetes.io/enforce", l[1]).endMetadata().build()).create();
+        }
+        for (String[] c : new String[][] {{"team-a", "gpt"}, {"team-two", "one"}, {"team-two", "two"}, {"team-r", "gpt"},
+                {"team-base", "gpt"}, {"team-priv", "gpt"}, {"team-bad", "gpt"}}) {
             CompileCache cc = new CompileCache();
             cc.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder().withName(c[1]).withNamespace(c[0]).build());
             cc.setSpec(new CompileCacheSpec());
+            if (c[0].equals("team-bad")) {
+                cc.getSpec().setBudget("0"); // the mock API server does not enforce the CRD's schema; an old CRD would not either
+            }
             kube.resource(cc).create();
         }
         lookup = new InformerCacheLookup(kube); // the production lookup, from an informer on the mock API server
         lookup.start();
-        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> lookup.inNamespace("team-two").size() == 2);
-        server = new WebhookServer(new InetSocketAddress("127.0.0.1", 0), serverTls, new PodMutator(Injection.defaults()), lookup);
+        namespaces = new InformerNamespaceLookup(kube);
+        namespaces.start();
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> lookup.inNamespace("team-two").size() == 2
+                && namespaces.synced() && namespaces.of("team-r").limitRanges().size() == 1 && lookup.inNamespace("team-bad").size() == 1
+                && "privileged".equals(namespaces.of("team-priv").podSecurityEnforce()));
+        server = new WebhookServer(new InetSocketAddress("127.0.0.1", 0), serverTls, new PodMutator(Injection.defaults()), lookup, namespaces,
+                metrics);
         server.start();
         TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
         tmf.init(ca.trustStore());
@@ -72,6 +92,7 @@ class WebhookServerIT {
     static void stop() {
         server.close();
         lookup.close();
+        namespaces.close();
     }
 
     HttpResponse<String> post(String body) throws Exception {
@@ -153,5 +174,92 @@ class WebhookServerIT {
         assertThat(v1beta1.body()).contains("admission.k8s.io/v1");
         HttpResponse<String> noUid = post(recorded.replace("\"uid\": \"0df28fbd-5f5f-11e8-bc74-36e6bb280816\",", ""));
         assertThat(noUid.statusCode()).isEqualTo(400);
+    }
+
+    static JsonNode patchOf(HttpResponse<String> r) throws Exception {
+        return new ObjectMapper().readTree(Base64.getDecoder().decode(new ObjectMapper().readTree(r.body()).get("response").get("patch").asText()));
+    }
+
+    @Test
+    void restrictedNamespace_withALimitRange_getsEmptyDirMode_andAWaitStepWithinTheRange() throws Exception {
+        HttpResponse<String> r = post(recorded.replace("\"namespace\": \"team-a\"", "\"namespace\": \"team-r\""));
+        JsonNode spec = patchOf(r).get(0).get("value");
+        assertThat(spec.get("volumes").toString()).doesNotContain("hostPath");
+        assertThat(spec.get("initContainers").get(0).get("resources").get("requests").get("cpu").asText()).isEqualTo("25m");
+        assertThat(patchOf(r).get(1).get("value").get("mithril.io/injected-volume").asText()).isEqualTo("EmptyDir");
+        assertThat(new ObjectMapper().readTree(r.body()).get("response").get("warnings").toString()).contains("restricted");
+    }
+
+    @Test
+    void eachPodSecurityLevel_getsWhatItAdmits_baselineNoHostPath_privilegedTheHostPathView() throws Exception {
+        JsonNode baseline = patchOf(post(recorded.replace("\"namespace\": \"team-a\"", "\"namespace\": \"team-base\"")));
+        assertThat(baseline.get(0).get("value").get("volumes").toString()).doesNotContain("hostPath");
+        assertThat(baseline.get(1).get("value").get("mithril.io/injected-volume").asText()).isEqualTo("EmptyDir");
+        JsonNode privileged = patchOf(post(recorded.replace("\"namespace\": \"team-a\"", "\"namespace\": \"team-priv\"")));
+        assertThat(privileged.get(0).get("value").get("volumes").toString()).contains("hostPath");
+        assertThat(privileged.get(1).get("value").get("mithril.io/injected-volume").asText()).isEqualTo("HostPath");
+    }
+
+    @Test
+    void namespaceLookup_beforeItsInformerSynced_readsRestricted_soNoHostPathIsRisked_afterwardsTheLabel() {
+        try (InformerNamespaceLookup fresh = new InformerNamespaceLookup(kube)) {
+            assertThat(fresh.of("team-priv").podSecurityEnforce()).as("not started").isEqualTo("restricted");
+        }
+        assertThat(namespaces.of("team-priv").podSecurityEnforce()).isEqualTo("privileged");
+        assertThat(namespaces.of("created-a-moment-ago").podSecurityEnforce()).as("synced, unknown: unlabelled").isNull();
+    }
+
+    @Test
+    void invalidCompileCache_isNotUsed_andTheWarningSaysWhy() throws Exception {
+        JsonNode resp = new ObjectMapper().readTree(post(recorded.replace("\"namespace\": \"team-a\"", "\"namespace\": \"team-bad\""))
+                .body()).get("response");
+        assertThat(resp.get("allowed").asBoolean()).isTrue();
+        assertThat(resp.has("patch")).isFalse();
+        assertThat(resp.get("warnings").get(0).asText()).contains("CompileCache gpt is invalid").contains("spec.budget");
+    }
+
+    @Test
+    void guaranteedPod_staysGuaranteed_overHttps() throws Exception {
+        HttpResponse<String> r = post(recorded.replace("\"limits\": {\"nvidia.com/gpu\": \"1\", \"memory\": \"64Gi\"}, \"requests\": {\"cpu\": \"8\", \"memory\": \"64Gi\"}",
+                "\"limits\": {\"nvidia.com/gpu\": \"1\", \"cpu\": \"8\", \"memory\": \"64Gi\"}")
+                .replace("\"resources\": {\"requests\": {\"cpu\": \"50m\"}}", "\"resources\": {\"limits\": {\"cpu\": \"50m\", \"memory\": \"64Mi\"}}"));
+        io.fabric8.kubernetes.api.model.PodSpec spec = io.fabric8.kubernetes.client.utils.Serialization.unmarshal(
+                patchOf(r).get(0).get("value").toString(), io.fabric8.kubernetes.api.model.PodSpec.class);
+        assertThat(PodResources.qos(spec)).isEqualTo(PodResources.QosClass.Guaranteed);
+    }
+
+    @Test
+    void ephemeralContainerMountingTheView_isDenied_othersAllowed() throws Exception {
+        String injected = recorded.replace("\"operation\": \"CREATE\"", "\"operation\": \"UPDATE\", \"subResource\": \"ephemeralcontainers\"")
+                .replace("\"mithril.io/cache\": \"enabled\"", "\"mithril.io/cache\": \"enabled\", \"mithril.io/injected\": \"gpt\"");
+        String peek = injected.replace("\"restartPolicy\": \"Always\"", "\"restartPolicy\": \"Always\", \"ephemeralContainers\": [{\"name\": \"peek\", "
+                + "\"image\": \"busybox\", \"volumeMounts\": [{\"name\": \"mithril-view\", \"mountPath\": \"/all\"}]}]");
+        JsonNode denied = new ObjectMapper().readTree(post(peek).body()).get("response");
+        assertThat(denied.get("allowed").asBoolean()).isFalse();
+        assertThat(denied.get("status").get("code").asInt()).isEqualTo(403);
+        assertThat(denied.get("status").get("message").asText()).contains("mithril-view");
+        String debug = injected.replace("\"restartPolicy\": \"Always\"", "\"restartPolicy\": \"Always\", \"ephemeralContainers\": [{\"name\": \"debug\", "
+                + "\"image\": \"busybox\"}]");
+        JsonNode allowed = new ObjectMapper().readTree(post(debug).body()).get("response");
+        assertThat(allowed.get("allowed").asBoolean()).isTrue();
+        assertThat(allowed.has("patch")).isFalse();
+        assertThat(metrics.render()).as("counted").doesNotContain("mithril_operator_admissions_total{outcome=\"denied\"} 0");
+    }
+
+    @Test
+    void everyAnswer_isCountedByOutcome_andTimed() throws Exception {
+        String before = metrics.render();
+        post(recorded);
+        post("{not json");
+        String after = metrics.render();
+        assertThat(count(after, "injected")).isEqualTo(count(before, "injected") + 1);
+        assertThat(count(after, "malformed")).isEqualTo(count(before, "malformed") + 1);
+        assertThat(after).contains("mithril_operator_admission_duration_seconds_count");
+    }
+
+    static long count(String exposition, String outcome) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("mithril_operator_admissions_total\\{outcome=\"" + outcome + "\"\\} (\\d+)")
+                .matcher(exposition);
+        return m.find() ? Long.parseLong(m.group(1)) : -1;
     }
 }
