@@ -97,6 +97,26 @@ class FrameworksExecIT {
         assertThat(third.ingested()).isZero();
     }
 
+    /**
+     * A run that failed: what vLLM wrote in place ({@code rank_<r>_<dp>/model}, the index) may be torn and is
+     * not kept; its Inductor cache (write_atomic, torch/_inductor/codecache.py) and DeepGEMM's renamed kernel
+     * folders are whole at their final names and are, once settled.
+     */
+    @Test
+    void vllmFailedRun_keepsOnlyItsAtomicallyWrittenUnits() throws Exception {
+        String a = "$VLLM_CACHE_ROOT/torch_compile_cache/torch_aot_compile/" + "c".repeat(64);
+        String k = "$VLLM_CACHE_ROOT/deep_gemm/cache/kernel.fp8.0a0b";
+        ExecHarness.Run failed = h.sh("mkdir -p " + a + "/rank_0_0 " + a + "/inductor_cache/fxgraph/ab/fkey " + k
+                + " && echo torn > " + a + "/rank_0_0/model && echo fx > " + a + "/inductor_cache/fxgraph/ab/fkey/e1"
+                + " && echo bin > " + k + "/kernel.cubin && sleep 3; exit 1", "--frameworks", "vllm");
+        assertThat(failed.code()).isEqualTo(1);
+        assertThat(failed.ingested()).as(failed.err()).isEqualTo(2);
+        ExecHarness.Run next = h.sh("cat " + a + "/inductor_cache/fxgraph/ab/fkey/e1 " + k + "/kernel.cubin && test ! -e " + a + "/rank_0_0/model",
+                "--frameworks", "vllm");
+        assertThat(next.code()).as(next.out() + next.err()).isZero();
+        assertThat(next.out()).isEqualTo("fx\nbin\n");
+    }
+
     @Test
     void vllmAlone_bringsInductorAndTritonCachesToo() throws Exception {
         ExecHarness.Run r = h.sh("echo \"V=$VLLM_CACHE_ROOT I=$TORCHINDUCTOR_CACHE_DIR T=$TRITON_CACHE_DIR\"", "--frameworks", "vllm");
