@@ -72,7 +72,7 @@ class EntryRulesTest {
         folder.put("k.json", null);
         folder.put("k.cubin", null);
         assertThat(Completeness.tritonFolder(folder)).as("interrupted before put_group").contains("no group file");
-        folder.put("__grp__k.json", group("k.source", "k.json", "k.cubin"));
+        folder.put("__grp__k.json", Fixture.tritonGroup("k.source", "k.json", "k.cubin"));
         assertThat(Completeness.tritonFolder(folder)).isNull();
         folder.remove("k.cubin");
         assertThat(Completeness.tritonFolder(folder)).as("group naming a missing child: Triton's KeyError").contains("k.cubin");
@@ -87,14 +87,6 @@ class EntryRulesTest {
         assertThat(Completeness.tritonFolder(Map.of("matmul_kernel.autotune.json", new byte[0]))).isNull();
         assertThat(Completeness.tritonFolder(Map.of("cuda_utils.cpython-312-x86_64-linux-gnu.so", new byte[0]))).isNull();
         assertThat(Completeness.tritonFolder(Map.of("k.json", new byte[0], "k.ttir", new byte[0]))).isNotNull();
-    }
-
-    static byte[] group(String... children) {
-        StringBuilder b = new StringBuilder("{\"child_paths\": {");
-        for (int i = 0; i < children.length; i++) {
-            b.append(i > 0 ? ", " : "").append('"').append(children[i]).append("\": \"/v/triton/KEY/").append(children[i]).append('"');
-        }
-        return b.append("}}").toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
     }
 
     /**
