@@ -1,5 +1,6 @@
 package io.mithril.agent.cas;
 
+import io.mithril.agent.fs.UntrustedFiles;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
@@ -13,9 +14,11 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Map;
 import java.util.function.Consumer;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -122,7 +125,7 @@ public final class BlobStore {
             }
             Address a = hash.finish();
             Path dest = path(a);
-            if (Files.isRegularFile(dest, LinkOption.NOFOLLOW_LINKS) && Files.size(dest) == size) {
+            if (storedWithSize(dest, size)) {
                 touch(dest);
                 return new Written(a, size, true);
             }
@@ -149,6 +152,20 @@ public final class BlobStore {
             if (!moved) {
                 Files.deleteIfExists(t);
             }
+        }
+    }
+
+    /**
+     * Whether a blob is there with this size, in one stat: another thread's eviction may delete it
+     * at any moment, and then it is simply absent (a second look, as {@code size} after
+     * {@code isRegularFile}, would throw instead).
+     */
+    private static boolean storedWithSize(Path blob, long size) throws IOException {
+        try {
+            BasicFileAttributes a = Files.readAttributes(blob, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            return a.isRegularFile() && a.size() == size;
+        } catch (NoSuchFileException absent) {
+            return false;
         }
     }
 
@@ -183,9 +200,62 @@ public final class BlobStore {
         return q;
     }
 
-    /** Re-hashes a blob; true when its bytes still match its address. */
+    /** Re-hashes a blob; true when its bytes still match its address. Its access time is left as it was. */
     public boolean verify(Address a) throws IOException {
-        return Blake3.hash(path(a)).equals(a);
+        return inspect(a).matches();
+    }
+
+    /** The mode every blob has: read-only for everyone, no other bits. */
+    public static final int SEALED_MODE = 0444;
+
+    /**
+     * A blob as found on disk: whether its bytes match its address, its size, permission bits
+     * ({@code mode & 07777}) and owner's uid.
+     */
+    public record Inspection(boolean matches, long size, int mode, int uid) {}
+
+    /**
+     * Re-hashes a blob and reads its mode and owner, without the read counting as a use: a blob
+     * shares its inode with the hard links of live views, whose use probe is the file's access
+     * time (relatime flips it at the first read after arming). So the blob is read with
+     * {@code O_NOATIME} (allowed to the file's owner and to root); where that is refused, the
+     * access time found before is set back afterwards. That setting back needs the same rights as
+     * {@code O_NOATIME}, so it helps only where native access is missing; a workload's read that
+     * falls inside the hash is then lost, which is the lesser error.
+     */
+    public Inspection inspect(Address a) throws IOException {
+        Path p = path(a);
+        Map<String, Object> before = Files.readAttributes(p, "unix:mode,uid,size,lastAccessTime,isRegularFile",
+                LinkOption.NOFOLLOW_LINKS);
+        if (!(Boolean) before.get("isRegularFile")) {
+            return new Inspection(false, 0, (Integer) before.get("mode") & 07777, (Integer) before.get("uid"));
+        }
+        Address got;
+        boolean atimeKept;
+        try (InputStream in = UntrustedFiles.openNoAtime(p)) {
+            atimeKept = in instanceof UntrustedFiles.Opened; // the O_NOATIME descriptor; else Java's plain open
+            got = Blake3.hash(in);
+        }
+        if (!atimeKept) {
+            FileTime atime = (FileTime) before.get("lastAccessTime");
+            try {
+                Files.getFileAttributeView(p, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS).setTimes(null, atime, null);
+            } catch (IOException notOurs) {
+                // not the owner and no CAP_FOWNER: the read may show as a use
+            }
+        }
+        return new Inspection(got.equals(a), (Long) before.get("size"), (Integer) before.get("mode") & 07777,
+                (Integer) before.get("uid"));
+    }
+
+    /**
+     * Gives a blob back its owner ({@code uid}) and read-only mode, never following a link. Owner
+     * first: a change of owner may clear set-id bits, and the mode set last is the one that stays.
+     */
+    public void seal(Address a, int uid) throws IOException {
+        Path p = path(a);
+        Files.setAttribute(p, "unix:uid", uid, LinkOption.NOFOLLOW_LINKS);
+        Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("r--r--r--"));
     }
 
     /**

@@ -245,7 +245,7 @@ public final class AgentMain {
         }
     }
 
-    @Command(name = "verify", description = "Re-hash every blob; quarantine any that do not match. Exit 1 on corruption.")
+    @Command(name = "verify", description = "Re-hash every blob; quarantine any that do not match, restore the mode and owner of any that changed. Exit 1 on corruption.")
     static final class VerifyCmd implements Callable<Integer> {
         @CommandLine.ParentCommand
         AgentMain main;
@@ -259,11 +259,15 @@ public final class AgentMain {
             try (NodeStore store = main.openStore(local, true)) {
                 VerifyReport r = store.verify();
                 PrintWriter out = spec.commandLine().getOut();
-                out.printf(Locale.ROOT, "checked %d blobs (%s): %d corrupt, %d entries dropped, %d stray files, %d orphans removed%n",
+                out.printf(Locale.ROOT, "checked %d blobs (%s): %d corrupt, %d entries dropped, %d stray files, %d orphans removed,"
+                        + " %d repaired (mode or owner)%n",
                         r.blobsChecked(), ByteSize.format(r.bytesChecked()), r.corrupt().size(),
-                        r.droppedEntries().size(), r.stray().size(), r.orphansRemoved());
+                        r.droppedEntries().size(), r.stray().size(), r.orphansRemoved(), r.repaired().size());
                 for (Address a : r.corrupt()) {
                     out.println("corrupt blob quarantined: " + a);
+                }
+                for (Address a : r.repaired()) {
+                    out.println("blob mode or owner repaired: " + a);
                 }
                 for (EntryKey k : r.droppedEntries()) {
                     out.println("entry dropped: " + k);

@@ -9,6 +9,7 @@ import io.mithril.agent.ingest.Pass;
 import io.mithril.agent.key.GroupId;
 import io.mithril.agent.store.ByteSize;
 import io.mithril.agent.store.NodeStore;
+import io.mithril.agent.volume.FileTrees;
 import io.mithril.agent.volume.PublishMode;
 import io.mithril.agent.volume.View;
 import io.mithril.agent.volume.Views;
@@ -130,7 +131,11 @@ public final class ExecRunner {
                 periodic.awaitTermination(1, TimeUnit.MINUTES);
             }
             if (view == null) {
-                Views.deleteTree(cacheDir);
+                try {
+                    FileTrees.deleteTree(cacheDir);
+                } catch (IOException e) {
+                    log.warn("could not remove the empty cache folders {}: {}", cacheDir, describe(e));
+                }
                 return new Result(code, summary(o.group(), null, 0, reports));
             }
             // The command's status is the result from here on: a failure of ours is reported, not returned.
@@ -168,7 +173,7 @@ public final class ExecRunner {
      */
     private View publishOrNull(Views v, Options o, Path dir, Path runFile, String token) {
         try {
-            Views.deleteTree(dir); // a previous exec that was killed may have left it
+            FileTrees.deleteTree(dir); // a previous exec that was killed may have left it
             Files.writeString(runFile, token + "\n");
             return v.publish(o.group(), dir, o.frameworks(), Views.Owner.CURRENT, PublishMode.COPY, o::serves);
         } catch (IOException | RuntimeException | StackOverflowError e) {
@@ -257,7 +262,7 @@ public final class ExecRunner {
                 try (FileChannel ch = FileChannel.open(lock, StandardOpenOption.WRITE)) {
                     FileLock l = ch.tryLock();
                     if (l != null && !RunToken.alive(RunToken.read(views.resolve(viewName + ".run")))) {
-                        Views.deleteTree(views.resolve(viewName));
+                        FileTrees.deleteTree(views.resolve(viewName));
                         Files.deleteIfExists(views.resolve(viewName + ".run"));
                         Files.deleteIfExists(lock);
                     }

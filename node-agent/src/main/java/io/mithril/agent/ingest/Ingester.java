@@ -67,11 +67,6 @@ public final class Ingester implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Ingester.class);
     private static final long OPEN_DEADLINE_MS = 5_000;
     /**
-     * Files and folders looked at (lstat only) per pass, published ones included: bounds the walk
-     * itself (10^6 empty folders cost a 17 s walk). The max-autotune fixture has 8,674 files.
-     */
-    static final int WALK_LIMIT = 250_000;
-    /**
      * A periodic pass that has run this long takes no more units; the rest waits for the next pass
      * (the max-autotune fixture's 296 MB take a few seconds). A last pass has no next one: longer.
      */
@@ -125,7 +120,7 @@ public final class Ingester implements AutoCloseable {
             Files.walkFileTree(root, java.util.EnumSet.noneOf(java.nio.file.FileVisitOption.class), 64, new SimpleFileVisitor<>() {
                 @Override
                 public FileVisitResult preVisitDirectory(Path d, BasicFileAttributes a) {
-                    if (++examined[0] > WALK_LIMIT || (examined[0] & 1023) == 0 && System.nanoTime() > deadline) {
+                    if (++examined[0] > limits.maxPassNodes() || (examined[0] & 1023) == 0 && System.nanoTime() > deadline) {
                         r.defer("walk limit per pass");
                         return FileVisitResult.TERMINATE;
                     }
@@ -137,7 +132,7 @@ public final class Ingester implements AutoCloseable {
 
                 @Override
                 public FileVisitResult visitFile(Path f, BasicFileAttributes a) {
-                    if (++examined[0] > WALK_LIMIT || (examined[0] & 1023) == 0 && System.nanoTime() > deadline) {
+                    if (++examined[0] > limits.maxPassNodes() || (examined[0] & 1023) == 0 && System.nanoTime() > deadline) {
                         r.defer("walk limit per pass");
                         return FileVisitResult.TERMINATE;
                     }

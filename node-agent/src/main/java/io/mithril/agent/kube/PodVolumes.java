@@ -14,6 +14,7 @@ import io.mithril.agent.key.GroupId;
 import io.mithril.agent.key.InvalidNameException;
 import io.mithril.agent.serve.AgentMetrics;
 import io.mithril.agent.store.NodeStore;
+import io.mithril.agent.volume.FileTrees;
 import io.mithril.agent.volume.PublishMode;
 import io.mithril.agent.volume.View;
 import io.mithril.agent.volume.Views;
@@ -353,7 +354,7 @@ public final class PodVolumes implements AutoCloseable {
                     // has run: empty what the last run left so that observe() can publish. Else the pod
                     // runs cold in it and only its end is ours to handle.
                     if (rec != null && !waitStepEnded(pod) && Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-                        Views.clearFolder(dir);
+                        FileTrees.clearFolder(dir);
                     }
                     continue;
                 } else if (rec != null && Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
@@ -362,7 +363,7 @@ public final class PodVolumes implements AutoCloseable {
                     finishLocked(uid);
                 } else {
                     if (!keep) {
-                        Views.deleteTree(dir); // ours; an emptyDir is kubelet's to remove
+                        FileTrees.deleteTree(dir); // ours; an emptyDir is kubelet's to remove
                     }
                     Files.deleteIfExists(state.resolve(uid));
                 }
@@ -439,7 +440,7 @@ public final class PodVolumes implements AutoCloseable {
             if (!(e instanceof Views.ViewRefusedException)) {
                 Pod now = latest.apply(pod);
                 if (!emptyDir || (now != null && !waitStepEnded(now))) {
-                    Views.clearFolder(dir); // what this publish left (a cold pod never writes a HostPath view)
+                    FileTrees.clearFolder(dir); // what this publish left (a cold pod never writes a HostPath view)
                 }
             }
         }
@@ -490,7 +491,7 @@ public final class PodVolumes implements AutoCloseable {
         try {
             Record rec = readRecord(uid);
             if (rec == null || !rec.keepFolder()) {
-                Views.deleteTree(viewDir(uid));
+                FileTrees.deleteTree(viewDir(uid));
             }
             Files.deleteIfExists(state.resolve(uid));
         } catch (IOException e) {

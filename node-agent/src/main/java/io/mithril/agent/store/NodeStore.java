@@ -99,6 +99,10 @@ public final class NodeStore implements Closeable {
     private final Path root;
     private final StoreConfig config;
     private final BlobStore blobs;
+    /** The store's user: the owner of its root folder. Blobs are read-only (0444) and this user's. */
+    private final int ownerUid;
+    /** This process's user, who owns the blobs it writes (the store's user, unless someone else opened the store). */
+    private final int processUid;
     private final Index index = new Index();
     private final Leases leases;
     private final java.util.concurrent.locks.ReentrantLock mutex = new java.util.concurrent.locks.ReentrantLock();
@@ -130,13 +134,16 @@ public final class NodeStore implements Closeable {
         for (EvictionCause c : EvictionCause.values()) {
             evictions.put(c, new LongAdder());
         }
-        this.lockChannel = FileChannel.open(root.resolve("lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        this.lockChannel = FileChannel.open(root.resolve("lock"), Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE),
+                StorePermissions.PRIVATE_FILE);
         // Created under the store lock: another process's readOthers() must never see our lease
         // file between its creation and our lock on it (it would take it for a dead one).
         try (FileLock ignored = lockChannel.lock()) {
             this.leases = new Leases(root);
         }
         this.blobs = new BlobStore(root, leases.id(), config.faults());
+        this.ownerUid = (Integer) Files.getAttribute(root, "unix:uid");
+        this.processUid = processUid(ownerUid);
         this.evictor = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "mithril-evictor");
             t.setDaemon(true);
@@ -157,6 +164,7 @@ public final class NodeStore implements Closeable {
             throw new AccessDeniedException(real.toString(), null, "store root is not writable");
         }
         initLayout(real);
+        StorePermissions.apply(real);
         if (!OPEN.add(real)) {
             throw new IllegalStateException("store " + real + " is already open in this process");
         }
@@ -715,6 +723,16 @@ public final class NodeStore implements Closeable {
         }
     }
 
+    /** Removes from the index every entry that names {@code a}, adding the removals to {@code into}. Under the lock. */
+    private void removeReferring(Address a, EvictionCause cause, List<Index.Removal> into) {
+        for (EntryKey k : index.entriesReferring(a)) {
+            Index.Removal r = index.remove(k, cause);
+            if (r != null) {
+                into.add(r);
+            }
+        }
+    }
+
     /** Deletes blobs that removals left unreferenced. Under the lock, after the removals are durable. */
     private void deleteFreed(List<Index.Removal> removals) {
         for (Index.Removal r : removals) {
@@ -735,41 +753,59 @@ public final class NodeStore implements Closeable {
     // ---------------------------------------------------------------- verify, stats, sync
 
     /**
-     * Re-hashes every blob. A blob whose bytes do not match its address is moved to quarantine and
-     * every entry using it is dropped, so it is never served again. Also drops entries whose blobs
-     * are missing and reports stray files.
+     * Re-hashes these blobs only (ones a workload may have written through a link) and settles
+     * those found damaged as {@link #verify()} does: a blob whose bytes no longer match its address
+     * is quarantined and the entries naming it dropped; one whose bytes match but whose mode or
+     * owner changed is sealed again. Other blobs are not read. Returns whether any blob was
+     * quarantined.
      */
-    /**
-     * Re-hashes these blobs (ones a workload may have written through a link); when one no longer
-     * matches its address, runs {@link #verify()}, which quarantines it and drops the entries naming
-     * it. Returns whether damage was found.
-     */
-    public boolean recheck(java.util.Collection<Address> suspects) {
+    public boolean recheck(Collection<Address> suspects) {
+        List<Address> found = new ArrayList<>();
         for (Address a : suspects) {
             try {
-                if (exists(a) && !io.mithril.agent.cas.Blake3.hash(blobPath(a)).equals(a)) {
-                    log.error("a workload modified linked blob {} in place; quarantining it", a);
-                    verify();
-                    return true;
+                if (exists(a) && !sound(blobs.inspect(a))) {
+                    found.add(a);
                 }
+            } catch (NoSuchFileException gone) {
+                // evicted meanwhile
             } catch (IOException e) {
                 log.warn("could not re-check blob {}: {}", a, e.toString());
             }
         }
-        return false;
+        if (found.isEmpty()) {
+            return false;
+        }
+        try {
+            Damage d = locked(() -> settle(found));
+            if (!d.quarantined().isEmpty()) {
+                log.error("a workload modified linked blobs in place; quarantined {}", d.quarantined());
+            }
+            return !d.quarantined().isEmpty();
+        } catch (IOException e) {
+            log.warn("could not settle damaged blobs {}: {}", found, e.toString());
+            return true;
+        }
     }
 
+    /**
+     * Re-hashes every blob (in parallel, outside the lock) and checks its mode and owner. A blob
+     * whose bytes do not match its address is moved to quarantine and every entry using it is
+     * dropped, so it is never served again; one whose bytes match but that is no longer read-only
+     * or no longer the store's user's (a workload's {@code chmod -R} or {@code chown -R} through a
+     * link) is sealed again. Also drops entries whose blobs are missing and reports stray files.
+     */
     public VerifyReport verify() throws IOException {
         List<Address> all = new ArrayList<>();
         List<Path> stray = new ArrayList<>();
         blobs.scan(all::add, stray::add);
-        List<Address> bad = java.util.Collections.synchronizedList(new ArrayList<>());
+        List<Address> found = java.util.Collections.synchronizedList(new ArrayList<>());
         LongAdder bytes = new LongAdder();
         all.parallelStream().forEach(a -> {
             try {
-                bytes.add(Files.size(blobs.path(a)));
-                if (!blobs.verify(a)) {
-                    bad.add(a);
+                BlobStore.Inspection i = blobs.inspect(a);
+                bytes.add(i.size());
+                if (!sound(i)) {
+                    found.add(a);
                 }
             } catch (NoSuchFileException gone) {
                 // evicted meanwhile
@@ -778,32 +814,80 @@ public final class NodeStore implements Closeable {
             }
         });
         return locked(() -> {
-            List<Address> quarantined = new ArrayList<>();
-            List<Index.Removal> removals = new ArrayList<>();
-            for (Address a : bad) {
-                if (!blobs.exists(a) || blobs.verify(a)) {
-                    continue;
-                }
-                Path q = blobs.quarantine(a);
-                log.error("blob {} does not match its address; moved to {}", a, q);
-                quarantined.add(a);
-                for (EntryKey k : index.entriesReferring(a)) {
-                    Index.Removal r = index.remove(k, EvictionCause.CORRUPT);
-                    if (r != null) {
-                        removals.add(r);
-                    }
-                }
-            }
-            journalRemovals(removals);
-            deleteFreed(removals);
-            List<EntryKey> dropped = new ArrayList<>();
-            removals.forEach(r -> dropped.add(r.entry().key()));
+            Damage d = settle(found);
             int[] orphans = {0};
             Set<Address> now = new HashSet<>(); // listed again under the lock: commits made while hashing count
             blobs.scan(now::add, p -> { });
+            List<EntryKey> dropped = new ArrayList<>(d.dropped());
             dropped.addAll(dropLost(now, orphans));
-            return new VerifyReport(all.size(), bytes.sum(), quarantined, dropped, stray, orphans[0]);
+            return new VerifyReport(all.size(), bytes.sum(), d.quarantined(), dropped, stray, orphans[0], d.repaired());
         });
+    }
+
+    /**
+     * Whether a blob needs nothing: its bytes match, it is read-only (0444, no other bits) and owned
+     * by the store's user or by this process's (which wrote it); no one else can change it then.
+     */
+    private boolean sound(BlobStore.Inspection i) {
+        return i.matches() && i.mode() == BlobStore.SEALED_MODE && (i.uid() == ownerUid || i.uid() == processUid);
+    }
+
+    /** This process's effective uid, as the owner of {@code /proc/self}; {@code fallback} where there is none. */
+    private static int processUid(int fallback) {
+        try {
+            return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+        } catch (IOException | UnsupportedOperationException e) {
+            return fallback;
+        }
+    }
+
+    /** What {@link #settle} did: blobs quarantined, the entries that dropped with them, blobs sealed again. */
+    private record Damage(List<Address> quarantined, List<EntryKey> dropped, List<Address> repaired) {}
+
+    /**
+     * Under the lock: looks again at blobs found damaged outside it (one may have been evicted, or
+     * put again whole, meanwhile). A blob whose bytes do not match is quarantined and every entry
+     * naming it dropped (cause CORRUPT), durably, before the blobs those entries alone held are
+     * deleted. A blob whose bytes match but whose mode or owner is wrong is sealed again; if that
+     * fails (no right to change the owner), it is quarantined too, since its owner could rewrite it.
+     */
+    private Damage settle(Collection<Address> found) throws IOException {
+        List<Address> quarantined = new ArrayList<>();
+        List<Address> repaired = new ArrayList<>();
+        List<Index.Removal> removals = new ArrayList<>();
+        for (Address a : found) {
+            BlobStore.Inspection i;
+            try {
+                i = blobs.exists(a) ? blobs.inspect(a) : null;
+            } catch (NoSuchFileException gone) {
+                i = null;
+            }
+            if (i == null || sound(i)) {
+                continue;
+            }
+            if (i.matches()) {
+                int uid = processUid == 0 ? ownerUid : processUid; // only root can give a file away
+                try {
+                    blobs.seal(a, uid);
+                    log.warn("blob {} had mode {} and owner uid {}; restored 0444 and uid {}", a,
+                            Integer.toOctalString(i.mode()), i.uid(), uid);
+                    repaired.add(a);
+                    continue;
+                } catch (IOException e) {
+                    log.error("blob {} has mode {} and owner uid {} and cannot be sealed again ({}); quarantining it", a,
+                            Integer.toOctalString(i.mode()), i.uid(), e.toString());
+                }
+            }
+            Path q = blobs.quarantine(a);
+            log.error("blob {} {}; moved to {}", a, i.matches() ? "cannot be protected" : "does not match its address", q);
+            quarantined.add(a);
+            removeReferring(a, EvictionCause.CORRUPT, removals);
+        }
+        journalRemovals(removals);
+        deleteFreed(removals);
+        List<EntryKey> dropped = new ArrayList<>();
+        removals.forEach(r -> dropped.add(r.entry().key()));
+        return new Damage(quarantined, dropped, repaired);
     }
 
     /** Applies queued uses and other processes' journal records now. */
@@ -861,7 +945,9 @@ public final class NodeStore implements Closeable {
             if (journal != null) {
                 journal.close();
             }
-            journal = new Journal(root.resolve("journal." + gen));
+            Path file = root.resolve("journal." + gen);
+            StorePermissions.createPrivateFile(file);
+            journal = new Journal(file);
             journalGen = gen;
             journalOffset = 0;
             recordsSinceCompaction = 0;
@@ -963,8 +1049,8 @@ public final class NodeStore implements Closeable {
 
     private void writeCurrent(long gen) throws IOException {
         Path tmp = root.resolve("CURRENT.tmp");
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
+        try (FileChannel ch = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING), StorePermissions.PRIVATE_FILE)) {
             ch.write(java.nio.ByteBuffer.wrap((gen + "\n").getBytes(StandardCharsets.US_ASCII)));
             ch.force(true);
         }
@@ -981,6 +1067,7 @@ public final class NodeStore implements Closeable {
         long next = journalGen + 1;
         Path p = root.resolve("journal." + next);
         Files.deleteIfExists(p);
+        StorePermissions.createPrivateFile(p);
         try (Journal j = new Journal(p)) {
             List<JournalRecord> batch = new ArrayList<>(10_000);
             for (GroupId g : index.groups()) {
@@ -1038,12 +1125,7 @@ public final class NodeStore implements Closeable {
         });
         List<Index.Removal> removals = new ArrayList<>();
         for (Address a : missing) {
-            for (EntryKey k : index.entriesReferring(a)) {
-                Index.Removal r = index.remove(k, EvictionCause.LOST);
-                if (r != null) {
-                    removals.add(r);
-                }
-            }
+            removeReferring(a, EvictionCause.LOST, removals);
         }
         journalRemovals(removals);
         deleteFreed(removals);

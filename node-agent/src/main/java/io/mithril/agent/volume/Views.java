@@ -15,11 +15,9 @@ import io.mithril.agent.store.Pin;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.SecureDirectoryStream;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
@@ -497,7 +495,7 @@ public final class Views implements AutoCloseable {
         checkLinked(v);
         try {
             if (keepFolder) {
-                clearFolder(v.dir());
+                FileTrees.clearFolder(v.dir());
             } else {
                 removeView(v.dir());
             }
@@ -537,7 +535,7 @@ public final class Views implements AutoCloseable {
     static void removeView(Path dir) {
         for (int attempt = 0; ; attempt++) {
             try {
-                deleteTree(dir);
+                FileTrees.deleteTree(dir);
                 return;
             } catch (IOException e) {
                 if (attempt >= 3) {
@@ -553,74 +551,4 @@ public final class Views implements AutoCloseable {
             }
         }
     }
-
-    /** Deletes what a folder holds, never following links, and keeps the folder. */
-    public static void clearFolder(Path dir) {
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
-            if (!(ds instanceof SecureDirectoryStream<Path> sds)) {
-                throw new IOException("this platform has no secure directory streams; refusing to clear " + dir);
-            }
-            emptyDir(sds);
-        } catch (NoSuchFileException gone) {
-            // kubelet removed it first
-        } catch (IOException e) {
-            log.warn("could not empty {} ({}); kubelet removes it with the pod", dir, e.toString());
-        }
-    }
-
-    /**
-     * Deletes a tree without following symbolic links, even if something swaps a folder for a link
-     * while this runs: every step goes through a {@link SecureDirectoryStream} (openat/unlinkat
-     * relative to an open directory), so nothing outside {@code dir} can be reached.
-     */
-    public static void deleteTree(Path dir) throws IOException {
-        BasicFileAttributes a;
-        try {
-            a = Files.readAttributes(dir, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-        } catch (NoSuchFileException gone) {
-            return;
-        }
-        if (!a.isDirectory()) {
-            Files.delete(dir); // a file or a link: removed as such
-            return;
-        }
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
-            if (!(ds instanceof SecureDirectoryStream<Path> sds)) {
-                throw new IOException("this platform has no secure directory streams; refusing to delete " + dir);
-            }
-            emptyDir(sds);
-        }
-        Files.delete(dir);
-    }
-
-    private static void emptyDir(SecureDirectoryStream<Path> dir) throws IOException {
-        List<Path> names = new ArrayList<>();
-        for (Path p : dir) {
-            names.add(p.getFileName());
-        }
-        for (Path name : names) {
-            BasicFileAttributes a;
-            try {
-                a = dir.getFileAttributeView(name, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS).readAttributes();
-            } catch (NoSuchFileException gone) {
-                continue;
-            }
-            if (a.isDirectory()) {
-                try (SecureDirectoryStream<Path> sub = dir.newDirectoryStream(name, LinkOption.NOFOLLOW_LINKS)) {
-                    emptyDir(sub);
-                } catch (NoSuchFileException gone) {
-                    continue;
-                }
-                dir.deleteDirectory(name);
-            } else {
-                try {
-                    dir.deleteFile(name);
-                } catch (NoSuchFileException gone) {
-                    // removed meanwhile
-                }
-            }
-        }
-    }
-
-
 }

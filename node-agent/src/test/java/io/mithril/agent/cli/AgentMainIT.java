@@ -155,4 +155,19 @@ class AgentMainIT {
         }
         assertThat(run("exec", "--help").text()).contains("--root").contains("--frameworks");
     }
+
+    @Test
+    void verify_blobMadeWritable_isRepaired_countedAndListed_exitsZero() throws Exception {
+        String r = root().toString();
+        Path f = tmp.resolve("f");
+        Files.write(f, StoreFixture.bytes(1, 10_000));
+        String addr = run("--root", r, "store", "put", f.toString()).text().trim();
+        Path blob = Path.of(r, "blobs", addr.substring(0, 2), addr);
+        Files.setPosixFilePermissions(blob, PosixFilePermissions.fromString("rw-rw-rw-"));
+        Run v = run("--root", r, "verify");
+        assertThat(v.code()).as(v.text()).isZero();
+        assertThat(v.text()).startsWith("checked 1 blobs").contains("0 corrupt", "1 repaired (mode or owner)")
+                .contains("blob mode or owner repaired: " + addr);
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(blob))).isEqualTo("r--r--r--");
+    }
 }

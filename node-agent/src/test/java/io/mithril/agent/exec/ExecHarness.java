@@ -99,7 +99,7 @@ final class ExecHarness {
             }
         });
         t.start();
-        assertThat(p.waitFor(300, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.waitFor(600, TimeUnit.SECONDS)).as("exec ended").isTrue();
         t.join(30_000);
         Path errFile = errFiles.get(p);
         String err = errFile != null ? Files.readString(errFile) : new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
