@@ -67,4 +67,13 @@ public final class Fixture {
             return s.filter(Files::isRegularFile).count();
         }
     }
+
+    /** A Triton group file ({@code __grp__<name>.json}, triton/runtime/cache.py put_group) naming these children. */
+    public static byte[] tritonGroup(String... children) {
+        StringBuilder b = new StringBuilder("{\"child_paths\": {");
+        for (int i = 0; i < children.length; i++) {
+            b.append(i > 0 ? ", " : "").append('"').append(children[i]).append("\": \"/v/triton/KEY/").append(children[i]).append('"');
+        }
+        return b.append("}}").toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    }
 }

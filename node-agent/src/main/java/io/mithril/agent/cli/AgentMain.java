@@ -36,7 +36,7 @@ import picocli.CommandLine.Parameters;
  * {@code mithril-agent}: the node agent's command line. Exit codes: 0 success; 1 absent (get) or
  * corruption found (verify); 2 bad input; 3 an I/O failure, including a full store.
  */
-@Command(name = "mithril-agent", mixinStandardHelpOptions = true, version = "mithril-agent 0.1.0",
+@Command(name = "mithril-agent", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, version = "mithril-agent 0.1.0",
         description = "Mithril node agent: a content-addressed cache of compiled GPU artifacts.",
         subcommands = {ExecCmd.class, ServeCmd.class, AgentMain.StoreCmd.class, AgentMain.StatsCmd.class,
                 AgentMain.VerifyCmd.class, AgentMain.GcCmd.class})
@@ -49,13 +49,25 @@ public final class AgentMain {
     /** The group raw blobs put from the command line belong to, so that every byte is in an entry. */
     static final GroupId CLI_GROUP = new GroupId("local", "cli", new DeviceClass.Cpu(), GpuProduct.NONE);
 
-    @Option(names = "--root", paramLabel = "DIR",
-            description = "Store root. Env MITHRIL_ROOT; default $XDG_CACHE_HOME/mithril or ~/.cache/mithril (created if missing).")
-    Path root;
+    /**
+     * Where the store is: accepted before the command ({@code mithril-agent --root X exec ...}) and
+     * after it ({@code mithril-agent exec --root X ...}); given in both places, the later one wins.
+     */
+    static class RootOption {
+        @Option(names = "--root", paramLabel = "DIR",
+                description = "Store root. Env MITHRIL_ROOT; default $XDG_CACHE_HOME/mithril or ~/.cache/mithril (created if missing).")
+        Path root;
+    }
 
-    @Option(names = "--budget", paramLabel = "SIZE", converter = SizeConverter.class,
-            description = "Hard size limit of the store (e.g. 50Gi, 512MiB). Env MITHRIL_BUDGET; default unlimited.")
-    Long budget;
+    /** {@link RootOption} and the store's budget, for every command but {@code gc} (whose --budget is its target). */
+    static class StoreOptions extends RootOption {
+        @Option(names = "--budget", paramLabel = "SIZE", converter = SizeConverter.class,
+                description = "Hard size limit of the store (e.g. 50Gi, 512MiB). Env MITHRIL_BUDGET; default unlimited.")
+        Long budget;
+    }
+
+    @CommandLine.Mixin
+    StoreOptions global = new StoreOptions();
 
     @Option(names = "--min-free", paramLabel = "SIZE|PERCENT", converter = ReserveConverter.class,
             description = "Free space to leave on the store's filesystem (e.g. 15%, 20Gi): the store's limit drops to keep it, "
@@ -119,8 +131,9 @@ public final class AgentMain {
         return m == null ? ex.getClass().getSimpleName() : m;
     }
 
-    NodeStore openStore(boolean reconcile) throws IOException {
-        Path r = root;
+    /** Opens the store the options name: {@code local} (given after the command) over those before it. */
+    NodeStore openStore(RootOption local, boolean reconcile) throws IOException {
+        Path r = local.root != null ? local.root : global.root;
         if (r == null && System.getenv("MITHRIL_ROOT") != null) {
             r = Path.of(System.getenv("MITHRIL_ROOT"));
         }
@@ -130,7 +143,7 @@ public final class AgentMain {
                     .resolve("mithril");
             Files.createDirectories(r);
         }
-        Long b = budget;
+        Long b = local instanceof StoreOptions o && o.budget != null ? o.budget : global.budget;
         if (b == null && System.getenv("MITHRIL_BUDGET") != null) {
             b = ByteSize.parse(System.getenv("MITHRIL_BUDGET"));
         }
@@ -178,6 +191,8 @@ public final class AgentMain {
     static final class StorePut implements Callable<Integer> {
         @CommandLine.ParentCommand
         StoreCmd parent;
+        @CommandLine.Mixin
+        StoreOptions local = new StoreOptions();
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
         @Parameters(paramLabel = "FILE", description = "A regular file ('-' for standard input).")
@@ -186,7 +201,7 @@ public final class AgentMain {
         @Override
         public Integer call() throws IOException {
             AgentMain main = (AgentMain) spec.parent().parent().userObject();
-            try (NodeStore store = main.openStore(true)) {
+            try (NodeStore store = main.openStore(local, true)) {
                 BlobStore.Written w;
                 if (file.equals("-")) {
                     w = store.put(System.in, -1);
@@ -207,6 +222,8 @@ public final class AgentMain {
 
     @Command(name = "get", description = "Write a blob's bytes to standard output; exit 1 if absent.")
     static final class StoreGet implements Callable<Integer> {
+        @CommandLine.Mixin
+        StoreOptions local = new StoreOptions();
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
         @Parameters(paramLabel = "ADDRESS", description = "64 lowercase hex digits.")
@@ -216,7 +233,7 @@ public final class AgentMain {
         public Integer call() throws IOException {
             Address a = Address.parse(address);
             AgentMain main = (AgentMain) spec.parent().parent().userObject();
-            try (NodeStore store = main.openStore(false); InputStream in = store.open(a)) {
+            try (NodeStore store = main.openStore(local, false); InputStream in = store.open(a)) {
                 if (in == null) {
                     spec.commandLine().getErr().println("mithril-agent: not in the store: " + address);
                     return ABSENT;
@@ -232,6 +249,8 @@ public final class AgentMain {
     static final class StatsCmd implements Callable<Integer> {
         @CommandLine.ParentCommand
         AgentMain main;
+        @CommandLine.Mixin
+        StoreOptions local = new StoreOptions();
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
         @Option(names = "--json", description = "Machine-readable output.")
@@ -240,7 +259,7 @@ public final class AgentMain {
         @Override
         public Integer call() throws IOException {
             StoreStats s;
-            try (NodeStore store = main.openStore(false)) {
+            try (NodeStore store = main.openStore(local, false)) {
                 s = store.stats();
                 PrintWriter out = spec.commandLine().getOut();
                 out.print(json ? StatsFormat.json(store.root(), s) : StatsFormat.text(store.root(), s));
@@ -254,12 +273,14 @@ public final class AgentMain {
     static final class VerifyCmd implements Callable<Integer> {
         @CommandLine.ParentCommand
         AgentMain main;
+        @CommandLine.Mixin
+        StoreOptions local = new StoreOptions();
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
 
         @Override
         public Integer call() throws IOException {
-            try (NodeStore store = main.openStore(true)) {
+            try (NodeStore store = main.openStore(local, true)) {
                 VerifyReport r = store.verify();
                 PrintWriter out = spec.commandLine().getOut();
                 out.printf(Locale.ROOT, "checked %d blobs (%s): %d corrupt, %d entries dropped, %d stray files, %d orphans removed,"
@@ -285,6 +306,8 @@ public final class AgentMain {
     static final class GcCmd implements Callable<Integer> {
         @CommandLine.ParentCommand
         AgentMain main;
+        @CommandLine.Mixin
+        RootOption local = new RootOption();
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
         @Option(names = "--budget", required = true, paramLabel = "SIZE", converter = SizeConverter.class,
@@ -293,7 +316,7 @@ public final class AgentMain {
 
         @Override
         public Integer call() throws IOException {
-            try (NodeStore store = main.openStore(true)) {
+            try (NodeStore store = main.openStore(local, true)) {
                 long before = store.stats().bytes();
                 List<Index.Removal> removed = store.evictTo(target);
                 long after = store.stats().bytes();

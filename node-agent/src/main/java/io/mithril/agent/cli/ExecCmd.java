@@ -26,6 +26,8 @@ final class ExecCmd implements Callable<Integer> {
     AgentMain main;
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
+    @CommandLine.Mixin
+    AgentMain.StoreOptions local = new AgentMain.StoreOptions();
 
     @Option(names = "--cache", defaultValue = "${env:MITHRIL_CACHE:-default}", paramLabel = "NAME",
             description = "Cache name (a DNS label). Env MITHRIL_CACHE; default ${DEFAULT-VALUE}.")
@@ -36,8 +38,14 @@ final class ExecCmd implements Callable<Integer> {
     String namespace;
 
     @Option(names = "--frameworks", defaultValue = "${env:MITHRIL_FRAMEWORKS:-inductor,triton}", paramLabel = "LIST",
-            description = "Caches to redirect: inductor, triton, vllm, sglang, cuda, or all. Default ${DEFAULT-VALUE}.")
+            description = {"Caches to redirect: inductor, triton, vllm, sglang, flashinfer, cuda, or all; vllm and sglang",
+                "bring inductor and triton. Env MITHRIL_FRAMEWORKS; default ${DEFAULT-VALUE}."})
     String frameworks;
+
+    @Option(names = "--cuda-driver", defaultValue = "${env:MITHRIL_CUDA_DRIVER}", paramLabel = "VERSION",
+            description = {"CUDA driver version whose JIT cache entries are served (cuda framework). Env MITHRIL_CUDA_DRIVER;",
+                "default from nvidia-smi."})
+    String cudaDriver;
 
     @Option(names = "--device", paramLabel = "CLASS",
             description = "Device class (cpu, cuda-any, cuda-9.0); default from nvidia-smi, else cpu.")
@@ -61,10 +69,15 @@ final class ExecCmd implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr();
         GroupId group = group();
-        try (NodeStore store = main.openStore(true)) {
-            ExecRunner.Result r = new ExecRunner(store, err).run(new ExecRunner.Options(group, Framework.parseList(frameworks),
+        try (NodeStore store = main.openStore(local, true)) {
+            java.util.Set<Framework> fws = Framework.parseList(frameworks);
+            String driver = cudaDriver;
+            if (driver == null && fws.contains(Framework.CUDA)) {
+                driver = DeviceProbe.driverVersion(System.getenv().getOrDefault("MITHRIL_NVIDIA_SMI", "nvidia-smi"));
+            }
+            ExecRunner.Result r = new ExecRunner(store, err).run(new ExecRunner.Options(group, fws,
                     command, Duration.ofSeconds(Math.max(1, interval)),
-                    IngestLimits.defaults().withMaxFileBytes(maxFile), System.getenv()));
+                    IngestLimits.defaults().withMaxFileBytes(maxFile), System.getenv(), driver));
             err.println(r.summary());
             err.flush();
             return r.exitCode();

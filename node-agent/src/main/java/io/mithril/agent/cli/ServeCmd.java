@@ -15,13 +15,15 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-@Command(name = "serve", mixinStandardHelpOptions = true, description = "Run the agent: health, readiness, Prometheus metrics and per-group stats over HTTP.")
+@Command(name = "serve", description = "Run the agent: health, readiness, Prometheus metrics and per-group stats over HTTP.")
 final class ServeCmd implements Callable<Integer> {
 
     @CommandLine.ParentCommand
     AgentMain main;
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
+    @CommandLine.Mixin
+    AgentMain.StoreOptions local = new AgentMain.StoreOptions();
 
     @Option(names = "--listen", defaultValue = "${env:MITHRIL_LISTEN:-127.0.0.1:9464}", paramLabel = "HOST:PORT",
             description = "Address of the HTTP API; default ${DEFAULT-VALUE}.")
@@ -78,7 +80,7 @@ final class ServeCmd implements Callable<Integer> {
             }
         }));
         AgentMetrics metrics = new AgentMetrics();
-        try (NodeStore store = main.openStore(true); AgentServer server = new AgentServer(store, metrics, addr);
+        try (NodeStore store = main.openStore(local, true); AgentServer server = new AgentServer(store, metrics, addr);
                 KubernetesClient client = kubernetes ? new KubernetesClientBuilder().build() : null;
                 KubeAgent agent = kubernetes ? new KubeAgent(client, store, metrics, new KubeAgent.Config(nodeName, volumes,
                         deviceClass, gpuProduct, duration(ingestInterval), IngestLimits.defaults(), nodeFieldSelector, kubeletPods)) : null) {

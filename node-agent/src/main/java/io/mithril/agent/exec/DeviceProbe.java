@@ -18,25 +18,43 @@ public final class DeviceProbe {
     private DeviceProbe() {}
 
     public static Device detect(String nvidiaSmi) {
+        String[] answer = query(nvidiaSmi, "compute_cap,name");
+        return answer[1] == null ? cpu(answer[0]) : parse(answer[1]);
+    }
+
+    /**
+     * The CUDA driver's version ({@code nvidia-smi --query-gpu=driver_version}, e.g. {@code 550.54.15}),
+     * or null when nvidia-smi is missing or does not answer.
+     */
+    public static String driverVersion(String nvidiaSmi) {
+        String line = query(nvidiaSmi, "driver_version")[1];
+        return line != null && line.trim().matches("[0-9][0-9.]*") ? line.trim() : null;
+    }
+
+    /**
+     * Runs {@code nvidia-smi --query-gpu=FIELDS --format=csv,noheader}: {why not, null} or {null, the
+     * first GPU's line}. The output goes through a file: a pipe nobody drains could stall it.
+     */
+    private static String[] query(String nvidiaSmi, String fields) {
         java.nio.file.Path out = null;
         try {
             out = java.nio.file.Files.createTempFile("mithril-nvidia-smi", ".txt");
-            Process p = new ProcessBuilder(nvidiaSmi, "--query-gpu=compute_cap,name", "--format=csv,noheader")
+            Process p = new ProcessBuilder(nvidiaSmi, "--query-gpu=" + fields, "--format=csv,noheader")
                     .redirectErrorStream(true).redirectOutput(out.toFile()).start();
             if (!p.waitFor(10, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
-                return cpu("nvidia-smi did not answer within 10 s");
+                return new String[] {"nvidia-smi did not answer within 10 s", null};
             }
             String text = java.nio.file.Files.readString(out, StandardCharsets.UTF_8).trim();
             if (p.exitValue() != 0 || text.isEmpty()) {
-                return cpu("nvidia-smi failed");
+                return new String[] {"nvidia-smi failed", null};
             }
-            return parse(text.lines().findFirst().orElse(""));
+            return new String[] {null, text.lines().findFirst().orElse("")};
         } catch (IOException e) {
-            return cpu("no nvidia-smi");
+            return new String[] {"no nvidia-smi", null};
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return cpu("interrupted");
+            return new String[] {"interrupted", null};
         } finally {
             if (out != null) {
                 try {

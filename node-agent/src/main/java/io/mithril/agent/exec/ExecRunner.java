@@ -47,8 +47,32 @@ public final class ExecRunner {
 
     private static final Logger log = LoggerFactory.getLogger(ExecRunner.class);
 
+    /**
+     * @param cudaDriver the CUDA driver's version: the CUDA JIT cache's entries are served only to the
+     *                   driver that made them (a driver upgrade invalidates them)
+     */
     public record Options(GroupId group, Set<Framework> frameworks, List<String> command, Duration ingestInterval,
-            IngestLimits limits, Map<String, String> environment) {}
+            IngestLimits limits, Map<String, String> environment, String cudaDriver) {
+        public Options {
+            cudaDriver = cudaDriver == null || cudaDriver.isBlank() ? "unknown" : cudaDriver.trim().replaceAll("[^0-9A-Za-z._-]", "_");
+        }
+
+        /** Where the CUDA driver's cache lives in a view: one folder per driver version. */
+        String cudaFolder() {
+            return Framework.CUDA.dir() + "/driver-" + cudaDriver;
+        }
+
+        /** Entries of the group this run is served: the CUDA JIT cache's only from its own driver. */
+        boolean serves(String entryName) {
+            return !entryName.startsWith(Framework.CUDA.dir() + "/") || entryName.startsWith(cudaFolder() + "/");
+        }
+    }
+
+    /**
+     * The CUDA driver's own limit on its JIT cache (CUDA_CACHE_MAXSIZE, bytes): the largest it accepts,
+     * so that it does not evict what Mithril served. Set only when the user has not set it.
+     */
+    static final String CUDA_CACHE_MAXSIZE = "4294967296";
 
     public record Result(int exitCode, String summary) {}
 
@@ -151,7 +175,7 @@ public final class ExecRunner {
         try {
             FileTrees.deleteTree(dir); // a previous exec that was killed may have left it
             Files.writeString(runFile, token + "\n");
-            return v.publish(o.group(), dir, o.frameworks(), Views.Owner.CURRENT, PublishMode.COPY);
+            return v.publish(o.group(), dir, o.frameworks(), Views.Owner.CURRENT, PublishMode.COPY, o::serves);
         } catch (IOException | RuntimeException | StackOverflowError e) {
             err.println("mithril: could not publish the cache (" + describe(e) + "); the command runs with an empty one");
             log.warn("publish failed: {}", describe(e));
@@ -180,12 +204,21 @@ public final class ExecRunner {
         env.putAll(o.environment());
         env.put(RunToken.ENV, token);
         for (Framework f : o.frameworks()) {
-            String mine = cacheDir.resolve(f.dir()).toString();
+            Path folder = cacheDir.resolve(f == Framework.CUDA ? o.cudaFolder() : f.dir());
+            String mine = folder.toString();
             String theirs = o.environment().get(f.envVar());
             if (theirs != null && !theirs.isEmpty() && !theirs.equals(mine)) {
                 err.printf("mithril: %s is already set to %s; leaving it (that cache is not shared)%n", f.envVar(), theirs);
-            } else {
-                env.put(f.envVar(), mine);
+                continue;
+            }
+            env.put(f.envVar(), mine);
+            if (f == Framework.CUDA) {
+                try {
+                    Files.createDirectories(folder);
+                } catch (IOException e) {
+                    err.println("mithril: could not create " + folder + ": " + describe(e));
+                }
+                env.putIfAbsent("CUDA_CACHE_MAXSIZE", CUDA_CACHE_MAXSIZE);
             }
         }
         Process child;

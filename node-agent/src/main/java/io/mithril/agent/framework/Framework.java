@@ -1,6 +1,7 @@
 package io.mithril.agent.framework;
 
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
@@ -8,14 +9,20 @@ import java.util.Set;
 
 /**
  * The compile caches Mithril redirects, each by one environment variable into its own folder of a
- * view. Never any other variable: vLLM hashes every {@code VLLM_*} variable into its cache key, and
- * Triton keys on some of its own.
+ * view (docs/frameworks.md). No cache variable other than these: vLLM hashes every {@code VLLM_*}
+ * variable into its cache key, and Triton keys on some of its own. (Besides them, {@code exec} sets
+ * only {@code CUDA_CACHE_MAXSIZE}, which no framework keys on.)
+ *
+ * <p>DeepGEMM has no variable of its own here: vLLM points it at {@code VLLM_CACHE_ROOT/deep_gemm}
+ * and SGLang at {@code SGLANG_CACHE_DIR/deep_gemm}, so its kernels live in those folders.
  */
 public enum Framework {
     INDUCTOR("inductor", "TORCHINDUCTOR_CACHE_DIR"),
     TRITON("triton", "TRITON_CACHE_DIR"),
     VLLM("vllm", "VLLM_CACHE_ROOT"),
     SGLANG("sglang", "SGLANG_CACHE_DIR"),
+    /** {@code $FLASHINFER_WORKSPACE_BASE/.cache/flashinfer/<archs>/cached_ops/<op>/}, built by ninja. */
+    FLASHINFER("flashinfer", "FLASHINFER_WORKSPACE_BASE"),
     CUDA("cuda", "CUDA_CACHE_PATH");
 
     private final String dir;
@@ -27,13 +34,12 @@ public enum Framework {
     }
 
     /**
-     * Whether the framework only ever puts whole files under their final names (write to a temporary
-     * name, then rename): Inductor ({@code write_atomic}) and Triton ({@code FileCacheManager.put},
-     * its group file written last). vLLM and SGLang rewrite their cache index in place, the CUDA
-     * driver its {@code index}: a run that died mid-write can leave those torn.
+     * The caches this framework's processes also write to, which are then needed for a warm start:
+     * vLLM's and SGLang's own kernels are {@code @triton.jit} (into {@code TRITON_CACHE_DIR}), and
+     * what they compile outside their piecewise backend goes to {@code TORCHINDUCTOR_CACHE_DIR}.
      */
-    public boolean atomicWrites() {
-        return this == INDUCTOR || this == TRITON;
+    public Set<Framework> implied() {
+        return this == VLLM || this == SGLANG ? EnumSet.of(INDUCTOR, TRITON) : EnumSet.noneOf(Framework.class);
     }
 
     /** The folder of a view this framework's cache lives in. */
@@ -59,9 +65,12 @@ public enum Framework {
         return new LinkedHashSet<>(List.of(INDUCTOR, TRITON));
     }
 
-    /** Parses {@code inductor,triton,vllm}; {@code all} for every framework. */
+    /**
+     * Parses {@code inductor,triton,vllm}; {@code all} for every framework. The caches a named one
+     * implies ({@link #implied()}) come with it; the result is in declaration order.
+     */
     public static Set<Framework> parseList(String text) {
-        Set<Framework> out = new LinkedHashSet<>();
+        Set<Framework> out = EnumSet.noneOf(Framework.class);
         for (String part : text.split(",")) {
             String p = part.trim().toLowerCase(Locale.ROOT);
             if (p.isEmpty()) {
@@ -80,10 +89,11 @@ public enum Framework {
                 throw new IllegalArgumentException("unknown framework '" + part.trim() + "' (known: " + String.join(", ", names) + ", all)");
             }
             out.add(f);
+            out.addAll(f.implied());
         }
         if (out.isEmpty()) {
             throw new IllegalArgumentException("no frameworks given");
         }
-        return out;
+        return new LinkedHashSet<>(out);
     }
 }

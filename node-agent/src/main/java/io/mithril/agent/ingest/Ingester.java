@@ -124,7 +124,7 @@ public final class Ingester implements AutoCloseable {
                         r.defer("walk limit per pass");
                         return FileVisitResult.TERMINATE;
                     }
-                    if (!d.equals(root) && EntryRules.isTransient(d.getFileName().toString())) {
+                    if (!d.equals(root) && EntryRules.skipsFolder(FileNames.of(root.relativize(d)))) {
                         return FileVisitResult.SKIP_SUBTREE;
                     }
                     return FileVisitResult.CONTINUE;
@@ -203,7 +203,7 @@ public final class Ingester implements AutoCloseable {
             }
             EntryRules.Unit info = unitInfo.get(u.getKey());
             List<Seen> files = u.getValue();
-            if (pass == Pass.FAILED && !info.framework().atomicWrites()) {
+            if (pass == Pass.FAILED && !info.atomic()) {
                 refuse(r, "from a failed run", info.entryName());
                 continue;
             }
@@ -224,8 +224,7 @@ public final class Ingester implements AutoCloseable {
                 r.defer("byte limit per pass");
                 continue;
             }
-            if (info.folder() && (info.framework() == io.mithril.agent.framework.Framework.TRITON
-                    || info.entryName().startsWith("inductor/triton/"))) {
+            if (info.tritonFolder()) {
                 String why = Completeness.tritonFolder(groupFiles(view, info, files));
                 if (why != null) {
                     r.defer("incomplete kernel folder");

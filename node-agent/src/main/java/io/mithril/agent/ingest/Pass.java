@@ -11,8 +11,8 @@ package io.mithril.agent.ingest;
  *       background writer): as periodic, and what is still changing is lost.</li>
  *   <li>{@link #FAILED}: it was killed, exited non-zero, or was stopped before it was ever Ready. A
  *       file it was writing when it died may be torn, and nothing tells a torn file from a whole one
- *       afterwards. Only frameworks whose write protocol puts whole files under their final names
- *       ({@link io.mithril.agent.framework.Framework#atomicWrites()}) contribute, and only files
+ *       afterwards. Only units whose framework puts whole files under their final names
+ *       ({@link io.mithril.agent.framework.EntryRules.Unit#atomic()}) contribute, and only files
  *       unchanged for the settle time before the end.</li>
  * </ul>
  */

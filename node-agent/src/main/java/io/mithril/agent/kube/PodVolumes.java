@@ -577,6 +577,7 @@ public final class PodVolumes implements AutoCloseable {
                 case "Triton" -> Framework.TRITON;
                 case "VLLM" -> Framework.VLLM;
                 case "SGLang" -> Framework.SGLANG;
+                case "FlashInfer" -> Framework.FLASHINFER;
                 case "CudaJIT" -> Framework.CUDA;
                 default -> null;
             };

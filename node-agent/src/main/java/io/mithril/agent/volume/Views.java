@@ -1,7 +1,9 @@
 package io.mithril.agent.volume;
 
 import io.mithril.agent.cas.Address;
+import io.mithril.agent.framework.EntryRules;
 import io.mithril.agent.framework.Framework;
+import io.mithril.agent.framework.NinjaLog;
 import io.mithril.agent.fs.FileNames;
 import io.mithril.agent.fs.UntrustedFiles;
 import io.mithril.agent.index.Entry;
@@ -84,11 +86,20 @@ public final class Views implements AutoCloseable {
 
     /** Publishes the group's current entries of the given frameworks into {@code dir}. */
     public View publish(GroupId group, Path dir, Set<Framework> frameworks, Owner owner, PublishMode mode) throws IOException {
+        return publish(group, dir, frameworks, owner, mode, name -> true);
+    }
+
+    /**
+     * As {@link #publish(GroupId, Path, Set, Owner, PublishMode)}, of the entries whose names
+     * {@code serve} accepts (a sub-partition of the group, such as the CUDA driver's version).
+     */
+    public View publish(GroupId group, Path dir, Set<Framework> frameworks, Owner owner, PublishMode mode,
+            java.util.function.Predicate<String> serve) throws IOException {
         long t0 = System.nanoTime();
         store.sync();
         long now = System.currentTimeMillis();
         requireEmptyFolder(dir);
-        NodeStore.Pinned pinned = store.pinGroup(group, e -> ofFrameworks(e, frameworks));
+        NodeStore.Pinned pinned = store.pinGroup(group, e -> ofFrameworks(e, frameworks) && serve.test(e.key().name()));
         List<Entry> entries = pinned.entries();
         List<EntryKey> keys = new ArrayList<>(entries.size());
         entries.forEach(e -> keys.add(e.key()));
@@ -106,9 +117,10 @@ public final class Views implements AutoCloseable {
             for (Entry e : entries) {
                 work.add(() -> {
                     boolean linkable = mode == PublishMode.LINK && !isMutable(e);
+                    Map<String, FileTime> times = EntryRules.keepsTimes(e.key().name()) ? ninjaTimes(e) : null;
                     for (EntryFile f : e.files()) {
                         String rel = e.key().name().endsWith("/") ? e.key().name() + f.path() : e.key().name();
-                        boolean link = linkable && !io.mithril.agent.framework.EntryRules.rewrittenInPlace(rel);
+                        boolean link = linkable && !EntryRules.rewrittenInPlace(rel) && times == null;
                         Path target = FileNames.resolve(dir, rel);
                         Path parent = target.getParent();
                         made.computeIfAbsent(parent, d -> { // others wait until it exists
@@ -119,7 +131,7 @@ public final class Views implements AutoCloseable {
                                 throw new java.io.UncheckedIOException(ex);
                             }
                         });
-                        BasicFileAttributes a = materialize(f, target, link);
+                        BasicFileAttributes a = materialize(f, target, link, times == null ? null : times.get(f.path()));
                         files.put(rel, new View.Published(e.key(), f.address(), f.size(), f.executable(), link, a.fileKey(),
                                 a.lastModifiedTime().toMillis(), false));
                         bytes.add(f.size());
@@ -313,13 +325,34 @@ public final class Views implements AutoCloseable {
 
     private static boolean isMutable(Entry e) {
         String n = e.key().name();
-        io.mithril.agent.framework.EntryRules.Unit u =
-                io.mithril.agent.framework.EntryRules.classify(n.endsWith("/") ? n + e.files().get(0).path() : n);
+        EntryRules.Unit u =
+                EntryRules.classify(n.endsWith("/") ? n + e.files().get(0).path() : n);
         return u != null && u.mutable();
     }
 
-    /** Links or copies one file into place, arms its use probe, and returns its attributes. */
-    private BasicFileAttributes materialize(EntryFile f, Path target, boolean link) throws IOException {
+    /**
+     * The times a FlashInfer unit's copies get, from its ninja log ({@link NinjaLog}): copies are
+     * otherwise as new as the publish, and ninja would rebuild everything.
+     */
+    private Map<String, FileTime> ninjaTimes(Entry e) throws IOException {
+        byte[] log = null;
+        List<String> paths = new ArrayList<>();
+        for (EntryFile f : e.files()) {
+            paths.add(f.path());
+            if (f.path().equals(".ninja_log")) {
+                try (java.io.InputStream in = UntrustedFiles.openNoAtime(store.blobPath(f.address()))) {
+                    log = in.readNBytes(64 << 20);
+                }
+            }
+        }
+        return NinjaLog.publishTimes(e.key().name(), paths, log);
+    }
+
+    /**
+     * Links or copies one file into place, arms its use probe, and returns its attributes. A copy
+     * gets {@code copyTime} as its mtime when not null (a link shares the blob's inode and keeps the blob's).
+     */
+    private BasicFileAttributes materialize(EntryFile f, Path target, boolean link, FileTime copyTime) throws IOException {
         Path blob = store.blobPath(f.address());
         if (link) {
             try {
@@ -331,7 +364,7 @@ public final class Views implements AutoCloseable {
                 if (e.getMessage() == null || !e.getMessage().contains("cross-device")) {
                     throw e;
                 }
-                return materialize(f, target, false); // the view is on another filesystem (kubelet's folder): a copy
+                return materialize(f, target, false, null); // the view is on another filesystem (kubelet's folder): a copy
             }
             BasicFileAttributes attrs = Files.readAttributes(target, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
             long atime = attrs.lastAccessTime().toMillis();
@@ -348,6 +381,9 @@ public final class Views implements AutoCloseable {
             Files.copy(in, target, StandardCopyOption.REPLACE_EXISTING);
         }
         Files.setPosixFilePermissions(target, PosixFilePermissions.fromString(f.executable() ? "rwxr-xr-x" : "rw-r--r--"));
+        if (copyTime != null) {
+            Files.getFileAttributeView(target, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS).setTimes(copyTime, null, null);
+        }
         BasicFileAttributes attrs = Files.readAttributes(target, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
         arm(target, attrs.lastModifiedTime().toMillis());
         return attrs;

@@ -126,6 +126,36 @@ class AgentMainIT {
         assertThat(run("--root", r, "store", "get", addrs[4]).code()).isZero();
     }
 
+    /** Issue 3's synopsis, {@code exec [--root DIR] [--budget SIZE] ...}: the store's options after the command name too. */
+    @Test
+    void storeOptionsAfterTheCommand_workAsBeforeIt() throws Exception {
+        Path f = tmp.resolve("data.bin");
+        Files.write(f, StoreFixture.bytes(7, 50_000));
+        String r = root().toString();
+        Run put = run("store", "put", "--root", r, "--budget", "1MiB", f.toString());
+        assertThat(put.code()).as(put.err()).isZero();
+        assertThat(run("--root", r, "store", "get", put.text().trim()).out()).isEqualTo(Files.readAllBytes(f));
+        assertThat(run("stats", "--root", r, "--json").text()).contains("\"entries\":1");
+        assertThat(run("stats", "--json", "--root", r, "--budget", "1MiB").text()).contains("1048576");
+        Run tooSmall = run("store", "put", "--budget", "1000", "--root", r, f.toString());
+        assertThat(tooSmall.code()).as("the budget after the command is the one used").isEqualTo(3);
+        Path other = Files.createDirectories(tmp.resolve("other"));
+        assertThat(run("--root", other.toString(), "verify", "--root", r).text()).as("the later --root wins").contains("checked 1 blobs");
+        assertThat(run("gc", "--root", r, "--budget", "0").text()).startsWith("evicted 1 entries");
+    }
+
+    @Test
+    void everyCommandsHelp_printsItsUsageAndExitsZero() {
+        for (String[] args : new String[][] {{"--help"}, {"exec", "--help"}, {"serve", "--help"}, {"store", "--help"},
+                {"store", "put", "--help"}, {"store", "get", "--help"}, {"stats", "--help"}, {"verify", "--help"}, {"gc", "--help"}}) {
+            Run h = run(args);
+            String cmd = String.join(" ", args).replace("--help", "").trim();
+            assertThat(h.code()).as(cmd + ": " + h.err()).isZero();
+            assertThat(h.text()).as(cmd).startsWith(("Usage: mithril-agent " + cmd).trim()).doesNotContain("Missing required");
+        }
+        assertThat(run("exec", "--help").text()).contains("--root").contains("--frameworks");
+    }
+
     @Test
     void verify_blobMadeWritable_isRepaired_countedAndListed_exitsZero() throws Exception {
         String r = root().toString();

@@ -89,10 +89,15 @@ class KubeAgentIT {
 
     /** An injected pod as the webhook leaves it; {@code waitEnded}: its wait step already gave up (it runs cold). */
     Pod podSpec(String name, String node, String cache, Long runAsUser, boolean waitEnded) {
+        return podSpec(name, node, cache, runAsUser, waitEnded, "Inductor,Triton");
+    }
+
+    /** As above, with the frameworks the webhook injected (the CRD's names). */
+    Pod podSpec(String name, String node, String cache, Long runAsUser, boolean waitEnded, String frameworks) {
         PodBuilder b = new PodBuilder()
                 .withNewMetadata().withName(name).withNamespace(ns).withUid(UUID.randomUUID().toString())
                 .withAnnotations(Map.of("mithril.io/cache", "enabled", "mithril.io/injected", cache,
-                        "mithril.io/injected-frameworks", "Inductor,Triton", "mithril.io/injected-containers", "train"))
+                        "mithril.io/injected-frameworks", frameworks, "mithril.io/injected-containers", "train"))
                 .endMetadata()
                 .withNewSpec().withNodeName(node).addNewContainer().withName("train").withImage("pytorch")
                 .withNewSecurityContext().withRunAsUser(runAsUser).endSecurityContext().endContainer().endSpec()
@@ -136,11 +141,40 @@ class KubeAgentIT {
      * files are (the view's folder was handed to that user at publish).
      */
     static void compileInto(Path view, String name, String code) throws Exception {
-        Path dir = Files.createDirectories(view.resolve("inductor/ab"));
-        Path tmpFile = dir.resolve(name + ".tmp");
-        Files.writeString(tmpFile, code);
+        writeAsPod(view, "inductor/ab/" + name, code);
+    }
+
+    /** A file the pod's user writes at {@code rel} in its view (temp name, then rename). */
+    static void writeAsPod(Path view, String rel, String content) throws Exception {
+        Path target = view.resolve(rel);
+        Files.createDirectories(target.getParent());
+        Path tmpFile = target.resolveSibling(target.getFileName() + ".tmp");
+        Files.writeString(tmpFile, content);
         Files.setAttribute(tmpFile, "unix:uid", Files.getAttribute(view, "unix:uid"));
-        Files.move(tmpFile, dir.resolve(name));
+        Files.move(tmpFile, target);
+    }
+
+    /**
+     * Two vLLM pods of different models on one node, both running at once, each writing its AOT
+     * artifact as vLLM does ({@code vllm/compilation/decorators.py}:
+     * {@code torch_compile_cache/torch_aot_compile/<sha256>/rank_<r>_<dp>/model}): neither replaces the other's.
+     */
+    @Test
+    void twoVllmPodsOfDifferentModels_onOneNode_keepEachOthersArtifacts() throws Exception {
+        String aot = "vllm/torch_compile_cache/torch_aot_compile/";
+        Pod llama = create(podSpec("llama", "gpu-1", "gpt", 1000L, false, "VLLM"));
+        Pod qwen = create(podSpec("qwen", "gpu-1", "gpt", 1000L, false, "VLLM"));
+        await().atMost(Duration.ofSeconds(20)).until(() -> Views.isReady(view(llama)) && Views.isReady(view(qwen)));
+        writeAsPod(view(llama), aot + "a".repeat(64) + "/rank_0_0/model", "llama graph");
+        writeAsPod(view(qwen), aot + "b".repeat(64) + "/rank_0_0/model", "qwen graph");
+        client.pods().inNamespace(ns).withName("llama").delete();
+        client.pods().inNamespace(ns).withName("qwen").delete();
+        await().atMost(Duration.ofSeconds(20)).until(() -> !Files.exists(view(llama)) && !Files.exists(view(qwen)));
+        Pod next = create(podSpec("next", "gpu-1", "gpt", 1000L, false, "VLLM"));
+        await().atMost(Duration.ofSeconds(20)).until(() -> Views.isReady(view(next)));
+        assertThat(Files.readString(view(next).resolve(aot + "a".repeat(64) + "/rank_0_0/model"))).isEqualTo("llama graph");
+        assertThat(Files.readString(view(next).resolve(aot + "b".repeat(64) + "/rank_0_0/model"))).isEqualTo("qwen graph");
+        assertThat(groupStats().entries()).isEqualTo(2);
     }
 
     @Test

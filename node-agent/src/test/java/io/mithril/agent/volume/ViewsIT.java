@@ -231,6 +231,34 @@ class ViewsIT {
         assertThat(store.verify().clean()).isTrue();
     }
 
+    /**
+     * vLLM's {@code backends.py} rewrites {@code vllm_compile_cache.py} with {@code open(path, "w")} when a new
+     * shape compiles: a non-root pod given links must still be able to, on its own copy.
+     */
+    @Test
+    void owner_nonRootWorkload_rewritesVllmCompileCacheIndex_withoutTouchingTheStore() throws Exception {
+        Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "needs root to hand a view to another uid");
+        Set<Framework> vllm = Set.of(Framework.VLLM);
+        String rank = "vllm/torch_compile_cache/0123456789/rank_0_0/backbone/";
+        View cold = views.publish(StoreFixture.H100, tmp.resolve("cold"), vllm, Views.Owner.CURRENT, PublishMode.LINK);
+        Files.createDirectories(cold.dir().resolve(rank));
+        Files.writeString(cold.dir().resolve(rank + "vllm_compile_cache.py"), "{(None, 0, 'inductor'): 'a'}");
+        Files.writeString(cold.dir().resolve(rank + "artifact_shape_None_subgraph_0"), "compiled");
+        assertThat(ingester.ingest(cold, "test", true).entries()).isEqualTo(1);
+        views.unpublish(cold);
+        Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+        View pod = views.publish(StoreFixture.H100, tmp.resolve("pod"), vllm, new Views.Owner(4321, 4321), PublishMode.LINK);
+        Path index = pod.dir().resolve(rank + "vllm_compile_cache.py");
+        assertThat(asUser(4321, "echo \"{(None, 0, 'inductor'): 'a', (8, 0, 'inductor'): 'b'}\" > '" + index + "'")).isZero();
+        assertThat(asUser(4321, "echo x >> '" + pod.dir().resolve(rank + "artifact_shape_None_subgraph_0") + "'")).as("a linked artifact").isNotZero();
+        assertThat(ingester.ingest(pod, "pod", true).entries()).as("the rank folder's next version").isEqualTo(1);
+        views.unpublish(pod);
+        assertThat(store.verify().clean()).isTrue();
+        View next = views.publish(StoreFixture.H100, tmp.resolve("next"), vllm, Views.Owner.CURRENT, PublishMode.LINK);
+        assertThat(Files.readString(next.dir().resolve(rank + "vllm_compile_cache.py"))).contains("(8, 0, 'inductor'): 'b'");
+        views.unpublish(next);
+    }
+
     static int asUser(int uid, String sh) throws Exception {
         Process p = new ProcessBuilder("setpriv", "--reuid", Integer.toString(uid), "--regid", Integer.toString(uid),
                 "--clear-groups", "sh", "-c", sh).redirectErrorStream(true).start();
@@ -253,19 +281,21 @@ class ViewsIT {
         views.unpublish(next);
     }
 
+    /** Triton's compiler.py puts the children, then the group file (runtime/cache.py put_group): whole only then. */
     @Test
-    void incompleteTritonFolder_isNotIngestedUntilItsCubinArrives() throws Exception {
+    void incompleteTritonFolder_isNotIngestedUntilItsGroupFileArrives() throws Exception {
         View v = views.publish(StoreFixture.H100, tmp.resolve("v"), IT, Views.Owner.CURRENT, PublishMode.LINK);
         Path k = Files.createDirectories(v.dir().resolve("triton/ABCDEF"));
         Files.writeString(k.resolve("kern.json"), "{}");
         Files.writeString(k.resolve("kern.ttir"), "ir");
+        Files.write(k.resolve("kern.cubin"), StoreFixture.bytes(1, 1000));
         IngestReport r1 = ingester.ingest(v, "test", true);
         assertThat(r1.entries()).isZero();
         assertThat(r1.deferred()).containsKey("incomplete kernel folder");
-        Files.write(k.resolve("kern.cubin"), StoreFixture.bytes(1, 1000));
+        Files.write(k.resolve("__grp__kern.json"), Fixture.tritonGroup("kern.json", "kern.ttir", "kern.cubin"));
         IngestReport r2 = ingester.ingest(v, "test", true);
         assertThat(r2.entries()).isEqualTo(1);
-        assertThat(store.lookup(new EntryKey(StoreFixture.H100, "triton/ABCDEF/")).files()).hasSize(3);
+        assertThat(store.lookup(new EntryKey(StoreFixture.H100, "triton/ABCDEF/")).files()).hasSize(4);
         views.unpublish(v);
     }
 
