@@ -377,9 +377,7 @@ public final class Views implements AutoCloseable {
             } // else armed and unread: leave it, other views rely on the same inode
             return attrs;
         }
-        try (java.io.InputStream in = UntrustedFiles.openNoAtime(blob)) { // a read of ours is no workload's use
-            Files.copy(in, target, StandardCopyOption.REPLACE_EXISTING);
-        }
+        copyBlob(blob, target);
         Files.setPosixFilePermissions(target, PosixFilePermissions.fromString(f.executable() ? "rwxr-xr-x" : "rw-r--r--"));
         if (copyTime != null) {
             Files.getFileAttributeView(target, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS).setTimes(copyTime, null, null);
@@ -387,6 +385,26 @@ public final class Views implements AutoCloseable {
         BasicFileAttributes attrs = Files.readAttributes(target, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
         arm(target, attrs.lastModifiedTime().toMillis());
         return attrs;
+    }
+
+    /**
+     * Copies a blob into a view without the copy's read counting as a use: the blob's inode is shared
+     * with linked views, whose use probe is its access time. An armed, unread blob (atime at or below
+     * mtime) gets its access time back after the copy. Plain Java on purpose: loading the native layer
+     * costs a warm {@code exec} hundreds of milliseconds, and a warm publish reads nothing else. A
+     * workload's read in the few microseconds between is then lost: a miss counted, never a false hit.
+     */
+    private static void copyBlob(Path blob, Path target) throws IOException {
+        BasicFileAttributes before = Files.readAttributes(blob, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        Files.copy(blob, target, StandardCopyOption.REPLACE_EXISTING, LinkOption.NOFOLLOW_LINKS);
+        if (before.lastAccessTime().compareTo(before.lastModifiedTime()) <= 0) {
+            try {
+                Files.getFileAttributeView(blob, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
+                        .setTimes(null, before.lastAccessTime(), null);
+            } catch (IOException notOurs) {
+                // a blob this process may not touch: its probe may read as used
+            }
+        }
     }
 
     /** Sets atime a second below mtime, so that relatime records the next read. mtime is untouched. */

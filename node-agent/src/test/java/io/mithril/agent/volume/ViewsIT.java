@@ -131,6 +131,19 @@ class ViewsIT {
     }
 
     @Test
+    void usageProbe_aCopyViewPublishedBesideALinkedOne_isNotTheLinkedOnesUse() throws Exception {
+        String opts = mountOptionsOf(tmp);
+        Assumptions.assumeFalse(opts.contains("noatime"), "the temp filesystem is mounted noatime: " + opts);
+        seed();
+        View linked = views.publish(StoreFixture.H100, tmp.resolve("linked"), IT, Views.Owner.CURRENT, PublishMode.LINK);
+        Thread.sleep(20);
+        View copied = views.publish(StoreFixture.H100, tmp.resolve("copied"), IT, Views.Owner.CURRENT, PublishMode.COPY);
+        assertThat(views.readEntries(linked)).as("copying every blob for the second view read them all").isEmpty();
+        views.unpublish(copied);
+        views.unpublish(linked);
+    }
+
+    @Test
     void usageProbe_aFileTheWorkloadReplaced_isNotAHit_thoughIngestReadIt() throws Exception {
         String opts = mountOptionsOf(tmp);
         Assumptions.assumeFalse(opts.contains("noatime"), "the temp filesystem is mounted noatime: " + opts);
