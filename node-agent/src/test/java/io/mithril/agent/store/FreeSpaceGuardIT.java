@@ -31,16 +31,12 @@ class FreeSpaceGuardIT {
 
     @BeforeEach
     void mount() throws Exception {
-        mnt = Files.createDirectory(tmp.resolve("tmpfs"));
-        Process p = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mnt.toString()).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes()).trim();
-        p.waitFor(30, TimeUnit.SECONDS);
-        Assumptions.assumeTrue(p.exitValue() == 0, "cannot mount a tmpfs here (needs root): " + out);
+        mnt = Tmpfs.mount(tmp, "8m");
     }
 
     @AfterEach
     void unmount() throws Exception {
-        new ProcessBuilder("umount", "-l", mnt.toString()).start().waitFor(30, TimeUnit.SECONDS);
+        Tmpfs.unmount(mnt);
     }
 
     long usable() throws IOException {

@@ -111,8 +111,7 @@ class ViewsIT {
 
     @Test
     void usageProbe_onRelatime_reportsExactlyTheEntriesRead_evenAfterALaterViewRearms() throws Exception {
-        String opts = mountOptionsOf(tmp);
-        Assumptions.assumeFalse(opts.contains("noatime"), "the temp filesystem is mounted noatime: " + opts);
+        assumeRelatime();
         seed();
         View a = views.publish(StoreFixture.H100, tmp.resolve("a"), IT, Views.Owner.CURRENT, PublishMode.LINK);
         Thread.sleep(20);
@@ -132,8 +131,7 @@ class ViewsIT {
 
     @Test
     void usageProbe_aCopyViewPublishedBesideALinkedOne_isNotTheLinkedOnesUse() throws Exception {
-        String opts = mountOptionsOf(tmp);
-        Assumptions.assumeFalse(opts.contains("noatime"), "the temp filesystem is mounted noatime: " + opts);
+        assumeRelatime();
         seed();
         View linked = views.publish(StoreFixture.H100, tmp.resolve("linked"), IT, Views.Owner.CURRENT, PublishMode.LINK);
         Thread.sleep(20);
@@ -145,8 +143,7 @@ class ViewsIT {
 
     @Test
     void usageProbe_aFileTheWorkloadReplaced_isNotAHit_thoughIngestReadIt() throws Exception {
-        String opts = mountOptionsOf(tmp);
-        Assumptions.assumeFalse(opts.contains("noatime"), "the temp filesystem is mounted noatime: " + opts);
+        assumeRelatime();
         seed();
         View v = views.publish(StoreFixture.H100, tmp.resolve("v"), IT, Views.Owner.CURRENT, PublishMode.LINK);
         String fx = Fixture.warmStartReads().stream().filter(p -> p.startsWith("inductor/fxgraph/")).findFirst().orElseThrow();
@@ -178,6 +175,12 @@ class ViewsIT {
         View ok = views.publish(StoreFixture.H100, Files.createDirectory(tmp.resolve("empty")), IT, Views.Owner.CURRENT, PublishMode.LINK);
         assertThat(Views.isReady(ok.dir())).isTrue();
         views.unpublish(ok);
+    }
+
+    /** The use probe needs access times: skip on a noatime mount. */
+    void assumeRelatime() throws Exception {
+        String opts = mountOptionsOf(tmp);
+        Assumptions.assumeFalse(opts.contains("noatime"), "the temp filesystem is mounted noatime: " + opts);
     }
 
     static String mountOptionsOf(Path p) throws Exception {
