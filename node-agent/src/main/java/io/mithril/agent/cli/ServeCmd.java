@@ -53,6 +53,11 @@ final class ServeCmd implements Callable<Integer> {
             description = "Override the GPU product read from the node's nvidia.com/gpu.product label.")
     String gpuProduct;
 
+    @Option(names = "--cuda-driver", defaultValue = "${env:MITHRIL_CUDA_DRIVER}", paramLabel = "VERSION",
+            description = {"With --kubernetes: the node's CUDA driver version, whose CUDA JIT cache entries pods are served.",
+                    "Default: the node's nvidia.com/cuda.driver-version.full label (GPU feature discovery), else /proc/driver/nvidia/version."})
+    String cudaDriver;
+
     @Option(names = "--ingest-interval", defaultValue = "${env:MITHRIL_INGEST_INTERVAL:-10s}", paramLabel = "DURATION",
             description = "Time between ingest passes over running pods' views; default ${DEFAULT-VALUE}.")
     String ingestInterval;
@@ -83,7 +88,7 @@ final class ServeCmd implements Callable<Integer> {
         try (NodeStore store = main.openStore(local, true); AgentServer server = new AgentServer(store, metrics, addr);
                 KubernetesClient client = kubernetes ? new KubernetesClientBuilder().build() : null;
                 KubeAgent agent = kubernetes ? new KubeAgent(client, store, metrics, new KubeAgent.Config(nodeName, volumes,
-                        deviceClass, gpuProduct, duration(ingestInterval), IngestLimits.defaults(), nodeFieldSelector, kubeletPods)) : null) {
+                        deviceClass, gpuProduct, duration(ingestInterval), IngestLimits.defaults(), nodeFieldSelector, kubeletPods, cudaDriver)) : null) {
             if (agent != null) {
                 server.readiness(agent::synced);
             }

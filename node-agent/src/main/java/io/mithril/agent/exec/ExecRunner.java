@@ -1,5 +1,6 @@
 package io.mithril.agent.exec;
 
+import io.mithril.agent.framework.CudaDriver;
 import io.mithril.agent.framework.Framework;
 import io.mithril.agent.index.EntryKey;
 import io.mithril.agent.ingest.IngestLimits;
@@ -52,19 +53,14 @@ public final class ExecRunner {
      *                   driver that made them (a driver upgrade invalidates them)
      */
     public record Options(GroupId group, Set<Framework> frameworks, List<String> command, Duration ingestInterval,
-            IngestLimits limits, Map<String, String> environment, String cudaDriver) {
+            IngestLimits limits, Map<String, String> environment, CudaDriver cudaDriver) {
         public Options {
-            cudaDriver = cudaDriver == null || cudaDriver.isBlank() ? "unknown" : cudaDriver.trim().replaceAll("[^0-9A-Za-z._-]", "_");
+            cudaDriver = cudaDriver == null ? CudaDriver.UNKNOWN : cudaDriver;
         }
 
-        /** Where the CUDA driver's cache lives in a view: one folder per driver version. */
-        String cudaFolder() {
-            return Framework.CUDA.dir() + "/driver-" + cudaDriver;
-        }
-
-        /** Entries of the group this run is served: the CUDA JIT cache's only from its own driver. */
-        boolean serves(String entryName) {
-            return !entryName.startsWith(Framework.CUDA.dir() + "/") || entryName.startsWith(cudaFolder() + "/");
+        public Options(GroupId group, Set<Framework> frameworks, List<String> command, Duration ingestInterval,
+                IngestLimits limits, Map<String, String> environment, String cudaDriver) {
+            this(group, frameworks, command, ingestInterval, limits, environment, CudaDriver.of(cudaDriver));
         }
     }
 
@@ -175,7 +171,7 @@ public final class ExecRunner {
         try {
             FileTrees.deleteTree(dir); // a previous exec that was killed may have left it
             Files.writeString(runFile, token + "\n");
-            return v.publish(o.group(), dir, o.frameworks(), Views.Owner.CURRENT, PublishMode.COPY, o::serves);
+            return v.publish(o.group(), dir, o.frameworks(), Views.Owner.CURRENT, PublishMode.COPY, o.cudaDriver());
         } catch (IOException | RuntimeException | StackOverflowError e) {
             err.println("mithril: could not publish the cache (" + describe(e) + "); the command runs with an empty one");
             log.warn("publish failed: {}", describe(e));
@@ -204,7 +200,7 @@ public final class ExecRunner {
         env.putAll(o.environment());
         env.put(RunToken.ENV, token);
         for (Framework f : o.frameworks()) {
-            Path folder = cacheDir.resolve(f == Framework.CUDA ? o.cudaFolder() : f.dir());
+            Path folder = cacheDir.resolve(f == Framework.CUDA ? o.cudaDriver().folder() : f.dir());
             String mine = folder.toString();
             String theirs = o.environment().get(f.envVar());
             if (theirs != null && !theirs.isEmpty() && !theirs.equals(mine)) {

@@ -198,9 +198,12 @@ public final class EntryRules {
         return file(fw, p, false, Writes.IN_PLACE);
     }
 
+    /** Only under a {@code driver-<version>/} folder ({@link CudaDriver}): a file of no known driver is never served. */
     private static Unit cuda(Framework fw, String[] p) {
-        boolean index = p[p.length - 1].equals("index") && (p.length == 2 || p.length == 3 && p[1].startsWith("driver-"));
-        return file(fw, p, index, Writes.IN_PLACE);
+        if (p.length < 3 || !p[1].startsWith("driver-")) {
+            return null;
+        }
+        return file(fw, p, p.length == 3 && p[2].equals("index"), Writes.IN_PLACE);
     }
 
     /** The first {@code depth} segments name the folder entry; the rest is the path inside it. */

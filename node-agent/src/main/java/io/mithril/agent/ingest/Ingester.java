@@ -2,6 +2,7 @@ package io.mithril.agent.ingest;
 
 import io.mithril.agent.cas.BlobStore;
 import io.mithril.agent.framework.Completeness;
+import io.mithril.agent.framework.CudaDriver;
 import io.mithril.agent.framework.EntryRules;
 import io.mithril.agent.fs.FileNames;
 import io.mithril.agent.fs.UntrustedFiles;
@@ -138,6 +139,9 @@ public final class Ingester implements AutoCloseable {
                     }
                     String rel = FileNames.of(root.relativize(f));
                     if (a.isSymbolicLink()) {
+                        if (rel.equals(CudaDriver.CURRENT)) {
+                            return FileVisitResult.CONTINUE; // the agent's own link to the served driver's folder
+                        }
                         refuse(r, "symlink", rel);
                         return FileVisitResult.CONTINUE;
                     }

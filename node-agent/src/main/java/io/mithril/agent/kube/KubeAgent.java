@@ -46,7 +46,12 @@ public final class KubeAgent implements AutoCloseable {
      * here either way.
      */
     public record Config(String nodeName, Path volumes, String deviceOverride, String productOverride, Duration ingestInterval,
-            IngestLimits limits, boolean nodeFieldSelector, Path kubeletPods) {
+            IngestLimits limits, boolean nodeFieldSelector, Path kubeletPods, String cudaDriverOverride) {
+
+        public Config(String nodeName, Path volumes, String deviceOverride, String productOverride, Duration ingestInterval,
+                IngestLimits limits, boolean nodeFieldSelector, Path kubeletPods) {
+            this(nodeName, volumes, deviceOverride, productOverride, ingestInterval, limits, nodeFieldSelector, kubeletPods, null);
+        }
 
         public Config(String nodeName, Path volumes, String deviceOverride, String productOverride, Duration ingestInterval,
                 IngestLimits limits, boolean nodeFieldSelector) {
@@ -89,8 +94,10 @@ public final class KubeAgent implements AutoCloseable {
         if (node == null) {
             throw new IllegalStateException("node " + config.nodeName() + " does not exist in the API server");
         }
-        NodeIdentity id = NodeIdentity.of(node, config.deviceOverride(), config.productOverride());
-        log.info("node {}: device class {}, product {}", id.node(), id.device().text(), id.product().slug());
+        NodeIdentity id = NodeIdentity.of(node, config.deviceOverride(), config.productOverride(), config.cudaDriverOverride(),
+                NodeIdentity.PROC_DRIVER_VERSION);
+        log.info("node {}: device class {}, product {}, CUDA driver {}", id.node(), id.device().text(), id.product().slug(),
+                id.cudaDriver().version());
         ingester = new Ingester(store, config.limits());
         caches = client.resources(CompileCache.class).inAnyNamespace().runnableInformer(0);
         volumes = new PodVolumes(store, ingester, metrics, config.volumes(), config.kubeletPods(), id,

@@ -1,5 +1,7 @@
 package io.mithril.agent.kube;
 
+import io.mithril.agent.framework.CudaDriver;
+import java.nio.file.Path;
 import io.fabric8.kubernetes.api.model.Node;
 import io.mithril.agent.key.DeviceClass;
 import io.mithril.agent.key.GpuProduct;
@@ -12,7 +14,18 @@ import java.util.Map;
  * the product from {@code nvidia.com/gpu.product}. Either can be overridden (flags), for nodes
  * without GPU feature discovery.
  */
-public record NodeIdentity(String node, DeviceClass device, GpuProduct product) {
+public record NodeIdentity(String node, DeviceClass device, GpuProduct product, CudaDriver cudaDriver) {
+
+    /** Where the NVIDIA kernel module says its version; visible in every container of the node. */
+    public static final Path PROC_DRIVER_VERSION = Path.of("/proc/driver/nvidia/version");
+
+    public NodeIdentity {
+        cudaDriver = cudaDriver == null ? CudaDriver.UNKNOWN : cudaDriver;
+    }
+
+    public NodeIdentity(String node, DeviceClass device, GpuProduct product) {
+        this(node, device, product, CudaDriver.UNKNOWN);
+    }
 
     public static final String LABEL_MAJOR = "nvidia.com/gpu.compute.major";
     public static final String LABEL_MINOR = "nvidia.com/gpu.compute.minor";
@@ -24,6 +37,15 @@ public record NodeIdentity(String node, DeviceClass device, GpuProduct product) 
      * node offers {@code nvidia.com/gpu}, else {@code cpu}.
      */
     public static NodeIdentity of(Node node, String deviceOverride, String productOverride) {
+        return of(node, deviceOverride, productOverride, null, PROC_DRIVER_VERSION);
+    }
+
+    /**
+     * As {@link #of(Node, String, String)}, with the node's CUDA driver ({@link CudaDriver#ofNode}):
+     * the override, GPU feature discovery's labels, else the kernel module's version file.
+     */
+    public static NodeIdentity of(Node node, String deviceOverride, String productOverride, String cudaDriverOverride,
+            Path procDriverVersion) {
         Map<String, String> labels = node.getMetadata().getLabels() == null ? Map.of() : node.getMetadata().getLabels();
         DeviceClass device;
         if (deviceOverride != null && !deviceOverride.isBlank()) {
@@ -37,7 +59,9 @@ public record NodeIdentity(String node, DeviceClass device, GpuProduct product) 
         }
         GpuProduct product = productOverride != null && !productOverride.isBlank() ? GpuProduct.of(productOverride)
                 : device instanceof DeviceClass.Cpu ? GpuProduct.NONE : GpuProduct.of(labels.get(LABEL_PRODUCT));
-        return new NodeIdentity(node.getMetadata().getName(), device, product);
+        CudaDriver cuda = device instanceof DeviceClass.Cpu && (cudaDriverOverride == null || cudaDriverOverride.isBlank())
+                ? CudaDriver.UNKNOWN : CudaDriver.ofNode(cudaDriverOverride, labels, procDriverVersion);
+        return new NodeIdentity(node.getMetadata().getName(), device, product, cuda);
     }
 
     /** The group of a CompileCache on this node. */

@@ -455,7 +455,7 @@ public final class PodVolumes implements AutoCloseable {
         }
         try {
             writeRecord(uid, new Record(group, frameworks, access.mode(), dir, emptyDir));
-            View v = views.publish(group, dir, frameworks, access.owner(), access.mode());
+            View v = views.publish(group, dir, frameworks, access.owner(), access.mode(), node.cudaDriver());
             metrics.published(v);
             live.put(uid, new Live(name(pod), v, emptyDir));
             log.info("published {} entries ({} bytes) of {} in {} ms", v.entries().size(), v.bytes(), group.text(),

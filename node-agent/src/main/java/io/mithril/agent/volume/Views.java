@@ -1,6 +1,7 @@
 package io.mithril.agent.volume;
 
 import io.mithril.agent.cas.Address;
+import io.mithril.agent.framework.CudaDriver;
 import io.mithril.agent.framework.EntryRules;
 import io.mithril.agent.framework.Framework;
 import io.mithril.agent.framework.NinjaLog;
@@ -86,15 +87,21 @@ public final class Views implements AutoCloseable {
 
     /** Publishes the group's current entries of the given frameworks into {@code dir}. */
     public View publish(GroupId group, Path dir, Set<Framework> frameworks, Owner owner, PublishMode mode) throws IOException {
-        return publish(group, dir, frameworks, owner, mode, name -> true);
+        return publish(group, dir, frameworks, owner, mode, name -> true, null);
     }
 
     /**
-     * As {@link #publish(GroupId, Path, Set, Owner, PublishMode)}, of the entries whose names
-     * {@code serve} accepts (a sub-partition of the group, such as the CUDA driver's version).
+     * As {@link #publish(GroupId, Path, Set, Owner, PublishMode)}, for a workload running on CUDA
+     * driver {@code cuda}: of the CUDA JIT cache only that driver's entries, and the view gets the
+     * driver's folder and the {@link CudaDriver#CURRENT} link to it.
      */
-    public View publish(GroupId group, Path dir, Set<Framework> frameworks, Owner owner, PublishMode mode,
-            java.util.function.Predicate<String> serve) throws IOException {
+    public View publish(GroupId group, Path dir, Set<Framework> frameworks, Owner owner, PublishMode mode, CudaDriver cuda)
+            throws IOException {
+        return publish(group, dir, frameworks, owner, mode, cuda::serves, frameworks.contains(Framework.CUDA) ? cuda : null);
+    }
+
+    private View publish(GroupId group, Path dir, Set<Framework> frameworks, Owner owner, PublishMode mode,
+            java.util.function.Predicate<String> serve, CudaDriver cuda) throws IOException {
         long t0 = System.nanoTime();
         store.sync();
         long now = System.currentTimeMillis();
@@ -140,6 +147,9 @@ public final class Views implements AutoCloseable {
                 });
             }
             runAll(work);
+            if (cuda != null) {
+                cuda.prepare(dir);
+            }
             chownTree(dir, owner);
             writeMarker(dir, entries.size(), bytes.sum());
         } catch (IOException | RuntimeException ex) {
@@ -429,6 +439,10 @@ public final class Views implements AutoCloseable {
 
             @Override
             public FileVisitResult visitFile(Path f, BasicFileAttributes attrs) throws IOException {
+                if (attrs.isSymbolicLink()) {
+                    chown(f, owner); // the agent's cuda/current; a mode change would go to its target
+                    return FileVisitResult.CONTINUE;
+                }
                 if ((Integer) Files.getAttribute(f, "unix:nlink", LinkOption.NOFOLLOW_LINKS) == 1) {
                     chown(f, owner); // copies belong to the workload; links stay the store's
                     if (owner.anyone()) {

@@ -49,9 +49,12 @@ class EntryRulesTest {
         assertThat(EntryRules.classify("inductor/dynamo/code_state_x.pkl").mutable()).isTrue();
         assertThat(EntryRules.classify("triton/KEY/k.json").entryName()).isEqualTo("triton/KEY/");
         assertThat(EntryRules.classify("vllm/modelinfos/m.json").entryName()).isEqualTo("vllm/modelinfos/m.json");
-        assertThat(EntryRules.classify("cuda/index").mutable()).isTrue();
         assertThat(EntryRules.classify("cuda/driver-550.54.15/index").mutable()).isTrue();
-        assertThat(EntryRules.classify("cuda/a/b/c1").mutable()).isFalse();
+        assertThat(EntryRules.classify("cuda/driver-550.54.15/a/b/c1").mutable()).isFalse();
+        // of no known driver (the agent's cuda/current link is walked past; a folder put there instead is not taken)
+        assertThat(EntryRules.classify("cuda/index")).isNull();
+        assertThat(EntryRules.classify("cuda/a/b/c1")).isNull();
+        assertThat(EntryRules.classify("cuda/current/a/b/c1")).isNull();
         assertThat(EntryRules.classify("other/x")).isNull();
         assertThat(EntryRules.classify("toplevel")).isNull();
     }

@@ -177,6 +177,47 @@ class KubeAgentIT {
         assertThat(groupStats().entries()).isEqualTo(2);
     }
 
+    /**
+     * The CUDA driver's JIT cache in Kubernetes: the webhook points {@code CUDA_CACHE_PATH} at
+     * {@code cuda/current}, the agent links it to the node's driver folder (the version from GPU feature
+     * discovery's label), and what a pod writes through it is served only on a node with that driver.
+     */
+    @Test
+    void cudaJitEntries_madeUnderOneDriver_areServedOnlyUnderThatDriver() throws Exception {
+        setDriverLabel("550.54.15");
+        Pod first = create(podSpec("first", "gpu-1", "gpt", 1000L, false, "CudaJIT"));
+        await().atMost(Duration.ofSeconds(20)).until(() -> Views.isReady(view(first)));
+        assertThat(Files.readSymbolicLink(view(first).resolve("cuda/current"))).isEqualTo(Path.of("driver-550.54.15"));
+        writeAsPod(view(first), "cuda/current/ab/kernel-1", "sass for 550");
+        client.pods().inNamespace(ns).withName("first").delete();
+        await().atMost(Duration.ofSeconds(20)).until(() -> !Files.exists(view(first)));
+        assertThat(store.entries(group()).stream().map(e -> e.key().name()))
+                .containsExactly("cuda/driver-550.54.15/ab/kernel-1");
+
+        setDriverLabel("560.28.03"); // the node's driver upgraded: the agent restarts with it
+        Pod upgraded = create(podSpec("upgraded", "gpu-1", "gpt", 1000L, false, "CudaJIT"));
+        await().atMost(Duration.ofSeconds(20)).until(() -> Views.isReady(view(upgraded)));
+        assertThat(view(upgraded).resolve("cuda/current/ab/kernel-1")).doesNotExist();
+        assertThat(view(upgraded).resolve("cuda/driver-550.54.15")).doesNotExist();
+        assertThat(view(upgraded).resolve("cuda/current")).isDirectory().isEmptyDirectory();
+
+        setDriverLabel("550.54.15");
+        Pod back = create(podSpec("back", "gpu-1", "gpt", 1000L, false, "CudaJIT"));
+        await().atMost(Duration.ofSeconds(20)).until(() -> Views.isReady(view(back)));
+        assertThat(Files.readString(view(back).resolve("cuda/current/ab/kernel-1"))).isEqualTo("sass for 550");
+    }
+
+    /** Sets the node's driver label and restarts the agent, which reads the node once at start. */
+    void setDriverLabel(String version) throws Exception {
+        client.nodes().withName("gpu-1").edit(n -> {
+            n.getMetadata().getLabels().put(io.mithril.agent.framework.CudaDriver.LABEL_FULL, version);
+            return n;
+        });
+        agent.close();
+        startAgent();
+        assertThat(agent.volumes().node().cudaDriver().version()).isEqualTo(version);
+    }
+
     @Test
     void podBoundHere_getsItsViewAndMarker_podBoundElsewhere_doesNot() throws Exception {
         Pod here = pod("here", "gpu-1");
