@@ -1,5 +1,6 @@
 package io.mithril.agent.exec;
 
+import io.mithril.agent.diagnosis.Diagnoser;
 import io.mithril.agent.framework.CudaDriver;
 import io.mithril.agent.framework.Framework;
 import io.mithril.agent.index.EntryKey;
@@ -74,6 +75,8 @@ public final class ExecRunner {
 
     private final NodeStore store;
     private final PrintWriter err;
+    /** Why the last publish failed, for the summary. */
+    private String publishFailure;
 
     public ExecRunner(NodeStore store, PrintWriter err) {
         this.store = store;
@@ -132,23 +135,28 @@ public final class ExecRunner {
                 } catch (IOException e) {
                     log.warn("could not remove the empty cache folders {}: {}", cacheDir, describe(e));
                 }
-                return new Result(code, summary(o.group(), null, 0, reports));
+                return new Result(code, summary(o.group(), null, 0, reports) + "; " + Diagnoser.noView(publishFailure).line());
             }
             // The command's status is the result from here on: a failure of ours is reported, not returned.
             orphans = RunToken.alive(token);
             Pass pass = code != 0 ? Pass.FAILED : orphans ? Pass.SUCCEEDED_WRITERS_LEFT : Pass.SUCCEEDED;
-            int hits = 0;
+            Set<EntryKey> read = Set.of();
             try {
                 IngestReport last = ingester.ingest(view, source, pass);
                 synchronized (reports) {
                     reports.add(last);
                 }
-                hits = v.unpublish(view).size();
+                read = v.unpublish(view);
             } catch (IOException | RuntimeException | StackOverflowError e) {
                 err.println("mithril: ingest or unpublish failed: " + describe(e));
                 log.warn("after the command: {}", describe(e));
             }
-            return new Result(code, summary(o.group(), view, hits, reports));
+            List<String> committed = new ArrayList<>();
+            synchronized (reports) {
+                reports.forEach(r -> committed.addAll(r.committed()));
+            }
+            Diagnoser.Diagnosis why = new Diagnoser(store).diagnose(o.group(), view.entries(), read, committed);
+            return new Result(code, summary(o.group(), view, read.size(), reports) + "; " + why.line());
         } finally {
             periodic.shutdownNow();
             ingester.close();
@@ -168,11 +176,13 @@ public final class ExecRunner {
      * for any reason (the command then runs cold, and says so: a cache never keeps it from running).
      */
     private View publishOrNull(Views v, Options o, Path dir, Path runFile, String token) {
+        publishFailure = null;
         try {
             FileTrees.deleteTree(dir); // a previous exec that was killed may have left it
             Files.writeString(runFile, token + "\n");
             return v.publish(o.group(), dir, o.frameworks(), Views.Owner.CURRENT, PublishMode.COPY, o.cudaDriver());
         } catch (IOException | RuntimeException | StackOverflowError e) {
+            publishFailure = describe(e);
             err.println("mithril: could not publish the cache (" + describe(e) + "); the command runs with an empty one");
             log.warn("publish failed: {}", describe(e));
             return null;

@@ -1,11 +1,21 @@
 package io.mithril.agent.ingest;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
 /** What one ingest pass did, and what it refused or deferred, by reason. */
 public record IngestReport(int entries, long bytes, int filesRead, Map<String, Integer> refused,
-        Map<String, Integer> deferred, long nanos) {
+        Map<String, Integer> deferred, long nanos, List<String> committed) {
+
+    /** The names of committed entries a report keeps, at most (what a diagnosis needs is a sample). */
+    public static final int MAX_NAMES = 10_000;
+
+    public IngestReport(int entries, long bytes, int filesRead, Map<String, Integer> refused, Map<String, Integer> deferred,
+            long nanos) {
+        this(entries, bytes, filesRead, refused, deferred, nanos, List.of());
+    }
 
     public int refusedTotal() {
         return refused.values().stream().mapToInt(Integer::intValue).sum();
@@ -17,6 +27,15 @@ public record IngestReport(int entries, long bytes, int filesRead, Map<String, I
         int filesRead;
         final Map<String, Integer> refused = new TreeMap<>();
         final Map<String, Integer> deferred = new TreeMap<>();
+
+        final List<String> committed = new ArrayList<>();
+
+        synchronized void add(String name, long bytes, int filesRead) {
+            if (committed.size() < MAX_NAMES) {
+                committed.add(name);
+            }
+            add(1, bytes, filesRead);
+        }
 
         synchronized void add(int entries, long bytes, int filesRead) {
             this.entries += entries;
@@ -33,7 +52,7 @@ public record IngestReport(int entries, long bytes, int filesRead, Map<String, I
         }
 
         synchronized IngestReport build(long nanos) {
-            return new IngestReport(entries, bytes, filesRead, Map.copyOf(refused), Map.copyOf(deferred), nanos);
+            return new IngestReport(entries, bytes, filesRead, Map.copyOf(refused), Map.copyOf(deferred), nanos, List.copyOf(committed));
         }
     }
 }

@@ -392,7 +392,7 @@ public final class Ingester implements AutoCloseable {
                 EntryFile f = committed.get(j);
                 view.files().put(s.rel(), new View.Published(o.entry().key(), f.address(), f.size(), f.executable(), false, s.fileKey(), s.mtime(), true));
             }
-            r.add(1, b.bytes(), b.read());
+            r.add(o.entry().key().name(), b.bytes(), b.read());
         }
         batch.clear();
     }

@@ -20,10 +20,12 @@ import java.util.regex.Pattern;
 final class ExecHarness {
 
     static final Pattern SUMMARY = Pattern.compile(
-            "restored (\\d+) entries .* read (\\d+) entries \\(hits\\); ingested (\\d+) entries .* refused (\\d+) files");
+            "restored (\\d+) entries .* read (\\d+) entries \\(hits\\); ingested (\\d+) entries .* refused (\\d+) files; ([^\n]*)");
 
     final Path tmp;
     final Path fixture;
+    /** The device class every exec is given ({@code --device}). */
+    String device = "cuda-9.0";
     final Path root;
 
     ExecHarness(Path tmp) throws Exception {
@@ -32,7 +34,8 @@ final class ExecHarness {
         this.root = Files.createDirectory(tmp.resolve("root"));
     }
 
-    record Run(int code, String out, String err, int restored, int hits, int ingested, int refused) {}
+    /** {@code why}: the summary's diagnosis ({@code warm: ...}, {@code key changed: ...}). */
+    record Run(int code, String out, String err, int restored, int hits, int ingested, int refused, String why) {}
 
     static Path launcher() {
         return Path.of(System.getProperty("user.dir")).getParent().resolve("bin/mithril-agent");
@@ -61,7 +64,7 @@ final class ExecHarness {
         List<String> cmd = agent(agentArgs);
         cmd.add("exec");
         cmd.add("--device");
-        cmd.add("cuda-9.0");
+        cmd.add(device);
         cmd.add("--product");
         cmd.add("NVIDIA H100 80GB HBM3");
         cmd.addAll(execArgs);
@@ -107,7 +110,7 @@ final class ExecHarness {
         assertThat(m.find()).as("summary line in: %s", err).isTrue();
         assertThat(err).doesNotContain("Exception");
         return new Run(p.exitValue(), out[0], err, Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)),
-                Integer.parseInt(m.group(3)), Integer.parseInt(m.group(4)));
+                Integer.parseInt(m.group(3)), Integer.parseInt(m.group(4)), m.group(5));
     }
 
     Run fake(String... agentArgs) throws Exception {

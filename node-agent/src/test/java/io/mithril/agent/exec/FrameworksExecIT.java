@@ -117,6 +117,38 @@ class FrameworksExecIT {
         assertThat(next.out()).isEqualTo("fx\nbin\n");
     }
 
+    /**
+     * "Why did I miss?" as the summary says it, run by run: cold on an empty group, warm, then a vLLM
+     * whose key changed (another attention backend: {@code backends.py} writes a new hash folder with
+     * its own {@code cache_key_factors.json}), which names the factor.
+     */
+    @Test
+    void summarySaysWhyARunMissed_empty_warm_thenTheVllmFactorThatChanged() throws Exception {
+        String write = "d=$VLLM_CACHE_ROOT/torch_compile_cache/%s/rank_0_0/backbone && mkdir -p $d"
+                + " && printf '{\"config_hash\": \"c1\", \"env\": {\"VLLM_ATTENTION_BACKEND\": \"%s\"}}' > $d/cache_key_factors.json"
+                + " && echo art > $d/artifact_shape_None_subgraph_0 && echo '{}' > $d/vllm_compile_cache.py";
+        ExecHarness.Run cold = h.sh(write.formatted("aaaaaaaaaa", "FLASH_ATTN"), "--frameworks", "vllm");
+        assertThat(cold.why()).as(cold.err()).startsWith("nothing published: the group ").contains("is empty on this node")
+                .contains("it compiled 1 entries");
+        ExecHarness.Run warm = h.sh("cat $VLLM_CACHE_ROOT/torch_compile_cache/aaaaaaaaaa/rank_0_0/backbone/*", "--frameworks", "vllm");
+        assertThat(warm.why()).as(warm.err()).isEqualTo("warm: read 1 of 1 published entries, compiled nothing");
+        ExecHarness.Run changed = h.sh(write.formatted("bbbbbbbbbb", "FLASHINFER"), "--frameworks", "vllm");
+        assertThat(changed.why()).as(changed.err()).startsWith("key changed: read none of the 1 published entries and compiled 1 new ones")
+                .endsWith("vLLM's cache_key_factors.json differs in: env.VLLM_ATTENTION_BACKEND (FLASH_ATTN -> FLASHINFER)");
+    }
+
+    /** The real fixture through the fake Inductor: its first run is cold on an empty group, its second warm. */
+    @Test
+    void summarySaysWhy_realInductorCache_coldThenWarm() throws Exception {
+        ExecHarness.Run cold = h.fake();
+        assertThat(cold.why()).as(cold.err()).startsWith("nothing published");
+        ExecHarness.Run warm = h.fake();
+        assertThat(warm.why()).as(warm.err()).startsWith("warm: read ");
+        h.device = "cuda-8.0"; // the same cache on a node of another device class
+        ExecHarness.Run other = h.fake();
+        assertThat(other.why()).as(other.err()).startsWith("nothing published: this node holds local/default only for cuda-9.0/");
+    }
+
     @Test
     void vllmAlone_bringsInductorAndTritonCachesToo() throws Exception {
         ExecHarness.Run r = h.sh("echo \"V=$VLLM_CACHE_ROOT I=$TORCHINDUCTOR_CACHE_DIR T=$TRITON_CACHE_DIR\"", "--frameworks", "vllm");
