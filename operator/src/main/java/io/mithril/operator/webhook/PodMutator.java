@@ -36,7 +36,8 @@ import java.util.Objects;
  * canonical path, a volume of the same name): it warns instead.
  *
  * <p>What it adds, for the target containers: the cache variables of the CompileCache's frameworks
- * under one canonical mount path (an emptyDir); the node's view (hostPath, {@code subPathExpr} on the
+ * and of those they imply ({@link Framework#withImplied}) under one canonical mount path (an emptyDir),
+ * with {@code CUDA_CACHE_MAXSIZE} for CudaJIT; the node's view (hostPath, {@code subPathExpr} on the
  * pod UID from the downward API, {@code MITHRIL_POD_UID}); {@code USER} when the container sets
  * neither {@code USER} nor {@code LOGNAME} (torch before 2.13 crashes at import without a passwd entry
  * or one of them). For the pod: both volumes, an init step that waits for the agent's ready marker,
@@ -118,8 +119,8 @@ public final class PodMutator {
                 return new Result(pod, warnings);
             }
         }
-        List<Framework> frameworks = spec.getFrameworks() == null || spec.getFrameworks().isEmpty()
-                ? List.of(Framework.Inductor, Framework.Triton) : spec.getFrameworks();
+        List<Framework> frameworks = Framework.withImplied(spec.getFrameworks() == null || spec.getFrameworks().isEmpty()
+                ? List.of(Framework.Inductor, Framework.Triton) : spec.getFrameworks());
         Pod out = new PodBuilder(pod).build(); // a deep copy: the input stays untouched
         List<Container> targets = targets(out.getSpec().getContainers(), spec, warnings);
         List<String> injected = new ArrayList<>();
@@ -237,7 +238,10 @@ public final class PodMutator {
                 warnings.add("mithril: container " + c.getName() + " sets " + name + "; left as is (that cache is not shared)");
                 continue;
             }
-            env.add(new EnvVar(name, injection.mountPath() + "/" + Injection.dir(f), null));
+            env.add(new EnvVar(name, injection.mountPath() + "/" + Injection.envPath(f), null));
+        }
+        if (frameworks.contains(Framework.CudaJIT) && !has(env, Injection.CUDA_MAXSIZE_ENV)) {
+            env.add(new EnvVar(Injection.CUDA_MAXSIZE_ENV, Injection.CUDA_MAXSIZE, null));
         }
         if (!has(env, "USER") && !has(env, "LOGNAME")) {
             env.add(new EnvVar("USER", "mithril", null));

@@ -123,7 +123,7 @@ class PodMutatorTest {
         Pod one = mutator.mutate(in, List.of(cache("gpt", named))).pod();
         assertThat(one.getMetadata().getAnnotations()).containsEntry("mithril.io/injected-containers", "log-shipper");
         assertThat(env(one.getSpec().getContainers().get(1))).containsEntry("VLLM_CACHE_ROOT", "/var/cache/mithril/vllm")
-                .doesNotContainKey("TORCHINDUCTOR_CACHE_DIR");
+                .doesNotContainKey("CUDA_CACHE_PATH");
         assertThat(one.getSpec().getContainers().get(1).getEnv()).noneMatch(e -> e.getName().startsWith("VLLM_")
                 && !e.getName().equals("VLLM_CACHE_ROOT"));
     }
@@ -190,5 +190,60 @@ class PodMutatorTest {
         in.getSpec().getContainers().get(0).getEnv().add(new EnvVar("LOGNAME", "alice", null));
         Pod out = mutator.mutate(in, List.of(cache("gpt", new CompileCacheSpec()))).pod();
         assertThat(env(out.getSpec().getContainers().get(0))).doesNotContainKey("USER").containsEntry("LOGNAME", "alice");
+    }
+
+    static CompileCacheSpec frameworks(Framework... f) {
+        CompileCacheSpec spec = new CompileCacheSpec();
+        spec.setFrameworks(List.of(f));
+        return spec;
+    }
+
+    static String waitScript(Pod out) {
+        return out.getSpec().getInitContainers().get(0).getCommand().get(2);
+    }
+
+    @Test
+    void vllmAndSglang_bringInductorAndTriton_inTheEnv_theLinks_andTheAnnotation() throws Exception {
+        for (Framework f : List.of(Framework.VLLM, Framework.SGLang)) {
+            Pod in = recordedPod();
+            in.getSpec().getContainers().get(0).getEnv().clear();
+            Pod out = mutator.mutate(in, List.of(cache("gpt", frameworks(f)))).pod();
+            String own = f == Framework.VLLM ? "vllm" : "sglang";
+            assertThat(env(out.getSpec().getContainers().get(0))).as(f.name())
+                    .containsEntry("TORCHINDUCTOR_CACHE_DIR", "/var/cache/mithril/inductor")
+                    .containsEntry("TRITON_CACHE_DIR", "/var/cache/mithril/triton")
+                    .containsEntry(Injection.envVar(f), "/var/cache/mithril/" + own);
+            assertThat(waitScript(out)).contains("for d in inductor triton " + own + ";");
+            assertThat(out.getMetadata().getAnnotations()).containsEntry("mithril.io/injected-frameworks", "Inductor,Triton," + f.name());
+        }
+        Pod both = mutator.mutate(recordedPod(), List.of(cache("gpt", frameworks(Framework.SGLang, Framework.Inductor, Framework.VLLM))))
+                .pod();
+        assertThat(both.getMetadata().getAnnotations()).as("each once, in declaration order")
+                .containsEntry("mithril.io/injected-frameworks", "Inductor,Triton,VLLM,SGLang");
+    }
+
+    @Test
+    void flashInfer_pointsItsWorkspaceBaseAtItsFolder_andLinksIt() throws Exception {
+        Pod out = mutator.mutate(recordedPod(), List.of(cache("gpt", frameworks(Framework.FlashInfer)))).pod();
+        assertThat(env(out.getSpec().getContainers().get(0))).containsEntry("FLASHINFER_WORKSPACE_BASE", "/var/cache/mithril/flashinfer")
+                .doesNotContainKey("TORCHINDUCTOR_CACHE_DIR");
+        assertThat(waitScript(out)).contains("for d in flashinfer;");
+        assertThat(out.getMetadata().getAnnotations()).containsEntry("mithril.io/injected-frameworks", "FlashInfer");
+    }
+
+    @Test
+    void cudaJit_pointsAtTheCurrentDriversFolder_linksTheCudaFolder_andSetsTheLargestCacheSize() throws Exception {
+        Pod out = mutator.mutate(recordedPod(), List.of(cache("gpt", frameworks(Framework.CudaJIT)))).pod();
+        assertThat(env(out.getSpec().getContainers().get(0))).containsEntry("CUDA_CACHE_PATH", "/var/cache/mithril/cuda/current")
+                .containsEntry("CUDA_CACHE_MAXSIZE", "4294967296");
+        assertThat(waitScript(out)).contains("for d in cuda;").contains("ln -s /var/lib/mithril/view/$d /var/cache/mithril/$d");
+        assertThat(env(out.getSpec().getContainers().get(1))).as("not a target").doesNotContainKey("CUDA_CACHE_MAXSIZE");
+        Pod own = recordedPod();
+        own.getSpec().getContainers().get(0).getEnv().add(new EnvVar("CUDA_CACHE_MAXSIZE", "1073741824", null));
+        PodMutator.Result r = mutator.mutate(own, List.of(cache("gpt", frameworks(Framework.CudaJIT))));
+        assertThat(r.pod().getSpec().getContainers().get(0).getEnv()).filteredOn(e -> e.getName().equals("CUDA_CACHE_MAXSIZE"))
+                .singleElement().satisfies(e -> assertThat(e.getValue()).isEqualTo("1073741824"));
+        Pod plain = mutator.mutate(recordedPod(), List.of(cache("gpt", new CompileCacheSpec()))).pod();
+        assertThat(env(plain.getSpec().getContainers().get(0))).as("only with CudaJIT").doesNotContainKey("CUDA_CACHE_MAXSIZE");
     }
 }
