@@ -54,7 +54,7 @@ class CrdTest {
     }
 
     @Test
-    void everySpecAndStatusField_hasADescription_andTheColumnsAreThere() throws Exception {
+    void shortNameStatusAndColumns_areThere() throws Exception {
         CustomResourceDefinition crd = Serialization.unmarshal(Files.readString(generated()), CustomResourceDefinition.class);
         assertThat(crd.getSpec().getNames().getShortNames()).containsExactly("cc");
         var version = crd.getSpec().getVersions().get(0);
@@ -62,16 +62,62 @@ class CrdTest {
         assertThat(version.getAdditionalPrinterColumns()).extracting("name")
                 .contains("Ready", "Nodes", "Used", "Budget", "Hit Ratio", "Age");
         Map<String, JSONSchemaProps> top = version.getSchema().getOpenAPIV3Schema().getProperties();
-        List<String> missing = new ArrayList<>();
-        for (String part : List.of("spec", "status")) {
-            top.get(part).getProperties().forEach((name, p) -> {
+        assertThat(top.get("spec").getXKubernetesValidations()).hasSize(2);
+    }
+
+    /** Every property at any depth (objects, array items, map values), with its path, that has no description. */
+    static void undescribed(String path, JSONSchemaProps schema, List<String> out) {
+        if (schema == null) {
+            return;
+        }
+        if (schema.getProperties() != null) {
+            schema.getProperties().forEach((name, p) -> {
                 if (p.getDescription() == null || p.getDescription().isBlank()) {
-                    missing.add(part + "." + name);
+                    out.add(path + name);
                 }
+                undescribed(path + name + ".", p, out);
             });
         }
-        assertThat(missing).as("fields without a description (kubectl explain shows nothing)").isEmpty();
-        assertThat(top.get("spec").getXKubernetesValidations()).hasSize(2);
+        if (schema.getItems() != null) {
+            undescribed(path, schema.getItems().getSchema(), out);
+        }
+        if (schema.getAdditionalProperties() != null) {
+            undescribed(path, schema.getAdditionalProperties().getSchema(), out);
+        }
+    }
+
+    @Test
+    void everyPropertyAtAnyDepth_hasADescription_soKubectlExplainShowsOne() throws Exception {
+        CustomResourceDefinition crd = Serialization.unmarshal(Files.readString(generated()), CustomResourceDefinition.class);
+        JSONSchemaProps root = crd.getSpec().getVersions().get(0).getSchema().getOpenAPIV3Schema();
+        List<String> missing = new ArrayList<>();
+        undescribed("", root, missing);
+        assertThat(missing).as("properties without a description").isEmpty();
+        // the walk reaches the nested ones kubectl explain showed empty before
+        JSONSchemaProps selector = root.getProperties().get("spec").getProperties().get("podSelector");
+        assertThat(selector.getProperties().get("matchExpressions").getItems().getSchema().getProperties())
+                .containsOnlyKeys("key", "operator", "values");
+        List<String> probe = new ArrayList<>();
+        JSONSchemaProps bare = new JSONSchemaProps();
+        bare.setProperties(Map.of("a", new JSONSchemaProps()));
+        JSONSchemaProps list = new JSONSchemaProps();
+        list.setDescription("described");
+        list.setItems(new io.fabric8.kubernetes.api.model.apiextensions.v1.JSONSchemaPropsOrArray(null, bare));
+        undescribed("", new io.fabric8.kubernetes.api.model.apiextensions.v1.JSONSchemaPropsBuilder()
+                .addToProperties("list", list).build(), probe);
+        assertThat(probe).as("the walk looks into array items").containsExactly("list.a");
+    }
+
+    @Test
+    void conditionsSchema_hasTheFieldsOfTheConditionTheStatusHolds() throws Exception {
+        JSONSchemaProps conditions = Serialization.unmarshal(Files.readString(generated()), CustomResourceDefinition.class).getSpec()
+                .getVersions().get(0).getSchema().getOpenAPIV3Schema().getProperties().get("status").getProperties().get("conditions");
+        assertThat(conditions.getType()).isEqualTo("array");
+        io.fabric8.kubernetes.api.model.Condition full = new io.fabric8.kubernetes.api.model.ConditionBuilder().withType("Ready")
+                .withStatus("True").withReason("AllAgentsReporting").withMessage("m").withLastTransitionTime("2026-12-01T00:00:00Z")
+                .withObservedGeneration(1L).build();
+        Map<?, ?> wire = Serialization.unmarshal(Serialization.asJson(full), Map.class);
+        assertThat(conditions.getItems().getSchema().getProperties().keySet()).isEqualTo(wire.keySet());
     }
 
     @Test
@@ -102,7 +148,10 @@ class CrdTest {
             assertThat(budget.matcher(bad).matches()).as(bad).isFalse();
         }
         JSONSchemaProps frameworks = spec.getProperties().get("frameworks");
-        assertThat(frameworks.getMaxItems()).isEqualTo(5L);
+        assertThat(frameworks.getMaxItems()).isEqualTo((long) Framework.values().length);
+        assertThat(frameworks.getItems().getSchema().getEnum()).extracting(n -> n.asText())
+                .containsExactlyInAnyOrder(java.util.Arrays.stream(Framework.values()).map(Framework::wire).toArray(String[]::new))
+                .contains("FlashInfer");
         assertThat(frameworks.getXKubernetesValidations()).singleElement()
                 .satisfies(v -> assertThat(v.getRule()).isEqualTo("self.all(f, self.exists_one(g, g == f))"));
         JSONSchemaProps requirement = spec.getProperties().get("podSelector").getProperties().get("matchExpressions").getItems().getSchema();

@@ -23,7 +23,7 @@ class ChartRbacTest {
     static final Set<String> OPERATOR_CLUSTER = Set.of(
             "mithril.io|compilecaches|get|", "mithril.io|compilecaches|list|", "mithril.io|compilecaches|watch|",
             "mithril.io|compilecaches/status|patch|", "mithril.io|compilecaches/status|update|",
-            "|events|create|",
+            "|events|create|", "|configmaps|get|",
             "|namespaces|get|", "|namespaces|list|", "|namespaces|watch|",
             "|limitranges|list|", "|limitranges|watch|", "|resourcequotas|list|", "|resourcequotas|watch|",
             "authorization.k8s.io|selfsubjectrulesreviews|create|");

@@ -17,6 +17,7 @@ import io.mithril.operator.uninstall.UninstallCleanup;
 import io.mithril.operator.webhook.InformerCacheLookup;
 import io.mithril.operator.webhook.Injection;
 import io.mithril.operator.webhook.InformerNamespaceLookup;
+import io.mithril.operator.webhook.KubeConfigMapLookup;
 import io.mithril.operator.webhook.PodMutator;
 import io.mithril.operator.webhook.PodSecurity;
 import io.mithril.operator.webhook.WaitStep;
@@ -221,7 +222,7 @@ public final class OperatorMain implements Callable<Integer> {
             Thread.sleep(50);
         }
         WebhookServer webhook = new WebhookServer(s.listen(), material.sslContext(), new PodMutator(s.injection()), lookup, namespaces,
-                metrics);
+                new KubeConfigMapLookup(client), metrics);
         webhook.start();
         ScheduledExecutorService checks = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "mithril-tls");

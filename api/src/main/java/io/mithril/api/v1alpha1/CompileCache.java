@@ -1,6 +1,8 @@
 package io.mithril.api.v1alpha1;
 
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.crd.generator.annotation.AdditionalPrinterColumn;
+import io.fabric8.crd.generator.annotation.SchemaSwap;
 import io.fabric8.kubernetes.api.model.Namespaced;
 import io.fabric8.kubernetes.client.CustomResource;
 import io.fabric8.kubernetes.model.annotation.Group;
@@ -33,10 +35,26 @@ import io.fabric8.kubernetes.model.annotation.Version;
 @AdditionalPrinterColumn(name = "Devices", type = AdditionalPrinterColumn.Type.STRING, jsonPath = ".status.deviceClasses",
         priority = 1)
 @AdditionalPrinterColumn(name = "Age", type = AdditionalPrinterColumn.Type.DATE, jsonPath = ".metadata.creationTimestamp")
+// status.conditions has fabric8's Condition, whose fields carry no descriptions: the same shape, described
+@SchemaSwap(originalType = CompileCacheStatus.class, fieldName = "conditions", targetType = ConditionSchema[].class)
 public class CompileCache extends CustomResource<CompileCacheSpec, CompileCacheStatus> implements Namespaced {
 
     /** The pod annotation that opts a pod in. */
     public static final String ANNOTATION_ENABLED = "mithril.io/cache";
     /** The pod annotation that names the CompileCache when a namespace has several. */
     public static final String ANNOTATION_NAME = "mithril.io/cache-name";
+
+    // overridden only to describe the two fields in the CRD (kubectl explain compilecaches.spec)
+    @Override
+    @JsonPropertyDescription("What this cache does: which frameworks' caches are redirected, how much it may hold on each node, "
+            + "which pods and containers take part.")
+    public CompileCacheSpec getSpec() {
+        return super.getSpec();
+    }
+
+    @Override
+    @JsonPropertyDescription("What the operator observed, aggregated from the node agents. Written by the operator.")
+    public CompileCacheStatus getStatus() {
+        return super.getStatus();
+    }
 }

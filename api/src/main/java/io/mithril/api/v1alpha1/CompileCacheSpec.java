@@ -20,11 +20,12 @@ import java.util.List;
         message = "containerNames is only used with containers: Named")
 public class CompileCacheSpec {
 
-    @JsonPropertyDescription("Compile caches to redirect into the node-local view: Inductor, Triton, VLLM, SGLang, CudaJIT. "
+    @JsonPropertyDescription("Compile caches to redirect into the node-local view: Inductor, Triton, VLLM, SGLang, FlashInfer, "
+            + "CudaJIT. VLLM and SGLang bring Inductor and Triton with them (their own kernels and torch.compile write there). "
             + "Only these caches' environment variables are set, never any other (vLLM hashes its VLLM_* variables into its keys). "
             + "Default: Inductor and Triton, what plain torch.compile needs.")
     @Default("[\"Inductor\",\"Triton\"]")
-    @Size(max = 5)
+    @Size(max = 6)
     @ValidationRule(value = "self.all(f, self.exists_one(g, g == f))", message = "frameworks must not repeat: a set")
     private List<Framework> frameworks;
 

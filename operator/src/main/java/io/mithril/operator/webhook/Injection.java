@@ -61,6 +61,10 @@ public record Injection(String mountPath, String viewPath, String hostPath, Stri
     /** How the view reaches the pod ({@link VolumeMode}); the agent reads it to find the pod's folder. */
     public static final String ANNOTATION_VOLUME = Injected.ANNOTATION_VOLUME;
     public static final String GPU_RESOURCE = "nvidia.com/gpu";
+    /** Set with CudaJIT unless the container sets it: the driver evicts its cache beyond this size. */
+    public static final String CUDA_MAXSIZE_ENV = "CUDA_CACHE_MAXSIZE";
+    /** The driver's largest allowed value (4 GiB), so that the driver does not evict what Mithril serves. */
+    public static final String CUDA_MAXSIZE = "4294967296";
 
     public static Injection defaults() {
         return new Injection("/var/cache/mithril", "/var/lib/mithril/view", "/var/lib/mithril/volumes", "busybox:1.36");
@@ -73,6 +77,7 @@ public record Injection(String mountPath, String viewPath, String hostPath, Stri
             case Triton -> "TRITON_CACHE_DIR";
             case VLLM -> "VLLM_CACHE_ROOT";
             case SGLang -> "SGLANG_CACHE_DIR";
+            case FlashInfer -> "FLASHINFER_WORKSPACE_BASE";
             case CudaJIT -> "CUDA_CACHE_PATH";
         };
     }
@@ -84,7 +89,19 @@ public record Injection(String mountPath, String viewPath, String hostPath, Stri
             case Triton -> "triton";
             case VLLM -> "vllm";
             case SGLang -> "sglang";
+            case FlashInfer -> "flashinfer";
             case CudaJIT -> "cuda";
         };
+    }
+
+    /**
+     * Where the framework's variable points, relative to the canonical path: its folder, except for
+     * CudaJIT. The agent keeps the CUDA cache per driver version ({@code cuda/driver-<version>/}) and puts
+     * {@code cuda/current}, a link to the node's driver's folder, into the view; the variable points at the
+     * link, so a pod only reads and writes entries of the driver it runs on. The wait step links
+     * {@code cuda} itself, as every other folder.
+     */
+    public static String envPath(Framework f) {
+        return f == Framework.CudaJIT ? dir(f) + "/current" : dir(f);
     }
 }

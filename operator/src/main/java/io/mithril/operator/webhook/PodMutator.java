@@ -1,6 +1,7 @@
 package io.mithril.operator.webhook;
 
 import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.EnvFromSource;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.EnvVarBuilder;
 import io.fabric8.kubernetes.api.model.LabelSelector;
@@ -23,6 +24,7 @@ import io.mithril.api.v1alpha1.Framework;
 import io.mithril.operator.reconciler.SpecCheck;
 import java.math.BigDecimal;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -36,12 +38,19 @@ import java.util.Objects;
  * canonical path, a volume of the same name): it warns instead.
  *
  * <p>What it adds, for the target containers: the cache variables of the CompileCache's frameworks
- * under one canonical mount path (an emptyDir); the node's view (hostPath, {@code subPathExpr} on the
+ * and of those they imply ({@link Framework#withImplied}) under one canonical mount path (an emptyDir),
+ * with {@code CUDA_CACHE_MAXSIZE} for CudaJIT; the node's view (hostPath, {@code subPathExpr} on the
  * pod UID from the downward API, {@code MITHRIL_POD_UID}); {@code USER} when the container sets
  * neither {@code USER} nor {@code LOGNAME} (torch before 2.13 crashes at import without a passwd entry
  * or one of them). For the pod: both volumes, an init step that waits for the agent's ready marker,
  * links the view in, and gives up after the CompileCache's timeout (fail-open), and annotations
  * recording what was done. See {@link Injection} for why two volumes.
+ *
+ * <p>What a container sets itself is its {@code env} and its {@code envFrom}: ConfigMaps are read through
+ * a {@link ConfigMapLookup} (a variable one provides counts as set, as in {@code env}); Secrets are never
+ * read. Where a source cannot be read (a Secret, a ConfigMap that is forbidden, not there or not answered
+ * in time) and its prefix could produce a variable the webhook injects, the injected {@code env} overrides
+ * it, and a warning names the source and the variables.
  */
 public final class PodMutator {
 
@@ -64,6 +73,14 @@ public final class PodMutator {
      * LimitRanges or ResourceQuotas would admit unchanged but not injected is left unchanged.
      */
     public Result mutate(Pod pod, List<CompileCache> cachesInNamespace, NamespacePolicy ns) {
+        return mutate(pod, cachesInNamespace, ns, ConfigMapLookup.NONE);
+    }
+
+    /**
+     * As {@link #mutate(Pod, List, NamespacePolicy)}, with the ConfigMaps the target containers' {@code envFrom}
+     * name read through {@code configMaps} (each at most once; none when nothing is injected).
+     */
+    public Result mutate(Pod pod, List<CompileCache> cachesInNamespace, NamespacePolicy ns, ConfigMapLookup configMaps) {
         Map<String, String> ann = pod.getMetadata() == null || pod.getMetadata().getAnnotations() == null
                 ? Map.of() : pod.getMetadata().getAnnotations();
         if (!"enabled".equals(ann.get(CompileCache.ANNOTATION_ENABLED))) {
@@ -99,13 +116,13 @@ public final class PodMutator {
                 return new Result(pod, warnings);
             }
             warnings.add("mithril: the namespace's Pod Security level " + level + " forbids hostPath; cache injected in EmptyDir mode");
-            return new PodMutator(injection.withMode(VolumeMode.EmptyDir)).inject(pod, ann, cc, spec, ns, warnings);
+            return new PodMutator(injection.withMode(VolumeMode.EmptyDir)).inject(pod, ann, cc, spec, ns, configMaps, warnings);
         }
-        return inject(pod, ann, cc, spec, ns, warnings);
+        return inject(pod, ann, cc, spec, ns, configMaps, warnings);
     }
 
     private Result inject(Pod pod, Map<String, String> ann, CompileCache cc, CompileCacheSpec spec, NamespacePolicy ns,
-            List<String> warnings) {
+            ConfigMapLookup configMaps, List<String> warnings) {
         for (String name : volumeNames()) {
             if (pod.getSpec().getVolumes() != null && pod.getSpec().getVolumes().stream().anyMatch(v -> name.equals(v.getName()))) {
                 warnings.add("mithril: the pod already has a volume named " + name + "; no cache injected");
@@ -118,13 +135,17 @@ public final class PodMutator {
                 return new Result(pod, warnings);
             }
         }
-        List<Framework> frameworks = spec.getFrameworks() == null || spec.getFrameworks().isEmpty()
-                ? List.of(Framework.Inductor, Framework.Triton) : spec.getFrameworks();
+        List<Framework> frameworks = Framework.withImplied(spec.getFrameworks() == null || spec.getFrameworks().isEmpty()
+                ? List.of(Framework.Inductor, Framework.Triton) : spec.getFrameworks());
         Pod out = new PodBuilder(pod).build(); // a deep copy: the input stays untouched
         List<Container> targets = targets(out.getSpec().getContainers(), spec, warnings);
         List<String> injected = new ArrayList<>();
+        // the CompileCache was looked up in the pod's namespace; a pod as sent may not name it itself
+        String namespace = pod.getMetadata().getNamespace() != null ? pod.getMetadata().getNamespace() : cc.getMetadata().getNamespace();
+        Map<String, ConfigMapLookup.Result> read = new HashMap<>();
+        ConfigMapLookup once = (n, name) -> read.computeIfAbsent(name, x -> configMaps.get(n, x));
         for (Container c : targets) {
-            if (inject(c, frameworks, warnings)) {
+            if (inject(c, frameworks, UserEnv.of(c, namespace, once), warnings)) {
                 injected.add(c.getName());
             }
         }
@@ -213,7 +234,7 @@ public final class PodMutator {
     }
 
     /** Adds mount and variables to one container; false (with a warning) when the user's own mount is in the way. */
-    private boolean inject(Container c, List<Framework> frameworks, List<String> warnings) {
+    private boolean inject(Container c, List<Framework> frameworks, UserEnv user, List<String> warnings) {
         List<VolumeMount> mounts = c.getVolumeMounts();
         for (String path : hostPathMode() ? List.of(injection.mountPath(), injection.viewPath()) : List.of(injection.mountPath())) {
             if (mounts.stream().anyMatch(m -> samePath(path, m.getMountPath()))) {
@@ -222,28 +243,88 @@ public final class PodMutator {
             }
         }
         List<EnvVar> env = c.getEnv();
-        if (hostPathMode() && has(env, Injection.POD_UID_ENV)) {
+        if (hostPathMode() && user.sets(Injection.POD_UID_ENV)) {
             // the view's subPathExpr resolves through it: a value of the user's could mount another pod's view
-            warnings.add("mithril: container " + c.getName() + " sets " + Injection.POD_UID_ENV + "; no cache for it");
+            warnings.add("mithril: container " + c.getName() + " sets " + Injection.POD_UID_ENV + user.where(Injection.POD_UID_ENV)
+                    + "; no cache for it");
             return false;
         }
+        List<String> added = new ArrayList<>();
         if (hostPathMode()) {
             env.add(0, new EnvVarBuilder().withName(Injection.POD_UID_ENV).withNewValueFrom().withNewFieldRef()
                     .withFieldPath("metadata.uid").endFieldRef().endValueFrom().build());
+            added.add(Injection.POD_UID_ENV);
         }
         for (Framework f : frameworks) {
             String name = Injection.envVar(f);
-            if (has(env, name)) {
-                warnings.add("mithril: container " + c.getName() + " sets " + name + "; left as is (that cache is not shared)");
+            if (user.sets(name)) {
+                warnings.add("mithril: container " + c.getName() + " sets " + name + user.where(name)
+                        + "; left as is (that cache is not shared)");
                 continue;
             }
-            env.add(new EnvVar(name, injection.mountPath() + "/" + Injection.dir(f), null));
+            env.add(new EnvVar(name, injection.mountPath() + "/" + Injection.envPath(f), null));
+            added.add(name);
         }
-        if (!has(env, "USER") && !has(env, "LOGNAME")) {
+        if (frameworks.contains(Framework.CudaJIT) && !user.sets(Injection.CUDA_MAXSIZE_ENV)) {
+            env.add(new EnvVar(Injection.CUDA_MAXSIZE_ENV, Injection.CUDA_MAXSIZE, null));
+            added.add(Injection.CUDA_MAXSIZE_ENV);
+        }
+        if (!user.sets("USER") && !user.sets("LOGNAME")) {
             env.add(new EnvVar("USER", "mithril", null));
+            added.add("USER");
+        }
+        for (UserEnv.Unread u : user.unread()) {
+            List<String> over = added.stream().filter(n -> n.startsWith(u.prefix())).toList();
+            if (!over.isEmpty()) {
+                warnings.add("mithril: container " + c.getName() + ": the injected " + String.join(", ", over) + " override"
+                        + (over.size() == 1 ? "s" : "") + " whatever " + u.source() + " (envFrom" + (u.prefix().isEmpty() ? "" : ", prefix "
+                        + u.prefix()) + ") sets for " + (over.size() == 1 ? "it" : "them") + ": " + u.why());
+            }
         }
         mounts.addAll(mounts(false));
         return true;
+    }
+
+    /**
+     * The variables a container sets itself: its {@code env}, and the keys of the ConfigMaps of its
+     * {@code envFrom} that could be read (with their prefix); and the sources that could not be read.
+     */
+    record UserEnv(Map<String, String> set, List<Unread> unread) {
+
+        /** A source of {@code envFrom} whose variables are unknown: those starting with {@code prefix} may be set. */
+        record Unread(String source, String prefix, String why) {}
+
+        static UserEnv of(Container c, String namespace, ConfigMapLookup configMaps) {
+            Map<String, String> set = new HashMap<>();
+            c.getEnv().forEach(e -> set.put(e.getName(), ""));
+            List<Unread> unread = new ArrayList<>();
+            for (EnvFromSource from : c.getEnvFrom() == null ? List.<EnvFromSource>of() : c.getEnvFrom()) {
+                String prefix = from.getPrefix() == null ? "" : from.getPrefix();
+                if (from.getSecretRef() != null) {
+                    unread.add(new Unread("Secret " + from.getSecretRef().getName(), prefix, "Secrets are not read"));
+                } else if (from.getConfigMapRef() != null && from.getConfigMapRef().getName() != null) {
+                    String name = from.getConfigMapRef().getName();
+                    ConfigMapLookup.Result r = configMaps.get(namespace, name);
+                    if (r instanceof ConfigMapLookup.Found found) {
+                        found.data().keySet().forEach(k -> set.putIfAbsent(prefix + k, " (from ConfigMap " + name + " through envFrom)"));
+                    } else if (r instanceof ConfigMapLookup.Unreadable u) {
+                        unread.add(new Unread("ConfigMap " + name, prefix, "it could not be read (" + u.why() + ")"));
+                    } else if (!Boolean.TRUE.equals(from.getConfigMapRef().getOptional())) {
+                        unread.add(new Unread("ConfigMap " + name, prefix, "it does not exist (the pod waits for it)"));
+                    }
+                }
+            }
+            return new UserEnv(set, unread);
+        }
+
+        boolean sets(String name) {
+            return set.containsKey(name);
+        }
+
+        /** Where the user sets it, for a warning: nothing for {@code env}. */
+        String where(String name) {
+            return set.getOrDefault(name, "");
+        }
     }
 
     private boolean hostPathMode() {
@@ -399,10 +480,6 @@ public final class PodMutator {
             pod.getSpec().getEphemeralContainers().forEach(c -> all.add(c.getVolumeMounts()));
         }
         return all.stream().filter(Objects::nonNull).flatMap(List::stream).anyMatch(m -> volume.equals(m.getName()));
-    }
-
-    private static boolean has(List<EnvVar> env, String name) {
-        return env.stream().anyMatch(e -> name.equals(e.getName()));
     }
 
     /** Label selector semantics (matchLabels and In, NotIn, Exists, DoesNotExist). */

@@ -61,17 +61,26 @@ public final class WebhookServer implements AutoCloseable {
     private final PodMutator mutator;
     private final CacheLookup caches;
     private final NamespacePolicy.Lookup namespaces;
+    private final ConfigMapLookup configMaps;
     private final OperatorMetrics metrics;
 
     public WebhookServer(InetSocketAddress listen, SSLContext tls, PodMutator mutator, CacheLookup caches) throws IOException {
         this(listen, tls, mutator, caches, NamespacePolicy.Lookup.NONE, new OperatorMetrics());
     }
 
+    /** Without reading ConfigMaps: a container's {@code envFrom} ConfigMap is then treated as unreadable (injected, warned). */
     public WebhookServer(InetSocketAddress listen, SSLContext tls, PodMutator mutator, CacheLookup caches,
             NamespacePolicy.Lookup namespaces, OperatorMetrics metrics) throws IOException {
+        this(listen, tls, mutator, caches, namespaces, ConfigMapLookup.NONE, metrics);
+    }
+
+    /** {@code configMaps}: how the ConfigMaps of the containers' {@code envFrom} are read ({@link KubeConfigMapLookup}). */
+    public WebhookServer(InetSocketAddress listen, SSLContext tls, PodMutator mutator, CacheLookup caches,
+            NamespacePolicy.Lookup namespaces, ConfigMapLookup configMaps, OperatorMetrics metrics) throws IOException {
         this.mutator = mutator;
         this.caches = caches;
         this.namespaces = namespaces;
+        this.configMaps = configMaps;
         this.metrics = metrics;
         this.https = HttpsServer.create(listen, 128);
         this.tls = SwitchableSslContext.of(tls);
@@ -194,7 +203,7 @@ public final class WebhookServer implements AutoCloseable {
             String ns = req.getNamespace() != null ? req.getNamespace()
                     : pod.getMetadata() != null ? pod.getMetadata().getNamespace() : null;
             PodMutator.Result r = mutator.mutate(pod, ns == null ? List.of() : caches.inNamespace(ns),
-                    ns == null ? NamespacePolicy.NONE : namespaces.of(ns));
+                    ns == null ? NamespacePolicy.NONE : namespaces.of(ns), configMaps.forRequest());
             if (!r.warnings().isEmpty()) {
                 b.withWarnings(r.warnings());
             }

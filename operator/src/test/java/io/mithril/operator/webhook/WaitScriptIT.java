@@ -19,7 +19,11 @@ class WaitScriptIT {
     record Run(int code, String out) {}
 
     Run run(Injection inj, int timeout) throws Exception {
-        Process p = new ProcessBuilder("sh", "-c", PodMutator.waitScript(inj, timeout, List.of(Framework.Inductor, Framework.Triton)))
+        return run(inj, timeout, List.of(Framework.Inductor, Framework.Triton));
+    }
+
+    Run run(Injection inj, int timeout, List<Framework> frameworks) throws Exception {
+        Process p = new ProcessBuilder("sh", "-c", PodMutator.waitScript(inj, timeout, frameworks))
                 .redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         return new Run(p.waitFor(), out);
@@ -44,6 +48,18 @@ class WaitScriptIT {
         // a restarted init step finds the links and leaves them
         assertThat(run(inj, 5).code()).isZero();
         assertThat(Files.isSymbolicLink(Path.of(inj.mountPath(), "inductor"))).isTrue();
+    }
+
+    @Test
+    void cudaJit_linksTheCudaFolder_soTheVariablesCurrentResolvesToTheDriversFolderInTheView() throws Exception {
+        Injection inj = layout();
+        Path driver = Files.createDirectories(Path.of(inj.viewPath(), "cuda", "driver-570.86.15"));
+        Files.createSymbolicLink(Path.of(inj.viewPath(), "cuda", "current"), Path.of("driver-570.86.15"));
+        Files.writeString(Path.of(inj.viewPath(), ".mithril-ready"), "ok");
+        assertThat(run(inj, 5, List.of(Framework.CudaJIT)).code()).isZero();
+        assertThat(Files.readSymbolicLink(Path.of(inj.mountPath(), "cuda"))).isEqualTo(Path.of(inj.viewPath(), "cuda"));
+        Path variable = Path.of(inj.mountPath(), Injection.envPath(Framework.CudaJIT)); // CUDA_CACHE_PATH
+        assertThat(variable.toRealPath()).isEqualTo(driver.toRealPath());
     }
 
     @Test

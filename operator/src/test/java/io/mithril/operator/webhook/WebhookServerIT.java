@@ -75,8 +75,12 @@ class WebhookServerIT {
         org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> lookup.inNamespace("team-two").size() == 2
                 && namespaces.synced() && namespaces.of("team-r").limitRanges().size() == 1 && lookup.inNamespace("team-bad").size() == 1
                 && "privileged".equals(namespaces.of("team-priv").podSecurityEnforce()));
+        kube.configMaps().inNamespace("team-a").resource(new io.fabric8.kubernetes.api.model.ConfigMapBuilder().withNewMetadata()
+                .withName("inductor-env").endMetadata().addToData("TORCHINDUCTOR_CACHE_DIR", "/data/inductor").build()).create();
+        mock.expect().get().withPath("/api/v1/namespaces/team-a/configmaps/locked").andReturn(403,
+                new io.fabric8.kubernetes.api.model.StatusBuilder().withCode(403).withReason("Forbidden").build()).always();
         server = new WebhookServer(new InetSocketAddress("127.0.0.1", 0), serverTls, new PodMutator(Injection.defaults()), lookup, namespaces,
-                metrics);
+                new KubeConfigMapLookup(kube), metrics);
         server.start();
         TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
         tmf.init(ca.trustStore());
@@ -261,5 +265,31 @@ class WebhookServerIT {
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("mithril_operator_admissions_total\\{outcome=\"" + outcome + "\"\\} (\\d+)")
                 .matcher(exposition);
         return m.find() ? Long.parseLong(m.group(1)) : -1;
+    }
+
+    @Test
+    void envFromConfigMaps_areReadFromTheApiServer_whatOneSetsIsLeft_anUnreadableOneIsOverriddenAndSaid() throws Exception {
+        HttpResponse<String> r = post(recorded.replace("\"env\": [{\"name\": \"TRITON_CACHE_DIR\", \"value\": \"/data/triton\"}],",
+                "\"envFrom\": [{\"configMapRef\": {\"name\": \"inductor-env\"}}, {\"configMapRef\": {\"name\": \"locked\"}, \"prefix\": \"TRITON_\"},"
+                        + " {\"configMapRef\": {\"name\": \"absent\", \"optional\": true}}],"));
+        JsonNode resp = new ObjectMapper().readTree(r.body()).get("response");
+        JsonNode train = patchOf(r).get(0).get("value").get("containers").get(0);
+        assertThat(train.get("env").toString()).doesNotContain("TORCHINDUCTOR_CACHE_DIR").contains("/var/cache/mithril/triton");
+        assertThat(train.get("envFrom")).hasSize(3);
+        assertThat(resp.get("warnings")).hasSize(2);
+        assertThat(resp.get("warnings").get(0).asText()).contains("sets TORCHINDUCTOR_CACHE_DIR (from ConfigMap inductor-env through envFrom)");
+        assertThat(resp.get("warnings").get(1).asText()).contains("the injected TRITON_CACHE_DIR overrides whatever ConfigMap locked")
+                .contains("could not be read (forbidden)");
+    }
+
+    @Test
+    void configMapLookup_foundMissingForbidden_andNoReadOnceTheRequestsBudgetIsSpent() {
+        ConfigMapLookup perRequest = new KubeConfigMapLookup(kube).forRequest();
+        assertThat(perRequest.get("team-a", "inductor-env"))
+                .isEqualTo(new ConfigMapLookup.Found(java.util.Map.of("TORCHINDUCTOR_CACHE_DIR", "/data/inductor")));
+        assertThat(perRequest.get("team-a", "absent")).isInstanceOf(ConfigMapLookup.Missing.class);
+        assertThat(perRequest.get("team-a", "locked")).isEqualTo(new ConfigMapLookup.Unreadable("forbidden"));
+        assertThat(new KubeConfigMapLookup(kube, Duration.ZERO).forRequest().get("team-a", "inductor-env"))
+                .isInstanceOfSatisfying(ConfigMapLookup.Unreadable.class, u -> assertThat(u.why()).contains("were spent"));
     }
 }
