@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
 class ChartRbacTest {
 
     static final Set<String> AGENT_CLUSTER = Set.of(
-            "|nodes|get|", "|pods|list|", "|pods|watch|",
+            "|nodes|get|", "|pods|list|", "|pods|watch|", "|events|create|",
             "mithril.io|compilecaches|list|", "mithril.io|compilecaches|watch|");
     static final Set<String> OPERATOR_CLUSTER = Set.of(
             "mithril.io|compilecaches|get|", "mithril.io|compilecaches|list|", "mithril.io|compilecaches|watch|",

@@ -36,6 +36,17 @@ public class CompileCacheStatus {
     @JsonPropertyDescription("Device classes with entries, e.g. cuda-9.0/nvidia-h100-80gb-hbm3.")
     private List<String> deviceClasses;
 
+    @JsonPropertyDescription("Pods by how their start went for the cache (warm, or why not), summed over nodes since the agents' stores were made.")
+    private PodStarts podStarts;
+
+    public PodStarts getPodStarts() {
+        return podStarts;
+    }
+
+    public void setPodStarts(PodStarts podStarts) {
+        this.podStarts = podStarts;
+    }
+
     public Long getObservedGeneration() {
         return observedGeneration;
     }

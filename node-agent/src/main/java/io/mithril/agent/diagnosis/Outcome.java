@@ -47,6 +47,16 @@ public enum Outcome {
         return b.toString();
     }
 
+    /** The outcome of a {@link #key()}, or null. */
+    public static Outcome ofKey(String key) {
+        for (Outcome o : values()) {
+            if (o.key().equals(key)) {
+                return o;
+            }
+        }
+        return null;
+    }
+
     /** Whether the run compiled cold, for all or part of what it needed. */
     public boolean cold() {
         return this != WARM && this != UNUSED;

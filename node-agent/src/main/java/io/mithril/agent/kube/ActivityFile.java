@@ -1,5 +1,6 @@
 package io.mithril.agent.kube;
 
+import io.mithril.agent.diagnosis.Outcome;
 import io.mithril.agent.key.GroupId;
 import io.mithril.agent.serve.AgentMetrics;
 import java.io.IOException;
@@ -18,7 +19,7 @@ import org.slf4j.LoggerFactory;
 /**
  * Each group's hits and misses, kept in {@code <root>/activity} so that a restarted agent goes on
  * counting where it stopped (the hit ratio of {@code kubectl get cc} would otherwise fall back to
- * what happened since the restart). One line per group, {@code GROUP HITS MISSES}, written whole
+ * what happened since the restart). One line per group, {@code GROUP HITS MISSES [OUTCOME=RUNS ...]}, written whole
  * (temp, fsync, rename) after each pod; a line that does not parse is skipped, never fatal: these are
  * figures, not cache contents.
  */
@@ -41,7 +42,15 @@ final class ActivityFile {
             for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
                 String[] p = line.trim().split(" ");
                 try {
-                    metrics.groupActivity(GroupId.parse(p[0]), Math.toIntExact(Long.parseLong(p[1])), Math.toIntExact(Long.parseLong(p[2])));
+                    GroupId g = GroupId.parse(p[0]);
+                    metrics.groupActivity(g, Math.toIntExact(Long.parseLong(p[1])), Math.toIntExact(Long.parseLong(p[2])));
+                    for (int i = 3; i < p.length; i++) { // outcome=count, since runs are counted by outcome
+                        int eq = p[i].indexOf('=');
+                        Outcome o = eq < 0 ? null : Outcome.ofKey(p[i].substring(0, eq));
+                        if (o != null) {
+                            metrics.groupOutcome(g, o, Long.parseLong(p[i].substring(eq + 1)));
+                        }
+                    }
                 } catch (RuntimeException bad) {
                     log.warn("skipping a line of {} that does not parse", file);
                 }
@@ -55,7 +64,9 @@ final class ActivityFile {
     synchronized void save(AgentMetrics metrics) {
         List<String> lines = new ArrayList<>();
         for (Map.Entry<GroupId, long[]> e : metrics.groupActivity().entrySet()) {
-            lines.add(e.getKey().text() + " " + e.getValue()[0] + " " + e.getValue()[1]);
+            StringBuilder line = new StringBuilder(e.getKey().text() + " " + e.getValue()[0] + " " + e.getValue()[1]);
+            metrics.groupCounts(e.getKey()).runs().forEach((o, n) -> line.append(' ').append(o.key()).append('=').append(n));
+            lines.add(line.toString());
         }
         Path tmp = file.resolveSibling("activity.tmp");
         try {

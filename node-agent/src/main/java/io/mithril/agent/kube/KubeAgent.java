@@ -102,6 +102,7 @@ public final class KubeAgent implements AutoCloseable {
         caches = client.resources(CompileCache.class).inAnyNamespace().runnableInformer(0);
         volumes = new PodVolumes(store, ingester, metrics, config.volumes(), config.kubeletPods(), id,
                 (ns, name) -> caches.getIndexer().getByKey(ns + "/" + name) != null);
+        volumes.reportTo(new PodEvents(client, id.node(), work));
         caches.addEventHandler(new ResourceEventHandler<>() {
             @Override
             public void onAdd(CompileCache cc) {

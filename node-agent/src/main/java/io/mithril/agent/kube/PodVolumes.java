@@ -1,5 +1,6 @@
 package io.mithril.agent.kube;
 
+import io.mithril.agent.diagnosis.Diagnoser;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -7,6 +8,7 @@ import io.fabric8.kubernetes.api.model.PodSecurityContext;
 import io.fabric8.kubernetes.api.model.SecurityContext;
 import io.mithril.agent.framework.Framework;
 import io.mithril.agent.index.Entry;
+import io.mithril.agent.index.EntryKey;
 import io.mithril.agent.ingest.IngestReport;
 import io.mithril.agent.ingest.Ingester;
 import io.mithril.agent.ingest.Pass;
@@ -83,6 +85,8 @@ public final class PodVolumes implements AutoCloseable {
         /** The folder is kubelet's (the pod's emptyDir): empty it at the end, never remove it. */
         final boolean keepFolder;
         int ingested;
+        /** Names of what was ingested from it so far (at most {@link IngestReport#MAX_NAMES}), for its diagnosis. */
+        final List<String> committed = new ArrayList<>();
         /** A pass over this view is running (a slow one is never queued twice, nor waited for by others). */
         final java.util.concurrent.atomic.AtomicBoolean passing = new java.util.concurrent.atomic.AtomicBoolean();
         /** A container of the pod crashed, or the pod Failed (see {@link #outcome}). */
@@ -92,6 +96,14 @@ public final class PodVolumes implements AutoCloseable {
             this.pod = pod;
             this.view = view;
             this.keepFolder = keepFolder;
+        }
+
+        void note(IngestReport r) {
+            for (String n : r.committed()) {
+                if (committed.size() < IngestReport.MAX_NAMES) {
+                    committed.add(n);
+                }
+            }
         }
 
         /** Notes what the pod's status says of its run: a container that exited non-zero, or phase Failed. */
@@ -142,6 +154,8 @@ public final class PodVolumes implements AutoCloseable {
     private final Map<String, Object> locks = new ConcurrentHashMap<>();
     /** Pods finished here: a late update of a pod that ended must not publish it again. */
     private final Map<String, Long> finished = new ConcurrentHashMap<>();
+    /** Pods counted as started without a view ({@link #noView}). */
+    private final Path coldMarkers;
     /** EmptyDir-mode pods seen before kubelet made their emptyDir: tried again at each periodic pass. */
     private final Map<String, Pod> awaitingFolder = new ConcurrentHashMap<>();
     /** Groups whose CompileCache was deleted with deletionPolicy Delete: no more ingest into them. */
@@ -183,7 +197,59 @@ public final class PodVolumes implements AutoCloseable {
         this.metrics = metrics;
         this.volumes = Files.createDirectories(volumes);
         this.state = Files.createDirectories(store.root().resolve("pods"));
+        this.coldMarkers = store.root().resolve("pods.cold");
         this.node = node;
+    }
+
+    /** Where a pod's outcome goes besides the metrics and the log (an Event on the pod, in a cluster). */
+    public interface OutcomeReporter {
+        void report(String namespace, String name, String uid, Diagnoser.Diagnosis why);
+    }
+
+    private volatile OutcomeReporter reporter = (ns, name, uid, why) -> { };
+
+    public void reportTo(OutcomeReporter r) {
+        this.reporter = r;
+    }
+
+    private static final String WAIT_GAVE_UP = "the pod's wait step gave up before the agent got to it "
+            + "(the CompileCache's publishTimeoutSeconds, or the agent was not running)";
+
+    /**
+     * Counts and reports a pod that got no view, once: a marker in {@code <root>/pods.cold/} keeps an
+     * agent restart from counting a pod that still runs cold again.
+     */
+    private void noView(Pod pod, String uid, String why) {
+        Path marker = coldMarkers.resolve(uid);
+        try {
+            if (Files.exists(marker)) {
+                return;
+            }
+            Files.createDirectories(coldMarkers);
+            Files.writeString(marker, "");
+        } catch (IOException e) {
+            log.debug("no cold-start marker for {}: {}", uid, e.toString());
+        }
+        try {
+            GroupId g = node.group(pod.getMetadata().getNamespace(), pod.getMetadata().getAnnotations().get(ANNOTATION_INJECTED));
+            outcome(name(pod), uid, g, Diagnoser.noView(why));
+            activity.save(metrics);
+        } catch (InvalidNameException e) {
+            log.debug("no outcome for a pod of no group: {}", e.getMessage());
+        }
+    }
+
+    /** Counts a pod's outcome for its group and reports it; {@code pod} is {@code ns/name} (or {@code gone:uid}: not reported). */
+    private void outcome(String pod, String uid, GroupId group, Diagnoser.Diagnosis why) {
+        metrics.groupOutcome(group, why.outcome(), 1);
+        int slash = pod.indexOf('/');
+        if (slash > 0 && !pod.startsWith("gone:")) {
+            try {
+                reporter.report(pod.substring(0, slash), pod.substring(slash + 1), uid, why);
+            } catch (RuntimeException e) {
+                log.warn("could not report the outcome of {}: {}", pod, e.toString());
+            }
+        }
     }
 
     /** Where to look up a pod's newest state just before publishing (events can wait in a queue). */
@@ -265,6 +331,7 @@ public final class PodVolumes implements AutoCloseable {
                     if (waitStepEnded(pod)) {
                         log.info("not publishing: the pod's wait step already ended (it runs cold)");
                         finished.put(uid, System.currentTimeMillis());
+                        noView(pod, uid, WAIT_GAVE_UP);
                         return;
                     }
                     publishLocked(pod, uid);
@@ -310,6 +377,7 @@ public final class PodVolumes implements AutoCloseable {
                             IngestReport r = ingester.ingest(l.view, "pod:" + l.pod, Pass.PERIODIC);
                             metrics.ingested(r);
                             l.ingested += r.entries();
+                            l.note(r);
                         } catch (RuntimeException e) {
                             log.warn("ingest failed: {}", e.toString());
                         }
@@ -342,6 +410,15 @@ public final class PodVolumes implements AutoCloseable {
         Map<String, Pod> byUid = new java.util.HashMap<>();
         for (Pod p : podsOnNode) {
             byUid.put(p.getMetadata().getUid(), p);
+        }
+        if (Files.isDirectory(coldMarkers)) {
+            try (var ds = Files.newDirectoryStream(coldMarkers)) {
+                for (Path m : ds) {
+                    if (!byUid.containsKey(m.getFileName().toString())) {
+                        Files.deleteIfExists(m); // that pod is gone
+                    }
+                }
+            }
         }
         List<String> folders = new ArrayList<>();
         try (var ds = Files.newDirectoryStream(volumes)) {
@@ -424,6 +501,7 @@ public final class PodVolumes implements AutoCloseable {
         if (waitStepEnded(pod)) {
             log.info("not publishing: the pod's wait step already ended (it runs cold)");
             finished.put(uid, System.currentTimeMillis());
+            noView(pod, uid, WAIT_GAVE_UP);
             return;
         }
         GroupId group;
@@ -463,6 +541,7 @@ public final class PodVolumes implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             // the pod's wait step gives up and it runs cold: fail-open
             log.warn("publish failed, the pod will start cold: {}", e.toString());
+            noView(pod, uid, e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName());
             if (!(e instanceof Views.ViewRefusedException)) {
                 Pod now = latest.apply(pod);
                 if (!emptyDir || (now != null && !waitStepEnded(now))) {
@@ -487,25 +566,29 @@ public final class PodVolumes implements AutoCloseable {
                     IngestReport r = ingester.ingest(l.view, "pod:" + l.pod, l.outcome());
                     metrics.ingested(r);
                     ingested += r.entries();
+                    l.note(r);
                 } catch (RuntimeException e) {
                     log.warn("final ingest failed: {}", e.toString());
                 }
             }
-            int read = 0;
+            Set<EntryKey> readKeys = Set.of();
             try {
-                read = views.unpublish(l.view, l.keepFolder).size();
+                readKeys = views.unpublish(l.view, l.keepFolder);
             } catch (IOException e) {
                 log.warn("unpublish failed: {}", e.toString());
             }
+            int read = readKeys.size();
             metrics.entriesRead(read);
             metrics.groupActivity(l.view.group(), read, ingested);
+            Diagnoser.Diagnosis why = new Diagnoser(store).diagnose(l.view.group(), l.view.entries(), readKeys, l.committed);
+            outcome(l.pod, uid, l.view.group(), why);
             activity.save(metrics);
             try {
                 store.evictTo(Long.MAX_VALUE); // entries the view pinned may now go: bring groups back within budget
             } catch (IOException e) {
                 log.warn("eviction after the view failed: {}", e.toString());
             }
-            log.info("finished: read {} entries (hits), ingested {} (misses)", read, ingested);
+            log.info("finished: read {} entries (hits), ingested {} (misses); {}", read, ingested, why.line());
             Files.deleteIfExists(state.resolve(uid));
         } catch (IOException e) {
             log.warn("could not remove the record of {}: {}", uid, e.toString());
@@ -515,6 +598,7 @@ public final class PodVolumes implements AutoCloseable {
     /** Removes a pod's record and, unless it is kubelet's emptyDir, its folder under the volumes folder. */
     private void forget(String uid) {
         try {
+            Files.deleteIfExists(coldMarkers.resolve(uid));
             Record rec = readRecord(uid);
             if (rec == null || !rec.keepFolder()) {
                 FileTrees.deleteTree(viewDir(uid));

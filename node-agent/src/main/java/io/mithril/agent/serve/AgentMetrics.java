@@ -1,5 +1,6 @@
 package io.mithril.agent.serve;
 
+import io.mithril.agent.diagnosis.Outcome;
 import io.mithril.agent.index.EvictionCause;
 import io.mithril.agent.ingest.IngestReport;
 import io.mithril.agent.key.GroupId;
@@ -31,6 +32,15 @@ public final class AgentMetrics {
     public static final class GroupCounts {
         final LongAdder hits = new LongAdder();
         final LongAdder misses = new LongAdder();
+        /** Workload runs by {@link Outcome} (why a run was warm or not). */
+        final Map<Outcome, LongAdder> runs = new java.util.concurrent.ConcurrentHashMap<>();
+
+        /** Runs by outcome, those that happened only, in {@link Outcome} order. */
+        public Map<Outcome, Long> runs() {
+            Map<Outcome, Long> out = new java.util.EnumMap<>(Outcome.class);
+            runs.forEach((o, n) -> out.put(o, n.sum()));
+            return out;
+        }
 
         public long hits() {
             return hits.sum();
@@ -46,6 +56,11 @@ public final class AgentMetrics {
         GroupCounts c = groups.computeIfAbsent(g, k -> new GroupCounts());
         c.hits.add(read);
         c.misses.add(ingested);
+    }
+
+    /** Counts {@code n} workload runs of a group that ended with {@code outcome}. */
+    public void groupOutcome(GroupId g, Outcome outcome, long n) {
+        groups.computeIfAbsent(g, k -> new GroupCounts()).runs.computeIfAbsent(outcome, k -> new LongAdder()).add(n);
     }
 
     /** Every group with activity, with its counts (a snapshot). */
@@ -119,6 +134,12 @@ public final class AgentMetrics {
         b.append("# TYPE mithril_group_misses_total counter\n");
         for (StoreStats.Group g : s.groups()) {
             b.append("mithril_group_misses_total{").append(labels(g)).append("} ").append(groupCounts(g.group()).misses()).append('\n');
+        }
+        b.append("# HELP mithril_group_runs_total Workload runs of a group, by outcome (docs/troubleshooting.md, Why did I miss?).\n");
+        b.append("# TYPE mithril_group_runs_total counter\n");
+        for (StoreStats.Group g : s.groups()) {
+            groupCounts(g.group()).runs().forEach((o, n) -> b.append("mithril_group_runs_total{").append(labels(g))
+                    .append(",outcome=\"").append(o.key()).append("\"} ").append(n).append('\n'));
         }
         publish.write(b);
         ingest.write(b);

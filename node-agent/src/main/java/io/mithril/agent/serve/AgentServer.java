@@ -9,6 +9,7 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Executors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -110,7 +111,7 @@ public final class AgentServer implements AutoCloseable {
      * The JSON the operator aggregates: per group its entries, bytes, budget, hits and misses since
      * this agent started, and last use (ISO-8601 UTC, or null).
      */
-    static String statsJson(StoreStats s, AgentMetrics metrics) {
+    public static String statsJson(StoreStats s, AgentMetrics metrics) {
         StringBuilder b = new StringBuilder("{\"bytes\":").append(s.bytes())
                 .append(",\"entries\":").append(s.entries())
                 .append(",\"blobs\":").append(s.blobs())
@@ -120,14 +121,22 @@ public final class AgentServer implements AutoCloseable {
         for (StoreStats.Group g : s.groups()) {
             b.append(sep).append(String.format(Locale.ROOT,
                     "{\"namespace\":\"%s\",\"cache\":\"%s\",\"device\":\"%s\",\"product\":\"%s\",\"entries\":%d,\"bytes\":%d,"
-                            + "\"budget\":%s,\"hits\":%d,\"misses\":%d,\"lastUse\":%s}",
+                            + "\"budget\":%s,\"hits\":%d,\"misses\":%d,\"runs\":%s,\"lastUse\":%s}",
                     g.group().namespace(), g.group().cache(), g.group().device().text(), g.group().product().slug(),
                     g.entries(), g.bytes(), g.budget() == null ? "null" : g.budget().toString(),
                     metrics.groupCounts(g.group()).hits(), metrics.groupCounts(g.group()).misses(),
+                    runsJson(metrics.groupCounts(g.group()).runs()),
                     g.lastUseMillis() <= 0 ? "null" : "\"" + java.time.Instant.ofEpochMilli(g.lastUseMillis()).truncatedTo(java.time.temporal.ChronoUnit.SECONDS) + "\""));
             sep = ",";
         }
         return b.append("]}\n").toString();
+    }
+
+    /** {@code {"warm":3,"keyChanged":1}}: the outcomes that happened. */
+    static String runsJson(Map<io.mithril.agent.diagnosis.Outcome, Long> runs) {
+        StringBuilder b = new StringBuilder("{");
+        runs.forEach((o, n) -> b.append(b.length() > 1 ? "," : "").append('"').append(o.key()).append("\":").append(n));
+        return b.append('}').toString();
     }
 
     private static void send(HttpExchange ex, int status, String type, String body) throws IOException {

@@ -263,6 +263,48 @@ class KubeAgentIT {
         assertThat(metrics.groupCounts(group()).misses()).isEqualTo(1);
     }
 
+    /** Why did I miss, in a cluster: an Event on each pod when its view ends, and runs by outcome in /v1/stats. */
+    @Test
+    void finishedPods_getAnEventSayingWhetherTheyWereWarm_andTheGroupCountsRunsByOutcome() throws Exception {
+        Pod cold = pod("cold", "gpu-1");
+        await().atMost(Duration.ofSeconds(20)).until(() -> Views.isReady(view(cold)));
+        compileInto(view(cold), "cabc.py", "def kernel(): return 42\n");
+        client.pods().inNamespace(ns).withName("cold").delete();
+        await().atMost(Duration.ofSeconds(20)).until(() -> !Files.exists(view(cold)));
+        Pod warm = pod("warm", "gpu-1");
+        await().atMost(Duration.ofSeconds(20)).until(() -> Views.isReady(view(warm)));
+        Files.readAllBytes(view(warm).resolve("inductor/ab/cabc.py"));
+        client.pods().inNamespace(ns).withName("warm").delete();
+        await().atMost(Duration.ofSeconds(20)).until(() -> !Files.exists(view(warm)));
+        Pod late = create(podSpec("late", "gpu-1", "gpt", 1000L, true)); // its wait step gave up before the agent came
+        await().atMost(Duration.ofSeconds(20)).until(() -> metrics.groupCounts(group()).runs().size() == 3);
+
+        java.util.Map<String, io.fabric8.kubernetes.api.model.Event> byPod = new java.util.HashMap<>();
+        await().atMost(Duration.ofSeconds(20)).until(() -> {
+            client.v1().events().inNamespace(ns).list().getItems().forEach(e -> byPod.put(e.getInvolvedObject().getName(), e));
+            return byPod.size() == 3;
+        });
+        assertThat(byPod.get("cold").getReason()).isEqualTo("MithrilNothingPublished");
+        assertThat(byPod.get("cold").getType()).isEqualTo("Normal");
+        assertThat(byPod.get("cold").getMessage()).contains("is empty on this node").contains("compiled 1 entries");
+        assertThat(byPod.get("cold").getInvolvedObject().getUid()).isEqualTo(cold.getMetadata().getUid());
+        assertThat(byPod.get("warm").getReason()).isEqualTo("MithrilWarm");
+        assertThat(byPod.get("warm").getMessage()).isEqualTo("warm: read 1 of 1 published entries, compiled nothing");
+        assertThat(byPod.get("late").getReason()).isEqualTo("MithrilNoView");
+        assertThat(byPod.get("late").getType()).isEqualTo("Warning");
+        assertThat(byPod.get("late").getMessage()).contains("wait step gave up");
+        assertThat(metrics.groupCounts(group()).runs()).containsEntry(io.mithril.agent.diagnosis.Outcome.WARM, 1L)
+                .containsEntry(io.mithril.agent.diagnosis.Outcome.NOTHING_PUBLISHED, 1L)
+                .containsEntry(io.mithril.agent.diagnosis.Outcome.NO_VIEW, 1L);
+        assertThat(io.mithril.agent.serve.AgentServer.statsJson(store.stats(), metrics))
+                .contains("\"runs\":{\"noView\":1,\"nothingPublished\":1,\"warm\":1}");
+
+        agent.close(); // counted across a restart (the activity file)
+        startAgent();
+        assertThat(metrics.groupCounts(group()).runs()).containsEntry(io.mithril.agent.diagnosis.Outcome.WARM, 1L)
+                .containsEntry(io.mithril.agent.diagnosis.Outcome.NO_VIEW, 1L);
+    }
+
     @Test
     void agentRestartedInTheMiddle_adoptsLiveViews_finishesGoneOnes_publishesNewOnes() throws Exception {
         Pod stays = pod("stays", "gpu-1");

@@ -75,7 +75,7 @@ class AgentServerIT {
                 assertThat(promtool(m.body())).isEqualTo("");
                 HttpResponse<String> s = get(port, "/v1/stats");
                 assertThat(s.body()).contains("\"entries\":1").contains("\"device\":\"cuda-9.0\"").contains("\"hardLimit\":1048576")
-                        .contains("\"hits\":0,\"misses\":1,\"lastUse\":\"20");
+                        .contains("\"hits\":0,\"misses\":1,\"runs\":{},\"lastUse\":\"20");
                 assertThat(m.body()).contains("mithril_group_misses_total{namespace=\"team-a\",cache=\"gpt\",device=\"cuda-9.0\",product=\"nvidia-h100-80gb-hbm3\"} 1");
                 assertThat(get(port, "/nope").statusCode()).isEqualTo(404);
                 HttpResponse<String> post = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics"))

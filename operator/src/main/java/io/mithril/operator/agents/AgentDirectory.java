@@ -164,13 +164,19 @@ public final class AgentDirectory implements AutoCloseable {
     }
 
     /** The agent's /v1/stats JSON as the reconciler needs it; unknown fields are ignored. */
-    static NodeStats parse(String node, String json) throws IOException {
+    public static NodeStats parse(String node, String json) throws IOException {
         JsonNode root = JSON.readTree(json);
         List<NodeStats.Group> groups = new ArrayList<>();
         for (JsonNode g : root.path("groups")) {
+            java.util.Map<String, Long> runs = new java.util.TreeMap<>();
+            g.path("runs").fields().forEachRemaining(f -> {
+                if (f.getValue().canConvertToLong() && f.getValue().asLong() > 0) {
+                    runs.put(f.getKey(), f.getValue().asLong());
+                }
+            });
             groups.add(new NodeStats.Group(g.path("namespace").asText(), g.path("cache").asText(), g.path("device").asText(),
                     g.path("product").asText(), g.path("entries").asLong(), g.path("bytes").asLong(), g.path("hits").asLong(),
-                    g.path("misses").asLong(), g.path("lastUse").isTextual() ? g.path("lastUse").asText() : null));
+                    g.path("misses").asLong(), g.path("lastUse").isTextual() ? g.path("lastUse").asText() : null, runs));
         }
         return new NodeStats(node, groups);
     }

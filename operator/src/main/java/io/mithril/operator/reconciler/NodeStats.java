@@ -8,6 +8,13 @@ import java.util.List;
  */
 public record NodeStats(String node, List<Group> groups) {
 
+    /** {@code runs}: pods by outcome key ({@code warm}, {@code keyChanged}, ...), as {@link io.mithril.api.v1alpha1.PodStarts} names them. */
     public record Group(String namespace, String cache, String device, String product, long entries, long bytes,
-            long hits, long misses, String lastUse) {}
+            long hits, long misses, String lastUse, java.util.Map<String, Long> runs) {
+
+        public Group(String namespace, String cache, String device, String product, long entries, long bytes, long hits,
+                long misses, String lastUse) {
+            this(namespace, cache, device, product, entries, bytes, hits, misses, lastUse, java.util.Map.of());
+        }
+    }
 }

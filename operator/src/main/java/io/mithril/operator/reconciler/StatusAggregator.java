@@ -42,6 +42,7 @@ public final class StatusAggregator {
         long hits = 0;
         long misses = 0;
         long maxOnNode = 0;
+        java.util.Map<String, Long> runs = new java.util.TreeMap<>();
         int nodes = 0;
         String lastUse = null;
         TreeSet<String> devices = new TreeSet<>();
@@ -55,6 +56,7 @@ public final class StatusAggregator {
                 entries += g.entries();
                 hits += g.hits();
                 misses += g.misses();
+                g.runs().forEach((k, v) -> runs.merge(k, v, Long::sum));
                 devices.add(g.device() + "/" + g.product());
                 if (g.lastUse() != null && (lastUse == null || g.lastUse().compareTo(lastUse) > 0)) {
                     lastUse = g.lastUse();
@@ -75,6 +77,7 @@ public final class StatusAggregator {
         s.setHitRatio(hits + misses == 0 ? "-" : Math.round(100.0 * hits / (hits + misses)) + "%");
         s.setLastUsed(lastUse);
         s.setDeviceClasses(new ArrayList<>(devices));
+        s.setPodStarts(runs.isEmpty() ? null : io.mithril.api.v1alpha1.PodStarts.of(runs));
         boolean reporting = !reports.isEmpty();
         List<Condition> conds = new ArrayList<>();
         conds.add(condition(prev, "AgentsReporting", reporting,

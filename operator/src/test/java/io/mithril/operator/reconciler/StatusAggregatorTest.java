@@ -52,6 +52,25 @@ class StatusAggregatorTest {
         assertThat(cond(s, "WithinBudget").getReason()).isEqualTo("WithinBudget");
     }
 
+    /** The agents' /v1/stats JSON, parsed as the operator does, summed into status.podStarts. */
+    @Test
+    void aggregate_podStartsByOutcome_summedOverNodes_fromTheAgentsJson() throws Exception {
+        String n1 = "{\"groups\":[{\"namespace\":\"team-a\",\"cache\":\"gpt\",\"device\":\"cuda-9.0\",\"product\":\"p\","
+                + "\"entries\":3,\"bytes\":10,\"hits\":2,\"misses\":1,\"runs\":{\"warm\":4,\"keyChanged\":1},\"lastUse\":null}]}";
+        String n2 = "{\"groups\":[{\"namespace\":\"team-a\",\"cache\":\"gpt\",\"device\":\"cuda-8.0\",\"product\":\"p\","
+                + "\"entries\":1,\"bytes\":5,\"hits\":0,\"misses\":1,\"runs\":{\"warm\":1,\"nothingPublished\":2,\"someday\":7},"
+                + "\"lastUse\":null},{\"namespace\":\"team-b\",\"cache\":\"gpt\",\"device\":\"cuda-8.0\",\"product\":\"p\","
+                + "\"entries\":1,\"bytes\":5,\"hits\":0,\"misses\":1,\"runs\":{\"noView\":9},\"lastUse\":null}]}";
+        CompileCacheStatus s = StatusAggregator.aggregate(cc("1Gi"), List.of(
+                io.mithril.operator.agents.AgentDirectory.parse("n1", n1), io.mithril.operator.agents.AgentDirectory.parse("n2", n2)),
+                2, Instant.now());
+        assertThat(s.getPodStarts().counts()).containsExactly(java.util.Map.entry("keyChanged", 1L),
+                java.util.Map.entry("nothingPublished", 2L), java.util.Map.entry("warm", 5L));
+        CompileCacheStatus none = StatusAggregator.aggregate(cc("1Gi"), List.of(node("n1", g("team-a", "gpt", "cuda-9.0", 1, 0, 0, null))),
+                1, Instant.now());
+        assertThat(none.getPodStarts()).as("no runs counted yet: left out").isNull();
+    }
+
     @Test
     void aggregate_noAgents_notReadyWithAReasonThatSaysWhy_andOverBudgetIsReported() {
         CompileCacheStatus none = StatusAggregator.aggregate(cc("1Gi"), List.of(), 4, Instant.now());
