@@ -18,10 +18,10 @@ import org.junit.jupiter.api.Test;
 import org.w3c.dom.Document;
 
 /**
- * The container image definitions checked against the build, so they cannot drift silently: nothing
- * here builds images (no Docker engine in CI), but a renamed jar, a lost USER or a JDK base would
- * otherwise only show on someone's cluster. Reads {@code operator/Dockerfile},
- * {@code node-agent/Dockerfile}, the module poms and {@code .dockerignore}.
+ * The container image definitions checked against the build, so they cannot drift silently: a renamed
+ * jar, a lost USER or a JDK base would otherwise only show on someone's cluster. Reads
+ * {@code operator/Dockerfile}, {@code node-agent/Dockerfile}, the module poms and {@code .dockerignore}.
+ * Building and starting the images is {@code images/build} and {@link ImagesE2E}.
  */
 class ImageDefinitionsTest {
 
@@ -50,6 +50,15 @@ class ImageDefinitionsTest {
         assertThat(cmd.get(cmd.indexOf("--root") + 1)).startsWith("/var/lib/mithril/");
     }
 
+    /** images/build makes one root for both (debootstrap, then the RUN), and nodes holding the agent share the layer. */
+    @Test
+    void bothImages_startFromTheSameBaseAndRun() throws Exception {
+        Dockerfile operator = Dockerfile.parse(REPO.resolve("operator/Dockerfile"));
+        Dockerfile agent = Dockerfile.parse(REPO.resolve("node-agent/Dockerfile"));
+        assertThat(agent.resolve(agent.last("FROM"))).isEqualTo(operator.resolve(operator.last("FROM")));
+        assertThat(agent.all("RUN")).isEqualTo(operator.all("RUN"));
+    }
+
     @Test
     void dockerignore_letsThroughExactlyWhatTheDockerfilesCopy() throws Exception {
         List<String> ignore = Files.readAllLines(REPO.resolve(".dockerignore")).stream()
@@ -66,13 +75,25 @@ class ImageDefinitionsTest {
         assertThat(included).containsExactlyInAnyOrderElementsOf(sources);
     }
 
-    /** Single stage, JRE base of the project's Java release, nothing run at build, jar and lib/ where the manifest expects them. */
+    /**
+     * Single stage on a Debian slim point release, one RUN before any COPY that installs Debian's headless
+     * JRE of the project's Java release and nothing else, jar and lib/ where the manifest expects them.
+     */
     private static void assertJreOnlyAndRunsJar(Dockerfile d, String module) throws Exception {
         assertThat(d.all("FROM")).as("one stage").hasSize(1);
-        assertThat(d.all("RUN")).as("nothing installed or built in the image").isEmpty();
         String base = d.resolve(d.last("FROM"));
+        assertThat(base).as("base image: a Debian point release images/build can debootstrap")
+                .matches("debian:(12|13)\\.\\d+-slim(@sha256:[0-9a-f]{64})?");
         String release = pomText(REPO.resolve("pom.xml"), "/project/properties/maven.compiler.release");
-        assertThat(base).as("base image").matches("eclipse-temurin:" + release + "[._0-9]*-jre(-[a-z0-9]+)?(@sha256:[0-9a-f]{64})?");
+        assertThat(d.all("RUN")).as("one RUN").hasSize(1);
+        String run = String.join(" ", d.all("RUN").get(0));
+        Matcher install = Pattern.compile("apt-get install -y --no-install-recommends ([^&]+?) &&").matcher(run);
+        assertThat(install.find()).as("apt-get install without recommends: %s", run).isTrue();
+        assertThat(install.group(1).split("\\s+")).as("installed: the JRE only, no JDK")
+                .containsExactly("openjdk-" + release + "-jre-headless");
+        assertThat(run).as("apt's lists not kept").startsWith("apt-get update &&").endsWith("rm -rf /var/lib/apt/lists/*");
+        List<String> order = d.instructions().stream().map(Map.Entry::getKey).filter(k -> k.equals("RUN") || k.equals("COPY")).toList();
+        assertThat(order).as("RUN before the COPY lines (the shared base)").startsWith("RUN").containsOnlyOnce("RUN");
 
         String finalName = pomText(REPO.resolve(module + "/pom.xml"), "/project/build/finalName");
         String jar = "/opt/mithril/" + finalName + ".jar";

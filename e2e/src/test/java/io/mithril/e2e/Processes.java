@@ -1,5 +1,9 @@
 package io.mithril.e2e;
 
+import io.fabric8.kubernetes.api.model.admissionregistration.v1.MutatingWebhookConfigurationBuilder;
+import io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectRulesReviewBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.URI;
@@ -26,8 +30,12 @@ final class Processes implements AutoCloseable {
     Processes(Path workdir, String apiServerUrl) throws IOException {
         // kept after the run (the temp folder is not): e2e/target/e2e-logs
         this.logs = Files.createDirectories(REPO.resolve("e2e/target/e2e-logs"));
-        this.kubeconfig = workdir.resolve("kubeconfig");
-        Files.writeString(kubeconfig, """
+        this.kubeconfig = writeKubeconfig(workdir.resolve("kubeconfig"), apiServerUrl);
+    }
+
+    /** A kubeconfig for the mock API server at {@code apiServerUrl} (any token, its certificate not checked). */
+    static Path writeKubeconfig(Path file, String apiServerUrl) throws IOException {
+        return Files.writeString(file, """
                 apiVersion: v1
                 kind: Config
                 clusters:
@@ -63,6 +71,24 @@ final class Processes implements AutoCloseable {
         Process p = pb.start();
         all.add(p);
         return p;
+    }
+
+    /**
+     * What an operator process needs from the mock API server besides CRUD: the answer to the rules
+     * review JOSDK sends before electing, and the MutatingWebhookConfiguration whose caBundle it keeps.
+     */
+    static void prepareApiServer(KubernetesMockServer server, KubernetesClient client) {
+        // JOSDK asks whether it may use Leases before electing; the mock server cannot answer that review
+        server.expect().post().withPath("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews")
+                .andReturn(201, new SelfSubjectRulesReviewBuilder().withNewMetadata().endMetadata().withNewSpec()
+                        .withNamespace("mithril-system").endSpec().withNewStatus().withIncomplete(false).addNewResourceRule()
+                        .withApiGroups("coordination.k8s.io").withResources("leases").withVerbs("*").endResourceRule().endStatus().build())
+                .always();
+        client.admissionRegistration().v1().mutatingWebhookConfigurations().resource(new MutatingWebhookConfigurationBuilder()
+                .withNewMetadata().withName("mithril").endMetadata()
+                .addNewWebhook().withName("pods.mithril.io").withNewClientConfig().withNewService().withName("mithril-webhook")
+                .withNamespace("mithril-system").withPath("/mutate-pods").endService().endClientConfig()
+                .withAdmissionReviewVersions("v1").withSideEffects("None").withFailurePolicy("Ignore").endWebhook().build()).create();
     }
 
     /** The operator, its webhook on {@code port}; leader election on, server-side apply off (the mock lacks it). */

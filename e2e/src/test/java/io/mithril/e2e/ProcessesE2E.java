@@ -7,8 +7,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
-import io.fabric8.kubernetes.api.model.admissionregistration.v1.MutatingWebhookConfigurationBuilder;
-import io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectRulesReviewBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
@@ -71,17 +69,7 @@ class ProcessesE2E {
                 "needs root: the kubelet stand-in bind-mounts volumes and switches users");
         Assumptions.assumeTrue(Files.isRegularFile(Processes.REPO.resolve("operator/target/mithril-operator.jar"))
                 && Files.isRegularFile(Processes.REPO.resolve("node-agent/target/mithril-agent.jar")), "needs the packaged jars (mvn package)");
-        // JOSDK asks whether it may use Leases before electing; the mock server cannot answer that review
-        server.expect().post().withPath("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews")
-                .andReturn(201, new SelfSubjectRulesReviewBuilder().withNewMetadata().endMetadata().withNewSpec()
-                        .withNamespace("mithril-system").endSpec().withNewStatus().withIncomplete(false).addNewResourceRule()
-                        .withApiGroups("coordination.k8s.io").withResources("leases").withVerbs("*").endResourceRule().endStatus().build())
-                .always();
-        client.admissionRegistration().v1().mutatingWebhookConfigurations().resource(new MutatingWebhookConfigurationBuilder()
-                .withNewMetadata().withName("mithril").endMetadata()
-                .addNewWebhook().withName("pods.mithril.io").withNewClientConfig().withNewService().withName("mithril-webhook")
-                .withNamespace("mithril-system").withPath("/mutate-pods").endService().endClientConfig()
-                .withAdmissionReviewVersions("v1").withSideEffects("None").withFailurePolicy("Ignore").endWebhook().build()).create();
+        Processes.prepareApiServer(server, client);
         workload = Cluster.workload(tmp);
         procs = new Processes(tmp, client.getMasterUrl().toString());
         a = new Node(client, "gpu-a", tmp.resolve("gpu-a"), "9", "0", "NVIDIA-H100-80GB-HBM3");
