@@ -3,14 +3,20 @@ package io.mithril.operator.webhook;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsServer;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.admission.v1.AdmissionRequest;
 import io.fabric8.kubernetes.api.model.admission.v1.AdmissionResponse;
 import io.fabric8.kubernetes.api.model.admission.v1.AdmissionResponseBuilder;
 import io.fabric8.kubernetes.api.model.admission.v1.AdmissionReview;
+import io.fabric8.kubernetes.api.model.admission.v1.AdmissionReviewBuilder;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.mithril.api.v1alpha1.CompileCache;
+import io.mithril.api.v1alpha1.CompileCacheSpec;
 import io.mithril.operator.metrics.OperatorMetrics;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -103,8 +109,46 @@ public final class WebhookServer implements AutoCloseable {
         });
     }
 
+    /** Warms the admission path ({@link #warmUp()}), then serves: the port answers only once it is warm. */
     public void start() {
+        long t0 = System.nanoTime();
+        warmUp();
+        log.info("admission path warmed up in {} ms", (System.nanoTime() - t0) / 1_000_000);
         https.start();
+    }
+
+    /**
+     * Runs one synthetic admission through what a real one runs (parse, mutate, patch, serialise the
+     * answer), in process. A fresh JVM loads and links a few thousand classes on its first admission;
+     * on a node with little CPU that took more than the webhook's 3 s timeout, so the first pod after
+     * every rollout got no cache (the API server fails open). Nothing here reaches the API server.
+     *
+     * @return whether the synthetic pod went all the way (injected), so that the whole path ran
+     */
+    boolean warmUp() {
+        try {
+            Pod pod = new PodBuilder().withNewMetadata().withName("warm-up").withNamespace("mithril-warm-up")
+                    .addToAnnotations(CompileCache.ANNOTATION_ENABLED, "enabled").endMetadata()
+                    .withNewSpec().addNewContainer().withName("c").withImage("warm-up").withNewResources()
+                    .addToLimits(Injection.GPU_RESOURCE, new Quantity("1")).endResources()
+                    .endContainer().endSpec().build();
+            CompileCache cc = new CompileCache();
+            cc.setMetadata(new ObjectMetaBuilder().withName("warm-up").withNamespace("mithril-warm-up").build());
+            cc.setSpec(new CompileCacheSpec());
+            AdmissionReview review = new AdmissionReviewBuilder()
+                    .withApiVersion("admission.k8s.io/v1").withKind("AdmissionReview").withNewRequest().withUid("warm-up")
+                    .withOperation("CREATE").withNamespace("mithril-warm-up").withObject(pod).endRequest().build();
+            AdmissionReview back = parse(new ByteArrayInputStream(Serialization.asJson(review).getBytes(StandardCharsets.UTF_8)));
+            PodMutator.Result r = mutator.mutate((Pod) back.getRequest().getObject(), List.of(cc), NamespacePolicy.NONE, ConfigMapLookup.NONE);
+            AdmissionReview out = new AdmissionReview();
+            out.setResponse(new AdmissionResponseBuilder().withUid("warm-up").withAllowed(true).withPatchType("JSONPatch")
+                    .withPatch(Base64.getEncoder().encodeToString(patch(r.pod()).getBytes(StandardCharsets.UTF_8))).build());
+            Serialization.asJson(out);
+            return r.pod() != back.getRequest().getObject();
+        } catch (IOException | BadReview | RuntimeException e) {
+            log.warn("warm-up of the admission path failed (the first admission will be slower): {}", e.toString());
+            return false;
+        }
     }
 
     public int port() {

@@ -120,6 +120,13 @@ class WebhookServerIT {
         assertThat(resp.get("warnings").toString()).contains("TRITON_CACHE_DIR");
     }
 
+    /** start() ran the warm-up: the synthetic pod was injected in process, and no admission was counted for it. */
+    @Test
+    void warmUp_runsTheWholeAdmissionPathInProcess_withoutCountingAnAdmission() {
+        assertThat(server.warmUp()).isTrue();
+        assertThat(metrics.render()).doesNotContain("outcome=\"error\"} 1");
+    }
+
     @Test
     void podWithoutAnnotation_isAllowedWithoutPatch() throws Exception {
         HttpResponse<String> r = post(recorded.replace("\"mithril.io/cache\": \"enabled\"", "\"other\": \"x\""));
