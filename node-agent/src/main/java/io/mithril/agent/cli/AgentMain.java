@@ -9,6 +9,7 @@ import io.mithril.agent.key.DeviceClass;
 import io.mithril.agent.key.GpuProduct;
 import io.mithril.agent.key.GroupId;
 import io.mithril.agent.store.ByteSize;
+import io.mithril.api.v1alpha1.Sizes;
 import io.mithril.agent.store.FreeSpaceReserve;
 import io.mithril.agent.store.NodeStore;
 import io.mithril.agent.store.StoreConfig;
@@ -145,7 +146,7 @@ public final class AgentMain {
         }
         Long b = local instanceof StoreOptions o && o.budget != null ? o.budget : global.budget;
         if (b == null && System.getenv("MITHRIL_BUDGET") != null) {
-            b = ByteSize.parse(System.getenv("MITHRIL_BUDGET"));
+            b = Sizes.parse(System.getenv("MITHRIL_BUDGET"));
         }
         StoreConfig cfg = StoreConfig.defaults().withReconcileOnOpen(reconcile);
         if (b != null) {
@@ -176,7 +177,7 @@ public final class AgentMain {
         @Override
         public Long convert(String value) {
             try {
-                return ByteSize.parse(value);
+                return Sizes.parse(value);
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.TypeConversionException(e.getMessage());
             }
