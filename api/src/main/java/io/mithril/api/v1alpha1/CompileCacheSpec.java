@@ -24,17 +24,17 @@ public class CompileCacheSpec {
             + "CudaJIT. VLLM and SGLang bring Inductor and Triton with them (their own kernels and torch.compile write there). "
             + "Only these caches' environment variables are set, never any other (vLLM hashes its VLLM_* variables into its keys). "
             + "Default: Inductor and Triton, what plain torch.compile needs.")
-    @Default("[\"Inductor\",\"Triton\"]")
+    @Default(Defaults.FRAMEWORKS_JSON)
     @Size(max = 6)
     @ValidationRule(value = "self.all(f, self.exists_one(g, g == f))", message = "frameworks must not repeat: a set")
     private List<Framework> frameworks;
 
     @JsonPropertyDescription("How much this cache may hold on each node, as a Kubernetes quantity (e.g. 20Gi). Least recently "
-            + "used entries are evicted beyond it; the node agent's own budget applies as well. Default: 20Gi.")
+            + "used entries are evicted beyond it; the node agent's own budget applies as well. Default: " + Defaults.BUDGET + ".")
     // more than zero: without a unit at least one byte, with one a non-zero digit (the operator and the
     // webhook also refuse what is below one byte, e.g. 0.0001K)
     @Pattern("^(0*[1-9][0-9]*(\\.[0-9]+)?|([0-9]*[1-9][0-9]*(\\.[0-9]+)?|[0-9]+\\.[0-9]*[1-9][0-9]*)(Ki|Mi|Gi|Ti|K|M|G|T))$")
-    @Default("20Gi")
+    @Default(Defaults.BUDGET)
     private String budget;
 
     @JsonPropertyDescription("Pods that take part, in addition to carrying the annotation mithril.io/cache: enabled. "
@@ -51,10 +51,10 @@ public class CompileCacheSpec {
     private List<String> containerNames;
 
     @JsonPropertyDescription("How long a pod's init step waits for the node agent to publish its view before starting cold "
-            + "(fail-open), in seconds. Default: 30.")
+            + "(fail-open), in seconds. Default: " + Defaults.PUBLISH_TIMEOUT_SECONDS + ".")
     @Min(1)
     @Max(600)
-    @Default("30")
+    @Default("" + Defaults.PUBLISH_TIMEOUT_SECONDS)
     private Integer publishTimeoutSeconds;
 
     @JsonPropertyDescription("What happens to this cache's entries on the nodes when the CompileCache is deleted: Retain "

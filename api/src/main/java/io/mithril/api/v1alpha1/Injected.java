@@ -18,4 +18,9 @@ public final class Injected {
     public static final String ANNOTATION_VOLUME = "mithril.io/injected-volume";
     /** The injected init container that waits for the view. */
     public static final String WAIT_CONTAINER = "mithril-wait";
+    /**
+     * The file the node agent writes last into a view it published (temp + rename, so its presence
+     * means a whole view), and what the injected init step waits for.
+     */
+    public static final String READY_MARKER = ".mithril-ready";
 }

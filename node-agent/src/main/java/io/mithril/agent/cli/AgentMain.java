@@ -9,6 +9,7 @@ import io.mithril.agent.key.DeviceClass;
 import io.mithril.agent.key.GpuProduct;
 import io.mithril.agent.key.GroupId;
 import io.mithril.agent.store.ByteSize;
+import io.mithril.api.v1alpha1.Sizes;
 import io.mithril.agent.store.FreeSpaceReserve;
 import io.mithril.agent.store.NodeStore;
 import io.mithril.agent.store.StoreConfig;
@@ -24,9 +25,12 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -37,10 +41,26 @@ import picocli.CommandLine.Parameters;
  * corruption found (verify); 2 bad input; 3 an I/O failure, including a full store.
  */
 @Command(name = "mithril-agent", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, version = "mithril-agent 0.1.0",
-        description = "Mithril node agent: a content-addressed cache of compiled GPU artifacts.",
-        subcommands = {ExecCmd.class, ServeCmd.class, AgentMain.StoreCmd.class, AgentMain.StatsCmd.class,
-                AgentMain.VerifyCmd.class, AgentMain.GcCmd.class})
+        description = "Mithril node agent: a content-addressed cache of compiled GPU artifacts.")
 public final class AgentMain {
+
+    /**
+     * The subcommands, in the order {@code --help} lists them. Added by {@link #run}, not by the
+     * annotation: picocli builds a command's model by reflection when it is added, which was most of
+     * {@code exec}'s start-up (docs/benchmarks.md), so a command line that names one gets only that one.
+     */
+    private static final Map<String, Supplier<Object>> COMMANDS = commands();
+
+    private static Map<String, Supplier<Object>> commands() {
+        Map<String, Supplier<Object>> m = new LinkedHashMap<>();
+        m.put("exec", ExecCmd::new);
+        m.put("serve", ServeCmd::new);
+        m.put("store", StoreCmd::new);
+        m.put("stats", StatsCmd::new);
+        m.put("verify", VerifyCmd::new);
+        m.put("gc", GcCmd::new);
+        return m;
+    }
 
     static final int ABSENT = 1;
     static final int BAD_INPUT = 2;
@@ -77,7 +97,7 @@ public final class AgentMain {
     /** Where binary output ({@code store get}) goes; the text writers are picocli's. */
     private final OutputStream rawOut;
 
-    private AgentMain(OutputStream rawOut) {
+    AgentMain(OutputStream rawOut) {
         this.rawOut = rawOut;
     }
 
@@ -93,6 +113,12 @@ public final class AgentMain {
     /** Runs the CLI and returns its exit code; {@code main} is the only caller of {@code System.exit}. */
     public static int run(String[] args, OutputStream out, OutputStream err) {
         CommandLine cl = new CommandLine(new AgentMain(out));
+        String named = commandNamed(cl.getCommandSpec(), args);
+        COMMANDS.forEach((name, make) -> {
+            if (named == null || named.equals(name)) {
+                cl.addSubcommand(name, make.get());
+            }
+        });
         PrintWriter errWriter = new PrintWriter(err, true);
         cl.setOut(new PrintWriter(out, true));
         cl.setErr(errWriter);
@@ -107,6 +133,31 @@ public final class AgentMain {
             return BAD_INPUT;
         });
         return cl.execute(args);
+    }
+
+    /**
+     * The subcommand {@code args} name: the first argument that is neither one of the top command's
+     * options nor the value of one. Null when it names none of {@link #COMMANDS} (then all are added,
+     * so that help and errors read as always).
+     */
+    static String commandNamed(CommandLine.Model.CommandSpec top, String[] args) {
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (a.equals("--")) {
+                return null;
+            }
+            if (!a.startsWith("-")) {
+                return COMMANDS.containsKey(a) ? a : null;
+            }
+            CommandLine.Model.OptionSpec o = top.findOption(a.contains("=") ? a.substring(0, a.indexOf('=')) : a);
+            if (o == null) {
+                return null;
+            }
+            if (!a.contains("=") && o.arity().max() > 0) {
+                i++; // its value
+            }
+        }
+        return null;
     }
 
     static int exitCode(Throwable ex) {
@@ -145,7 +196,7 @@ public final class AgentMain {
         }
         Long b = local instanceof StoreOptions o && o.budget != null ? o.budget : global.budget;
         if (b == null && System.getenv("MITHRIL_BUDGET") != null) {
-            b = ByteSize.parse(System.getenv("MITHRIL_BUDGET"));
+            b = Sizes.parse(System.getenv("MITHRIL_BUDGET"));
         }
         StoreConfig cfg = StoreConfig.defaults().withReconcileOnOpen(reconcile);
         if (b != null) {
@@ -176,7 +227,7 @@ public final class AgentMain {
         @Override
         public Long convert(String value) {
             try {
-                return ByteSize.parse(value);
+                return Sizes.parse(value);
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.TypeConversionException(e.getMessage());
             }

@@ -84,7 +84,7 @@ public final class ExecRunner {
     }
 
     public Result run(Options o) throws IOException, InterruptedException {
-        Path views = Files.createDirectories(store.root().resolve("views"));
+        Path views = Files.createDirectories(io.mithril.agent.fs.NodeRoot.views(store.root()));
         String base = o.group().text().replace('/', '.');
         sweepDeadViews(views);
         FileChannel lockCh = FileChannel.open(views.resolve(base + ".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);

@@ -23,7 +23,7 @@ import java.util.regex.Pattern;
 public record CudaDriver(String version) {
 
     /** The link in a view's {@code cuda/} folder to the served driver's folder. */
-    public static final String CURRENT = Framework.CUDA.dir() + "/current";
+    public static final String CURRENT = Framework.CUDA.api().podPath();
     public static final CudaDriver UNKNOWN = new CudaDriver("unknown");
 
     /** GPU feature discovery's labels: the full version (GFD 0.15+), else its parts (older GFD). */

@@ -9,60 +9,97 @@ import java.util.Set;
 
 /**
  * The compile caches Mithril redirects, each by one environment variable into its own folder of a
- * view (docs/frameworks.md). No cache variable other than these: vLLM hashes every {@code VLLM_*}
- * variable into its cache key, and Triton keys on some of its own. (Besides them, {@code exec} sets
- * only {@code CUDA_CACHE_MAXSIZE}, which no framework keys on.)
+ * view (docs/frameworks.md): the agent's names for the rows of the table in api/
+ * ({@link io.mithril.api.v1alpha1.Framework}), which says each one's folder, variable and implied
+ * caches for the webhook and the agent alike. This enum stays the agent's own type (its lower-case
+ * names are the CLI's {@code --frameworks} and the pod records' spelling) and holds nothing of its own.
+ * (Besides the frameworks' variables, {@code exec} sets only {@code CUDA_CACHE_MAXSIZE}, which no
+ * framework keys on.)
  *
  * <p>DeepGEMM has no variable of its own here: vLLM points it at {@code VLLM_CACHE_ROOT/deep_gemm}
  * and SGLang at {@code SGLANG_CACHE_DIR/deep_gemm}, so its kernels live in those folders.
  */
 public enum Framework {
-    INDUCTOR("inductor", "TORCHINDUCTOR_CACHE_DIR"),
-    TRITON("triton", "TRITON_CACHE_DIR"),
-    VLLM("vllm", "VLLM_CACHE_ROOT"),
-    SGLANG("sglang", "SGLANG_CACHE_DIR"),
+    INDUCTOR(io.mithril.api.v1alpha1.Framework.Inductor),
+    TRITON(io.mithril.api.v1alpha1.Framework.Triton),
+    VLLM(io.mithril.api.v1alpha1.Framework.VLLM),
+    SGLANG(io.mithril.api.v1alpha1.Framework.SGLang),
     /** {@code $FLASHINFER_WORKSPACE_BASE/.cache/flashinfer/<archs>/cached_ops/<op>/}, built by ninja. */
-    FLASHINFER("flashinfer", "FLASHINFER_WORKSPACE_BASE"),
-    CUDA("cuda", "CUDA_CACHE_PATH");
+    FLASHINFER(io.mithril.api.v1alpha1.Framework.FlashInfer),
+    CUDA(io.mithril.api.v1alpha1.Framework.CudaJIT);
 
-    private final String dir;
-    private final String envVar;
+    private final io.mithril.api.v1alpha1.Framework api;
 
-    Framework(String dir, String envVar) {
-        this.dir = dir;
-        this.envVar = envVar;
+    Framework(io.mithril.api.v1alpha1.Framework api) {
+        this.api = api;
     }
 
-    /**
-     * The caches this framework's processes also write to, which are then needed for a warm start:
-     * vLLM's and SGLang's own kernels are {@code @triton.jit} (into {@code TRITON_CACHE_DIR}), and
-     * what they compile outside their piecewise backend goes to {@code TORCHINDUCTOR_CACHE_DIR}.
-     */
+    /** The row of the shared table this is. */
+    public io.mithril.api.v1alpha1.Framework api() {
+        return api;
+    }
+
+    /** The agent's name for a row of the shared table. */
+    public static Framework of(io.mithril.api.v1alpha1.Framework f) {
+        for (Framework x : values()) {
+            if (x.api == f) {
+                return x;
+            }
+        }
+        throw new IllegalArgumentException("no agent framework for " + f); // FrameworkContractTest: never
+    }
+
+    /** The caches this framework's processes also write to ({@link io.mithril.api.v1alpha1.Framework#implied()}). */
     public Set<Framework> implied() {
-        return this == VLLM || this == SGLANG ? EnumSet.of(INDUCTOR, TRITON) : EnumSet.noneOf(Framework.class);
+        Set<Framework> out = EnumSet.noneOf(Framework.class);
+        for (io.mithril.api.v1alpha1.Framework f : api.implied()) {
+            out.add(of(f));
+        }
+        return out;
     }
 
     /** The folder of a view this framework's cache lives in. */
     public String dir() {
-        return dir;
+        return api.dir();
     }
 
     public String envVar() {
-        return envVar;
+        return api.envVar();
     }
 
     public static Framework ofDir(String dir) {
         for (Framework f : values()) {
-            if (f.dir.equals(dir)) {
+            if (f.dir().equals(dir)) {
                 return f;
             }
         }
         return null;
     }
 
-    /** The default set: Inductor and Triton, what plain {@code torch.compile} needs. */
+    /** The default set ({@link io.mithril.api.v1alpha1.Defaults#FRAMEWORKS}): what plain {@code torch.compile} needs. */
     public static Set<Framework> defaults() {
-        return new LinkedHashSet<>(List.of(INDUCTOR, TRITON));
+        Set<Framework> out = new LinkedHashSet<>();
+        for (io.mithril.api.v1alpha1.Framework f : io.mithril.api.v1alpha1.Defaults.FRAMEWORKS) {
+            out.add(of(f));
+        }
+        return out;
+    }
+
+    /**
+     * The webhook's framework names (the CRD's, as {@code mithril.io/injected-frameworks} lists them) to
+     * the agent's; unknown names are skipped. None known, or no annotation: {@link #defaults()}.
+     */
+    public static Set<Framework> ofWireList(String annotation) {
+        Set<Framework> out = new LinkedHashSet<>();
+        if (annotation != null) {
+            for (String n : annotation.split(",")) {
+                io.mithril.api.v1alpha1.Framework f = io.mithril.api.v1alpha1.Framework.ofWire(n.trim());
+                if (f != null) {
+                    out.add(of(f));
+                }
+            }
+        }
+        return out.isEmpty() ? defaults() : out;
     }
 
     /**
@@ -84,7 +121,7 @@ public enum Framework {
             if (f == null) {
                 List<String> names = new ArrayList<>();
                 for (Framework x : values()) {
-                    names.add(x.dir);
+                    names.add(x.dir());
                 }
                 throw new IllegalArgumentException("unknown framework '" + part.trim() + "' (known: " + String.join(", ", names) + ", all)");
             }

@@ -30,7 +30,7 @@ final class ActivityFile {
     private final Path file;
 
     ActivityFile(Path storeRoot) {
-        this.file = storeRoot.resolve("activity");
+        this.file = io.mithril.agent.fs.NodeRoot.activity(storeRoot);
     }
 
     /** Adds the saved counts to the metrics (at start, before any pod). */
@@ -68,7 +68,7 @@ final class ActivityFile {
             metrics.groupCounts(e.getKey()).runs().forEach((o, n) -> line.append(' ').append(o.key()).append('=').append(n));
             lines.add(line.toString());
         }
-        Path tmp = file.resolveSibling("activity.tmp");
+        Path tmp = file.resolveSibling(io.mithril.agent.fs.NodeRoot.ACTIVITY_TMP);
         try {
             Files.write(tmp, lines, StandardCharsets.UTF_8);
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {

@@ -2,7 +2,6 @@ package io.mithril.agent.kube;
 
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
@@ -14,6 +13,7 @@ import io.mithril.agent.serve.AgentMetrics;
 import io.mithril.agent.store.NodeStore;
 import io.mithril.api.v1alpha1.CompileCache;
 import io.mithril.api.v1alpha1.DeletionPolicy;
+import io.mithril.api.v1alpha1.Sizes;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -208,17 +208,11 @@ public final class KubeAgent implements AutoCloseable {
             volumes.undrop(g);
         }
         Long budget = null;
-        String text = cc.getSpec() == null ? null : cc.getSpec().getBudget();
-        if (text != null) {
-            try {
-                budget = Quantity.getAmountInBytes(new Quantity(text)).setScale(0, java.math.RoundingMode.FLOOR).longValueExact();
-                if (budget < 1) {
-                    throw new ArithmeticException("less than one byte");
-                }
-            } catch (RuntimeException e) {
-                log.warn("CompileCache {}/{}: budget {} is not a quantity; no budget applied", cc.getMetadata().getNamespace(),
-                        cc.getMetadata().getName(), text.replaceAll("\\p{Cntrl}", "?"));
-            }
+        try {
+            budget = Sizes.budgetOf(cc.getSpec()); // none in the spec: the CRD's default, as the operator reports
+        } catch (IllegalArgumentException e) {
+            log.warn("CompileCache {}/{}: {}; no budget of its own applied (the operator reports it as InvalidSpec)",
+                    cc.getMetadata().getNamespace(), cc.getMetadata().getName(), e.getMessage());
         }
         store.setGroupBudget(g, budget);
     }

@@ -7,6 +7,7 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodSecurityContext;
 import io.fabric8.kubernetes.api.model.SecurityContext;
 import io.mithril.agent.framework.Framework;
+import io.mithril.agent.fs.NodeRoot;
 import io.mithril.agent.index.Entry;
 import io.mithril.agent.index.EntryKey;
 import io.mithril.agent.ingest.IngestReport;
@@ -31,7 +32,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashSet;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -196,8 +196,8 @@ public final class PodVolumes implements AutoCloseable {
         this.ingester = ingester;
         this.metrics = metrics;
         this.volumes = Files.createDirectories(volumes);
-        this.state = Files.createDirectories(store.root().resolve("pods"));
-        this.coldMarkers = store.root().resolve("pods.cold");
+        this.state = Files.createDirectories(NodeRoot.pods(store.root()));
+        this.coldMarkers = NodeRoot.podsCold(store.root());
         this.node = node;
     }
 
@@ -512,7 +512,7 @@ public final class PodVolumes implements AutoCloseable {
             finished.put(uid, System.currentTimeMillis());
             return;
         }
-        Set<Framework> frameworks = frameworks(pod.getMetadata().getAnnotations().get(ANNOTATION_FRAMEWORKS));
+        Set<Framework> frameworks = Framework.ofWireList(pod.getMetadata().getAnnotations().get(ANNOTATION_FRAMEWORKS));
         Access access = access(pod);
         boolean emptyDir = emptyDirMode(pod);
         Path dir = viewDir(pod, uid);
@@ -650,26 +650,6 @@ public final class PodVolumes implements AutoCloseable {
 
     private static String name(Pod pod) {
         return pod.getMetadata().getNamespace() + "/" + pod.getMetadata().getName();
-    }
-
-    /** The webhook's framework names (the CRD's enum) to the agent's; unknown names are skipped. */
-    static Set<Framework> frameworks(String annotation) {
-        Set<Framework> out = new LinkedHashSet<>();
-        for (String n : (annotation == null ? "Inductor,Triton" : annotation).split(",")) {
-            Framework f = switch (n.trim()) {
-                case "Inductor" -> Framework.INDUCTOR;
-                case "Triton" -> Framework.TRITON;
-                case "VLLM" -> Framework.VLLM;
-                case "SGLang" -> Framework.SGLANG;
-                case "FlashInfer" -> Framework.FLASHINFER;
-                case "CudaJIT" -> Framework.CUDA;
-                default -> null;
-            };
-            if (f != null) {
-                out.add(f);
-            }
-        }
-        return out.isEmpty() ? Framework.defaults() : out;
     }
 
     record Access(Views.Owner owner, PublishMode mode) {}

@@ -32,7 +32,7 @@ public record FreeSpaceReserve(long bytes, int percent) {
                 throw new IllegalArgumentException("not a percentage: " + text);
             }
         }
-        return new FreeSpaceReserve(ByteSize.parse(text.trim()), 0);
+        return new FreeSpaceReserve(io.mithril.api.v1alpha1.Sizes.parse(text.trim()), 0);
     }
 
     public boolean isNone() {

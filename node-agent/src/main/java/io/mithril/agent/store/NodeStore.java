@@ -98,7 +98,8 @@ public final class NodeStore implements Closeable {
     private static final String MARKER = "mithril-store";
     private static final int FORMAT = 1;
     private static final java.util.regex.Pattern LAYOUT = java.util.regex.Pattern.compile(
-            "mithril-store(\\..*\\.tmp)?|lock|leases|blobs|tmp|quarantine|views|CURRENT(\\.tmp)?|journal\\.\\d+");
+            "mithril-store(\\..*\\.tmp)?|lock|leases|blobs|tmp|quarantine|CURRENT(\\.tmp)?|journal\\.\\d+|"
+            + io.mithril.agent.fs.NodeRoot.PATTERN.pattern());
 
     private final Path root;
     private final StoreConfig config;

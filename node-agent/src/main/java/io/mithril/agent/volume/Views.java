@@ -57,7 +57,7 @@ import org.slf4j.LoggerFactory;
 public final class Views implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(Views.class);
-    public static final String MARKER = ".mithril-ready";
+    public static final String MARKER = io.mithril.api.v1alpha1.Injected.READY_MARKER;
 
     /**
      * The workload's user and group; null fields mean "leave as created". {@code anyone}: the

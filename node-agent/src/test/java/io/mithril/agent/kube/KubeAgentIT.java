@@ -248,6 +248,10 @@ class KubeAgentIT {
         cc.getSpec().setBudget("1.5Mi"); // a fraction of a unit: 1572864 bytes, not "no budget"
         client.resource(cc).update();
         await().atMost(Duration.ofSeconds(20)).until(() -> Long.valueOf(1572864L).equals(groupStats().budget()));
+        cc = client.resources(CompileCache.class).inNamespace(ns).withName("gpt").get();
+        cc.getSpec().setBudget(null); // no budget (a CompileCache the API server did not default): the default, as the operator reports it
+        client.resource(cc).update();
+        await().atMost(Duration.ofSeconds(20)).until(() -> Long.valueOf(20L << 30).equals(groupStats().budget()));
         assertThat(metrics.groupCounts(group()).misses()).isEqualTo(1);
 
         Pod second = pod("second", "gpu-1");

@@ -1,9 +1,8 @@
 package io.mithril.operator.reconciler;
 
-import io.fabric8.kubernetes.api.model.Quantity;
 import io.mithril.api.v1alpha1.CompileCacheSpec;
 import io.mithril.api.v1alpha1.ContainerScope;
-import java.math.BigDecimal;
+import io.mithril.api.v1alpha1.Sizes;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -23,12 +22,9 @@ public final class SpecCheck {
         }
         if (spec.getBudget() != null) {
             try {
-                BigDecimal b = Quantity.getAmountInBytes(new Quantity(spec.getBudget()));
-                if (b.compareTo(java.math.BigDecimal.ONE) < 0) {
-                    out.add("spec.budget must be at least one byte, got " + spec.getBudget());
-                }
-            } catch (RuntimeException e) {
-                out.add("spec.budget is not a quantity like 20Gi: " + spec.getBudget());
+                Sizes.budget(spec.getBudget());
+            } catch (IllegalArgumentException e) {
+                out.add("spec.budget: " + e.getMessage());
             }
         }
         if (spec.getContainers() == ContainerScope.Named && (spec.getContainerNames() == null || spec.getContainerNames().isEmpty())) {

@@ -2,10 +2,9 @@ package io.mithril.operator.reconciler;
 
 import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.ConditionBuilder;
-import io.fabric8.kubernetes.api.model.Quantity;
 import io.mithril.api.v1alpha1.CompileCache;
 import io.mithril.api.v1alpha1.CompileCacheStatus;
-import java.math.BigDecimal;
+import io.mithril.api.v1alpha1.Sizes;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -105,8 +104,7 @@ public final class StatusAggregator {
     }
 
     static long budgetBytes(CompileCache cc) {
-        String b = cc.getSpec() == null || cc.getSpec().getBudget() == null ? "20Gi" : cc.getSpec().getBudget();
-        return Quantity.getAmountInBytes(new Quantity(b)).min(BigDecimal.valueOf(Long.MAX_VALUE)).longValue();
+        return Sizes.budgetOf(cc.getSpec());
     }
 
     private static Condition condition(CompileCacheStatus prev, String type, boolean ok, String reason, String message,

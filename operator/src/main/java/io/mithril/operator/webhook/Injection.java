@@ -14,7 +14,10 @@ import io.mithril.api.v1alpha1.Injected;
  *   <li>{@code mithril-view}, the node's hostPath {@link #hostPath()} mounted at {@link #viewPath()}
  *       with {@code subPathExpr} on the pod UID: the agent publishes the pod's view there.</li>
  * </ul>
- * The init step waits (bounded) for the agent's ready marker in the view; when it appears it links
+ * Each framework's variable and folder are its own ({@link Framework#envVar()}, {@link Framework#dir()},
+ * {@link Framework#podPath()}): the table the node agent uses too.
+ *
+ * <p>The init step waits (bounded) for the agent's ready marker in the view; when it appears it links
  * each framework folder of the canonical path to the view's, else it leaves the canonical path as the
  * pod's private, empty cache. A hostPath subfolder that kubelet had to create itself (no agent) is
  * owned by root, so a non-root pod could not have written to the view directly.
@@ -54,7 +57,7 @@ public record Injection(String mountPath, String viewPath, String hostPath, Stri
     public static final String VIEW_VOLUME = "mithril-view";
     public static final String INIT_CONTAINER = Injected.WAIT_CONTAINER;
     public static final String POD_UID_ENV = "MITHRIL_POD_UID";
-    public static final String MARKER = ".mithril-ready";
+    public static final String MARKER = Injected.READY_MARKER;
     public static final String ANNOTATION_INJECTED = Injected.ANNOTATION;
     public static final String ANNOTATION_CONTAINERS = Injected.ANNOTATION_CONTAINERS;
     public static final String ANNOTATION_FRAMEWORKS = Injected.ANNOTATION_FRAMEWORKS;
@@ -68,40 +71,5 @@ public record Injection(String mountPath, String viewPath, String hostPath, Stri
 
     public static Injection defaults() {
         return new Injection("/var/cache/mithril", "/var/lib/mithril/view", "/var/lib/mithril/volumes", "busybox:1.36");
-    }
-
-    /** The variable a framework is redirected by, never any other (vLLM hashes its VLLM_* variables). */
-    public static String envVar(Framework f) {
-        return switch (f) {
-            case Inductor -> "TORCHINDUCTOR_CACHE_DIR";
-            case Triton -> "TRITON_CACHE_DIR";
-            case VLLM -> "VLLM_CACHE_ROOT";
-            case SGLang -> "SGLANG_CACHE_DIR";
-            case FlashInfer -> "FLASHINFER_WORKSPACE_BASE";
-            case CudaJIT -> "CUDA_CACHE_PATH";
-        };
-    }
-
-    /** The folder of the view the framework's cache lives in (the node agent's layout). */
-    public static String dir(Framework f) {
-        return switch (f) {
-            case Inductor -> "inductor";
-            case Triton -> "triton";
-            case VLLM -> "vllm";
-            case SGLang -> "sglang";
-            case FlashInfer -> "flashinfer";
-            case CudaJIT -> "cuda";
-        };
-    }
-
-    /**
-     * Where the framework's variable points, relative to the canonical path: its folder, except for
-     * CudaJIT. The agent keeps the CUDA cache per driver version ({@code cuda/driver-<version>/}) and puts
-     * {@code cuda/current}, a link to the node's driver's folder, into the view; the variable points at the
-     * link, so a pod only reads and writes entries of the driver it runs on. The wait step links
-     * {@code cuda} itself, as every other folder.
-     */
-    public static String envPath(Framework f) {
-        return f == Framework.CudaJIT ? dir(f) + "/current" : dir(f);
     }
 }

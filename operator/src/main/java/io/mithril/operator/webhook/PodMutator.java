@@ -20,7 +20,9 @@ import io.fabric8.kubernetes.api.model.VolumeMountBuilder;
 import io.mithril.api.v1alpha1.CompileCache;
 import io.mithril.api.v1alpha1.CompileCacheSpec;
 import io.mithril.api.v1alpha1.ContainerScope;
+import io.mithril.api.v1alpha1.Defaults;
 import io.mithril.api.v1alpha1.Framework;
+import io.mithril.api.v1alpha1.Sizes;
 import io.mithril.operator.reconciler.SpecCheck;
 import java.math.BigDecimal;
 import java.util.ArrayList;
@@ -136,7 +138,7 @@ public final class PodMutator {
             }
         }
         List<Framework> frameworks = Framework.withImplied(spec.getFrameworks() == null || spec.getFrameworks().isEmpty()
-                ? List.of(Framework.Inductor, Framework.Triton) : spec.getFrameworks());
+                ? Defaults.FRAMEWORKS : spec.getFrameworks());
         Pod out = new PodBuilder(pod).build(); // a deep copy: the input stays untouched
         List<Container> targets = targets(out.getSpec().getContainers(), spec, warnings);
         List<String> injected = new ArrayList<>();
@@ -256,13 +258,13 @@ public final class PodMutator {
             added.add(Injection.POD_UID_ENV);
         }
         for (Framework f : frameworks) {
-            String name = Injection.envVar(f);
+            String name = f.envVar();
             if (user.sets(name)) {
                 warnings.add("mithril: container " + c.getName() + " sets " + name + user.where(name)
                         + "; left as is (that cache is not shared)");
                 continue;
             }
-            env.add(new EnvVar(name, injection.mountPath() + "/" + Injection.envPath(f), null));
+            env.add(new EnvVar(name, injection.mountPath() + "/" + f.podPath(), null));
             added.add(name);
         }
         if (frameworks.contains(Framework.CudaJIT) && !user.sets(Injection.CUDA_MAXSIZE_ENV)) {
@@ -360,7 +362,7 @@ public final class PodMutator {
         String marker = inj.viewPath() + "/" + Injection.MARKER;
         StringBuilder dirs = new StringBuilder();
         for (Framework f : frameworks) {
-            dirs.append(dirs.length() == 0 ? "" : " ").append(Injection.dir(f));
+            dirs.append(dirs.length() == 0 ? "" : " ").append(f.dir());
         }
         return "t=0; while [ ! -f " + marker + " ] && [ $t -lt " + timeout + " ]; do sleep 1; t=$((t+1)); done; "
                 + "if [ -f " + marker + " ]; then for d in " + dirs + "; do "
@@ -371,7 +373,7 @@ public final class PodMutator {
 
     private Container waitContainer(CompileCacheSpec spec, List<Framework> frameworks, PodSpec admitted, List<Container> targets,
             NamespacePolicy ns) {
-        int timeout = spec.getPublishTimeoutSeconds() == null ? 30 : spec.getPublishTimeoutSeconds();
+        int timeout = spec.getPublishTimeoutSeconds() == null ? Defaults.PUBLISH_TIMEOUT_SECONDS : spec.getPublishTimeoutSeconds();
         String script = waitScript(injection, timeout, frameworks);
         return new io.fabric8.kubernetes.api.model.ContainerBuilder()
                 .withName(Injection.INIT_CONTAINER)
@@ -417,7 +419,7 @@ public final class PodMutator {
         if (injection.emptyDirSizeLimit() != null && !injection.emptyDirSizeLimit().isBlank()) {
             return new Quantity(injection.emptyDirSizeLimit());
         }
-        BigDecimal budget = Quantity.getAmountInBytes(new Quantity(spec.getBudget() == null ? "20Gi" : spec.getBudget()));
+        BigDecimal budget = BigDecimal.valueOf(Sizes.budgetOf(spec));
         return WaitStep.quantity("memory", budget.multiply(BigDecimal.valueOf(2)));
     }
 

@@ -158,7 +158,7 @@ class CompileCacheReconcilerIT {
         await().atMost(Duration.ofSeconds(30)).until(() -> get("broken").getStatus() != null);
         Condition ready = cond(get("broken"), "Ready");
         assertThat(ready.getReason()).isEqualTo("InvalidSpec");
-        assertThat(ready.getMessage()).contains("spec.budget is not a quantity").contains("lots");
+        assertThat(ready.getMessage()).contains("spec.budget: not a size").contains("lots");
     }
 
     @Test

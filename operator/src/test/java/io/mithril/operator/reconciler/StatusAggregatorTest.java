@@ -97,4 +97,19 @@ class StatusAggregatorTest {
         assertThat(cond(down, "Ready").getLastTransitionTime()).isEqualTo("2026-11-26T10:10:00Z");
         assertThat(StatusAggregator.same(second, down)).isFalse();
     }
+
+    /** The operator reports a budget as the bytes the agent enforces: both read it with the shared rule, default included. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"20Gi", "1.5Mi", "500M", "1", "0.9Ki", "3T"})
+    void budgetBytes_isTheSharedRulesReading(String budget) {
+        assertThat(StatusAggregator.budgetBytes(cc(budget))).isEqualTo(io.mithril.api.v1alpha1.Sizes.budget(budget));
+        assertThat(SpecCheck.problems(cc(budget).getSpec())).isEmpty();
+    }
+
+    @Test
+    void budgetBytes_withoutBudget_isTheDefault_andATinyOneIsInvalid() {
+        assertThat(StatusAggregator.budgetBytes(cc(null))).isEqualTo(20L << 30);
+        assertThat(SpecCheck.problems(cc("0.0001K").getSpec())).singleElement().asString().contains("at least one byte");
+        assertThat(SpecCheck.problems(cc("lots").getSpec())).singleElement().asString().contains("not a size").contains("lots");
+    }
 }

@@ -215,7 +215,7 @@ class PodMutatorTest {
             assertThat(env(out.getSpec().getContainers().get(0))).as(f.name())
                     .containsEntry("TORCHINDUCTOR_CACHE_DIR", "/var/cache/mithril/inductor")
                     .containsEntry("TRITON_CACHE_DIR", "/var/cache/mithril/triton")
-                    .containsEntry(Injection.envVar(f), "/var/cache/mithril/" + own);
+                    .containsEntry(f.envVar(), "/var/cache/mithril/" + own);
             assertThat(waitScript(out)).contains("for d in inductor triton " + own + ";");
             assertThat(out.getMetadata().getAnnotations()).containsEntry("mithril.io/injected-frameworks", "Inductor,Triton," + f.name());
         }

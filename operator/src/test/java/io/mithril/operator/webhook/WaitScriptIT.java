@@ -58,7 +58,7 @@ class WaitScriptIT {
         Files.writeString(Path.of(inj.viewPath(), ".mithril-ready"), "ok");
         assertThat(run(inj, 5, List.of(Framework.CudaJIT)).code()).isZero();
         assertThat(Files.readSymbolicLink(Path.of(inj.mountPath(), "cuda"))).isEqualTo(Path.of(inj.viewPath(), "cuda"));
-        Path variable = Path.of(inj.mountPath(), Injection.envPath(Framework.CudaJIT)); // CUDA_CACHE_PATH
+        Path variable = Path.of(inj.mountPath(), Framework.CudaJIT.podPath()); // CUDA_CACHE_PATH
         assertThat(variable.toRealPath()).isEqualTo(driver.toRealPath());
     }
 
