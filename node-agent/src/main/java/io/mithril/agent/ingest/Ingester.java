@@ -163,7 +163,7 @@ public final class Ingester implements AutoCloseable {
                         refuse(r, "file too large", rel);
                         return FileVisitResult.CONTINUE;
                     }
-                    View.Published pub = view.files().get(rel);
+                    View.Published pub = view.file(rel);
                     boolean same = unchanged(pub, a.size(), a.fileKey(), a.lastModifiedTime().toMillis());
                     if (!same && pub != null && pub.linked() && Objects.equals(pub.fileKey(), a.fileKey())) {
                         // the store's own blob, written in place through its link: never take it as a new
@@ -318,7 +318,7 @@ public final class Ingester implements AutoCloseable {
         try {
             for (Seen s : files) {
                 String inEntry = info.folder() ? s.rel().substring(info.entryName().length()) : s.rel().substring(s.rel().lastIndexOf('/') + 1);
-                View.Published p = view.files().get(s.rel());
+                View.Published p = view.file(s.rel());
                 if (unchanged(p, s.size(), s.fileKey(), s.mtime())) {
                     out.add(new EntryFile(inEntry, p.address(), p.size(), p.executable()));
                     continue;
@@ -390,7 +390,7 @@ public final class Ingester implements AutoCloseable {
             for (int j = 0; j < b.files().size(); j++) {
                 Seen s = b.files().get(j);
                 EntryFile f = committed.get(j);
-                view.files().put(s.rel(), new View.Published(o.entry().key(), f.address(), f.size(), f.executable(), false, s.fileKey(), s.mtime(), true));
+                view.ingested(s.rel(), o.entry().key(), f, s.fileKey(), s.mtime());
             }
             r.add(o.entry().key().name(), b.bytes(), b.read());
         }

@@ -8,7 +8,6 @@ import io.fabric8.kubernetes.api.model.PodSecurityContext;
 import io.fabric8.kubernetes.api.model.SecurityContext;
 import io.mithril.agent.framework.Framework;
 import io.mithril.agent.index.Entry;
-import io.mithril.agent.index.EntryKey;
 import io.mithril.agent.ingest.IngestReport;
 import io.mithril.agent.ingest.Ingester;
 import io.mithril.agent.ingest.Pass;
@@ -19,6 +18,7 @@ import io.mithril.agent.store.NodeStore;
 import io.mithril.agent.volume.FileTrees;
 import io.mithril.agent.volume.PublishMode;
 import io.mithril.agent.volume.View;
+import io.mithril.agent.volume.ViewSession;
 import io.mithril.agent.volume.Views;
 import io.mithril.api.v1alpha1.Injected;
 import java.io.IOException;
@@ -81,29 +81,19 @@ public final class PodVolumes implements AutoCloseable {
     /** A live view and whom it is for. */
     private static final class Live {
         final String pod;
-        final View view;
-        /** The folder is kubelet's (the pod's emptyDir): empty it at the end, never remove it. */
-        final boolean keepFolder;
-        int ingested;
-        /** Names of what was ingested from it so far (at most {@link IngestReport#MAX_NAMES}), for its diagnosis. */
-        final List<String> committed = new ArrayList<>();
+        final ViewSession session;
         /** A pass over this view is running (a slow one is never queued twice, nor waited for by others). */
         final java.util.concurrent.atomic.AtomicBoolean passing = new java.util.concurrent.atomic.AtomicBoolean();
         /** A container of the pod crashed, or the pod Failed (see {@link #outcome}). */
         volatile boolean crashed;
 
-        Live(String pod, View view, boolean keepFolder) {
+        Live(String pod, ViewSession session) {
             this.pod = pod;
-            this.view = view;
-            this.keepFolder = keepFolder;
+            this.session = session;
         }
 
-        void note(IngestReport r) {
-            for (String n : r.committed()) {
-                if (committed.size() < IngestReport.MAX_NAMES) {
-                    committed.add(n);
-                }
-            }
+        View view() {
+            return session.view();
         }
 
         /** Notes what the pod's status says of its run: a container that exited non-zero, or phase Failed. */
@@ -370,14 +360,14 @@ public final class PodVolumes implements AutoCloseable {
                 try {
                     synchronized (lock(uid)) {
                         Live l = live.get(uid);
-                        if (l == null || l != l0 || dropped.contains(l.view.group())) {
+                        if (l == null || l != l0 || dropped.contains(l.view().group())) {
                             return;
                         }
                         try (MDC.MDCCloseable ignored = MDC.putCloseable("pod", l.pod)) {
-                            IngestReport r = ingester.ingest(l.view, "pod:" + l.pod, Pass.PERIODIC);
-                            metrics.ingested(r);
-                            l.ingested += r.entries();
-                            l.note(r);
+                            IngestReport r = l.session.pass();
+                            if (r != null) {
+                                metrics.ingested(r);
+                            }
                         } catch (RuntimeException e) {
                             log.warn("ingest failed: {}", e.toString());
                         }
@@ -444,9 +434,9 @@ public final class PodVolumes implements AutoCloseable {
                 boolean keep = rec != null && rec.keepFolder();
                 boolean running = pod != null && takesPart(pod) && !terminal(pod);
                 if (running && rec != null && Views.isReady(dir)) {
-                    View v = views.adopt(rec.group(), dir, rec.frameworks(), rec.mode());
-                    live.put(uid, new Live(name(pod), v, keep));
-                    log.info("adopted the view of {} after a restart ({} entries pinned)", name(pod), v.entries().size());
+                    ViewSession s = ViewSession.adopt(views, ingester, rec.group(), dir, rec.frameworks(), rec.mode(), "pod:" + name(pod), keep);
+                    live.put(uid, new Live(name(pod), s));
+                    log.info("adopted the view of {} after a restart ({} entries pinned)", name(pod), s.view().entries().size());
                 } else if (running) {
                     // publish not finished before the restart. Still in its wait step, nothing of the pod
                     // has run: empty what the last run left so that observe() can publish. Else the pod
@@ -456,8 +446,8 @@ public final class PodVolumes implements AutoCloseable {
                     }
                     continue;
                 } else if (rec != null && Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-                    View v = views.adopt(rec.group(), dir, rec.frameworks(), rec.mode());
-                    live.put(uid, new Live("gone:" + uid, v, keep));
+                    ViewSession s = ViewSession.adopt(views, ingester, rec.group(), dir, rec.frameworks(), rec.mode(), "pod:gone:" + uid, keep);
+                    live.put(uid, new Live("gone:" + uid, s));
                     finishLocked(uid);
                 } else {
                     if (!keep) {
@@ -533,9 +523,11 @@ public final class PodVolumes implements AutoCloseable {
         }
         try {
             writeRecord(uid, new Record(group, frameworks, access.mode(), dir, emptyDir));
-            View v = views.publish(group, dir, frameworks, access.owner(), access.mode(), node.cudaDriver());
+            ViewSession s = ViewSession.publish(views, ingester, group, dir, frameworks, access.owner(), access.mode(), node.cudaDriver(),
+                    "pod:" + name(pod), emptyDir);
+            View v = s.view();
             metrics.published(v);
-            live.put(uid, new Live(name(pod), v, emptyDir));
+            live.put(uid, new Live(name(pod), s));
             log.info("published {} entries ({} bytes) of {} in {} ms", v.entries().size(), v.bytes(), group.text(),
                     v.publishNanos() / 1_000_000);
         } catch (IOException | RuntimeException e) {
@@ -560,35 +552,17 @@ public final class PodVolumes implements AutoCloseable {
             return;
         }
         try (MDC.MDCCloseable ignored = MDC.putCloseable("pod", l.pod)) {
-            int ingested = l.ingested;
-            if (!dropped.contains(l.view.group())) {
-                try {
-                    IngestReport r = ingester.ingest(l.view, "pod:" + l.pod, l.outcome());
-                    metrics.ingested(r);
-                    ingested += r.entries();
-                    l.note(r);
-                } catch (RuntimeException e) {
-                    log.warn("final ingest failed: {}", e.toString());
-                }
+            GroupId group = l.view().group();
+            ViewSession.Result end = dropped.contains(group) ? l.session.endWithoutIngest() : l.session.end(l.outcome());
+            if (end.last() != null) {
+                metrics.ingested(end.last());
             }
-            Set<EntryKey> readKeys = Set.of();
-            try {
-                readKeys = views.unpublish(l.view, l.keepFolder);
-            } catch (IOException e) {
-                log.warn("unpublish failed: {}", e.toString());
-            }
-            int read = readKeys.size();
+            int read = end.read().size();
             metrics.entriesRead(read);
-            metrics.groupActivity(l.view.group(), read, ingested);
-            Diagnoser.Diagnosis why = new Diagnoser(store).diagnose(l.view.group(), l.view.entries(), readKeys, l.committed);
-            outcome(l.pod, uid, l.view.group(), why);
+            metrics.groupActivity(group, read, end.total().entries());
+            outcome(l.pod, uid, group, end.why());
             activity.save(metrics);
-            try {
-                store.evictTo(Long.MAX_VALUE); // entries the view pinned may now go: bring groups back within budget
-            } catch (IOException e) {
-                log.warn("eviction after the view failed: {}", e.toString());
-            }
-            log.info("finished: read {} entries (hits), ingested {} (misses); {}", read, ingested, why.line());
+            log.info("finished: read {} entries (hits), ingested {} (misses); {}", read, end.total().entries(), end.why().line());
             Files.deleteIfExists(state.resolve(uid));
         } catch (IOException e) {
             log.warn("could not remove the record of {}: {}", uid, e.toString());
