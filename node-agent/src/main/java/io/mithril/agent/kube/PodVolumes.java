@@ -141,7 +141,7 @@ public final class PodVolumes implements AutoCloseable {
     private final Path state;
     private final NodeIdentity node;
     private final Map<String, Live> live = new ConcurrentHashMap<>();
-    private final Map<String, Object> locks = new ConcurrentHashMap<>();
+    private final PodLocks locks = new PodLocks();
     /** Pods finished here: a late update of a pod that ended must not publish it again. */
     private final Map<String, Long> finished = new ConcurrentHashMap<>();
     /** Pods counted as started without a view ({@link #noView}). */
@@ -307,7 +307,7 @@ public final class PodVolumes implements AutoCloseable {
                 return; // a live view with nothing to do: never wait here on that pod's ingest pass
             }
         }
-        synchronized (lock(uid)) {
+        try (PodLocks.Held held = locks.hold(uid)) {
             try (MDC.MDCCloseable ignored = MDC.putCloseable("pod", pod.getMetadata().getNamespace() + "/" + pod.getMetadata().getName())) {
                 if (terminal) {
                     finishLocked(uid);
@@ -335,10 +335,9 @@ public final class PodVolumes implements AutoCloseable {
         if (uid == null || !UID.matcher(uid).matches()) {
             return;
         }
-        synchronized (lock(uid)) {
+        try (PodLocks.Held held = locks.hold(uid)) {
             finishLocked(uid);
-        }
-        locks.remove(uid);
+        } // the pod's lock goes with its last holder (PodLocks)
     }
 
     /** One ingest pass over every live view (and another try for pods whose emptyDir was not there yet). */
@@ -358,7 +357,7 @@ public final class PodVolumes implements AutoCloseable {
             }
             running.add(passes.submit(() -> {
                 try {
-                    synchronized (lock(uid)) {
+                    try (PodLocks.Held held = locks.hold(uid)) {
                         Live l = live.get(uid);
                         if (l == null || l != l0 || dropped.contains(l.view().group())) {
                             return;
@@ -428,7 +427,7 @@ public final class PodVolumes implements AutoCloseable {
                 continue;
             }
             Pod pod = byUid.get(uid);
-            synchronized (lock(uid)) {
+            try (PodLocks.Held held = locks.hold(uid)) {
                 Record rec = readRecord(uid);
                 Path dir = rec != null ? rec.dir() : viewDir(uid);
                 boolean keep = rec != null && rec.keepFolder();
@@ -591,10 +590,6 @@ public final class PodVolumes implements AutoCloseable {
 
     // ------------------------------------------------------------------ what a pod is
 
-    private Object lock(String uid) {
-        return locks.computeIfAbsent(uid, k -> new Object());
-    }
-
     boolean takesPart(Pod pod) {
         if (pod.getMetadata() == null || pod.getSpec() == null || pod.getMetadata().getAnnotations() == null) {
             return false;
@@ -691,12 +686,12 @@ public final class PodVolumes implements AutoCloseable {
     private Record readRecord(String uid) {
         try {
             List<String> lines = Files.readAllLines(state.resolve(uid), StandardCharsets.UTF_8);
-            Path dir = lines.size() > 4 ? Path.of(lines.get(3)) : viewDir(uid);
+            Path dir = Path.of(lines.get(3));
             if (!dir.startsWith(volumes) && (kubeletPods == null || !dir.startsWith(kubeletPods))) {
                 return null; // not a folder this agent hands out: never act on it
             }
             return new Record(GroupId.parse(lines.get(0)), Framework.parseList(lines.get(1)), PublishMode.valueOf(lines.get(2)), dir,
-                    lines.size() > 4 && Boolean.parseBoolean(lines.get(4)));
+                    Boolean.parseBoolean(lines.get(4)));
         } catch (IOException | RuntimeException e) {
             return null;
         }
@@ -706,6 +701,7 @@ public final class PodVolumes implements AutoCloseable {
     @Override
     public void close() {
         passes.shutdownNow();
+        views.close();
         live.clear();
     }
 }

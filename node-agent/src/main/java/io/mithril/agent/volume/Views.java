@@ -126,7 +126,8 @@ public final class Views implements AutoCloseable {
                     Map<String, FileTime> times = EntryRules.keepsTimes(e.key().name()) ? ninjaTimes(e) : null;
                     for (EntryFile f : e.files()) {
                         String rel = EntryPaths.of(e, f);
-                        boolean link = linkable && !EntryRules.rewrittenInPlace(rel) && times == null;
+                        // an executable file is a copy: a link has the blob's mode, and the store keeps one blob per content
+                        boolean link = linkable && !EntryRules.rewrittenInPlace(rel) && times == null && !f.executable();
                         Path target = FileNames.resolve(dir, rel);
                         Path parent = target.getParent();
                         made.computeIfAbsent(parent, d -> { // others wait until it exists
@@ -256,14 +257,19 @@ public final class Views implements AutoCloseable {
     }
 
     private static final int PUBLISH_THREADS = 4;
-    private final java.util.concurrent.ExecutorService linkers = java.util.concurrent.Executors.newFixedThreadPool(
-            PUBLISH_THREADS, r -> {
+    /** Publish threads; idle ones end after a while, so a Views nobody closes holds none for long. */
+    private final java.util.concurrent.ThreadPoolExecutor linkers = new java.util.concurrent.ThreadPoolExecutor(PUBLISH_THREADS,
+            PUBLISH_THREADS, 30, java.util.concurrent.TimeUnit.SECONDS, new java.util.concurrent.LinkedBlockingQueue<>(), r -> {
                 Thread t = new Thread(r, "mithril-publish");
                 t.setDaemon(true);
                 return t;
             });
 
-    /** Stops the publish threads. */
+    {
+        linkers.allowCoreThreadTimeOut(true);
+    }
+
+    /** Stops the publish threads (PodVolumes and exec close theirs). */
     @Override
     public void close() {
         linkers.shutdownNow();
