@@ -74,10 +74,17 @@ public final class Views implements AutoCloseable {
     }
 
     private final NodeStore store;
+    private final java.time.Clock clock;
     private final UseProbe probe = new UseProbe();
 
     public Views(NodeStore store) {
+        this(store, java.time.Clock.systemUTC());
+    }
+
+    /** {@code clock}: the time a view counts as published from (the use probe compares access times to it). */
+    public Views(NodeStore store, java.time.Clock clock) {
         this.store = store;
+        this.clock = clock;
     }
 
     NodeStore store() {
@@ -103,7 +110,7 @@ public final class Views implements AutoCloseable {
             java.util.function.Predicate<String> serve, CudaDriver cuda) throws IOException {
         long t0 = System.nanoTime();
         store.sync();
-        long now = System.currentTimeMillis();
+        long now = clock.millis();
         requireEmptyFolder(dir);
         NodeStore.Pinned pinned = store.pinGroup(group, e -> ofFrameworks(e, frameworks) && serve.test(e.key().name()));
         List<Entry> entries = pinned.entries();
@@ -211,7 +218,7 @@ public final class Views implements AutoCloseable {
         try {
             publishedAt = Files.getLastModifiedTime(dir.resolve(MARKER), LinkOption.NOFOLLOW_LINKS).toMillis();
         } catch (IOException e) {
-            publishedAt = System.currentTimeMillis();
+            publishedAt = clock.millis();
         }
         NodeStore.Pinned pinned = store.pinGroup(group, e -> ofFrameworks(e, frameworks));
         Map<String, View.Published> files = new java.util.HashMap<>();
