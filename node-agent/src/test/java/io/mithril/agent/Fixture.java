@@ -8,7 +8,6 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 
 /**
  * The real H100 cache in {@code ../shared/fixtures/torch211-h100-gpt12l}: read-only there, extracted
@@ -60,12 +59,6 @@ public final class Fixture {
             out.add(m.group(1));
         }
         return out;
-    }
-
-    public static long countFiles(Path dir) throws IOException {
-        try (Stream<Path> s = Files.walk(dir)) {
-            return s.filter(Files::isRegularFile).count();
-        }
     }
 
     /** A Triton group file ({@code __grp__<name>.json}, triton/runtime/cache.py put_group) naming these children. */

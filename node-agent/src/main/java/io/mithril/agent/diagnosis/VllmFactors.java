@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.mithril.agent.index.Entry;
 import io.mithril.agent.index.EntryFile;
+import io.mithril.agent.volume.EntryPaths;
 import io.mithril.agent.store.NodeStore;
 import java.io.IOException;
 import java.util.Iterator;
@@ -56,7 +57,7 @@ final class VllmFactors {
                 continue;
             }
             for (EntryFile f : e.files()) {
-                String full = e.key().name().endsWith("/") ? e.key().name() + f.path() : e.key().name();
+                String full = EntryPaths.of(e, f);
                 if (!full.endsWith("/" + FILE)) {
                     continue;
                 }

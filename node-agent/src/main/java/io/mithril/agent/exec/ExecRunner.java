@@ -3,9 +3,7 @@ package io.mithril.agent.exec;
 import io.mithril.agent.diagnosis.Diagnoser;
 import io.mithril.agent.framework.CudaDriver;
 import io.mithril.agent.framework.Framework;
-import io.mithril.agent.index.EntryKey;
 import io.mithril.agent.ingest.IngestLimits;
-import io.mithril.agent.ingest.IngestReport;
 import io.mithril.agent.ingest.Ingester;
 import io.mithril.agent.ingest.Pass;
 import io.mithril.agent.key.GroupId;
@@ -14,6 +12,7 @@ import io.mithril.agent.store.NodeStore;
 import io.mithril.agent.volume.FileTrees;
 import io.mithril.agent.volume.PublishMode;
 import io.mithril.agent.volume.View;
+import io.mithril.agent.volume.ViewSession;
 import io.mithril.agent.volume.Views;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -23,7 +22,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -115,48 +113,35 @@ public final class ExecRunner {
         });
         boolean orphans = false;
         try {
-            View view = publishOrNull(v, o, dir, runFile, token);
-            Path cacheDir = view != null ? dir : emptyView(views, base, o.frameworks());
             String source = "exec:" + String.join(" ", o.command()).replaceAll("\\p{Cntrl}", "?");
             if (source.length() > 200) {
                 source = source.substring(0, 200);
             }
-            List<IngestReport> reports = new ArrayList<>();
+            ViewSession session = publishOrNull(v, ingester, o, dir, runFile, token, source);
+            Path cacheDir = session != null ? dir : emptyView(views, base, o.frameworks());
             int code;
             try {
-                code = runChild(o, cacheDir, view == null ? null : ingester, view, periodic, source, reports, token);
+                code = runChild(o, cacheDir, session, periodic, token);
             } finally {
                 periodic.shutdown();
                 periodic.awaitTermination(1, TimeUnit.MINUTES);
             }
-            if (view == null) {
+            if (session == null) {
                 try {
                     FileTrees.deleteTree(cacheDir);
                 } catch (IOException e) {
                     log.warn("could not remove the empty cache folders {}: {}", cacheDir, describe(e));
                 }
-                return new Result(code, summary(o.group(), null, 0, reports) + "; " + Diagnoser.noView(publishFailure).line());
+                return new Result(code, summary(o.group(), null, 0, ViewSession.Totals.NONE) + "; "
+                        + Diagnoser.noView(publishFailure).line());
             }
             // The command's status is the result from here on: a failure of ours is reported, not returned.
             orphans = RunToken.alive(token);
-            Pass pass = code != 0 ? Pass.FAILED : orphans ? Pass.SUCCEEDED_WRITERS_LEFT : Pass.SUCCEEDED;
-            Set<EntryKey> read = Set.of();
-            try {
-                IngestReport last = ingester.ingest(view, source, pass);
-                synchronized (reports) {
-                    reports.add(last);
-                }
-                read = v.unpublish(view);
-            } catch (IOException | RuntimeException | StackOverflowError e) {
-                err.println("mithril: ingest or unpublish failed: " + describe(e));
-                log.warn("after the command: {}", describe(e));
+            ViewSession.Result end = session.end(code != 0 ? Pass.FAILED : orphans ? Pass.SUCCEEDED_WRITERS_LEFT : Pass.SUCCEEDED);
+            for (String failure : end.failures()) {
+                err.println("mithril: " + failure);
             }
-            List<String> committed = new ArrayList<>();
-            synchronized (reports) {
-                reports.forEach(r -> committed.addAll(r.committed()));
-            }
-            Diagnoser.Diagnosis why = new Diagnoser(store).diagnose(o.group(), view.entries(), read, committed);
-            return new Result(code, summary(o.group(), view, read.size(), reports) + "; " + why.line());
+            return new Result(code, summary(o.group(), end.view(), end.read().size(), end.total()) + "; " + end.why().line());
         } finally {
             periodic.shutdownNow();
             ingester.close();
@@ -175,12 +160,13 @@ public final class ExecRunner {
      * Clears what a killed run left in the folder and publishes the group there; null if that fails
      * for any reason (the command then runs cold, and says so: a cache never keeps it from running).
      */
-    private View publishOrNull(Views v, Options o, Path dir, Path runFile, String token) {
+    private ViewSession publishOrNull(Views v, Ingester ingester, Options o, Path dir, Path runFile, String token, String source) {
         publishFailure = null;
         try {
             FileTrees.deleteTree(dir); // a previous exec that was killed may have left it
             Files.writeString(runFile, token + "\n");
-            return v.publish(o.group(), dir, o.frameworks(), Views.Owner.CURRENT, PublishMode.COPY, o.cudaDriver());
+            return ViewSession.publish(v, ingester, o.group(), dir, o.frameworks(), Views.Owner.CURRENT, PublishMode.COPY,
+                    o.cudaDriver(), source, false);
         } catch (IOException | RuntimeException | StackOverflowError e) {
             publishFailure = describe(e);
             err.println("mithril: could not publish the cache (" + describe(e) + "); the command runs with an empty one");
@@ -202,8 +188,8 @@ public final class ExecRunner {
         return d;
     }
 
-    private int runChild(Options o, Path cacheDir, Ingester ingester, View view, ScheduledExecutorService periodic, String source,
-            List<IngestReport> reports, String token) throws InterruptedException {
+    private int runChild(Options o, Path cacheDir, ViewSession session, ScheduledExecutorService periodic, String token)
+            throws InterruptedException {
         ProcessBuilder pb = new ProcessBuilder(o.command()).inheritIO();
         Map<String, String> env = pb.environment();
         env.clear();
@@ -235,7 +221,7 @@ public final class ExecRunner {
             throw new IllegalArgumentException("cannot run " + o.command().get(0) + ": " + e.getMessage());
         }
         SignalForwarder.forwardTo(child);
-        if (ingester == null) {
+        if (session == null) {
             int code = child.waitFor();
             SignalForwarder.stop();
             return code;
@@ -243,10 +229,7 @@ public final class ExecRunner {
         long every = o.ingestInterval().toMillis();
         periodic.scheduleWithFixedDelay(() -> {
             try {
-                IngestReport r = ingester.ingest(view, source, false);
-                synchronized (reports) {
-                    reports.add(r);
-                }
+                session.pass();
             } catch (RuntimeException e) {
                 log.warn("periodic ingest failed: {}", e.toString());
             }
@@ -284,21 +267,11 @@ public final class ExecRunner {
         }
     }
 
-    static String summary(GroupId g, View view, int hits, List<IngestReport> reports) {
-        int entries = 0;
-        long bytes = 0;
-        long nanos = 0;
-        int refused = 0;
-        for (IngestReport r : reports) {
-            entries += r.entries();
-            bytes += r.bytes();
-            nanos += r.nanos();
-            refused += r.refusedTotal();
-        }
+    static String summary(GroupId g, View view, int hits, ViewSession.Totals t) {
         return String.format(Locale.ROOT,
                 "mithril: %s: restored %d entries (%s) in %d ms; read %d entries (hits); ingested %d entries (%s, misses) in %d ms; refused %d files",
                 g.text(), view == null ? 0 : view.entries().size(), ByteSize.format(view == null ? 0 : view.bytes()),
                 view == null ? 0 : view.publishNanos() / 1_000_000, hits,
-                entries, ByteSize.format(bytes), nanos / 1_000_000, refused);
+                t.entries(), ByteSize.format(t.bytes()), t.nanos() / 1_000_000, t.refused());
     }
 }

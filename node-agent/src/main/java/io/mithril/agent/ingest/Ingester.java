@@ -22,7 +22,6 @@ import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -76,6 +75,7 @@ public final class Ingester implements AutoCloseable {
 
     private final NodeStore store;
     private final IngestLimits limits;
+    private final java.time.Clock clock;
     private final ExecutorService readers = Executors.newFixedThreadPool(PUT_THREADS * 2, r -> {
         Thread t = new Thread(r, "mithril-ingest-reader");
         t.setDaemon(true);
@@ -90,8 +90,14 @@ public final class Ingester implements AutoCloseable {
     private static final int PUT_THREADS = 8;
 
     public Ingester(NodeStore store, IngestLimits limits) {
+        this(store, limits, java.time.Clock.systemUTC());
+    }
+
+    /** {@code clock}: what "settled" is measured against (files' mtimes), and the time provenance records. */
+    public Ingester(NodeStore store, IngestLimits limits, java.time.Clock clock) {
         this.store = store;
         this.limits = limits;
+        this.clock = clock;
     }
 
     private record Seen(String rel, Path path, long size, long mtime, Object fileKey) {}
@@ -163,7 +169,7 @@ public final class Ingester implements AutoCloseable {
                         refuse(r, "file too large", rel);
                         return FileVisitResult.CONTINUE;
                     }
-                    View.Published pub = view.files().get(rel);
+                    View.Published pub = view.file(rel);
                     boolean same = unchanged(pub, a.size(), a.fileKey(), a.lastModifiedTime().toMillis());
                     if (!same && pub != null && pub.linked() && Objects.equals(pub.fileKey(), a.fileKey())) {
                         // the store's own blob, written in place through its link: never take it as a new
@@ -197,7 +203,7 @@ public final class Ingester implements AutoCloseable {
             refuse(r, "walk failed", e.toString());
         }
         long passBytes = 0;
-        long now = System.currentTimeMillis();
+        long now = clock.millis();
         List<Ready> batch = new ArrayList<>();
         List<java.util.concurrent.Callable<Ready>> work = new ArrayList<>();
         store.recheck(writtenInPlace); // the blobs it wrote through: quarantined if damaged
@@ -318,7 +324,7 @@ public final class Ingester implements AutoCloseable {
         try {
             for (Seen s : files) {
                 String inEntry = info.folder() ? s.rel().substring(info.entryName().length()) : s.rel().substring(s.rel().lastIndexOf('/') + 1);
-                View.Published p = view.files().get(s.rel());
+                View.Published p = view.file(s.rel());
                 if (unchanged(p, s.size(), s.fileKey(), s.mtime())) {
                     out.add(new EntryFile(inEntry, p.address(), p.size(), p.executable()));
                     continue;
@@ -349,7 +355,7 @@ public final class Ingester implements AutoCloseable {
             }
         }
         EntryKey key = new EntryKey(view.group(), info.entryName());
-        String prov = "group=" + view.group().text() + " source=" + source + " at=" + Instant.now();
+        String prov = "group=" + view.group().text() + " source=" + source + " at=" + clock.instant();
         return new Ready(new NodeStore.Pending(key, out, prov), files, bytes, read, written);
     }
 
@@ -390,7 +396,7 @@ public final class Ingester implements AutoCloseable {
             for (int j = 0; j < b.files().size(); j++) {
                 Seen s = b.files().get(j);
                 EntryFile f = committed.get(j);
-                view.files().put(s.rel(), new View.Published(o.entry().key(), f.address(), f.size(), f.executable(), false, s.fileKey(), s.mtime(), true));
+                view.ingested(s.rel(), o.entry().key(), f, s.fileKey(), s.mtime());
             }
             r.add(o.entry().key().name(), b.bytes(), b.read());
         }

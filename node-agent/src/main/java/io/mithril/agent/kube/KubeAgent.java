@@ -63,11 +63,8 @@ public final class KubeAgent implements AutoCloseable {
     private final NodeStore store;
     private final AgentMetrics metrics;
     private final Config config;
-    private final ExecutorService work = Executors.newFixedThreadPool(4, r -> {
-        Thread t = new Thread(r, "mithril-pods");
-        t.setDaemon(true);
-        return t;
-    });
+    /** Where informer callbacks hand their work: publishes, final ingests, removals of a group's entries. */
+    private final ExecutorService work;
     private final ScheduledExecutorService periodic = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "mithril-ingest");
         t.setDaemon(true);
@@ -79,10 +76,25 @@ public final class KubeAgent implements AutoCloseable {
     private SharedIndexInformer<CompileCache> caches;
 
     public KubeAgent(KubernetesClient client, NodeStore store, AgentMetrics metrics, Config config) {
+        this(client, store, metrics, config, Executors.newFixedThreadPool(4, r -> {
+            Thread t = new Thread(r, "mithril-pods");
+            t.setDaemon(true);
+            return t;
+        }));
+    }
+
+    /** As above, handing pod and CompileCache work to {@code work} (which {@link #close} shuts down). */
+    KubeAgent(KubernetesClient client, NodeStore store, AgentMetrics metrics, Config config, ExecutorService work) {
         this.client = client;
         this.store = store;
         this.metrics = metrics;
         this.config = config;
+        this.work = work;
+    }
+
+    /** Whether the agent knows CompileCache {@code namespace/name} to exist (its informer's view). */
+    boolean cacheKnown(String namespace, String name) {
+        return caches != null && caches.getIndexer().getByKey(namespace + "/" + name) != null;
     }
 
     /** Reads the node, recovers views left by an earlier run, then starts watching. */
@@ -101,7 +113,7 @@ public final class KubeAgent implements AutoCloseable {
         ingester = new Ingester(store, config.limits());
         caches = client.resources(CompileCache.class).inAnyNamespace().runnableInformer(0);
         volumes = new PodVolumes(store, ingester, metrics, config.volumes(), config.kubeletPods(), id,
-                (ns, name) -> caches.getIndexer().getByKey(ns + "/" + name) != null);
+                this::cacheKnown);
         volumes.reportTo(new PodEvents(client, id.node(), work));
         caches.addEventHandler(new ResourceEventHandler<>() {
             @Override

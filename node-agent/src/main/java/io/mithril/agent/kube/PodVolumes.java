@@ -1,15 +1,10 @@
 package io.mithril.agent.kube;
 
 import io.mithril.agent.diagnosis.Diagnoser;
-import io.fabric8.kubernetes.api.model.Container;
-import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.PodSecurityContext;
-import io.fabric8.kubernetes.api.model.SecurityContext;
 import io.mithril.agent.framework.Framework;
 import io.mithril.agent.fs.NodeRoot;
 import io.mithril.agent.index.Entry;
-import io.mithril.agent.index.EntryKey;
 import io.mithril.agent.ingest.IngestReport;
 import io.mithril.agent.ingest.Ingester;
 import io.mithril.agent.ingest.Pass;
@@ -20,6 +15,7 @@ import io.mithril.agent.store.NodeStore;
 import io.mithril.agent.volume.FileTrees;
 import io.mithril.agent.volume.PublishMode;
 import io.mithril.agent.volume.View;
+import io.mithril.agent.volume.ViewSession;
 import io.mithril.agent.volume.Views;
 import io.mithril.api.v1alpha1.Injected;
 import java.io.IOException;
@@ -29,12 +25,9 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collection;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
@@ -72,56 +65,29 @@ public final class PodVolumes implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(PodVolumes.class);
 
-    private static final String ANNOTATION_INJECTED = Injected.ANNOTATION;
-    private static final String ANNOTATION_FRAMEWORKS = Injected.ANNOTATION_FRAMEWORKS;
-    private static final String ANNOTATION_CONTAINERS = Injected.ANNOTATION_CONTAINERS;
-    private static final String WAIT_CONTAINER = Injected.WAIT_CONTAINER;
-    private static final Pattern UID = Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+    private static final Pattern UID = PodFacts.UID;
 
     /** A live view and whom it is for. */
     private static final class Live {
         final String pod;
-        final View view;
-        /** The folder is kubelet's (the pod's emptyDir): empty it at the end, never remove it. */
-        final boolean keepFolder;
-        int ingested;
-        /** Names of what was ingested from it so far (at most {@link IngestReport#MAX_NAMES}), for its diagnosis. */
-        final List<String> committed = new ArrayList<>();
+        final ViewSession session;
         /** A pass over this view is running (a slow one is never queued twice, nor waited for by others). */
         final java.util.concurrent.atomic.AtomicBoolean passing = new java.util.concurrent.atomic.AtomicBoolean();
         /** A container of the pod crashed, or the pod Failed (see {@link #outcome}). */
         volatile boolean crashed;
 
-        Live(String pod, View view, boolean keepFolder) {
+        Live(String pod, ViewSession session) {
             this.pod = pod;
-            this.view = view;
-            this.keepFolder = keepFolder;
+            this.session = session;
         }
 
-        void note(IngestReport r) {
-            for (String n : r.committed()) {
-                if (committed.size() < IngestReport.MAX_NAMES) {
-                    committed.add(n);
-                }
-            }
+        View view() {
+            return session.view();
         }
 
         /** Notes what the pod's status says of its run: a container that exited non-zero, or phase Failed. */
-        void note(Pod p) {
-            if (p.getStatus() == null) {
-                return;
-            }
-            crashed |= "Failed".equals(p.getStatus().getPhase());
-            if (p.getMetadata().getDeletionTimestamp() == null && p.getStatus().getContainerStatuses() != null) {
-                for (ContainerStatus cs : p.getStatus().getContainerStatuses()) {
-                    crashed |= exitedNonZero(cs.getState()) || exitedNonZero(cs.getLastState());
-                }
-            }
-        }
-
-        private static boolean exitedNonZero(io.fabric8.kubernetes.api.model.ContainerState st) {
-            return st != null && st.getTerminated() != null && st.getTerminated().getExitCode() != null
-                    && st.getTerminated().getExitCode() != 0;
+        void note(PodFacts f) {
+            crashed |= f.crashed();
         }
 
         /**
@@ -144,6 +110,7 @@ public final class PodVolumes implements AutoCloseable {
     static final long INGEST_ALL_WAIT_MS = 30_000;
 
     private final NodeStore store;
+    private final java.time.Clock clock;
     private final Views views;
     private final Ingester ingester;
     private final AgentMetrics metrics;
@@ -151,7 +118,7 @@ public final class PodVolumes implements AutoCloseable {
     private final Path state;
     private final NodeIdentity node;
     private final Map<String, Live> live = new ConcurrentHashMap<>();
-    private final Map<String, Object> locks = new ConcurrentHashMap<>();
+    private final PodLocks locks = new PodLocks();
     /** Pods finished here: a late update of a pod that ended must not publish it again. */
     private final Map<String, Long> finished = new ConcurrentHashMap<>();
     /** Pods counted as started without a view ({@link #noView}). */
@@ -165,7 +132,6 @@ public final class PodVolumes implements AutoCloseable {
     private final Path kubeletPods;
     /** The newest state of a pod the agent knows (its informer's), or null when it is gone. */
     private volatile java.util.function.UnaryOperator<Pod> latest = p -> p;
-    private static final String ANNOTATION_VOLUME = Injected.ANNOTATION_VOLUME;
     /** The emptyDir the webhook adds in EmptyDir mode, as kubelet lays it out on the node. */
     static final String EMPTY_DIR = "volumes/kubernetes.io~empty-dir/mithril-cache";
     /** Whether a CompileCache exists: (namespace, name). */
@@ -187,12 +153,19 @@ public final class PodVolumes implements AutoCloseable {
      */
     public PodVolumes(NodeStore store, Ingester ingester, AgentMetrics metrics, Path volumes, Path kubeletPods, NodeIdentity node,
             java.util.function.BiPredicate<String, String> cacheExists) throws IOException {
+        this(store, ingester, metrics, volumes, kubeletPods, node, cacheExists, java.time.Clock.systemUTC());
+    }
+
+    /** As above, reading the time from {@code clock} (when a pod finished, when a view was published). */
+    PodVolumes(NodeStore store, Ingester ingester, AgentMetrics metrics, Path volumes, Path kubeletPods, NodeIdentity node,
+            java.util.function.BiPredicate<String, String> cacheExists, java.time.Clock clock) throws IOException {
+        this.clock = clock;
         this.kubeletPods = kubeletPods;
         this.cacheExists = cacheExists;
         this.activity = new ActivityFile(store.root());
         activity.load(metrics);
         this.store = store;
-        this.views = new Views(store);
+        this.views = new Views(store, clock);
         this.ingester = ingester;
         this.metrics = metrics;
         this.volumes = Files.createDirectories(volumes);
@@ -219,7 +192,8 @@ public final class PodVolumes implements AutoCloseable {
      * Counts and reports a pod that got no view, once: a marker in {@code <root>/pods.cold/} keeps an
      * agent restart from counting a pod that still runs cold again.
      */
-    private void noView(Pod pod, String uid, String why) {
+    private void noView(PodFacts pod, String why) {
+        String uid = pod.uid();
         Path marker = coldMarkers.resolve(uid);
         try {
             if (Files.exists(marker)) {
@@ -231,8 +205,8 @@ public final class PodVolumes implements AutoCloseable {
             log.debug("no cold-start marker for {}: {}", uid, e.toString());
         }
         try {
-            GroupId g = node.group(pod.getMetadata().getNamespace(), pod.getMetadata().getAnnotations().get(ANNOTATION_INJECTED));
-            outcome(name(pod), uid, g, Diagnoser.noView(why));
+            GroupId g = node.group(pod.namespace(), pod.cache());
+            outcome(pod.display(), uid, g, Diagnoser.noView(why));
             activity.save(metrics);
         } catch (InvalidNameException e) {
             log.debug("no outcome for a pod of no group: {}", e.getMessage());
@@ -266,14 +240,9 @@ public final class PodVolumes implements AutoCloseable {
         return volumes.resolve(podUid);
     }
 
-    /** Whether the webhook gave this pod its view through its own emptyDir. */
-    static boolean emptyDirMode(Pod pod) {
-        return "EmptyDir".equals(pod.getMetadata().getAnnotations().get(ANNOTATION_VOLUME));
-    }
-
     /** The pod's view folder: its emptyDir in kubelet's folder, or its folder under the volumes hostPath. */
-    Path viewDir(Pod pod, String uid) {
-        return emptyDirMode(pod) ? (kubeletPods == null ? null : kubeletPods.resolve(uid).resolve(EMPTY_DIR)) : viewDir(uid);
+    Path viewDir(PodFacts pod) {
+        return pod.emptyDirMode() ? (kubeletPods == null ? null : kubeletPods.resolve(pod.uid()).resolve(EMPTY_DIR)) : viewDir(pod.uid());
     }
 
 
@@ -304,34 +273,33 @@ public final class PodVolumes implements AutoCloseable {
 
     /** A pod as the API server shows it now: publishes, or finishes, as its state asks. */
     public void observe(Pod pod) {
-        String uid = pod.getMetadata().getUid();
-        if (!takesPart(pod)) {
+        PodFacts facts = PodFacts.of(pod).filter(f -> f.takesPart(node.node())).orElse(null);
+        if (facts == null) {
             return;
         }
-        String phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
-        boolean terminal = "Succeeded".equals(phase) || "Failed".equals(phase);
+        String uid = facts.uid();
+        boolean terminal = facts.terminal();
         Live seen = live.get(uid);
         if (seen != null) {
-            seen.note(pod);
+            seen.note(facts);
             if (!terminal) {
                 return; // a live view with nothing to do: never wait here on that pod's ingest pass
             }
         }
-        synchronized (lock(uid)) {
-            try (MDC.MDCCloseable ignored = MDC.putCloseable("pod", pod.getMetadata().getNamespace() + "/" + pod.getMetadata().getName())) {
+        try (PodLocks.Held held = locks.hold(uid)) {
+            try (MDC.MDCCloseable ignored = MDC.putCloseable("pod", facts.display())) {
                 if (terminal) {
                     finishLocked(uid);
                 } else if (!live.containsKey(uid) && !finished.containsKey(uid)) {
-                    String cache = pod.getMetadata().getAnnotations().get(ANNOTATION_INJECTED);
-                    if (!cacheExists.test(pod.getMetadata().getNamespace(), cache)) {
-                        log.info("not publishing (yet): CompileCache {} does not exist in {}", cache.replaceAll("\\p{Cntrl}", "?"),
-                                pod.getMetadata().getNamespace());
+                    if (!cacheExists.test(facts.namespace(), facts.cache())) {
+                        log.info("not publishing (yet): CompileCache {} does not exist in {}", facts.cache().replaceAll("\\p{Cntrl}", "?"),
+                                facts.namespace());
                         return; // a later update of the pod tries again
                     }
-                    if (waitStepEnded(pod)) {
+                    if (facts.waitStepEnded()) {
                         log.info("not publishing: the pod's wait step already ended (it runs cold)");
-                        finished.put(uid, System.currentTimeMillis());
-                        noView(pod, uid, WAIT_GAVE_UP);
+                        finished.put(uid, clock.millis());
+                        noView(facts, WAIT_GAVE_UP);
                         return;
                     }
                     publishLocked(pod, uid);
@@ -345,10 +313,9 @@ public final class PodVolumes implements AutoCloseable {
         if (uid == null || !UID.matcher(uid).matches()) {
             return;
         }
-        synchronized (lock(uid)) {
+        try (PodLocks.Held held = locks.hold(uid)) {
             finishLocked(uid);
-        }
-        locks.remove(uid);
+        } // the pod's lock goes with its last holder (PodLocks)
     }
 
     /** One ingest pass over every live view (and another try for pods whose emptyDir was not there yet). */
@@ -368,16 +335,16 @@ public final class PodVolumes implements AutoCloseable {
             }
             running.add(passes.submit(() -> {
                 try {
-                    synchronized (lock(uid)) {
+                    try (PodLocks.Held held = locks.hold(uid)) {
                         Live l = live.get(uid);
-                        if (l == null || l != l0 || dropped.contains(l.view.group())) {
+                        if (l == null || l != l0 || dropped.contains(l.view().group())) {
                             return;
                         }
                         try (MDC.MDCCloseable ignored = MDC.putCloseable("pod", l.pod)) {
-                            IngestReport r = ingester.ingest(l.view, "pod:" + l.pod, Pass.PERIODIC);
-                            metrics.ingested(r);
-                            l.ingested += r.entries();
-                            l.note(r);
+                            IngestReport r = l.session.pass();
+                            if (r != null) {
+                                metrics.ingested(r);
+                            }
                         } catch (RuntimeException e) {
                             log.warn("ingest failed: {}", e.toString());
                         }
@@ -437,27 +404,27 @@ public final class PodVolumes implements AutoCloseable {
                 log.warn("ignoring {} in {}: not a pod UID", uid.replaceAll("\\p{Cntrl}", "?"), volumes);
                 continue;
             }
-            Pod pod = byUid.get(uid);
-            synchronized (lock(uid)) {
-                Record rec = readRecord(uid);
+            PodFacts pod = PodFacts.of(byUid.get(uid)).filter(f -> f.takesPart(node.node())).orElse(null);
+            try (PodLocks.Held held = locks.hold(uid)) {
+                PodRecord rec = readRecord(uid);
                 Path dir = rec != null ? rec.dir() : viewDir(uid);
                 boolean keep = rec != null && rec.keepFolder();
-                boolean running = pod != null && takesPart(pod) && !terminal(pod);
+                boolean running = pod != null && !pod.terminal();
                 if (running && rec != null && Views.isReady(dir)) {
-                    View v = views.adopt(rec.group(), dir, rec.frameworks(), rec.mode());
-                    live.put(uid, new Live(name(pod), v, keep));
-                    log.info("adopted the view of {} after a restart ({} entries pinned)", name(pod), v.entries().size());
+                    ViewSession s = ViewSession.adopt(views, ingester, rec.group(), dir, rec.frameworks(), rec.mode(), "pod:" + pod.display(), keep);
+                    live.put(uid, new Live(pod.display(), s));
+                    log.info("adopted the view of {} after a restart ({} entries pinned)", pod.display(), s.view().entries().size());
                 } else if (running) {
                     // publish not finished before the restart. Still in its wait step, nothing of the pod
                     // has run: empty what the last run left so that observe() can publish. Else the pod
                     // runs cold in it and only its end is ours to handle.
-                    if (rec != null && !waitStepEnded(pod) && Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+                    if (rec != null && !pod.waitStepEnded() && Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
                         FileTrees.clearFolder(dir);
                     }
                     continue;
                 } else if (rec != null && Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-                    View v = views.adopt(rec.group(), dir, rec.frameworks(), rec.mode());
-                    live.put(uid, new Live("gone:" + uid, v, keep));
+                    ViewSession s = ViewSession.adopt(views, ingester, rec.group(), dir, rec.frameworks(), rec.mode(), "pod:gone:" + uid, keep);
+                    live.put(uid, new Live("gone:" + uid, s));
                     finishLocked(uid);
                 } else {
                     if (!keep) {
@@ -494,57 +461,60 @@ public final class PodVolumes implements AutoCloseable {
     // ------------------------------------------------------------------ steps (under the pod's lock)
 
     private void publishLocked(Pod seen, String uid) {
-        Pod pod = latest.apply(seen); // the event may have waited in the queue: the pod could have started cold since
+        Pod newest = latest.apply(seen); // the event may have waited in the queue: the pod could have started cold since
+        PodFacts pod = PodFacts.of(newest).orElse(null);
         if (pod == null) {
             return; // gone meanwhile: its delete event finishes it
         }
-        if (waitStepEnded(pod)) {
+        if (pod.waitStepEnded()) {
             log.info("not publishing: the pod's wait step already ended (it runs cold)");
-            finished.put(uid, System.currentTimeMillis());
-            noView(pod, uid, WAIT_GAVE_UP);
+            finished.put(uid, clock.millis());
+            noView(pod, WAIT_GAVE_UP);
             return;
         }
         GroupId group;
         try {
-            group = node.group(pod.getMetadata().getNamespace(), pod.getMetadata().getAnnotations().get(ANNOTATION_INJECTED));
+            group = node.group(pod.namespace(), pod.cache());
         } catch (InvalidNameException e) {
             log.warn("not publishing: {}", e.getMessage());
-            finished.put(uid, System.currentTimeMillis());
+            finished.put(uid, clock.millis());
             return;
         }
-        Set<Framework> frameworks = Framework.ofWireList(pod.getMetadata().getAnnotations().get(ANNOTATION_FRAMEWORKS));
-        Access access = access(pod);
-        boolean emptyDir = emptyDirMode(pod);
-        Path dir = viewDir(pod, uid);
+        Set<Framework> frameworks = pod.frameworks();
+        PodFacts.Access access = pod.access();
+        boolean emptyDir = pod.emptyDirMode();
+        Path dir = viewDir(pod);
         if (dir == null) {
             log.warn("not publishing: the pod was injected in EmptyDir mode and this agent has no --kubelet-pods");
-            finished.put(uid, System.currentTimeMillis());
+            finished.put(uid, clock.millis());
             return;
         }
         if (emptyDir && !Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
             log.debug("kubelet has not made the pod's emptyDir yet; trying again at the next pass or update");
-            awaitingFolder.put(uid, pod);
+            awaitingFolder.put(uid, newest);
             return;
         }
         if (emptyDir && !kubeletEmptyDir(kubeletPods, uid, dir)) {
             log.warn("not publishing: {} is not the pod's own emptyDir folder (a link on the way, or a malformed uid)", dir);
-            finished.put(uid, System.currentTimeMillis());
+            finished.put(uid, clock.millis());
             return;
         }
         try {
-            writeRecord(uid, new Record(group, frameworks, access.mode(), dir, emptyDir));
-            View v = views.publish(group, dir, frameworks, access.owner(), access.mode(), node.cudaDriver());
+            writeRecord(uid, new PodRecord(group, frameworks, access.mode(), dir, emptyDir));
+            ViewSession s = ViewSession.publish(views, ingester, group, dir, frameworks, access.owner(), access.mode(), node.cudaDriver(),
+                    "pod:" + pod.display(), emptyDir);
+            View v = s.view();
             metrics.published(v);
-            live.put(uid, new Live(name(pod), v, emptyDir));
+            live.put(uid, new Live(pod.display(), s));
             log.info("published {} entries ({} bytes) of {} in {} ms", v.entries().size(), v.bytes(), group.text(),
                     v.publishNanos() / 1_000_000);
         } catch (IOException | RuntimeException e) {
             // the pod's wait step gives up and it runs cold: fail-open
             log.warn("publish failed, the pod will start cold: {}", e.toString());
-            noView(pod, uid, e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName());
+            noView(pod, e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName());
             if (!(e instanceof Views.ViewRefusedException)) {
-                Pod now = latest.apply(pod);
-                if (!emptyDir || (now != null && !waitStepEnded(now))) {
+                PodFacts now = PodFacts.of(latest.apply(newest)).orElse(null);
+                if (!emptyDir || (now != null && !now.waitStepEnded())) {
                     FileTrees.clearFolder(dir); // what this publish left (a cold pod never writes a HostPath view)
                 }
             }
@@ -552,7 +522,7 @@ public final class PodVolumes implements AutoCloseable {
     }
 
     private void finishLocked(String uid) {
-        finished.put(uid, System.currentTimeMillis());
+        finished.put(uid, clock.millis());
         awaitingFolder.remove(uid);
         Live l = live.remove(uid);
         if (l == null) {
@@ -560,35 +530,17 @@ public final class PodVolumes implements AutoCloseable {
             return;
         }
         try (MDC.MDCCloseable ignored = MDC.putCloseable("pod", l.pod)) {
-            int ingested = l.ingested;
-            if (!dropped.contains(l.view.group())) {
-                try {
-                    IngestReport r = ingester.ingest(l.view, "pod:" + l.pod, l.outcome());
-                    metrics.ingested(r);
-                    ingested += r.entries();
-                    l.note(r);
-                } catch (RuntimeException e) {
-                    log.warn("final ingest failed: {}", e.toString());
-                }
+            GroupId group = l.view().group();
+            ViewSession.Result end = dropped.contains(group) ? l.session.endWithoutIngest() : l.session.end(l.outcome());
+            if (end.last() != null) {
+                metrics.ingested(end.last());
             }
-            Set<EntryKey> readKeys = Set.of();
-            try {
-                readKeys = views.unpublish(l.view, l.keepFolder);
-            } catch (IOException e) {
-                log.warn("unpublish failed: {}", e.toString());
-            }
-            int read = readKeys.size();
+            int read = end.read().size();
             metrics.entriesRead(read);
-            metrics.groupActivity(l.view.group(), read, ingested);
-            Diagnoser.Diagnosis why = new Diagnoser(store).diagnose(l.view.group(), l.view.entries(), readKeys, l.committed);
-            outcome(l.pod, uid, l.view.group(), why);
+            metrics.groupActivity(group, read, end.total().entries());
+            outcome(l.pod, uid, group, end.why());
             activity.save(metrics);
-            try {
-                store.evictTo(Long.MAX_VALUE); // entries the view pinned may now go: bring groups back within budget
-            } catch (IOException e) {
-                log.warn("eviction after the view failed: {}", e.toString());
-            }
-            log.info("finished: read {} entries (hits), ingested {} (misses); {}", read, ingested, why.line());
+            log.info("finished: read {} entries (hits), ingested {} (misses); {}", read, end.total().entries(), end.why().line());
             Files.deleteIfExists(state.resolve(uid));
         } catch (IOException e) {
             log.warn("could not remove the record of {}: {}", uid, e.toString());
@@ -599,7 +551,7 @@ public final class PodVolumes implements AutoCloseable {
     private void forget(String uid) {
         try {
             Files.deleteIfExists(coldMarkers.resolve(uid));
-            Record rec = readRecord(uid);
+            PodRecord rec = readRecord(uid);
             if (rec == null || !rec.keepFolder()) {
                 FileTrees.deleteTree(viewDir(uid));
             }
@@ -611,98 +563,32 @@ public final class PodVolumes implements AutoCloseable {
 
     /** Drops finished pods older than an hour: a stale event of a pod that old cannot arrive any more. */
     private void pruneFinished() {
-        long cutoff = System.currentTimeMillis() - 3_600_000L;
+        long cutoff = clock.millis() - 3_600_000L;
         finished.values().removeIf(t -> t < cutoff);
     }
 
     // ------------------------------------------------------------------ what a pod is
 
-    private Object lock(String uid) {
-        return locks.computeIfAbsent(uid, k -> new Object());
-    }
-
     boolean takesPart(Pod pod) {
-        if (pod.getMetadata() == null || pod.getSpec() == null || pod.getMetadata().getAnnotations() == null) {
-            return false;
-        }
-        String uid = pod.getMetadata().getUid();
-        return pod.getMetadata().getAnnotations().containsKey(ANNOTATION_INJECTED)
-                && node.node().equals(pod.getSpec().getNodeName())
-                && uid != null && UID.matcher(uid).matches();
-    }
-
-    private static boolean terminal(Pod pod) {
-        String phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
-        return "Succeeded".equals(phase) || "Failed".equals(phase);
-    }
-
-    private static boolean waitStepEnded(Pod pod) {
-        if (pod.getStatus() == null || pod.getStatus().getInitContainerStatuses() == null) {
-            return false;
-        }
-        for (ContainerStatus s : pod.getStatus().getInitContainerStatuses()) {
-            if (WAIT_CONTAINER.equals(s.getName()) && s.getState() != null && s.getState().getTerminated() != null) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private static String name(Pod pod) {
-        return pod.getMetadata().getNamespace() + "/" + pod.getMetadata().getName();
-    }
-
-    record Access(Views.Owner owner, PublishMode mode) {}
-
-    /** Who the injected containers run as, as far as the pod says, and so how to publish. */
-    static Access access(Pod pod) {
-        PodSecurityContext psc = pod.getSpec().getSecurityContext();
-        Set<String> injected = new HashSet<>(Arrays.asList(
-                Objects.requireNonNullElse(pod.getMetadata().getAnnotations().get(ANNOTATION_CONTAINERS), "").split(",")));
-        Set<Long> uids = new HashSet<>();
-        Set<Long> gids = new HashSet<>();
-        for (Container c : pod.getSpec().getContainers()) {
-            if (!injected.contains(c.getName())) {
-                continue;
-            }
-            SecurityContext sc = c.getSecurityContext();
-            uids.add(sc != null && sc.getRunAsUser() != null ? sc.getRunAsUser() : psc == null ? null : psc.getRunAsUser());
-            Long gid = sc != null && sc.getRunAsGroup() != null ? sc.getRunAsGroup() : psc == null ? null : psc.getRunAsGroup();
-            gids.add(gid != null ? gid : psc == null ? null : psc.getFsGroup());
-        }
-        Long uid = uids.size() == 1 ? uids.iterator().next() : null;
-        Long gid = gids.size() == 1 ? gids.iterator().next() : null;
-        if (uid == null) {
-            return new Access(new Views.Owner(null, gid == null ? null : gid.intValue(), true), PublishMode.COPY);
-        }
-        return new Access(new Views.Owner(uid.intValue(), gid == null ? null : gid.intValue()),
-                uid == 0 ? PublishMode.COPY : PublishMode.LINK);
+        return PodFacts.of(pod).map(f -> f.takesPart(node.node())).orElse(false);
     }
 
     // ------------------------------------------------------------------ the record of a view, for restarts
 
-    record Record(GroupId group, Set<Framework> frameworks, PublishMode mode, Path dir, boolean keepFolder) {}
-
-    private void writeRecord(String uid, Record r) throws IOException {
-        StringBuilder fw = new StringBuilder();
-        for (Framework f : r.frameworks()) {
-            fw.append(fw.length() == 0 ? "" : ",").append(f.dir());
-        }
+    private void writeRecord(String uid, PodRecord r) throws IOException {
         Path tmp = state.resolve(uid + ".tmp");
-        Files.writeString(tmp, r.group().text() + "\n" + fw + "\n" + r.mode().name() + "\n" + r.dir() + "\n" + r.keepFolder() + "\n",
-                StandardCharsets.UTF_8);
+        Files.writeString(tmp, r.text(), StandardCharsets.UTF_8);
         Files.move(tmp, state.resolve(uid), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
-    private Record readRecord(String uid) {
+    /** The pod's record; null when there is none, it cannot be read, or it names a folder this agent does not hand out. */
+    private PodRecord readRecord(String uid) {
         try {
-            List<String> lines = Files.readAllLines(state.resolve(uid), StandardCharsets.UTF_8);
-            Path dir = lines.size() > 4 ? Path.of(lines.get(3)) : viewDir(uid);
-            if (!dir.startsWith(volumes) && (kubeletPods == null || !dir.startsWith(kubeletPods))) {
-                return null; // not a folder this agent hands out: never act on it
+            PodRecord r = PodRecord.parse(Files.readAllLines(state.resolve(uid), StandardCharsets.UTF_8));
+            if (!r.dir().startsWith(volumes) && (kubeletPods == null || !r.dir().startsWith(kubeletPods))) {
+                return null; // never act on it
             }
-            return new Record(GroupId.parse(lines.get(0)), Framework.parseList(lines.get(1)), PublishMode.valueOf(lines.get(2)), dir,
-                    lines.size() > 4 && Boolean.parseBoolean(lines.get(4)));
+            return r;
         } catch (IOException | RuntimeException e) {
             return null;
         }
@@ -712,6 +598,7 @@ public final class PodVolumes implements AutoCloseable {
     @Override
     public void close() {
         passes.shutdownNow();
+        views.close();
         live.clear();
     }
 }

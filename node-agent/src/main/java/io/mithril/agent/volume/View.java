@@ -2,6 +2,7 @@ package io.mithril.agent.volume;
 
 import io.mithril.agent.cas.Address;
 import io.mithril.agent.framework.Framework;
+import io.mithril.agent.index.EntryFile;
 import io.mithril.agent.index.EntryKey;
 import io.mithril.agent.key.GroupId;
 import io.mithril.agent.store.Pin;
@@ -32,6 +33,7 @@ public final class View {
     private final long publishedAtMillis;
     private final PublishMode mode;
     private final Map<String, Published> files = new ConcurrentHashMap<>();
+    private final Map<String, Published> readOnlyFiles = java.util.Collections.unmodifiableMap(files);
     private final List<EntryKey> entries;
     private final long bytes;
     private final long publishNanos;
@@ -85,9 +87,23 @@ public final class View {
         return mode;
     }
 
-    /** View-relative path to what was published there (updated as ingest takes new versions). */
+    /** View-relative path to what was published there (updated as ingest takes new versions); read-only. */
     public Map<String, Published> files() {
-        return files;
+        return readOnlyFiles;
+    }
+
+    /** Lookup of what the view holds at {@code rel} as Mithril last knew it, or null. */
+    public Published file(String rel) {
+        return files.get(rel);
+    }
+
+    /**
+     * Records that ingest committed the workload's file at {@code rel} as file {@code f} of entry
+     * {@code entry}: from now on it is the view's published state there (an unchanged file is not
+     * taken again, and its atime, moved by ingest's own read, says nothing about use).
+     */
+    public void ingested(String rel, EntryKey entry, EntryFile f, Object fileKey, long mtimeMillis) {
+        files.put(rel, new Published(entry, f.address(), f.size(), f.executable(), false, fileKey, mtimeMillis, true));
     }
 
     /** The entries published (and pinned). */

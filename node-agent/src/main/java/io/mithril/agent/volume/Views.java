@@ -74,14 +74,20 @@ public final class Views implements AutoCloseable {
     }
 
     private final NodeStore store;
-    /** Latest read seen on a linked blob before it was re-armed, by address (millis). */
-    private final Map<Address, Long> readsBeforeRearm = new ConcurrentHashMap<>();
+    private final java.time.Clock clock;
+    private final UseProbe probe = new UseProbe();
 
     public Views(NodeStore store) {
-        this.store = store;
+        this(store, java.time.Clock.systemUTC());
     }
 
-    public NodeStore store() {
+    /** {@code clock}: the time a view counts as published from (the use probe compares access times to it). */
+    public Views(NodeStore store, java.time.Clock clock) {
+        this.store = store;
+        this.clock = clock;
+    }
+
+    NodeStore store() {
         return store;
     }
 
@@ -104,7 +110,7 @@ public final class Views implements AutoCloseable {
             java.util.function.Predicate<String> serve, CudaDriver cuda) throws IOException {
         long t0 = System.nanoTime();
         store.sync();
-        long now = System.currentTimeMillis();
+        long now = clock.millis();
         requireEmptyFolder(dir);
         NodeStore.Pinned pinned = store.pinGroup(group, e -> ofFrameworks(e, frameworks) && serve.test(e.key().name()));
         List<Entry> entries = pinned.entries();
@@ -126,8 +132,9 @@ public final class Views implements AutoCloseable {
                     boolean linkable = mode == PublishMode.LINK && !isMutable(e);
                     Map<String, FileTime> times = EntryRules.keepsTimes(e.key().name()) ? ninjaTimes(e) : null;
                     for (EntryFile f : e.files()) {
-                        String rel = e.key().name().endsWith("/") ? e.key().name() + f.path() : e.key().name();
-                        boolean link = linkable && !EntryRules.rewrittenInPlace(rel) && times == null;
+                        String rel = EntryPaths.of(e, f);
+                        // an executable file is a copy: a link has the blob's mode, and the store keeps one blob per content
+                        boolean link = linkable && !EntryRules.rewrittenInPlace(rel) && times == null && !f.executable();
                         Path target = FileNames.resolve(dir, rel);
                         Path parent = target.getParent();
                         made.computeIfAbsent(parent, d -> { // others wait until it exists
@@ -211,7 +218,7 @@ public final class Views implements AutoCloseable {
         try {
             publishedAt = Files.getLastModifiedTime(dir.resolve(MARKER), LinkOption.NOFOLLOW_LINKS).toMillis();
         } catch (IOException e) {
-            publishedAt = System.currentTimeMillis();
+            publishedAt = clock.millis();
         }
         NodeStore.Pinned pinned = store.pinGroup(group, e -> ofFrameworks(e, frameworks));
         Map<String, View.Published> files = new java.util.HashMap<>();
@@ -220,7 +227,7 @@ public final class Views implements AutoCloseable {
         for (Entry e : pinned.entries()) {
             keys.add(e.key());
             for (EntryFile f : e.files()) {
-                String rel = e.key().name().endsWith("/") ? e.key().name() + f.path() : e.key().name();
+                String rel = EntryPaths.of(e, f);
                 try {
                     BasicFileAttributes a = Files.readAttributes(FileNames.resolve(dir, rel), BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
                     if (!a.isRegularFile()) {
@@ -257,14 +264,19 @@ public final class Views implements AutoCloseable {
     }
 
     private static final int PUBLISH_THREADS = 4;
-    private final java.util.concurrent.ExecutorService linkers = java.util.concurrent.Executors.newFixedThreadPool(
-            PUBLISH_THREADS, r -> {
+    /** Publish threads; idle ones end after a while, so a Views nobody closes holds none for long. */
+    private final java.util.concurrent.ThreadPoolExecutor linkers = new java.util.concurrent.ThreadPoolExecutor(PUBLISH_THREADS,
+            PUBLISH_THREADS, 30, java.util.concurrent.TimeUnit.SECONDS, new java.util.concurrent.LinkedBlockingQueue<>(), r -> {
                 Thread t = new Thread(r, "mithril-publish");
                 t.setDaemon(true);
                 return t;
             });
 
-    /** Stops the publish threads. */
+    {
+        linkers.allowCoreThreadTimeOut(true);
+    }
+
+    /** Stops the publish threads (PodVolumes and exec close theirs). */
     @Override
     public void close() {
         linkers.shutdownNow();
@@ -335,8 +347,7 @@ public final class Views implements AutoCloseable {
 
     private static boolean isMutable(Entry e) {
         String n = e.key().name();
-        EntryRules.Unit u =
-                EntryRules.classify(n.endsWith("/") ? n + e.files().get(0).path() : n);
+        EntryRules.Unit u = EntryRules.classify(EntryPaths.of(n, e.files().get(0).path()));
         return u != null && u.mutable();
     }
 
@@ -377,50 +388,17 @@ public final class Views implements AutoCloseable {
                 return materialize(f, target, false, null); // the view is on another filesystem (kubelet's folder): a copy
             }
             BasicFileAttributes attrs = Files.readAttributes(target, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-            long atime = attrs.lastAccessTime().toMillis();
-            long mtime = attrs.lastModifiedTime().toMillis();
-            if (atime > mtime) {
-                readsBeforeRearm.merge(f.address(), atime, Math::max); // read since the last arming
-                arm(target, mtime);
-            } else if (atime >= mtime - 500) {
-                arm(target, mtime); // never armed
-            } // else armed and unread: leave it, other views rely on the same inode
+            probe.armLinked(target, f.address(), attrs);
             return attrs;
         }
-        copyBlob(blob, target);
+        UseProbe.copyUnread(blob, target);
         Files.setPosixFilePermissions(target, PosixFilePermissions.fromString(f.executable() ? "rwxr-xr-x" : "rw-r--r--"));
         if (copyTime != null) {
             Files.getFileAttributeView(target, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS).setTimes(copyTime, null, null);
         }
         BasicFileAttributes attrs = Files.readAttributes(target, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-        arm(target, attrs.lastModifiedTime().toMillis());
+        UseProbe.arm(target, attrs.lastModifiedTime().toMillis());
         return attrs;
-    }
-
-    /**
-     * Copies a blob into a view without the copy's read counting as a use: the blob's inode is shared
-     * with linked views, whose use probe is its access time. An armed, unread blob (atime at or below
-     * mtime) gets its access time back after the copy. Plain Java on purpose: loading the native layer
-     * costs a warm {@code exec} hundreds of milliseconds, and a warm publish reads nothing else. A
-     * workload's read in the few microseconds between is then lost: a miss counted, never a false hit.
-     */
-    private static void copyBlob(Path blob, Path target) throws IOException {
-        BasicFileAttributes before = Files.readAttributes(blob, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-        Files.copy(blob, target, StandardCopyOption.REPLACE_EXISTING, LinkOption.NOFOLLOW_LINKS);
-        if (before.lastAccessTime().compareTo(before.lastModifiedTime()) <= 0) {
-            try {
-                Files.getFileAttributeView(blob, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
-                        .setTimes(null, before.lastAccessTime(), null);
-            } catch (IOException notOurs) {
-                // a blob this process may not touch: its probe may read as used
-            }
-        }
-    }
-
-    /** Sets atime a second below mtime, so that relatime records the next read. mtime is untouched. */
-    private static void arm(Path p, long mtimeMillis) throws IOException {
-        Files.getFileAttributeView(p, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
-                .setTimes(null, FileTime.fromMillis(mtimeMillis - 1000), null);
     }
 
     private static void chownTree(Path dir, Owner owner) throws IOException {
@@ -481,31 +459,7 @@ public final class Views implements AutoCloseable {
      * after the view was published, or (for a shared inode) a read recorded before a later re-arming.
      */
     public Set<EntryKey> readEntries(View v) {
-        Set<EntryKey> used = new HashSet<>();
-        Set<EntryKey> published = new HashSet<>(v.entries());
-        long since = v.publishedAtMillis() - 5;
-        for (Map.Entry<String, View.Published> f : v.files().entrySet()) {
-            View.Published p = f.getValue();
-            if (used.contains(p.entry()) || !published.contains(p.entry()) || p.ingested()) {
-                continue; // a file the workload wrote over a published one: ingest's own read moved its atime
-            }
-            Path path = FileNames.resolve(v.dir(), f.getKey());
-            try {
-                BasicFileAttributes a = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-                boolean sameFile = a.isRegularFile() && java.util.Objects.equals(a.fileKey(), p.fileKey());
-                long atime = a.lastAccessTime().toMillis();
-                if (sameFile && atime > a.lastModifiedTime().toMillis() && atime >= since) {
-                    used.add(p.entry());
-                    continue;
-                }
-            } catch (IOException gone) {
-                // replaced or removed by the workload
-            }
-            if (p.linked() && readsBeforeRearm.getOrDefault(p.address(), 0L) >= since) {
-                used.add(p.entry());
-            }
-        }
-        return used;
+        return probe.readEntries(v);
     }
 
     /**

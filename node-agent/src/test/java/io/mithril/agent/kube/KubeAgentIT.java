@@ -27,7 +27,9 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -61,10 +63,14 @@ class KubeAgentIT {
         startAgent();
     }
 
+    /** The agent's pool for pod and CompileCache work: the tests can keep it busy and see it idle. */
+    ThreadPoolExecutor work;
+
     void startAgent() throws Exception {
         metrics = new AgentMetrics();
+        work = new ThreadPoolExecutor(4, 4, 0, TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>());
         agent = new KubeAgent(client, store, metrics, new KubeAgent.Config("gpu-1", tmp.resolve("volumes"), null, null,
-                Duration.ofMillis(200), IngestLimits.defaults(), false)); // the mock has no spec.nodeName field selector
+                Duration.ofMillis(200), IngestLimits.defaults(), false), work); // the mock has no spec.nodeName field selector
         agent.start();
         await().atMost(Duration.ofSeconds(20)).until(agent::synced);
     }
@@ -77,6 +83,18 @@ class KubeAgentIT {
         store.close();
         client.pods().inAnyNamespace().delete(); // the mock API server lives for the whole class
         client.resources(CompileCache.class).inAnyNamespace().delete();
+    }
+
+    /** Nothing queued or running on the agent's pool. */
+    boolean idle() {
+        return work.getQueue().isEmpty() && work.getActiveCount() == 0;
+    }
+
+    /** Ingest passes the agent has finished, as its metrics count them. */
+    long ingestPasses() throws Exception {
+        String prefix = "mithril_ingest_duration_seconds_count ";
+        return metrics.render(store.stats()).lines().filter(l -> l.startsWith(prefix))
+                .mapToLong(l -> Long.parseLong(l.substring(prefix.length()).trim())).findFirst().orElse(0);
     }
 
     Pod pod(String name, String node) {
@@ -226,9 +244,8 @@ class KubeAgentIT {
         await().atMost(Duration.ofSeconds(20)).until(() -> Views.isReady(view(here)));
         assertThat(view(here).resolve("inductor")).isDirectory();
         assertThat(Files.getAttribute(view(here).resolve("inductor"), "unix:uid")).isEqualTo(1000);
-        Thread.sleep(500);
-        assertThat(view(there)).doesNotExist();
-        assertThat(view(forged)).doesNotExist();
+        await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(5))
+                .until(() -> idle() && !Files.exists(view(there)) && !Files.exists(view(forged)));
         assertThat(agent.volumes().livePods()).containsExactly(here.getMetadata().getUid());
         assertThat(agent.volumes().node().device().text()).isEqualTo("cuda-9.0");
         assertThat(groupStats() == null ? null : groupStats().budget()).isNull(); // no entries yet: no group row
@@ -348,7 +365,7 @@ class KubeAgentIT {
         assertThat(store.entries(group())).hasSize(1);
 
         client.resources(CompileCache.class).inNamespace(ns).withName("gpt").delete(); // default policy: Retain
-        Thread.sleep(1000);
+        await().atMost(Duration.ofSeconds(20)).until(() -> !agent.cacheKnown(ns, "gpt") && idle());
         assertThat(store.entries(group())).hasSize(1);
 
         CompileCache cc = new CompileCache();
@@ -373,9 +390,8 @@ class KubeAgentIT {
         CompileCache old = client.resources(CompileCache.class).inNamespace(ns).withName("gpt").get();
         old.getSpec().setDeletionPolicy(DeletionPolicy.Delete);
         client.resource(old).update();
-        java.lang.reflect.Field f = KubeAgent.class.getDeclaredField("work");
-        f.setAccessible(true);
-        ExecutorService work = (ExecutorService) f.get(agent);
+        await().atMost(Duration.ofSeconds(20)).until(() -> agent.cacheKnown(ns, "gpt")
+                && DeletionPolicy.Delete.equals(client.resources(CompileCache.class).inNamespace(ns).withName("gpt").get().getSpec().getDeletionPolicy()));
         CountDownLatch release = new CountDownLatch(1);
         for (int i = 0; i < 4; i++) { // stands in for four slow publishes / final ingests
             work.execute(() -> {
@@ -387,11 +403,11 @@ class KubeAgentIT {
             });
         }
         client.resources(CompileCache.class).inNamespace(ns).withName("gpt").delete();
-        Thread.sleep(1000);
+        await().atMost(Duration.ofSeconds(20)).until(() -> !agent.cacheKnown(ns, "gpt") && work.getQueue().size() > 0);
         createCache(DeletionPolicy.Retain); // `kubectl delete` then `kubectl apply` of the same name
-        Thread.sleep(1000);
+        await().atMost(Duration.ofSeconds(20)).until(() -> agent.cacheKnown(ns, "gpt"));
         release.countDown();
-        Thread.sleep(1000);
+        await().atMost(Duration.ofSeconds(20)).until(this::idle); // the queued removal ran (and found the new cache)
 
         Pod p = create(podSpec("after", "gpu-1", "gpt", 1000L, false));
         await().atMost(Duration.ofSeconds(20)).until(() -> Views.isReady(view(p)));
@@ -410,11 +426,11 @@ class KubeAgentIT {
     void coldPod_folderIsRemovedWhenThePodGoes() throws Exception {
         Pod p = create(podSpec("cold", "gpu-1", "gpt", 1000L, true)); // the API server gives it its UID
         Files.createDirectories(view(p)); // kubelet's subPathExpr folder (root 0755)
-        Thread.sleep(1000);
+        Path coldMarker = tmp.resolve("store/pods.cold").resolve(p.getMetadata().getUid());
+        await().atMost(Duration.ofSeconds(20)).until(() -> Files.exists(coldMarker)); // counted as started without a view
         assertThat(agent.volumes().livePods()).doesNotContain(p.getMetadata().getUid());
         client.pods().inNamespace(ns).withName("cold").delete();
-        Thread.sleep(1500);
-        assertThat(view(p)).as("the view folder of a pod that is gone").doesNotExist();
+        await("the view folder of a pod that is gone").atMost(Duration.ofSeconds(20)).until(() -> !Files.exists(view(p)));
     }
 
     /**
@@ -438,7 +454,8 @@ class KubeAgentIT {
         agent.close();
         agent = null;
         startAgent();
-        Thread.sleep(1000); // a few periodic ingest passes over the adopted view
+        long passes = ingestPasses();
+        await().atMost(Duration.ofSeconds(20)).until(() -> ingestPasses() >= passes + 2); // periodic passes over the adopted view
         client.pods().inNamespace(ns).withName("second").delete();
         await().atMost(Duration.ofSeconds(20)).until(() -> !Files.exists(view(second)));
         assertThat(metrics.groupCounts(group()).misses()).as("misses: only the first pod compiled").isEqualTo(1);
@@ -493,7 +510,8 @@ class KubeAgentIT {
         Process leases = new ProcessBuilder(leaseCmd).redirectErrorStream(true).start();
         try {
             assertThat(new String(leases.getInputStream().readNBytes(5))).isEqualTo("held\n");
-            Thread.sleep(500); // periodic passes meet the FIFO and the leases: a blocking open there would stop them all
+            long passes = ingestPasses(); // periodic passes meet the FIFO and the leases: a blocking open there would stop them all
+            await().atMost(Duration.ofSeconds(20)).until(() -> ingestPasses() >= passes + 4);
             compileInto(view(good), "cgood.py", "def good(): return 1\n");
             await().atMost(Duration.ofSeconds(20)).until(() -> store.entries(group()).stream()
                     .anyMatch(e -> e.key().name().equals("inductor/ab/cgood.py")));

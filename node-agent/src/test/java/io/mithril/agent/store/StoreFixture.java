@@ -47,6 +47,7 @@ public final class StoreFixture {
         }
     }
 
+    /** Regular files below {@code dir}, at any depth. */
     public static long filesIn(Path dir) throws IOException {
         try (Stream<Path> s = Files.walk(dir)) {
             return s.filter(Files::isRegularFile).count();

@@ -82,7 +82,7 @@ class ViewsIT {
             Path dir = tmp.resolve("view-" + mode);
             View v = views.publish(StoreFixture.H100, dir, IT, Views.Owner.CURRENT, mode);
             assertThat(Views.isReady(dir)).isTrue();
-            assertThat(Fixture.countFiles(dir) - 1).isEqualTo(544);
+            assertThat(StoreFixture.filesIn(dir) - 1).isEqualTo(544);
             try (Stream<Path> s = Files.walk(fixture)) {
                 for (Path p : (Iterable<Path>) s.filter(Files::isRegularFile)::iterator) {
                     Path mine = dir.resolve(fixture.relativize(p).toString());
@@ -92,7 +92,7 @@ class ViewsIT {
             assertThat(v.entries()).hasSize(r.entries());
             org.assertj.core.api.Assertions.assertThatThrownBy(() -> views.publish(StoreFixture.H100, dir, IT, Views.Owner.CURRENT, mode))
                     .isInstanceOf(Views.ViewRefusedException.class);
-            assertThat(Fixture.countFiles(dir) - 1).isEqualTo(544);
+            assertThat(StoreFixture.filesIn(dir) - 1).isEqualTo(544);
             views.unpublish(v);
             assertThat(dir).doesNotExist();
         }
@@ -408,7 +408,7 @@ class ViewsIT {
     }
 
     @Test
-    void linkMode_blobAppendedToBeforeRestart_otherNamespaceServed() throws Exception {
+    void linkMode_blobAppendedToBeforeRestart_unpublishAlone_keepsItFromTheOtherNamespace() throws Exception {
         seedTwoNamespaces();
         View v = views.publish(StoreFixture.H100, tmp.resolve("v"), IT, Views.Owner.CURRENT, PublishMode.LINK);
         String fx = writeThroughLink(v, "#evil\n", true);
