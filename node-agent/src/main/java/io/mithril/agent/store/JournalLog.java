@@ -1,5 +1,6 @@
 package io.mithril.agent.store;
 
+import io.mithril.agent.cas.Address;
 import io.mithril.agent.cas.BlobStore;
 import io.mithril.agent.index.Entry;
 import io.mithril.agent.index.Index;
@@ -16,6 +17,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import org.slf4j.Logger;
@@ -32,14 +34,16 @@ final class JournalLog implements Closeable {
 
     private final Path root;
     private final Index index;
+    private final BlobStore.WriteFaults faults;
     private Journal journal;
     private long gen;
     private long offset;
     private long recordsSinceCompaction;
 
-    JournalLog(Path root, Index index) {
+    JournalLog(Path root, Index index, BlobStore.WriteFaults faults) {
         this.root = root;
         this.index = index;
+        this.faults = faults;
     }
 
     /**
@@ -107,6 +111,15 @@ final class JournalLog implements Closeable {
 
     /** Appends records the index already reflects; with {@code force} they are durable when this returns. */
     void append(List<? extends JournalRecord> records, boolean force) throws IOException {
+        if (force && !records.isEmpty()) {
+            Set<Address> named = new HashSet<>();
+            for (JournalRecord r : records) {
+                if (r instanceof JournalRecord.Commit c) {
+                    c.files().forEach(f -> named.add(f.address()));
+                }
+            }
+            faults.journaled(named);
+        }
         journal.append(records, force);
         offset = journal.size();
         recordsSinceCompaction += records.size();

@@ -58,8 +58,10 @@ import org.slf4j.LoggerFactory;
  * <h2>Invariants and why they survive a crash</h2>
  * <ul>
  *   <li>An entry is committed when its Commit record is forced to the journal, and that happens only
- *       after every blob it names was fsynced and renamed into place and found present under the
- *       lock. So a replayed entry never names a missing blob unless something outside Mithril
+ *       after every blob it names was found present under the lock and synced (bytes, then its
+ *       shard directory; a batch's blobs together). A blob under its name that no commit names may
+ *       be unsynced, so a write never takes such a copy for its own unless this process wrote it
+ *       ({@link BlobStore#write(InputStream, BlobStore.Growth, BlobStore.Trusted)}). So a replayed entry never names a missing blob unless something outside Mithril
  *       deleted it; the reconcile at open drops such entries (cause LOST) rather than serve them.</li>
  *   <li>A blob is deleted only under the lock, after the Remove records that free it are forced. A
  *       crash in between leaves an orphan blob, which the sweep at open deletes.</li>
@@ -124,7 +126,7 @@ public final class NodeStore implements Closeable {
             this.pinning = new Pinning(root);
         }
         this.blobs = new BlobStore(root, pinning.id(), config.faults());
-        this.journal = new JournalLog(root, index);
+        this.journal = new JournalLog(root, index, config.faults());
         this.capacity = new Capacity(config, fileStore, index, pinning, this::retire);
         this.reconciler = new Reconciler(root, blobs, index, config, pinning, capacity, this::retire);
         this.evictor = Executors.newSingleThreadExecutor(r -> {
@@ -222,7 +224,7 @@ public final class NodeStore implements Closeable {
                     }
                     reserved[0] += step;
                 }
-            });
+            }, this::vouchedFor);
             long r = reserved[0];
             reserved[0] = 0;
             // Only the in-process mutex: the lease keeps announcing the old total until the next
@@ -245,6 +247,19 @@ public final class NodeStore implements Closeable {
                     return null;
                 });
             }
+        }
+    }
+
+    /**
+     * Whether a blob already under its name may stand for a new write of the same bytes: it is
+     * committed (so durable), or this process's own uncommitted one (which its commit syncs).
+     */
+    private boolean vouchedFor(Address a) {
+        mutex.lock();
+        try {
+            return index.hasBlob(a) || capacity.isPending(a);
+        } finally {
+            mutex.unlock();
         }
     }
 
@@ -384,7 +399,6 @@ public final class NodeStore implements Closeable {
                         out.add(new Outcome(pe, null, ex));
                         continue;
                     }
-                    blobs.syncShards(fresh.keySet());
                     long now = config.clock().getAsLong();
                     Entry e = new Entry(pe.key(), pe.files(), now, now, pe.provenance());
                     records.add(JournalRecord.Commit.of(e));
@@ -406,6 +420,8 @@ public final class NodeStore implements Closeable {
                     synced.addAll(fresh.keySet());
                     out.add(new Outcome(pe, e, null));
                 }
+                // Every blob first named here is durable, bytes and name, before the record is.
+                blobs.syncBlobs(synced);
                 journal.append(records, true);
             } catch (IOException | RuntimeException ex) {
                 journal.reloadAfterFailure(ex);
