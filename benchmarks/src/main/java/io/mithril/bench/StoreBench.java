@@ -26,7 +26,8 @@ import java.util.regex.Pattern;
 /**
  * Prints the content store's figures, side by side in one run:
  * <ol>
- *   <li>index rebuild after a restart with N blobs and entries (journal replay + blob scan);</li>
+ *   <li>index rebuild after a restart with N blobs and entries (journal replay + blob scan), and the
+ *       heap the open store holds per single-file entry;</li>
  *   <li>lookup latency in that index (p50, p99, p99.9);</li>
  *   <li>time to evict 10 % of the entries;</li>
  *   <li>put throughput on ~1 GiB of files drawn from the fixture's size distribution, against
@@ -56,6 +57,21 @@ public final class StoreBench {
         new GroupId("bench", "vision", new DeviceClass.CudaCompute(9, 0), GpuProduct.of("NVIDIA H100 80GB HBM3")),
         new GroupId("other", "llm", new DeviceClass.CudaCompute(9, 0), GpuProduct.of("NVIDIA H100 80GB HBM3")),
     };
+
+    /** Heap in use after full collections (repeated until it stops shrinking), in bytes. */
+    static long heapUsed() {
+        java.lang.management.MemoryMXBean m = java.lang.management.ManagementFactory.getMemoryMXBean();
+        long last = Long.MAX_VALUE;
+        for (int i = 0; i < 10; i++) {
+            System.gc();
+            long used = m.getHeapMemoryUsage().getUsed();
+            if (used >= last) {
+                return used;
+            }
+            last = used;
+        }
+        return last;
+    }
 
     static EntryKey key(int i) {
         return new EntryKey(GROUPS[i % GROUPS.length], "triton/K" + Integer.toString(i, 36) + "/");
@@ -92,10 +108,14 @@ public final class StoreBench {
         System.out.printf(Locale.ROOT, "setup: wrote %d blobs and journal in %.1f s%n", n, secs(t0));
 
         dropCaches();
+        long heapBefore = heapUsed();
         t0 = System.nanoTime();
         try (NodeStore s = NodeStore.open(root, StoreConfig.defaults().withReconcileOnOpen(false))) {
             double replay = secs(t0);
             System.out.printf(Locale.ROOT, "open, journal replay only:        %6.2f s  (%d entries)%n", replay, s.stats().entries());
+            long heap = heapUsed() - heapBefore;
+            System.out.printf(Locale.ROOT, "heap held by the open store:       %6.1f MiB = %d bytes per single-file entry%n",
+                    heap / 1048576.0, heap / n);
         }
         dropCaches();
         t0 = System.nanoTime();

@@ -27,11 +27,14 @@ import java.util.concurrent.atomic.AtomicLong;
  * their bytes.
  *
  * <p>Write protocol (what makes a blob durable and never partial): stream into
- * {@code tmp/<owner>.<n>.tmp} on the same filesystem while hashing, {@code fsync} the file, then
- * {@code rename} it to its address; the shard directory is fsynced before any commit names the
- * blob ({@link #syncShards}). A reader opens either the
- * whole file or nothing. Two writers of the same bytes both rename a complete file over the same
- * name, which is harmless; writers of different bytes never share a name.
+ * {@code tmp/<owner>.<n>.tmp} on the same filesystem while hashing, then link it to its address
+ * if that name is free ({@code link} never replaces), without an fsync: the commit that first names
+ * the blob syncs its bytes and its shard directory, for all the blobs of a batch together
+ * ({@link #syncBlobs}, {@link #syncShards}), before its journal record is written. A reader opens
+ * either the whole file or nothing. When the name is taken by a copy the caller does not know to be
+ * committed (another writer's, or one a power cut left unsynced), the new copy is fsynced first
+ * and renamed over it, so a durable blob is never replaced by one that is not; writers of
+ * different bytes never share a name.
  *
  * <p>Blob files are never modified: deletion (eviction) is the only other change, and the store
  * does it under its lock so that a commit's existence check and a delete never interleave.
@@ -44,6 +47,20 @@ public final class BlobStore {
         WriteFaults NONE = (tmp, written, next) -> {};
 
         void beforeWrite(Path tmp, long written, int next) throws IOException;
+
+        /** Told, in order, each blob whose bytes and name were just made durable by {@link #syncBlobs}. */
+        default void synced(Address a) {}
+
+        /** Told, in order, each forced journal append and the blobs its Commit records name. */
+        default void journaled(java.util.Set<Address> named) {}
+    }
+
+    /** Which blobs already under their name the caller knows to be durable or to be synced before any commit names them. */
+    @FunctionalInterface
+    public interface Trusted {
+        Trusted NONE = a -> false;
+
+        boolean test(Address a);
     }
 
     /** Told the size so far before each chunk; throws to abort the write (a budget refusal). */
@@ -103,6 +120,16 @@ public final class BlobStore {
      * the orphan sweep's grace period counts from now).
      */
     public Written write(InputStream in, Growth growth) throws IOException {
+        return write(in, growth, Trusted.NONE);
+    }
+
+    /**
+     * As {@link #write(InputStream, Growth)}; an identical blob already under its name counts as
+     * stored only if {@code trusted} accepts it (it is committed, so durable, or this process's own
+     * uncommitted one, which its commit syncs). The new blob is not synced: {@link #syncBlobs} does
+     * that before a commit names it.
+     */
+    public Written write(InputStream in, Growth growth, Trusted trusted) throws IOException {
         Path t = tmp.resolve(tmpPrefix + "." + tmpCounter.incrementAndGet() + ".tmp");
         boolean moved = false;
         try {
@@ -121,11 +148,10 @@ public final class BlobStore {
                     }
                     size += n;
                 }
-                ch.force(true);
             }
             Address a = hash.finish();
             Path dest = path(a);
-            if (storedWithSize(dest, size)) {
+            if (trusted.test(a) && storedWithSize(dest, size)) {
                 touch(dest);
                 return new Written(a, size, true);
             }
@@ -140,13 +166,24 @@ public final class BlobStore {
             }
             Files.setPosixFilePermissions(t, PosixFilePermissions.fromString("r--r--r--"));
             try {
+                Files.createLink(dest, t);
+                Files.delete(t);
+                moved = true;
+                // Bytes and shard directory are synced at commit (syncBlobs, syncShards), for a whole
+                // batch at once: a blob only has to be durable before an entry names it.
+                return new Written(a, size, false);
+            } catch (FileAlreadyExistsException taken) {
+                // a copy this process cannot vouch for: replace it only with a durable one
+            }
+            try (FileChannel ch = FileChannel.open(t, StandardOpenOption.READ)) {
+                ch.force(true);
+            }
+            try {
                 Files.move(t, dest, StandardCopyOption.ATOMIC_MOVE);
             } catch (AtomicMoveNotSupportedException e) {
                 throw new IOException("the store's tmp/ and blobs/ must be on one filesystem", e);
             }
             moved = true;
-            // The shard directory is fsynced at commit (syncShards), once per shard and commit
-            // rather than once per blob: a blob only has to be durable before an entry names it.
             return new Written(a, size, false);
         } finally {
             if (!moved) {
@@ -166,6 +203,74 @@ public final class BlobStore {
             return a.isRegularFile() && a.size() == size;
         } catch (NoSuchFileException absent) {
             return false;
+        }
+    }
+
+    /**
+     * Makes these blobs' bytes durable ({@code fdatasync}), all at once: the syncs run on several
+     * threads, so the filesystem commits its journal for many files together rather than once
+     * per file. Then their shard directories ({@link #syncShards}). Called before a commit that
+     * names them is written.
+     */
+    public void syncBlobs(java.util.Collection<Address> addresses) throws IOException {
+        if (addresses.isEmpty()) {
+            return;
+        }
+        java.util.List<Address> list = java.util.List.copyOf(addresses);
+        if (list.size() == 1) {
+            syncBlob(list.get(0));
+        } else {
+            int threads = Math.min(SYNC_THREADS, list.size());
+            java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+            java.util.concurrent.atomic.AtomicReference<IOException> failed = new java.util.concurrent.atomic.AtomicReference<>();
+            Runnable worker = () -> {
+                for (int i; failed.get() == null && (i = next.getAndIncrement()) < list.size(); ) {
+                    try {
+                        syncBlob(list.get(i));
+                    } catch (IOException e) {
+                        failed.compareAndSet(null, e);
+                    }
+                }
+            };
+            Thread[] pool = new Thread[threads - 1];
+            for (int i = 0; i < pool.length; i++) {
+                pool[i] = new Thread(worker, "mithril-blob-sync");
+                pool[i].setDaemon(true);
+                pool[i].start();
+            }
+            worker.run();
+            boolean interrupted = false;
+            for (Thread th : pool) {
+                while (true) {
+                    try {
+                        th.join();
+                        break;
+                    } catch (InterruptedException e) {
+                        interrupted = true; // the syncs must finish before anyone may rely on them
+                    }
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+            if (failed.get() != null) {
+                throw failed.get();
+            }
+        }
+        syncShards(list);
+        for (Address a : list) {
+            faults.synced(a);
+        }
+    }
+
+    /** Concurrent syncs of one batch: enough for the filesystem to group them, few enough to be cheap threads. */
+    private static final int SYNC_THREADS = 16;
+
+    private void syncBlob(Address a) throws IOException {
+        try (FileChannel ch = FileChannel.open(path(a), StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+            ch.force(false);
+        } catch (NoSuchFileException gone) {
+            throw new NoSuchFileException(gone.getFile(), null, "blob " + a + " vanished before its commit");
         }
     }
 

@@ -1,10 +1,8 @@
 package io.mithril.agent.cli;
 
 import io.mithril.agent.cas.Address;
-import io.mithril.agent.cas.BlobStore;
 import io.mithril.agent.index.EntryFile;
 import io.mithril.agent.index.EntryKey;
-import io.mithril.agent.index.Index;
 import io.mithril.agent.key.DeviceClass;
 import io.mithril.agent.key.GpuProduct;
 import io.mithril.agent.key.GroupId;
@@ -253,7 +251,7 @@ public final class AgentMain {
         public Integer call() throws IOException {
             AgentMain main = (AgentMain) spec.parent().parent().userObject();
             try (NodeStore store = main.openStore(local, true)) {
-                BlobStore.Written w;
+                NodeStore.Stored w;
                 if (file.equals("-")) {
                     w = store.put(System.in, -1);
                 } else {
@@ -369,7 +367,7 @@ public final class AgentMain {
         public Integer call() throws IOException {
             try (NodeStore store = main.openStore(local, true)) {
                 long before = store.stats().bytes();
-                List<Index.Removal> removed = store.evictTo(target);
+                List<NodeStore.Evicted> removed = store.evictTo(target);
                 long after = store.stats().bytes();
                 spec.commandLine().getOut().printf(Locale.ROOT, "evicted %d entries, %s -> %s (target %s)%n",
                         removed.size(), ByteSize.format(before), ByteSize.format(after), ByteSize.format(target));

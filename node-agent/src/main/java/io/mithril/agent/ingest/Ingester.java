@@ -1,6 +1,5 @@
 package io.mithril.agent.ingest;
 
-import io.mithril.agent.cas.BlobStore;
 import io.mithril.agent.framework.Completeness;
 import io.mithril.agent.framework.CudaDriver;
 import io.mithril.agent.framework.EntryRules;
@@ -330,7 +329,7 @@ public final class Ingester implements AutoCloseable {
                     continue;
                 }
                 boolean[] executable = {false};
-                BlobStore.Written w = readInto(view, s, written, executable);
+                NodeStore.Stored w = readInto(view, s, written, executable);
                 if (w == null) {
                     r.defer("still being written");
                     return null;
@@ -423,11 +422,11 @@ public final class Ingester implements AutoCloseable {
      * Reads a file into the store; null if it changed while being read. New blobs are added to
      * {@code written}; {@code executable[0]} gets the file's owner-execute bit.
      */
-    private BlobStore.Written readInto(View view, Seen s, List<io.mithril.agent.cas.Address> written, boolean[] executable)
+    private NodeStore.Stored readInto(View view, Seen s, List<io.mithril.agent.cas.Address> written, boolean[] executable)
             throws IOException {
         try (Source src = openChecked(view, s)) {
             executable[0] = (src.mode() & 0100) != 0;
-            BlobStore.Written w = store.put(new CappedStream(src.in(), s.size()), s.size());
+            NodeStore.Stored w = store.put(new CappedStream(src.in(), s.size()), s.size());
             if (!w.existed()) {
                 written.add(w.address());
             }

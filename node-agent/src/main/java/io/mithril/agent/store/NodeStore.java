@@ -14,23 +14,18 @@ import java.io.ByteArrayInputStream;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
-import java.nio.file.DirectoryStream;
 import java.nio.file.FileStore;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.EnumMap;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -63,8 +58,10 @@ import org.slf4j.LoggerFactory;
  * <h2>Invariants and why they survive a crash</h2>
  * <ul>
  *   <li>An entry is committed when its Commit record is forced to the journal, and that happens only
- *       after every blob it names was fsynced and renamed into place and found present under the
- *       lock. So a replayed entry never names a missing blob unless something outside Mithril
+ *       after every blob it names was found present under the lock and synced (bytes, then its
+ *       shard directory; a batch's blobs together). A blob under its name that no commit names may
+ *       be unsynced, so a write never takes such a copy for its own unless this process wrote it
+ *       ({@link BlobStore#write(InputStream, BlobStore.Growth, BlobStore.Trusted)}). So a replayed entry never names a missing blob unless something outside Mithril
  *       deleted it; the reconcile at open drops such entries (cause LOST) rather than serve them.</li>
  *   <li>A blob is deleted only under the lock, after the Remove records that free it are forced. A
  *       crash in between leaves an orphan blob, which the sweep at open deletes.</li>
@@ -81,7 +78,7 @@ import org.slf4j.LoggerFactory;
  * above the soft limit, a background thread evicts down to it. Pinned entries are never evicted and
  * still count. The hard limit in force is the smaller of the configured one and the committed bytes
  * plus the filesystem's usable space less the free-space reserve and a margin for the journal
- * ({@link #hardLimitNow}); the soft limit follows it at 90 %. Bytes on disk that are also counted as
+ * ({@link Capacity#hardLimitNow}); the soft limit follows it at 90 %. Bytes on disk that are also counted as
  * reservations (written, not yet committed) are counted twice, so the guard errs towards stopping early.
  *
  * <h2>Concurrency</h2>
@@ -95,29 +92,16 @@ public final class NodeStore implements Closeable {
 
     private static final Logger log = LoggerFactory.getLogger(NodeStore.class);
     private static final Set<Path> OPEN = ConcurrentHashMap.newKeySet();
-    private static final String MARKER = "mithril-store";
-    private static final int FORMAT = 1;
-    private static final java.util.regex.Pattern LAYOUT = java.util.regex.Pattern.compile(
-            "mithril-store(\\..*\\.tmp)?|lock|leases|blobs|tmp|quarantine|CURRENT(\\.tmp)?|journal\\.\\d+|"
-            + io.mithril.agent.fs.NodeRoot.PATTERN.pattern());
-
     private final Path root;
     private final StoreConfig config;
     private final BlobStore blobs;
-    /** The store's user: the owner of its root folder. Blobs are read-only (0444) and this user's. */
-    private final int ownerUid;
-    /** This process's user, who owns the blobs it writes (the store's user, unless someone else opened the store). */
-    private final int processUid;
     private final Index index = new Index();
-    private final Leases leases;
     private final java.util.concurrent.locks.ReentrantLock mutex = new java.util.concurrent.locks.ReentrantLock();
     private final FileChannel lockChannel;
-    /** The filesystem under the root, for the free-space reserve; null when there is none. */
-    private final FileStore fileStore;
-    private final Map<EntryKey, Integer> ownPins = new HashMap<>();
-    /** Blobs this process wrote and has not committed yet, with their sizes; reserved against the limit. */
-    private final Map<Address, Long> pendingBlobs = new HashMap<>();
-    private long pendingBytes;
+    private final JournalLog journal;
+    private final Pinning pinning;
+    private final Capacity capacity;
+    private final Reconciler reconciler;
     private final ConcurrentLinkedQueue<JournalRecord.Touch> touches = new ConcurrentLinkedQueue<>();
     private final Map<GroupId, Long> groupBudgets = new ConcurrentHashMap<>();
     private final LongAdder hits = new LongAdder();
@@ -125,15 +109,7 @@ public final class NodeStore implements Closeable {
     private final Map<EvictionCause, LongAdder> evictions = new EnumMap<>(EvictionCause.class);
     private final ExecutorService evictor;
     private final AtomicBoolean evictionQueued = new AtomicBoolean();
-    private Journal journal;
-    private long journalGen;
-    private long journalOffset;
-    private long recordsSinceCompaction;
-    private long inflight;
-    /** The lease file announces more than this process holds now; rewritten at the next locked operation. */
-    private boolean leaseStale;
     private boolean closed;
-    private static final Leases.Others NO_OTHERS = new Leases.Others(Set.of(), 0, Set.of());
 
     private NodeStore(Path root, StoreConfig config) throws IOException {
         this.root = root;
@@ -143,15 +119,16 @@ public final class NodeStore implements Closeable {
         }
         this.lockChannel = FileChannel.open(root.resolve("lock"), Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE),
                 StorePermissions.PRIVATE_FILE);
-        this.fileStore = config.freeSpaceReserve().isNone() ? null : Files.getFileStore(root);
+        FileStore fileStore = config.freeSpaceReserve().isNone() ? null : Files.getFileStore(root);
         // Created under the store lock: another process's readOthers() must never see our lease
         // file between its creation and our lock on it (it would take it for a dead one).
         try (FileLock ignored = lockChannel.lock()) {
-            this.leases = new Leases(root);
+            this.pinning = new Pinning(root);
         }
-        this.blobs = new BlobStore(root, leases.id(), config.faults());
-        this.ownerUid = (Integer) Files.getAttribute(root, "unix:uid");
-        this.processUid = processUid(ownerUid);
+        this.blobs = new BlobStore(root, pinning.id(), config.faults());
+        this.journal = new JournalLog(root, index, config.faults());
+        this.capacity = new Capacity(config, fileStore, index, pinning, this::retire);
+        this.reconciler = new Reconciler(root, blobs, index, config, pinning, capacity, this::retire);
         this.evictor = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "mithril-evictor");
             t.setDaemon(true);
@@ -171,7 +148,7 @@ public final class NodeStore implements Closeable {
         if (!Files.isWritable(real)) {
             throw new AccessDeniedException(real.toString(), null, "store root is not writable");
         }
-        initLayout(real);
+        Reconciler.initLayout(real);
         StorePermissions.apply(real);
         if (!OPEN.add(real)) {
             throw new IllegalStateException("store " + real + " is already open in this process");
@@ -182,7 +159,7 @@ public final class NodeStore implements Closeable {
             NodeStore st = s;
             s.locked(() -> {
                 if (config.reconcileOnOpen()) {
-                    st.reconcile();
+                    st.reconciler.reconcile();
                 }
                 return null;
             });
@@ -197,30 +174,6 @@ public final class NodeStore implements Closeable {
         }
     }
 
-    private static void initLayout(Path root) throws IOException {
-        Path marker = root.resolve(MARKER);
-        if (Files.exists(marker, LinkOption.NOFOLLOW_LINKS)) {
-            String text = Files.readString(marker).trim();
-            if (!text.equals("format " + FORMAT)) {
-                throw new IOException("store at " + root + " has an unsupported format: " + text);
-            }
-            return;
-        }
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(root)) {
-            for (Path p : ds) {
-                // Another process may be creating the store right now: only its own names are allowed.
-                if (!LAYOUT.matcher(p.getFileName().toString()).matches()) {
-                    throw new IOException("refusing to create a store in " + root
-                            + ": the directory is not empty and is not a Mithril store");
-                }
-            }
-        }
-        Path tmp = root.resolve(MARKER + "." + java.util.UUID.randomUUID() + ".tmp");
-        Files.writeString(tmp, "format " + FORMAT + "\n");
-        Files.move(tmp, marker, StandardCopyOption.ATOMIC_MOVE);
-        BlobStore.fsyncDir(root);
-    }
-
     public Path root() {
         return root;
     }
@@ -231,13 +184,19 @@ public final class NodeStore implements Closeable {
 
     // ---------------------------------------------------------------- blobs (the seed's API)
 
+    /** A blob put into the store: its address and size, and whether identical bytes were already there. */
+    public record Stored(Address address, long size, boolean existed) {}
+
+    /** An entry evicted or removed: its key, why, and the bytes its going freed (blobs no other entry names). */
+    public record Evicted(EntryKey key, EvictionCause cause, long freedBytes) {}
+
     /** Stores bytes; returns their address. Identical content is stored once. */
     public Address put(byte[] bytes) throws IOException {
         return put(new ByteArrayInputStream(bytes), bytes.length).address();
     }
 
     /** Stores a regular file's bytes (never following a symlink). */
-    public BlobStore.Written putFile(Path file) throws IOException {
+    public Stored putFile(Path file) throws IOException {
         try (InputStream in = Files.newInputStream(file, LinkOption.NOFOLLOW_LINKS)) {
             return put(in, Files.size(file));
         }
@@ -247,7 +206,7 @@ public final class NodeStore implements Closeable {
      * Stores a stream. {@code sizeHint} (or -1) lets the reservation be taken in one step; the
      * stream may be longer, in which case the reservation grows as it is read.
      */
-    public BlobStore.Written put(InputStream in, long sizeHint) throws IOException {
+    public Stored put(InputStream in, long sizeHint) throws IOException {
         long[] reserved = {0};
         try {
             if (sizeHint > 0) {
@@ -265,7 +224,7 @@ public final class NodeStore implements Closeable {
                     }
                     reserved[0] += step;
                 }
-            });
+            }, this::vouchedFor);
             long r = reserved[0];
             reserved[0] = 0;
             // Only the in-process mutex: the lease keeps announcing the old total until the next
@@ -273,20 +232,17 @@ public final class NodeStore implements Closeable {
             // reservation moves to the written blob, or is released), so others stay safe.
             mutex.lock();
             try {
-                inflight -= r;
-                if (!w.existed() && !index.hasBlob(w.address()) && pendingBlobs.putIfAbsent(w.address(), w.size()) == null) {
-                    pendingBytes += w.size();
-                }
-                leaseStale = true;
+                capacity.written(r, w.address(), w.size(), w.existed());
+                pinning.markStale();
             } finally {
                 mutex.unlock();
             }
-            return w;
+            return new Stored(w.address(), w.size(), w.existed());
         } finally {
             if (reserved[0] > 0) {
                 long r = reserved[0];
                 locked(() -> {
-                    inflight -= r;
+                    capacity.release(r);
                     writeLease();
                     return null;
                 });
@@ -294,10 +250,22 @@ public final class NodeStore implements Closeable {
         }
     }
 
+    /**
+     * Whether a blob already under its name may stand for a new write of the same bytes: it is
+     * committed (so durable), or this process's own uncommitted one (which its commit syncs).
+     */
+    private boolean vouchedFor(Address a) {
+        mutex.lock();
+        try {
+            return index.hasBlob(a) || capacity.isPending(a);
+        } finally {
+            mutex.unlock();
+        }
+    }
+
     private void reserve(long bytes) throws IOException {
         locked(() -> {
-            ensureRoom(bytes, k -> false, Set.of(), Set.of());
-            inflight += bytes;
+            capacity.reserve(bytes);
             writeLease();
             return null;
         });
@@ -313,12 +281,8 @@ public final class NodeStore implements Closeable {
         }
         locked(() -> {
             for (Address a : addresses) {
-                Long size = pendingBlobs.remove(a);
-                if (size != null) {
-                    pendingBytes -= size;
-                    if (!index.hasBlob(a)) {
-                        blobs.delete(a);
-                    }
+                if (capacity.forget(a) && !index.hasBlob(a)) {
+                    blobs.delete(a);
                 }
             }
             writeLease();
@@ -359,7 +323,7 @@ public final class NodeStore implements Closeable {
         for (int attempt = 0; ; attempt++) {
             List<EntryFile> out = new ArrayList<>(files.size());
             for (SourceFile f : files) {
-                BlobStore.Written w = putFile(f.source());
+                Stored w = putFile(f.source());
                 out.add(new EntryFile(f.path(), w.address(), w.size(), f.executable()));
             }
             try {
@@ -415,7 +379,7 @@ public final class NodeStore implements Closeable {
             List<JournalRecord> records = new ArrayList<>();
             List<Index.Removal> removals = new ArrayList<>();
             Set<Address> synced = new HashSet<>();
-            Leases.Others others = NO_OTHERS;
+            Leases.Others others = Capacity.NO_OTHERS;
             try {
                 for (Pending pe : batch) {
                     Map<Address, Long> fresh;
@@ -423,19 +387,18 @@ public final class NodeStore implements Closeable {
                         fresh = freshBlobs(pe);
                         long unreserved = 0;
                         for (Map.Entry<Address, Long> x : fresh.entrySet()) {
-                            if (!pendingBlobs.containsKey(x.getKey())) {
+                            if (!capacity.isPending(x.getKey())) {
                                 unreserved += x.getValue();
                             }
                         }
-                        Leases.Others o = ensureRoom(unreserved, keep, keepKeys, batchBlobs);
-                        if (o != NO_OTHERS) {
+                        Leases.Others o = capacity.ensureRoom(unreserved, keep, keepKeys, batchBlobs);
+                        if (o != Capacity.NO_OTHERS) {
                             others = o;
                         }
                     } catch (IOException | IllegalArgumentException ex) {
                         out.add(new Outcome(pe, null, ex));
                         continue;
                     }
-                    blobs.syncShards(fresh.keySet());
                     long now = config.clock().getAsLong();
                     Entry e = new Entry(pe.key(), pe.files(), now, now, pe.provenance());
                     records.add(JournalRecord.Commit.of(e));
@@ -445,10 +408,10 @@ public final class NodeStore implements Closeable {
                     }
                     Long budget = groupBudgets.get(pe.key().group());
                     if (budget != null) {
-                        if (others == NO_OTHERS) {
-                            others = leases.readOthers(); // their pins matter to a group eviction
+                        if (others == Capacity.NO_OTHERS) {
+                            others = pinning.others(); // their pins matter to a group eviction
                         }
-                        List<Index.Removal> ev = index.evictGroup(pe.key().group(), budget, pinnedPredicate(others, keep));
+                        List<Index.Removal> ev = index.evictGroup(pe.key().group(), budget, pinning.pinned(others, keep));
                         removals.addAll(ev);
                         for (Index.Removal r : ev) {
                             records.add(new JournalRecord.Remove(r.entry().key(), r.cause()));
@@ -457,20 +420,17 @@ public final class NodeStore implements Closeable {
                     synced.addAll(fresh.keySet());
                     out.add(new Outcome(pe, e, null));
                 }
-                journalAppend(records, true);
+                // Every blob first named here is durable, bytes and name, before the record is.
+                blobs.syncBlobs(synced);
+                journal.append(records, true);
             } catch (IOException | RuntimeException ex) {
-                reloadAfterFailure(ex);
+                journal.reloadAfterFailure(ex);
                 throw ex;
             }
-            for (Address a : synced) {
-                Long size = pendingBlobs.remove(a);
-                if (size != null) {
-                    pendingBytes -= size;
-                }
-            }
+            capacity.committed(synced);
             deleteFreed(removals);
             writeLease();
-            if (usage(others) > softLimitNow()) {
+            if (capacity.usage(others) > capacity.softLimitNow()) {
                 scheduleBackgroundEviction();
             }
             return out;
@@ -500,6 +460,19 @@ public final class NodeStore implements Closeable {
         return fresh;
     }
 
+    private boolean holdsAny(EntryKey k, Set<Address> blobsOfInterest) {
+        Entry e = index.get(k);
+        if (e == null) {
+            return false;
+        }
+        for (EntryFile f : e.files()) {
+            if (blobsOfInterest.contains(f.address())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** The entry, or null. Records a hit or a miss but not a use: a use is a read ({@link #recordUse}). */
     public Entry lookup(EntryKey key) {
         mutex.lock();
@@ -520,50 +493,6 @@ public final class NodeStore implements Closeable {
         touches.add(new JournalRecord.Touch(key, config.clock().getAsLong()));
     }
 
-    /** Pins entries (that exist now) against eviction, for this process and every other on the root. */
-    public Pin pin(Collection<EntryKey> keys) throws IOException {
-        List<EntryKey> list = List.copyOf(keys);
-        locked(() -> {
-            for (EntryKey k : list) {
-                ownPins.merge(k, 1, Integer::sum);
-            }
-            writeLease();
-            return null;
-        });
-        return new Pin(this, list);
-    }
-
-    void unpin(List<EntryKey> keys) throws IOException {
-        locked(() -> {
-            for (EntryKey k : keys) {
-                ownPins.computeIfPresent(k, (x, n) -> n == 1 ? null : n - 1);
-            }
-            writeLease();
-            return null;
-        });
-    }
-
-    /** A group's entries that pass the filter, pinned in the same locked step (so none can vanish in between). */
-    public record Pinned(List<Entry> entries, Pin pin) {}
-
-    public Pinned pinGroup(GroupId group, Predicate<Entry> filter) throws IOException {
-        return locked(() -> {
-            List<Entry> list = new ArrayList<>();
-            for (Entry e : index.entries(group)) {
-                if (filter.test(e)) {
-                    list.add(e);
-                }
-            }
-            List<EntryKey> keys = new ArrayList<>(list.size());
-            for (Entry e : list) {
-                keys.add(e.key());
-                ownPins.merge(e.key(), 1, Integer::sum);
-            }
-            writeLease();
-            return new Pinned(list, new Pin(this, keys));
-        });
-    }
-
     /** Removes an entry on request. Returns false when it was not there. */
     public boolean delete(EntryKey key) throws IOException {
         return locked(() -> {
@@ -571,12 +500,7 @@ public final class NodeStore implements Closeable {
             if (r == null) {
                 return false;
             }
-            try {
-                journalAppend(List.of(new JournalRecord.Remove(key, EvictionCause.DELETED)), true);
-            } catch (IOException ex) {
-                reloadAfterFailure(ex);
-                throw ex;
-            }
+            journal.appendDurably(List.of(new JournalRecord.Remove(key, EvictionCause.DELETED)));
             deleteFreed(List.of(r));
             return true;
         });
@@ -601,25 +525,74 @@ public final class NodeStore implements Closeable {
         }
     }
 
+    // ---------------------------------------------------------------- pins
+
+    /** Pins entries (that exist now) against eviction, for this process and every other on the root. */
+    public Pin pin(Collection<EntryKey> keys) throws IOException {
+        List<EntryKey> list = List.copyOf(keys);
+        locked(() -> {
+            pinning.pin(list);
+            writeLease();
+            return null;
+        });
+        return new Pin(this, list);
+    }
+
+    void unpin(List<EntryKey> keys) throws IOException {
+        locked(() -> {
+            pinning.unpin(keys);
+            writeLease();
+            return null;
+        });
+    }
+
+    /** A group's entries that pass the filter, pinned in the same locked step (so none can vanish in between). */
+    public record Pinned(List<Entry> entries, Pin pin) {}
+
+    public Pinned pinGroup(GroupId group, Predicate<Entry> filter) throws IOException {
+        return locked(() -> {
+            List<Entry> list = new ArrayList<>();
+            for (Entry e : index.entries(group)) {
+                if (filter.test(e)) {
+                    list.add(e);
+                }
+            }
+            List<EntryKey> keys = new ArrayList<>(list.size());
+            for (Entry e : list) {
+                keys.add(e.key());
+            }
+            pinning.pin(keys);
+            writeLease();
+            return new Pinned(list, new Pin(this, keys));
+        });
+    }
+
+    private void writeLease() throws IOException {
+        pinning.writeLease(capacity.ownReserved());
+    }
+
     // ---------------------------------------------------------------- eviction
 
     /**
      * Evicts least recently used unpinned entries until the store holds at most {@code targetBytes}
      * (plus reservations), and every group is within its budget. Returns what was evicted.
      */
-    public List<Index.Removal> evictTo(long targetBytes) throws IOException {
+    public List<Evicted> evictTo(long targetBytes) throws IOException {
         return locked(() -> {
-            Leases.Others others = leases.readOthers();
-            Predicate<EntryKey> pinned = pinnedPredicate(others, k -> false);
+            Leases.Others others = pinning.others();
+            Predicate<EntryKey> pinned = pinning.pinned(others, k -> false);
             List<Index.Removal> removals = new ArrayList<>();
             for (Map.Entry<GroupId, Long> b : groupBudgets.entrySet()) {
                 removals.addAll(index.evictGroup(b.getKey(), b.getValue(), pinned));
             }
-            long reservations = usage(others) - index.uniqueBytes();
+            long reservations = capacity.reservations(others);
             removals.addAll(index.evictNode(Math.max(0, targetBytes - reservations), pinned));
-            journalRemovals(removals);
-            deleteFreed(removals);
-            return removals;
+            retire(removals);
+            List<Evicted> out = new ArrayList<>(removals.size());
+            for (Index.Removal r : removals) {
+                out.add(new Evicted(r.entry().key(), r.cause(), r.freedBytes()));
+            }
+            return out;
         });
     }
 
@@ -628,7 +601,7 @@ public final class NodeStore implements Closeable {
             evictor.execute(() -> {
                 evictionQueued.set(false);
                 try {
-                    evictTo(fileStore == null ? config.softLimit() : locked(this::softLimitNow));
+                    evictTo(capacity.followsDisk() ? locked(capacity::softLimitNow) : config.softLimit());
                 } catch (IOException | RuntimeException e) {
                     log.warn("background eviction failed: {}", e.toString());
                 }
@@ -636,111 +609,8 @@ public final class NodeStore implements Closeable {
         }
     }
 
-    /** Makes room for {@code bytes} more under the hard limit, evicting if needed. Under the lock. */
-    private Leases.Others ensureRoom(long bytes, Predicate<EntryKey> alsoPinned, Set<EntryKey> alsoKeys,
-            Set<Address> keepBlobs) throws IOException {
-        if (config.hardLimit() >= StoreConfig.UNLIMITED && fileStore == null) {
-            return NO_OTHERS; // no limit: other processes' reservations cannot matter
-        }
-        Leases.Others others = leases.readOthers();
-        long limit = hardLimitNow();
-        if (bytes == 0 || usage(others) + bytes <= limit) {
-            return others;
-        }
-        long reservations = usage(others) - index.uniqueBytes();
-        Predicate<EntryKey> pinned = pinnedPredicate(others, alsoPinned);
-        // Evict only if that can succeed: never empty the cache for a write that cannot fit anyway.
-        if (reservations + pinnedBytes(others, alsoKeys, keepBlobs) + bytes <= limit) {
-            List<Index.Removal> removals = index.evictNode(limit - reservations - bytes, pinned);
-            journalRemovals(removals);
-            deleteFreed(removals);
-            limit = hardLimitNow(); // eviction freed space on the filesystem too (blobs no live view links)
-        }
-        if (usage(others) + bytes > limit) {
-            String which = limit < config.hardLimit()
-                    ? "the " + config.freeSpaceReserve() + " free-space reserve of the filesystem (a limit of " + ByteSize.format(limit) + " now)"
-                    : "the hard limit of " + ByteSize.format(limit);
-            throw new StoreFullException(String.format(
-                    "store full: %s more would exceed %s (%s committed, %s reserved by writes in flight; the rest is pinned by live views)",
-                    ByteSize.format(bytes), which, ByteSize.format(index.uniqueBytes()), ByteSize.format(reservations)));
-        }
-        return others;
-    }
-
-    /** Room the journal, lease files and directories may take beyond the blobs; kept free with the reserve. */
-    static final long METADATA_MARGIN = 1L << 20;
-
-    /**
-     * The hard limit in force: the configured one, or less when the filesystem's usable space (statvfs)
-     * would otherwise fall under the free-space reserve. Under the lock.
-     */
-    private long hardLimitNow() throws IOException {
-        if (fileStore == null) {
-            return config.hardLimit();
-        }
-        long keep = config.freeSpaceReserve().of(fileStore.getTotalSpace()) + METADATA_MARGIN;
-        long room = index.uniqueBytes() + fileStore.getUsableSpace() - keep;
-        return Math.max(0, Math.min(config.hardLimit(), room));
-    }
-
-    /** The soft limit in force: the configured one, or 90 % of a hard limit the reserve lowered. Under the lock. */
-    private long softLimitNow() throws IOException {
-        long hard = hardLimitNow();
-        return hard < config.hardLimit() ? Math.min(config.softLimit(), hard / 10 * 9) : config.softLimit();
-    }
-
-    /**
-     * Unique bytes that eviction cannot free: blobs of pinned entries and blobs an incoming batch
-     * names. Cost is in the number of pins, not the size of the index.
-     */
-    private long pinnedBytes(Leases.Others others, Set<EntryKey> alsoKeys, Set<Address> keepBlobs) {
-        Set<EntryKey> keys = new HashSet<>(ownPins.keySet());
-        keys.addAll(others.pinned());
-        keys.addAll(alsoKeys);
-        Set<Address> held = new HashSet<>();
-        long total = 0;
-        for (EntryKey k : keys) {
-            Entry e = index.get(k);
-            if (e == null) {
-                continue;
-            }
-            for (EntryFile f : e.files()) {
-                if (held.add(f.address())) {
-                    total += f.size();
-                }
-            }
-        }
-        for (Address a : keepBlobs) {
-            Index.BlobRef b = index.blob(a);
-            if (b != null && held.add(a)) {
-                total += b.size();
-            }
-        }
-        return total;
-    }
-
-    private long usage(Leases.Others others) {
-        return index.uniqueBytes() + inflight + pendingBytes + others.reserved();
-    }
-
-    private Predicate<EntryKey> pinnedPredicate(Leases.Others others, Predicate<EntryKey> also) {
-        return k -> ownPins.containsKey(k) || others.pinned().contains(k) || also.test(k);
-    }
-
-    private boolean holdsAny(EntryKey k, Set<Address> blobsOfInterest) {
-        Entry e = index.get(k);
-        if (e == null) {
-            return false;
-        }
-        for (EntryFile f : e.files()) {
-            if (blobsOfInterest.contains(f.address())) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private void journalRemovals(List<Index.Removal> removals) throws IOException {
+    /** Makes removals durable, then deletes the blobs they freed. Under the lock. */
+    private void retire(List<Index.Removal> removals) throws IOException {
         if (removals.isEmpty()) {
             return;
         }
@@ -748,22 +618,8 @@ public final class NodeStore implements Closeable {
         for (Index.Removal r : removals) {
             records.add(new JournalRecord.Remove(r.entry().key(), r.cause()));
         }
-        try {
-            journalAppend(records, true);
-        } catch (IOException ex) {
-            reloadAfterFailure(ex);
-            throw ex;
-        }
-    }
-
-    /** Removes from the index every entry that names {@code a}, adding the removals to {@code into}. Under the lock. */
-    private void removeReferring(Address a, EvictionCause cause, List<Index.Removal> into) {
-        for (EntryKey k : index.entriesReferring(a)) {
-            Index.Removal r = index.remove(k, cause);
-            if (r != null) {
-                into.add(r);
-            }
-        }
+        journal.appendDurably(records);
+        deleteFreed(removals);
     }
 
     /** Deletes blobs that removals left unreferenced. Under the lock, after the removals are durable. */
@@ -793,23 +649,12 @@ public final class NodeStore implements Closeable {
      * quarantined.
      */
     public boolean recheck(Collection<Address> suspects) {
-        List<Address> found = new ArrayList<>();
-        for (Address a : suspects) {
-            try {
-                if (exists(a) && !sound(blobs.inspect(a))) {
-                    found.add(a);
-                }
-            } catch (NoSuchFileException gone) {
-                // evicted meanwhile
-            } catch (IOException e) {
-                log.warn("could not re-check blob {}: {}", a, e.toString());
-            }
-        }
+        List<Address> found = reconciler.damaged(suspects);
         if (found.isEmpty()) {
             return false;
         }
         try {
-            Damage d = locked(() -> settle(found));
+            Reconciler.Damage d = locked(() -> reconciler.settle(found));
             if (!d.quarantined().isEmpty()) {
                 log.error("a workload modified linked blobs in place; quarantined {}", d.quarantined());
             }
@@ -828,99 +673,8 @@ public final class NodeStore implements Closeable {
      * link) is sealed again. Also drops entries whose blobs are missing and reports stray files.
      */
     public VerifyReport verify() throws IOException {
-        List<Address> all = new ArrayList<>();
-        List<Path> stray = new ArrayList<>();
-        blobs.scan(all::add, stray::add);
-        List<Address> found = java.util.Collections.synchronizedList(new ArrayList<>());
-        LongAdder bytes = new LongAdder();
-        all.parallelStream().forEach(a -> {
-            try {
-                BlobStore.Inspection i = blobs.inspect(a);
-                bytes.add(i.size());
-                if (!sound(i)) {
-                    found.add(a);
-                }
-            } catch (NoSuchFileException gone) {
-                // evicted meanwhile
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        });
-        return locked(() -> {
-            Damage d = settle(found);
-            int[] orphans = {0};
-            Set<Address> now = new HashSet<>(); // listed again under the lock: commits made while hashing count
-            blobs.scan(now::add, p -> { });
-            List<EntryKey> dropped = new ArrayList<>(d.dropped());
-            dropped.addAll(dropLost(now, orphans));
-            return new VerifyReport(all.size(), bytes.sum(), d.quarantined(), dropped, stray, orphans[0], d.repaired());
-        });
-    }
-
-    /**
-     * Whether a blob needs nothing: its bytes match, it is read-only (0444, no other bits) and owned
-     * by the store's user or by this process's (which wrote it); no one else can change it then.
-     */
-    private boolean sound(BlobStore.Inspection i) {
-        return i.matches() && i.mode() == BlobStore.SEALED_MODE && (i.uid() == ownerUid || i.uid() == processUid);
-    }
-
-    /** This process's effective uid, as the owner of {@code /proc/self}; {@code fallback} where there is none. */
-    private static int processUid(int fallback) {
-        try {
-            return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
-        } catch (IOException | UnsupportedOperationException e) {
-            return fallback;
-        }
-    }
-
-    /** What {@link #settle} did: blobs quarantined, the entries that dropped with them, blobs sealed again. */
-    private record Damage(List<Address> quarantined, List<EntryKey> dropped, List<Address> repaired) {}
-
-    /**
-     * Under the lock: looks again at blobs found damaged outside it (one may have been evicted, or
-     * put again whole, meanwhile). A blob whose bytes do not match is quarantined and every entry
-     * naming it dropped (cause CORRUPT), durably, before the blobs those entries alone held are
-     * deleted. A blob whose bytes match but whose mode or owner is wrong is sealed again; if that
-     * fails (no right to change the owner), it is quarantined too, since its owner could rewrite it.
-     */
-    private Damage settle(Collection<Address> found) throws IOException {
-        List<Address> quarantined = new ArrayList<>();
-        List<Address> repaired = new ArrayList<>();
-        List<Index.Removal> removals = new ArrayList<>();
-        for (Address a : found) {
-            BlobStore.Inspection i;
-            try {
-                i = blobs.exists(a) ? blobs.inspect(a) : null;
-            } catch (NoSuchFileException gone) {
-                i = null;
-            }
-            if (i == null || sound(i)) {
-                continue;
-            }
-            if (i.matches()) {
-                int uid = processUid == 0 ? ownerUid : processUid; // only root can give a file away
-                try {
-                    blobs.seal(a, uid);
-                    log.warn("blob {} had mode {} and owner uid {}; restored 0444 and uid {}", a,
-                            Integer.toOctalString(i.mode()), i.uid(), uid);
-                    repaired.add(a);
-                    continue;
-                } catch (IOException e) {
-                    log.error("blob {} has mode {} and owner uid {} and cannot be sealed again ({}); quarantining it", a,
-                            Integer.toOctalString(i.mode()), i.uid(), e.toString());
-                }
-            }
-            Path q = blobs.quarantine(a);
-            log.error("blob {} {}; moved to {}", a, i.matches() ? "cannot be protected" : "does not match its address", q);
-            quarantined.add(a);
-            removeReferring(a, EvictionCause.CORRUPT, removals);
-        }
-        journalRemovals(removals);
-        deleteFreed(removals);
-        List<EntryKey> dropped = new ArrayList<>();
-        removals.forEach(r -> dropped.add(r.entry().key()));
-        return new Damage(quarantined, dropped, repaired);
+        Reconciler.Hashed h = reconciler.hashAll();
+        return locked(() -> reconciler.finishVerify(h));
     }
 
     /** Applies queued uses and other processes' journal records now. */
@@ -930,7 +684,7 @@ public final class NodeStore implements Closeable {
 
     public StoreStats stats() throws IOException {
         return locked(() -> {
-            Leases.Others others = leases.readOthers();
+            Leases.Others others = pinning.others();
             List<StoreStats.Group> groups = new ArrayList<>();
             for (GroupId g : index.groups()) {
                 groups.add(new StoreStats.Group(g, index.groupEntries(g), index.groupBytes(g), groupBudgets.get(g),
@@ -940,12 +694,20 @@ public final class NodeStore implements Closeable {
             Map<EvictionCause, Long> ev = new EnumMap<>(EvictionCause.class);
             evictions.forEach((c, n) -> ev.put(c, n.sum()));
             return new StoreStats(index.entryCount(), index.blobCount(), index.uniqueBytes(),
-                    usage(others) - index.uniqueBytes(), config.hardLimit(), config.softLimit(), journal.size(),
+                    capacity.reservations(others), config.hardLimit(), config.softLimit(), journal.size(),
                     hits.sum(), misses.sum(), ev, groups);
         });
     }
 
-    // ---------------------------------------------------------------- lock, journal, reconcile
+    /** Forces a compaction now (normally automatic). */
+    public void compactNow() throws IOException {
+        locked(() -> {
+            journal.compact();
+            return null;
+        });
+    }
+
+    // ---------------------------------------------------------------- the lock
 
     @FunctionalInterface
     private interface IoCallable<T> {
@@ -961,7 +723,7 @@ public final class NodeStore implements Closeable {
             try (FileLock ignored = lockChannel.lock()) {
                 refresh();
                 T result = body.call();
-                if (leaseStale) {
+                if (pinning.stale()) {
                     writeLease();
                 }
                 return result;
@@ -973,41 +735,8 @@ public final class NodeStore implements Closeable {
 
     /** Brings the index up to the journal's end and applies queued uses. Under the lock. */
     private void refresh() throws IOException {
-        long gen = readCurrentGen();
-        if (journal == null || gen != journalGen) {
-            if (journal != null) {
-                journal.close();
-            }
-            Path file = root.resolve("journal." + gen);
-            StorePermissions.createPrivateFile(file);
-            journal = new Journal(file);
-            journalGen = gen;
-            journalOffset = 0;
-            recordsSinceCompaction = 0;
-            index.clear();
-        }
-        Journal.Replay r = journal.replay(journalOffset, this::apply);
-        if (r.undecodable()) {
-            throw new IOException("journal " + journal.file() + " has a record this agent cannot read at offset "
-                    + r.endOffset() + " (written by a newer Mithril?); refusing to touch the store");
-        }
-        if (r.torn()) {
-            log.warn("journal {} has a torn tail at {} (a writer died mid-append); cutting it off",
-                    journal.file().getFileName(), r.endOffset());
-            journal.truncate(r.endOffset());
-        }
-        journalOffset = r.endOffset();
-        recordsSinceCompaction += r.records();
-        if (r.records() > 0 && !pendingBlobs.isEmpty()) {
-            // blobs this process wrote that another process committed first are no longer in flight
-            pendingBlobs.entrySet().removeIf(x -> {
-                if (index.hasBlob(x.getKey())) {
-                    pendingBytes -= x.getValue();
-                    leaseStale = true;
-                    return true;
-                }
-                return false;
-            });
+        if (journal.catchUp() > 0 && capacity.dropCommittedElsewhere()) {
+            pinning.markStale();
         }
         if (!touches.isEmpty()) {
             List<JournalRecord.Touch> batch = new ArrayList<>();
@@ -1017,180 +746,9 @@ public final class NodeStore implements Closeable {
                     batch.add(t);
                 }
             }
-            journalAppend(batch, false);
+            journal.append(batch, false);
         }
-        if (recordsSinceCompaction > 2L * index.entryCount() + 100_000) {
-            try {
-                compact();
-            } catch (IOException e) {
-                // Only an optimisation: never let it block the operation (a full disk must still gc).
-                log.warn("journal compaction failed ({}); continuing on generation {}", e.toString(), journalGen);
-                try {
-                    Files.deleteIfExists(root.resolve("journal." + (journalGen + 1)));
-                } catch (IOException ignored) {
-                    // next attempt overwrites it
-                }
-                recordsSinceCompaction = index.entryCount();
-            }
-        }
-    }
-
-    private void apply(JournalRecord rec) {
-        if (rec instanceof JournalRecord.Commit c) {
-            index.put(c.toEntry());
-        } else if (rec instanceof JournalRecord.Remove rm) {
-            index.remove(rm.key(), rm.cause());
-        } else if (rec instanceof JournalRecord.Touch t) {
-            index.touch(t.key(), t.time());
-        }
-    }
-
-    private void journalAppend(List<? extends JournalRecord> records, boolean force) throws IOException {
-        journal.append(records, force);
-        journalOffset = journal.size();
-        recordsSinceCompaction += records.size();
-    }
-
-    /** After a failed journal write the in-memory index may be ahead of the disk: rebuild it. */
-    private void reloadAfterFailure(Exception cause) {
-        log.warn("journal write failed ({}); reloading the index from the journal", cause.toString());
-        index.clear();
-        journalOffset = 0;
-        recordsSinceCompaction = 0;
-        try {
-            Journal.Replay r = journal.replay(0, this::apply);
-            journalOffset = r.endOffset();
-            if (r.torn()) {
-                journal.truncate(r.endOffset());
-            }
-        } catch (IOException e) {
-            log.error("could not reload the index: {}", e.toString());
-        }
-    }
-
-    private long readCurrentGen() throws IOException {
-        Path cur = root.resolve("CURRENT");
-        try {
-            return Long.parseLong(Files.readString(cur, StandardCharsets.US_ASCII).trim());
-        } catch (NoSuchFileException e) {
-            writeCurrent(1);
-            return 1;
-        } catch (NumberFormatException e) {
-            throw new IOException("store file CURRENT is damaged: " + e.getMessage());
-        }
-    }
-
-    private void writeCurrent(long gen) throws IOException {
-        Path tmp = root.resolve("CURRENT.tmp");
-        try (FileChannel ch = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING), StorePermissions.PRIVATE_FILE)) {
-            ch.write(java.nio.ByteBuffer.wrap((gen + "\n").getBytes(StandardCharsets.US_ASCII)));
-            ch.force(true);
-        }
-        Files.move(tmp, root.resolve("CURRENT"), StandardCopyOption.ATOMIC_MOVE);
-        BlobStore.fsyncDir(root);
-    }
-
-    /**
-     * Rewrites the journal as one Commit per live entry (least recently used first) into the next
-     * generation, then switches CURRENT. A crash before the switch leaves the old generation in
-     * charge; the half-written new file is overwritten by the next compaction.
-     */
-    private void compact() throws IOException {
-        long next = journalGen + 1;
-        Path p = root.resolve("journal." + next);
-        Files.deleteIfExists(p);
-        StorePermissions.createPrivateFile(p);
-        try (Journal j = new Journal(p)) {
-            List<JournalRecord> batch = new ArrayList<>(10_000);
-            for (GroupId g : index.groups()) {
-                for (Entry e : index.entries(g)) {
-                    batch.add(JournalRecord.Commit.of(e));
-                    if (batch.size() == 10_000) {
-                        j.append(batch, false);
-                        batch.clear();
-                    }
-                }
-            }
-            j.append(batch, false);
-            j.force();
-        }
-        writeCurrent(next);
-        Path old = journal.file();
-        journal.close();
-        Files.deleteIfExists(old);
-        journal = new Journal(p);
-        journalGen = next;
-        journalOffset = journal.size();
-        recordsSinceCompaction = index.entryCount();
-        log.info("compacted the journal to generation {} ({} entries)", next, index.entryCount());
-    }
-
-    /** Forces a compaction now (normally automatic). */
-    public void compactNow() throws IOException {
-        locked(() -> {
-            compact();
-            return null;
-        });
-    }
-
-    /**
-     * The filesystem is the truth: drops entries whose blobs are gone, deletes orphan blobs and the
-     * temp files and leases of dead processes. Under the lock.
-     */
-    private void reconcile() throws IOException {
-        Set<Address> onDisk = new HashSet<>(Math.max(16, index.blobCount() * 2));
-        blobs.scan(onDisk::add, p -> log.warn("stray file in the blob tree, ignored: {}", p));
-        int[] orphans = {0};
-        List<EntryKey> lost = dropLost(onDisk, orphans);
-        if (!lost.isEmpty() || orphans[0] > 0) {
-            log.warn("reconciled the index with the disk: {} entries lost a blob, {} orphan blobs removed",
-                    lost.size(), orphans[0]);
-        }
-    }
-
-    private List<EntryKey> dropLost(Set<Address> onDisk, int[] orphansRemoved) throws IOException {
-        Set<Address> missing = new HashSet<>();
-        index.forEachBlob(a -> {
-            if (!onDisk.contains(a)) {
-                missing.add(a);
-            }
-        });
-        List<Index.Removal> removals = new ArrayList<>();
-        for (Address a : missing) {
-            removeReferring(a, EvictionCause.LOST, removals);
-        }
-        journalRemovals(removals);
-        deleteFreed(removals);
-        Leases.Others others = leases.readOthers();
-        long cutoff = config.clock().getAsLong() - config.orphanGrace().toMillis();
-        for (Address a : onDisk) {
-            if (index.hasBlob(a) || pendingBlobs.containsKey(a)) {
-                continue;
-            }
-            if (others.liveIds().isEmpty() || blobs.mtimeMillis(a) < cutoff) {
-                blobs.delete(a);
-                orphansRemoved[0]++;
-            }
-        }
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(blobs.tmpDir())) {
-            for (Path t : ds) {
-                String name = t.getFileName().toString();
-                int dot = name.indexOf('.');
-                String owner = dot < 0 ? name : name.substring(0, dot);
-                if (!owner.equals(leases.id()) && !others.liveIds().contains(owner)) {
-                    Files.deleteIfExists(t);
-                }
-            }
-        }
-        List<EntryKey> out = new ArrayList<>();
-        removals.forEach(r -> out.add(r.entry().key()));
-        return out;
-    }
-
-    private void writeLease() throws IOException {
-        leaseStale = false;
-        leases.write(inflight + pendingBytes, ownPins.keySet());
+        journal.compactIfDue();
     }
 
     @Override
@@ -1207,13 +765,11 @@ public final class NodeStore implements Closeable {
         try {
             locked(() -> {
                 // blobs put but never committed by this process: nothing refers to them
-                for (Address a : pendingBlobs.keySet()) {
+                for (Address a : capacity.drainPending()) {
                     if (!index.hasBlob(a)) {
                         blobs.delete(a);
                     }
                 }
-                pendingBlobs.clear();
-                pendingBytes = 0;
                 return null;
             });
         } finally {
@@ -1226,7 +782,7 @@ public final class NodeStore implements Closeable {
         try {
             closed = true;
             evictor.shutdownNow();
-            for (Closeable c : new Closeable[] {journal, leases, lockChannel}) {
+            for (Closeable c : new Closeable[] {journal, pinning, lockChannel}) {
                 try {
                     if (c != null) {
                         c.close();

@@ -18,10 +18,6 @@ public final class Pin implements AutoCloseable {
         this.keys = keys;
     }
 
-    public List<EntryKey> keys() {
-        return keys;
-    }
-
     @Override
     public synchronized void close() throws IOException {
         if (!closed) {

@@ -1,6 +1,5 @@
 package io.mithril.agent.store;
 
-import io.mithril.agent.cas.BlobStore;
 import io.mithril.agent.index.Entry;
 import io.mithril.agent.index.EntryFile;
 import io.mithril.agent.index.EntryKey;
@@ -34,7 +33,7 @@ public final class StoreFixture {
     public static Entry commit(NodeStore s, GroupId g, String name, byte[]... contents) throws IOException {
         EntryFile[] files = new EntryFile[contents.length];
         for (int i = 0; i < contents.length; i++) {
-            BlobStore.Written w = s.put(new ByteArrayInputStream(contents[i]), contents[i].length);
+            NodeStore.Stored w = s.put(new ByteArrayInputStream(contents[i]), contents[i].length);
             files[i] = new EntryFile("f" + i, w.address(), w.size(), false);
         }
         return s.commit(new EntryKey(g, name), List.of(files), "test");

@@ -97,7 +97,7 @@ class StoreRaceIT {
     void reservation_isReleasedWhenAnotherProcessCommitsTheBlobFirst() throws Exception {
         try (NodeStore s = NodeStore.open(root, StoreConfig.defaults().withReconcileOnOpen(false))) {
             byte[] x = StoreFixture.bytes(42, 50_000);
-            BlobStore.Written w = s.put(new ByteArrayInputStream(x), x.length);
+            NodeStore.Stored w = s.put(new ByteArrayInputStream(x), x.length);
             Process p = JavaChild.start(Child.class, root.toString());
             assertThat(new String(p.getInputStream().readAllBytes())).contains("DONE");
             p.waitFor();

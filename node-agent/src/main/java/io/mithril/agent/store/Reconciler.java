@@ -1,0 +1,269 @@
+package io.mithril.agent.store;
+
+import io.mithril.agent.cas.Address;
+import io.mithril.agent.cas.BlobStore;
+import io.mithril.agent.index.EntryKey;
+import io.mithril.agent.index.EvictionCause;
+import io.mithril.agent.index.Index;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.atomic.LongAdder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The filesystem is the truth: the store's layout check at open, the reconcile of the index with
+ * the blobs on disk (entries that lost a blob, orphan blobs, dead processes' temp files), and
+ * verification (re-hashing, mode and owner) with the settling of damaged blobs. Hashing runs
+ * outside the store lock; every method that changes the index runs under it.
+ */
+final class Reconciler {
+
+    private static final Logger log = LoggerFactory.getLogger(Reconciler.class);
+    private static final String MARKER = "mithril-store";
+    private static final int FORMAT = 1;
+    private static final java.util.regex.Pattern LAYOUT = java.util.regex.Pattern.compile(
+            "mithril-store(\\..*\\.tmp)?|lock|leases|blobs|tmp|quarantine|CURRENT(\\.tmp)?|journal\\.\\d+|"
+            + io.mithril.agent.fs.NodeRoot.PATTERN.pattern());
+
+    private final BlobStore blobs;
+    private final Index index;
+    private final StoreConfig config;
+    private final Pinning pinning;
+    private final Capacity capacity;
+    private final Capacity.Retirer retirer;
+    /** The store's user: the owner of its root folder. Blobs are read-only (0444) and this user's. */
+    private final int ownerUid;
+    /** This process's user, who owns the blobs it writes (the store's user, unless someone else opened the store). */
+    private final int processUid;
+
+    Reconciler(Path root, BlobStore blobs, Index index, StoreConfig config, Pinning pinning, Capacity capacity,
+            Capacity.Retirer retirer) throws IOException {
+        this.blobs = blobs;
+        this.index = index;
+        this.config = config;
+        this.pinning = pinning;
+        this.capacity = capacity;
+        this.retirer = retirer;
+        this.ownerUid = (Integer) Files.getAttribute(root, "unix:uid");
+        this.processUid = processUid(ownerUid);
+    }
+
+    /** Checks the format marker, or creates the store in an empty directory (or one only a store's files are in). */
+    static void initLayout(Path root) throws IOException {
+        Path marker = root.resolve(MARKER);
+        if (Files.exists(marker, LinkOption.NOFOLLOW_LINKS)) {
+            String text = Files.readString(marker).trim();
+            if (!text.equals("format " + FORMAT)) {
+                throw new IOException("store at " + root + " has an unsupported format: " + text);
+            }
+            return;
+        }
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(root)) {
+            for (Path p : ds) {
+                // Another process may be creating the store right now: only its own names are allowed.
+                if (!LAYOUT.matcher(p.getFileName().toString()).matches()) {
+                    throw new IOException("refusing to create a store in " + root
+                            + ": the directory is not empty and is not a Mithril store");
+                }
+            }
+        }
+        Path tmp = root.resolve(MARKER + "." + java.util.UUID.randomUUID() + ".tmp");
+        Files.writeString(tmp, "format " + FORMAT + "\n");
+        Files.move(tmp, marker, StandardCopyOption.ATOMIC_MOVE);
+        BlobStore.fsyncDir(root);
+    }
+
+    /**
+     * Drops entries whose blobs are gone, deletes orphan blobs and the temp files and leases of
+     * dead processes. Under the lock.
+     */
+    void reconcile() throws IOException {
+        Set<Address> onDisk = new HashSet<>(Math.max(16, index.blobCount() * 2));
+        blobs.scan(onDisk::add, p -> log.warn("stray file in the blob tree, ignored: {}", p));
+        int[] orphans = {0};
+        List<EntryKey> lost = dropLost(onDisk, orphans);
+        if (!lost.isEmpty() || orphans[0] > 0) {
+            log.warn("reconciled the index with the disk: {} entries lost a blob, {} orphan blobs removed",
+                    lost.size(), orphans[0]);
+        }
+    }
+
+    private List<EntryKey> dropLost(Set<Address> onDisk, int[] orphansRemoved) throws IOException {
+        Set<Address> missing = new HashSet<>();
+        index.forEachBlob(a -> {
+            if (!onDisk.contains(a)) {
+                missing.add(a);
+            }
+        });
+        List<Index.Removal> removals = new ArrayList<>();
+        for (Address a : missing) {
+            removeReferring(a, EvictionCause.LOST, removals);
+        }
+        retirer.retire(removals);
+        Leases.Others others = pinning.others();
+        long cutoff = config.clock().getAsLong() - config.orphanGrace().toMillis();
+        for (Address a : onDisk) {
+            if (index.hasBlob(a) || capacity.isPending(a)) {
+                continue;
+            }
+            if (others.liveIds().isEmpty() || blobs.mtimeMillis(a) < cutoff) {
+                blobs.delete(a);
+                orphansRemoved[0]++;
+            }
+        }
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(blobs.tmpDir())) {
+            for (Path t : ds) {
+                String name = t.getFileName().toString();
+                int dot = name.indexOf('.');
+                String owner = dot < 0 ? name : name.substring(0, dot);
+                if (!owner.equals(pinning.id()) && !others.liveIds().contains(owner)) {
+                    Files.deleteIfExists(t);
+                }
+            }
+        }
+        List<EntryKey> out = new ArrayList<>();
+        removals.forEach(r -> out.add(r.entry().key()));
+        return out;
+    }
+
+    /** Removes from the index every entry that names {@code a}, adding the removals to {@code into}. Under the lock. */
+    private void removeReferring(Address a, EvictionCause cause, List<Index.Removal> into) {
+        for (EntryKey k : index.entriesReferring(a)) {
+            Index.Removal r = index.remove(k, cause);
+            if (r != null) {
+                into.add(r);
+            }
+        }
+    }
+
+    /** Outside the lock: the suspects whose bytes, mode or owner are not as they should be. */
+    List<Address> damaged(Collection<Address> suspects) {
+        List<Address> found = new ArrayList<>();
+        for (Address a : suspects) {
+            try {
+                if (blobs.exists(a) && !sound(blobs.inspect(a))) {
+                    found.add(a);
+                }
+            } catch (NoSuchFileException gone) {
+                // evicted meanwhile
+            } catch (IOException e) {
+                log.warn("could not re-check blob {}: {}", a, e.toString());
+            }
+        }
+        return found;
+    }
+
+    /** What a verify found outside the lock: every blob listed, their bytes, the damaged ones, stray files. */
+    record Hashed(List<Address> all, long bytes, List<Address> damaged, List<Path> stray) {}
+
+    /** Outside the lock: lists and re-hashes every blob, in parallel. */
+    Hashed hashAll() throws IOException {
+        List<Address> all = new ArrayList<>();
+        List<Path> stray = new ArrayList<>();
+        blobs.scan(all::add, stray::add);
+        List<Address> found = java.util.Collections.synchronizedList(new ArrayList<>());
+        LongAdder bytes = new LongAdder();
+        all.parallelStream().forEach(a -> {
+            try {
+                BlobStore.Inspection i = blobs.inspect(a);
+                bytes.add(i.size());
+                if (!sound(i)) {
+                    found.add(a);
+                }
+            } catch (NoSuchFileException gone) {
+                // evicted meanwhile
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        return new Hashed(all, bytes.sum(), found, stray);
+    }
+
+    /** Under the lock: settles what {@link #hashAll} found and drops entries whose blobs are missing now. */
+    VerifyReport finishVerify(Hashed h) throws IOException {
+        Damage d = settle(h.damaged());
+        int[] orphans = {0};
+        Set<Address> now = new HashSet<>(); // listed again under the lock: commits made while hashing count
+        blobs.scan(now::add, p -> { });
+        List<EntryKey> dropped = new ArrayList<>(d.dropped());
+        dropped.addAll(dropLost(now, orphans));
+        return new VerifyReport(h.all().size(), h.bytes(), d.quarantined(), dropped, h.stray(), orphans[0], d.repaired());
+    }
+
+    /** What {@link #settle} did: blobs quarantined, the entries that dropped with them, blobs sealed again. */
+    record Damage(List<Address> quarantined, List<EntryKey> dropped, List<Address> repaired) {}
+
+    /**
+     * Under the lock: looks again at blobs found damaged outside it (one may have been evicted, or
+     * put again whole, meanwhile). A blob whose bytes do not match is quarantined and every entry
+     * naming it dropped (cause CORRUPT), durably, before the blobs those entries alone held are
+     * deleted. A blob whose bytes match but whose mode or owner is wrong is sealed again; if that
+     * fails (no right to change the owner), it is quarantined too, since its owner could rewrite it.
+     */
+    Damage settle(Collection<Address> found) throws IOException {
+        List<Address> quarantined = new ArrayList<>();
+        List<Address> repaired = new ArrayList<>();
+        List<Index.Removal> removals = new ArrayList<>();
+        for (Address a : found) {
+            BlobStore.Inspection i;
+            try {
+                i = blobs.exists(a) ? blobs.inspect(a) : null;
+            } catch (NoSuchFileException gone) {
+                i = null;
+            }
+            if (i == null || sound(i)) {
+                continue;
+            }
+            if (i.matches()) {
+                int uid = processUid == 0 ? ownerUid : processUid; // only root can give a file away
+                try {
+                    blobs.seal(a, uid);
+                    log.warn("blob {} had mode {} and owner uid {}; restored 0444 and uid {}", a,
+                            Integer.toOctalString(i.mode()), i.uid(), uid);
+                    repaired.add(a);
+                    continue;
+                } catch (IOException e) {
+                    log.error("blob {} has mode {} and owner uid {} and cannot be sealed again ({}); quarantining it", a,
+                            Integer.toOctalString(i.mode()), i.uid(), e.toString());
+                }
+            }
+            Path q = blobs.quarantine(a);
+            log.error("blob {} {}; moved to {}", a, i.matches() ? "cannot be protected" : "does not match its address", q);
+            quarantined.add(a);
+            removeReferring(a, EvictionCause.CORRUPT, removals);
+        }
+        retirer.retire(removals);
+        List<EntryKey> dropped = new ArrayList<>();
+        removals.forEach(r -> dropped.add(r.entry().key()));
+        return new Damage(quarantined, dropped, repaired);
+    }
+
+    /**
+     * Whether a blob needs nothing: its bytes match, it is read-only (0444, no other bits) and owned
+     * by the store's user or by this process's (which wrote it); no one else can change it then.
+     */
+    private boolean sound(BlobStore.Inspection i) {
+        return i.matches() && i.mode() == BlobStore.SEALED_MODE && (i.uid() == ownerUid || i.uid() == processUid);
+    }
+
+    /** This process's effective uid, as the owner of {@code /proc/self}; {@code fallback} where there is none. */
+    private static int processUid(int fallback) {
+        try {
+            return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+        } catch (IOException | UnsupportedOperationException e) {
+            return fallback;
+        }
+    }
+}
