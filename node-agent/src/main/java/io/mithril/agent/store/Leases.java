@@ -87,6 +87,7 @@ final class Leases implements java.io.Closeable {
                     }
                     if (probe != null) {
                         Files.deleteIfExists(p);
+                        markCrashed();
                         continue;
                     }
                     live.add(leaseId);
@@ -116,6 +117,38 @@ final class Leases implements java.io.Closeable {
         }
         return reserved;
     }
+
+    /**
+     * A dead process's lease was found: it died without closing, and may have left orphan blobs.
+     * Recorded in {@code leases/crashed} so that no process marks a later close clean (which would
+     * let the next open skip the scan that finds them) until a full reconcile, alone on the root,
+     * has swept them.
+     */
+    private void markCrashed() throws IOException {
+        Path f = dir.resolve(CRASHED);
+        if (!Files.exists(f)) {
+            try {
+                Files.createFile(f);
+            } catch (java.nio.file.FileAlreadyExistsException raced) {
+                return;
+            }
+            io.mithril.agent.cas.BlobStore.fsyncDir(dir);
+        }
+    }
+
+    /** Whether a process died without closing since the last full reconcile alone on the root. */
+    boolean crashSeen() {
+        return Files.exists(dir.resolve(CRASHED));
+    }
+
+    /** After a full reconcile with no other process alive: what dead processes left is swept. */
+    void clearCrashed() throws IOException {
+        if (Files.deleteIfExists(dir.resolve(CRASHED))) {
+            io.mithril.agent.cas.BlobStore.fsyncDir(dir);
+        }
+    }
+
+    private static final String CRASHED = "crashed";
 
     @Override
     public void close() throws IOException {

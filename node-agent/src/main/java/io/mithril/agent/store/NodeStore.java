@@ -51,6 +51,7 @@ import org.slf4j.LoggerFactory;
  *   blobs/ab/abcd...       immutable blobs ({@link BlobStore})
  *   journal.N, CURRENT     the index journal of generation N ({@link Journal}), CURRENT names N
  *   lock                   the store lock (an exclusive record lock, held briefly)
+ *   clean                  only while closed cleanly: the next open skips the blob scan ({@link Reconciler#recover})
  *   leases/ID.lease        each live process's pins and reservations ({@link Leases})
  *   tmp/, quarantine/      in-flight writes; blobs that failed verification
  * </pre>
@@ -110,6 +111,10 @@ public final class NodeStore implements Closeable {
     private final ExecutorService evictor;
     private final AtomicBoolean evictionQueued = new AtomicBoolean();
     private boolean closed;
+    /** A blob this process freed could not be deleted: the next open must scan for orphans. */
+    private volatile boolean orphansLeft;
+    /** Whether the open found a clean close and skipped the blob scan. */
+    private boolean scanSkipped;
 
     private NodeStore(Path root, StoreConfig config) throws IOException {
         this.root = root;
@@ -157,12 +162,7 @@ public final class NodeStore implements Closeable {
         try {
             s = new NodeStore(real, config);
             NodeStore st = s;
-            s.locked(() -> {
-                if (config.reconcileOnOpen()) {
-                    st.reconciler.reconcile();
-                }
-                return null;
-            });
+            s.scanSkipped = s.locked(() -> st.reconciler.recover(config.reconcileOnOpen()));
             return s;
         } catch (IOException | RuntimeException e) {
             if (s != null) {
@@ -180,6 +180,14 @@ public final class NodeStore implements Closeable {
 
     public StoreConfig config() {
         return config;
+    }
+
+    /**
+     * Whether this open found the store closed cleanly (the last process closed it and left no
+     * orphan) and so skipped the scan of every blob shard; false after a crash, which rebuilds in full.
+     */
+    public boolean openedClean() {
+        return scanSkipped;
     }
 
     // ---------------------------------------------------------------- blobs (the seed's API)
@@ -633,6 +641,7 @@ public final class NodeStore implements Closeable {
                 try {
                     blobs.delete(a);
                 } catch (IOException e) {
+                    orphansLeft = true;
                     log.warn("could not delete freed blob {}: {} (the next sweep retries)", a, e.toString());
                 }
             }
@@ -770,6 +779,8 @@ public final class NodeStore implements Closeable {
                         blobs.delete(a);
                     }
                 }
+                journal.force(); // uses were appended without force
+                reconciler.markClean(orphansLeft);
                 return null;
             });
         } finally {

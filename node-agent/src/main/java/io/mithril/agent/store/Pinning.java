@@ -35,6 +35,15 @@ final class Pinning implements Closeable {
         return leases.readOthers();
     }
 
+    /** Whether a process died without closing since the last full reconcile alone on the root. */
+    boolean crashSeen() {
+        return leases.crashSeen();
+    }
+
+    void clearCrashed() throws IOException {
+        leases.clearCrashed();
+    }
+
     void pin(Collection<EntryKey> keys) {
         for (EntryKey k : keys) {
             own.merge(k, 1, Integer::sum);

@@ -34,9 +34,12 @@ final class Reconciler {
     private static final String MARKER = "mithril-store";
     private static final int FORMAT = 1;
     private static final java.util.regex.Pattern LAYOUT = java.util.regex.Pattern.compile(
-            "mithril-store(\\..*\\.tmp)?|lock|leases|blobs|tmp|quarantine|CURRENT(\\.tmp)?|journal\\.\\d+|"
+            "mithril-store(\\..*\\.tmp)?|lock|leases|blobs|tmp|quarantine|CURRENT(\\.tmp)?|journal\\.\\d+|clean(\\.tmp)?|"
             + io.mithril.agent.fs.NodeRoot.PATTERN.pattern());
+    /** Written at a clean close by the last process on the root, removed at every open. */
+    private static final String CLEAN = "clean";
 
+    private final Path root;
     private final BlobStore blobs;
     private final Index index;
     private final StoreConfig config;
@@ -50,6 +53,7 @@ final class Reconciler {
 
     Reconciler(Path root, BlobStore blobs, Index index, StoreConfig config, Pinning pinning, Capacity capacity,
             Capacity.Retirer retirer) throws IOException {
+        this.root = root;
         this.blobs = blobs;
         this.index = index;
         this.config = config;
@@ -123,6 +127,14 @@ final class Reconciler {
                 orphansRemoved[0]++;
             }
         }
+        sweepTemps(others);
+        List<EntryKey> out = new ArrayList<>();
+        removals.forEach(r -> out.add(r.entry().key()));
+        return out;
+    }
+
+    /** Deletes the temp files of processes whose lease is dead (the leases themselves go as {@code others} is read). */
+    private void sweepTemps(Leases.Others others) throws IOException {
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(blobs.tmpDir())) {
             for (Path t : ds) {
                 String name = t.getFileName().toString();
@@ -133,9 +145,55 @@ final class Reconciler {
                 }
             }
         }
-        List<EntryKey> out = new ArrayList<>();
-        removals.forEach(r -> out.add(r.entry().key()));
-        return out;
+    }
+
+    /**
+     * At open, under the lock: what the previous life of the store left. After a clean close (the
+     * marker is there) the index replayed from the journal names exactly the blobs on disk, so
+     * only the cheap part runs (dead processes' leases and temp files); otherwise, or when
+     * {@code full}, the whole {@link #reconcile}. The marker is removed durably first either way, so
+     * a crash of this process from now on leaves a store that the next open rebuilds in full.
+     * Returns whether the blob scan was skipped.
+     */
+    boolean recover(boolean full) throws IOException {
+        Path marker = root.resolve(CLEAN);
+        boolean clean = Files.deleteIfExists(marker);
+        if (clean) {
+            BlobStore.fsyncDir(root);
+        }
+        if (!full) {
+            return false;
+        }
+        if (clean) {
+            sweepTemps(pinning.others());
+            log.info("opened after a clean close: blob scan skipped");
+            return true;
+        }
+        reconcile();
+        if (pinning.others().liveIds().isEmpty()) {
+            pinning.clearCrashed(); // alone: every orphan a dead process left was deleted at once
+        }
+        return false;
+    }
+
+    /**
+     * At close, under the lock, once the journal is forced and this process's uncommitted blobs
+     * are deleted: marks the close clean, unless another process is alive on the root (it may
+     * still crash), one died without closing since the last full reconcile alone (its orphans),
+     * or this process failed to delete a blob it freed (an orphan only a scan finds).
+     */
+    void markClean(boolean orphansLeft) throws IOException {
+        if (orphansLeft || !pinning.others().liveIds().isEmpty() || pinning.crashSeen()) {
+            return;
+        }
+        Path tmp = root.resolve(CLEAN + ".tmp");
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(tmp, Set.of(
+                java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE,
+                java.nio.file.StandardOpenOption.TRUNCATE_EXISTING), StorePermissions.PRIVATE_FILE)) {
+            ch.force(true);
+        }
+        Files.move(tmp, root.resolve(CLEAN), StandardCopyOption.ATOMIC_MOVE);
+        BlobStore.fsyncDir(root);
     }
 
     /** Removes from the index every entry that names {@code a}, adding the removals to {@code into}. Under the lock. */

@@ -242,6 +242,7 @@ class NodeStoreIT {
             // simulate a crash: do not close (close would delete the uncommitted blob itself)
             Files.copy(s.blobPath(orphan), root.resolve("orphan.bak"));
         }
+        Files.delete(root.resolve("clean")); // the close above stands in for a crash: no clean-close marker
         Files.createDirectories(root.resolve("blobs").resolve(orphan.shard()));
         Files.copy(root.resolve("orphan.bak"), root.resolve("blobs").resolve(orphan.shard()).resolve(orphan.hex()));
         Files.delete(root.resolve("orphan.bak"));
