@@ -264,6 +264,12 @@ public final class PodVolumes implements AutoCloseable {
         return Set.copyOf(uids);
     }
 
+    /** The state pod {@code uid} is in here; NEW when it is not tracked. */
+    PodState stateOf(String uid) {
+        TrackedPod t = pods.get(uid);
+        return t == null ? PodState.NEW : t.state();
+    }
+
     /** A pod as the API server shows it now: publishes, or finishes, as its state asks. */
     public void observe(Pod pod) {
         PodFacts facts = served(pod);
