@@ -1,6 +1,7 @@
 package io.mithril.agent.kube;
 
 import io.mithril.agent.diagnosis.Outcome;
+import io.mithril.agent.fs.NodeRoot;
 import io.mithril.agent.key.GroupId;
 import io.mithril.agent.serve.AgentMetrics;
 import java.io.IOException;
@@ -30,7 +31,7 @@ final class ActivityFile {
     private final Path file;
 
     ActivityFile(Path storeRoot) {
-        this.file = io.mithril.agent.fs.NodeRoot.activity(storeRoot);
+        this.file = NodeRoot.activity(storeRoot);
     }
 
     /** Adds the saved counts to the metrics (at start, before any pod). */
@@ -68,7 +69,7 @@ final class ActivityFile {
             metrics.groupCounts(e.getKey()).runs().forEach((o, n) -> line.append(' ').append(o.key()).append('=').append(n));
             lines.add(line.toString());
         }
-        Path tmp = file.resolveSibling(io.mithril.agent.fs.NodeRoot.ACTIVITY_TMP);
+        Path tmp = file.resolveSibling(NodeRoot.ACTIVITY_TMP);
         try {
             Files.write(tmp, lines, StandardCharsets.UTF_8);
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {

@@ -17,6 +17,8 @@ import io.mithril.api.v1alpha1.Sizes;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -70,6 +72,8 @@ public final class KubeAgent implements AutoCloseable {
         t.setDaemon(true);
         return t;
     });
+    /** Orders a CompileCache's re-creation against the removal of its predecessor's entries. */
+    private final Object policyLock = new Object();
     private Ingester ingester;
     private PodVolumes volumes;
     private SharedIndexInformer<Pod> pods;
@@ -179,8 +183,8 @@ public final class KubeAgent implements AutoCloseable {
         if (pods == null || !pods.hasSynced()) {
             return;
         }
-        java.util.Set<String> live = volumes.livePods(); // first: a view published after this is of a pod the store has
-        java.util.Set<String> known = new java.util.HashSet<>();
+        Set<String> live = volumes.livePods(); // first: a view published after this is of a pod the store has
+        Set<String> known = new HashSet<>();
         for (Pod p : pods.getStore().list()) {
             known.add(p.getMetadata().getUid());
         }
@@ -207,9 +211,6 @@ public final class KubeAgent implements AutoCloseable {
             return null; // not a name the API server would accept; nothing of it can be here
         }
     }
-
-    /** Orders a CompileCache's re-creation against the removal of its predecessor's entries. */
-    private final Object policyLock = new Object();
 
     private void policy(CompileCache cc) {
         GroupId g = group(cc);

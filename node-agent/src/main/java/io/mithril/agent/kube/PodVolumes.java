@@ -1,35 +1,43 @@
 package io.mithril.agent.kube;
 
-import io.mithril.agent.diagnosis.Diagnoser;
 import io.fabric8.kubernetes.api.model.Pod;
+import io.mithril.agent.diagnosis.Diagnoser;
 import io.mithril.agent.framework.Framework;
 import io.mithril.agent.fs.NodeRoot;
 import io.mithril.agent.index.Entry;
 import io.mithril.agent.ingest.IngestReport;
 import io.mithril.agent.ingest.Ingester;
-import io.mithril.agent.ingest.Pass;
 import io.mithril.agent.key.GroupId;
 import io.mithril.agent.key.InvalidNameException;
 import io.mithril.agent.serve.AgentMetrics;
 import io.mithril.agent.store.NodeStore;
 import io.mithril.agent.volume.FileTrees;
-import io.mithril.agent.volume.PublishMode;
 import io.mithril.agent.volume.View;
 import io.mithril.agent.volume.ViewSession;
 import io.mithril.agent.volume.Views;
-import io.mithril.api.v1alpha1.Injected;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.BiPredicate;
+import java.util.function.UnaryOperator;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -51,10 +59,27 @@ import org.slf4j.MDC;
  * </ol>
  * Each pod's steps are serialized by a lock of its own; pods proceed in parallel.
  *
+ * <p><b>State</b>: each pod the agent tracks is one {@link TrackedPod} in one map, in one named
+ * {@link PodState}; it moves only along that enum's table, under the pod's lock (the full table,
+ * with when each move happens, is {@link PodState}'s):
+ * <pre>
+ *   NEW --> PUBLISHING --> LIVE --> FINISHING --> DONE    ended or gone: via FINISHING when LIVE, else straight to DONE
+ *             |   ^  \--> COLD, REFUSED                   its wait step ended; this agent cannot serve it
+ *             |   |   \-> NEW                             publish failed, or gone meanwhile
+ *             v   | update
+ *       AWAITING_FOLDER --pass--> NEW                     EmptyDir mode, no emptyDir yet; seen afresh each pass
+ *   NEW --> COLD (wait step already ended), LIVE (recover adopts a view)
+ *   COLD, REFUSED, DONE --an hour later--> NEW
+ * </pre>
+ * NEW is not held (in no map); COLD, REFUSED and DONE are settled (never published again) and
+ * forgotten an hour later. Paths that must not wait on a pod's ingest pass (an update of a live pod,
+ * {@link #livePods}) read the state without the lock.
+ *
  * <p><b>Restart</b>: what a view is (its group, frameworks, publish mode) is recorded before
  * publishing under {@code <store>/pods/<uid>}, outside the pod's reach (the pod can write its whole
  * view). {@link #recover} adopts the views of pods that still run and finishes those whose pods are
- * gone, so nothing a pod compiled is lost to an agent restart and no folder is left behind.
+ * gone ({@link Recovery}), so nothing a pod compiled is lost to an agent restart and no folder is
+ * left behind.
  *
  * <p><b>Ownership</b>: a view belongs to the pod's user when the pod says who that is
  * ({@code runAsUser}, {@code runAsGroup}, {@code fsGroup}). When it does not (the image's USER
@@ -66,76 +91,48 @@ public final class PodVolumes implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(PodVolumes.class);
 
     private static final Pattern UID = PodFacts.UID;
-
-    /** A live view and whom it is for. */
-    private static final class Live {
-        final String pod;
-        final ViewSession session;
-        /** A pass over this view is running (a slow one is never queued twice, nor waited for by others). */
-        final java.util.concurrent.atomic.AtomicBoolean passing = new java.util.concurrent.atomic.AtomicBoolean();
-        /** A container of the pod crashed, or the pod Failed (see {@link #outcome}). */
-        volatile boolean crashed;
-
-        Live(String pod, ViewSession session) {
-            this.pod = pod;
-            this.session = session;
-        }
-
-        View view() {
-            return session.view();
-        }
-
-        /** Notes what the pod's status says of its run: a container that exited non-zero, or phase Failed. */
-        void note(PodFacts f) {
-            crashed |= f.crashed();
-        }
-
-        /**
-         * What the final pass may take. A pod failed when it ended Failed or a container of it exited
-         * non-zero while the pod was not being deleted (a crash, also one kubelet restarted); a pod
-         * deleted (scale-down, rollout) or Succeeded ended well: servers end by being deleted.
-         */
-        Pass outcome() {
-            return crashed ? Pass.FAILED : Pass.SUCCEEDED;
-        }
-    }
+    /** How long {@link #ingestAll} waits for its passes; a pass still running then goes on alone. */
+    static final long INGEST_ALL_WAIT_MS = 30_000;
+    /** The emptyDir the webhook adds in EmptyDir mode, as kubelet lays it out on the node. */
+    static final String EMPTY_DIR = "volumes/kubernetes.io~empty-dir/mithril-cache";
+    /** How long a settled pod is remembered: a stale event of a pod that old cannot arrive any more. */
+    private static final long SETTLED_FOR_MS = 3_600_000L;
+    private static final String WAIT_GAVE_UP = "the pod's wait step gave up before the agent got to it "
+            + "(the CompileCache's publishTimeoutSeconds, or the agent was not running)";
 
     /** Ingest passes, one per view at a time, so a slow or hostile view never holds up another's. */
-    private final java.util.concurrent.ExecutorService passes = java.util.concurrent.Executors.newFixedThreadPool(4, r -> {
+    private final ExecutorService passes = Executors.newFixedThreadPool(4, r -> {
         Thread t = new Thread(r, "mithril-pod-ingest");
         t.setDaemon(true);
         return t;
     });
-    /** How long {@link #ingestAll} waits for its passes; a pass still running then goes on alone. */
-    static final long INGEST_ALL_WAIT_MS = 30_000;
-
     private final NodeStore store;
-    private final java.time.Clock clock;
+    private final Clock clock;
     private final Views views;
     private final Ingester ingester;
     private final AgentMetrics metrics;
     private final Path volumes;
     private final Path state;
     private final NodeIdentity node;
-    private final Map<String, Live> live = new ConcurrentHashMap<>();
+    /** Every pod not in NEW, by UID; entries are added, replaced and removed under the pod's lock ({@link #track}). */
+    private final Map<String, TrackedPod> pods = new ConcurrentHashMap<>();
     private final PodLocks locks = new PodLocks();
-    /** Pods finished here: a late update of a pod that ended must not publish it again. */
-    private final Map<String, Long> finished = new ConcurrentHashMap<>();
     /** Pods counted as started without a view ({@link #noView}). */
     private final Path coldMarkers;
-    /** EmptyDir-mode pods seen before kubelet made their emptyDir: tried again at each periodic pass. */
-    private final Map<String, Pod> awaitingFolder = new ConcurrentHashMap<>();
     /** Groups whose CompileCache was deleted with deletionPolicy Delete: no more ingest into them. */
     private final Set<GroupId> dropped = ConcurrentHashMap.newKeySet();
-
     private final ActivityFile activity;
     private final Path kubeletPods;
-    /** The newest state of a pod the agent knows (its informer's), or null when it is gone. */
-    private volatile java.util.function.UnaryOperator<Pod> latest = p -> p;
-    /** The emptyDir the webhook adds in EmptyDir mode, as kubelet lays it out on the node. */
-    static final String EMPTY_DIR = "volumes/kubernetes.io~empty-dir/mithril-cache";
     /** Whether a CompileCache exists: (namespace, name). */
-    private final java.util.function.BiPredicate<String, String> cacheExists;
+    private final BiPredicate<String, String> cacheExists;
+    /** The newest state of a pod the agent knows (its informer's), or null when it is gone. */
+    private volatile UnaryOperator<Pod> latest = p -> p;
+    private volatile OutcomeReporter reporter = (ns, name, uid, why) -> { };
+
+    /** Where a pod's outcome goes besides the metrics and the log (an Event on the pod, in a cluster). */
+    public interface OutcomeReporter {
+        void report(String namespace, String name, String uid, Diagnoser.Diagnosis why);
+    }
 
     /**
      * {@code cacheExists}: a pod is served only while its CompileCache exists, so a pod that sets the
@@ -143,7 +140,7 @@ public final class PodVolumes implements AutoCloseable {
      * its own namespace's groups anyway).
      */
     public PodVolumes(NodeStore store, Ingester ingester, AgentMetrics metrics, Path volumes, NodeIdentity node,
-            java.util.function.BiPredicate<String, String> cacheExists) throws IOException {
+            BiPredicate<String, String> cacheExists) throws IOException {
         this(store, ingester, metrics, volumes, null, node, cacheExists);
     }
 
@@ -152,13 +149,13 @@ public final class PodVolumes implements AutoCloseable {
      * emptyDir of a pod injected in EmptyDir mode lives; null when this agent cannot see it.
      */
     public PodVolumes(NodeStore store, Ingester ingester, AgentMetrics metrics, Path volumes, Path kubeletPods, NodeIdentity node,
-            java.util.function.BiPredicate<String, String> cacheExists) throws IOException {
-        this(store, ingester, metrics, volumes, kubeletPods, node, cacheExists, java.time.Clock.systemUTC());
+            BiPredicate<String, String> cacheExists) throws IOException {
+        this(store, ingester, metrics, volumes, kubeletPods, node, cacheExists, Clock.systemUTC());
     }
 
     /** As above, reading the time from {@code clock} (when a pod finished, when a view was published). */
     PodVolumes(NodeStore store, Ingester ingester, AgentMetrics metrics, Path volumes, Path kubeletPods, NodeIdentity node,
-            java.util.function.BiPredicate<String, String> cacheExists, java.time.Clock clock) throws IOException {
+            BiPredicate<String, String> cacheExists, Clock clock) throws IOException {
         this.clock = clock;
         this.kubeletPods = kubeletPods;
         this.cacheExists = cacheExists;
@@ -174,19 +171,9 @@ public final class PodVolumes implements AutoCloseable {
         this.node = node;
     }
 
-    /** Where a pod's outcome goes besides the metrics and the log (an Event on the pod, in a cluster). */
-    public interface OutcomeReporter {
-        void report(String namespace, String name, String uid, Diagnoser.Diagnosis why);
-    }
-
-    private volatile OutcomeReporter reporter = (ns, name, uid, why) -> { };
-
     public void reportTo(OutcomeReporter r) {
         this.reporter = r;
     }
-
-    private static final String WAIT_GAVE_UP = "the pod's wait step gave up before the agent got to it "
-            + "(the CompileCache's publishTimeoutSeconds, or the agent was not running)";
 
     /**
      * Counts and reports a pod that got no view, once: a marker in {@code <root>/pods.cold/} keeps an
@@ -227,7 +214,7 @@ public final class PodVolumes implements AutoCloseable {
     }
 
     /** Where to look up a pod's newest state just before publishing (events can wait in a queue). */
-    public void latestFrom(java.util.function.UnaryOperator<Pod> lookup) {
+    public void latestFrom(UnaryOperator<Pod> lookup) {
         this.latest = lookup;
     }
 
@@ -268,19 +255,31 @@ public final class PodVolumes implements AutoCloseable {
 
     /** UIDs of the pods with a live view. */
     public Set<String> livePods() {
-        return Set.copyOf(live.keySet());
+        Set<String> uids = new HashSet<>();
+        for (TrackedPod t : pods.values()) {
+            if (t.state() == PodState.LIVE) {
+                uids.add(t.uid());
+            }
+        }
+        return Set.copyOf(uids);
+    }
+
+    /** The state pod {@code uid} is in here; NEW when it is not tracked. */
+    PodState stateOf(String uid) {
+        TrackedPod t = pods.get(uid);
+        return t == null ? PodState.NEW : t.state();
     }
 
     /** A pod as the API server shows it now: publishes, or finishes, as its state asks. */
     public void observe(Pod pod) {
-        PodFacts facts = PodFacts.of(pod).filter(f -> f.takesPart(node.node())).orElse(null);
+        PodFacts facts = served(pod);
         if (facts == null) {
             return;
         }
         String uid = facts.uid();
         boolean terminal = facts.terminal();
-        Live seen = live.get(uid);
-        if (seen != null) {
+        TrackedPod seen = pods.get(uid);
+        if (seen != null && seen.state() == PodState.LIVE) {
             seen.note(facts);
             if (!terminal) {
                 return; // a live view with nothing to do: never wait here on that pod's ingest pass
@@ -288,21 +287,20 @@ public final class PodVolumes implements AutoCloseable {
         }
         try (PodLocks.Held held = locks.hold(uid)) {
             try (MDC.MDCCloseable ignored = MDC.putCloseable("pod", facts.display())) {
+                TrackedPod t = tracked(uid);
                 if (terminal) {
-                    finishLocked(uid);
-                } else if (!live.containsKey(uid) && !finished.containsKey(uid)) {
+                    finishLocked(t);
+                } else if (t.state().canMoveTo(PodState.PUBLISHING)) {
                     if (!cacheExists.test(facts.namespace(), facts.cache())) {
                         log.info("not publishing (yet): CompileCache {} does not exist in {}", facts.cache().replaceAll("\\p{Cntrl}", "?"),
                                 facts.namespace());
                         return; // a later update of the pod tries again
                     }
                     if (facts.waitStepEnded()) {
-                        log.info("not publishing: the pod's wait step already ended (it runs cold)");
-                        finished.put(uid, clock.millis());
-                        noView(facts, WAIT_GAVE_UP);
+                        runsCold(t, facts);
                         return;
                     }
-                    publishLocked(pod, uid);
+                    publishLocked(t, pod);
                 }
             }
         }
@@ -314,53 +312,35 @@ public final class PodVolumes implements AutoCloseable {
             return;
         }
         try (PodLocks.Held held = locks.hold(uid)) {
-            finishLocked(uid);
+            finishLocked(tracked(uid));
         } // the pod's lock goes with its last holder (PodLocks)
     }
 
     /** One ingest pass over every live view (and another try for pods whose emptyDir was not there yet). */
     public void ingestAll() {
-        pruneFinished();
-        for (String uid : new ArrayList<>(awaitingFolder.keySet())) {
-            Pod p = awaitingFolder.remove(uid);
-            if (p != null) {
-                observe(p);
+        forgetSettled();
+        for (TrackedPod t : List.copyOf(pods.values())) { // a copy: seen afresh, a pod may be held again
+            if (t.state() == PodState.AWAITING_FOLDER) {
+                Pod p = seenAfresh(t);
+                if (p != null) {
+                    observe(p);
+                }
             }
         }
-        List<java.util.concurrent.Future<?>> running = new ArrayList<>();
-        for (String uid : new ArrayList<>(live.keySet())) {
-            Live l0 = live.get(uid);
-            if (l0 == null || !l0.passing.compareAndSet(false, true)) {
+        List<Future<?>> running = new ArrayList<>();
+        for (TrackedPod t : List.copyOf(pods.values())) {
+            if (t.state() != PodState.LIVE || !t.startPass()) {
                 continue; // its last pass still runs
             }
-            running.add(passes.submit(() -> {
-                try {
-                    try (PodLocks.Held held = locks.hold(uid)) {
-                        Live l = live.get(uid);
-                        if (l == null || l != l0 || dropped.contains(l.view().group())) {
-                            return;
-                        }
-                        try (MDC.MDCCloseable ignored = MDC.putCloseable("pod", l.pod)) {
-                            IngestReport r = l.session.pass();
-                            if (r != null) {
-                                metrics.ingested(r);
-                            }
-                        } catch (RuntimeException e) {
-                            log.warn("ingest failed: {}", e.toString());
-                        }
-                    }
-                } finally {
-                    l0.passing.set(false);
-                }
-            }));
+            running.add(passes.submit(() -> pass(t)));
         }
         long until = System.nanoTime() + INGEST_ALL_WAIT_MS * 1_000_000;
-        for (java.util.concurrent.Future<?> f : running) {
+        for (Future<?> f : running) {
             try {
-                f.get(Math.max(0, until - System.nanoTime()), java.util.concurrent.TimeUnit.NANOSECONDS);
-            } catch (java.util.concurrent.TimeoutException slow) {
+                f.get(Math.max(0, until - System.nanoTime()), TimeUnit.NANOSECONDS);
+            } catch (TimeoutException slow) {
                 log.warn("an ingest pass is still running after {} ms; the others go on", INGEST_ALL_WAIT_MS);
-            } catch (java.util.concurrent.ExecutionException e) {
+            } catch (ExecutionException e) {
                 log.warn("ingest failed: {}", e.getCause().toString());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -369,12 +349,43 @@ public final class PodVolumes implements AutoCloseable {
         }
     }
 
+    /** AWAITING_FOLDER to NEW, handing back the pod as last seen; null when it moved on meanwhile. */
+    private Pod seenAfresh(TrackedPod t) {
+        try (PodLocks.Held held = locks.hold(t.uid())) {
+            if (pods.get(t.uid()) != t || t.state() != PodState.AWAITING_FOLDER) {
+                return null;
+            }
+            Pod p = t.awaiting();
+            move(t, PodState.NEW);
+            return p;
+        }
+    }
+
+    /** One periodic pass over {@code t}'s view, unless it ended or its group was dropped meanwhile. */
+    private void pass(TrackedPod t) {
+        try (PodLocks.Held held = locks.hold(t.uid())) {
+            if (pods.get(t.uid()) != t || t.state() != PodState.LIVE || dropped.contains(t.view().group())) {
+                return;
+            }
+            try (MDC.MDCCloseable ignored = MDC.putCloseable("pod", t.display())) {
+                IngestReport r = t.session().pass();
+                if (r != null) {
+                    metrics.ingested(r);
+                }
+            } catch (RuntimeException e) {
+                log.warn("ingest failed: {}", e.toString());
+            }
+        } finally {
+            t.endPass();
+        }
+    }
+
     /**
      * After a restart: adopts the views of pods in {@code podsOnNode} that still take part, and
      * finishes every other view folder (a final ingest when its record says what it was, then removal).
      */
     public void recover(Collection<Pod> podsOnNode) throws IOException {
-        Map<String, Pod> byUid = new java.util.HashMap<>();
+        Map<String, Pod> byUid = new HashMap<>();
         for (Pod p : podsOnNode) {
             byUid.put(p.getMetadata().getUid(), p);
         }
@@ -404,36 +415,45 @@ public final class PodVolumes implements AutoCloseable {
                 log.warn("ignoring {} in {}: not a pod UID", uid.replaceAll("\\p{Cntrl}", "?"), volumes);
                 continue;
             }
-            PodFacts pod = PodFacts.of(byUid.get(uid)).filter(f -> f.takesPart(node.node())).orElse(null);
             try (PodLocks.Held held = locks.hold(uid)) {
-                PodRecord rec = readRecord(uid);
-                Path dir = rec != null ? rec.dir() : viewDir(uid);
-                boolean keep = rec != null && rec.keepFolder();
-                boolean running = pod != null && !pod.terminal();
-                if (running && rec != null && Views.isReady(dir)) {
-                    ViewSession s = ViewSession.adopt(views, ingester, rec.group(), dir, rec.frameworks(), rec.mode(), "pod:" + pod.display(), keep);
-                    live.put(uid, new Live(pod.display(), s));
-                    log.info("adopted the view of {} after a restart ({} entries pinned)", pod.display(), s.view().entries().size());
-                } else if (running) {
-                    // publish not finished before the restart. Still in its wait step, nothing of the pod
-                    // has run: empty what the last run left so that observe() can publish. Else the pod
-                    // runs cold in it and only its end is ours to handle.
-                    if (rec != null && !pod.waitStepEnded() && Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-                        FileTrees.clearFolder(dir);
-                    }
-                    continue;
-                } else if (rec != null && Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-                    ViewSession s = ViewSession.adopt(views, ingester, rec.group(), dir, rec.frameworks(), rec.mode(), "pod:gone:" + uid, keep);
-                    live.put(uid, new Live("gone:" + uid, s));
-                    finishLocked(uid);
-                } else {
-                    if (!keep) {
-                        FileTrees.deleteTree(dir); // ours; an emptyDir is kubelet's to remove
-                    }
-                    Files.deleteIfExists(state.resolve(uid));
-                }
+                recoverLocked(tracked(uid), served(byUid.get(uid)));
             }
         }
+    }
+
+    private void recoverLocked(TrackedPod t, PodFacts pod) throws IOException {
+        String uid = t.uid();
+        PodRecord rec = readRecord(uid);
+        Path dir = rec != null ? rec.dir() : viewDir(uid);
+        boolean keep = rec != null && rec.keepFolder();
+        Recovery r = Recovery.of(rec, pod, Views.isReady(dir), Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS));
+        log.debug("recovering pod {}: {}", uid, r);
+        switch (r) {
+            case ADOPT -> {
+                adopt(t, rec, pod.display());
+                log.info("adopted the view of {} after a restart ({} entries pinned)", pod.display(), t.view().entries().size());
+            }
+            case REPUBLISH -> FileTrees.clearFolder(dir); // nothing of the pod has run: observe() can publish
+            case LEAVE -> { } // it runs cold in its folder, or has none yet: only its end is ours to handle
+            case FINISH -> {
+                adopt(t, rec, "gone:" + uid);
+                finishLocked(t);
+            }
+            case REMOVE -> {
+                if (!keep) {
+                    FileTrees.deleteTree(dir); // ours; an emptyDir is kubelet's to remove
+                }
+                Files.deleteIfExists(state.resolve(uid));
+            }
+        }
+    }
+
+    /** NEW to LIVE with the view an earlier run published as {@code rec} says ({@code display}: whom it was for). */
+    private void adopt(TrackedPod t, PodRecord rec, String display) throws IOException {
+        ViewSession s = ViewSession.adopt(views, ingester, rec.group(), rec.dir(), rec.frameworks(), rec.mode(), "pod:" + display,
+                rec.keepFolder());
+        t.live(display, s, clock.millis());
+        track(t);
     }
 
     /**
@@ -460,24 +480,65 @@ public final class PodVolumes implements AutoCloseable {
 
     // ------------------------------------------------------------------ steps (under the pod's lock)
 
-    private void publishLocked(Pod seen, String uid) {
+    /** The pod's entry, or a NEW one, held once it moves out of NEW. */
+    private TrackedPod tracked(String uid) {
+        TrackedPod t = pods.get(uid);
+        return t != null ? t : new TrackedPod(uid);
+    }
+
+    private void move(TrackedPod t, PodState to) {
+        t.moveTo(to, clock.millis());
+        track(t);
+    }
+
+    /** Holds {@code t} in the map in every state but NEW. */
+    private void track(TrackedPod t) {
+        if (t.state() == PodState.NEW) {
+            pods.remove(t.uid(), t);
+        } else {
+            pods.put(t.uid(), t);
+        }
+    }
+
+    /** Its wait step ended before the agent published: it runs cold, counted once. */
+    private void runsCold(TrackedPod t, PodFacts pod) {
+        log.info("not publishing: the pod's wait step already ended (it runs cold)");
+        move(t, PodState.COLD);
+        noView(pod, WAIT_GAVE_UP);
+    }
+
+    private void refuse(TrackedPod t, String why, Object... args) {
+        log.warn("not publishing: " + why, args);
+        move(t, PodState.REFUSED);
+    }
+
+    private void publishLocked(TrackedPod t, Pod seen) {
+        move(t, PodState.PUBLISHING);
+        try {
+            publishSteps(t, seen);
+        } finally {
+            if (t.state() == PodState.PUBLISHING) {
+                move(t, PodState.NEW); // gone meanwhile, or the publish failed: a later update tries again
+            }
+        }
+    }
+
+    private void publishSteps(TrackedPod t, Pod seen) {
+        String uid = t.uid();
         Pod newest = latest.apply(seen); // the event may have waited in the queue: the pod could have started cold since
         PodFacts pod = PodFacts.of(newest).orElse(null);
         if (pod == null) {
             return; // gone meanwhile: its delete event finishes it
         }
         if (pod.waitStepEnded()) {
-            log.info("not publishing: the pod's wait step already ended (it runs cold)");
-            finished.put(uid, clock.millis());
-            noView(pod, WAIT_GAVE_UP);
+            runsCold(t, pod);
             return;
         }
         GroupId group;
         try {
             group = node.group(pod.namespace(), pod.cache());
         } catch (InvalidNameException e) {
-            log.warn("not publishing: {}", e.getMessage());
-            finished.put(uid, clock.millis());
+            refuse(t, "{}", e.getMessage());
             return;
         }
         Set<Framework> frameworks = pod.frameworks();
@@ -485,18 +546,17 @@ public final class PodVolumes implements AutoCloseable {
         boolean emptyDir = pod.emptyDirMode();
         Path dir = viewDir(pod);
         if (dir == null) {
-            log.warn("not publishing: the pod was injected in EmptyDir mode and this agent has no --kubelet-pods");
-            finished.put(uid, clock.millis());
+            refuse(t, "the pod was injected in EmptyDir mode and this agent has no --kubelet-pods");
             return;
         }
         if (emptyDir && !Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
             log.debug("kubelet has not made the pod's emptyDir yet; trying again at the next pass or update");
-            awaitingFolder.put(uid, newest);
+            t.awaitFolder(newest, clock.millis());
+            track(t);
             return;
         }
         if (emptyDir && !kubeletEmptyDir(kubeletPods, uid, dir)) {
-            log.warn("not publishing: {} is not the pod's own emptyDir folder (a link on the way, or a malformed uid)", dir);
-            finished.put(uid, clock.millis());
+            refuse(t, "{} is not the pod's own emptyDir folder (a link on the way, or a malformed uid)", dir);
             return;
         }
         try {
@@ -505,7 +565,8 @@ public final class PodVolumes implements AutoCloseable {
                     "pod:" + pod.display(), emptyDir);
             View v = s.view();
             metrics.published(v);
-            live.put(uid, new Live(pod.display(), s));
+            t.live(pod.display(), s, clock.millis());
+            track(t);
             log.info("published {} entries ({} bytes) of {} in {} ms", v.entries().size(), v.bytes(), group.text(),
                     v.publishNanos() / 1_000_000);
         } catch (IOException | RuntimeException e) {
@@ -521,29 +582,32 @@ public final class PodVolumes implements AutoCloseable {
         }
     }
 
-    private void finishLocked(String uid) {
-        finished.put(uid, clock.millis());
-        awaitingFolder.remove(uid);
-        Live l = live.remove(uid);
-        if (l == null) {
+    /** Ends the pod here: a live view's last pass and unpublish; for any other, removal of what is left. */
+    private void finishLocked(TrackedPod t) {
+        String uid = t.uid();
+        if (t.state() != PodState.LIVE) {
+            move(t, PodState.DONE);
             forget(uid); // no view (cold, refused, failed): what kubelet or a partial publish left still goes
             return;
         }
-        try (MDC.MDCCloseable ignored = MDC.putCloseable("pod", l.pod)) {
-            GroupId group = l.view().group();
-            ViewSession.Result end = dropped.contains(group) ? l.session.endWithoutIngest() : l.session.end(l.outcome());
+        move(t, PodState.FINISHING);
+        try (MDC.MDCCloseable ignored = MDC.putCloseable("pod", t.display())) {
+            GroupId group = t.view().group();
+            ViewSession.Result end = dropped.contains(group) ? t.session().endWithoutIngest() : t.session().end(t.outcome());
             if (end.last() != null) {
                 metrics.ingested(end.last());
             }
             int read = end.read().size();
             metrics.entriesRead(read);
             metrics.groupActivity(group, read, end.total().entries());
-            outcome(l.pod, uid, group, end.why());
+            outcome(t.display(), uid, group, end.why());
             activity.save(metrics);
             log.info("finished: read {} entries (hits), ingested {} (misses); {}", read, end.total().entries(), end.why().line());
             Files.deleteIfExists(state.resolve(uid));
         } catch (IOException e) {
             log.warn("could not remove the record of {}: {}", uid, e.toString());
+        } finally {
+            move(t, PodState.DONE);
         }
     }
 
@@ -561,16 +625,26 @@ public final class PodVolumes implements AutoCloseable {
         }
     }
 
-    /** Drops finished pods older than an hour: a stale event of a pod that old cannot arrive any more. */
-    private void pruneFinished() {
-        long cutoff = clock.millis() - 3_600_000L;
-        finished.values().removeIf(t -> t < cutoff);
+    /** Settled pods an hour after they settled go back to NEW: a stale event of a pod that old cannot arrive any more. */
+    private void forgetSettled() {
+        long cutoff = clock.millis() - SETTLED_FOR_MS;
+        for (TrackedPod t : pods.values()) {
+            if (!t.state().settled() || t.since() >= cutoff) {
+                continue;
+            }
+            try (PodLocks.Held held = locks.hold(t.uid())) {
+                if (pods.get(t.uid()) == t && t.state().settled() && t.since() < cutoff) {
+                    move(t, PodState.NEW);
+                }
+            }
+        }
     }
 
     // ------------------------------------------------------------------ what a pod is
 
-    boolean takesPart(Pod pod) {
-        return PodFacts.of(pod).map(f -> f.takesPart(node.node())).orElse(false);
+    /** The pod's facts when this agent serves it (injected, bound here); else null. */
+    private PodFacts served(Pod pod) {
+        return PodFacts.of(pod).filter(f -> f.takesPart(node.node())).orElse(null);
     }
 
     // ------------------------------------------------------------------ the record of a view, for restarts
@@ -594,11 +668,11 @@ public final class PodVolumes implements AutoCloseable {
         }
     }
 
-    /** Forgets the live views: an agent stopping is not a pod ending, so views and records stay for the next start. */
+    /** Forgets the tracked pods: an agent stopping is not a pod ending, so views and records stay for the next start. */
     @Override
     public void close() {
         passes.shutdownNow();
         views.close();
-        live.clear();
+        pods.clear();
     }
 }

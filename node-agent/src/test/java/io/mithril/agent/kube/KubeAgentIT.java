@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.api.model.ContainerStatusBuilder;
+import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -11,9 +12,12 @@ import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import io.mithril.agent.diagnosis.Outcome;
+import io.mithril.agent.framework.CudaDriver;
 import io.mithril.agent.ingest.IngestLimits;
 import io.mithril.agent.key.GroupId;
 import io.mithril.agent.serve.AgentMetrics;
+import io.mithril.agent.serve.AgentServer;
 import io.mithril.agent.store.NodeStore;
 import io.mithril.agent.store.StoreConfig;
 import io.mithril.agent.store.StoreStats;
@@ -24,6 +28,9 @@ import io.mithril.api.v1alpha1.DeletionPolicy;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
@@ -51,6 +58,8 @@ class KubeAgentIT {
     NodeStore store;
     KubeAgent agent;
     AgentMetrics metrics;
+    /** The agent's pool for pod and CompileCache work: the tests can keep it busy and see it idle. */
+    ThreadPoolExecutor work;
     final String ns = "team-" + UUID.randomUUID().toString().substring(0, 8);
 
     @BeforeEach
@@ -62,9 +71,6 @@ class KubeAgentIT {
         store = NodeStore.open(Files.createDirectories(tmp.resolve("store")), StoreConfig.defaults());
         startAgent();
     }
-
-    /** The agent's pool for pod and CompileCache work: the tests can keep it busy and see it idle. */
-    ThreadPoolExecutor work;
 
     void startAgent() throws Exception {
         metrics = new AgentMetrics();
@@ -173,6 +179,20 @@ class KubeAgentIT {
     }
 
     /**
+     * Waits until the filesystem stamps times later than {@code file}'s mtime, so that a read of it now
+     * leaves an atime above its mtime: the use probe counts a read only then, and a copy made at
+     * publish has an mtime of just now.
+     */
+    void awaitClockPast(Path file) throws Exception {
+        long mtime = Files.getLastModifiedTime(file).toMillis();
+        Path probe = tmp.resolve("clock-probe");
+        await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(10)).until(() -> {
+            Files.writeString(probe, "");
+            return Files.getLastModifiedTime(probe).toMillis() > mtime;
+        });
+    }
+
+    /**
      * Two vLLM pods of different models on one node, both running at once, each writing its AOT
      * artifact as vLLM does ({@code vllm/compilation/decorators.py}:
      * {@code torch_compile_cache/torch_aot_compile/<sha256>/rank_<r>_<dp>/model}): neither replaces the other's.
@@ -228,7 +248,7 @@ class KubeAgentIT {
     /** Sets the node's driver label and restarts the agent, which reads the node once at start. */
     void setDriverLabel(String version) throws Exception {
         client.nodes().withName("gpu-1").edit(n -> {
-            n.getMetadata().getLabels().put(io.mithril.agent.framework.CudaDriver.LABEL_FULL, version);
+            n.getMetadata().getLabels().put(CudaDriver.LABEL_FULL, version);
             return n;
         });
         agent.close();
@@ -300,7 +320,7 @@ class KubeAgentIT {
         Pod late = create(podSpec("late", "gpu-1", "gpt", 1000L, true)); // its wait step gave up before the agent came
         await().atMost(Duration.ofSeconds(20)).until(() -> metrics.groupCounts(group()).runs().size() == 3);
 
-        java.util.Map<String, io.fabric8.kubernetes.api.model.Event> byPod = new java.util.HashMap<>();
+        Map<String, Event> byPod = new HashMap<>();
         await().atMost(Duration.ofSeconds(20)).until(() -> {
             client.v1().events().inNamespace(ns).list().getItems().forEach(e -> byPod.put(e.getInvolvedObject().getName(), e));
             return byPod.size() == 3;
@@ -314,16 +334,16 @@ class KubeAgentIT {
         assertThat(byPod.get("late").getReason()).isEqualTo("MithrilNoView");
         assertThat(byPod.get("late").getType()).isEqualTo("Warning");
         assertThat(byPod.get("late").getMessage()).contains("wait step gave up");
-        assertThat(metrics.groupCounts(group()).runs()).containsEntry(io.mithril.agent.diagnosis.Outcome.WARM, 1L)
-                .containsEntry(io.mithril.agent.diagnosis.Outcome.NOTHING_PUBLISHED, 1L)
-                .containsEntry(io.mithril.agent.diagnosis.Outcome.NO_VIEW, 1L);
-        assertThat(io.mithril.agent.serve.AgentServer.statsJson(store.stats(), metrics))
+        assertThat(metrics.groupCounts(group()).runs()).containsEntry(Outcome.WARM, 1L)
+                .containsEntry(Outcome.NOTHING_PUBLISHED, 1L)
+                .containsEntry(Outcome.NO_VIEW, 1L);
+        assertThat(AgentServer.statsJson(store.stats(), metrics))
                 .contains("\"runs\":{\"noView\":1,\"nothingPublished\":1,\"warm\":1}");
 
         agent.close(); // counted across a restart (the activity file)
         startAgent();
-        assertThat(metrics.groupCounts(group()).runs()).containsEntry(io.mithril.agent.diagnosis.Outcome.WARM, 1L)
-                .containsEntry(io.mithril.agent.diagnosis.Outcome.NO_VIEW, 1L);
+        assertThat(metrics.groupCounts(group()).runs()).containsEntry(Outcome.WARM, 1L)
+                .containsEntry(Outcome.NO_VIEW, 1L);
     }
 
     @Test
@@ -449,7 +469,7 @@ class KubeAgentIT {
 
         Pod second = create(podSpec("second", "gpu-1", "gpt", null, false)); // image's USER: a COPY view
         await().atMost(Duration.ofSeconds(20)).until(() -> Views.isReady(view(second)));
-        Thread.sleep(1100);
+        awaitClockPast(view(second).resolve("inductor/ab/cabc.py")); // the copy was made just now
         Files.readAllBytes(view(second).resolve("inductor/ab/cabc.py")); // a hit
         agent.close();
         agent = null;
@@ -479,14 +499,8 @@ class KubeAgentIT {
         Files.createDirectories(view.resolve("inductor"));
         Files.createDirectories(view.resolve("triton"));
         startAgent();
-        boolean ready;
-        try {
-            await().atMost(Duration.ofSeconds(5)).until(() -> Views.isReady(view));
-            ready = true;
-        } catch (org.awaitility.core.ConditionTimeoutException e) {
-            ready = false;
-        }
-        assertThat(ready).as("a pod still in its wait step gets its view after an agent restart mid-publish").isTrue();
+        await("a pod still in its wait step gets its view after an agent restart mid-publish").atMost(Duration.ofSeconds(5))
+                .until(() -> Views.isReady(view));
     }
 
     @Test
@@ -501,7 +515,7 @@ class KubeAgentIT {
         Files.createLink(ab.resolve("clinked.py"), secret); // a hard link to a file from elsewhere on the node's disk
         Process holder = new ProcessBuilder("sh", "-c", "exec 3<>'" + fifo + "'; sleep 60").start(); // holds the write end
         // ten files under write leases: a blocking open of each waits up to 45 s (lease-break-time)
-        java.util.List<String> leaseCmd = new java.util.ArrayList<>(java.util.List.of("python3", "-c",
+        List<String> leaseCmd = new ArrayList<>(List.of("python3", "-c",
                 "import fcntl,os,sys,time\nfds=[os.open(f, os.O_RDWR) for f in sys.argv[1:]]\n"
                         + "[fcntl.fcntl(fd, 1024, fcntl.F_WRLCK) for fd in fds]\nprint('held', flush=True)\ntime.sleep(60)\n"));
         for (int i = 0; i < 10; i++) {
