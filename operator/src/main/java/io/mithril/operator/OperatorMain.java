@@ -1,6 +1,8 @@
 package io.mithril.operator;
 
 import com.github.benmanes.caffeine.cache.Ticker;
+import com.sun.net.httpserver.HttpServer;
+import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.javaoperatorsdk.operator.Operator;
@@ -10,38 +12,37 @@ import io.mithril.operator.certs.CertificateManager;
 import io.mithril.operator.certs.FileTlsSource;
 import io.mithril.operator.certs.TlsMaterial;
 import io.mithril.operator.certs.TlsSource;
-import io.mithril.operator.reconciler.CompileCacheReconciler;
 import io.mithril.operator.metrics.OperatorMetrics;
+import io.mithril.operator.reconciler.CompileCacheReconciler;
 import io.mithril.operator.reconciler.Events;
 import io.mithril.operator.uninstall.UninstallCleanup;
 import io.mithril.operator.webhook.InformerCacheLookup;
-import io.mithril.operator.webhook.Injection;
 import io.mithril.operator.webhook.InformerNamespaceLookup;
+import io.mithril.operator.webhook.Injection;
 import io.mithril.operator.webhook.KubeConfigMapLookup;
 import io.mithril.operator.webhook.PodMutator;
 import io.mithril.operator.webhook.PodSecurity;
-import io.mithril.operator.webhook.WaitStep;
 import io.mithril.operator.webhook.VolumeMode;
+import io.mithril.operator.webhook.WaitStep;
 import io.mithril.operator.webhook.WebhookServer;
-import com.sun.net.httpserver.HttpServer;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import io.fabric8.kubernetes.api.model.Quantity;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 /**
  * The operator process: the pod webhook (served by every replica), the CompileCache reconciler
@@ -234,7 +235,7 @@ public final class OperatorMain implements Callable<Integer> {
                 webhook.reloadTls(m.sslContext());
                 metrics.certificates(m.certificate(), m.issuingCa());
                 log.info("webhook certificate reloaded (serial {})", m.certificate().getSerialNumber().toString(16));
-            } catch (java.security.GeneralSecurityException e) {
+            } catch (GeneralSecurityException e) {
                 log.error("new webhook certificate unusable, keeping the old one: {}", e.getMessage());
             }
         });

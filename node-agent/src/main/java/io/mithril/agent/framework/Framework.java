@@ -1,5 +1,6 @@
 package io.mithril.agent.framework;
 
+import io.mithril.api.v1alpha1.Defaults;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.LinkedHashSet;
@@ -79,7 +80,7 @@ public enum Framework {
     /** The default set ({@link io.mithril.api.v1alpha1.Defaults#FRAMEWORKS}): what plain {@code torch.compile} needs. */
     public static Set<Framework> defaults() {
         Set<Framework> out = new LinkedHashSet<>();
-        for (io.mithril.api.v1alpha1.Framework f : io.mithril.api.v1alpha1.Defaults.FRAMEWORKS) {
+        for (io.mithril.api.v1alpha1.Framework f : Defaults.FRAMEWORKS) {
             out.add(of(f));
         }
         return out;

@@ -9,6 +9,7 @@ import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.Arrays;
 
 /**
  * File names are bytes. The JDK turns them into strings with the platform's encoding, which loses
@@ -67,7 +68,7 @@ public final class FileNames {
         if (len > 1 && all[len - 1] == '/' && !s.endsWith("/")) {
             len--; // toUri marks an existing directory with a trailing slash
         }
-        return p.isAbsolute() ? java.util.Arrays.copyOf(all, len) : java.util.Arrays.copyOfRange(all, 1, len);
+        return p.isAbsolute() ? Arrays.copyOf(all, len) : Arrays.copyOfRange(all, 1, len);
     }
 
     static String decode(byte[] b) {

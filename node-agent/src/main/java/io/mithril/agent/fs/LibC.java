@@ -6,6 +6,7 @@ import com.sun.jna.Memory;
 import com.sun.jna.Native;
 import com.sun.jna.Platform;
 import com.sun.jna.Pointer;
+import org.slf4j.LoggerFactory;
 
 /**
  * The few libc calls Java does not offer: {@code open} with {@code O_NONBLOCK}/{@code O_NOATIME},
@@ -60,7 +61,7 @@ final class LibC {
         try {
             return Native.load(Platform.C_LIBRARY_NAME, C.class);
         } catch (LinkageError | RuntimeException e) {
-            org.slf4j.LoggerFactory.getLogger(LibC.class).warn("native file access unavailable ({}); using Java's", e.toString());
+            LoggerFactory.getLogger(LibC.class).warn("native file access unavailable ({}); using Java's", e.toString());
             return null;
         }
     }

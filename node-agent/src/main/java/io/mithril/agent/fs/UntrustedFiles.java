@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
@@ -168,7 +169,7 @@ public final class UntrustedFiles {
                 return new Opened(fd, null);
             } catch (LastErrorException e) {
                 if (e.getErrorCode() == LibC.ENOENT) {
-                    throw new java.nio.file.NoSuchFileException(p.toString());
+                    throw new NoSuchFileException(p.toString());
                 }
                 // EPERM: not ours; anything else: let Java's open report it
             }

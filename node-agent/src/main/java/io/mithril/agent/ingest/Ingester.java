@@ -1,5 +1,6 @@
 package io.mithril.agent.ingest;
 
+import io.mithril.agent.cas.Address;
 import io.mithril.agent.framework.Completeness;
 import io.mithril.agent.framework.CudaDriver;
 import io.mithril.agent.framework.EntryRules;
@@ -12,8 +13,10 @@ import io.mithril.agent.store.BlobMissingException;
 import io.mithril.agent.store.NodeStore;
 import io.mithril.agent.store.StoreFullException;
 import io.mithril.agent.volume.View;
+import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.file.FileVisitOption;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -21,11 +24,17 @@ import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.time.Clock;
 import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -74,7 +83,7 @@ public final class Ingester implements AutoCloseable {
 
     private final NodeStore store;
     private final IngestLimits limits;
-    private final java.time.Clock clock;
+    private final Clock clock;
     private final ExecutorService readers = Executors.newFixedThreadPool(PUT_THREADS * 2, r -> {
         Thread t = new Thread(r, "mithril-ingest-reader");
         t.setDaemon(true);
@@ -89,11 +98,11 @@ public final class Ingester implements AutoCloseable {
     private static final int PUT_THREADS = 8;
 
     public Ingester(NodeStore store, IngestLimits limits) {
-        this(store, limits, java.time.Clock.systemUTC());
+        this(store, limits, Clock.systemUTC());
     }
 
     /** {@code clock}: what "settled" is measured against (files' mtimes), and the time provenance records. */
-    public Ingester(NodeStore store, IngestLimits limits, java.time.Clock clock) {
+    public Ingester(NodeStore store, IngestLimits limits, Clock clock) {
         this.store = store;
         this.limits = limits;
         this.clock = clock;
@@ -118,12 +127,12 @@ public final class Ingester implements AutoCloseable {
         Map<String, EntryRules.Unit> unitInfo = new LinkedHashMap<>();
         Map<String, Boolean> unitChanged = new LinkedHashMap<>();
         Path root = view.dir();
-        java.util.Set<io.mithril.agent.cas.Address> writtenInPlace = new java.util.HashSet<>();
-        java.util.Set<String> taintedUnits = new java.util.HashSet<>();
+        Set<Address> writtenInPlace = new HashSet<>();
+        Set<String> taintedUnits = new HashSet<>();
         int[] examined = {0};
         int[] changedUnits = {0};
         try {
-            Files.walkFileTree(root, java.util.EnumSet.noneOf(java.nio.file.FileVisitOption.class), 64, new SimpleFileVisitor<>() {
+            Files.walkFileTree(root, EnumSet.noneOf(FileVisitOption.class), 64, new SimpleFileVisitor<>() {
                 @Override
                 public FileVisitResult preVisitDirectory(Path d, BasicFileAttributes a) {
                     if (++examined[0] > limits.maxPassNodes() || (examined[0] & 1023) == 0 && System.nanoTime() > deadline) {
@@ -204,7 +213,7 @@ public final class Ingester implements AutoCloseable {
         long passBytes = 0;
         long now = clock.millis();
         List<Ready> batch = new ArrayList<>();
-        List<java.util.concurrent.Callable<Ready>> work = new ArrayList<>();
+        List<Callable<Ready>> work = new ArrayList<>();
         store.recheck(writtenInPlace); // the blobs it wrote through: quarantined if damaged
         for (Map.Entry<String, List<Seen>> u : units.entrySet()) {
             if (!unitChanged.containsKey(u.getKey()) || taintedUnits.contains(u.getKey())) {
@@ -247,7 +256,7 @@ public final class Ingester implements AutoCloseable {
         // Reading and putting is bound by fsync, not CPU: a few threads overlap the waits (see
         // docs/benchmarks.md). Commits stay in walk order, in batches of one journal force each.
         List<Future<Ready>> pending = new ArrayList<>(work.size());
-        for (java.util.concurrent.Callable<Ready> w : work) {
+        for (Callable<Ready> w : work) {
             pending.add(putters.submit(w));
         }
         for (Future<Ready> f : pending) {
@@ -257,7 +266,7 @@ public final class Ingester implements AutoCloseable {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 break;
-            } catch (java.util.concurrent.ExecutionException e) {
+            } catch (ExecutionException e) {
                 refuse(r, "read error", String.valueOf(e.getCause()));
                 continue;
             }
@@ -309,14 +318,14 @@ public final class Ingester implements AutoCloseable {
     }
 
     /** A unit read into the store and waiting for its commit. */
-    private record Ready(NodeStore.Pending pending, List<Seen> files, long bytes, int read, List<io.mithril.agent.cas.Address> written) {}
+    private record Ready(NodeStore.Pending pending, List<Seen> files, long bytes, int read, List<Address> written) {}
 
     private static final int BATCH = 256;
 
     /** Reads a unit's new files into the store; null (and counted) if it cannot be taken now. */
     private Ready prepareUnit(View view, EntryRules.Unit info, List<Seen> files, String source, IngestReport.Builder r) {
         List<EntryFile> out = new ArrayList<>(files.size());
-        List<io.mithril.agent.cas.Address> written = new ArrayList<>();
+        List<Address> written = new ArrayList<>();
         long bytes = 0;
         int read = 0;
         boolean ok = false;
@@ -410,7 +419,7 @@ public final class Ingester implements AutoCloseable {
     }
 
     /** Releases the reservation of blobs put for a unit that will not be committed. */
-    private void abandon(List<io.mithril.agent.cas.Address> written) {
+    private void abandon(List<Address> written) {
         try {
             store.abandon(written);
         } catch (IOException | RuntimeException e) {
@@ -422,7 +431,7 @@ public final class Ingester implements AutoCloseable {
      * Reads a file into the store; null if it changed while being read. New blobs are added to
      * {@code written}; {@code executable[0]} gets the file's owner-execute bit.
      */
-    private NodeStore.Stored readInto(View view, Seen s, List<io.mithril.agent.cas.Address> written, boolean[] executable)
+    private NodeStore.Stored readInto(View view, Seen s, List<Address> written, boolean[] executable)
             throws IOException {
         try (Source src = openChecked(view, s)) {
             executable[0] = (src.mode() & 0100) != 0;
@@ -518,7 +527,7 @@ public final class Ingester implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted", e);
-        } catch (java.util.concurrent.ExecutionException e) {
+        } catch (ExecutionException e) {
             if (e.getCause() instanceof IOException io) {
                 throw io;
             }
@@ -527,7 +536,7 @@ public final class Ingester implements AutoCloseable {
     }
 
     /** Fails a read that yields more bytes than the file had when it was walked (it is growing). */
-    private static final class CappedStream extends java.io.FilterInputStream {
+    private static final class CappedStream extends FilterInputStream {
         private long left;
 
         CappedStream(InputStream in, long cap) {

@@ -4,8 +4,11 @@ import io.mithril.agent.diagnosis.Outcome;
 import io.mithril.agent.index.EvictionCause;
 import io.mithril.agent.ingest.IngestReport;
 import io.mithril.agent.key.GroupId;
+import io.mithril.agent.store.StoreConfig;
 import io.mithril.agent.store.StoreStats;
 import io.mithril.agent.volume.View;
+import java.util.EnumMap;
+import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -33,11 +36,11 @@ public final class AgentMetrics {
         final LongAdder hits = new LongAdder();
         final LongAdder misses = new LongAdder();
         /** Workload runs by {@link Outcome} (why a run was warm or not). */
-        final Map<Outcome, LongAdder> runs = new java.util.concurrent.ConcurrentHashMap<>();
+        final Map<Outcome, LongAdder> runs = new ConcurrentHashMap<>();
 
         /** Runs by outcome, those that happened only, in {@link Outcome} order. */
         public Map<Outcome, Long> runs() {
-            Map<Outcome, Long> out = new java.util.EnumMap<>(Outcome.class);
+            Map<Outcome, Long> out = new EnumMap<>(Outcome.class);
             runs.forEach((o, n) -> out.put(o, n.sum()));
             return out;
         }
@@ -65,7 +68,7 @@ public final class AgentMetrics {
 
     /** Every group with activity, with its counts (a snapshot). */
     public Map<GroupId, long[]> groupActivity() {
-        Map<GroupId, long[]> out = new java.util.HashMap<>();
+        Map<GroupId, long[]> out = new HashMap<>();
         groups.forEach((g, c) -> out.put(g, new long[] {c.hits(), c.misses()}));
         return out;
     }
@@ -96,7 +99,7 @@ public final class AgentMetrics {
         gauge(b, "mithril_store_reserved_bytes", "Bytes reserved by writes in flight.", s.reservedBytes());
         gauge(b, "mithril_store_entries", "Committed entries.", s.entries());
         gauge(b, "mithril_store_blobs", "Distinct blobs.", s.blobs());
-        if (s.hardLimit() < io.mithril.agent.store.StoreConfig.UNLIMITED) {
+        if (s.hardLimit() < StoreConfig.UNLIMITED) {
             gauge(b, "mithril_store_hard_limit_bytes", "Hard size limit.", s.hardLimit());
             gauge(b, "mithril_store_soft_limit_bytes", "Soft size limit (background eviction target).", s.softLimit());
         }

@@ -2,15 +2,21 @@ package io.mithril.agent.serve;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.mithril.agent.diagnosis.Outcome;
 import io.mithril.agent.store.NodeStore;
+import io.mithril.agent.store.StoreConfig;
 import io.mithril.agent.store.StoreStats;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -42,7 +48,7 @@ public final class AgentServer implements AutoCloseable {
     private final NodeStore store;
     private final AgentMetrics metrics;
     private final HttpServer http;
-    private final java.util.concurrent.ExecutorService pool;
+    private final ExecutorService pool;
 
     public AgentServer(NodeStore store, AgentMetrics metrics, InetSocketAddress listen) throws IOException {
         this.store = store;
@@ -61,10 +67,10 @@ public final class AgentServer implements AutoCloseable {
         http.createContext("/", this::handle);
     }
 
-    private volatile java.util.function.BooleanSupplier ready = () -> true;
+    private volatile BooleanSupplier ready = () -> true;
 
     /** An extra readiness condition (Kubernetes mode: the agent's informers have synced). */
-    public void readiness(java.util.function.BooleanSupplier condition) {
+    public void readiness(BooleanSupplier condition) {
         this.ready = condition;
     }
 
@@ -115,7 +121,7 @@ public final class AgentServer implements AutoCloseable {
         StringBuilder b = new StringBuilder("{\"bytes\":").append(s.bytes())
                 .append(",\"entries\":").append(s.entries())
                 .append(",\"blobs\":").append(s.blobs())
-                .append(",\"hardLimit\":").append(s.hardLimit() >= io.mithril.agent.store.StoreConfig.UNLIMITED ? "null" : s.hardLimit())
+                .append(",\"hardLimit\":").append(s.hardLimit() >= StoreConfig.UNLIMITED ? "null" : s.hardLimit())
                 .append(",\"groups\":[");
         String sep = "";
         for (StoreStats.Group g : s.groups()) {
@@ -126,14 +132,14 @@ public final class AgentServer implements AutoCloseable {
                     g.entries(), g.bytes(), g.budget() == null ? "null" : g.budget().toString(),
                     metrics.groupCounts(g.group()).hits(), metrics.groupCounts(g.group()).misses(),
                     runsJson(metrics.groupCounts(g.group()).runs()),
-                    g.lastUseMillis() <= 0 ? "null" : "\"" + java.time.Instant.ofEpochMilli(g.lastUseMillis()).truncatedTo(java.time.temporal.ChronoUnit.SECONDS) + "\""));
+                    g.lastUseMillis() <= 0 ? "null" : "\"" + Instant.ofEpochMilli(g.lastUseMillis()).truncatedTo(ChronoUnit.SECONDS) + "\""));
             sep = ",";
         }
         return b.append("]}\n").toString();
     }
 
     /** {@code {"warm":3,"keyChanged":1}}: the outcomes that happened. */
-    static String runsJson(Map<io.mithril.agent.diagnosis.Outcome, Long> runs) {
+    static String runsJson(Map<Outcome, Long> runs) {
         StringBuilder b = new StringBuilder("{");
         runs.forEach((o, n) -> b.append(b.length() > 1 ? "," : "").append('"').append(o.key()).append("\":").append(n));
         return b.append('}').toString();

@@ -7,6 +7,7 @@ import io.mithril.agent.index.EntryKey;
 import io.mithril.agent.key.GroupId;
 import io.mithril.agent.store.Pin;
 import java.nio.file.Path;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -33,7 +34,7 @@ public final class View {
     private final long publishedAtMillis;
     private final PublishMode mode;
     private final Map<String, Published> files = new ConcurrentHashMap<>();
-    private final Map<String, Published> readOnlyFiles = java.util.Collections.unmodifiableMap(files);
+    private final Map<String, Published> readOnlyFiles = Collections.unmodifiableMap(files);
     private final List<EntryKey> entries;
     private final long bytes;
     private final long publishNanos;

@@ -13,9 +13,13 @@ import io.mithril.agent.index.EntryKey;
 import io.mithril.agent.key.GroupId;
 import io.mithril.agent.store.NodeStore;
 import io.mithril.agent.store.Pin;
+import io.mithril.api.v1alpha1.Injected;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -25,13 +29,25 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -57,7 +73,7 @@ import org.slf4j.LoggerFactory;
 public final class Views implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(Views.class);
-    public static final String MARKER = io.mithril.api.v1alpha1.Injected.READY_MARKER;
+    public static final String MARKER = Injected.READY_MARKER;
 
     /**
      * The workload's user and group; null fields mean "leave as created". {@code anyone}: the
@@ -74,15 +90,15 @@ public final class Views implements AutoCloseable {
     }
 
     private final NodeStore store;
-    private final java.time.Clock clock;
+    private final Clock clock;
     private final UseProbe probe = new UseProbe();
 
     public Views(NodeStore store) {
-        this(store, java.time.Clock.systemUTC());
+        this(store, Clock.systemUTC());
     }
 
     /** {@code clock}: the time a view counts as published from (the use probe compares access times to it). */
-    public Views(NodeStore store, java.time.Clock clock) {
+    public Views(NodeStore store, Clock clock) {
         this.store = store;
         this.clock = clock;
     }
@@ -107,7 +123,7 @@ public final class Views implements AutoCloseable {
     }
 
     private View publish(GroupId group, Path dir, Set<Framework> frameworks, Owner owner, PublishMode mode,
-            java.util.function.Predicate<String> serve, CudaDriver cuda) throws IOException {
+            Predicate<String> serve, CudaDriver cuda) throws IOException {
         long t0 = System.nanoTime();
         store.sync();
         long now = clock.millis();
@@ -118,7 +134,7 @@ public final class Views implements AutoCloseable {
         entries.forEach(e -> keys.add(e.key()));
         Pin pin = pinned.pin();
         Map<String, View.Published> files = new ConcurrentHashMap<>();
-        java.util.concurrent.atomic.LongAdder bytes = new java.util.concurrent.atomic.LongAdder();
+        LongAdder bytes = new LongAdder();
         try {
             for (Framework f : frameworks) {
                 Files.createDirectory(dir.resolve(f.dir())); // never through a link: the folder was empty a moment ago
@@ -126,7 +142,7 @@ public final class Views implements AutoCloseable {
             Map<Path, Boolean> made = new ConcurrentHashMap<>();
             // Linking is system calls on many directories: a few threads overlap them (measured in
             // docs/benchmarks.md). Entries are independent; a folder is created once via `made`.
-            List<java.util.concurrent.Callable<Void>> work = new ArrayList<>(entries.size());
+            List<Callable<Void>> work = new ArrayList<>(entries.size());
             for (Entry e : entries) {
                 work.add(() -> {
                     boolean linkable = mode == PublishMode.LINK && !isMutable(e);
@@ -142,7 +158,7 @@ public final class Views implements AutoCloseable {
                                 Files.createDirectories(d);
                                 return Boolean.TRUE;
                             } catch (IOException ex) {
-                                throw new java.io.UncheckedIOException(ex);
+                                throw new UncheckedIOException(ex);
                             }
                         });
                         BasicFileAttributes a = materialize(f, target, link, times == null ? null : times.get(f.path()));
@@ -221,7 +237,7 @@ public final class Views implements AutoCloseable {
             publishedAt = clock.millis();
         }
         NodeStore.Pinned pinned = store.pinGroup(group, e -> ofFrameworks(e, frameworks));
-        Map<String, View.Published> files = new java.util.HashMap<>();
+        Map<String, View.Published> files = new HashMap<>();
         List<EntryKey> keys = new ArrayList<>();
         long bytes = 0;
         for (Entry e : pinned.entries()) {
@@ -254,7 +270,7 @@ public final class Views implements AutoCloseable {
         }
         Integer uid = null;
         try {
-            if (!Files.getPosixFilePermissions(dir, LinkOption.NOFOLLOW_LINKS).contains(java.nio.file.attribute.PosixFilePermission.OTHERS_WRITE)) {
+            if (!Files.getPosixFilePermissions(dir, LinkOption.NOFOLLOW_LINKS).contains(PosixFilePermission.OTHERS_WRITE)) {
                 uid = (Integer) Files.getAttribute(dir, "unix:uid", LinkOption.NOFOLLOW_LINKS); // handed to the workload at publish
             }
         } catch (IOException gone) {
@@ -265,8 +281,8 @@ public final class Views implements AutoCloseable {
 
     private static final int PUBLISH_THREADS = 4;
     /** Publish threads; idle ones end after a while, so a Views nobody closes holds none for long. */
-    private final java.util.concurrent.ThreadPoolExecutor linkers = new java.util.concurrent.ThreadPoolExecutor(PUBLISH_THREADS,
-            PUBLISH_THREADS, 30, java.util.concurrent.TimeUnit.SECONDS, new java.util.concurrent.LinkedBlockingQueue<>(), r -> {
+    private final ThreadPoolExecutor linkers = new ThreadPoolExecutor(PUBLISH_THREADS,
+            PUBLISH_THREADS, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
                 Thread t = new Thread(r, "mithril-publish");
                 t.setDaemon(true);
                 return t;
@@ -286,13 +302,13 @@ public final class Views implements AutoCloseable {
      * Runs tasks on the publish pool, in chunks; rethrows the first failure. Small views run on the
      * caller's thread: below a few thousand files the hand-off costs more than it overlaps.
      */
-    private void runAll(List<java.util.concurrent.Callable<Void>> work) throws IOException {
+    private void runAll(List<Callable<Void>> work) throws IOException {
         if (work.size() < 1000) {
             try {
-                for (java.util.concurrent.Callable<Void> c : work) {
+                for (Callable<Void> c : work) {
                     c.call();
                 }
-            } catch (java.io.UncheckedIOException e) {
+            } catch (UncheckedIOException e) {
                 throw e.getCause();
             } catch (IOException | RuntimeException e) {
                 throw e;
@@ -302,25 +318,25 @@ public final class Views implements AutoCloseable {
             return;
         }
         int chunk = Math.max(1, work.size() / (PUBLISH_THREADS * 8));
-        List<java.util.concurrent.Future<Void>> futures = new ArrayList<>();
+        List<Future<Void>> futures = new ArrayList<>();
         for (int i = 0; i < work.size(); i += chunk) {
-            List<java.util.concurrent.Callable<Void>> part = work.subList(i, Math.min(work.size(), i + chunk));
+            List<Callable<Void>> part = work.subList(i, Math.min(work.size(), i + chunk));
             futures.add(linkers.submit(() -> {
-                for (java.util.concurrent.Callable<Void> c : part) {
+                for (Callable<Void> c : part) {
                     c.call();
                 }
                 return null;
             }));
         }
         IOException first = null;
-        for (java.util.concurrent.Future<Void> f : futures) {
+        for (Future<Void> f : futures) {
             try {
                 f.get();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IOException("interrupted while publishing", e);
-            } catch (java.util.concurrent.ExecutionException e) {
-                Throwable c = e.getCause() instanceof java.io.UncheckedIOException u ? u.getCause() : e.getCause();
+            } catch (ExecutionException e) {
+                Throwable c = e.getCause() instanceof UncheckedIOException u ? u.getCause() : e.getCause();
                 if (first == null) {
                     first = c instanceof IOException io ? io : new IOException(c);
                 }
@@ -361,7 +377,7 @@ public final class Views implements AutoCloseable {
         for (EntryFile f : e.files()) {
             paths.add(f.path());
             if (f.path().equals(".ninja_log")) {
-                try (java.io.InputStream in = UntrustedFiles.openNoAtime(store.blobPath(f.address()))) {
+                try (InputStream in = UntrustedFiles.openNoAtime(store.blobPath(f.address()))) {
                     log = in.readNBytes(64 << 20);
                 }
             }
@@ -381,7 +397,7 @@ public final class Views implements AutoCloseable {
             } catch (FileAlreadyExistsException e) {
                 Files.delete(target);
                 Files.createLink(target, blob);
-            } catch (java.nio.file.FileSystemException e) {
+            } catch (FileSystemException e) {
                 if (e.getMessage() == null || !e.getMessage().contains("cross-device")) {
                     throw e;
                 }
@@ -425,8 +441,8 @@ public final class Views implements AutoCloseable {
                     chown(f, owner); // copies belong to the workload; links stay the store's
                     if (owner.anyone()) {
                         var perms = Files.getPosixFilePermissions(f, LinkOption.NOFOLLOW_LINKS);
-                        perms.add(java.nio.file.attribute.PosixFilePermission.GROUP_WRITE);
-                        perms.add(java.nio.file.attribute.PosixFilePermission.OTHERS_WRITE);
+                        perms.add(PosixFilePermission.GROUP_WRITE);
+                        perms.add(PosixFilePermission.OTHERS_WRITE);
                         Files.setPosixFilePermissions(f, perms);
                     }
                 }
@@ -502,7 +518,7 @@ public final class Views implements AutoCloseable {
             try {
                 BasicFileAttributes a = Files.readAttributes(FileNames.resolve(v.dir(), f.getKey()), BasicFileAttributes.class,
                         LinkOption.NOFOLLOW_LINKS);
-                if (java.util.Objects.equals(a.fileKey(), p.fileKey())
+                if (Objects.equals(a.fileKey(), p.fileKey())
                         && (a.lastModifiedTime().toMillis() != p.mtimeMillis() || a.size() != p.size())) {
                     suspects.add(p.address());
                 }

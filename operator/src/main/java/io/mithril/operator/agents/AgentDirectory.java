@@ -16,11 +16,14 @@ import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.LongAdder;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
@@ -98,7 +101,7 @@ public final class AgentDirectory implements AutoCloseable {
                 if (s != null) {
                     out.add(s);
                 }
-            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            } catch (ExecutionException | TimeoutException e) {
                 log.debug("agent on {} did not answer: {}", agents.get(i).node(), e.toString());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -168,7 +171,7 @@ public final class AgentDirectory implements AutoCloseable {
         JsonNode root = JSON.readTree(json);
         List<NodeStats.Group> groups = new ArrayList<>();
         for (JsonNode g : root.path("groups")) {
-            java.util.Map<String, Long> runs = new java.util.TreeMap<>();
+            Map<String, Long> runs = new TreeMap<>();
             g.path("runs").fields().forEachRemaining(f -> {
                 if (f.getValue().canConvertToLong() && f.getValue().asLong() > 0) {
                     runs.put(f.getKey(), f.getValue().asLong());

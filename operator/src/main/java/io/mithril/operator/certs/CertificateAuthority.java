@@ -5,6 +5,7 @@ import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.KeyStore;
 import java.security.SecureRandom;
+import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
@@ -100,7 +101,7 @@ public final class CertificateAuthority {
         KeyStore ks = KeyStore.getInstance("PKCS12");
         ks.load(null, null);
         ks.setKeyEntry("webhook", serving.keys().getPrivate(), password,
-                new java.security.cert.Certificate[] {serving.certificate(), root.certificate()});
+                new Certificate[] {serving.certificate(), root.certificate()});
         return ks;
     }
 

@@ -1,9 +1,12 @@
 package io.mithril.operator.certs;
 
+import java.io.IOException;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.security.PrivateKey;
 import java.security.cert.Certificate;
+import java.security.cert.CertificateEncodingException;
+import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.util.Arrays;
 import java.util.List;
@@ -40,7 +43,7 @@ public record TlsMaterial(PrivateKey key, List<X509Certificate> chain, String ca
                     return ca;
                 }
             }
-        } catch (java.security.cert.CertificateException e) {
+        } catch (CertificateException e) {
             return null;
         }
         return null;
@@ -52,7 +55,7 @@ public record TlsMaterial(PrivateKey key, List<X509Certificate> chain, String ca
             ks.load(null, null);
             ks.setKeyEntry("webhook", key, password, chain.toArray(Certificate[]::new));
             return ks;
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             throw new GeneralSecurityException(e); // load(null) reads nothing
         }
     }
@@ -71,7 +74,7 @@ public record TlsMaterial(PrivateKey key, List<X509Certificate> chain, String ca
         try {
             return other != null && Arrays.equals(certificate().getEncoded(), other.certificate().getEncoded())
                     && caBundlePem.equals(other.caBundlePem);
-        } catch (java.security.cert.CertificateEncodingException e) {
+        } catch (CertificateEncodingException e) {
             return false;
         }
     }

@@ -3,6 +3,7 @@ package io.mithril.operator.metrics;
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.math.BigDecimal;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.security.cert.X509Certificate;
@@ -85,7 +86,7 @@ public final class OperatorMetrics {
         long cumulative = 0;
         for (int i = 0; i <= BOUNDS.length; i++) {
             cumulative += latencyBuckets.get(i);
-            String le = i < BOUNDS.length ? java.math.BigDecimal.valueOf(BOUNDS[i]).stripTrailingZeros().toPlainString() : "+Inf";
+            String le = i < BOUNDS.length ? BigDecimal.valueOf(BOUNDS[i]).stripTrailingZeros().toPlainString() : "+Inf";
             b.append("mithril_operator_admission_duration_seconds_bucket{le=\"").append(le).append("\"} ").append(cumulative).append('\n');
         }
         b.append("mithril_operator_admission_duration_seconds_sum ").append(latencyNanos.sum() / 1e9).append('\n');

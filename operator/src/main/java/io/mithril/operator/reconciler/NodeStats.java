@@ -1,6 +1,7 @@
 package io.mithril.operator.reconciler;
 
 import java.util.List;
+import java.util.Map;
 
 /**
  * What one node agent reported for its groups (from its {@code /v1/stats}), as the reconciler needs
@@ -10,11 +11,11 @@ public record NodeStats(String node, List<Group> groups) {
 
     /** {@code runs}: pods by outcome key ({@code warm}, {@code keyChanged}, ...), as {@link io.mithril.api.v1alpha1.PodStarts} names them. */
     public record Group(String namespace, String cache, String device, String product, long entries, long bytes,
-            long hits, long misses, String lastUse, java.util.Map<String, Long> runs) {
+            long hits, long misses, String lastUse, Map<String, Long> runs) {
 
         public Group(String namespace, String cache, String device, String product, long entries, long bytes, long hits,
                 long misses, String lastUse) {
-            this(namespace, cache, device, product, entries, bytes, hits, misses, lastUse, java.util.Map.of());
+            this(namespace, cache, device, product, entries, bytes, hits, misses, lastUse, Map.of());
         }
     }
 }

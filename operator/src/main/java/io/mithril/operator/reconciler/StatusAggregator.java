@@ -2,14 +2,18 @@ package io.mithril.operator.reconciler;
 
 import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.ConditionBuilder;
+import io.fabric8.kubernetes.client.utils.Serialization;
 import io.mithril.api.v1alpha1.CompileCache;
 import io.mithril.api.v1alpha1.CompileCacheStatus;
+import io.mithril.api.v1alpha1.PodStarts;
 import io.mithril.api.v1alpha1.Sizes;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
+import java.util.TreeMap;
 import java.util.TreeSet;
 
 /**
@@ -41,7 +45,7 @@ public final class StatusAggregator {
         long hits = 0;
         long misses = 0;
         long maxOnNode = 0;
-        java.util.Map<String, Long> runs = new java.util.TreeMap<>();
+        Map<String, Long> runs = new TreeMap<>();
         int nodes = 0;
         String lastUse = null;
         TreeSet<String> devices = new TreeSet<>();
@@ -76,7 +80,7 @@ public final class StatusAggregator {
         s.setHitRatio(hits + misses == 0 ? "-" : Math.round(100.0 * hits / (hits + misses)) + "%");
         s.setLastUsed(lastUse);
         s.setDeviceClasses(new ArrayList<>(devices));
-        s.setPodStarts(runs.isEmpty() ? null : io.mithril.api.v1alpha1.PodStarts.of(runs));
+        s.setPodStarts(runs.isEmpty() ? null : PodStarts.of(runs));
         boolean reporting = !reports.isEmpty();
         List<Condition> conds = new ArrayList<>();
         conds.add(condition(prev, "AgentsReporting", reporting,
@@ -139,7 +143,7 @@ public final class StatusAggregator {
         if (a == null || b == null) {
             return a == b;
         }
-        return Objects.equals(io.fabric8.kubernetes.client.utils.Serialization.asJson(a),
-                io.fabric8.kubernetes.client.utils.Serialization.asJson(b));
+        return Objects.equals(Serialization.asJson(a),
+                Serialization.asJson(b));
     }
 }

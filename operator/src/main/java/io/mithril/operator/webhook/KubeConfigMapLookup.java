@@ -5,8 +5,10 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.RequestConfig;
 import io.fabric8.kubernetes.client.RequestConfigBuilder;
+import java.io.InterruptedIOException;
 import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.TimeoutException;
 
 /**
  * {@link ConfigMapLookup} by a GET to the API server for each ConfigMap (RBAC {@code get} on
@@ -73,7 +75,7 @@ public final class KubeConfigMapLookup implements ConfigMapLookup {
 
     private static boolean timedOut(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t instanceof java.util.concurrent.TimeoutException || t instanceof java.io.InterruptedIOException
+            if (t instanceof TimeoutException || t instanceof InterruptedIOException
                     || t.getClass().getSimpleName().contains("Timeout")) {
                 return true;
             }

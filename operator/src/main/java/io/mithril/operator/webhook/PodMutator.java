@@ -1,6 +1,7 @@
 package io.mithril.operator.webhook;
 
 import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerBuilder;
 import io.fabric8.kubernetes.api.model.EnvFromSource;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.EnvVarBuilder;
@@ -25,7 +26,9 @@ import io.mithril.api.v1alpha1.Framework;
 import io.mithril.api.v1alpha1.Sizes;
 import io.mithril.operator.reconciler.SpecCheck;
 import java.math.BigDecimal;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -227,7 +230,7 @@ public final class PodMutator {
         if (c.getResources() == null) {
             return false;
         }
-        for (Map<String, Quantity> m : new ArrayList<>(java.util.Arrays.asList(c.getResources().getLimits(), c.getResources().getRequests()))) {
+        for (Map<String, Quantity> m : new ArrayList<>(Arrays.asList(c.getResources().getLimits(), c.getResources().getRequests()))) {
             if (m != null && m.containsKey(Injection.GPU_RESOURCE)) {
                 return true;
             }
@@ -375,7 +378,7 @@ public final class PodMutator {
             NamespacePolicy ns) {
         int timeout = spec.getPublishTimeoutSeconds() == null ? Defaults.PUBLISH_TIMEOUT_SECONDS : spec.getPublishTimeoutSeconds();
         String script = waitScript(injection, timeout, frameworks);
-        return new io.fabric8.kubernetes.api.model.ContainerBuilder()
+        return new ContainerBuilder()
                 .withName(Injection.INIT_CONTAINER)
                 .withImage(injection.waitImage())
                 .withCommand("sh", "-c", script)
@@ -449,7 +452,7 @@ public final class PodMutator {
         if (a == null || b == null) {
             return false;
         }
-        return java.nio.file.Path.of(a).normalize().equals(java.nio.file.Path.of(b).normalize());
+        return Path.of(a).normalize().equals(Path.of(b).normalize());
     }
 
     /**

@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * Kubernetes' arithmetic on a pod's CPU and memory, as the API server and kubelet do it, for the
@@ -136,7 +137,7 @@ final class PodResources {
     }
 
     /** Sum over app containers and sidecars (init containers with {@code restartPolicy: Always}). */
-    static BigDecimal appSum(PodSpec spec, java.util.function.Function<Container, BigDecimal> value) {
+    static BigDecimal appSum(PodSpec spec, Function<Container, BigDecimal> value) {
         BigDecimal sum = BigDecimal.ZERO;
         List<Container> running = new ArrayList<>(spec.getContainers() == null ? List.of() : spec.getContainers());
         if (spec.getInitContainers() != null) {
@@ -149,7 +150,7 @@ final class PodResources {
         return sum;
     }
 
-    private static BigDecimal effective(PodSpec spec, java.util.function.Function<Container, BigDecimal> value) {
+    private static BigDecimal effective(PodSpec spec, Function<Container, BigDecimal> value) {
         BigDecimal max = appSum(spec, value);
         BigDecimal sidecars = BigDecimal.ZERO;
         for (Container c : spec.getInitContainers() == null ? List.<Container>of() : spec.getInitContainers()) {

@@ -11,6 +11,7 @@ import java.math.RoundingMode;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * How the injected wait step is sized and whose user it runs as (operator flags {@code --wait-*},
@@ -115,7 +116,7 @@ public record WaitStep(Map<String, Quantity> requests, Map<String, Quantity> lim
     }
 
     /** The tightest bound of the namespace's Container LimitRanges: the largest min, else the smallest max or ratio. */
-    private static BigDecimal bound(List<LimitRange> ranges, String r, java.util.function.Function<LimitRangeItem, Map<String, Quantity>> field,
+    private static BigDecimal bound(List<LimitRange> ranges, String r, Function<LimitRangeItem, Map<String, Quantity>> field,
             boolean largest) {
         BigDecimal out = null;
         for (LimitRange lr : ranges) {

@@ -7,6 +7,7 @@ import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.StatusBuilder;
 import io.fabric8.kubernetes.api.model.admission.v1.AdmissionRequest;
 import io.fabric8.kubernetes.api.model.admission.v1.AdmissionResponse;
 import io.fabric8.kubernetes.api.model.admission.v1.AdmissionResponseBuilder;
@@ -238,7 +239,7 @@ public final class WebhookServer implements AutoCloseable {
             if (obj instanceof Pod pod && "UPDATE".equals(req.getOperation()) && "ephemeralcontainers".equals(req.getSubResource())) {
                 String refused = PodMutator.ephemeralContainerRefusal(pod);
                 return refused == null ? b.build()
-                        : b.withAllowed(false).withStatus(new io.fabric8.kubernetes.api.model.StatusBuilder().withCode(403).withReason("Forbidden")
+                        : b.withAllowed(false).withStatus(new StatusBuilder().withCode(403).withReason("Forbidden")
                                 .withMessage(refused).build()).build();
             }
             if (!(obj instanceof Pod pod) || !"CREATE".equals(req.getOperation()) || req.getSubResource() != null) {
