@@ -14,7 +14,7 @@ import java.util.Objects;
  * nothing else: no host, user, path, clock or locale enters it, so equal inputs give equal keys on
  * every machine. The encoding starts with a version tag; changing it is a new version.
  */
-public record CacheKey(String graphHash, List<TensorSpec> inputs, DeviceClass device) {
+record CacheKey(String graphHash, List<TensorSpec> inputs, DeviceClass device) {
 
     private static final String VERSION = "mithril.cachekey.v1";
 

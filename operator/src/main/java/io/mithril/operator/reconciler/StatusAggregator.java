@@ -31,7 +31,7 @@ import java.util.TreeSet;
  *   <li>{@code Ready}: agents report; its reason says why not.</li>
  * </ul>
  */
-public final class StatusAggregator {
+final class StatusAggregator {
 
     private StatusAggregator() {}
 

@@ -8,7 +8,7 @@ import java.util.Map;
  * precedence). Secrets are never read. {@link PodMutator} stays a pure function of what this answers.
  */
 @FunctionalInterface
-public interface ConfigMapLookup {
+interface ConfigMapLookup {
 
     /** The ConfigMap {@code name} of {@code namespace}. */
     Result get(String namespace, String name);

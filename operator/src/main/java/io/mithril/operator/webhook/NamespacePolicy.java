@@ -9,7 +9,7 @@ import java.util.List;
  * level label ({@code pod-security.kubernetes.io/enforce}, null when unlabelled), its LimitRanges and its
  * ResourceQuotas. From informer caches ({@link InformerNamespaceLookup}), never a per-request API call.
  */
-public record NamespacePolicy(String podSecurityEnforce, List<LimitRange> limitRanges, List<ResourceQuota> quotas) {
+record NamespacePolicy(String podSecurityEnforce, List<LimitRange> limitRanges, List<ResourceQuota> quotas) {
 
     public static final NamespacePolicy NONE = new NamespacePolicy(null, List.of(), List.of());
 
