@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -41,30 +42,50 @@ public final class IngestBench {
                 folders.size(), bytes / 1e6, rounds, Runtime.getRuntime().availableProcessors());
         run("sync"); // settle what extracting the tree left dirty
         double[] ingest = new double[rounds];
+        double[] perFile = new double[rounds];
         double[] copy = new double[rounds];
         for (int r = 0; r < rounds; r++) {
-            Path store = Files.createDirectories(work.resolve("store" + r));
-            long t0 = System.nanoTime();
-            ingest(store, tree, folders);
-            ingest[r] = (System.nanoTime() - t0) / 1e9;
+            ingest[r] = timedIngest(work.resolve("store" + r), tree, folders, true);
+            perFile[r] = timedIngest(work.resolve("perfile" + r), tree, folders, false);
             Path dst = work.resolve("copy" + r);
-            t0 = System.nanoTime();
+            long t0 = System.nanoTime();
             run("cp", "-a", tree.toString(), dst.toString());
             run("sync");
             copy[r] = (System.nanoTime() - t0) / 1e9;
-            run("rm", "-rf", store.toString(), dst.toString());
+            run("rm", "-rf", dst.toString());
             run("sync");
-            System.out.printf(Locale.ROOT, "round %d: ingest %.3f s, cp -a + sync %.3f s%n", r, ingest[r], copy[r]);
+            System.out.printf(Locale.ROOT, "round %d: ingest %.3f s, with per-file syncs %.3f s, cp -a + sync %.3f s%n", r,
+                    ingest[r], perFile[r], copy[r]);
         }
-        java.util.Arrays.sort(ingest);
-        java.util.Arrays.sort(copy);
-        double i = ingest[rounds / 2];
-        double c = copy[rounds / 2];
+        double i = median(ingest);
+        double f = median(perFile);
+        double c = median(copy);
         System.out.printf(Locale.ROOT, "durable ingest (NodeStore put + commitAll): %6.3f s (median; min %.3f, max %.3f)%n",
                 i, ingest[0], ingest[rounds - 1]);
+        System.out.printf(Locale.ROOT, "same, per-file syncs (no syncfs):           %6.3f s (median; min %.3f, max %.3f)%n",
+                f, perFile[0], perFile[rounds - 1]);
         System.out.printf(Locale.ROOT, "cp -a + sync:                               %6.3f s (median; min %.3f, max %.3f)%n",
                 c, copy[0], copy[rounds - 1]);
-        System.out.printf(Locale.ROOT, "ratio ingest / (cp -a + sync):              %6.2f%n", i / c);
+        System.out.printf(Locale.ROOT, "ratio ingest / (cp -a + sync):              %6.2f (per-file syncs: %.2f)%n", i / c, f / c);
+    }
+
+    /** One durable ingest into a fresh store at {@code store}, with one syncfs per batch or per-file syncs; seconds. */
+    private static double timedIngest(Path store, Path tree, Map<Path, List<Path>> folders, boolean syncfs)
+            throws IOException, InterruptedException {
+        System.setProperty("mithril.store.syncfs", Boolean.toString(syncfs));
+        Files.createDirectories(store);
+        long t0 = System.nanoTime();
+        ingest(store, tree, folders);
+        double s = (System.nanoTime() - t0) / 1e9;
+        run("rm", "-rf", store.toString());
+        run("sync");
+        return s;
+    }
+
+    /** Sorts {@code a} and returns its median. */
+    private static double median(double[] a) {
+        Arrays.sort(a);
+        return a[a.length / 2];
     }
 
     /** Every regular file of the tree, grouped by its folder (an ingest unit is about a folder). */

@@ -23,6 +23,8 @@ final class LibC {
 
         int close(int fd) throws LastErrorException;
 
+        int syncfs(int fd) throws LastErrorException;
+
         long syscall(long number, Object... args) throws LastErrorException;
     }
 
