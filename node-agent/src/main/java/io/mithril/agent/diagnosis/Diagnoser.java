@@ -28,6 +28,7 @@ import org.slf4j.LoggerFactory;
 public final class Diagnoser {
 
     private static final Logger log = LoggerFactory.getLogger(Diagnoser.class);
+    private final NodeStore store;
 
     /** One run's verdict; {@link #line()} is what a user reads. */
     public record Diagnosis(Outcome outcome, String detail) {
@@ -35,8 +36,6 @@ public final class Diagnoser {
             return detail.isEmpty() ? outcome.label() : outcome.label() + ": " + detail;
         }
     }
-
-    private final NodeStore store;
 
     public Diagnoser(NodeStore store) {
         this.store = store;

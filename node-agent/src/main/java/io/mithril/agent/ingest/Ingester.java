@@ -84,6 +84,8 @@ public final class Ingester implements AutoCloseable {
     private final NodeStore store;
     private final IngestLimits limits;
     private final Clock clock;
+    private static final int PUT_THREADS = 8;
+    private static final int BATCH = 256;
     private final ExecutorService readers = Executors.newFixedThreadPool(PUT_THREADS * 2, r -> {
         Thread t = new Thread(r, "mithril-ingest-reader");
         t.setDaemon(true);
@@ -95,7 +97,6 @@ public final class Ingester implements AutoCloseable {
         t.setDaemon(true);
         return t;
     });
-    private static final int PUT_THREADS = 8;
 
     public Ingester(NodeStore store, IngestLimits limits) {
         this(store, limits, Clock.systemUTC());
@@ -319,8 +320,6 @@ public final class Ingester implements AutoCloseable {
 
     /** A unit read into the store and waiting for its commit. */
     private record Ready(NodeStore.Pending pending, List<Seen> files, long bytes, int read, List<Address> written) {}
-
-    private static final int BATCH = 256;
 
     /** Reads a unit's new files into the store; null (and counted) if it cannot be taken now. */
     private Ready prepareUnit(View view, EntryRules.Unit info, List<Seen> files, String source, IngestReport.Builder r) {

@@ -21,14 +21,13 @@ public final class InformerNamespaceLookup implements NamespacePolicy.Lookup, Au
     private final SharedIndexInformer<Namespace> namespaces;
     private final SharedIndexInformer<LimitRange> limitRanges;
     private final SharedIndexInformer<ResourceQuota> quotas;
+    static final String NOT_SYNCED = "restricted";
 
     public InformerNamespaceLookup(KubernetesClient client) {
         this.namespaces = client.namespaces().runnableInformer(0);
         this.limitRanges = client.limitRanges().inAnyNamespace().runnableInformer(0);
         this.quotas = client.resourceQuotas().inAnyNamespace().runnableInformer(0);
     }
-
-    static final String NOT_SYNCED = "restricted";
 
     public void start() {
         namespaces.run();
