@@ -30,6 +30,8 @@ import org.slf4j.LoggerFactory;
 public final class UploadQueue {
     private static final Logger log = LoggerFactory.getLogger(UploadQueue.class);
     static final int MAX = 100_000;
+    /** File locks are per JVM, not per thread (a second one throws): threads of one JVM queue here first. */
+    private static final Object IN_PROCESS = new Object();
 
     private final Path file;
     private final Path lock;
@@ -64,15 +66,22 @@ public final class UploadQueue {
         if (!Files.exists(file)) {
             return List.of();
         }
-        Files.createDirectories(file.getParent());
-        try (FileChannel ch = FileChannel.open(lock, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-                FileLock l = ch.lock()) {
-            return new ArrayList<>(read());
+        synchronized (IN_PROCESS) {
+            try (FileChannel ch = FileChannel.open(lock, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                    FileLock l = ch.lock()) {
+                return new ArrayList<>(read());
+            }
         }
     }
 
     private void update(Consumer<LinkedHashSet<EntryKey>> change) throws IOException {
         Files.createDirectories(file.getParent());
+        synchronized (IN_PROCESS) {
+            locked(change);
+        }
+    }
+
+    private void locked(Consumer<LinkedHashSet<EntryKey>> change) throws IOException {
         try (FileChannel ch = FileChannel.open(lock, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
                 FileLock l = ch.lock()) {
             LinkedHashSet<EntryKey> q = read();
