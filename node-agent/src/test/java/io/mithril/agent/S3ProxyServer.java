@@ -27,6 +27,9 @@ public final class S3ProxyServer implements AutoCloseable {
     public static final String ACCESS_KEY = "mithril-test";
     public static final String SECRET_KEY = "mithril-test-secret";
     public static final String REGION = "us-east-1";
+    /** The test credentials as the SDK's default chain reads them from an agent process's environment. */
+    public static final Map<String, String> CREDENTIALS_ENV =
+            Map.of("AWS_ACCESS_KEY_ID", ACCESS_KEY, "AWS_SECRET_ACCESS_KEY", SECRET_KEY, "AWS_REGION", REGION);
 
     private final Path dir;
     private final Path data;
@@ -141,7 +144,7 @@ public final class S3ProxyServer implements AutoCloseable {
 
     /** The environment an agent process needs to reach this server through the SDK's default chain. */
     public Map<String, String> credentialsEnv() {
-        return Map.of("AWS_ACCESS_KEY_ID", ACCESS_KEY, "AWS_SECRET_ACCESS_KEY", SECRET_KEY, "AWS_REGION", REGION);
+        return CREDENTIALS_ENV;
     }
 
     private static String classpath() throws IOException {

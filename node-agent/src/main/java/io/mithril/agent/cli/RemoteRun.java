@@ -54,6 +54,8 @@ final class RemoteRun implements AutoCloseable {
     });
     /** The group's entries after the fill: what the command adds is what is not among them. */
     private final Map<String, List<EntryFile>> before = new HashMap<>();
+    /** A step failed or ran out of time: the remote is not asked again in this run (what is queued stays). */
+    private boolean down;
 
     private RemoteRun(Remote remote, NodeStore store, PrintWriter err) {
         this.remote = remote;
@@ -83,8 +85,9 @@ final class RemoteRun implements AutoCloseable {
         Filler.Report r = within("fetch from", deadline, () -> new Filler(store).fill(remote.source(), group,
                 e -> tops.contains(top(e.key().name())), until));
         if (r != null && (r.committed() > 0 || r.incomplete() > 0 || r.rejected() > 0)) {
-            err.printf(Locale.ROOT, "mithril: remote %s: fetched %d entries (%s) in %d ms%s%s%n", remote.config().describe(),
-                    r.committed(), ByteSize.format(r.bytesFetched()), r.nanos() / 1_000_000,
+            err.printf(Locale.ROOT, "mithril: remote %s: fetched %d entries (%s) in %d ms, %d requests%s%s%n",
+                    remote.config().describe(), r.committed(), ByteSize.format(r.bytesFetched()), r.nanos() / 1_000_000,
+                    remote.source().requests(),
                     r.incomplete() > 0 ? "; " + r.incomplete() + " incomplete" + (r.timedOut() ? " at the deadline" : "") : "",
                     r.rejected() > 0 ? "; " + r.rejected() + " blobs did not match their address and were dropped" : "");
         }
@@ -121,7 +124,7 @@ final class RemoteRun implements AutoCloseable {
             return;
         }
         long until = System.nanoTime() + limit.toNanos();
-        Integer up = within("upload to", limit, () -> remote.uploader().drain(store, queue, until));
+        Integer up = down ? null : within("upload to", limit, () -> remote.uploader().drain(store, queue, until));
         int left = -1;
         try {
             left = queue.snapshot().size();
@@ -142,11 +145,13 @@ final class RemoteRun implements AutoCloseable {
         try {
             return f.get(limit.plus(GRACE).toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
+            down = true;
             err.println("mithril: remote " + what + " " + remote.config().describe() + " did not finish in "
                     + limit.toSeconds() + " s; going on without it");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (ExecutionException e) {
+            down = true;
             err.println("mithril: remote " + what + " " + remote.config().describe() + " failed (" + message(e.getCause())
                     + "); going on without it");
         }

@@ -16,6 +16,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -89,6 +91,10 @@ class RemoteExecIT {
         ExecHarness b = new ExecHarness(Files.createDirectory(tmp.resolve("b")));
         ExecHarness.Run warm = fake(b);
         assertThat(warm.err()).contains("fetched " + cold.ingested() + " entries");
+        Matcher m = Pattern.compile("fetched \\d+ entries \\(([^)]+)\\) in \\d+ ms, (\\d+) requests").matcher(warm.err());
+        assertThat(m.find()).as(warm.err()).isTrue();
+        // the fixture's 544 files: a list, a manifest, two packs and its few files of 1 MiB and more
+        assertThat(Integer.parseInt(m.group(2))).as(warm.err()).isLessThanOrEqualTo(12);
         assertThat(warm.out()).as(warm.err()).startsWith("HIT");
         assertThat(warm.ingested()).isZero();
         assertThat(warm.restored()).isEqualTo(cold.ingested());
