@@ -265,6 +265,16 @@ public final class AgentMain {
                 .withChecksumsWhenRequired("when-required".equals(checksums));
     }
 
+    /** {@link #remoteConfig}, or null with one line on {@code err} when the remote is named but unusable: a cache never keeps a command from running. */
+    RemoteConfig remoteConfigOrNone(RemoteOptions local, PrintWriter err) {
+        try {
+            return remoteConfig(local);
+        } catch (IOException | IllegalArgumentException e) {
+            err.println("mithril: remote not used: " + message(e));
+            return null;
+        }
+    }
+
     private static String pick(String local, String global, String env) {
         return local != null ? local : global != null ? global : System.getenv(env);
     }

@@ -9,7 +9,6 @@ import io.mithril.agent.key.GpuProduct;
 import io.mithril.agent.key.GroupId;
 import io.mithril.agent.remote.RemoteConfig;
 import io.mithril.agent.store.NodeStore;
-import java.io.IOException;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.List;
@@ -85,12 +84,7 @@ final class ExecCmd implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         GroupId group = group();
         Set<Framework> fws = Framework.parseList(frameworks);
-        RemoteConfig remoteConfig = null;
-        try {
-            remoteConfig = main.remoteConfig(remote);
-        } catch (IOException | IllegalArgumentException e) {
-            err.println("mithril: remote not used: " + AgentMain.message(e));
-        }
+        RemoteConfig remoteConfig = main.remoteConfigOrNone(remote, err);
         try (NodeStore store = main.openStore(local, true); RemoteRun rr = RemoteRun.open(remoteConfig, store, err)) {
             String driver = cudaDriver;
             if (driver == null && fws.contains(Framework.CUDA)) {

@@ -106,8 +106,8 @@ final class RemoteRun implements AutoCloseable {
      * {@code limit}; what is left stays queued for the next run.
      */
     void afterRun(GroupId group, boolean succeeded, Duration limit) {
-        try {
-            if (succeeded) {
+        if (succeeded) {
+            try {
                 List<EntryKey> added = new ArrayList<>();
                 for (Entry e : store.entries(group)) {
                     if (!e.files().equals(before.get(e.key().name()))) {
@@ -115,12 +115,24 @@ final class RemoteRun implements AutoCloseable {
                     }
                 }
                 queue.add(added);
-            }
-            if (queue.snapshot().isEmpty()) {
+            } catch (IOException e) {
+                err.println("mithril: remote upload queue: " + message(e) + "; nothing queued");
                 return;
             }
+        }
+        upload(limit);
+    }
+
+    /** Uploads what is queued for at most {@code limit} ({@code serve}, between its passes), and says what it did. */
+    void upload(Duration limit) {
+        int queued;
+        try {
+            queued = queue.snapshot().size();
         } catch (IOException e) {
             err.println("mithril: remote upload queue: " + message(e) + "; nothing uploaded");
+            return;
+        }
+        if (queued == 0) {
             return;
         }
         long until = System.nanoTime() + limit.toNanos();
@@ -137,6 +149,12 @@ final class RemoteRun implements AutoCloseable {
         } else if (up == null && left > 0) {
             err.printf(Locale.ROOT, "mithril: remote %s: %d entries stay queued for the next run%n", remote.config().describe(), left);
         }
+        err.flush();
+    }
+
+    /** Lets a long-lived agent ask the remote again after a failed step (serve's next pass). */
+    void retry() {
+        down = false;
     }
 
     /** Runs a step on the worker and waits at most {@code limit} (and a grace); null when it failed or ran out. */
@@ -174,7 +192,7 @@ final class RemoteRun implements AutoCloseable {
     public void close() {
         worker.shutdown();
         try {
-            if (!worker.awaitTermination(30, TimeUnit.SECONDS)) {
+            if (!worker.awaitTermination(10, TimeUnit.SECONDS)) { // inside serve's 20 s for a clean close on SIGTERM
                 worker.shutdownNow();
             }
         } catch (InterruptedException e) {

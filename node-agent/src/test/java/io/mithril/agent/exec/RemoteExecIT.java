@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
@@ -161,20 +162,7 @@ class RemoteExecIT {
     @Test
     void serverKilled_execWorksWithinTheDeadline_andTheQueueGoesUpWhenItReturns_fromAFreshProcess() throws Exception {
         ExecHarness a = new ExecHarness(Files.createDirectory(tmp.resolve("a")));
-        server.kill();
-        ExecHarness.Run cold;
-        try {
-            long t0 = System.nanoTime();
-            cold = fake(a, "--remote-fetch-deadline", "5", "--remote-upload-limit", "5");
-            long ms = (System.nanoTime() - t0) / 1_000_000;
-            assertThat(cold.code()).isZero();
-            assertThat(cold.out()).startsWith("MISS");
-            assertThat(cold.err()).contains("stay queued for the next run");
-            assertThat(ms).as("ms: the fetch deadline and the upload limit bound what the remote costs").isLessThan(40_000);
-            assertThat(Files.readAllLines(a.root.resolve("remote/upload-queue"))).hasSize(cold.ingested());
-        } finally {
-            server.start();
-        }
+        ExecHarness.Run cold = coldWhileTheServerIsDown(a);
         ExecHarness.Run next = sh(a, "true"); // a new agent process on that root
         assertThat(next.err()).contains("uploaded " + cold.ingested() + " entries");
         assertThat(Files.readAllLines(a.root.resolve("remote/upload-queue"))).isEmpty();
@@ -183,5 +171,50 @@ class RemoteExecIT {
         ExecHarness.Run warm = fake(b);
         assertThat(warm.out()).as(warm.err()).startsWith("HIT");
         assertThat(contents(b.root, GROUP)).isEqualTo(contents(a.root, GROUP));
+    }
+
+    @Test
+    void queuedWhileTheServerWasDown_goesUpFromServe() throws Exception {
+        ExecHarness a = new ExecHarness(Files.createDirectory(tmp.resolve("a")));
+        ExecHarness.Run cold = coldWhileTheServerIsDown(a);
+        List<String> cmd = a.agent(remoteArgs);
+        cmd.addAll(List.of("serve", "--listen", "127.0.0.1:0", "--remote-upload-interval", "1s"));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(tmp.resolve("serve.log").toFile());
+        pb.environment().putAll(server.credentialsEnv());
+        Process serve = pb.start();
+        try {
+            Path queue = a.root.resolve("remote/upload-queue");
+            long until = System.nanoTime() + 90_000_000_000L;
+            while (!Files.readAllLines(queue).isEmpty() && System.nanoTime() < until) {
+                Thread.sleep(200);
+            }
+            assertThat(Files.readAllLines(queue)).as(Files.readString(tmp.resolve("serve.log"))).isEmpty();
+        } finally {
+            serve.destroy();
+            serve.waitFor(60, TimeUnit.SECONDS);
+        }
+        assertThat(Files.readString(tmp.resolve("serve.log"))).contains("uploaded " + cold.ingested() + " entries");
+
+        ExecHarness b = new ExecHarness(Files.createDirectory(tmp.resolve("b")));
+        ExecHarness.Run warm = fake(b);
+        assertThat(warm.out()).as(warm.err()).startsWith("HIT");
+    }
+
+    /** A cold exec on {@code a} while the server is killed: it succeeds within the deadlines and queues; the server is back after. */
+    private ExecHarness.Run coldWhileTheServerIsDown(ExecHarness a) throws Exception {
+        server.kill();
+        try {
+            long t0 = System.nanoTime();
+            ExecHarness.Run cold = fake(a, "--remote-fetch-deadline", "5", "--remote-upload-limit", "5");
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            assertThat(cold.code()).isZero();
+            assertThat(cold.out()).startsWith("MISS");
+            assertThat(cold.err()).contains(cold.ingested() + " entries stay queued for the next run");
+            assertThat(ms).as("ms: the fetch deadline and the upload limit bound what the remote costs").isLessThan(40_000);
+            assertThat(Files.readAllLines(a.root.resolve("remote/upload-queue"))).hasSize(cold.ingested());
+            return cold;
+        } finally {
+            server.start();
+        }
     }
 }
