@@ -29,15 +29,14 @@ import software.amazon.awssdk.services.s3.model.S3Exception;
 import software.amazon.awssdk.services.s3.model.S3Object;
 
 /**
- * The few S3 operations the remote tier uses, on one bucket, with the request counts and bytes
- * the figures need. Every failure of the remote is an {@link IOException} here ({@link
- * RemoteException}); an absent object is a null or false, not an exception.
+ * The few S3 operations the remote tier uses, on one bucket, counting requests. Every failure of
+ * the remote is an {@link IOException} here ({@link RemoteException}); an absent object is a null
+ * or false, not an exception.
  */
 final class Bucket implements AutoCloseable {
     private final S3Client s3;
     private final String bucket;
     private final AtomicLong requests = new AtomicLong();
-    private final AtomicLong bytesUp = new AtomicLong();
 
     /** A failure of the remote (unreachable, refused, timed out, throttled): the local path goes on without it. */
     static final class RemoteException extends IOException {
@@ -128,7 +127,7 @@ final class Bucket implements AutoCloseable {
      * false when it existed.
      */
     boolean putIfAbsent(String key, byte[] bytes) throws IOException {
-        return putIfAbsent(key, RequestBody.fromBytes(bytes), bytes.length);
+        return putIfAbsent(key, RequestBody.fromBytes(bytes));
     }
 
     /** As {@link #putIfAbsent(String, byte[])}, the bytes opened anew for each attempt. */
@@ -139,14 +138,13 @@ final class Bucket implements AutoCloseable {
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
-        }, length, "application/octet-stream"), length);
+        }, length, "application/octet-stream"));
     }
 
-    private boolean putIfAbsent(String key, RequestBody body, long length) throws IOException {
+    private boolean putIfAbsent(String key, RequestBody body) throws IOException {
         requests.incrementAndGet();
         try {
             s3.putObject(r -> r.bucket(bucket).key(key).ifNoneMatch("*"), body);
-            bytesUp.addAndGet(length);
             return true;
         } catch (S3Exception e) {
             if (e.statusCode() == 412 || e.statusCode() == 409) {
@@ -183,10 +181,6 @@ final class Bucket implements AutoCloseable {
 
     long requests() {
         return requests.get();
-    }
-
-    long bytesUp() {
-        return bytesUp.get();
     }
 
     @Override

@@ -2,7 +2,6 @@ package io.mithril.agent.remote;
 
 import java.io.IOException;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -94,9 +93,5 @@ public record RemoteConfig(String bucket, String prefix, URI endpoint, String re
     @Override
     public int hashCode() {
         return describe().hashCode();
-    }
-
-    static byte[] utf8(String s) {
-        return s.getBytes(StandardCharsets.UTF_8);
     }
 }

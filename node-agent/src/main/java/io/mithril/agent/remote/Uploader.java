@@ -227,7 +227,7 @@ public final class Uploader {
     }
 
     /** The group's entries from {@code keys}, by group, oldest first: the queue's order. */
-    static Map<GroupId, List<String>> byGroup(Collection<EntryKey> keys) {
+    private static Map<GroupId, List<String>> byGroup(Collection<EntryKey> keys) {
         Map<GroupId, List<String>> m = new LinkedHashMap<>();
         for (EntryKey k : keys) {
             m.computeIfAbsent(k.group(), g -> new ArrayList<>()).add(k.name());
