@@ -6,6 +6,7 @@ import io.mithril.agent.index.EntryKey;
 import io.mithril.agent.key.DeviceClass;
 import io.mithril.agent.key.GpuProduct;
 import io.mithril.agent.key.GroupId;
+import io.mithril.agent.remote.RemoteConfig;
 import io.mithril.agent.store.ByteSize;
 import io.mithril.api.v1alpha1.Sizes;
 import io.mithril.agent.store.FreeSpaceReserve;
@@ -18,6 +19,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintWriter;
+import java.net.URI;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -84,8 +86,35 @@ public final class AgentMain {
         Long budget;
     }
 
+    /**
+     * The remote tier (docs/remote.md): accepted before and after the command, like {@link RootOption};
+     * without {@code --remote} (or MITHRIL_REMOTE) the agent is node-local.
+     */
+    static class RemoteOptions {
+        @Option(names = "--remote", paramLabel = "s3://BUCKET/PREFIX",
+                description = "Remote tier on S3-compatible storage, shared by every machine of a device class. Env MITHRIL_REMOTE.")
+        String remote;
+
+        @Option(names = "--remote-endpoint", paramLabel = "URL",
+                description = "S3 endpoint other than AWS's (MinIO, Ceph RGW, GCS): path-style addressing. Env MITHRIL_REMOTE_ENDPOINT.")
+        String endpoint;
+
+        @Option(names = "--remote-key-file", paramLabel = "FILE",
+                description = "The key every agent of the remote shares (at least 16 bytes): manifests are signed with it and "
+                        + "unsigned ones ignored. Env MITHRIL_REMOTE_KEY_FILE.")
+        Path keyFile;
+
+        @Option(names = "--remote-checksums", paramLabel = "when-supported|when-required",
+                description = "The SDK's request and response checksums; when-required for stores that reject the default "
+                        + "trailing checksums. Env MITHRIL_REMOTE_CHECKSUMS; default when-supported.")
+        String checksums;
+    }
+
     @CommandLine.Mixin
     StoreOptions global = new StoreOptions();
+
+    @CommandLine.Mixin
+    RemoteOptions globalRemote = new RemoteOptions();
 
     @Option(names = "--min-free", paramLabel = "SIZE|PERCENT", converter = ReserveConverter.class,
             description = "Free space to leave on the store's filesystem (e.g. 15%, 20Gi): the store's limit drops to keep it, "
@@ -208,6 +237,46 @@ public final class AgentMain {
             cfg = cfg.withFreeSpaceReserve(reserve);
         }
         return NodeStore.open(r, cfg);
+    }
+
+    /**
+     * The remote the options name ({@code local}, given after the command, over those before it, over
+     * the environment), or null when none is named. A remote named without a usable key is an error
+     * the caller reports and runs without.
+     */
+    RemoteConfig remoteConfig(RemoteOptions local) throws IOException {
+        String url = pick(local.remote, globalRemote.remote, "MITHRIL_REMOTE");
+        if (url == null || url.isEmpty()) {
+            return null;
+        }
+        String endpoint = pick(local.endpoint, globalRemote.endpoint, "MITHRIL_REMOTE_ENDPOINT");
+        Path keyFile = local.keyFile != null ? local.keyFile : globalRemote.keyFile;
+        if (keyFile == null && System.getenv("MITHRIL_REMOTE_KEY_FILE") != null) {
+            keyFile = Path.of(System.getenv("MITHRIL_REMOTE_KEY_FILE"));
+        }
+        if (keyFile == null) {
+            throw new IllegalArgumentException("--remote needs --remote-key-file (or MITHRIL_REMOTE_KEY_FILE): manifests are signed");
+        }
+        String checksums = pick(local.checksums, globalRemote.checksums, "MITHRIL_REMOTE_CHECKSUMS");
+        if (checksums != null && !checksums.equals("when-supported") && !checksums.equals("when-required")) {
+            throw new IllegalArgumentException("--remote-checksums must be when-supported or when-required: " + checksums);
+        }
+        return RemoteConfig.of(url, endpoint == null || endpoint.isEmpty() ? null : URI.create(endpoint), RemoteConfig.readKey(keyFile))
+                .withChecksumsWhenRequired("when-required".equals(checksums));
+    }
+
+    /** {@link #remoteConfig}, or null with one line on {@code err} when the remote is named but unusable: a cache never keeps a command from running. */
+    RemoteConfig remoteConfigOrNone(RemoteOptions local, PrintWriter err) {
+        try {
+            return remoteConfig(local);
+        } catch (IOException | IllegalArgumentException e) {
+            err.println("mithril: remote not used: " + message(e));
+            return null;
+        }
+    }
+
+    private static String pick(String local, String global, String env) {
+        return local != null ? local : global != null ? global : System.getenv(env);
     }
 
     static final class ReserveConverter implements CommandLine.ITypeConverter<FreeSpaceReserve> {

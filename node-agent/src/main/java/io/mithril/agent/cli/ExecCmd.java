@@ -7,10 +7,12 @@ import io.mithril.agent.ingest.IngestLimits;
 import io.mithril.agent.key.DeviceClass;
 import io.mithril.agent.key.GpuProduct;
 import io.mithril.agent.key.GroupId;
+import io.mithril.agent.remote.RemoteConfig;
 import io.mithril.agent.store.NodeStore;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -28,6 +30,18 @@ final class ExecCmd implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
     @CommandLine.Mixin
     AgentMain.StoreOptions local = new AgentMain.StoreOptions();
+    @CommandLine.Mixin
+    AgentMain.RemoteOptions remote = new AgentMain.RemoteOptions();
+
+    @Option(names = "--remote-fetch-deadline", defaultValue = "${env:MITHRIL_REMOTE_FETCH_DEADLINE:-20}", paramLabel = "SECONDS",
+            description = {"With --remote: the longest the command waits for entries from the remote before it starts",
+                "(with what is local by then). Env MITHRIL_REMOTE_FETCH_DEADLINE; default ${DEFAULT-VALUE}."})
+    long fetchDeadline;
+
+    @Option(names = "--remote-upload-limit", defaultValue = "${env:MITHRIL_REMOTE_UPLOAD_LIMIT:-60}", paramLabel = "SECONDS",
+            description = {"With --remote: the longest exec spends uploading after the command exits 0; what is left is",
+                "uploaded by the next exec on this root. Env MITHRIL_REMOTE_UPLOAD_LIMIT; default ${DEFAULT-VALUE}."})
+    long uploadLimit;
 
     @Option(names = "--cache", defaultValue = "${env:MITHRIL_CACHE:-default}", paramLabel = "NAME",
             description = "Cache name (a DNS label). Env MITHRIL_CACHE; default ${DEFAULT-VALUE}.")
@@ -69,16 +83,23 @@ final class ExecCmd implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr();
         GroupId group = group();
-        try (NodeStore store = main.openStore(local, true)) {
-            java.util.Set<Framework> fws = Framework.parseList(frameworks);
+        Set<Framework> fws = Framework.parseList(frameworks);
+        RemoteConfig remoteConfig = main.remoteConfigOrNone(remote, err);
+        try (NodeStore store = main.openStore(local, true); RemoteRun rr = RemoteRun.open(remoteConfig, store, err)) {
             String driver = cudaDriver;
             if (driver == null && fws.contains(Framework.CUDA)) {
                 driver = DeviceProbe.driverVersion(System.getenv().getOrDefault("MITHRIL_NVIDIA_SMI", "nvidia-smi"));
+            }
+            if (rr != null) {
+                rr.fill(group, fws, Duration.ofSeconds(Math.max(0, fetchDeadline)));
             }
             ExecRunner.Result r = new ExecRunner(store, err).run(new ExecRunner.Options(group, fws,
                     command, Duration.ofSeconds(Math.max(1, interval)),
                     IngestLimits.defaults().withMaxFileBytes(maxFile), System.getenv(), driver));
             err.println(r.summary());
+            if (rr != null) {
+                rr.afterRun(group, r.exitCode() == 0, Duration.ofSeconds(Math.max(0, uploadLimit)));
+            }
             err.flush();
             return r.exitCode();
         }

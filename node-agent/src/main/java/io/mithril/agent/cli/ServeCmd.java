@@ -1,6 +1,7 @@
 package io.mithril.agent.cli;
 
 import io.mithril.agent.serve.AgentMetrics;
+import io.mithril.agent.remote.RemoteConfig;
 import io.mithril.agent.serve.AgentServer;
 import io.mithril.agent.store.NodeStore;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -10,7 +11,11 @@ import io.mithril.agent.kube.KubeAgent;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -62,6 +67,14 @@ final class ServeCmd implements Callable<Integer> {
             description = "Time between ingest passes over running pods' views; default ${DEFAULT-VALUE}.")
     String ingestInterval;
 
+    @CommandLine.Mixin
+    AgentMain.RemoteOptions remote = new AgentMain.RemoteOptions();
+
+    @Option(names = "--remote-upload-interval", defaultValue = "${env:MITHRIL_REMOTE_UPLOAD_INTERVAL:-30s}", paramLabel = "DURATION",
+            description = {"With --remote: time between uploads of the upload queue (what exec runs on this root left);",
+                "the first is at start. Env MITHRIL_REMOTE_UPLOAD_INTERVAL; default ${DEFAULT-VALUE}."})
+    String uploadInterval;
+
     @Option(names = "--node-field-selector", arity = "1", paramLabel = "true|false", defaultValue = "${env:MITHRIL_NODE_FIELD_SELECTOR:-true}",
             description = "Ask the API server for this node's pods only (spec.nodeName field selector). Turn off only for a test API server without field selectors.")
     boolean nodeFieldSelector;
@@ -85,7 +98,15 @@ final class ServeCmd implements Callable<Integer> {
             }
         }));
         AgentMetrics metrics = new AgentMetrics();
-        try (NodeStore store = main.openStore(local, true); AgentServer server = new AgentServer(store, metrics, addr);
+        Duration every = duration(uploadInterval);
+        RemoteConfig remoteConfig = main.remoteConfigOrNone(remote, spec.commandLine().getErr());
+        ScheduledExecutorService uploads = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "mithril-remote-uploads");
+            t.setDaemon(true);
+            return t;
+        });
+        try (NodeStore store = main.openStore(local, true); RemoteRun rr = RemoteRun.open(remoteConfig, store, spec.commandLine().getErr());
+                AgentServer server = new AgentServer(store, metrics, addr);
                 KubernetesClient client = kubernetes ? new KubernetesClientBuilder().build() : null;
                 KubeAgent agent = kubernetes ? new KubeAgent(client, store, metrics, new KubeAgent.Config(nodeName, volumes,
                         deviceClass, gpuProduct, duration(ingestInterval), IngestLimits.defaults(), nodeFieldSelector, kubeletPods, cudaDriver)) : null) {
@@ -98,7 +119,14 @@ final class ServeCmd implements Callable<Integer> {
             }
             spec.commandLine().getErr().println("mithril-agent: serving " + store.root() + " on http://" + listen.substring(0, colon) + ":" + server.port());
             spec.commandLine().getErr().flush();
+            if (rr != null) {
+                uploads.scheduleWithFixedDelay(() -> {
+                    rr.retry();
+                    rr.upload(every.multipliedBy(4));
+                }, 0, every.toMillis(), TimeUnit.MILLISECONDS);
+            }
             stop.await();
+            uploads.shutdownNow();
         } finally {
             closed.countDown();
         }

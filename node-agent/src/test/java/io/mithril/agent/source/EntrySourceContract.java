@@ -7,12 +7,14 @@ import io.mithril.agent.cas.Address;
 import io.mithril.agent.cas.Blake3;
 import io.mithril.agent.index.Entry;
 import io.mithril.agent.index.EntryFile;
+import io.mithril.agent.index.EntryKey;
 import io.mithril.agent.key.DeviceClass;
 import io.mithril.agent.key.GpuProduct;
 import io.mithril.agent.key.GroupId;
 import io.mithril.agent.store.NodeStore;
 import io.mithril.agent.store.StoreConfig;
 import io.mithril.agent.store.StoreFixture;
+import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -54,6 +56,18 @@ public abstract class EntrySourceContract {
 
     /** A source holding exactly {@code seeds} (and nothing else). Called once or more per test. */
     protected abstract EntrySource sourceHolding(List<Seed> seeds) throws Exception;
+
+    /** Commits {@code seeds} into {@code store}, as an implementation's {@link #sourceHolding} may need. */
+    protected static void commitSeeds(NodeStore store, List<Seed> seeds) throws IOException {
+        for (Seed seed : seeds) {
+            List<EntryFile> files = new ArrayList<>();
+            for (SeedFile f : seed.files()) {
+                NodeStore.Stored w = store.put(new ByteArrayInputStream(f.bytes()), f.bytes().length);
+                files.add(new EntryFile(f.path(), w.address(), w.size(), f.executable()));
+            }
+            store.commit(new EntryKey(seed.group(), seed.name()), files, "seed");
+        }
+    }
 
     @AfterEach
     void closeSources() throws Exception {

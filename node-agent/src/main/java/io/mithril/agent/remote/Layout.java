@@ -1,0 +1,39 @@
+package io.mithril.agent.remote;
+
+import io.mithril.agent.cas.Address;
+import io.mithril.agent.key.GroupId;
+
+/**
+ * Object keys under the remote's prefix (docs/remote.md, "Object layout"):
+ * <pre>
+ *   PREFIX/blobs/&lt;blake3&gt;                          a large file's bytes (loose)
+ *   PREFIX/packs/&lt;blake3&gt;                          small files' bytes, concatenated; the hash is the pack's own
+ *   PREFIX/groups/NS/CACHE/DEVICE/PRODUCT/manifests/&lt;blake3&gt;   a signed manifest; the hash is the object's
+ * </pre>
+ * Blobs and packs are shared by every group (they are only bytes named by their hash); what a group
+ * holds is only what its own, authenticated manifests list.
+ */
+final class Layout {
+    private final String prefix;
+
+    Layout(String prefix) {
+        this.prefix = prefix;
+    }
+
+    String blob(Address a) {
+        return prefix + "blobs/" + a.hex();
+    }
+
+    String pack(Address a) {
+        return prefix + "packs/" + a.hex();
+    }
+
+    /** The folder of a group's manifests; {@link GroupId#text()}'s parts are DNS labels and slugs, safe as key parts. */
+    String manifests(GroupId g) {
+        return prefix + "groups/" + g.text() + "/manifests/";
+    }
+
+    String manifest(GroupId g, Address a) {
+        return manifests(g) + a.hex();
+    }
+}

@@ -1,0 +1,39 @@
+package io.mithril.agent.remote;
+
+/**
+ * The remote tier on one bucket: its {@link RemoteSource} (what views fill from) and its {@link
+ * Uploader}, sharing one S3 client.
+ */
+public final class Remote implements AutoCloseable {
+    private final RemoteConfig config;
+    private final RemoteSource source;
+    private final Uploader uploader;
+
+    private Remote(RemoteConfig config) {
+        Bucket bucket = new Bucket(config);
+        this.config = config;
+        this.source = new RemoteSource(bucket, config);
+        this.uploader = new Uploader(source, bucket, config, System::nanoTime);
+    }
+
+    public static Remote open(RemoteConfig config) {
+        return new Remote(config);
+    }
+
+    public RemoteConfig config() {
+        return config;
+    }
+
+    public RemoteSource source() {
+        return source;
+    }
+
+    public Uploader uploader() {
+        return uploader;
+    }
+
+    @Override
+    public void close() {
+        source.close();
+    }
+}

@@ -1,0 +1,97 @@
+package io.mithril.agent.remote;
+
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
+
+/**
+ * Where the remote tier is and how to talk to it. {@code prefix} is empty or ends in '/';
+ * {@code endpoint} null means AWS S3 itself; {@code region} null means the SDK's default chain (then
+ * us-east-1); {@code credentials} null means the SDK's default chain. {@code key}: the shared manifest
+ * key (HMAC-SHA256). {@code checksumsWhenRequired}: send and check the SDK's checksums only where the
+ * S3 API requires them (some S3-compatible stores reject the default trailing checksums).
+ */
+public record RemoteConfig(String bucket, String prefix, URI endpoint, String region, AwsCredentialsProvider credentials,
+        byte[] key, Duration connectTimeout, Duration requestTimeout, int maxAttempts, boolean checksumsWhenRequired) {
+
+    /** The least key length accepted, in bytes. */
+    static final int MIN_KEY_BYTES = 16;
+
+    public RemoteConfig {
+        if (bucket == null || bucket.isEmpty()) {
+            throw new IllegalArgumentException("remote needs a bucket");
+        }
+        prefix = prefix == null ? "" : prefix.replaceAll("^/+", "");
+        if (!prefix.isEmpty() && !prefix.endsWith("/")) {
+            prefix = prefix + "/";
+        }
+        if (key == null || key.length < MIN_KEY_BYTES) {
+            throw new IllegalArgumentException("the remote's manifest key must have at least " + MIN_KEY_BYTES + " bytes");
+        }
+        key = key.clone();
+    }
+
+    /** {@code s3://BUCKET/PREFIX}, with the defaults for everything else. */
+    public static RemoteConfig of(String s3Url, URI endpoint, byte[] key) {
+        URI u = URI.create(s3Url);
+        if (!"s3".equals(u.getScheme()) || u.getHost() == null) {
+            throw new IllegalArgumentException("remote must be s3://BUCKET/PREFIX: " + s3Url);
+        }
+        return new RemoteConfig(u.getHost(), u.getPath(), endpoint, null, null, key,
+                Duration.ofSeconds(2), Duration.ofSeconds(10), 3, false);
+    }
+
+    /** Reads a key file: its bytes, trailing whitespace left off (so a key written by {@code echo} works). */
+    public static byte[] readKey(Path file) throws IOException {
+        byte[] b = Files.readAllBytes(file);
+        int n = b.length;
+        while (n > 0 && Character.isWhitespace(b[n - 1])) {
+            n--;
+        }
+        return Arrays.copyOf(b, n);
+    }
+
+    public RemoteConfig withCredentials(AwsCredentialsProvider c) {
+        return new RemoteConfig(bucket, prefix, endpoint, region, c, key, connectTimeout, requestTimeout, maxAttempts,
+                checksumsWhenRequired);
+    }
+
+    public RemoteConfig withRegion(String r) {
+        return new RemoteConfig(bucket, prefix, endpoint, r, credentials, key, connectTimeout, requestTimeout, maxAttempts,
+                checksumsWhenRequired);
+    }
+
+    public RemoteConfig withTimeouts(Duration connect, Duration request, int attempts) {
+        return new RemoteConfig(bucket, prefix, endpoint, region, credentials, key, connect, request, attempts,
+                checksumsWhenRequired);
+    }
+
+    public RemoteConfig withChecksumsWhenRequired(boolean w) {
+        return new RemoteConfig(bucket, prefix, endpoint, region, credentials, key, connectTimeout, requestTimeout, maxAttempts, w);
+    }
+
+    /** {@code s3://bucket/prefix}, for logs. */
+    public String describe() {
+        return "s3://" + bucket + "/" + prefix;
+    }
+
+    @Override
+    public String toString() {
+        return describe() + (endpoint != null ? " at " + endpoint : "") + " (key " + key.length + " B)";
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof RemoteConfig r && r.describe().equals(describe()) && Arrays.equals(r.key, key)
+                && String.valueOf(r.endpoint).equals(String.valueOf(endpoint));
+    }
+
+    @Override
+    public int hashCode() {
+        return describe().hashCode();
+    }
+}
