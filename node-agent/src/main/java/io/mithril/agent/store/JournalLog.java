@@ -3,12 +3,14 @@ package io.mithril.agent.store;
 import io.mithril.agent.cas.Address;
 import io.mithril.agent.cas.BlobStore;
 import io.mithril.agent.index.Entry;
+import io.mithril.agent.index.EntryKey;
 import io.mithril.agent.index.Index;
 import io.mithril.agent.index.Journal;
 import io.mithril.agent.index.JournalRecord;
 import io.mithril.agent.key.GroupId;
 import java.io.Closeable;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -20,6 +22,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,11 +42,25 @@ final class JournalLog implements Closeable {
     private long gen;
     private long offset;
     private long recordsSinceCompaction;
+    /** The heap the index may take ({@link StoreConfig#indexHeap()}); a replay past it evicts as it goes. */
+    private final long indexHeap;
+    /** What pins the entries now, read only when a replay must evict. */
+    private PinSource pins = () -> k -> false;
+    private Predicate<EntryKey> pinnedNow;
+    /** Entries a replay evicted to stay within {@link #indexHeap}, not yet journaled. */
+    private final List<Index.Removal> overflow = new ArrayList<>();
 
-    JournalLog(Path root, Index index, BlobStore.WriteFaults faults) {
+    /** The pins in force (every process's), read from the leases when first needed. */
+    @FunctionalInterface
+    interface PinSource {
+        Predicate<EntryKey> pinned() throws IOException;
+    }
+
+    JournalLog(Path root, Index index, BlobStore.WriteFaults faults, long indexHeap) {
         this.root = root;
         this.index = index;
         this.faults = faults;
+        this.indexHeap = indexHeap;
     }
 
     /**
@@ -51,7 +68,9 @@ final class JournalLog implements Closeable {
      * generation (the index is rebuilt from the new one), replays what others appended and cuts a
      * torn tail. Returns the number of records replayed.
      */
-    int catchUp() throws IOException {
+    int catchUp(PinSource pinSource) throws IOException {
+        pins = pinSource;
+        pinnedNow = null;
         long current = readCurrentGen();
         if (journal == null || current != gen) {
             if (journal != null) {
@@ -65,7 +84,12 @@ final class JournalLog implements Closeable {
             recordsSinceCompaction = 0;
             index.clear();
         }
-        Journal.Replay r = journal.replay(offset, this::apply);
+        Journal.Replay r;
+        try {
+            r = journal.replay(offset, this::apply);
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        }
         if (r.undecodable()) {
             throw new IOException("journal " + journal.file() + " has a record this agent cannot read at offset "
                     + r.endOffset() + " (written by a newer Mithril?); refusing to touch the store");
@@ -102,11 +126,49 @@ final class JournalLog implements Closeable {
     private void apply(JournalRecord rec) {
         if (rec instanceof JournalRecord.Commit c) {
             index.put(c.toEntry());
+            if (index.heapEstimate() > indexHeap) {
+                evictWhileReplaying();
+            }
         } else if (rec instanceof JournalRecord.Remove rm) {
             index.remove(rm.key(), rm.cause());
         } else if (rec instanceof JournalRecord.Touch t) {
             index.touch(t.key(), t.time());
         }
+    }
+
+    /**
+     * The journal holds more than this agent's heap may index (its heap was lowered, or another
+     * process with a larger one committed): evict the least recently used unpinned entries now,
+     * down to 95 %, rather than run out of memory before the replay ends. Journaled by the caller
+     * through {@link #drainOverflow()}.
+     */
+    private void evictWhileReplaying() {
+        if (pinnedNow == null) {
+            try {
+                pinnedNow = pins.pinned();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        overflow.addAll(index.evictToHeap(indexHeap - indexHeap / 20, pinnedNow));
+    }
+
+    /**
+     * The entries replays evicted for memory since the last call, less those committed again
+     * later in the journal (that version stays): the caller journals their removal.
+     */
+    List<Index.Removal> drainOverflow() {
+        if (overflow.isEmpty()) {
+            return List.of();
+        }
+        List<Index.Removal> out = new ArrayList<>(overflow.size());
+        for (Index.Removal r : overflow) {
+            if (index.get(r.entry().key()) == null) {
+                out.add(r);
+            }
+        }
+        overflow.clear();
+        return out;
     }
 
     /** Appends records the index already reflects; with {@code force} they are durable when this returns. */

@@ -131,7 +131,7 @@ public final class NodeStore implements Closeable {
             this.pinning = new Pinning(root);
         }
         this.blobs = new BlobStore(root, pinning.id(), config.faults());
-        this.journal = new JournalLog(root, index, config.faults());
+        this.journal = new JournalLog(root, index, config.faults(), config.indexHeap());
         this.capacity = new Capacity(config, fileStore, index, pinning, this::retire);
         this.reconciler = new Reconciler(root, blobs, index, config, pinning, capacity, this::retire);
         this.evictor = Executors.newSingleThreadExecutor(r -> {
@@ -427,6 +427,19 @@ public final class NodeStore implements Closeable {
                     }
                     synced.addAll(fresh.keySet());
                     out.add(new Outcome(pe, e, null));
+                }
+                if (index.heapEstimate() > config.indexHeap()) {
+                    if (others == Capacity.NO_OTHERS) {
+                        others = pinning.others();
+                    }
+                    List<Index.Removal> ev = index.evictToHeap(config.indexHeap() - config.indexHeap() / 20,
+                            pinning.pinned(others, keep));
+                    log.warn("index at its heap ceiling ({} MiB of {} max heap): evicted {} least recently used entries",
+                            config.indexHeap() >> 20, Runtime.getRuntime().maxMemory() >> 20, ev.size());
+                    removals.addAll(ev);
+                    for (Index.Removal r : ev) {
+                        records.add(new JournalRecord.Remove(r.entry().key(), r.cause()));
+                    }
                 }
                 // Every blob first named here is durable, bytes and name, before the record is.
                 blobs.syncBlobs(synced);
@@ -744,8 +757,15 @@ public final class NodeStore implements Closeable {
 
     /** Brings the index up to the journal's end and applies queued uses. Under the lock. */
     private void refresh() throws IOException {
-        if (journal.catchUp() > 0 && capacity.dropCommittedElsewhere()) {
+        if (journal.catchUp(() -> pinning.pinned(pinning.others(), k -> false)) > 0
+                && capacity.dropCommittedElsewhere()) {
             pinning.markStale();
+        }
+        List<Index.Removal> overflow = journal.drainOverflow();
+        if (!overflow.isEmpty()) {
+            log.warn("the journal holds more entries than {} MiB of heap index: evicted {} least recently used ({} entries left)",
+                    config.indexHeap() >> 20, overflow.size(), index.entryCount());
+            retire(overflow);
         }
         if (!touches.isEmpty()) {
             List<JournalRecord.Touch> batch = new ArrayList<>();

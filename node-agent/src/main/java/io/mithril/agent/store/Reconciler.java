@@ -15,7 +15,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.atomic.LongAdder;
@@ -94,39 +93,55 @@ final class Reconciler {
      * dead processes. Under the lock.
      */
     void reconcile() throws IOException {
-        Set<Address> onDisk = new HashSet<>(Math.max(16, index.blobCount() * 2));
-        blobs.scan(onDisk::add, p -> log.warn("stray file in the blob tree, ignored: {}", p));
         int[] orphans = {0};
-        List<EntryKey> lost = dropLost(onDisk, orphans);
+        List<EntryKey> lost = sweep(orphans, true);
         if (!lost.isEmpty() || orphans[0] > 0) {
             log.warn("reconciled the index with the disk: {} entries lost a blob, {} orphan blobs removed",
                     lost.size(), orphans[0]);
         }
     }
 
-    private List<EntryKey> dropLost(Set<Address> onDisk, int[] orphansRemoved) throws IOException {
-        Set<Address> missing = new HashSet<>();
-        index.forEachBlob(a -> {
-            if (!onDisk.contains(a)) {
-                missing.add(a);
-            }
-        });
-        List<Index.Removal> removals = new ArrayList<>();
-        for (Address a : missing) {
-            removeReferring(a, EvictionCause.LOST, removals);
-        }
-        retirer.retire(removals);
+    /**
+     * Lists every blob on disk once, marking those the index knows (a bit each: no set of every
+     * address, which at ten million blobs would not fit the agent's heap) and deleting orphans as
+     * they are found; then drops the entries that name a blob not found. Under the lock.
+     */
+    private List<EntryKey> sweep(int[] orphansRemoved, boolean logStray) throws IOException {
         Leases.Others others = pinning.others();
         long cutoff = config.clock().getAsLong() - config.orphanGrace().toMillis();
-        for (Address a : onDisk) {
-            if (index.hasBlob(a) || capacity.isPending(a)) {
-                continue;
-            }
-            if (others.liveIds().isEmpty() || blobs.mtimeMillis(a) < cutoff) {
-                blobs.delete(a);
-                orphansRemoved[0]++;
+        Set<Address> missing;
+        index.startMarks();
+        try {
+            blobs.scan(a -> {
+                if (index.mark(a) || capacity.isPending(a)) {
+                    return;
+                }
+                if (others.liveIds().isEmpty() || blobs.mtimeMillis(a) < cutoff) {
+                    try {
+                        blobs.delete(a);
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                    orphansRemoved[0]++;
+                }
+            }, p -> {
+                if (logStray) {
+                    log.warn("stray file in the blob tree, ignored: {}", p);
+                }
+            });
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        } finally {
+            missing = index.endMarks();
+        }
+        List<Index.Removal> removals = new ArrayList<>();
+        for (EntryKey k : index.entriesReferring(missing)) {
+            Index.Removal r = index.remove(k, EvictionCause.LOST);
+            if (r != null) {
+                removals.add(r);
             }
         }
+        retirer.retire(removals);
         sweepTemps(others);
         List<EntryKey> out = new ArrayList<>();
         removals.forEach(r -> out.add(r.entry().key()));
@@ -198,7 +213,7 @@ final class Reconciler {
 
     /** Removes from the index every entry that names {@code a}, adding the removals to {@code into}. Under the lock. */
     private void removeReferring(Address a, EvictionCause cause, List<Index.Removal> into) {
-        for (EntryKey k : index.entriesReferring(a)) {
+        for (EntryKey k : index.entriesReferring(Set.of(a))) {
             Index.Removal r = index.remove(k, cause);
             if (r != null) {
                 into.add(r);
@@ -253,10 +268,8 @@ final class Reconciler {
     VerifyReport finishVerify(Hashed h) throws IOException {
         Damage d = settle(h.damaged());
         int[] orphans = {0};
-        Set<Address> now = new HashSet<>(); // listed again under the lock: commits made while hashing count
-        blobs.scan(now::add, p -> { });
-        List<EntryKey> dropped = new ArrayList<>(d.dropped());
-        dropped.addAll(dropLost(now, orphans));
+        List<EntryKey> dropped = new ArrayList<>(d.dropped()); // listed again under the lock: commits made while hashing count
+        dropped.addAll(sweep(orphans, false));
         return new VerifyReport(h.all().size(), h.bytes(), d.quarantined(), dropped, h.stray(), orphans[0], d.repaired());
     }
 
