@@ -27,6 +27,21 @@ final class BlobTable {
         return (int) (h ^ (h >>> 32)) & mask;
     }
 
+    /** Sizes the arrays for {@code n} blobs at once, when empty. */
+    void presize(int n) {
+        if (count != 0 || n <= sizes.length) {
+            return;
+        }
+        words = new long[4 * n];
+        sizes = new long[n];
+        refs = new int[n];
+        int cap = 32;
+        while (n * 10L > cap * 7L) {
+            cap <<= 1;
+        }
+        slots = new int[cap];
+    }
+
     int count() {
         return count;
     }

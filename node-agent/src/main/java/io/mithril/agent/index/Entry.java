@@ -83,6 +83,45 @@ public final class Entry {
         this.provenanceAt = at;
     }
 
+    /** From a snapshot: parts already in their compact form, checked when first committed. */
+    Entry(GroupId group, byte[] name, long[] words, byte[] paths, long created, long lastUse, String provenance,
+            long provenanceAt) {
+        if (words.length == 0 || words.length % WORDS != 0) {
+            throw new IllegalArgumentException("bad file words in a snapshot: " + words.length);
+        }
+        this.group = group;
+        this.name = name;
+        this.hash = hash(group, name);
+        this.words = words;
+        this.paths = paths;
+        long b = 0;
+        for (int i = 4; i < words.length; i += WORDS) {
+            b += words[i];
+        }
+        this.bytes = b;
+        this.created = created;
+        this.lastUse = lastUse;
+        this.provenance = provenance;
+        this.provenanceAt = provenanceAt;
+    }
+
+    long[] words() {
+        return words;
+    }
+
+    byte[] paths() {
+        return paths;
+    }
+
+    /** The provenance, or its part before the time when {@link #provenanceAt()} holds one. */
+    String provenancePart() {
+        return provenance;
+    }
+
+    long provenanceAt() {
+        return provenanceAt;
+    }
+
     static int hash(GroupId group, byte[] name) {
         int h = group.hashCode();
         for (byte x : name) {

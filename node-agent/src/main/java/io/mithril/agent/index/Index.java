@@ -185,6 +185,26 @@ public final class Index {
         return unlink(g, old, EvictionCause.DELETED);
     }
 
+    /** Sizes the tables for this many entries and blobs at once (a snapshot's load). */
+    void presize(int entries, int blobCount) {
+        int cap = 64;
+        while (cap - (cap >>> 2) < entries) {
+            cap <<= 1;
+        }
+        if (cap > table.length && entryCount == 0) {
+            table = new Entry[cap];
+        }
+        blobs.presize(blobCount);
+    }
+
+    /** A group's latest use as a snapshot recorded it (uses of entries since removed count). */
+    void restoreGroupLastUse(GroupId group, long lastUse) {
+        Group g = groups.get(group);
+        if (g != null && lastUse != 0) {
+            g.maxUse = Math.max(g.maxUse, lastUse);
+        }
+    }
+
     public Entry get(EntryKey key) {
         return find(key);
     }

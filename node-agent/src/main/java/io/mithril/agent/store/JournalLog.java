@@ -7,10 +7,12 @@ import io.mithril.agent.index.EntryKey;
 import io.mithril.agent.index.Index;
 import io.mithril.agent.index.Journal;
 import io.mithril.agent.index.JournalRecord;
+import io.mithril.agent.index.Snapshot;
 import io.mithril.agent.key.GroupId;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -34,6 +36,8 @@ import org.slf4j.LoggerFactory;
 final class JournalLog implements Closeable {
 
     private static final Logger log = LoggerFactory.getLogger(JournalLog.class);
+    /** The index as of the last clean close ({@link Snapshot}). */
+    static final String SNAPSHOT = "index.snap";
 
     private final Path root;
     private final Index index;
@@ -42,13 +46,15 @@ final class JournalLog implements Closeable {
     private long gen;
     private long offset;
     private long recordsSinceCompaction;
+    /** Whether this process's index was first loaded from a snapshot. */
+    private boolean fromSnapshot;
     /** The heap the index may take ({@link StoreConfig#indexHeap()}); a replay past it evicts as it goes. */
     private final long indexHeap;
     /** What pins the entries now, read only when a replay must evict. */
     private PinSource pins = () -> k -> false;
     private Predicate<EntryKey> pinnedNow;
     /** Entries a replay evicted to stay within {@link #indexHeap}, not yet journaled. */
-    private final List<Index.Removal> overflow = new ArrayList<>();
+    private final ReplayEvictions overflow = new ReplayEvictions();
 
     /** The pins in force (every process's), read from the leases when first needed. */
     @FunctionalInterface
@@ -78,11 +84,16 @@ final class JournalLog implements Closeable {
             }
             Path file = root.resolve("journal." + current);
             StorePermissions.createPrivateFile(file);
+            boolean first = journal == null;
             journal = new Journal(file);
             gen = current;
             offset = 0;
             recordsSinceCompaction = 0;
             index.clear();
+            if (first) {
+                offset = loadSnapshot();
+                recordsSinceCompaction = index.entryCount();
+            }
         }
         Journal.Replay r;
         try {
@@ -102,6 +113,70 @@ final class JournalLog implements Closeable {
         offset = r.endOffset();
         recordsSinceCompaction += r.records();
         return r.records();
+    }
+
+    /**
+     * At this process's first look at the journal, after a clean close (the marker is still
+     * there: the recovery that removes it runs next): the index from the snapshot the close
+     * wrote, if it stands for this generation and the journal's exact length. Returns the journal
+     * offset the index now reflects (0: replay it all). The snapshot is deleted either way: from
+     * the first append on it stands for nothing.
+     */
+    private long loadSnapshot() throws IOException {
+        Path snap = root.resolve(SNAPSHOT);
+        if (!Files.exists(snap)) {
+            return 0;
+        }
+        try {
+            long length = journal.size();
+            if (Files.exists(root.resolve(Reconciler.CLEAN)) && Snapshot.read(snap, index, new Snapshot.Covers(gen, length), indexHeap)) {
+                log.info("index loaded from the clean close's snapshot ({} entries)", index.entryCount());
+                fromSnapshot = true;
+                return length;
+            }
+            log.info("snapshot {} does not match the journal or exceeds {} MiB of index heap: replaying the journal",
+                    snap.getFileName(), indexHeap >> 20);
+            return 0;
+        } catch (IOException | RuntimeException e) {
+            index.clear();
+            log.warn("could not read snapshot {} ({}): replaying the journal", snap.getFileName(), e.toString());
+            return 0;
+        } finally {
+            Files.deleteIfExists(snap);
+        }
+    }
+
+    boolean loadedFromSnapshot() {
+        return fromSnapshot;
+    }
+
+    /**
+     * At a clean close, once the journal is forced: writes the index as a {@link Snapshot} for
+     * the next open (temp file, fsync, rename). Only an optimisation: a failure is logged.
+     */
+    void writeSnapshot() {
+        Path tmp = root.resolve(SNAPSHOT + ".tmp");
+        try {
+            long length = journal.size();
+            if (offset != length) {
+                return; // not caught up: the index does not stand for the whole journal
+            }
+            Files.deleteIfExists(tmp);
+            StorePermissions.createPrivateFile(tmp);
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                Snapshot.write(Channels.newOutputStream(ch), index, new Snapshot.Covers(gen, length));
+                ch.force(true);
+            }
+            Files.move(tmp, root.resolve(SNAPSHOT), StandardCopyOption.ATOMIC_MOVE);
+            BlobStore.fsyncDir(root);
+        } catch (IOException | RuntimeException e) {
+            log.warn("could not write the index snapshot ({}); the next open replays the journal", e.toString());
+            try {
+                Files.deleteIfExists(tmp);
+            } catch (IOException ignored) {
+                // the next close overwrites it
+            }
+        }
     }
 
     /** Compacts when the journal holds more than twice as many records as live entries (plus 100,000). */
@@ -150,25 +225,30 @@ final class JournalLog implements Closeable {
                 throw new UncheckedIOException(e);
             }
         }
-        overflow.addAll(index.evictToHeap(indexHeap - indexHeap / 20, pinnedNow));
+        for (Index.Removal r : index.evictToHeap(indexHeap - indexHeap / 20, pinnedNow)) {
+            overflow.add(r);
+        }
     }
 
     /**
-     * The entries replays evicted for memory since the last call, less those committed again
-     * later in the journal (that version stays): the caller journals their removal.
+     * Journals the removal of the entries replays evicted for memory, less those committed again
+     * later in the journal (that version stays), in durable chunks; after each chunk hands over
+     * the blobs they freed that no entry names now, to be deleted. Returns how many were removed.
      */
-    List<Index.Removal> drainOverflow() {
+    int retireOverflow(ReplayEvictions.BlobSink freed) throws IOException {
         if (overflow.isEmpty()) {
-            return List.of();
+            return 0;
         }
-        List<Index.Removal> out = new ArrayList<>(overflow.size());
-        for (Index.Removal r : overflow) {
-            if (index.get(r.entry().key()) == null) {
-                out.add(r);
+        int[] n = {0};
+        overflow.drain(index, chunk -> {
+            appendDurably(chunk);
+            n[0] += chunk.size();
+        }, a -> {
+            if (!index.hasBlob(a)) {
+                freed.accept(a);
             }
-        }
-        overflow.clear();
-        return out;
+        });
+        return n[0];
     }
 
     /** Appends records the index already reflects; with {@code force} they are durable when this returns. */

@@ -9,6 +9,7 @@ import io.mithril.agent.index.EvictionCause;
 import io.mithril.agent.index.Index;
 import io.mithril.agent.index.Journal;
 import io.mithril.agent.index.JournalRecord;
+import io.mithril.agent.index.Snapshot;
 import io.mithril.agent.key.GroupId;
 import java.io.ByteArrayInputStream;
 import java.io.Closeable;
@@ -52,6 +53,7 @@ import org.slf4j.LoggerFactory;
  *   journal.N, CURRENT     the index journal of generation N ({@link Journal}), CURRENT names N
  *   lock                   the store lock (an exclusive record lock, held briefly)
  *   clean                  only while closed cleanly: the next open skips the blob scan ({@link Reconciler#recover})
+ *   index.snap             the index as of that clean close, read instead of the journal ({@link Snapshot})
  *   leases/ID.lease        each live process's pins and reservations ({@link Leases})
  *   tmp/, quarantine/      in-flight writes; blobs that failed verification
  * </pre>
@@ -188,6 +190,11 @@ public final class NodeStore implements Closeable {
      */
     public boolean openedClean() {
         return scanSkipped;
+    }
+
+    /** Whether this open read the index from the clean close's snapshot rather than the journal. For tests. */
+    boolean loadedFromSnapshot() {
+        return journal.loadedFromSnapshot();
     }
 
     // ---------------------------------------------------------------- blobs (the seed's API)
@@ -648,16 +655,20 @@ public final class NodeStore implements Closeable {
         for (Index.Removal r : removals) {
             evictions.get(r.cause()).increment();
             for (Address a : r.freedBlobs()) {
-                if (index.hasBlob(a)) {
-                    continue;
-                }
-                try {
-                    blobs.delete(a);
-                } catch (IOException e) {
-                    orphansLeft = true;
-                    log.warn("could not delete freed blob {}: {} (the next sweep retries)", a, e.toString());
+                if (!index.hasBlob(a)) {
+                    deleteFreedBlob(a);
                 }
             }
+        }
+    }
+
+    /** Deletes a blob no entry names any more; if that fails, the next open scans for it. */
+    private void deleteFreedBlob(Address a) {
+        try {
+            blobs.delete(a);
+        } catch (IOException e) {
+            orphansLeft = true;
+            log.warn("could not delete freed blob {}: {} (the next sweep retries)", a, e.toString());
         }
     }
 
@@ -761,11 +772,11 @@ public final class NodeStore implements Closeable {
                 && capacity.dropCommittedElsewhere()) {
             pinning.markStale();
         }
-        List<Index.Removal> overflow = journal.drainOverflow();
-        if (!overflow.isEmpty()) {
-            log.warn("the journal holds more entries than {} MiB of heap index: evicted {} least recently used ({} entries left)",
-                    config.indexHeap() >> 20, overflow.size(), index.entryCount());
-            retire(overflow);
+        int overflow = journal.retireOverflow(this::deleteFreedBlob);
+        if (overflow > 0) {
+            evictions.get(EvictionCause.MEMORY).add(overflow);
+            log.warn("the journal holds more entries than {} MiB of heap can index: evicted {} least recently used ({} left)",
+                    config.indexHeap() >> 20, overflow, index.entryCount());
         }
         if (!touches.isEmpty()) {
             List<JournalRecord.Touch> batch = new ArrayList<>();
@@ -800,7 +811,10 @@ public final class NodeStore implements Closeable {
                     }
                 }
                 journal.force(); // uses were appended without force
-                reconciler.markClean(orphansLeft);
+                if (reconciler.mayMarkClean(orphansLeft)) {
+                    journal.writeSnapshot();
+                    reconciler.markClean(orphansLeft);
+                }
                 return null;
             });
         } finally {

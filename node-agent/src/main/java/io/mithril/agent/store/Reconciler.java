@@ -33,10 +33,10 @@ final class Reconciler {
     private static final String MARKER = "mithril-store";
     private static final int FORMAT = 1;
     private static final java.util.regex.Pattern LAYOUT = java.util.regex.Pattern.compile(
-            "mithril-store(\\..*\\.tmp)?|lock|leases|blobs|tmp|quarantine|CURRENT(\\.tmp)?|journal\\.\\d+|clean(\\.tmp)?|"
+            "mithril-store(\\..*\\.tmp)?|lock|leases|blobs|tmp|quarantine|CURRENT(\\.tmp)?|journal\\.\\d+|clean(\\.tmp)?|index\\.snap(\\.tmp)?|"
             + io.mithril.agent.fs.NodeRoot.PATTERN.pattern());
     /** Written at a clean close by the last process on the root, removed at every open. */
-    private static final String CLEAN = "clean";
+    static final String CLEAN = "clean";
 
     private final Path root;
     private final BlobStore blobs;
@@ -198,7 +198,7 @@ final class Reconciler {
      * or this process failed to delete a blob it freed (an orphan only a scan finds).
      */
     void markClean(boolean orphansLeft) throws IOException {
-        if (orphansLeft || !pinning.others().liveIds().isEmpty() || pinning.crashSeen()) {
+        if (!mayMarkClean(orphansLeft)) {
             return;
         }
         Path tmp = root.resolve(CLEAN + ".tmp");
@@ -209,6 +209,11 @@ final class Reconciler {
         }
         Files.move(tmp, root.resolve(CLEAN), StandardCopyOption.ATOMIC_MOVE);
         BlobStore.fsyncDir(root);
+    }
+
+    /** Whether {@link #markClean} would mark the close clean. */
+    boolean mayMarkClean(boolean orphansLeft) throws IOException {
+        return !orphansLeft && pinning.others().liveIds().isEmpty() && !pinning.crashSeen();
     }
 
     /** Removes from the index every entry that names {@code a}, adding the removals to {@code into}. Under the lock. */
