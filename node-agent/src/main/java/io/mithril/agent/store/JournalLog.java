@@ -53,8 +53,10 @@ final class JournalLog implements Closeable {
     /** What pins the entries now, read only when a replay must evict. */
     private PinSource pins = () -> k -> false;
     private Predicate<EntryKey> pinnedNow;
-    /** Entries a replay evicted to stay within {@link #indexHeap}, not yet journaled. */
-    private final ReplayEvictions overflow = new ReplayEvictions();
+    /** Removals a replay made to stay within {@link #indexHeap}, not yet appended. */
+    private final List<JournalRecord.Remove> overflow = new ArrayList<>();
+    /** Entries replays evicted for memory since the caller last asked. */
+    private int overflowCount;
 
     /** The pins in force (every process's), read from the leases when first needed. */
     @FunctionalInterface
@@ -100,6 +102,13 @@ final class JournalLog implements Closeable {
             r = journal.replay(offset, this::apply);
         } catch (UncheckedIOException e) {
             throw e.getCause();
+        }
+        if (!overflow.isEmpty() || overflowCount > 0) {
+            try {
+                flushOverflow(true);
+            } catch (UncheckedIOException e) {
+                throw e.getCause();
+            }
         }
         if (r.undecodable()) {
             throw new IOException("journal " + journal.file() + " has a record this agent cannot read at offset "
@@ -214,8 +223,11 @@ final class JournalLog implements Closeable {
     /**
      * The journal holds more than this agent's heap may index (its heap was lowered, or another
      * process with a larger one committed): evict the least recently used unpinned entries now,
-     * down to 95 %, rather than run out of memory before the replay ends. Journaled by the caller
-     * through {@link #drainOverflow()}.
+     * down to 95 %, rather than run out of memory before the replay ends. Their removals are
+     * appended in chunks as the replay goes (past the end it reads to, so it does not meet them;
+     * the next catch-up does, and a later commit of the same key that this replay applied is
+     * removed then too), without keeping the evicted entries; the blobs they freed are not
+     * deleted here but left to a scan ({@link #drainReplayEvictions}).
      */
     private void evictWhileReplaying() {
         if (pinnedNow == null) {
@@ -226,29 +238,32 @@ final class JournalLog implements Closeable {
             }
         }
         for (Index.Removal r : index.evictToHeap(indexHeap - indexHeap / 20, pinnedNow)) {
-            overflow.add(r);
+            overflow.add(new JournalRecord.Remove(r.entry().key(), r.cause()));
+        }
+        if (overflow.size() >= 10_000) {
+            flushOverflow(false);
         }
     }
 
-    /**
-     * Journals the removal of the entries replays evicted for memory, less those committed again
-     * later in the journal (that version stays), in durable chunks; after each chunk hands over
-     * the blobs they freed that no entry names now, to be deleted. Returns how many were removed.
-     */
-    int retireOverflow(ReplayEvictions.BlobSink freed) throws IOException {
-        if (overflow.isEmpty()) {
-            return 0;
+    private void flushOverflow(boolean force) {
+        try {
+            journal.append(overflow, force);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
-        int[] n = {0};
-        overflow.drain(index, chunk -> {
-            appendDurably(chunk);
-            n[0] += chunk.size();
-        }, a -> {
-            if (!index.hasBlob(a)) {
-                freed.accept(a);
-            }
-        });
-        return n[0];
+        overflowCount += overflow.size();
+        recordsSinceCompaction += overflow.size();
+        overflow.clear();
+    }
+
+    /**
+     * How many entries replays evicted for memory since the last call (their removals are
+     * durable). The blobs they alone held are orphans now: the caller has the disk scanned.
+     */
+    int drainReplayEvictions() {
+        int n = overflowCount;
+        overflowCount = 0;
+        return n;
     }
 
     /** Appends records the index already reflects; with {@code force} they are durable when this returns. */

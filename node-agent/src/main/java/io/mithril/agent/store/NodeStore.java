@@ -164,7 +164,13 @@ public final class NodeStore implements Closeable {
         try {
             s = new NodeStore(real, config);
             NodeStore st = s;
-            s.scanSkipped = s.locked(() -> st.reconciler.recover(config.reconcileOnOpen()));
+            s.scanSkipped = s.locked(() -> {
+                boolean skipped = st.reconciler.recover(config.reconcileOnOpen(), st.orphansLeft);
+                if (config.reconcileOnOpen() && !skipped) {
+                    st.orphansLeft = false; // the full scan deleted every orphan
+                }
+                return skipped;
+            });
             return s;
         } catch (IOException | RuntimeException e) {
             if (s != null) {
@@ -772,9 +778,10 @@ public final class NodeStore implements Closeable {
                 && capacity.dropCommittedElsewhere()) {
             pinning.markStale();
         }
-        int overflow = journal.retireOverflow(this::deleteFreedBlob);
+        int overflow = journal.drainReplayEvictions();
         if (overflow > 0) {
             evictions.get(EvictionCause.MEMORY).add(overflow);
+            orphansLeft = true; // the blobs they held: the open's scan (or the next open's) deletes them
             log.warn("the journal holds more entries than {} MiB of heap can index: evicted {} least recently used ({} left)",
                     config.indexHeap() >> 20, overflow, index.entryCount());
         }

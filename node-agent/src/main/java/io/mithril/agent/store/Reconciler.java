@@ -166,11 +166,11 @@ final class Reconciler {
      * At open, under the lock: what the previous life of the store left. After a clean close (the
      * marker is there) the index replayed from the journal names exactly the blobs on disk, so
      * only the cheap part runs (dead processes' leases and temp files); otherwise, or when
-     * {@code full}, the whole {@link #reconcile}. The marker is removed durably first either way, so
+     * {@code full}, or when {@code orphansKnown} (the replay evicted for memory), the whole {@link #reconcile}. The marker is removed durably first either way, so
      * a crash of this process from now on leaves a store that the next open rebuilds in full.
      * Returns whether the blob scan was skipped.
      */
-    boolean recover(boolean full) throws IOException {
+    boolean recover(boolean full, boolean orphansKnown) throws IOException {
         Path marker = root.resolve(CLEAN);
         boolean clean = Files.deleteIfExists(marker);
         if (clean) {
@@ -179,7 +179,7 @@ final class Reconciler {
         if (!full) {
             return false;
         }
-        if (clean) {
+        if (clean && !orphansKnown) {
             sweepTemps(pinning.others());
             log.info("opened after a clean close: blob scan skipped");
             return true;
