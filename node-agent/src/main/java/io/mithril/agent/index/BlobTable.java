@@ -188,15 +188,13 @@ final class BlobTable {
         return true;
     }
 
-    /** Ends the marking; hands over every blob the index knows that was not marked. */
-    void endMarks(Consumer<Address> unmarked) {
-        long[] m = marks;
+    /** Whether the blob with this id was marked since {@link #startMarks}. */
+    boolean marked(int id) {
+        return (marks[id >>> 6] & (1L << id)) != 0;
+    }
+
+    void endMarks() {
         marks = null;
-        for (int s : slots.clone()) {
-            if (s != 0 && (m[(s - 1) >>> 6] & (1L << (s - 1))) == 0) {
-                unmarked.accept(address(s - 1));
-            }
-        }
     }
 
     void clear() {

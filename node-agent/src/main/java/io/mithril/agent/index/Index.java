@@ -7,7 +7,6 @@ import java.util.AbstractCollection;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -436,11 +435,24 @@ public final class Index {
         return blobs.mark(a);
     }
 
-    /** Ends a reconcile: the blobs the index knows that were not found on disk. */
-    public Set<Address> endMarks() {
-        Set<Address> missing = new HashSet<>();
-        blobs.endMarks(missing::add);
-        return missing;
+    /**
+     * Ends a reconcile: the entries that name a blob not found on disk (one scan of the entries
+     * against the mark bits; no set of the missing addresses, which may be all of them).
+     */
+    public List<EntryKey> endMarks() {
+        List<EntryKey> out = new ArrayList<>();
+        for (Group g : groups.values()) {
+            for (Entry e = g.oldest; e != null; e = e.newer) {
+                for (int i = 0, n = e.fileCount(); i < n; i++) {
+                    if (!blobs.marked(blobs.find(e.address(i)))) {
+                        out.add(e.key());
+                        break;
+                    }
+                }
+            }
+        }
+        blobs.endMarks();
+        return out;
     }
 
     /** Every entry that refers to the blob (a scan: used only on the rare corruption path). */

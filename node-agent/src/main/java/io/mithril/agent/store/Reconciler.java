@@ -109,7 +109,7 @@ final class Reconciler {
     private List<EntryKey> sweep(int[] orphansRemoved, boolean logStray) throws IOException {
         Leases.Others others = pinning.others();
         long cutoff = config.clock().getAsLong() - config.orphanGrace().toMillis();
-        Set<Address> missing;
+        List<EntryKey> lost;
         index.startMarks();
         try {
             blobs.scan(a -> {
@@ -132,20 +132,22 @@ final class Reconciler {
         } catch (UncheckedIOException e) {
             throw e.getCause();
         } finally {
-            missing = index.endMarks();
+            lost = index.endMarks();
         }
+        // in chunks: removals hold their entries and freed addresses until retired
         List<Index.Removal> removals = new ArrayList<>();
-        for (EntryKey k : index.entriesReferring(missing)) {
-            Index.Removal r = index.remove(k, EvictionCause.LOST);
+        for (int i = 0; i < lost.size(); i++) {
+            Index.Removal r = index.remove(lost.get(i), EvictionCause.LOST);
             if (r != null) {
                 removals.add(r);
             }
+            if (removals.size() == 10_000 || i == lost.size() - 1) {
+                retirer.retire(removals);
+                removals.clear();
+            }
         }
-        retirer.retire(removals);
         sweepTemps(others);
-        List<EntryKey> out = new ArrayList<>();
-        removals.forEach(r -> out.add(r.entry().key()));
-        return out;
+        return lost;
     }
 
     /** Deletes the temp files of processes whose lease is dead (the leases themselves go as {@code others} is read). */
