@@ -11,7 +11,12 @@ public enum EvictionCause {
     /** A blob of the entry was missing when the index was rebuilt. */
     LOST,
     /** Removed on request. */
-    DELETED;
+    DELETED,
+    /**
+     * The agent's memory: more entries or files than the heap can index (a ceiling derived from
+     * the JVM's maximum heap), least recently used first.
+     */
+    MEMORY;
 
     static EvictionCause of(int ordinal) {
         EvictionCause[] v = values();

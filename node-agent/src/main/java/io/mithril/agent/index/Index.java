@@ -2,13 +2,18 @@ package io.mithril.agent.index;
 
 import io.mithril.agent.cas.Address;
 import io.mithril.agent.key.GroupId;
+import java.nio.charset.StandardCharsets;
+import java.util.AbstractCollection;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.NoSuchElementException;
+import java.util.Set;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 import java.util.function.Predicate;
 
 /**
@@ -26,32 +31,24 @@ import java.util.function.Predicate;
  *   <li>within a group, iteration order is least recently used first.</li>
  * </ul>
  * Eviction removes whole entries, never single files, and never an entry the pin predicate holds.
+ *
+ * <p>Layout, for millions of entries: one chained hash table of {@link Entry} objects (the chain,
+ * the LRU links and the hash live in the entry itself: no map node per entry), a doubly linked
+ * LRU list per group, and the blobs in a {@link BlobTable} of primitive arrays.
  */
 public final class Index {
 
-    /** A blob known to the index: its size and how many entry files refer to it. */
-    public static final class BlobRef {
-        final long size;
-        int refs;
-
-        BlobRef(long size) {
-            this.size = size;
-        }
-
-        public long size() {
-            return size;
-        }
-
-        public int refs() {
-            return refs;
-        }
-    }
+    /** A blob known to the index: its size and how many entry files refer to it (a snapshot). */
+    public record BlobRef(long size, int refs) {}
 
     /** What a removal freed: the entry and the blobs no entry refers to any more. */
     public record Removal(Entry entry, EvictionCause cause, List<Address> freedBlobs, long freedBytes) {}
 
     private static final class Group {
-        final LinkedHashMap<String, Entry> lru = new LinkedHashMap<>();
+        /** Least recently used first: {@code oldest} .. {@code newest} through {@link Entry#newer}. */
+        Entry oldest;
+        Entry newest;
+        int size;
         long bytes;
         /** Largest lastUse ever placed at the tail: keeps the LRU order and lastUse in step. */
         long maxUse = Long.MIN_VALUE;
@@ -60,77 +57,204 @@ public final class Index {
             maxUse = Math.max(maxUse, time);
             return maxUse;
         }
+
+        void append(Entry e) {
+            e.older = newest;
+            e.newer = null;
+            if (newest == null) {
+                oldest = e;
+            } else {
+                newest.newer = e;
+            }
+            newest = e;
+            size++;
+        }
+
+        void unlinkLru(Entry e) {
+            if (e.older == null) {
+                oldest = e.newer;
+            } else {
+                e.older.newer = e.newer;
+            }
+            if (e.newer == null) {
+                newest = e.older;
+            } else {
+                e.newer.older = e.older;
+            }
+            e.older = null;
+            e.newer = null;
+            size--;
+        }
     }
 
+    /**
+     * Heap per entry beyond its files: the {@link Entry} object, its name's bytes, its arrays'
+     * headers, its provenance's time and its hash-table slot; with a 60-character name (Triton's
+     * {@code triton/<52 base32>/}) plus a margin. Measured, see docs/configuration.md.
+     */
+    public static final long ENTRY_HEAP = 240;
+    /** Heap per file of an entry: its address and size words and its front-coded path. */
+    public static final long FILE_HEAP = 56;
+    /**
+     * Heap per distinct blob: the blob table's address, size, count and slot (52 bytes), with the
+     * slack of arrays that grow by doubling. 240 + 5 × (56 + 80) = 920: StoreBench measured 923
+     * bytes per fixture-shaped entry of 5 files.
+     */
+    public static final long BLOB_HEAP = 80;
+
     private final Map<GroupId, Group> groups = new HashMap<>();
-    private final Map<Address, BlobRef> blobs = new HashMap<>();
+    private final BlobTable blobs = new BlobTable();
+    private Entry[] table = new Entry[64];
     private long uniqueBytes;
     private int entryCount;
+    private int fileCount;
+
+    private Entry find(GroupId group, byte[] name, int hash) {
+        for (Entry e = table[hash & (table.length - 1)]; e != null; e = e.chain) {
+            if (e.is(group, name, hash)) {
+                return e;
+            }
+        }
+        return null;
+    }
+
+    private Entry find(EntryKey key) {
+        byte[] name = key.name().getBytes(StandardCharsets.UTF_8);
+        return find(key.group(), name, Entry.hash(key.group(), name));
+    }
+
+    private void tableAdd(Entry e) {
+        if (entryCount + 1 > table.length - (table.length >>> 2)) {
+            Entry[] old = table;
+            table = new Entry[old.length * 2];
+            for (Entry head : old) {
+                for (Entry x = head; x != null; ) {
+                    Entry next = x.chain;
+                    int b = x.hash & (table.length - 1);
+                    x.chain = table[b];
+                    table[b] = x;
+                    x = next;
+                }
+            }
+        }
+        int b = e.hash & (table.length - 1);
+        e.chain = table[b];
+        table[b] = e;
+    }
+
+    private void tableRemove(Entry e) {
+        int b = e.hash & (table.length - 1);
+        if (table[b] == e) {
+            table[b] = e.chain;
+        } else {
+            Entry p = table[b];
+            while (p.chain != e) {
+                p = p.chain;
+            }
+            p.chain = e.chain;
+        }
+        e.chain = null;
+    }
 
     /**
      * Adds an entry, replacing any entry under the same key. Returns the blobs the replaced version
      * held alone (now unreferenced), so the caller can delete them after journaling.
      */
     public Removal put(Entry e) {
-        Group g = groups.computeIfAbsent(e.key().group(), k -> new Group());
-        for (EntryFile f : e.files()) {
-            BlobRef b = blobs.get(f.address());
-            if (b == null) {
-                b = new BlobRef(f.size());
-                blobs.put(f.address(), b);
-                uniqueBytes += f.size();
+        Group g = groups.computeIfAbsent(e.group(), k -> new Group());
+        for (int i = 0, n = e.fileCount(); i < n; i++) {
+            Address a = e.address(i);
+            int id = blobs.find(a);
+            if (id < 0) {
+                id = blobs.add(a.w0(), a.w1(), a.w2(), a.w3(), e.size(i));
+                uniqueBytes += e.size(i);
             }
-            b.refs++;
+            blobs.ref(id);
         }
-        Entry old = g.lru.remove(e.key().name());
+        Entry old = find(e.group(), e.name(), e.hash);
+        if (old != null) {
+            g.unlinkLru(old);
+            tableRemove(old);
+        }
         e.lastUse = g.clamp(e.lastUse);
-        g.lru.put(e.key().name(), e);
+        g.append(e);
+        tableAdd(e);
         g.bytes += e.bytes();
         entryCount++;
+        fileCount += e.fileCount();
         if (old == null) {
             return null;
         }
         return unlink(g, old, EvictionCause.DELETED);
     }
 
+    /** Sizes the tables for this many entries and blobs at once (a snapshot's load). */
+    void presize(int entries, int blobCount) {
+        int cap = 64;
+        while (cap - (cap >>> 2) < entries) {
+            cap <<= 1;
+        }
+        if (cap > table.length && entryCount == 0) {
+            table = new Entry[cap];
+        }
+        blobs.presize(blobCount);
+    }
+
+    /** A group's latest use as a snapshot recorded it (uses of entries since removed count). */
+    void restoreGroupLastUse(GroupId group, long lastUse) {
+        Group g = groups.get(group);
+        if (g != null && lastUse != 0) {
+            g.maxUse = Math.max(g.maxUse, lastUse);
+        }
+    }
+
     public Entry get(EntryKey key) {
-        Group g = groups.get(key.group());
-        return g == null ? null : g.lru.get(key.name());
+        return find(key);
     }
 
     /** Records a use: moves the entry to the most recently used end. O(1). */
     public boolean touch(EntryKey key, long time) {
-        Group g = groups.get(key.group());
-        Entry e = g == null ? null : g.lru.remove(key.name());
+        Entry e = find(key);
         if (e == null) {
             return false;
         }
+        Group g = groups.get(key.group());
+        g.unlinkLru(e);
         e.lastUse = g.clamp(Math.max(time, e.lastUse));
-        g.lru.put(key.name(), e);
+        g.append(e);
         return true;
     }
 
     public Removal remove(EntryKey key, EvictionCause cause) {
+        Entry e = find(key);
+        if (e == null) {
+            return null;
+        }
         Group g = groups.get(key.group());
-        Entry e = g == null ? null : g.lru.remove(key.name());
-        return e == null ? null : unlink(g, e, cause);
+        g.unlinkLru(e);
+        tableRemove(e);
+        return unlink(g, e, cause);
     }
 
+    /** Accounts for an entry already out of its group's list and the table. */
     private Removal unlink(Group g, Entry e, EvictionCause cause) {
         g.bytes -= e.bytes();
         entryCount--;
-        if (g.lru.isEmpty()) {
-            groups.remove(e.key().group());
+        fileCount -= e.fileCount();
+        if (g.size == 0) {
+            groups.remove(e.group());
         }
         List<Address> freed = new ArrayList<>(1);
         long freedBytes = 0;
-        for (EntryFile f : e.files()) {
-            BlobRef b = blobs.get(f.address());
-            if (--b.refs == 0) {
-                blobs.remove(f.address());
-                uniqueBytes -= b.size;
-                freed.add(f.address());
-                freedBytes += b.size;
+        for (int i = 0, n = e.fileCount(); i < n; i++) {
+            Address a = e.address(i);
+            int id = blobs.find(a);
+            if (blobs.unref(id) == 0) {
+                long size = blobs.size(id);
+                blobs.remove(id);
+                uniqueBytes -= size;
+                freed.add(a);
+                freedBytes += size;
             }
         }
         return new Removal(e, cause, freed, freedBytes);
@@ -141,8 +265,30 @@ public final class Index {
      * are at most {@code targetBytes} or nothing evictable is left.
      */
     public List<Removal> evictNode(long targetBytes, Predicate<EntryKey> pinned) {
+        return evictOldest(() -> uniqueBytes > targetBytes, pinned, EvictionCause.NODE_BUDGET);
+    }
+
+    /**
+     * Evicts least recently used unpinned entries, across all groups, until {@link #heapEstimate()}
+     * is at most {@code heapBytes} (the agent's memory ceiling) or nothing evictable is left.
+     */
+    public List<Removal> evictToHeap(long heapBytes, Predicate<EntryKey> pinned) {
+        return evictOldest(() -> heapEstimate() > heapBytes, pinned, EvictionCause.MEMORY);
+    }
+
+    /**
+     * What the index holds on the heap, from its counts and the costs measured by
+     * {@code StoreBench} (entries of the H100 fixture's shapes): {@link #ENTRY_HEAP} per entry,
+     * {@link #FILE_HEAP} per file of an entry, {@link #BLOB_HEAP} per distinct blob.
+     */
+    public long heapEstimate() {
+        return entryCount * ENTRY_HEAP + fileCount * FILE_HEAP + blobs.count() * BLOB_HEAP;
+    }
+
+    private List<Removal> evictOldest(BooleanSupplier over, Predicate<EntryKey> pinned,
+            EvictionCause cause) {
         List<Removal> out = new ArrayList<>();
-        while (uniqueBytes > targetBytes) {
+        while (over.getAsBoolean()) {
             Group victimGroup = null;
             Entry victim = null;
             for (Group g : groups.values()) {
@@ -155,8 +301,9 @@ public final class Index {
             if (victim == null) {
                 break;
             }
-            victimGroup.lru.remove(victim.key().name());
-            out.add(unlink(victimGroup, victim, EvictionCause.NODE_BUDGET));
+            victimGroup.unlinkLru(victim);
+            tableRemove(victim);
+            out.add(unlink(victimGroup, victim, cause));
         }
         return out;
     }
@@ -170,9 +317,10 @@ public final class Index {
             if (victim == null) {
                 break;
             }
-            g.lru.remove(victim.key().name());
+            g.unlinkLru(victim);
+            tableRemove(victim);
             out.add(unlink(g, victim, EvictionCause.GROUP_BUDGET));
-            if (g.lru.isEmpty()) {
+            if (g.size == 0) {
                 break;
             }
         }
@@ -180,8 +328,7 @@ public final class Index {
     }
 
     private static Entry firstUnpinned(Group g, Predicate<EntryKey> pinned) {
-        for (Iterator<Entry> it = g.lru.values().iterator(); it.hasNext(); ) {
-            Entry e = it.next();
+        for (Entry e = g.oldest; e != null; e = e.newer) {
             if (!pinned.test(e.key())) {
                 return e;
             }
@@ -197,8 +344,13 @@ public final class Index {
         return entryCount;
     }
 
+    /** Files of all entries (a file counts once per entry naming it, shared blob or not). */
+    public int fileCount() {
+        return fileCount;
+    }
+
     public int blobCount() {
-        return blobs.size();
+        return blobs.count();
     }
 
     public long groupBytes(GroupId group) {
@@ -214,7 +366,7 @@ public final class Index {
 
     public int groupEntries(GroupId group) {
         Group g = groups.get(group);
-        return g == null ? 0 : g.lru.size();
+        return g == null ? 0 : g.size;
     }
 
     public Collection<GroupId> groups() {
@@ -224,28 +376,100 @@ public final class Index {
     /** A group's entries, least recently used first. Callers must not modify the index meanwhile. */
     public Collection<Entry> entries(GroupId group) {
         Group g = groups.get(group);
-        return g == null ? List.of() : g.lru.values();
+        if (g == null) {
+            return List.of();
+        }
+        return new AbstractCollection<>() {
+            @Override
+            public Iterator<Entry> iterator() {
+                return new Iterator<>() {
+                    private Entry next = g.oldest;
+
+                    @Override
+                    public boolean hasNext() {
+                        return next != null;
+                    }
+
+                    @Override
+                    public Entry next() {
+                        if (next == null) {
+                            throw new NoSuchElementException();
+                        }
+                        Entry e = next;
+                        next = e.newer;
+                        return e;
+                    }
+                };
+            }
+
+            @Override
+            public int size() {
+                return g.size;
+            }
+        };
     }
 
     public BlobRef blob(Address a) {
-        return blobs.get(a);
+        int id = blobs.find(a);
+        return id < 0 ? null : new BlobRef(blobs.size(id), blobs.refs(id));
     }
 
-    public void forEachBlob(java.util.function.Consumer<Address> sink) {
-        blobs.keySet().forEach(sink);
+    public void forEachBlob(Consumer<Address> sink) {
+        blobs.forEach(sink);
     }
 
     public boolean hasBlob(Address a) {
-        return blobs.containsKey(a);
+        return blobs.find(a) >= 0;
+    }
+
+    /**
+     * Starts a reconcile: from now until {@link #endMarks}, {@link #mark} notes the blobs found on
+     * disk (one bit each, no set of addresses), and blobs added meanwhile count as found.
+     */
+    public void startMarks() {
+        blobs.startMarks();
+    }
+
+    /** Notes a blob found on disk; returns whether the index knows it (false: an orphan). */
+    public boolean mark(Address a) {
+        return blobs.mark(a);
+    }
+
+    /**
+     * Ends a reconcile: the entries that name a blob not found on disk (one scan of the entries
+     * against the mark bits; no set of the missing addresses, which may be all of them).
+     */
+    public List<EntryKey> endMarks() {
+        List<EntryKey> out = new ArrayList<>();
+        for (Group g : groups.values()) {
+            for (Entry e = g.oldest; e != null; e = e.newer) {
+                for (int i = 0, n = e.fileCount(); i < n; i++) {
+                    if (!blobs.marked(blobs.find(e.address(i)))) {
+                        out.add(e.key());
+                        break;
+                    }
+                }
+            }
+        }
+        blobs.endMarks();
+        return out;
     }
 
     /** Every entry that refers to the blob (a scan: used only on the rare corruption path). */
     public List<EntryKey> entriesReferring(Address a) {
+        return entriesReferring(Set.of(a));
+    }
+
+    /** Every entry that refers to any of these blobs, in one scan. */
+    public List<EntryKey> entriesReferring(Set<Address> any) {
         List<EntryKey> out = new ArrayList<>();
+        if (any.isEmpty()) {
+            return out;
+        }
         for (Group g : groups.values()) {
-            for (Entry e : g.lru.values()) {
-                for (EntryFile f : e.files()) {
-                    if (f.address().equals(a)) {
+            for (Entry e = g.oldest; e != null; e = e.newer) {
+                for (int i = 0, n = e.fileCount(); i < n; i++) {
+                    if (any.contains(e.address(i))) {
                         out.add(e.key());
                         break;
                     }
@@ -258,47 +482,62 @@ public final class Index {
     public void clear() {
         groups.clear();
         blobs.clear();
+        table = new Entry[64];
         uniqueBytes = 0;
         entryCount = 0;
+        fileCount = 0;
     }
 
     /** Recomputes every derived figure from the entries and throws if one disagrees. For tests. */
     public void checkInvariants() {
         Map<Address, long[]> expect = new HashMap<>();
         int count = 0;
+        int files = 0;
         for (Map.Entry<GroupId, Group> ge : groups.entrySet()) {
             long gb = 0;
             long prev = Long.MIN_VALUE;
-            if (ge.getValue().lru.isEmpty()) {
+            Group g = ge.getValue();
+            if (g.size == 0) {
                 throw new IllegalStateException("empty group kept: " + ge.getKey());
             }
-            for (Entry e : ge.getValue().lru.values()) {
+            int inGroup = 0;
+            for (Entry e = g.oldest; e != null; e = e.newer) {
                 count++;
+                inGroup++;
+                files += e.fileCount();
                 gb += e.bytes();
                 if (e.lastUse < prev) {
                     throw new IllegalStateException("LRU order broken in " + ge.getKey() + " at " + e.key());
                 }
+                if (find(e.key()) != e) {
+                    throw new IllegalStateException("entry not found by its key: " + e.key());
+                }
                 prev = e.lastUse;
-                for (EntryFile f : e.files()) {
-                    expect.computeIfAbsent(f.address(), a -> new long[] {f.size(), 0})[1]++;
+                for (int i = 0, n = e.fileCount(); i < n; i++) {
+                    long size = e.size(i);
+                    expect.computeIfAbsent(e.address(i), a -> new long[] {size, 0})[1]++;
                 }
             }
-            if (gb != ge.getValue().bytes) {
-                throw new IllegalStateException("group bytes " + ge.getValue().bytes + " != " + gb);
+            if (inGroup != g.size) {
+                throw new IllegalStateException("group size " + g.size + " != " + inGroup);
+            }
+            if (gb != g.bytes) {
+                throw new IllegalStateException("group bytes " + g.bytes + " != " + gb);
             }
         }
-        if (count != entryCount) {
-            throw new IllegalStateException("entry count " + entryCount + " != " + count);
+        if (count != entryCount || files != fileCount) {
+            throw new IllegalStateException("entry count " + entryCount + " != " + count + " or file count "
+                    + fileCount + " != " + files);
         }
         long ub = 0;
         for (Map.Entry<Address, long[]> x : expect.entrySet()) {
-            BlobRef b = blobs.get(x.getKey());
-            if (b == null || b.refs != x.getValue()[1]) {
+            BlobRef b = blob(x.getKey());
+            if (b == null || b.refs() != x.getValue()[1]) {
                 throw new IllegalStateException("blob refs wrong for " + x.getKey());
             }
             ub += x.getValue()[0];
         }
-        if (expect.size() != blobs.size() || ub != uniqueBytes) {
+        if (expect.size() != blobs.count() || ub != uniqueBytes) {
             throw new IllegalStateException("unique bytes " + uniqueBytes + " != " + ub);
         }
     }

@@ -9,6 +9,7 @@ import io.mithril.agent.index.EvictionCause;
 import io.mithril.agent.index.Index;
 import io.mithril.agent.index.Journal;
 import io.mithril.agent.index.JournalRecord;
+import io.mithril.agent.index.Snapshot;
 import io.mithril.agent.key.GroupId;
 import java.io.ByteArrayInputStream;
 import java.io.Closeable;
@@ -52,6 +53,7 @@ import org.slf4j.LoggerFactory;
  *   journal.N, CURRENT     the index journal of generation N ({@link Journal}), CURRENT names N
  *   lock                   the store lock (an exclusive record lock, held briefly)
  *   clean                  only while closed cleanly: the next open skips the blob scan ({@link Reconciler#recover})
+ *   index.snap             the index as of that clean close, read instead of the journal ({@link Snapshot})
  *   leases/ID.lease        each live process's pins and reservations ({@link Leases})
  *   tmp/, quarantine/      in-flight writes; blobs that failed verification
  * </pre>
@@ -131,7 +133,7 @@ public final class NodeStore implements Closeable {
             this.pinning = new Pinning(root);
         }
         this.blobs = new BlobStore(root, pinning.id(), config.faults());
-        this.journal = new JournalLog(root, index, config.faults());
+        this.journal = new JournalLog(root, index, config.faults(), config.indexHeap());
         this.capacity = new Capacity(config, fileStore, index, pinning, this::retire);
         this.reconciler = new Reconciler(root, blobs, index, config, pinning, capacity, this::retire);
         this.evictor = Executors.newSingleThreadExecutor(r -> {
@@ -162,7 +164,13 @@ public final class NodeStore implements Closeable {
         try {
             s = new NodeStore(real, config);
             NodeStore st = s;
-            s.scanSkipped = s.locked(() -> st.reconciler.recover(config.reconcileOnOpen()));
+            s.scanSkipped = s.locked(() -> {
+                boolean skipped = st.reconciler.recover(config.reconcileOnOpen(), st.orphansLeft);
+                if (config.reconcileOnOpen() && !skipped) {
+                    st.orphansLeft = false; // the full scan deleted every orphan
+                }
+                return skipped;
+            });
             return s;
         } catch (IOException | RuntimeException e) {
             if (s != null) {
@@ -188,6 +196,11 @@ public final class NodeStore implements Closeable {
      */
     public boolean openedClean() {
         return scanSkipped;
+    }
+
+    /** Whether this open read the index from the clean close's snapshot rather than the journal. For tests. */
+    boolean loadedFromSnapshot() {
+        return journal.loadedFromSnapshot();
     }
 
     // ---------------------------------------------------------------- blobs (the seed's API)
@@ -428,6 +441,19 @@ public final class NodeStore implements Closeable {
                     synced.addAll(fresh.keySet());
                     out.add(new Outcome(pe, e, null));
                 }
+                if (index.heapEstimate() > config.indexHeap()) {
+                    if (others == Capacity.NO_OTHERS) {
+                        others = pinning.others();
+                    }
+                    List<Index.Removal> ev = index.evictToHeap(config.indexHeap() - config.indexHeap() / 20,
+                            pinning.pinned(others, keep));
+                    log.warn("index at its heap ceiling ({} MiB of {} max heap): evicted {} least recently used entries",
+                            config.indexHeap() >> 20, Runtime.getRuntime().maxMemory() >> 20, ev.size());
+                    removals.addAll(ev);
+                    for (Index.Removal r : ev) {
+                        records.add(new JournalRecord.Remove(r.entry().key(), r.cause()));
+                    }
+                }
                 // Every blob first named here is durable, bytes and name, before the record is.
                 blobs.syncBlobs(synced);
                 journal.append(records, true);
@@ -635,16 +661,20 @@ public final class NodeStore implements Closeable {
         for (Index.Removal r : removals) {
             evictions.get(r.cause()).increment();
             for (Address a : r.freedBlobs()) {
-                if (index.hasBlob(a)) {
-                    continue;
-                }
-                try {
-                    blobs.delete(a);
-                } catch (IOException e) {
-                    orphansLeft = true;
-                    log.warn("could not delete freed blob {}: {} (the next sweep retries)", a, e.toString());
+                if (!index.hasBlob(a)) {
+                    deleteFreedBlob(a);
                 }
             }
+        }
+    }
+
+    /** Deletes a blob no entry names any more; if that fails, the next open scans for it. */
+    private void deleteFreedBlob(Address a) {
+        try {
+            blobs.delete(a);
+        } catch (IOException e) {
+            orphansLeft = true;
+            log.warn("could not delete freed blob {}: {} (the next sweep retries)", a, e.toString());
         }
     }
 
@@ -744,8 +774,16 @@ public final class NodeStore implements Closeable {
 
     /** Brings the index up to the journal's end and applies queued uses. Under the lock. */
     private void refresh() throws IOException {
-        if (journal.catchUp() > 0 && capacity.dropCommittedElsewhere()) {
+        if (journal.catchUp(() -> pinning.pinned(pinning.others(), k -> false)) > 0
+                && capacity.dropCommittedElsewhere()) {
             pinning.markStale();
+        }
+        int overflow = journal.drainReplayEvictions();
+        if (overflow > 0) {
+            evictions.get(EvictionCause.MEMORY).add(overflow);
+            orphansLeft = true; // the blobs they held: the open's scan (or the next open's) deletes them
+            log.warn("the journal holds more entries than {} MiB of heap can index: evicted {} least recently used ({} left)",
+                    config.indexHeap() >> 20, overflow, index.entryCount());
         }
         if (!touches.isEmpty()) {
             List<JournalRecord.Touch> batch = new ArrayList<>();
@@ -780,7 +818,10 @@ public final class NodeStore implements Closeable {
                     }
                 }
                 journal.force(); // uses were appended without force
-                reconciler.markClean(orphansLeft);
+                if (reconciler.mayMarkClean(orphansLeft)) {
+                    journal.writeSnapshot();
+                    reconciler.markClean(orphansLeft);
+                }
                 return null;
             });
         } finally {

@@ -15,7 +15,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.atomic.LongAdder;
@@ -34,10 +33,10 @@ final class Reconciler {
     private static final String MARKER = "mithril-store";
     private static final int FORMAT = 1;
     private static final java.util.regex.Pattern LAYOUT = java.util.regex.Pattern.compile(
-            "mithril-store(\\..*\\.tmp)?|lock|leases|blobs|tmp|quarantine|CURRENT(\\.tmp)?|journal\\.\\d+|clean(\\.tmp)?|"
+            "mithril-store(\\..*\\.tmp)?|lock|leases|blobs|tmp|quarantine|CURRENT(\\.tmp)?|journal\\.\\d+|clean(\\.tmp)?|index\\.snap(\\.tmp)?|"
             + io.mithril.agent.fs.NodeRoot.PATTERN.pattern());
     /** Written at a clean close by the last process on the root, removed at every open. */
-    private static final String CLEAN = "clean";
+    static final String CLEAN = "clean";
 
     private final Path root;
     private final BlobStore blobs;
@@ -94,43 +93,61 @@ final class Reconciler {
      * dead processes. Under the lock.
      */
     void reconcile() throws IOException {
-        Set<Address> onDisk = new HashSet<>(Math.max(16, index.blobCount() * 2));
-        blobs.scan(onDisk::add, p -> log.warn("stray file in the blob tree, ignored: {}", p));
         int[] orphans = {0};
-        List<EntryKey> lost = dropLost(onDisk, orphans);
+        List<EntryKey> lost = sweep(orphans, true);
         if (!lost.isEmpty() || orphans[0] > 0) {
             log.warn("reconciled the index with the disk: {} entries lost a blob, {} orphan blobs removed",
                     lost.size(), orphans[0]);
         }
     }
 
-    private List<EntryKey> dropLost(Set<Address> onDisk, int[] orphansRemoved) throws IOException {
-        Set<Address> missing = new HashSet<>();
-        index.forEachBlob(a -> {
-            if (!onDisk.contains(a)) {
-                missing.add(a);
-            }
-        });
-        List<Index.Removal> removals = new ArrayList<>();
-        for (Address a : missing) {
-            removeReferring(a, EvictionCause.LOST, removals);
-        }
-        retirer.retire(removals);
+    /**
+     * Lists every blob on disk once, marking those the index knows (a bit each: no set of every
+     * address, which at ten million blobs would not fit the agent's heap) and deleting orphans as
+     * they are found; then drops the entries that name a blob not found. Under the lock.
+     */
+    private List<EntryKey> sweep(int[] orphansRemoved, boolean logStray) throws IOException {
         Leases.Others others = pinning.others();
         long cutoff = config.clock().getAsLong() - config.orphanGrace().toMillis();
-        for (Address a : onDisk) {
-            if (index.hasBlob(a) || capacity.isPending(a)) {
-                continue;
+        List<EntryKey> lost;
+        index.startMarks();
+        try {
+            blobs.scan(a -> {
+                if (index.mark(a) || capacity.isPending(a)) {
+                    return;
+                }
+                if (others.liveIds().isEmpty() || blobs.mtimeMillis(a) < cutoff) {
+                    try {
+                        blobs.delete(a);
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                    orphansRemoved[0]++;
+                }
+            }, p -> {
+                if (logStray) {
+                    log.warn("stray file in the blob tree, ignored: {}", p);
+                }
+            });
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        } finally {
+            lost = index.endMarks();
+        }
+        // in chunks: removals hold their entries and freed addresses until retired
+        List<Index.Removal> removals = new ArrayList<>();
+        for (int i = 0; i < lost.size(); i++) {
+            Index.Removal r = index.remove(lost.get(i), EvictionCause.LOST);
+            if (r != null) {
+                removals.add(r);
             }
-            if (others.liveIds().isEmpty() || blobs.mtimeMillis(a) < cutoff) {
-                blobs.delete(a);
-                orphansRemoved[0]++;
+            if (removals.size() == 10_000 || i == lost.size() - 1) {
+                retirer.retire(removals);
+                removals.clear();
             }
         }
         sweepTemps(others);
-        List<EntryKey> out = new ArrayList<>();
-        removals.forEach(r -> out.add(r.entry().key()));
-        return out;
+        return lost;
     }
 
     /** Deletes the temp files of processes whose lease is dead (the leases themselves go as {@code others} is read). */
@@ -151,11 +168,11 @@ final class Reconciler {
      * At open, under the lock: what the previous life of the store left. After a clean close (the
      * marker is there) the index replayed from the journal names exactly the blobs on disk, so
      * only the cheap part runs (dead processes' leases and temp files); otherwise, or when
-     * {@code full}, the whole {@link #reconcile}. The marker is removed durably first either way, so
+     * {@code full}, or when {@code orphansKnown} (the replay evicted for memory), the whole {@link #reconcile}. The marker is removed durably first either way, so
      * a crash of this process from now on leaves a store that the next open rebuilds in full.
      * Returns whether the blob scan was skipped.
      */
-    boolean recover(boolean full) throws IOException {
+    boolean recover(boolean full, boolean orphansKnown) throws IOException {
         Path marker = root.resolve(CLEAN);
         boolean clean = Files.deleteIfExists(marker);
         if (clean) {
@@ -164,7 +181,7 @@ final class Reconciler {
         if (!full) {
             return false;
         }
-        if (clean) {
+        if (clean && !orphansKnown) {
             sweepTemps(pinning.others());
             log.info("opened after a clean close: blob scan skipped");
             return true;
@@ -183,7 +200,7 @@ final class Reconciler {
      * or this process failed to delete a blob it freed (an orphan only a scan finds).
      */
     void markClean(boolean orphansLeft) throws IOException {
-        if (orphansLeft || !pinning.others().liveIds().isEmpty() || pinning.crashSeen()) {
+        if (!mayMarkClean(orphansLeft)) {
             return;
         }
         Path tmp = root.resolve(CLEAN + ".tmp");
@@ -196,9 +213,14 @@ final class Reconciler {
         BlobStore.fsyncDir(root);
     }
 
+    /** Whether {@link #markClean} would mark the close clean. */
+    boolean mayMarkClean(boolean orphansLeft) throws IOException {
+        return !orphansLeft && pinning.others().liveIds().isEmpty() && !pinning.crashSeen();
+    }
+
     /** Removes from the index every entry that names {@code a}, adding the removals to {@code into}. Under the lock. */
     private void removeReferring(Address a, EvictionCause cause, List<Index.Removal> into) {
-        for (EntryKey k : index.entriesReferring(a)) {
+        for (EntryKey k : index.entriesReferring(Set.of(a))) {
             Index.Removal r = index.remove(k, cause);
             if (r != null) {
                 into.add(r);
@@ -253,10 +275,8 @@ final class Reconciler {
     VerifyReport finishVerify(Hashed h) throws IOException {
         Damage d = settle(h.damaged());
         int[] orphans = {0};
-        Set<Address> now = new HashSet<>(); // listed again under the lock: commits made while hashing count
-        blobs.scan(now::add, p -> { });
-        List<EntryKey> dropped = new ArrayList<>(d.dropped());
-        dropped.addAll(dropLost(now, orphans));
+        List<EntryKey> dropped = new ArrayList<>(d.dropped()); // listed again under the lock: commits made while hashing count
+        dropped.addAll(sweep(orphans, false));
         return new VerifyReport(h.all().size(), h.bytes(), d.quarantined(), dropped, h.stray(), orphans[0], d.repaired());
     }
 

@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.RepetitionInfo;
 import org.junit.jupiter.api.Test;
@@ -69,10 +70,25 @@ class IndexModelTest {
             return evict(g, target, pinned);
         }
 
+        long heap() {
+            long files = entries.values().stream().mapToLong(m -> m.files().size()).sum();
+            return entries.size() * Index.ENTRY_HEAP + files * Index.FILE_HEAP + blobs().size() * Index.BLOB_HEAP;
+        }
+
+        /** Oldest unpinned first until the heap estimate fits. */
+        List<EntryKey> evictHeap(long target, Set<EntryKey> pinned) {
+            return evict(null, () -> heap() > target, pinned);
+        }
+
         /** Oldest unpinned first until the node (g == null) or the group fits. */
         private List<EntryKey> evict(GroupId g, long target, Set<EntryKey> pinned) {
+            return evict(g, () -> (g == null ? uniqueBytes() : groupBytes(g)) > target, pinned);
+        }
+
+        /** Oldest unpinned (of the group g, or of all when null) first while {@code over}. */
+        private List<EntryKey> evict(GroupId g, BooleanSupplier over, Set<EntryKey> pinned) {
             List<EntryKey> out = new ArrayList<>();
-            while ((g == null ? uniqueBytes() : groupBytes(g)) > target) {
+            while (over.getAsBoolean()) {
                 M v = oldestUnpinned(pinned, g);
                 if (v == null) {
                     break;
@@ -140,13 +156,20 @@ class IndexModelTest {
                 got.forEach(r -> gotFreed.addAll(r.freedBlobs()));
                 assertThat(gotFreed).as(ctx + ": freed blobs").isEqualTo(freed);
                 got.forEach(r -> assertThat(pinned).doesNotContain(r.entry().key()));
-            } else {
+            } else if (op < 96) {
                 long target = (long) (model.groupBytes(g) * rnd.nextDouble());
                 List<Index.Removal> got = index.evictGroup(g, target, pinned::contains);
                 List<EntryKey> want = model.evictGroup(g, target, pinned);
                 assertThat(got.stream().map(r -> r.entry().key()).toList()).as(ctx).isEqualTo(want);
+            } else {
+                long target = (long) (model.heap() * rnd.nextDouble());
+                List<Index.Removal> got = index.evictToHeap(target, pinned::contains);
+                List<EntryKey> want = model.evictHeap(target, pinned);
+                assertThat(got.stream().map(r -> r.entry().key()).toList()).as(ctx).isEqualTo(want);
+                got.forEach(r -> assertThat(r.cause()).isEqualTo(EvictionCause.MEMORY));
             }
             index.checkInvariants();
+            assertThat(index.heapEstimate()).as(ctx).isEqualTo(model.heap());
             assertThat(index.uniqueBytes()).as(ctx).isEqualTo(model.uniqueBytes());
             assertThat(index.entryCount()).as(ctx).isEqualTo(model.entries.size());
             assertThat(index.blobCount()).as(ctx).isEqualTo(model.blobs().size());

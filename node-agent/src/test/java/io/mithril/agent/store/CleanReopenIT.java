@@ -1,5 +1,6 @@
 package io.mithril.agent.store;
 
+import static io.mithril.agent.store.StoreFixture.A100;
 import static io.mithril.agent.store.StoreFixture.H100;
 import static io.mithril.agent.store.StoreFixture.bytes;
 import static io.mithril.agent.store.StoreFixture.commit;
@@ -8,10 +9,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.mithril.agent.JavaChild;
 import io.mithril.agent.cas.Address;
 import io.mithril.agent.cas.Blake3;
+import io.mithril.agent.index.Entry;
+import io.mithril.agent.index.EntryFile;
 import io.mithril.agent.index.EntryKey;
+import io.mithril.agent.key.GroupId;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -103,6 +108,88 @@ class CleanReopenIT {
         }
         try (NodeStore s = NodeStore.open(root, StoreConfig.defaults())) {
             assertThat(s.openedClean()).isTrue();
+        }
+    }
+
+    /** Everything the index says about the store, in order: keys, files, times, provenance, group figures. */
+    private static String state(NodeStore s) throws IOException {
+        StringBuilder b = new StringBuilder();
+        StoreStats st = s.stats();
+        b.append(st.entries()).append(' ').append(st.blobs()).append(' ').append(st.bytes()).append('\n');
+        for (StoreStats.Group g : st.groups()) {
+            b.append(g).append('\n');
+            for (Entry e : s.entries(g.group())) {
+                b.append(e.key()).append(' ').append(e.files()).append(' ').append(e.created()).append(' ')
+                        .append(e.lastUse()).append(' ').append(e.provenance()).append('\n');
+            }
+        }
+        return b.toString();
+    }
+
+    private void fillWithUsesAndRemovals(NodeStore s) throws IOException {
+        for (int i = 0; i < 30; i++) {
+            GroupId g = i % 3 == 0 ? A100 : H100;
+            EntryKey k = new EntryKey(g, "e" + i + "/");
+            s.commit(k, List.of(new EntryFile("a.py", s.put(bytes(i, 100 + i)), 100 + i, i % 2 == 0),
+                    new EntryFile("a.pyc", s.put(bytes(1000 + i % 5, 50)), 50, false)),
+                    "group=" + g.text() + " source=test at=2026-12-01T15:04:" + (10 + i) + ".25Z");
+        }
+        for (int i = 0; i < 30; i += 4) {
+            s.recordUse(new EntryKey(i % 3 == 0 ? A100 : H100, "e" + i + "/"));
+        }
+        s.delete(new EntryKey(H100, "e1/"));
+        s.sync();
+    }
+
+    /** Fills a store, closes it cleanly and returns its {@link #state}. */
+    private String filledAndClosed() throws IOException {
+        try (NodeStore s = NodeStore.open(root, StoreConfig.defaults())) {
+            fillWithUsesAndRemovals(s);
+            return state(s);
+        }
+    }
+
+    @Test
+    void aCleanClose_writesASnapshot_thatTheNextOpenReadsInsteadOfTheJournal_toTheSameIndex() throws IOException {
+        String before = filledAndClosed();
+        assertThat(root.resolve("index.snap")).exists();
+        try (NodeStore s = NodeStore.open(root, StoreConfig.defaults())) {
+            assertThat(s.loadedFromSnapshot()).isTrue();
+            assertThat(root.resolve("index.snap")).as("stands for nothing once the journal grows").doesNotExist();
+            assertThat(state(s)).isEqualTo(before);
+            commit(s, H100, "after/", bytes(99, 10));
+        }
+        try (NodeStore s = NodeStore.open(root, StoreConfig.defaults())) {
+            assertThat(s.loadedFromSnapshot()).isTrue();
+            assertThat(s.lookup(new EntryKey(H100, "after/"))).isNotNull();
+        }
+    }
+
+    @Test
+    void aSnapshotThatIsDamaged_orStandsForAShorterJournal_orFollowsACrash_isIgnored() throws Exception {
+        String before = filledAndClosed();
+        Path snap = root.resolve("index.snap");
+        byte[] older = Files.readAllBytes(snap);
+        byte[] bad = older.clone();
+        bad[bad.length / 2] ^= 1;
+        Files.write(snap, bad);
+        try (NodeStore s = NodeStore.open(root, StoreConfig.defaults())) {
+            assertThat(s.loadedFromSnapshot()).as("damaged").isFalse();
+            assertThat(state(s)).isEqualTo(before);
+            commit(s, H100, "more/", bytes(98, 10));
+            before = state(s);
+        }
+        Files.write(snap, older);
+        try (NodeStore s = NodeStore.open(root, StoreConfig.defaults())) {
+            assertThat(s.loadedFromSnapshot()).as("stands for a shorter journal").isFalse();
+            assertThat(state(s)).isEqualTo(before);
+        }
+        crashAChild();
+        Files.write(snap, older);
+        try (NodeStore s = NodeStore.open(root, StoreConfig.defaults())) {
+            assertThat(s.loadedFromSnapshot()).as("after a crash").isFalse();
+            assertThat(s.lookup(new EntryKey(H100, "from-crasher/"))).isNotNull();
+            assertThat(s.lookup(new EntryKey(H100, "more/"))).isNotNull();
         }
     }
 }
