@@ -274,15 +274,19 @@ public final class BlobStore {
     }
 
     /**
-     * From this many blobs in one batch on, one {@code syncfs} replaces the per-file syncs (measured in
-     * docs/benchmarks.md: an ingest of the fixture's 544 files). Below it, the batch's own files only:
-     * a few files should not wait for whatever else is dirty on a shared node filesystem.
+     * With {@link #useFilesystemSync}, from this many blobs in one batch on, one {@code syncfs} replaces
+     * the per-file syncs (measured in docs/benchmarks.md: an ingest of the fixture's 544 files). Below
+     * it, the batch's own files only: a few files should not wait for whatever else is dirty.
      */
     static final int FS_SYNC_MIN = 64;
 
-    /** {@code -Dmithril.store.syncfs=false} keeps per-file syncs (benchmarks compare both). */
+    /**
+     * {@code -Dmithril.store.syncfs=true} turns the one-syncfs batches on: for a store on a filesystem of
+     * its own. Off by default: on a node the store usually shares its filesystem with containers'
+     * layers and emptyDirs, and a syncfs would wait for (and force out) their dirty data too.
+     */
     private static boolean useFilesystemSync() {
-        return FilesystemSync.available() && !"false".equals(System.getProperty("mithril.store.syncfs"));
+        return FilesystemSync.available() && "true".equals(System.getProperty("mithril.store.syncfs"));
     }
 
     /** Concurrent syncs of one batch: enough for the filesystem to group them, few enough to be cheap threads. */

@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -30,6 +31,11 @@ class BatchDurabilityIT {
 
     @TempDir
     Path root;
+
+    @AfterEach
+    void clearSyncfs() {
+        System.clearProperty("mithril.store.syncfs");
+    }
 
     /** What the hooks saw, in order: "sync ADDR" per blob made durable, "journal" with what a forced append names. */
     static final class Order implements BlobStore.WriteFaults {
@@ -66,6 +72,7 @@ class BatchDurabilityIT {
     @ParameterizedTest
     @ValueSource(ints = {8, 20})
     void commitAll_syncsEveryNewBlobOnce_beforeItsJournalRecord_andPutsDoNotSync(int entries) throws IOException {
+        System.setProperty("mithril.store.syncfs", "true"); // the opt-in large-batch path, where the kernel has it
         Order order = new Order();
         try (NodeStore s = NodeStore.open(root, StoreConfig.defaults().withFaults(order))) {
             List<NodeStore.Pending> batch = new ArrayList<>();
