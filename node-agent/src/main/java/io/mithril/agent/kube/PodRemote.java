@@ -140,17 +140,20 @@ final class PodRemote implements AutoCloseable {
             long left = budget.get();
             return size <= left && budget.compareAndSet(left, left - size);
         };
-        Future<Filler.Report> f;
+        Future<Filler.Report> f = null;
+        Future<Filler.Report> running;
         synchronized (inFlight) {
-            Future<Filler.Report> running = inFlight.get(group);
-            if (running != null && !running.isDone()) {
-                running.get();
-                return null;
+            running = inFlight.get(group);
+            if (running == null || running.isDone()) {
+                f = fills.submit(() -> fill(group, fits, untilNanos, false));
+                inFlight.put(group, f); // pods' starts of the group join this fill meanwhile
             }
-            f = fills.submit(() -> fill(group, fits, untilNanos, false));
-            inFlight.put(group, f);
         }
-        return f.get();
+        if (f != null) {
+            return f.get(); // waited outside the lock: other groups' starts go on
+        }
+        running.get();
+        return null;
     }
 
     /** Queues entries {@code names} of {@code group} for upload. */
