@@ -1,6 +1,7 @@
 package io.mithril.api;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.tuple;
 
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.JSONSchemaProps;
@@ -62,7 +63,17 @@ class CrdTest {
         assertThat(version.getAdditionalPrinterColumns()).extracting("name")
                 .contains("Ready", "Nodes", "Used", "Budget", "Hit Ratio", "Age");
         Map<String, JSONSchemaProps> top = version.getSchema().getOpenAPIV3Schema().getProperties();
-        assertThat(top.get("spec").getXKubernetesValidations()).hasSize(2);
+        assertThat(top.get("spec").getXKubernetesValidations()).hasSize(3);
+        assertThat(top.get("spec").getXKubernetesValidations()).extracting("rule")
+                .contains("!has(self.remote) || !has(self.remote.fetchDeadlineSeconds) "
+                        + "|| self.remote.fetchDeadlineSeconds < (has(self.publishTimeoutSeconds) ? self.publishTimeoutSeconds : 30)");
+        Map<String, JSONSchemaProps> remote = top.get("spec").getProperties().get("remote").getProperties();
+        assertThat(remote).containsOnlyKeys("enabled", "prewarm", "budget", "fetchDeadlineSeconds");
+        assertThat(remote.get("enabled").getDefault().asBoolean()).isTrue();
+        assertThat(remote.get("prewarm").getDefault().asBoolean()).isFalse();
+        assertThat(remote.get("fetchDeadlineSeconds").getDefault().asInt()).isEqualTo(10);
+        assertThat(version.getAdditionalPrinterColumns()).filteredOn(c -> c.getName().equals("Remote Hits"))
+                .extracting("jsonPath", "priority").containsExactly(tuple(".status.remote.hits", 1));
     }
 
     /** Every property at any depth (objects, array items, map values), with its path, that has no description. */

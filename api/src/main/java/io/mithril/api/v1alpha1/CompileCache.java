@@ -34,6 +34,8 @@ import io.fabric8.kubernetes.model.annotation.Version;
         priority = 1)
 @AdditionalPrinterColumn(name = "Devices", type = AdditionalPrinterColumn.Type.STRING, jsonPath = ".status.deviceClasses",
         priority = 1)
+@AdditionalPrinterColumn(name = "Remote Hits", type = AdditionalPrinterColumn.Type.INTEGER, jsonPath = ".status.remote.hits",
+        priority = 1)
 @AdditionalPrinterColumn(name = "Age", type = AdditionalPrinterColumn.Type.DATE, jsonPath = ".metadata.creationTimestamp")
 // status.conditions has fabric8's Condition, whose fields carry no descriptions: the same shape, described
 @SchemaSwap(originalType = CompileCacheStatus.class, fieldName = "conditions", targetType = ConditionSchema[].class)

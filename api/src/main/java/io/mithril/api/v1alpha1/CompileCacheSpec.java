@@ -18,6 +18,10 @@ import java.util.List;
         message = "containers: Named needs at least one entry in containerNames")
 @ValidationRule(value = "!has(self.containerNames) || self.containers == 'Named'",
         message = "containerNames is only used with containers: Named")
+@ValidationRule(value = "!has(self.remote) || !has(self.remote.fetchDeadlineSeconds) "
+        + "|| self.remote.fetchDeadlineSeconds < (has(self.publishTimeoutSeconds) ? self.publishTimeoutSeconds : "
+        + Defaults.PUBLISH_TIMEOUT_SECONDS + ")",
+        message = "remote.fetchDeadlineSeconds must be below publishTimeoutSeconds")
 public class CompileCacheSpec {
 
     @JsonPropertyDescription("Compile caches to redirect into the node-local view: Inductor, Triton, VLLM, SGLang, FlashInfer, "
@@ -61,6 +65,10 @@ public class CompileCacheSpec {
             + "(they age out under LRU; a new CompileCache of the same name finds them) or Delete. Default: Retain.")
     @Default("Retain")
     private DeletionPolicy deletionPolicy;
+
+    @JsonPropertyDescription("How this cache uses the remote tier (S3-compatible storage shared by the nodes of a device "
+            + "class), when the node agents have one: enabled, pre-warm, a remote budget, the fetch deadline of a pod's start.")
+    private RemoteSpec remote;
 
     public List<Framework> getFrameworks() {
         return frameworks;
@@ -116,5 +124,13 @@ public class CompileCacheSpec {
 
     public void setDeletionPolicy(DeletionPolicy deletionPolicy) {
         this.deletionPolicy = deletionPolicy;
+    }
+
+    public RemoteSpec getRemote() {
+        return remote;
+    }
+
+    public void setRemote(RemoteSpec remote) {
+        this.remote = remote;
     }
 }

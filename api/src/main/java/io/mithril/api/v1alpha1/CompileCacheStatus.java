@@ -39,6 +39,17 @@ public class CompileCacheStatus {
     @JsonPropertyDescription("Pods by how their start went for the cache (warm, or why not), summed over nodes since the agents' stores were made.")
     private PodStarts podStarts;
 
+    @JsonPropertyDescription("The remote tier: entries pods' starts fetched from it (remote hits), entries and bytes uploaded, summed over nodes.")
+    private RemoteStatus remote;
+
+    public RemoteStatus getRemote() {
+        return remote;
+    }
+
+    public void setRemote(RemoteStatus remote) {
+        this.remote = remote;
+    }
+
     public PodStarts getPodStarts() {
         return podStarts;
     }

@@ -20,4 +20,6 @@ public final class Defaults {
     public static final String BUDGET = "20Gi";
     /** How long the injected init step waits for the view, in seconds, without {@code spec.publishTimeoutSeconds}. */
     public static final int PUBLISH_TIMEOUT_SECONDS = 30;
+    /** How long a pod's start waits for the remote tier, in seconds, without {@code spec.remote.fetchDeadlineSeconds}. */
+    public static final int REMOTE_FETCH_DEADLINE_SECONDS = 10;
 }

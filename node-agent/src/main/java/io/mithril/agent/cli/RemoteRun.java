@@ -6,6 +6,7 @@ import io.mithril.agent.index.EntryFile;
 import io.mithril.agent.index.EntryKey;
 import io.mithril.agent.key.GroupId;
 import io.mithril.agent.remote.Remote;
+import io.mithril.agent.serve.AgentMetrics;
 import io.mithril.agent.remote.RemoteConfig;
 import io.mithril.agent.remote.UploadQueue;
 import io.mithril.agent.source.Filler;
@@ -56,6 +57,8 @@ final class RemoteRun implements AutoCloseable {
     private final Map<String, List<EntryFile>> before = new HashMap<>();
     /** A step failed or ran out of time: the remote is not asked again in this run (what is queued stays). */
     private boolean down;
+    /** Where uploads are counted ({@code serve}); null: nowhere. */
+    private volatile AgentMetrics metrics;
 
     private RemoteRun(Remote remote, NodeStore store, PrintWriter err) {
         this.remote = remote;
@@ -75,6 +78,19 @@ final class RemoteRun implements AutoCloseable {
             err.println("mithril: remote " + config.describe() + " unusable (" + message(e) + "); running node-local");
             return null;
         }
+    }
+
+    Remote remote() {
+        return remote;
+    }
+
+    UploadQueue queue() {
+        return queue;
+    }
+
+    /** Counts what goes up in {@code m} (per group, for /v1/stats and /metrics). */
+    void countIn(AgentMetrics m) {
+        this.metrics = m;
     }
 
     /** Brings the remote's entries of {@code group} (of the frameworks served) into the store, for at most {@code deadline}. */
@@ -136,7 +152,12 @@ final class RemoteRun implements AutoCloseable {
             return;
         }
         long until = System.nanoTime() + limit.toNanos();
-        Integer up = down ? null : within("upload to", limit, () -> remote.uploader().drain(store, queue, until));
+        Integer up = down ? null : within("upload to", limit, () -> remote.uploader().drain(store, queue, until, (g, r) -> {
+            AgentMetrics m = metrics;
+            if (m != null) {
+                m.remoteUploaded(g, r.uploaded(), r.bytes());
+            }
+        }));
         int left = -1;
         try {
             left = queue.snapshot().size();

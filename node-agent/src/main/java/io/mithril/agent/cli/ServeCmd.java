@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.mithril.agent.ingest.IngestLimits;
 import io.mithril.agent.kube.KubeAgent;
+import io.mithril.api.v1alpha1.Sizes;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -75,6 +76,11 @@ final class ServeCmd implements Callable<Integer> {
                 "the first is at start. Env MITHRIL_REMOTE_UPLOAD_INTERVAL; default ${DEFAULT-VALUE}."})
     String uploadInterval;
 
+    @Option(names = "--remote-prewarm-bytes", defaultValue = "${env:MITHRIL_REMOTE_PREWARM_BYTES:-10Gi}", paramLabel = "SIZE",
+            description = {"With --kubernetes and --remote: how much a starting agent fetches in the background for the",
+                "CompileCaches with spec.remote.prewarm (0: none). Env MITHRIL_REMOTE_PREWARM_BYTES; default ${DEFAULT-VALUE}."})
+    String prewarmBytes;
+
     @Option(names = "--node-field-selector", arity = "1", paramLabel = "true|false", defaultValue = "${env:MITHRIL_NODE_FIELD_SELECTOR:-true}",
             description = "Ask the API server for this node's pods only (spec.nodeName field selector). Turn off only for a test API server without field selectors.")
     boolean nodeFieldSelector;
@@ -112,6 +118,12 @@ final class ServeCmd implements Callable<Integer> {
                         deviceClass, gpuProduct, duration(ingestInterval), IngestLimits.defaults(), nodeFieldSelector, kubeletPods, cudaDriver)) : null) {
             if (agent != null) {
                 server.readiness(agent::synced);
+                if (rr != null) {
+                    agent.useRemote(rr.remote(), rr.queue(), "0".equals(prewarmBytes.trim()) ? 0 : Sizes.parse(prewarmBytes));
+                }
+            }
+            if (rr != null) {
+                rr.countIn(metrics);
             }
             server.start(); // first: liveness must answer while recovery ingests what pods left (readiness waits)
             if (agent != null) {

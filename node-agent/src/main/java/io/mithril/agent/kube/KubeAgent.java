@@ -9,20 +9,27 @@ import io.mithril.agent.ingest.IngestLimits;
 import io.mithril.agent.ingest.Ingester;
 import io.mithril.agent.key.GroupId;
 import io.mithril.agent.key.InvalidNameException;
+import io.mithril.agent.remote.Remote;
+import io.mithril.agent.remote.UploadQueue;
 import io.mithril.agent.serve.AgentMetrics;
+import io.mithril.agent.source.Filler;
 import io.mithril.agent.store.NodeStore;
 import io.mithril.api.v1alpha1.CompileCache;
+import io.mithril.api.v1alpha1.CompileCacheSpec;
 import io.mithril.api.v1alpha1.DeletionPolicy;
+import io.mithril.api.v1alpha1.RemoteSpec;
 import io.mithril.api.v1alpha1.Sizes;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.Set;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,6 +46,8 @@ import org.slf4j.LoggerFactory;
 public final class KubeAgent implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(KubeAgent.class);
+    /** How long pre-warm may take in all. */
+    private static final Duration PREWARM_FOR = Duration.ofMinutes(10);
 
     /**
      * Settings, parsed once. Overrides may be null. {@code kubeletPods}: kubelet's pod folder, for
@@ -78,6 +87,16 @@ public final class KubeAgent implements AutoCloseable {
     private PodVolumes volumes;
     private SharedIndexInformer<Pod> pods;
     private SharedIndexInformer<CompileCache> caches;
+    /** The remote tier, when the agent has one ({@link #useRemote}), and what pods' starts do with it. */
+    private Remote remote;
+    private UploadQueue uploadQueue;
+    private long prewarmBytes;
+    private PodRemote podRemote;
+    private final ExecutorService prewarm = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "mithril-remote-prewarm");
+        t.setDaemon(true);
+        return t;
+    });
 
     public KubeAgent(KubernetesClient client, NodeStore store, AgentMetrics metrics, Config config) {
         this(client, store, metrics, config, Executors.newFixedThreadPool(4, r -> {
@@ -94,6 +113,23 @@ public final class KubeAgent implements AutoCloseable {
         this.metrics = metrics;
         this.config = config;
         this.work = work;
+    }
+
+    /**
+     * Uses the remote tier (before {@link #start}): pods' starts fill from it, what pods that went
+     * well produced goes to {@code queue}, and a starting agent pre-warms the groups of CompileCaches
+     * that ask for it with up to {@code prewarmBytes} bytes (0: no pre-warm).
+     */
+    public void useRemote(Remote remote, UploadQueue queue, long prewarmBytes) {
+        this.remote = remote;
+        this.uploadQueue = queue;
+        this.prewarmBytes = prewarmBytes;
+    }
+
+    /** The spec of CompileCache {@code namespace/name}, null when the agent does not know it. */
+    private CompileCacheSpec spec(String namespace, String name) {
+        CompileCache cc = caches == null ? null : caches.getIndexer().getByKey(namespace + "/" + name);
+        return cc == null ? null : cc.getSpec();
     }
 
     /** Whether the agent knows CompileCache {@code namespace/name} to exist (its informer's view). */
@@ -119,6 +155,11 @@ public final class KubeAgent implements AutoCloseable {
         volumes = new PodVolumes(store, ingester, metrics, config.volumes(), config.kubeletPods(), id,
                 this::cacheKnown);
         volumes.reportTo(new PodEvents(client, id.node(), work));
+        if (remote != null) {
+            podRemote = new PodRemote(remote, store, uploadQueue, metrics, this::spec);
+            volumes.remoteTo(podRemote);
+            metrics.remote(() -> remote.source().rejectedManifests(), this::queueDepth);
+        }
         caches.addEventHandler(new ResourceEventHandler<>() {
             @Override
             public void onAdd(CompileCache cc) {
@@ -136,6 +177,9 @@ public final class KubeAgent implements AutoCloseable {
             }
         });
         caches.run(); // returns once the first list is in the cache
+        if (podRemote != null && prewarmBytes > 0) {
+            prewarm.execute(this::prewarm);
+        }
 
         volumes.latestFrom(p -> {
             if (pods == null) {
@@ -173,6 +217,47 @@ public final class KubeAgent implements AutoCloseable {
                 log.warn("periodic ingest failed: {}", e.toString());
             }
         }, every, every, TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Pre-warm: the groups of this node's device class and product of every CompileCache with
+     * {@code spec.remote.prewarm}, one after the other, under {@link #prewarmBytes} in all.
+     */
+    private void prewarm() {
+        AtomicLong budget = new AtomicLong(prewarmBytes);
+        long until = System.nanoTime() + PREWARM_FOR.toNanos();
+        for (CompileCache cc : caches.getStore().list()) {
+            if (!RemoteSpec.prewarm(cc.getSpec())) {
+                continue;
+            }
+            GroupId g = group(cc);
+            if (g == null) {
+                continue;
+            }
+            try {
+                Filler.Report r = podRemote.prewarm(g, budget, until);
+                if (r != null) {
+                    log.info("pre-warmed {}: {} entries ({} bytes) from the remote; {} already here", g.text(), r.committed(),
+                            r.bytesFetched(), r.present());
+                }
+            } catch (ExecutionException e) {
+                log.warn("pre-warm of {} failed: {}", g.text(), e.getCause().toString());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+            if (budget.get() <= 0 || System.nanoTime() - until >= 0) {
+                break;
+            }
+        }
+    }
+
+    private long queueDepth() {
+        try {
+            return uploadQueue.snapshot().size();
+        } catch (IOException e) {
+            return -1;
+        }
     }
 
     /**
@@ -263,6 +348,10 @@ public final class KubeAgent implements AutoCloseable {
             caches.close();
         }
         periodic.shutdownNow();
+        prewarm.shutdownNow();
+        if (podRemote != null) {
+            podRemote.close();
+        }
         work.shutdown();
         try {
             work.awaitTermination(20, TimeUnit.SECONDS);

@@ -4,6 +4,7 @@ import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerState;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodCondition;
 import io.fabric8.kubernetes.api.model.PodSecurityContext;
 import io.fabric8.kubernetes.api.model.SecurityContext;
 import io.mithril.agent.framework.Framework;
@@ -27,9 +28,12 @@ import java.util.regex.Pattern;
  * @param terminal     phase Succeeded or Failed
  * @param waitStepEnded the injected wait step has terminated (it published or gave up: the pod runs)
  * @param crashed      phase Failed, or a container exited non-zero while the pod was not being deleted
+ * @param ready        its Ready condition is True now
+ * @param succeeded    phase Succeeded
  */
 record PodFacts(String uid, String namespace, String name, String nodeName, String cache, Set<Framework> frameworks,
-        Access access, boolean emptyDirMode, boolean terminal, boolean waitStepEnded, boolean crashed) {
+        Access access, boolean emptyDirMode, boolean terminal, boolean waitStepEnded, boolean crashed,
+        boolean ready, boolean succeeded) {
 
     static final Pattern UID = Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
 
@@ -47,7 +51,8 @@ record PodFacts(String uid, String namespace, String name, String nodeName, Stri
         return Optional.of(new PodFacts(pod.getMetadata().getUid(), pod.getMetadata().getNamespace(), pod.getMetadata().getName(),
                 pod.getSpec().getNodeName(), a.get(Injected.ANNOTATION), frameworks(a.get(Injected.ANNOTATION_FRAMEWORKS)),
                 access(pod), "EmptyDir".equals(a.get(Injected.ANNOTATION_VOLUME)),
-                "Succeeded".equals(phase) || "Failed".equals(phase), waitStepEnded(pod), crashed(pod)));
+                "Succeeded".equals(phase) || "Failed".equals(phase), waitStepEnded(pod), crashed(pod), ready(pod),
+                "Succeeded".equals(phase)));
     }
 
     /** Whether the agent of node {@code node} serves it: bound there, with a UID as the API server makes them. */
@@ -66,6 +71,18 @@ record PodFacts(String uid, String namespace, String name, String nodeName, Stri
         }
         for (ContainerStatus s : pod.getStatus().getInitContainerStatuses()) {
             if (Injected.WAIT_CONTAINER.equals(s.getName()) && s.getState() != null && s.getState().getTerminated() != null) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static boolean ready(Pod pod) {
+        if (pod.getStatus() == null || pod.getStatus().getConditions() == null) {
+            return false;
+        }
+        for (PodCondition c : pod.getStatus().getConditions()) {
+            if ("Ready".equals(c.getType()) && "True".equals(c.getStatus())) {
                 return true;
             }
         }

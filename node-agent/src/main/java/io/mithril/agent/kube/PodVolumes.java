@@ -128,6 +128,8 @@ public final class PodVolumes implements AutoCloseable {
     /** The newest state of a pod the agent knows (its informer's), or null when it is gone. */
     private volatile UnaryOperator<Pod> latest = p -> p;
     private volatile OutcomeReporter reporter = (ns, name, uid, why) -> { };
+    /** The remote tier, when the agent has one: fills before publishing, takes what pods that went well produced. */
+    private volatile PodRemote remote;
 
     /** Where a pod's outcome goes besides the metrics and the log (an Event on the pod, in a cluster). */
     public interface OutcomeReporter {
@@ -210,6 +212,24 @@ public final class PodVolumes implements AutoCloseable {
             } catch (RuntimeException e) {
                 log.warn("could not report the outcome of {}: {}", pod, e.toString());
             }
+        }
+    }
+
+    /** Uses the remote tier {@code r} (null: none) for the pods published from now on. */
+    void remoteTo(PodRemote r) {
+        this.remote = r;
+    }
+
+    /** Queues for upload what {@code t}'s view committed, once the pod may share it ({@link TrackedPod#toUpload}). */
+    private void queueUp(TrackedPod t, List<String> committed) {
+        PodRemote r = remote;
+        if (r == null) {
+            return;
+        }
+        List<String> up = t.toUpload(committed);
+        GroupId g = t.view().group();
+        if (!up.isEmpty() && r.enabled(g.namespace(), g.cache())) {
+            r.produced(g, up);
         }
     }
 
@@ -371,6 +391,7 @@ public final class PodVolumes implements AutoCloseable {
                 IngestReport r = t.session().pass();
                 if (r != null) {
                     metrics.ingested(r);
+                    queueUp(t, r.committed());
                 }
             } catch (RuntimeException e) {
                 log.warn("ingest failed: {}", e.toString());
@@ -559,6 +580,10 @@ public final class PodVolumes implements AutoCloseable {
             refuse(t, "{} is not the pod's own emptyDir folder (a link on the way, or a malformed uid)", dir);
             return;
         }
+        PodRemote r = remote;
+        if (r != null) {
+            r.beforePublish(pod.namespace(), pod.cache(), group, frameworks); // bounded by the cache's fetch deadline
+        }
         try {
             writeRecord(uid, new PodRecord(group, frameworks, access.mode(), dir, emptyDir));
             ViewSession s = ViewSession.publish(views, ingester, group, dir, frameworks, access.owner(), access.mode(), node.cudaDriver(),
@@ -566,6 +591,7 @@ public final class PodVolumes implements AutoCloseable {
             View v = s.view();
             metrics.published(v);
             t.live(pod.display(), s, clock.millis());
+            t.note(pod); // Ready already, say, when published late
             track(t);
             log.info("published {} entries ({} bytes) of {} in {} ms", v.entries().size(), v.bytes(), group.text(),
                     v.publishNanos() / 1_000_000);
@@ -597,6 +623,7 @@ public final class PodVolumes implements AutoCloseable {
             if (end.last() != null) {
                 metrics.ingested(end.last());
             }
+            queueUp(t, end.last() != null ? end.last().committed() : List.of());
             int read = end.read().size();
             metrics.entriesRead(read);
             metrics.groupActivity(group, read, end.total().entries());

@@ -4,6 +4,8 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.mithril.agent.ingest.Pass;
 import io.mithril.agent.volume.View;
 import io.mithril.agent.volume.ViewSession;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -33,6 +35,10 @@ final class TrackedPod {
     private final AtomicBoolean passing = new AtomicBoolean();
     /** A container of the pod crashed, or the pod Failed (see {@link #outcome}). */
     private volatile boolean crashed;
+    /** The pod was Ready at least once, or ended Succeeded: what it produced may go to the remote tier. */
+    private volatile boolean wentWell;
+    /** Names its passes committed that are not queued for upload yet (it was not Ready yet); guarded by this. */
+    private final List<String> unqueued = new ArrayList<>();
 
     TrackedPod(String uid) {
         this.uid = uid;
@@ -117,6 +123,29 @@ final class TrackedPod {
     /** Notes what the pod's status says of its run: a container that exited non-zero, or phase Failed. */
     void note(PodFacts f) {
         crashed |= f.crashed();
+        wentWell |= f.ready() || f.succeeded();
+    }
+
+    /**
+     * Whether what it produced may be uploaded: Ready at least once or Succeeded, and never crashed
+     * (a crashed or failed pod's entries never reach the fleet).
+     */
+    boolean uploadable() {
+        return wentWell && !crashed;
+    }
+
+    /**
+     * Notes names its passes committed and hands back what may be queued for upload now (all that
+     * waited, once it is {@link #uploadable}); empty while it is not.
+     */
+    synchronized List<String> toUpload(List<String> committed) {
+        unqueued.addAll(committed);
+        if (!uploadable() || unqueued.isEmpty()) {
+            return List.of();
+        }
+        List<String> out = List.copyOf(unqueued);
+        unqueued.clear();
+        return out;
     }
 
     /**

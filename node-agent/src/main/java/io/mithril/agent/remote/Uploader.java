@@ -21,6 +21,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.BiConsumer;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -241,6 +242,11 @@ public final class Uploader {
      * Returns the entries uploaded.
      */
     public int drain(NodeStore store, UploadQueue queue, long deadlineNanos) throws IOException {
+        return drain(store, queue, deadlineNanos, (g, r) -> { });
+    }
+
+    /** As {@link #drain(NodeStore, UploadQueue, long)}, telling {@code each} what went up of every group. */
+    public int drain(NodeStore store, UploadQueue queue, long deadlineNanos, BiConsumer<GroupId, Report> each) throws IOException {
         int up = 0;
         for (Map.Entry<GroupId, List<String>> g : byGroup(queue.snapshot()).entrySet()) {
             if (nanoTime.getAsLong() - deadlineNanos >= 0) {
@@ -248,6 +254,7 @@ public final class Uploader {
             }
             Report r = upload(store, g.getKey(), g.getValue(), deadlineNanos);
             queue.remove(r.done());
+            each.accept(g.getKey(), r);
             up += r.uploaded();
         }
         return up;

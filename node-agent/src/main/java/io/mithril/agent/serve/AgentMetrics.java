@@ -13,6 +13,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongSupplier;
 
 /**
  * The agent's metrics in the Prometheus text format (version 0.0.4). Store figures are read at
@@ -27,6 +28,12 @@ public final class AgentMetrics {
     private final LongAdder bytesIngested = new LongAdder();
     private final Map<String, LongAdder> refused = new ConcurrentHashMap<>();
     private final Map<GroupId, GroupCounts> groups = new ConcurrentHashMap<>();
+    private final LongAdder remoteFetchedBytes = new LongAdder();
+    private final LongAdder remoteUploadedBytes = new LongAdder();
+    private final LongAdder remoteRejectedBlobs = new LongAdder();
+    /** Set when the agent has a remote: its manifests that failed authentication, and the upload queue's length. */
+    private volatile LongSupplier remoteRejectedManifests;
+    private volatile LongSupplier remoteQueueDepth;
 
     /**
      * A group's cache activity since this agent started: entries its workloads read from views
@@ -37,6 +44,27 @@ public final class AgentMetrics {
         final LongAdder misses = new LongAdder();
         /** Workload runs by {@link Outcome} (why a run was warm or not). */
         final Map<Outcome, LongAdder> runs = new ConcurrentHashMap<>();
+        /** The remote tier: entries and bytes fetched for this group, entries and bytes uploaded. */
+        final LongAdder remoteFetched = new LongAdder();
+        final LongAdder remoteFetchedBytes = new LongAdder();
+        final LongAdder remoteUploaded = new LongAdder();
+        final LongAdder remoteUploadedBytes = new LongAdder();
+
+        public long remoteFetched() {
+            return remoteFetched.sum();
+        }
+
+        public long remoteFetchedBytes() {
+            return remoteFetchedBytes.sum();
+        }
+
+        public long remoteUploaded() {
+            return remoteUploaded.sum();
+        }
+
+        public long remoteUploadedBytes() {
+            return remoteUploadedBytes.sum();
+        }
 
         /** Runs by outcome, those that happened only, in {@link Outcome} order. */
         public Map<Outcome, Long> runs() {
@@ -59,6 +87,29 @@ public final class AgentMetrics {
         GroupCounts c = groups.computeIfAbsent(g, k -> new GroupCounts());
         c.hits.add(read);
         c.misses.add(ingested);
+    }
+
+    /** The remote tier brought {@code entries} entries ({@code bytes} bytes) of {@code g} in; {@code rejected} blobs failed verification. */
+    public void remoteFetched(GroupId g, int entries, long bytes, int rejected) {
+        GroupCounts c = groups.computeIfAbsent(g, k -> new GroupCounts());
+        c.remoteFetched.add(entries);
+        c.remoteFetchedBytes.add(bytes);
+        remoteFetchedBytes.add(bytes);
+        remoteRejectedBlobs.add(rejected);
+    }
+
+    /** {@code entries} entries of {@code g} went up to the remote tier, {@code bytes} bytes of new blobs and packs. */
+    public void remoteUploaded(GroupId g, int entries, long bytes) {
+        GroupCounts c = groups.computeIfAbsent(g, k -> new GroupCounts());
+        c.remoteUploaded.add(entries);
+        c.remoteUploadedBytes.add(bytes);
+        remoteUploadedBytes.add(bytes);
+    }
+
+    /** The agent has a remote: its figures are rendered, these read at scrape time. */
+    public void remote(LongSupplier rejectedManifests, LongSupplier queueDepth) {
+        this.remoteRejectedManifests = rejectedManifests;
+        this.remoteQueueDepth = queueDepth;
     }
 
     /** Counts {@code n} workload runs of a group that ended with {@code outcome}. */
@@ -144,9 +195,37 @@ public final class AgentMetrics {
             groupCounts(g.group()).runs().forEach((o, n) -> b.append("mithril_group_runs_total{").append(labels(g))
                     .append(",outcome=\"").append(o.key()).append("\"} ").append(n).append('\n'));
         }
+        renderRemote(b, s);
         publish.write(b);
         ingest.write(b);
         return b.toString();
+    }
+
+    private void renderRemote(StringBuilder b, StoreStats s) {
+        LongSupplier manifests = remoteRejectedManifests;
+        LongSupplier depth = remoteQueueDepth;
+        if (manifests == null || depth == null) {
+            return; // no remote
+        }
+        counter(b, "mithril_remote_fetched_bytes_total", "Bytes fetched from the remote tier (verified).", remoteFetchedBytes.sum());
+        counter(b, "mithril_remote_uploaded_bytes_total", "Bytes uploaded to the remote tier.", remoteUploadedBytes.sum());
+        counter(b, "mithril_remote_rejected_blobs_total", "Blobs from the remote whose bytes did not match their address (dropped).",
+                remoteRejectedBlobs.sum());
+        counter(b, "mithril_remote_rejected_manifests_total", "Remote manifests that failed authentication or did not parse (ignored).",
+                manifests.getAsLong());
+        gauge(b, "mithril_remote_upload_queue_entries", "Entries queued for upload to the remote tier.", depth.getAsLong());
+        b.append("# HELP mithril_group_remote_fetched_total Entries of a group fetched from the remote tier (remote hits).\n");
+        b.append("# TYPE mithril_group_remote_fetched_total counter\n");
+        for (StoreStats.Group g : s.groups()) {
+            b.append("mithril_group_remote_fetched_total{").append(labels(g)).append("} ").append(groupCounts(g.group()).remoteFetched())
+                    .append('\n');
+        }
+        b.append("# HELP mithril_group_remote_uploaded_total Entries of a group uploaded to the remote tier.\n");
+        b.append("# TYPE mithril_group_remote_uploaded_total counter\n");
+        for (StoreStats.Group g : s.groups()) {
+            b.append("mithril_group_remote_uploaded_total{").append(labels(g)).append("} ")
+                    .append(groupCounts(g.group()).remoteUploaded()).append('\n');
+        }
     }
 
     private static String labels(StoreStats.Group g) {

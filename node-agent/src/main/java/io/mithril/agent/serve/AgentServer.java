@@ -127,12 +127,15 @@ public final class AgentServer implements AutoCloseable {
         for (StoreStats.Group g : s.groups()) {
             b.append(sep).append(String.format(Locale.ROOT,
                     "{\"namespace\":\"%s\",\"cache\":\"%s\",\"device\":\"%s\",\"product\":\"%s\",\"entries\":%d,\"bytes\":%d,"
-                            + "\"budget\":%s,\"hits\":%d,\"misses\":%d,\"runs\":%s,\"lastUse\":%s}",
+                            + "\"budget\":%s,\"hits\":%d,\"misses\":%d,\"runs\":%s,\"lastUse\":%s,"
+                            + "\"remote\":{\"fetched\":%d,\"fetchedBytes\":%d,\"uploaded\":%d,\"uploadedBytes\":%d}}",
                     g.group().namespace(), g.group().cache(), g.group().device().text(), g.group().product().slug(),
                     g.entries(), g.bytes(), g.budget() == null ? "null" : g.budget().toString(),
                     metrics.groupCounts(g.group()).hits(), metrics.groupCounts(g.group()).misses(),
                     runsJson(metrics.groupCounts(g.group()).runs()),
-                    g.lastUseMillis() <= 0 ? "null" : "\"" + Instant.ofEpochMilli(g.lastUseMillis()).truncatedTo(ChronoUnit.SECONDS) + "\""));
+                    g.lastUseMillis() <= 0 ? "null" : "\"" + Instant.ofEpochMilli(g.lastUseMillis()).truncatedTo(ChronoUnit.SECONDS) + "\"",
+                    metrics.groupCounts(g.group()).remoteFetched(), metrics.groupCounts(g.group()).remoteFetchedBytes(),
+                    metrics.groupCounts(g.group()).remoteUploaded(), metrics.groupCounts(g.group()).remoteUploadedBytes()));
             sep = ",";
         }
         return b.append("]}\n").toString();

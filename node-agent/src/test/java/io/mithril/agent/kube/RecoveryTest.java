@@ -18,7 +18,7 @@ class RecoveryTest {
 
     static PodFacts pod(boolean terminal, boolean waitStepEnded) {
         return new PodFacts(UID, "team-a", "p", "gpu-1", "gpt", Set.of(Framework.INDUCTOR), null, false, terminal, waitStepEnded,
-                false);
+                false, false, false);
     }
 
     @Test

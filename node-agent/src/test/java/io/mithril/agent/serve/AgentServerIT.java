@@ -59,6 +59,9 @@ class AgentServerIT {
             int read = views.unpublish(v).size();
             metrics.entriesRead(read);
             metrics.groupActivity(StoreFixture.H100, read, ingested);
+            metrics.remote(() -> 2, () -> 7);
+            metrics.remoteFetched(StoreFixture.H100, 3, 3000, 1);
+            metrics.remoteUploaded(StoreFixture.H100, 1, 6);
             try (AgentServer server = new AgentServer(store, metrics, new InetSocketAddress("127.0.0.1", 0))) {
                 server.start();
                 int port = server.port();
@@ -72,8 +75,12 @@ class AgentServerIT {
                         .contains("mithril_publish_duration_seconds_count 1")
                         .contains("mithril_evictions_total{cause=\"node_budget\"} 0")
                         .contains("mithril_group_bytes{namespace=\"team-a\",cache=\"gpt\",device=\"cuda-9.0\",product=\"nvidia-h100-80gb-hbm3\"} 6");
+                assertThat(m.body()).contains("mithril_remote_fetched_bytes_total 3000").contains("mithril_remote_rejected_blobs_total 1")
+                        .contains("mithril_remote_rejected_manifests_total 2").contains("mithril_remote_upload_queue_entries 7")
+                        .contains("mithril_group_remote_fetched_total{namespace=\"team-a\",cache=\"gpt\",device=\"cuda-9.0\",product=\"nvidia-h100-80gb-hbm3\"} 3");
                 assertThat(promtool(m.body())).isEqualTo("");
                 HttpResponse<String> s = get(port, "/v1/stats");
+                assertThat(s.body()).contains("\"remote\":{\"fetched\":3,\"fetchedBytes\":3000,\"uploaded\":1,\"uploadedBytes\":6}");
                 assertThat(s.body()).contains("\"entries\":1").contains("\"device\":\"cuda-9.0\"").contains("\"hardLimit\":1048576")
                         .contains("\"hits\":0,\"misses\":1,\"runs\":{},\"lastUse\":\"20");
                 assertThat(m.body()).contains("mithril_group_misses_total{namespace=\"team-a\",cache=\"gpt\",device=\"cuda-9.0\",product=\"nvidia-h100-80gb-hbm3\"} 1");

@@ -179,7 +179,9 @@ public final class AgentDirectory implements AutoCloseable {
             });
             groups.add(new NodeStats.Group(g.path("namespace").asText(), g.path("cache").asText(), g.path("device").asText(),
                     g.path("product").asText(), g.path("entries").asLong(), g.path("bytes").asLong(), g.path("hits").asLong(),
-                    g.path("misses").asLong(), g.path("lastUse").isTextual() ? g.path("lastUse").asText() : null, runs));
+                    g.path("misses").asLong(), g.path("lastUse").isTextual() ? g.path("lastUse").asText() : null, runs,
+                    new NodeStats.Remote(g.path("remote").path("fetched").asLong(), g.path("remote").path("fetchedBytes").asLong(),
+                            g.path("remote").path("uploaded").asLong(), g.path("remote").path("uploadedBytes").asLong())));
         }
         return new NodeStats(node, groups);
     }

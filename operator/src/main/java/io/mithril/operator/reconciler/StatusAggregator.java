@@ -6,6 +6,7 @@ import io.fabric8.kubernetes.client.utils.Serialization;
 import io.mithril.api.v1alpha1.CompileCache;
 import io.mithril.api.v1alpha1.CompileCacheStatus;
 import io.mithril.api.v1alpha1.PodStarts;
+import io.mithril.api.v1alpha1.RemoteStatus;
 import io.mithril.api.v1alpha1.Sizes;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -45,6 +46,7 @@ final class StatusAggregator {
         long hits = 0;
         long misses = 0;
         long maxOnNode = 0;
+        long[] remote = new long[4];
         Map<String, Long> runs = new TreeMap<>();
         int nodes = 0;
         String lastUse = null;
@@ -60,6 +62,10 @@ final class StatusAggregator {
                 hits += g.hits();
                 misses += g.misses();
                 g.runs().forEach((k, v) -> runs.merge(k, v, Long::sum));
+                remote[0] += g.remote().fetched();
+                remote[1] += g.remote().fetchedBytes();
+                remote[2] += g.remote().uploaded();
+                remote[3] += g.remote().uploadedBytes();
                 devices.add(g.device() + "/" + g.product());
                 if (g.lastUse() != null && (lastUse == null || g.lastUse().compareTo(lastUse) > 0)) {
                     lastUse = g.lastUse();
@@ -81,6 +87,7 @@ final class StatusAggregator {
         s.setLastUsed(lastUse);
         s.setDeviceClasses(new ArrayList<>(devices));
         s.setPodStarts(runs.isEmpty() ? null : PodStarts.of(runs));
+        s.setRemote(remoteStatus(cc, remote));
         boolean reporting = !reports.isEmpty();
         List<Condition> conds = new ArrayList<>();
         conds.add(condition(prev, "AgentsReporting", reporting,
@@ -136,6 +143,21 @@ final class StatusAggregator {
             i++;
         }
         return i == 0 ? Long.toString(bytes) : String.format(Locale.ROOT, "%.1f%s", v, units[i]);
+    }
+
+    /** status.remote: the agents' remote figures summed, and the remote budget asked for; null when there is nothing to say. */
+    static RemoteStatus remoteStatus(CompileCache cc, long[] sums) {
+        String budget = cc.getSpec() != null && cc.getSpec().getRemote() != null ? cc.getSpec().getRemote().getBudget() : null;
+        if (budget == null && sums[0] == 0 && sums[1] == 0 && sums[2] == 0 && sums[3] == 0) {
+            return null;
+        }
+        RemoteStatus r = new RemoteStatus();
+        r.setHits(sums[0]);
+        r.setFetchedBytes(sums[1]);
+        r.setUploadedEntries(sums[2]);
+        r.setUploadedBytes(sums[3]);
+        r.setBudget(budget);
+        return r;
     }
 
     /** True when two statuses are equal in what they say (the reconciler skips the write then). */

@@ -71,6 +71,29 @@ class StatusAggregatorTest {
         assertThat(none.getPodStarts()).as("no runs counted yet: left out").isNull();
     }
 
+    /** status.remote: the agents' remote figures of this cache summed over nodes (left out while there are none). */
+    @Test
+    void aggregate_remoteHitsAndUploads_summedOverNodes_fromTheAgentsJson() throws Exception {
+        String n1 = "{\"groups\":[{\"namespace\":\"team-a\",\"cache\":\"gpt\",\"device\":\"cuda-9.0\",\"product\":\"p\","
+                + "\"entries\":3,\"bytes\":10,\"hits\":2,\"misses\":1,\"runs\":{},\"lastUse\":null,"
+                + "\"remote\":{\"fetched\":0,\"fetchedBytes\":0,\"uploaded\":3,\"uploadedBytes\":900}}]}";
+        String n2 = "{\"groups\":[{\"namespace\":\"team-a\",\"cache\":\"gpt\",\"device\":\"cuda-9.0\",\"product\":\"p\","
+                + "\"entries\":3,\"bytes\":10,\"hits\":3,\"misses\":0,\"runs\":{},\"lastUse\":null,"
+                + "\"remote\":{\"fetched\":3,\"fetchedBytes\":900,\"uploaded\":0,\"uploadedBytes\":0}},"
+                + "{\"namespace\":\"team-b\",\"cache\":\"gpt\",\"device\":\"cuda-9.0\",\"product\":\"p\",\"entries\":1,"
+                + "\"bytes\":1,\"hits\":0,\"misses\":0,\"remote\":{\"fetched\":50,\"fetchedBytes\":1,\"uploaded\":1,\"uploadedBytes\":1}}]}";
+        CompileCacheStatus s = StatusAggregator.aggregate(cc("1Gi"), List.of(
+                io.mithril.operator.agents.AgentDirectory.parse("n1", n1), io.mithril.operator.agents.AgentDirectory.parse("n2", n2)),
+                2, Instant.now());
+        assertThat(s.getRemote().getHits()).isEqualTo(3);
+        assertThat(s.getRemote().getFetchedBytes()).isEqualTo(900);
+        assertThat(s.getRemote().getUploadedEntries()).isEqualTo(3);
+        assertThat(s.getRemote().getUploadedBytes()).isEqualTo(900);
+        CompileCacheStatus none = StatusAggregator.aggregate(cc("1Gi"), List.of(node("n1", g("team-a", "gpt", "cuda-9.0", 1, 0, 0, null))),
+                1, Instant.now());
+        assertThat(none.getRemote()).as("an agent without a remote (an older one, too): left out").isNull();
+    }
+
     @Test
     void aggregate_noAgents_notReadyWithAReasonThatSaysWhy_andOverBudgetIsReported() {
         CompileCacheStatus none = StatusAggregator.aggregate(cc("1Gi"), List.of(), 4, Instant.now());
