@@ -32,6 +32,11 @@ public final class Remote implements AutoCloseable {
         return uploader;
     }
 
+    /** The circuit's state and the counters of requests, bytes and rejections, for metrics. */
+    public RemoteStats stats() {
+        return source.stats();
+    }
+
     @Override
     public void close() {
         source.close();
