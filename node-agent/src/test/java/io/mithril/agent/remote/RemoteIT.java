@@ -112,6 +112,42 @@ class RemoteIT extends AgainstBucket {
     }
 
     @Test
+    void concurrentFillsOfOneGroup_fetchEachBlobOnce() throws Exception {
+        NodeStore a = store("a");
+        StoreFixture.commit(a, G, "triton/BIG/", StoreFixture.bytes(2, 2_000_000));
+        for (int i = 0; i < 50; i++) {
+            StoreFixture.commit(a, G, "inductor/s" + i + "/", StoreFixture.bytes(100 + i, 20_000));
+        }
+        uploadAll(remote(), a, G);
+        Remote r = remote(); // one agent process: its one remote, two pods of the group at once
+        NodeStore fresh = store("fresh");
+        CyclicBarrier together = new CyclicBarrier(2);
+        List<CompletableFuture<Filler.Report>> fills = new ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            fills.add(CompletableFuture.supplyAsync(() -> {
+                try {
+                    together.await();
+                    return new Filler(fresh).fill(r.source(), G, e -> true, FAR);
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            }));
+        }
+        int committed = 0;
+        int present = 0;
+        for (CompletableFuture<Filler.Report> f : fills) {
+            committed += f.get().committed();
+            present += f.get().present();
+        }
+        assertThat(committed).as("entries brought in, by both fills").isEqualTo(51);
+        assertThat(present).as("what the second found there").isEqualTo(51);
+        assertThat(r.stats().requests(RemoteStats.Operation.GET, RemoteStats.Result.OK))
+                .as("the manifest, the pack, the loose blob: once").isEqualTo(3);
+        assertThat(r.stats().bytesDown()).isLessThan(2_000_000 + 50 * 20_000 + 300_000);
+        assertThat(fresh.verify().corrupt()).isEmpty();
+    }
+
+    @Test
     void flippedByteInAPack_isNeverServed() throws Exception {
         NodeStore a = store("a");
         StoreFixture.commit(a, G, "inductor/good/", "good".getBytes());
