@@ -59,6 +59,7 @@ public final class AgentMain {
         m.put("stats", StatsCmd::new);
         m.put("verify", VerifyCmd::new);
         m.put("gc", GcCmd::new);
+        m.put("remote", RemoteCmd::new);
         return m;
     }
 

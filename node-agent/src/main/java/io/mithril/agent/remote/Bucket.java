@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Semaphore;
@@ -201,6 +202,18 @@ final class Bucket implements AutoCloseable {
     /** Every key under {@code prefix}. */
     List<String> list(String prefix) throws IOException {
         List<String> keys = new ArrayList<>();
+        for (Listed o : listDetailed(prefix)) {
+            keys.add(o.key());
+        }
+        return keys;
+    }
+
+    /** An object as a listing shows it. */
+    record Listed(String key, long size, Instant modified) {}
+
+    /** Every object under {@code prefix}, with its size and time. */
+    List<Listed> listDetailed(String prefix) throws IOException {
+        List<Listed> out = new ArrayList<>();
         String token = null;
         do {
             admit(Operation.LIST, prefix);
@@ -212,14 +225,25 @@ final class Bucket implements AutoCloseable {
                 ListObjectsV2Response page = s3.listObjectsV2(req.build());
                 ok(Operation.LIST, Result.OK);
                 for (S3Object o : page.contents()) {
-                    keys.add(o.key());
+                    out.add(new Listed(o.key(), o.size() == null ? 0 : o.size(), o.lastModified()));
                 }
                 token = Boolean.TRUE.equals(page.isTruncated()) ? page.nextContinuationToken() : null;
             } catch (SdkException e) {
                 throw failed(Operation.LIST, prefix, e);
             }
         } while (token != null);
-        return keys;
+        return out;
+    }
+
+    /** Deletes the object (absent is fine). */
+    void delete(String key) throws IOException {
+        admit(Operation.DELETE, key);
+        try {
+            s3.deleteObject(r -> r.bucket(bucket).key(key));
+            ok(Operation.DELETE, Result.OK);
+        } catch (SdkException e) {
+            throw failed(Operation.DELETE, key, e);
+        }
     }
 
     /** Requests sent so far (not those the open circuit refused). */
