@@ -24,8 +24,8 @@ final class RemoteCmd {
     @CommandLine.ParentCommand
     AgentMain main;
 
-    @Command(name = "gc", description = {"Keep each remote group's most recently uploaded entries within the budget (compacting its",
-        "manifests into one), then delete blobs and packs no manifest names that are older than the grace."})
+    @Command(name = "gc", description = "Keep each remote group's most recently uploaded entries within the budget (compacting its "
+            + "manifests into one), then delete blobs and packs no manifest names that are older than the grace.")
     static final class Gc implements Callable<Integer> {
         @CommandLine.ParentCommand
         RemoteCmd parent;
