@@ -59,6 +59,7 @@ public final class AgentMain {
         m.put("stats", StatsCmd::new);
         m.put("verify", VerifyCmd::new);
         m.put("gc", GcCmd::new);
+        m.put("remote", RemoteCmd::new);
         return m;
     }
 
@@ -108,6 +109,15 @@ public final class AgentMain {
                 description = "The SDK's request and response checksums; when-required for stores that reject the default "
                         + "trailing checksums. Env MITHRIL_REMOTE_CHECKSUMS; default when-supported.")
         String checksums;
+
+        @Option(names = "--remote-upload-bandwidth", paramLabel = "SIZE", converter = SizeConverter.class,
+                description = "Upload bandwidth to the remote in bytes per second (e.g. 20Mi), for all uploads of the agent. "
+                        + "Env MITHRIL_REMOTE_UPLOAD_BANDWIDTH; default unlimited.")
+        Long uploadBandwidth;
+
+        @Option(names = "--remote-upload-concurrency", paramLabel = "N",
+                description = "PUTs to the remote in flight at once. Env MITHRIL_REMOTE_UPLOAD_CONCURRENCY; default 4.")
+        Integer uploadConcurrency;
     }
 
     @CommandLine.Mixin
@@ -261,8 +271,18 @@ public final class AgentMain {
         if (checksums != null && !checksums.equals("when-supported") && !checksums.equals("when-required")) {
             throw new IllegalArgumentException("--remote-checksums must be when-supported or when-required: " + checksums);
         }
-        return RemoteConfig.of(url, endpoint == null || endpoint.isEmpty() ? null : URI.create(endpoint), RemoteConfig.readKey(keyFile))
-                .withChecksumsWhenRequired("when-required".equals(checksums));
+        Long bandwidth = local.uploadBandwidth != null ? local.uploadBandwidth : globalRemote.uploadBandwidth;
+        if (bandwidth == null && System.getenv("MITHRIL_REMOTE_UPLOAD_BANDWIDTH") != null) {
+            bandwidth = Sizes.parse(System.getenv("MITHRIL_REMOTE_UPLOAD_BANDWIDTH"));
+        }
+        Integer concurrency = local.uploadConcurrency != null ? local.uploadConcurrency : globalRemote.uploadConcurrency;
+        if (concurrency == null && System.getenv("MITHRIL_REMOTE_UPLOAD_CONCURRENCY") != null) {
+            concurrency = Integer.parseInt(System.getenv("MITHRIL_REMOTE_UPLOAD_CONCURRENCY").trim());
+        }
+        RemoteConfig c = RemoteConfig.of(url, endpoint == null || endpoint.isEmpty() ? null : URI.create(endpoint),
+                RemoteConfig.readKey(keyFile)).withChecksumsWhenRequired("when-required".equals(checksums));
+        return c.withLimits(c.limits().withUpload(bandwidth != null ? bandwidth : c.limits().uploadBytesPerSecond(),
+                concurrency != null ? concurrency : c.limits().uploadConcurrency()));
     }
 
     /** {@link #remoteConfig}, or null with one line on {@code err} when the remote is named but unusable: a cache never keeps a command from running. */

@@ -100,6 +100,9 @@ final class RemoteRun implements AutoCloseable {
         long until = System.nanoTime() + deadline.toNanos();
         Filler.Report r = within("fetch from", deadline, () -> new Filler(store).fill(remote.source(), group,
                 e -> tops.contains(top(e.key().name())), until));
+        if (r != null && r.rejected() > 0) {
+            remote.stats().blobsRejected(r.rejected());
+        }
         if (r != null && (r.committed() > 0 || r.incomplete() > 0 || r.rejected() > 0)) {
             err.printf(Locale.ROOT, "mithril: remote %s: fetched %d entries (%s) in %d ms, %d requests%s%s%n",
                     remote.config().describe(), r.committed(), ByteSize.format(r.bytesFetched()), r.nanos() / 1_000_000,

@@ -36,4 +36,22 @@ final class Layout {
     String manifest(GroupId g, Address a) {
         return manifests(g) + a.hex();
     }
+
+    String blobs() {
+        return prefix + "blobs/";
+    }
+
+    String packs() {
+        return prefix + "packs/";
+    }
+
+    /** Every group's manifests lie under this. */
+    String groups() {
+        return prefix + "groups/";
+    }
+
+    /** The object whose holder runs retention on this prefix. */
+    String gcLock() {
+        return prefix + "gc.lock";
+    }
 }

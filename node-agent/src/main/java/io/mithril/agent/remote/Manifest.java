@@ -50,6 +50,14 @@ record Manifest(GroupId group, List<RemoteEntry> entries, Map<Address, Location>
     }
 
     byte[] seal(byte[] key, String writer) {
+        return seal(key, writer, Map.of());
+    }
+
+    /**
+     * Sealed, with {@code used} (entry name to epoch ms) as each entry's {@code "used"}: retention's
+     * record of when an entry was last listed, kept across compactions (readers ignore it).
+     */
+    byte[] seal(byte[] key, String writer, Map<String, Long> used) {
         ObjectNode root = JSON.createObjectNode();
         root.put("format", FORMAT);
         root.put("group", group.text());
@@ -58,6 +66,9 @@ record Manifest(GroupId group, List<RemoteEntry> entries, Map<Address, Location>
         for (RemoteEntry e : entries) {
             ObjectNode en = es.addObject();
             en.put("name", e.name());
+            if (used.containsKey(e.name())) {
+                en.put("used", used.get(e.name()));
+            }
             ArrayNode fs = en.putArray("files");
             for (EntryFile f : e.files()) {
                 fs.addObject().put("path", f.path()).put("address", f.address().hex()).put("size", f.size())
@@ -144,6 +155,25 @@ record Manifest(GroupId group, List<RemoteEntry> entries, Map<Address, Location>
         } catch (IOException | IllegalArgumentException e) {
             throw new Rejected("malformed: " + e.getMessage());
         }
+    }
+
+    /** The {@code "used"} times of a manifest {@link #open} accepted, by entry name. */
+    static Map<String, Long> usedTimes(byte[] sealed) {
+        Map<String, Long> m = new LinkedHashMap<>();
+        int nl = 0;
+        while (nl < sealed.length && sealed[nl] != '\n') {
+            nl++;
+        }
+        try {
+            for (JsonNode en : JSON.readTree(sealed, nl + 1, sealed.length - nl - 1).path("entries")) {
+                if (en.has("used")) {
+                    m.put(en.path("name").asText(), en.path("used").asLong());
+                }
+            }
+        } catch (IOException e) {
+            // opened before: it parses
+        }
+        return m;
     }
 
     private static byte[] mac(byte[] key, GroupId group, byte[] body) {

@@ -8,12 +8,14 @@ public final class Remote implements AutoCloseable {
     private final RemoteConfig config;
     private final RemoteSource source;
     private final Uploader uploader;
+    private final RemoteGc gc;
 
     private Remote(RemoteConfig config) {
         Bucket bucket = new Bucket(config);
         this.config = config;
         this.source = new RemoteSource(bucket, config);
         this.uploader = new Uploader(source, bucket, config, System::nanoTime);
+        this.gc = new RemoteGc(bucket, config, System::currentTimeMillis);
     }
 
     public static Remote open(RemoteConfig config) {
@@ -30,6 +32,16 @@ public final class Remote implements AutoCloseable {
 
     public Uploader uploader() {
         return uploader;
+    }
+
+    /** Remote retention: a pass that {@code serve} or {@code remote gc} runs. */
+    public RemoteGc gc() {
+        return gc;
+    }
+
+    /** The circuit's state and the counters of requests, bytes and rejections, for metrics. */
+    public RemoteStats stats() {
+        return source.stats();
     }
 
     @Override

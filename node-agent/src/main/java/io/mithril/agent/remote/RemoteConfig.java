@@ -13,10 +13,37 @@ import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
  * {@code endpoint} null means AWS S3 itself; {@code region} null means the SDK's default chain (then
  * us-east-1); {@code credentials} null means the SDK's default chain. {@code key}: the shared manifest
  * key (HMAC-SHA256). {@code checksumsWhenRequired}: send and check the SDK's checksums only where the
- * S3 API requires them (some S3-compatible stores reject the default trailing checksums).
+ * S3 API requires them (some S3-compatible stores reject the default trailing checksums). {@code limits}:
+ * the circuit breaker's and the uploads' bounds.
  */
 public record RemoteConfig(String bucket, String prefix, URI endpoint, String region, AwsCredentialsProvider credentials,
-        byte[] key, Duration connectTimeout, Duration requestTimeout, int maxAttempts, boolean checksumsWhenRequired) {
+        byte[] key, Duration connectTimeout, Duration requestTimeout, int maxAttempts, boolean checksumsWhenRequired,
+        Limits limits) {
+
+    /**
+     * {@code breakerFailures} consecutive failed calls open the circuit for {@code breakerCoolDown} (plus
+     * up to half of it as jitter); {@code uploadBytesPerSecond}: the upload bandwidth (0: unlimited);
+     * {@code uploadConcurrency}: PUTs in flight at once.
+     */
+    public record Limits(int breakerFailures, Duration breakerCoolDown, long uploadBytesPerSecond, int uploadConcurrency) {
+        public static final Limits DEFAULTS = new Limits(5, Duration.ofSeconds(30), 0, 4);
+
+        public Limits {
+            if (breakerFailures < 1 || breakerCoolDown == null || breakerCoolDown.isNegative() || uploadBytesPerSecond < 0
+                    || uploadConcurrency < 1) {
+                throw new IllegalArgumentException("remote limits out of range: failures " + breakerFailures + ", cool-down "
+                        + breakerCoolDown + ", " + uploadBytesPerSecond + " B/s, concurrency " + uploadConcurrency);
+            }
+        }
+
+        public Limits withBreaker(int failures, Duration coolDown) {
+            return new Limits(failures, coolDown, uploadBytesPerSecond, uploadConcurrency);
+        }
+
+        public Limits withUpload(long bytesPerSecond, int concurrency) {
+            return new Limits(breakerFailures, breakerCoolDown, bytesPerSecond, concurrency);
+        }
+    }
 
     /** The least key length accepted, in bytes. */
     static final int MIN_KEY_BYTES = 16;
@@ -33,6 +60,7 @@ public record RemoteConfig(String bucket, String prefix, URI endpoint, String re
             throw new IllegalArgumentException("the remote's manifest key must have at least " + MIN_KEY_BYTES + " bytes");
         }
         key = key.clone();
+        limits = limits == null ? Limits.DEFAULTS : limits;
     }
 
     /** {@code s3://BUCKET/PREFIX}, with the defaults for everything else. */
@@ -42,7 +70,7 @@ public record RemoteConfig(String bucket, String prefix, URI endpoint, String re
             throw new IllegalArgumentException("remote must be s3://BUCKET/PREFIX: " + s3Url);
         }
         return new RemoteConfig(u.getHost(), u.getPath(), endpoint, null, null, key,
-                Duration.ofSeconds(2), Duration.ofSeconds(10), 3, false);
+                Duration.ofSeconds(2), Duration.ofSeconds(10), 3, false, Limits.DEFAULTS);
     }
 
     /** Reads a key file: its bytes, trailing whitespace left off (so a key written by {@code echo} works). */
@@ -57,21 +85,27 @@ public record RemoteConfig(String bucket, String prefix, URI endpoint, String re
 
     public RemoteConfig withCredentials(AwsCredentialsProvider c) {
         return new RemoteConfig(bucket, prefix, endpoint, region, c, key, connectTimeout, requestTimeout, maxAttempts,
-                checksumsWhenRequired);
+                checksumsWhenRequired, limits);
     }
 
     public RemoteConfig withRegion(String r) {
         return new RemoteConfig(bucket, prefix, endpoint, r, credentials, key, connectTimeout, requestTimeout, maxAttempts,
-                checksumsWhenRequired);
+                checksumsWhenRequired, limits);
     }
 
     public RemoteConfig withTimeouts(Duration connect, Duration request, int attempts) {
         return new RemoteConfig(bucket, prefix, endpoint, region, credentials, key, connect, request, attempts,
-                checksumsWhenRequired);
+                checksumsWhenRequired, limits);
     }
 
     public RemoteConfig withChecksumsWhenRequired(boolean w) {
-        return new RemoteConfig(bucket, prefix, endpoint, region, credentials, key, connectTimeout, requestTimeout, maxAttempts, w);
+        return new RemoteConfig(bucket, prefix, endpoint, region, credentials, key, connectTimeout, requestTimeout, maxAttempts, w,
+                limits);
+    }
+
+    public RemoteConfig withLimits(Limits l) {
+        return new RemoteConfig(bucket, prefix, endpoint, region, credentials, key, connectTimeout, requestTimeout, maxAttempts,
+                checksumsWhenRequired, l);
     }
 
     /** {@code s3://bucket/prefix}, for logs. */

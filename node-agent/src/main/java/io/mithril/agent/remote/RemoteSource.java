@@ -25,7 +25,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,7 +47,6 @@ public final class RemoteSource implements EntrySource {
     private final Set<String> rejectedKeys = ConcurrentHashMap.newKeySet();
     /** Where blobs lie, from every manifest read. */
     private final Map<Address, Location> locations = new ConcurrentHashMap<>();
-    private final AtomicInteger rejected = new AtomicInteger();
 
     /** What a group holds remotely: its merged entries by name and where their blobs lie. */
     record Merged(Map<String, RemoteEntry> entries, Map<Address, Location> blobs, int manifests) {}
@@ -66,7 +64,12 @@ public final class RemoteSource implements EntrySource {
 
     /** Manifests that failed authentication or did not parse, since this source was made. */
     public int rejectedManifests() {
-        return rejected.get();
+        return (int) bucket.stats().rejectedManifests();
+    }
+
+    /** What this source and the uploader sharing its bucket did: the circuit's state, requests, bytes, rejections. */
+    public RemoteStats stats() {
+        return bucket.stats();
     }
 
     /** Requests made to the bucket so far (by this source and the uploader sharing its bucket). */
@@ -135,7 +138,7 @@ public final class RemoteSource implements EntrySource {
                 new EntryKey(group, e.name()); // a name the local store would refuse: the manifest is not believed
             }
         } catch (Manifest.Rejected | IllegalArgumentException e) {
-            rejected.incrementAndGet();
+            bucket.stats().manifestRejected();
             rejectedKeys.add(key);
             log.warn("remote manifest {} ignored: {}", key, e.getMessage());
             return null;

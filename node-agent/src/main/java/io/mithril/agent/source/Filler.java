@@ -9,12 +9,17 @@ import io.mithril.agent.store.StoreFullException;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
 import java.util.function.Predicate;
 import org.slf4j.Logger;
@@ -31,9 +36,15 @@ import org.slf4j.LoggerFactory;
  * units: one is committed only when all its blobs are in; what was fetched for an entry left
  * incomplete is given back. A deadline stops fetching between blobs; what is complete by then is
  * committed.
+ *
+ * <p>Concurrent fills of one group into one store in this process take turns (a lock per store
+ * root and group): the second finds what the first brought in and fetches only what is still
+ * missing, so concurrent pods of a group on a node fetch each blob once. A fill that cannot have
+ * its turn by its deadline fetches nothing.
  */
 public final class Filler {
     private static final Logger log = LoggerFactory.getLogger(Filler.class);
+    private static final Map<Turn, ReentrantLock> TURNS = new ConcurrentHashMap<>();
 
     /**
      * What a fill did. {@code listed}: the source's entries that the filter kept; {@code present}: of
@@ -46,6 +57,9 @@ public final class Filler {
 
     private final NodeStore store;
     private final LongSupplier nanoTime;
+
+    /** Whose turn it is to fill: a group of a store. */
+    private record Turn(Path root, GroupId group) {}
 
     public Filler(NodeStore store) {
         this(store, System::nanoTime);
@@ -63,6 +77,25 @@ public final class Filler {
      */
     public Report fill(EntrySource source, GroupId group, Predicate<Entry> wanted, long deadlineNanos) throws IOException {
         long t0 = nanoTime.getAsLong();
+        ReentrantLock turn = TURNS.computeIfAbsent(new Turn(store.root(), group), k -> new ReentrantLock());
+        try {
+            if (!turn.tryLock(Math.max(0, deadlineNanos - t0), TimeUnit.NANOSECONDS)) {
+                log.info("filling {} from {}: another fill of the group held it past the deadline", group, source.describe());
+                return new Report(0, 0, 0, 0, 0, 0, 0, 0, true, nanoTime.getAsLong() - t0);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted waiting for another fill of " + group);
+        }
+        try {
+            return fillHeld(source, group, wanted, deadlineNanos, t0);
+        } finally {
+            turn.unlock();
+        }
+    }
+
+    private Report fillHeld(EntrySource source, GroupId group, Predicate<Entry> wanted, long deadlineNanos, long t0)
+            throws IOException {
         Set<String> local = new HashSet<>();
         for (Entry e : store.entries(group)) {
             local.add(e.key().name());

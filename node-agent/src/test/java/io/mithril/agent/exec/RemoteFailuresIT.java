@@ -2,18 +2,13 @@ package io.mithril.agent.exec;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.sun.net.httpserver.HttpServer;
+import io.mithril.agent.BadRemotes;
 import io.mithril.agent.S3ProxyServer;
 import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -39,46 +34,12 @@ class RemoteFailuresIT {
         }
     }
 
-    /** Accepts every connection and never writes a byte. */
     private int stalled() throws IOException {
-        ServerSocket ss = new ServerSocket(0);
-        List<Socket> held = new CopyOnWriteArrayList<>();
-        Thread t = new Thread(() -> {
-            try {
-                while (true) {
-                    held.add(ss.accept());
-                }
-            } catch (IOException closed) {
-                // the test is over
-            }
-        });
-        t.setDaemon(true);
-        t.start();
-        servers.add(() -> {
-            ss.close();
-            for (Socket s : held) {
-                s.close();
-            }
-        });
-        return ss.getLocalPort();
+        return BadRemotes.stalled(servers);
     }
 
-    /** Answers every request 503 SlowDown, as S3 does when it throttles; counts them. */
     private int throttling(AtomicInteger requests) throws IOException {
-        HttpServer h = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
-        byte[] body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code>"
-                + "<Message>Please reduce your request rate.</Message></Error>").getBytes(StandardCharsets.UTF_8);
-        h.createContext("/", x -> {
-            requests.incrementAndGet();
-            x.getRequestBody().readAllBytes();
-            x.getResponseHeaders().add("Content-Type", "application/xml");
-            x.sendResponseHeaders(503, body.length);
-            x.getResponseBody().write(body);
-            x.close();
-        });
-        h.start();
-        servers.add(() -> h.stop(0));
-        return h.getAddress().getPort();
+        return BadRemotes.throttling(requests, servers);
     }
 
     /** One exec whose command records when it started and compiles one entry; returns that start's delay in ms. */

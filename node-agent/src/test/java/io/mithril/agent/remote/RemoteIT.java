@@ -3,29 +3,21 @@ package io.mithril.agent.remote;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.mithril.agent.S3ProxyServer;
 import io.mithril.agent.index.Entry;
 import io.mithril.agent.index.EntryFile;
 import io.mithril.agent.key.GroupId;
 import io.mithril.agent.source.Filler;
 import io.mithril.agent.store.NodeStore;
-import io.mithril.agent.store.StoreConfig;
 import io.mithril.agent.store.StoreFixture;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CyclicBarrier;
-import java.util.stream.Collectors;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.S3Client;
 
@@ -34,54 +26,16 @@ import software.amazon.awssdk.services.s3.S3Client;
  * objects were tampered with (a flipped byte, a cut object, a forged or transplanted manifest)
  * never getting a wrong byte or a foreign entry into the local store.
  */
-class RemoteIT {
+class RemoteIT extends AgainstBucket {
     private static final GroupId G = StoreFixture.H100;
     private static final GroupId THEIRS = new GroupId("team-b", G.cache(), G.device(), G.product());
-    private static final long FAR = Long.MAX_VALUE / 2;
-
-    private static S3ProxyServer server;
-
-    @TempDir
-    Path tmp;
-
-    private final List<AutoCloseable> open = new ArrayList<>();
-    private String prefix;
-
-    @BeforeAll
-    static void server() throws Exception {
-        server = RemoteTesting.server();
-    }
-
-    @BeforeEach
-    void freshPrefix() {
-        prefix = "t" + System.nanoTime() + "/";
-    }
-
-    @AfterEach
-    void closeAll() throws Exception {
-        for (AutoCloseable c : open) {
-            c.close();
-        }
-    }
-
-    private NodeStore store(String name) throws IOException {
-        NodeStore s = NodeStore.open(Files.createDirectories(tmp.resolve(name)), StoreConfig.defaults());
-        open.add(s);
-        return s;
-    }
 
     private Remote remote(byte[] key) {
-        Remote r = Remote.open(RemoteTesting.config(server, prefix, key));
-        open.add(r);
-        return r;
+        return remote(RemoteTesting.config(server, prefix, key));
     }
 
     private Remote remote() {
         return remote(RemoteTesting.KEY);
-    }
-
-    private static List<String> names(List<Entry> entries) {
-        return entries.stream().map(e -> e.key().name()).sorted().collect(Collectors.toList());
     }
 
     private static Uploader.Report uploadAll(Remote r, NodeStore s, GroupId g) throws IOException {
@@ -155,6 +109,42 @@ class RemoteIT {
         NodeStore fresh = store("fresh");
         assertThat(new Filler(fresh).fill(r.source(), G, e -> true, FAR).committed()).isEqualTo(300);
         assertThat(r.source().requests()).as("list + manifest + one pack").isLessThanOrEqualTo(4);
+    }
+
+    @Test
+    void concurrentFillsOfOneGroup_fetchEachBlobOnce() throws Exception {
+        NodeStore a = store("a");
+        StoreFixture.commit(a, G, "triton/BIG/", StoreFixture.bytes(2, 2_000_000));
+        for (int i = 0; i < 50; i++) {
+            StoreFixture.commit(a, G, "inductor/s" + i + "/", StoreFixture.bytes(100 + i, 20_000));
+        }
+        uploadAll(remote(), a, G);
+        Remote r = remote(); // one agent process: its one remote, two pods of the group at once
+        NodeStore fresh = store("fresh");
+        CyclicBarrier together = new CyclicBarrier(2);
+        List<CompletableFuture<Filler.Report>> fills = new ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            fills.add(CompletableFuture.supplyAsync(() -> {
+                try {
+                    together.await();
+                    return new Filler(fresh).fill(r.source(), G, e -> true, FAR);
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            }));
+        }
+        int committed = 0;
+        int present = 0;
+        for (CompletableFuture<Filler.Report> f : fills) {
+            committed += f.get().committed();
+            present += f.get().present();
+        }
+        assertThat(committed).as("entries brought in, by both fills").isEqualTo(51);
+        assertThat(present).as("what the second found there").isEqualTo(51);
+        assertThat(r.stats().requests(RemoteStats.Operation.GET, RemoteStats.Result.OK))
+                .as("the manifest, the pack, the loose blob: once").isEqualTo(3);
+        assertThat(r.stats().bytesDown()).isLessThan(2_000_000 + 50 * 20_000 + 300_000);
+        assertThat(fresh.verify().corrupt()).isEmpty();
     }
 
     @Test

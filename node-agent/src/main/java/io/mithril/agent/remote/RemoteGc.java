@@ -1,0 +1,258 @@
+package io.mithril.agent.remote;
+
+import io.mithril.agent.cas.Address;
+import io.mithril.agent.cas.Blake3;
+import io.mithril.agent.index.EntryFile;
+import io.mithril.agent.key.GroupId;
+import io.mithril.agent.remote.Bucket.Listed;
+import io.mithril.agent.remote.Manifest.Location;
+import io.mithril.agent.remote.Manifest.RemoteEntry;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.LongSupplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Remote retention (docs/remote.md, "Retention"), one pass by one actor at a time: per group, the
+ * entries of its authenticated manifests are ranked by when they were last listed (the time of the
+ * newest manifest naming them, carried across compactions as a signed {@code "used"} time); the most
+ * recent are kept up to the budget, written as one compacted manifest, and the manifests read are
+ * deleted after it is up (so a reader sees the old ones, the new one, or both: never an entry
+ * without a manifest placing its blobs). Then blobs and packs that no manifest under the prefix names
+ * (any group's, authenticated or not: a name keeps bytes alive) and older than the grace are
+ * deleted.
+ */
+public final class RemoteGc {
+    private static final Logger log = LoggerFactory.getLogger(RemoteGc.class);
+    private static final Pattern HEX64 = Pattern.compile("[0-9a-f]{64}");
+    private static final String WRITER = "mithril-gc";
+
+    private final Bucket bucket;
+    private final Layout layout;
+    private final byte[] key;
+    private final LongSupplier millis;
+
+    /**
+     * Who may run retention now. {@link #tryAcquire} true: this actor holds it for at most {@code lease}
+     * (a Kubernetes Lease can back it; {@link #bucketLock} is an object in the bucket).
+     */
+    public interface Lock {
+        boolean tryAcquire(Duration lease) throws IOException;
+
+        void release() throws IOException;
+    }
+
+    /** What a pass did; {@code ran} false: another actor held the lock, nothing was done. */
+    public record Report(boolean ran, int groups, int manifestsRead, int manifestsDeleted, int entriesKept, int entriesEvicted,
+            long bytesKept, int objectsDeleted, long bytesDeleted, int objectsInGrace) {}
+
+    RemoteGc(Bucket bucket, RemoteConfig config, LongSupplier millis) {
+        this.bucket = bucket;
+        this.layout = new Layout(config.prefix());
+        this.key = config.key();
+        this.millis = millis;
+    }
+
+    /** A lock object in the bucket ({@code PREFIX/gc.lock}, written with If-None-Match), holding its expiry time. */
+    public Lock bucketLock(String holder) {
+        return new Lock() {
+            @Override
+            public boolean tryAcquire(Duration lease) throws IOException {
+                byte[] mine = (holder + " " + (millis.getAsLong() + lease.toMillis())).getBytes(StandardCharsets.UTF_8);
+                if (bucket.putIfAbsent(layout.gcLock(), mine)) {
+                    return true;
+                }
+                byte[] theirs = bucket.get(layout.gcLock());
+                if (theirs != null && !expired(theirs)) {
+                    return false;
+                }
+                bucket.delete(layout.gcLock()); // an expired lease: its holder died
+                return bucket.putIfAbsent(layout.gcLock(), mine);
+            }
+
+            @Override
+            public void release() throws IOException {
+                bucket.delete(layout.gcLock());
+            }
+
+            private boolean expired(byte[] lock) {
+                String s = new String(lock, StandardCharsets.UTF_8).trim();
+                try {
+                    return Long.parseLong(s.substring(s.lastIndexOf(' ') + 1)) < millis.getAsLong();
+                } catch (NumberFormatException e) {
+                    return true;
+                }
+            }
+        };
+    }
+
+    /** Keeps each group's most recently listed entries within {@code budgetBytes}; every group under the prefix. */
+    public Report collect(long budgetBytes, Duration grace, Lock lock, Duration lease) throws IOException {
+        if (!lock.tryAcquire(lease)) {
+            log.info("remote retention skipped: another actor holds the lock");
+            return new Report(false, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+        }
+        try {
+            Set<GroupId> groups = new LinkedHashSet<>();
+            for (String k : bucket.list(layout.groups())) {
+                String rest = k.substring(layout.groups().length());
+                int m = rest.indexOf("/manifests/");
+                if (m > 0) {
+                    try {
+                        groups.add(GroupId.parse(rest.substring(0, m)));
+                    } catch (IllegalArgumentException notOurs) {
+                        // not a group's folder: left alone
+                    }
+                }
+            }
+            int[] counts = new int[4];
+            long kept = 0;
+            for (GroupId g : groups) {
+                kept += group(g, budgetBytes, counts);
+            }
+            long[] swept = sweep(grace);
+            Report r = new Report(true, groups.size(), counts[0], counts[1], counts[2], counts[3], kept, (int) swept[0], swept[1],
+                    (int) swept[2]);
+            log.info("remote retention: {}", r);
+            return r;
+        } finally {
+            lock.release();
+        }
+    }
+
+    /** One group: compacts its manifests into one with the entries that fit. Returns the bytes kept. */
+    private long group(GroupId g, long budget, int[] counts) throws IOException {
+        List<Listed> listed = bucket.listDetailed(layout.manifests(g));
+        listed.sort(Comparator.comparing(Listed::key)); // the readers' order: the first manifest by key gives a name its files
+        Map<String, RemoteEntry> entries = new LinkedHashMap<>();
+        Map<String, Long> used = new HashMap<>();
+        Map<Address, Location> blobs = new HashMap<>();
+        List<String> read = new ArrayList<>();
+        for (Listed l : listed) {
+            byte[] sealed = bucket.get(l.key());
+            if (sealed == null) {
+                continue;
+            }
+            Manifest m;
+            try {
+                if (!Blake3.hash(sealed).hex().equals(l.key().substring(l.key().lastIndexOf('/') + 1))) {
+                    throw new Manifest.Rejected("its bytes do not match its name");
+                }
+                m = Manifest.open(sealed, key, g);
+            } catch (Manifest.Rejected e) {
+                log.warn("remote retention leaves manifest {} alone: {}", l.key(), e.getMessage());
+                continue; // not ours to judge; its names keep their blobs alive
+            }
+            read.add(l.key());
+            long t = l.modified() != null ? l.modified().toEpochMilli() : millis.getAsLong();
+            Map<String, Long> recorded = Manifest.usedTimes(sealed);
+            blobs.putAll(m.blobs());
+            for (RemoteEntry e : m.entries()) {
+                entries.putIfAbsent(e.name(), e);
+                used.merge(e.name(), recorded.getOrDefault(e.name(), t), Math::max);
+            }
+        }
+        counts[0] += read.size();
+        List<RemoteEntry> ranked = new ArrayList<>(entries.values());
+        ranked.removeIf(e -> e.files().stream().anyMatch(f -> f.size() > 0 && !blobs.containsKey(f.address())));
+        ranked.sort(Comparator.comparing((RemoteEntry e) -> used.get(e.name())).reversed());
+        List<RemoteEntry> keep = new ArrayList<>();
+        long total = 0;
+        for (RemoteEntry e : ranked) {
+            long size = size(e);
+            if (total + size <= budget) {
+                keep.add(e);
+                total += size;
+            }
+        }
+        int evicted = entries.size() - keep.size();
+        counts[2] += keep.size();
+        counts[3] += evicted;
+        if (evicted == 0 && read.size() <= 1) {
+            return total; // nothing to compact
+        }
+        String compacted = null;
+        if (!keep.isEmpty()) {
+            Map<Address, Location> where = new LinkedHashMap<>();
+            Map<String, Long> times = new LinkedHashMap<>();
+            for (RemoteEntry e : keep) {
+                times.put(e.name(), used.get(e.name()));
+                for (EntryFile f : e.files()) {
+                    where.put(f.address(), f.size() == 0 ? new Location(null, 0, 0) : blobs.get(f.address()));
+                }
+            }
+            byte[] sealed = new Manifest(g, keep, where).seal(key, WRITER, times);
+            compacted = layout.manifest(g, Blake3.hash(sealed));
+            bucket.putIfAbsent(compacted, sealed); // before any delete: a reader always finds every kept entry
+        }
+        for (String k : read) {
+            if (!k.equals(compacted)) {
+                bucket.delete(k);
+                counts[1]++;
+            }
+        }
+        if (evicted > 0) {
+            log.info("remote retention: {} keeps {} entries ({} B of a {} B budget), {} evicted", g, keep.size(), total, budget,
+                    evicted);
+        }
+        return total;
+    }
+
+    private static long size(RemoteEntry e) {
+        Set<Address> seen = new HashSet<>();
+        long n = 0;
+        for (EntryFile f : e.files()) {
+            if (seen.add(f.address())) {
+                n += f.size();
+            }
+        }
+        return n;
+    }
+
+    /** Deletes blobs and packs no manifest names and older than {@code grace}: {deleted, bytes, left in grace}. */
+    private long[] sweep(Duration grace) throws IOException {
+        Set<String> named = new HashSet<>();
+        for (String k : bucket.list(layout.groups())) {
+            byte[] m = bucket.get(k);
+            if (m == null) {
+                continue;
+            }
+            Matcher x = HEX64.matcher(new String(m, StandardCharsets.UTF_8));
+            while (x.find()) {
+                named.add(x.group()); // every address and pack a manifest mentions, authenticated or not
+            }
+        }
+        long[] out = new long[3];
+        Instant cut = Instant.ofEpochMilli(millis.getAsLong()).minus(grace);
+        for (String folder : List.of(layout.blobs(), layout.packs())) {
+            for (Listed l : bucket.listDetailed(folder)) {
+                String name = l.key().substring(folder.length());
+                if (named.contains(name)) {
+                    continue;
+                }
+                if (l.modified() == null || l.modified().isAfter(cut)) {
+                    out[2]++;
+                    continue;
+                }
+                bucket.delete(l.key());
+                out[0]++;
+                out[1] += l.size();
+            }
+        }
+        return out;
+    }
+}

@@ -1,0 +1,148 @@
+package io.mithril.agent.remote;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.mithril.agent.index.Entry;
+import io.mithril.agent.index.EntryFile;
+import io.mithril.agent.key.GroupId;
+import io.mithril.agent.source.Filler;
+import io.mithril.agent.store.NodeStore;
+import io.mithril.agent.store.StoreFixture;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.Test;
+import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.services.s3.S3Client;
+
+/** Remote retention against S3Proxy: LRU under a budget, compaction, blobs a live manifest names, the grace, the lock. */
+class RemoteGcIT extends AgainstBucket {
+    private static final GroupId G = StoreFixture.H100;
+    private static final GroupId THEIRS = new GroupId("team-b", G.cache(), G.device(), G.product());
+    private static final Duration NO_GRACE = Duration.ZERO;
+    private static final Duration LEASE = Duration.ofMinutes(1);
+
+    private RemoteGc.Report gc(Remote r, long budget, Duration grace) throws Exception {
+        return r.gc().collect(budget, grace, r.gc().bucketLock("test"), LEASE);
+    }
+
+    private void upload(Remote r, NodeStore s, GroupId g, String name) throws Exception {
+        r.uploader().upload(s, g, List.of(name), FAR);
+        Thread.sleep(1_100); // the next object is a second newer (a listing's times may have second resolution)
+    }
+
+    private List<String> remoteNames(GroupId g) throws Exception {
+        return names(remote(RemoteTesting.config(server, prefix)).source().entries(g));
+    }
+
+    private int objects(String folder) {
+        try (S3Client c = server.client()) {
+            return c.listObjectsV2(x -> x.bucket(server.bucket()).prefix(prefix + folder)).contents().size();
+        }
+    }
+
+    @Test
+    void overBudget_theLeastRecentlyListedGoFirst_alsoAfterACompaction() throws Exception {
+        NodeStore a = store("a");
+        Remote r = remote(RemoteTesting.config(server, prefix));
+        for (String n : List.of("old", "mid", "new")) {
+            StoreFixture.commit(a, G, "inductor/" + n + "/", StoreFixture.bytes(n.hashCode(), 50_000));
+            upload(r, a, G, "inductor/" + n + "/");
+        }
+        RemoteGc.Report all = gc(r, 1 << 30, NO_GRACE);
+        assertThat(all.entriesEvicted()).isZero();
+        assertThat(all.manifestsDeleted()).as("three compacted into one").isEqualTo(3);
+        assertThat(objects("groups/")).isEqualTo(1);
+        assertThat(all.objectsDeleted()).as("every pack is still named").isZero();
+
+        RemoteGc.Report two = gc(r, 110_000, NO_GRACE); // one compacted manifest: the order comes from its "used" times
+        assertThat(two.entriesEvicted()).isEqualTo(1);
+        assertThat(remoteNames(G)).containsExactly("inductor/mid/", "inductor/new/");
+        assertThat(two.objectsDeleted()).as("old's pack, no longer named").isEqualTo(1);
+
+        NodeStore fresh = store("fresh");
+        Filler.Report f = new Filler(fresh).fill(remote(RemoteTesting.config(server, prefix)).source(), G, e -> true, FAR);
+        assertThat(f.committed()).isEqualTo(2);
+        assertThat(f.incomplete()).isZero();
+    }
+
+    @Test
+    void aBlobALiveManifestNames_isNeverDeleted_andYoungUnreferencedOnesStay() throws Exception {
+        NodeStore a = store("a");
+        byte[] shared = StoreFixture.bytes(8, 2_000_000); // loose, in both groups
+        StoreFixture.commit(a, G, "triton/K/", shared);
+        StoreFixture.commit(a, THEIRS, "triton/K/", shared);
+        Remote r = remote(RemoteTesting.config(server, prefix));
+        upload(r, a, G, "triton/K/");
+        upload(r, a, THEIRS, "triton/K/");
+        String stray = prefix + "blobs/" + "ab".repeat(32);
+        try (S3Client c = server.client()) {
+            c.putObject(x -> x.bucket(server.bucket()).key(stray), RequestBody.fromBytes(new byte[100]));
+        }
+        RemoteGc.Report rep = gc(r, 1_000_000, Duration.ofHours(1)); // each group's 2 MB entry is over the budget
+        assertThat(rep.entriesEvicted()).isEqualTo(2);
+        assertThat(rep.objectsDeleted()).isZero();
+        assertThat(rep.objectsInGrace()).as("the loose blob and the stray one, unnamed now but young").isEqualTo(2);
+        assertThat(objects("blobs/")).isEqualTo(2);
+
+        StoreFixture.commit(a, THEIRS, "triton/K2/", shared, "x".getBytes());
+        upload(r, a, THEIRS, "triton/K2/");
+        RemoteGc.Report now = r.gc().collect(1 << 30, NO_GRACE, r.gc().bucketLock("test"), LEASE);
+        assertThat(now.objectsDeleted()).as("only the stray blob: the shared one is named again").isEqualTo(1);
+        assertThat(objects("blobs/")).isEqualTo(1);
+        NodeStore fresh = store("fresh");
+        assertThat(new Filler(fresh).fill(remote(RemoteTesting.config(server, prefix)).source(), THEIRS, e -> true, FAR)
+                .committed()).isEqualTo(1);
+        assertThat(fresh.get(a.entries(THEIRS).get(0).files().get(0).address())).isNotNull();
+    }
+
+    @Test
+    void aReaderConcurrentWithGc_neverCommitsAnEntryWithMissingBlobs() throws Exception {
+        NodeStore a = store("a");
+        Remote w = remote(RemoteTesting.config(server, prefix));
+        for (int i = 0; i < 6; i++) {
+            StoreFixture.commit(a, G, "inductor/e" + i + "/", StoreFixture.bytes(30 + i, 40_000), StoreFixture.bytes(60 + i, 1_200_000));
+            w.uploader().upload(a, G, List.of("inductor/e" + i + "/"), FAR);
+        }
+        AtomicBoolean stop = new AtomicBoolean();
+        CompletableFuture<Integer> reader = CompletableFuture.supplyAsync(() -> {
+            int fills = 0;
+            try {
+                while (!stop.get()) {
+                    NodeStore fresh = store("fresh" + fills++);
+                    new Filler(fresh).fill(remote(RemoteTesting.config(server, prefix)).source(), G, e -> true, FAR);
+                    for (Entry e : fresh.entries(G)) {
+                        for (EntryFile f : e.files()) {
+                            assertThat(fresh.exists(f.address())).as("%s of %s", f.path(), e.key()).isTrue();
+                        }
+                    }
+                    assertThat(fresh.verify().corrupt()).isEmpty();
+                }
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+            return fills;
+        });
+        for (long budget = 6_000_000; budget >= 0; budget -= 1_300_000) {
+            gc(w, Math.max(0, budget), NO_GRACE);
+        }
+        stop.set(true);
+        assertThat(reader.get()).isPositive();
+        assertThat(remoteNames(G)).isEmpty();
+    }
+
+    @Test
+    void oneActorAtATime() throws Exception {
+        Remote r = remote(RemoteTesting.config(server, prefix));
+        RemoteGc.Lock held = r.gc().bucketLock("other");
+        assertThat(held.tryAcquire(LEASE)).isTrue();
+        assertThat(gc(r, 0, NO_GRACE).ran()).isFalse();
+        held.release();
+        assertThat(gc(r, 0, NO_GRACE).ran()).isTrue();
+        RemoteGc.Lock dead = r.gc().bucketLock("dead");
+        assertThat(dead.tryAcquire(Duration.ZERO)).isTrue(); // its holder died: the lease runs out
+        Thread.sleep(5);
+        assertThat(gc(r, 0, NO_GRACE).ran()).isTrue();
+    }
+}
