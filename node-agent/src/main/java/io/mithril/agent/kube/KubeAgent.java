@@ -158,7 +158,7 @@ public final class KubeAgent implements AutoCloseable {
         if (remote != null) {
             podRemote = new PodRemote(remote, store, uploadQueue, metrics, this::spec);
             volumes.remoteTo(podRemote);
-            metrics.remote(() -> remote.source().rejectedManifests(), this::queueDepth);
+            metrics.remote(() -> remote.source().rejectedManifests(), this::queueDepth, remote.stats());
         }
         caches.addEventHandler(new ResourceEventHandler<>() {
             @Override

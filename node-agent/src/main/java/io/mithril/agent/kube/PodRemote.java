@@ -195,7 +195,7 @@ final class PodRemote implements AutoCloseable {
             downUntil = nanoTime.getAsLong() + BACKOFF.toNanos();
             throw e;
         }
-        metrics.remoteFetched(group, r.committed(), r.bytesFetched(), r.rejected());
+        metrics.remoteFetched(group, r.committed(), r.bytesFetched(), r.rejected(), r.nanos());
         if (r.committed() > 0 || r.incomplete() > 0) {
             log.info("remote {}: fetched {} entries ({} bytes) of {} in {} ms{}", remote.config().describe(), r.committed(),
                     r.bytesFetched(), group.text(), r.nanos() / 1_000_000,

@@ -33,7 +33,8 @@ public final class RemoteStats {
     private final Supplier<Circuit> circuit;
     private final Supplier<Long> opened;
 
-    RemoteStats(Supplier<Circuit> circuit, Supplier<Long> opened) {
+    /** Counters reading the circuit's state and its openings from the given suppliers. */
+    public RemoteStats(Supplier<Circuit> circuit, Supplier<Long> opened) {
         this.circuit = circuit;
         this.opened = opened;
     }
@@ -103,7 +104,8 @@ public final class RemoteStats {
         rejectedBlobs.addAndGet(n);
     }
 
-    void request(Operation op, Result result) {
+    /** Counts one request and how it ended. */
+    public void request(Operation op, Result result) {
         requests.incrementAndGet(op.ordinal() * Result.values().length + result.ordinal());
     }
 

@@ -4,6 +4,7 @@ import io.mithril.agent.diagnosis.Outcome;
 import io.mithril.agent.index.EvictionCause;
 import io.mithril.agent.ingest.IngestReport;
 import io.mithril.agent.key.GroupId;
+import io.mithril.agent.remote.RemoteStats;
 import io.mithril.agent.store.StoreConfig;
 import io.mithril.agent.store.StoreStats;
 import io.mithril.agent.volume.View;
@@ -34,6 +35,9 @@ public final class AgentMetrics {
     /** Set when the agent has a remote: its manifests that failed authentication, and the upload queue's length. */
     private volatile LongSupplier remoteRejectedManifests;
     private volatile LongSupplier remoteQueueDepth;
+    private volatile RemoteStats remoteStats;
+    private final Histogram remoteFill = new Histogram("mithril_remote_fill_duration_seconds",
+            "Time to fill a group from the remote tier before a pod's view was published.");
 
     /**
      * A group's cache activity since this agent started: entries its workloads read from views
@@ -89,8 +93,12 @@ public final class AgentMetrics {
         c.misses.add(ingested);
     }
 
-    /** The remote tier brought {@code entries} entries ({@code bytes} bytes) of {@code g} in; {@code rejected} blobs failed verification. */
-    public void remoteFetched(GroupId g, int entries, long bytes, int rejected) {
+    /**
+     * A fill from the remote tier brought {@code entries} entries ({@code bytes} bytes) of {@code g} in,
+     * in {@code nanos}; {@code rejected} blobs failed verification.
+     */
+    public void remoteFetched(GroupId g, int entries, long bytes, int rejected, long nanos) {
+        remoteFill.observeNanos(nanos);
         GroupCounts c = groups.computeIfAbsent(g, k -> new GroupCounts());
         c.remoteFetched.add(entries);
         c.remoteFetchedBytes.add(bytes);
@@ -107,9 +115,10 @@ public final class AgentMetrics {
     }
 
     /** The agent has a remote: its figures are rendered, these read at scrape time. */
-    public void remote(LongSupplier rejectedManifests, LongSupplier queueDepth) {
+    public void remote(LongSupplier rejectedManifests, LongSupplier queueDepth, RemoteStats stats) {
         this.remoteRejectedManifests = rejectedManifests;
         this.remoteQueueDepth = queueDepth;
+        this.remoteStats = stats;
     }
 
     /** Counts {@code n} workload runs of a group that ended with {@code outcome}. */
@@ -214,6 +223,28 @@ public final class AgentMetrics {
         counter(b, "mithril_remote_rejected_manifests_total", "Remote manifests that failed authentication or did not parse (ignored).",
                 manifests.getAsLong());
         gauge(b, "mithril_remote_upload_queue_entries", "Entries queued for upload to the remote tier.", depth.getAsLong());
+        RemoteStats rs = remoteStats;
+        if (rs != null) {
+            b.append("# HELP mithril_remote_requests_total Requests to the remote tier by operation and result "
+                    + "(refused: not sent, the circuit being open).\n");
+            b.append("# TYPE mithril_remote_requests_total counter\n");
+            for (RemoteStats.Operation op : RemoteStats.Operation.values()) {
+                for (RemoteStats.Result r : RemoteStats.Result.values()) {
+                    b.append("mithril_remote_requests_total{operation=\"").append(op.name().toLowerCase(Locale.ROOT))
+                            .append("\",result=\"").append(r.name().toLowerCase(Locale.ROOT)).append("\"} ")
+                            .append(rs.requests(op, r)).append('\n');
+                }
+            }
+            RemoteStats.Circuit now = rs.circuit();
+            b.append("# HELP mithril_remote_circuit_state The remote's circuit breaker: 1 for its current state.\n");
+            b.append("# TYPE mithril_remote_circuit_state gauge\n");
+            for (RemoteStats.Circuit c : RemoteStats.Circuit.values()) {
+                b.append("mithril_remote_circuit_state{state=\"").append(c.name().toLowerCase(Locale.ROOT)).append("\"} ")
+                        .append(c == now ? 1 : 0).append('\n');
+            }
+            counter(b, "mithril_remote_circuit_opened_total", "Times the remote's circuit breaker opened.", rs.circuitOpened());
+        }
+        remoteFill.write(b);
         b.append("# HELP mithril_group_remote_fetched_total Entries of a group fetched from the remote tier (remote hits).\n");
         b.append("# TYPE mithril_group_remote_fetched_total counter\n");
         for (StoreStats.Group g : s.groups()) {

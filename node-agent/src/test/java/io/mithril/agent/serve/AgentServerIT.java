@@ -7,6 +7,7 @@ import io.mithril.agent.ingest.IngestLimits;
 import io.mithril.agent.ingest.Ingester;
 import io.mithril.agent.store.NodeStore;
 import io.mithril.agent.store.StoreConfig;
+import io.mithril.agent.remote.RemoteStats;
 import io.mithril.agent.store.StoreFixture;
 import io.mithril.agent.volume.PublishMode;
 import io.mithril.agent.volume.View;
@@ -59,8 +60,11 @@ class AgentServerIT {
             int read = views.unpublish(v).size();
             metrics.entriesRead(read);
             metrics.groupActivity(StoreFixture.H100, read, ingested);
-            metrics.remote(() -> 2, () -> 7);
-            metrics.remoteFetched(StoreFixture.H100, 3, 3000, 1);
+            RemoteStats remote = new RemoteStats(() -> RemoteStats.Circuit.OPEN, () -> 4L);
+            remote.request(RemoteStats.Operation.GET, RemoteStats.Result.OK);
+            remote.request(RemoteStats.Operation.PUT, RemoteStats.Result.REFUSED);
+            metrics.remote(() -> 2, () -> 7, remote);
+            metrics.remoteFetched(StoreFixture.H100, 3, 3000, 1, 250_000_000L);
             metrics.remoteUploaded(StoreFixture.H100, 1, 6);
             try (AgentServer server = new AgentServer(store, metrics, new InetSocketAddress("127.0.0.1", 0))) {
                 server.start();
@@ -77,6 +81,10 @@ class AgentServerIT {
                         .contains("mithril_group_bytes{namespace=\"team-a\",cache=\"gpt\",device=\"cuda-9.0\",product=\"nvidia-h100-80gb-hbm3\"} 6");
                 assertThat(m.body()).contains("mithril_remote_fetched_bytes_total 3000").contains("mithril_remote_rejected_blobs_total 1")
                         .contains("mithril_remote_rejected_manifests_total 2").contains("mithril_remote_upload_queue_entries 7")
+                        .contains("mithril_remote_requests_total{operation=\"get\",result=\"ok\"} 1")
+                        .contains("mithril_remote_requests_total{operation=\"put\",result=\"refused\"} 1")
+                        .contains("mithril_remote_circuit_state{state=\"open\"} 1").contains("mithril_remote_circuit_state{state=\"closed\"} 0")
+                        .contains("mithril_remote_circuit_opened_total 4").contains("mithril_remote_fill_duration_seconds_count 1")
                         .contains("mithril_group_remote_fetched_total{namespace=\"team-a\",cache=\"gpt\",device=\"cuda-9.0\",product=\"nvidia-h100-80gb-hbm3\"} 3");
                 assertThat(promtool(m.body())).isEqualTo("");
                 HttpResponse<String> s = get(port, "/v1/stats");
