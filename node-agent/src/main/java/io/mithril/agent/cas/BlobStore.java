@@ -19,9 +19,15 @@ import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Collection;
+import java.util.List;
 import java.util.Map;
-import java.util.function.Consumer;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 
 /**
  * Blobs on disk: {@code blobs/<first two hex>/<64 hex>}, read-only files named by the BLAKE3 of
@@ -53,7 +59,7 @@ public final class BlobStore {
         default void synced(Address a) {}
 
         /** Told, in order, each forced journal append and the blobs its Commit records name. */
-        default void journaled(java.util.Set<Address> named) {}
+        default void journaled(Set<Address> named) {}
     }
 
     /** Which blobs already under their name the caller knows to be durable or to be synced before any commit names them. */
@@ -213,11 +219,11 @@ public final class BlobStore {
      * per file. Then their shard directories ({@link #syncShards}). Called before a commit that
      * names them is written.
      */
-    public void syncBlobs(java.util.Collection<Address> addresses) throws IOException {
+    public void syncBlobs(Collection<Address> addresses) throws IOException {
         if (addresses.isEmpty()) {
             return;
         }
-        java.util.List<Address> list = java.util.List.copyOf(addresses);
+        List<Address> list = List.copyOf(addresses);
         if (list.size() >= FS_SYNC_MIN && useFilesystemSync()) {
             // a large batch: one syncfs makes the bytes and names of all of them durable at once
             // (and whatever else is dirty on the filesystem, as `sync` would)
@@ -231,8 +237,8 @@ public final class BlobStore {
             syncBlob(list.get(0));
         } else {
             int threads = Math.min(SYNC_THREADS, list.size());
-            java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
-            java.util.concurrent.atomic.AtomicReference<IOException> failed = new java.util.concurrent.atomic.AtomicReference<>();
+            AtomicInteger next = new AtomicInteger();
+            AtomicReference<IOException> failed = new AtomicReference<>();
             Runnable worker = () -> {
                 for (int i; failed.get() == null && (i = next.getAndIncrement()) < list.size(); ) {
                     try {
@@ -301,8 +307,8 @@ public final class BlobStore {
     }
 
     /** Makes the directory entries of these blobs durable. Called before a commit that names them is written. */
-    public void syncShards(java.util.Collection<Address> addresses) throws IOException {
-        java.util.Set<String> shards = new java.util.TreeSet<>();
+    public void syncShards(Collection<Address> addresses) throws IOException {
+        Set<String> shards = new TreeSet<>();
         for (Address a : addresses) {
             shards.add(a.shard());
         }

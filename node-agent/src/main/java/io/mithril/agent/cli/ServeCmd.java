@@ -1,25 +1,27 @@
 package io.mithril.agent.cli;
 
-import io.mithril.agent.serve.AgentMetrics;
-import io.mithril.agent.remote.RemoteConfig;
-import io.mithril.agent.serve.AgentServer;
-import io.mithril.agent.store.NodeStore;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.mithril.agent.ingest.IngestLimits;
 import io.mithril.agent.kube.KubeAgent;
+import io.mithril.agent.remote.RemoteConfig;
+import io.mithril.agent.serve.AgentMetrics;
+import io.mithril.agent.serve.AgentServer;
+import io.mithril.agent.store.NodeStore;
 import io.mithril.api.v1alpha1.Sizes;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
-import java.util.concurrent.Callable;
 import java.time.Duration;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import picocli.CommandLine;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 @Command(name = "serve", description = "Run the agent: health, readiness, Prometheus metrics and per-group stats over HTTP.")
 final class ServeCmd implements Callable<Integer> {
@@ -98,7 +100,7 @@ final class ServeCmd implements Callable<Integer> {
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             stop.countDown();
             try {
-                closed.await(20, java.util.concurrent.TimeUnit.SECONDS);
+                closed.await(20, TimeUnit.SECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
@@ -146,16 +148,16 @@ final class ServeCmd implements Callable<Integer> {
     }
 
     /** {@code 500ms}, {@code 10s}, {@code 2m}. */
-    static java.time.Duration duration(String text) {
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d{1,9})(ms|s|m)").matcher(text.trim());
+    static Duration duration(String text) {
+        Matcher m = Pattern.compile("(\\d{1,9})(ms|s|m)").matcher(text.trim());
         if (!m.matches()) {
             throw new IllegalArgumentException("a duration like 500ms, 10s or 2m is wanted, got " + text);
         }
         long n = Long.parseLong(m.group(1));
-        java.time.Duration d = switch (m.group(2)) {
-            case "ms" -> java.time.Duration.ofMillis(n);
-            case "s" -> java.time.Duration.ofSeconds(n);
-            default -> java.time.Duration.ofMinutes(n);
+        Duration d = switch (m.group(2)) {
+            case "ms" -> Duration.ofMillis(n);
+            case "s" -> Duration.ofSeconds(n);
+            default -> Duration.ofMinutes(n);
         };
         if (d.toMillis() < 100) {
             throw new IllegalArgumentException("an interval of at least 100ms is wanted, got " + text);

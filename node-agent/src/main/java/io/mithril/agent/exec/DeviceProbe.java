@@ -4,6 +4,8 @@ import io.mithril.agent.key.DeviceClass;
 import io.mithril.agent.key.GpuProduct;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -36,16 +38,16 @@ public final class DeviceProbe {
      * first GPU's line}. The output goes through a file: a pipe nobody drains could stall it.
      */
     private static String[] query(String nvidiaSmi, String fields) {
-        java.nio.file.Path out = null;
+        Path out = null;
         try {
-            out = java.nio.file.Files.createTempFile("mithril-nvidia-smi", ".txt");
+            out = Files.createTempFile("mithril-nvidia-smi", ".txt");
             Process p = new ProcessBuilder(nvidiaSmi, "--query-gpu=" + fields, "--format=csv,noheader")
                     .redirectErrorStream(true).redirectOutput(out.toFile()).start();
             if (!p.waitFor(10, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
                 return new String[] {"nvidia-smi did not answer within 10 s", null};
             }
-            String text = java.nio.file.Files.readString(out, StandardCharsets.UTF_8).trim();
+            String text = Files.readString(out, StandardCharsets.UTF_8).trim();
             if (p.exitValue() != 0 || text.isEmpty()) {
                 return new String[] {"nvidia-smi failed", null};
             }
@@ -58,7 +60,7 @@ public final class DeviceProbe {
         } finally {
             if (out != null) {
                 try {
-                    java.nio.file.Files.deleteIfExists(out);
+                    Files.deleteIfExists(out);
                 } catch (IOException ignored) {
                     // temp file
                 }

@@ -3,6 +3,7 @@ package io.mithril.agent.exec;
 import io.mithril.agent.diagnosis.Diagnoser;
 import io.mithril.agent.framework.CudaDriver;
 import io.mithril.agent.framework.Framework;
+import io.mithril.agent.fs.NodeRoot;
 import io.mithril.agent.ingest.IngestLimits;
 import io.mithril.agent.ingest.Ingester;
 import io.mithril.agent.ingest.Pass;
@@ -18,6 +19,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -82,7 +84,7 @@ public final class ExecRunner {
     }
 
     public Result run(Options o) throws IOException, InterruptedException {
-        Path views = Files.createDirectories(io.mithril.agent.fs.NodeRoot.views(store.root()));
+        Path views = Files.createDirectories(NodeRoot.views(store.root()));
         String base = o.group().text().replace('/', '.');
         sweepDeadViews(views);
         FileChannel lockCh = FileChannel.open(views.resolve(base + ".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
@@ -258,7 +260,7 @@ public final class ExecRunner {
                     if (l != null) {
                         l.release();
                     }
-                } catch (IOException | java.nio.channels.OverlappingFileLockException e) {
+                } catch (IOException | OverlappingFileLockException e) {
                     // live, or gone meanwhile
                 }
             }

@@ -1,6 +1,8 @@
 package io.mithril.agent.exec;
 
 import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import sun.misc.Signal;
 
 /**
@@ -12,7 +14,7 @@ final class SignalForwarder {
 
     private static final List<String> SIGNALS = List.of("INT", "TERM", "HUP", "USR1", "USR2");
     private static volatile Process target;
-    private static final java.util.Queue<String> early = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private static final Queue<String> early = new ConcurrentLinkedQueue<>();
 
     private SignalForwarder() {}
 

@@ -3,6 +3,7 @@ package io.mithril.agent.index;
 import io.mithril.agent.cas.Address;
 import io.mithril.agent.key.GroupId;
 import java.io.BufferedInputStream;
+import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.Closeable;
 import java.io.DataInputStream;
@@ -183,7 +184,7 @@ public final class Journal implements Closeable {
     }
 
     JournalRecord decode(byte[] payload) throws IOException {
-        DataInputStream in = new DataInputStream(new java.io.ByteArrayInputStream(payload));
+        DataInputStream in = new DataInputStream(new ByteArrayInputStream(payload));
         int type = in.readUnsignedByte();
         EntryKey key = new EntryKey(group(in.readUTF()), in.readUTF());
         switch (type) {

@@ -1,5 +1,6 @@
 package io.mithril.agent.store;
 
+import io.mithril.api.v1alpha1.Sizes;
 import java.util.Locale;
 
 /**
@@ -32,7 +33,7 @@ public record FreeSpaceReserve(long bytes, int percent) {
                 throw new IllegalArgumentException("not a percentage: " + text);
             }
         }
-        return new FreeSpaceReserve(io.mithril.api.v1alpha1.Sizes.parse(text.trim()), 0);
+        return new FreeSpaceReserve(Sizes.parse(text.trim()), 0);
     }
 
     public boolean isNone() {

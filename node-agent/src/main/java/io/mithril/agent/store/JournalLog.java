@@ -12,6 +12,7 @@ import io.mithril.agent.key.GroupId;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -339,7 +340,7 @@ final class JournalLog implements Closeable {
         Path tmp = root.resolve("CURRENT.tmp");
         try (FileChannel ch = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING), StorePermissions.PRIVATE_FILE)) {
-            ch.write(java.nio.ByteBuffer.wrap((generation + "\n").getBytes(StandardCharsets.US_ASCII)));
+            ch.write(ByteBuffer.wrap((generation + "\n").getBytes(StandardCharsets.US_ASCII)));
             ch.force(true);
         }
         Files.move(tmp, root.resolve("CURRENT"), StandardCopyOption.ATOMIC_MOVE);

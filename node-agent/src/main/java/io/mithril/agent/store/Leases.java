@@ -1,7 +1,9 @@
 package io.mithril.agent.store;
 
+import io.mithril.agent.cas.BlobStore;
 import io.mithril.agent.index.EntryKey;
 import io.mithril.agent.key.GroupId;
+import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -9,6 +11,7 @@ import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -31,7 +34,7 @@ import java.util.UUID;
  * <p>POSIX record locks belong to the process and are released when the process closes any
  * descriptor of the file, so this process never opens its own lease except through {@link #own}.
  */
-final class Leases implements java.io.Closeable {
+final class Leases implements Closeable {
 
     private final Path dir;
     private final String id = UUID.randomUUID().toString();
@@ -129,10 +132,10 @@ final class Leases implements java.io.Closeable {
         if (!Files.exists(f)) {
             try {
                 Files.createFile(f);
-            } catch (java.nio.file.FileAlreadyExistsException raced) {
+            } catch (FileAlreadyExistsException raced) {
                 return;
             }
-            io.mithril.agent.cas.BlobStore.fsyncDir(dir);
+            BlobStore.fsyncDir(dir);
         }
     }
 
@@ -144,7 +147,7 @@ final class Leases implements java.io.Closeable {
     /** After a full reconcile with no other process alive: what dead processes left is swept. */
     void clearCrashed() throws IOException {
         if (Files.deleteIfExists(dir.resolve(CRASHED))) {
-            io.mithril.agent.cas.BlobStore.fsyncDir(dir);
+            BlobStore.fsyncDir(dir);
         }
     }
 

@@ -39,6 +39,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -99,7 +100,7 @@ public final class NodeStore implements Closeable {
     private final StoreConfig config;
     private final BlobStore blobs;
     private final Index index = new Index();
-    private final java.util.concurrent.locks.ReentrantLock mutex = new java.util.concurrent.locks.ReentrantLock();
+    private final ReentrantLock mutex = new ReentrantLock();
     private final FileChannel lockChannel;
     private final JournalLog journal;
     private final Pinning pinning;

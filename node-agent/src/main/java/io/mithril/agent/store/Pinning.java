@@ -3,6 +3,7 @@ package io.mithril.agent.store;
 import io.mithril.agent.index.EntryKey;
 import java.io.Closeable;
 import java.io.IOException;
+import java.nio.file.Path;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.Map;
@@ -22,7 +23,7 @@ final class Pinning implements Closeable {
     private boolean stale;
 
     /** Creates this process's lease; call under the store lock, so no other process takes it for a dead one. */
-    Pinning(java.nio.file.Path root) throws IOException {
+    Pinning(Path root) throws IOException {
         this.leases = new Leases(root);
     }
 

@@ -2,22 +2,28 @@ package io.mithril.agent.store;
 
 import io.mithril.agent.cas.Address;
 import io.mithril.agent.cas.BlobStore;
+import io.mithril.agent.fs.NodeRoot;
 import io.mithril.agent.index.EntryKey;
 import io.mithril.agent.index.EvictionCause;
 import io.mithril.agent.index.Index;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.List;
 import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,9 +38,9 @@ final class Reconciler {
     private static final Logger log = LoggerFactory.getLogger(Reconciler.class);
     private static final String MARKER = "mithril-store";
     private static final int FORMAT = 1;
-    private static final java.util.regex.Pattern LAYOUT = java.util.regex.Pattern.compile(
+    private static final Pattern LAYOUT = Pattern.compile(
             "mithril-store(\\..*\\.tmp)?|lock|leases|blobs|tmp|quarantine|CURRENT(\\.tmp)?|journal\\.\\d+|clean(\\.tmp)?|index\\.snap(\\.tmp)?|"
-            + io.mithril.agent.fs.NodeRoot.PATTERN.pattern());
+            + NodeRoot.PATTERN.pattern());
     /** Written at a clean close by the last process on the root, removed at every open. */
     static final String CLEAN = "clean";
 
@@ -82,7 +88,7 @@ final class Reconciler {
                 }
             }
         }
-        Path tmp = root.resolve(MARKER + "." + java.util.UUID.randomUUID() + ".tmp");
+        Path tmp = root.resolve(MARKER + "." + UUID.randomUUID() + ".tmp");
         Files.writeString(tmp, "format " + FORMAT + "\n");
         Files.move(tmp, marker, StandardCopyOption.ATOMIC_MOVE);
         BlobStore.fsyncDir(root);
@@ -204,9 +210,9 @@ final class Reconciler {
             return;
         }
         Path tmp = root.resolve(CLEAN + ".tmp");
-        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(tmp, Set.of(
-                java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE,
-                java.nio.file.StandardOpenOption.TRUNCATE_EXISTING), StorePermissions.PRIVATE_FILE)) {
+        try (FileChannel ch = FileChannel.open(tmp, Set.of(
+                StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING), StorePermissions.PRIVATE_FILE)) {
             ch.force(true);
         }
         Files.move(tmp, root.resolve(CLEAN), StandardCopyOption.ATOMIC_MOVE);
@@ -253,7 +259,7 @@ final class Reconciler {
         List<Address> all = new ArrayList<>();
         List<Path> stray = new ArrayList<>();
         blobs.scan(all::add, stray::add);
-        List<Address> found = java.util.Collections.synchronizedList(new ArrayList<>());
+        List<Address> found = Collections.synchronizedList(new ArrayList<>());
         LongAdder bytes = new LongAdder();
         all.parallelStream().forEach(a -> {
             try {

@@ -3,6 +3,7 @@ package io.mithril.agent.store;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -80,7 +81,7 @@ final class StorePermissions {
         }
         try {
             Files.setPosixFilePermissions(p, mode);
-        } catch (java.nio.file.FileSystemException notOurs) { // EPERM: not the owner
+        } catch (FileSystemException notOurs) { // EPERM: not the owner
             log.warn("could not make {} private ({}); other local users may read it", p, notOurs.toString());
         }
     }
