@@ -48,7 +48,9 @@ class CrdTest {
                 Files.copy(generated(), chart.resolve(FILE), StandardCopyOption.REPLACE_EXISTING);
             }
         }
-        assertThat(committed()).as("crds/%s is missing; run: mvn -pl api test -Dmithril.crds.update=true", FILE).exists();
+        assertThat(committed())
+                .as("crds/%s is missing; run: mvn -pl api test -Dmithril.crds.update=true", FILE)
+                .exists();
         assertThat(Files.readString(committed()))
                 .as("crds/%s drifted from the Java model; run: mvn -pl api test -Dmithril.crds.update=true", FILE)
                 .isEqualTo(gen);
@@ -56,24 +58,32 @@ class CrdTest {
 
     @Test
     void shortNameStatusAndColumns_areThere() throws Exception {
-        CustomResourceDefinition crd = Serialization.unmarshal(Files.readString(generated()), CustomResourceDefinition.class);
+        CustomResourceDefinition crd =
+                Serialization.unmarshal(Files.readString(generated()), CustomResourceDefinition.class);
         assertThat(crd.getSpec().getNames().getShortNames()).containsExactly("cc");
         var version = crd.getSpec().getVersions().get(0);
         assertThat(version.getSubresources().getStatus()).isNotNull();
-        assertThat(version.getAdditionalPrinterColumns()).extracting("name")
+        assertThat(version.getAdditionalPrinterColumns())
+                .extracting("name")
                 .contains("Ready", "Nodes", "Used", "Budget", "Hit Ratio", "Age");
-        Map<String, JSONSchemaProps> top = version.getSchema().getOpenAPIV3Schema().getProperties();
+        Map<String, JSONSchemaProps> top =
+                version.getSchema().getOpenAPIV3Schema().getProperties();
         assertThat(top.get("spec").getXKubernetesValidations()).hasSize(3);
-        assertThat(top.get("spec").getXKubernetesValidations()).extracting("rule")
-                .contains("!has(self.remote) || !has(self.remote.fetchDeadlineSeconds) "
-                        + "|| self.remote.fetchDeadlineSeconds < (has(self.publishTimeoutSeconds) ? self.publishTimeoutSeconds : 30)");
-        Map<String, JSONSchemaProps> remote = top.get("spec").getProperties().get("remote").getProperties();
+        assertThat(top.get("spec").getXKubernetesValidations())
+                .extracting("rule")
+                .contains(
+                        "!has(self.remote) || !has(self.remote.fetchDeadlineSeconds) "
+                                + "|| self.remote.fetchDeadlineSeconds < (has(self.publishTimeoutSeconds) ? self.publishTimeoutSeconds : 30)");
+        Map<String, JSONSchemaProps> remote =
+                top.get("spec").getProperties().get("remote").getProperties();
         assertThat(remote).containsOnlyKeys("enabled", "prewarm", "budget", "fetchDeadlineSeconds");
         assertThat(remote.get("enabled").getDefault().asBoolean()).isTrue();
         assertThat(remote.get("prewarm").getDefault().asBoolean()).isFalse();
         assertThat(remote.get("fetchDeadlineSeconds").getDefault().asInt()).isEqualTo(10);
-        assertThat(version.getAdditionalPrinterColumns()).filteredOn(c -> c.getName().equals("Remote Hits"))
-                .extracting("jsonPath", "priority").containsExactly(tuple(".status.remote.hits", 1));
+        assertThat(version.getAdditionalPrinterColumns())
+                .filteredOn(c -> c.getName().equals("Remote Hits"))
+                .extracting("jsonPath", "priority")
+                .containsExactly(tuple(".status.remote.hits", 1));
     }
 
     /** Every property at any depth (objects, array items, map values), with its path, that has no description. */
@@ -99,14 +109,20 @@ class CrdTest {
 
     @Test
     void everyPropertyAtAnyDepth_hasADescription_soKubectlExplainShowsOne() throws Exception {
-        CustomResourceDefinition crd = Serialization.unmarshal(Files.readString(generated()), CustomResourceDefinition.class);
+        CustomResourceDefinition crd =
+                Serialization.unmarshal(Files.readString(generated()), CustomResourceDefinition.class);
         JSONSchemaProps root = crd.getSpec().getVersions().get(0).getSchema().getOpenAPIV3Schema();
         List<String> missing = new ArrayList<>();
         undescribed("", root, missing);
         assertThat(missing).as("properties without a description").isEmpty();
         // the walk reaches the nested ones kubectl explain showed empty before
-        JSONSchemaProps selector = root.getProperties().get("spec").getProperties().get("podSelector");
-        assertThat(selector.getProperties().get("matchExpressions").getItems().getSchema().getProperties())
+        JSONSchemaProps selector =
+                root.getProperties().get("spec").getProperties().get("podSelector");
+        assertThat(selector.getProperties()
+                        .get("matchExpressions")
+                        .getItems()
+                        .getSchema()
+                        .getProperties())
                 .containsOnlyKeys("key", "operator", "values");
         List<String> probe = new ArrayList<>();
         JSONSchemaProps bare = new JSONSchemaProps();
@@ -114,26 +130,45 @@ class CrdTest {
         JSONSchemaProps list = new JSONSchemaProps();
         list.setDescription("described");
         list.setItems(new io.fabric8.kubernetes.api.model.apiextensions.v1.JSONSchemaPropsOrArray(null, bare));
-        undescribed("", new io.fabric8.kubernetes.api.model.apiextensions.v1.JSONSchemaPropsBuilder()
-                .addToProperties("list", list).build(), probe);
+        undescribed(
+                "",
+                new io.fabric8.kubernetes.api.model.apiextensions.v1.JSONSchemaPropsBuilder()
+                        .addToProperties("list", list)
+                        .build(),
+                probe);
         assertThat(probe).as("the walk looks into array items").containsExactly("list.a");
     }
 
     @Test
     void conditionsSchema_hasTheFieldsOfTheConditionTheStatusHolds() throws Exception {
-        JSONSchemaProps conditions = Serialization.unmarshal(Files.readString(generated()), CustomResourceDefinition.class).getSpec()
-                .getVersions().get(0).getSchema().getOpenAPIV3Schema().getProperties().get("status").getProperties().get("conditions");
+        JSONSchemaProps conditions = Serialization.unmarshal(
+                        Files.readString(generated()), CustomResourceDefinition.class)
+                .getSpec()
+                .getVersions()
+                .get(0)
+                .getSchema()
+                .getOpenAPIV3Schema()
+                .getProperties()
+                .get("status")
+                .getProperties()
+                .get("conditions");
         assertThat(conditions.getType()).isEqualTo("array");
-        io.fabric8.kubernetes.api.model.Condition full = new io.fabric8.kubernetes.api.model.ConditionBuilder().withType("Ready")
-                .withStatus("True").withReason("AllAgentsReporting").withMessage("m").withLastTransitionTime("2026-12-01T00:00:00Z")
-                .withObservedGeneration(1L).build();
+        io.fabric8.kubernetes.api.model.Condition full = new io.fabric8.kubernetes.api.model.ConditionBuilder()
+                .withType("Ready")
+                .withStatus("True")
+                .withReason("AllAgentsReporting")
+                .withMessage("m")
+                .withLastTransitionTime("2026-12-01T00:00:00Z")
+                .withObservedGeneration(1L)
+                .build();
         Map<?, ?> wire = Serialization.unmarshal(Serialization.asJson(full), Map.class);
         assertThat(conditions.getItems().getSchema().getProperties().keySet()).isEqualTo(wire.keySet());
     }
 
     @Test
     void exampleInTheDocs_readsIntoTheModelWithItsValues() throws Exception {
-        CompileCache cc = Serialization.unmarshal(Files.readString(Path.of("../docs/examples/compilecache.yaml")), CompileCache.class);
+        CompileCache cc = Serialization.unmarshal(
+                Files.readString(Path.of("../docs/examples/compilecache.yaml")), CompileCache.class);
         assertThat(cc.getMetadata().getName()).isEqualTo("gpt-training");
         assertThat(cc.getSpec().getFrameworks()).containsExactly(Framework.Inductor, Framework.Triton);
         assertThat(cc.getSpec().getBudget()).isEqualTo("50Gi");
@@ -144,14 +179,23 @@ class CrdTest {
     }
 
     static JSONSchemaProps specSchema() throws Exception {
-        CustomResourceDefinition crd = Serialization.unmarshal(Files.readString(generated()), CustomResourceDefinition.class);
-        return crd.getSpec().getVersions().get(0).getSchema().getOpenAPIV3Schema().getProperties().get("spec");
+        CustomResourceDefinition crd =
+                Serialization.unmarshal(Files.readString(generated()), CustomResourceDefinition.class);
+        return crd.getSpec()
+                .getVersions()
+                .get(0)
+                .getSchema()
+                .getOpenAPIV3Schema()
+                .getProperties()
+                .get("spec");
     }
 
     @Test
-    void schema_refusesWhatTheOperatorMarksInvalid_zeroBudgets_unknownSelectorOperators_repeatedFrameworks() throws Exception {
+    void schema_refusesWhatTheOperatorMarksInvalid_zeroBudgets_unknownSelectorOperators_repeatedFrameworks()
+            throws Exception {
         JSONSchemaProps spec = specSchema();
-        java.util.regex.Pattern budget = java.util.regex.Pattern.compile(spec.getProperties().get("budget").getPattern());
+        java.util.regex.Pattern budget = java.util.regex.Pattern.compile(
+                spec.getProperties().get("budget").getPattern());
         for (String ok : List.of("20Gi", "1", "0.5Gi", "1.5T", "512Mi", "007Ki", "1048576")) {
             assertThat(budget.matcher(ok).matches()).as(ok).isTrue();
         }
@@ -160,15 +204,27 @@ class CrdTest {
         }
         JSONSchemaProps frameworks = spec.getProperties().get("frameworks");
         assertThat(frameworks.getMaxItems()).isEqualTo((long) Framework.values().length);
-        assertThat(frameworks.getItems().getSchema().getEnum()).extracting(n -> n.asText())
-                .containsExactlyInAnyOrder(java.util.Arrays.stream(Framework.values()).map(Framework::wire).toArray(String[]::new))
+        assertThat(frameworks.getItems().getSchema().getEnum())
+                .extracting(n -> n.asText())
+                .containsExactlyInAnyOrder(java.util.Arrays.stream(Framework.values())
+                        .map(Framework::wire)
+                        .toArray(String[]::new))
                 .contains("FlashInfer");
-        assertThat(frameworks.getXKubernetesValidations()).singleElement()
+        assertThat(frameworks.getXKubernetesValidations())
+                .singleElement()
                 .satisfies(v -> assertThat(v.getRule()).isEqualTo("self.all(f, self.exists_one(g, g == f))"));
-        JSONSchemaProps requirement = spec.getProperties().get("podSelector").getProperties().get("matchExpressions").getItems().getSchema();
-        assertThat(requirement.getProperties().get("operator").getEnum()).extracting(n -> n.asText())
+        JSONSchemaProps requirement = spec.getProperties()
+                .get("podSelector")
+                .getProperties()
+                .get("matchExpressions")
+                .getItems()
+                .getSchema();
+        assertThat(requirement.getProperties().get("operator").getEnum())
+                .extracting(n -> n.asText())
                 .containsExactlyInAnyOrder("In", "NotIn", "Exists", "DoesNotExist");
         assertThat(requirement.getRequired()).containsExactlyInAnyOrder("key", "operator");
-        assertThat(requirement.getXKubernetesValidations()).singleElement().satisfies(v -> assertThat(v.getRule()).contains("has(self.values)"));
+        assertThat(requirement.getXKubernetesValidations())
+                .singleElement()
+                .satisfies(v -> assertThat(v.getRule()).contains("has(self.values)"));
     }
 }

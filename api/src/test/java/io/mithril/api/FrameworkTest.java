@@ -33,7 +33,8 @@ class FrameworkTest {
 
     @Test
     void flashInfer_readsAndWritesUnderItsWireName() {
-        CompileCacheSpec spec = Serialization.unmarshal("{\"frameworks\": [\"FlashInfer\", \"VLLM\"]}", CompileCacheSpec.class);
+        CompileCacheSpec spec =
+                Serialization.unmarshal("{\"frameworks\": [\"FlashInfer\", \"VLLM\"]}", CompileCacheSpec.class);
         assertThat(spec.getFrameworks()).containsExactly(Framework.FlashInfer, Framework.VLLM);
         assertThat(Serialization.asJson(spec)).contains("\"FlashInfer\"");
     }

@@ -38,8 +38,14 @@ public final class IngestBench {
                 bytes += Files.size(p);
             }
         }
-        System.out.printf(Locale.ROOT, "# IngestBench: %d files in %d folders, %.1f MB, %d rounds, %d cpus%n", files,
-                folders.size(), bytes / 1e6, rounds, Runtime.getRuntime().availableProcessors());
+        System.out.printf(
+                Locale.ROOT,
+                "# IngestBench: %d files in %d folders, %.1f MB, %d rounds, %d cpus%n",
+                files,
+                folders.size(),
+                bytes / 1e6,
+                rounds,
+                Runtime.getRuntime().availableProcessors());
         run("sync"); // settle what extracting the tree left dirty
         double[] ingest = new double[rounds];
         double[] perFile = new double[rounds];
@@ -54,19 +60,40 @@ public final class IngestBench {
             copy[r] = (System.nanoTime() - t0) / 1e9;
             run("rm", "-rf", dst.toString());
             run("sync");
-            System.out.printf(Locale.ROOT, "round %d: ingest %.3f s, with per-file syncs %.3f s, cp -a + sync %.3f s%n", r,
-                    ingest[r], perFile[r], copy[r]);
+            System.out.printf(
+                    Locale.ROOT,
+                    "round %d: ingest %.3f s, with per-file syncs %.3f s, cp -a + sync %.3f s%n",
+                    r,
+                    ingest[r],
+                    perFile[r],
+                    copy[r]);
         }
         double i = median(ingest);
         double f = median(perFile);
         double c = median(copy);
-        System.out.printf(Locale.ROOT, "durable ingest (NodeStore put + commitAll): %6.3f s (median; min %.3f, max %.3f)%n",
-                i, ingest[0], ingest[rounds - 1]);
-        System.out.printf(Locale.ROOT, "same, per-file syncs (no syncfs):           %6.3f s (median; min %.3f, max %.3f)%n",
-                f, perFile[0], perFile[rounds - 1]);
-        System.out.printf(Locale.ROOT, "cp -a + sync:                               %6.3f s (median; min %.3f, max %.3f)%n",
-                c, copy[0], copy[rounds - 1]);
-        System.out.printf(Locale.ROOT, "ratio ingest / (cp -a + sync):              %6.2f (per-file syncs: %.2f)%n", i / c, f / c);
+        System.out.printf(
+                Locale.ROOT,
+                "durable ingest (NodeStore put + commitAll): %6.3f s (median; min %.3f, max %.3f)%n",
+                i,
+                ingest[0],
+                ingest[rounds - 1]);
+        System.out.printf(
+                Locale.ROOT,
+                "same, per-file syncs (no syncfs):           %6.3f s (median; min %.3f, max %.3f)%n",
+                f,
+                perFile[0],
+                perFile[rounds - 1]);
+        System.out.printf(
+                Locale.ROOT,
+                "cp -a + sync:                               %6.3f s (median; min %.3f, max %.3f)%n",
+                c,
+                copy[0],
+                copy[rounds - 1]);
+        System.out.printf(
+                Locale.ROOT,
+                "ratio ingest / (cp -a + sync):              %6.2f (per-file syncs: %.2f)%n",
+                i / c,
+                f / c);
     }
 
     /** One durable ingest into a fresh store at {@code store}, with one syncfs per batch or per-file syncs; seconds. */
@@ -92,8 +119,10 @@ public final class IngestBench {
     static Map<Path, List<Path>> folders(Path tree) throws IOException {
         Map<Path, List<Path>> out = new LinkedHashMap<>();
         try (Stream<Path> s = Files.walk(tree)) {
-            s.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)).sorted()
-                    .forEach(p -> out.computeIfAbsent(p.getParent(), k -> new ArrayList<>()).add(p));
+            s.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS))
+                    .sorted()
+                    .forEach(p -> out.computeIfAbsent(p.getParent(), k -> new ArrayList<>())
+                            .add(p));
         }
         return out;
     }
@@ -108,8 +137,8 @@ public final class IngestBench {
                     files.add(new EntryFile(p.getFileName().toString(), w.address(), w.size(), false));
                 }
                 String name = tree.relativize(f.getKey()).toString();
-                batch.add(new NodeStore.Pending(new EntryKey(StoreBench.GROUPS[0], name.isEmpty() ? "root" : name),
-                        files, "bench"));
+                batch.add(new NodeStore.Pending(
+                        new EntryKey(StoreBench.GROUPS[0], name.isEmpty() ? "root" : name), files, "bench"));
                 if (batch.size() == 256) {
                     commit(s, batch);
                 }

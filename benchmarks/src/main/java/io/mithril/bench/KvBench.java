@@ -36,13 +36,18 @@ public final class KvBench {
         StoreBench.deleteTree(dir);
         Files.createDirectories(dir);
         RocksDB.loadLibrary();
-        System.out.printf(Locale.ROOT, "# KvBench: RocksDB %s, %d entries of the fixture's shapes, max heap %d MiB%n",
-                RocksDB.rocksdbVersion(), n, Runtime.getRuntime().maxMemory() >> 20);
+        System.out.printf(
+                Locale.ROOT,
+                "# KvBench: RocksDB %s, %d entries of the fixture's shapes, max heap %d MiB%n",
+                RocksDB.rocksdbVersion(),
+                n,
+                Runtime.getRuntime().maxMemory() >> 20);
         long heap0 = StoreBench.heapUsed();
         long rss0 = rss();
         long t0 = System.nanoTime();
         long files = 0;
-        try (Db db = new Db(dir); WriteOptions wo = new WriteOptions()) {
+        try (Db db = new Db(dir);
+                WriteOptions wo = new WriteOptions()) {
             Random rnd = new Random(11);
             WriteBatch batch = new WriteBatch();
             for (int i = 0; i < n; i++) {
@@ -60,8 +65,14 @@ public final class KvBench {
             }
             db.db.write(wo, batch);
             batch.close();
-            System.out.printf(Locale.ROOT, "load: %d entries, %d files in %.1f s; heap +%.0f MiB, RSS +%.0f MiB%n", n, files,
-                    StoreBench.secs(t0), (StoreBench.heapUsed() - heap0) / 1048576.0, (rss() - rss0) / 1048576.0);
+            System.out.printf(
+                    Locale.ROOT,
+                    "load: %d entries, %d files in %.1f s; heap +%.0f MiB, RSS +%.0f MiB%n",
+                    n,
+                    files,
+                    StoreBench.secs(t0),
+                    (StoreBench.heapUsed() - heap0) / 1048576.0,
+                    (rss() - rss0) / 1048576.0);
         }
         System.out.printf(Locale.ROOT, "on disk after close: %.0f MB%n", du(dir) / 1e6);
         StoreBench.dropCaches();
@@ -70,8 +81,12 @@ public final class KvBench {
         t0 = System.nanoTime();
         try (Db db = new Db(dir)) {
             double open = StoreBench.secs(t0);
-            System.out.printf(Locale.ROOT, "reopen: %.2f s; heap +%.1f MiB, RSS +%.0f MiB%n", open,
-                    (StoreBench.heapUsed() - heap0) / 1048576.0, (rss() - rss0) / 1048576.0);
+            System.out.printf(
+                    Locale.ROOT,
+                    "reopen: %.2f s; heap +%.1f MiB, RSS +%.0f MiB%n",
+                    open,
+                    (StoreBench.heapUsed() - heap0) / 1048576.0,
+                    (rss() - rss0) / 1048576.0);
             List<byte[]> keys = new ArrayList<>();
             Random again = new Random(11);
             for (int i = 0; i < n; i++) {
@@ -92,11 +107,20 @@ public final class KvBench {
                 found += v != null ? 1 : 0;
             }
             Arrays.sort(lat);
-            System.out.printf(Locale.ROOT, "lookup (cold then warming, get of the entry): p50 %.2f us, p99 %.2f us, p99.9 %.2f us (%d/%d found)%n",
-                    lat[samples / 2] / 1e3, lat[samples * 99 / 100] / 1e3, lat[samples * 999 / 1000] / 1e3, found, samples);
+            System.out.printf(
+                    Locale.ROOT,
+                    "lookup (cold then warming, get of the entry): p50 %.2f us, p99 %.2f us, p99.9 %.2f us (%d/%d found)%n",
+                    lat[samples / 2] / 1e3,
+                    lat[samples * 99 / 100] / 1e3,
+                    lat[samples * 999 / 1000] / 1e3,
+                    found,
+                    samples);
             keys.clear();
-            System.out.printf(Locale.ROOT, "after lookups: heap %.1f MiB above the reopen's start, RSS +%.0f MiB%n",
-                    (StoreBench.heapUsed() - heap0) / 1048576.0, (rss() - rss0) / 1048576.0);
+            System.out.printf(
+                    Locale.ROOT,
+                    "after lookups: heap %.1f MiB above the reopen's start, RSS +%.0f MiB%n",
+                    (StoreBench.heapUsed() - heap0) / 1048576.0,
+                    (rss() - rss0) / 1048576.0);
         }
         StoreBench.deleteTree(dir);
     }
@@ -111,7 +135,8 @@ public final class KvBench {
 
         Db(Path dir) throws Exception {
             options = new DBOptions().setCreateIfMissing(true).setCreateMissingColumnFamilies(true);
-            List<ColumnFamilyDescriptor> cfs = List.of(new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY),
+            List<ColumnFamilyDescriptor> cfs = List.of(
+                    new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY),
                     new ColumnFamilyDescriptor("entries".getBytes(StandardCharsets.UTF_8)),
                     new ColumnFamilyDescriptor("blobs".getBytes(StandardCharsets.UTF_8)));
             db = RocksDB.open(options, dir.toString(), cfs, handles);
@@ -170,7 +195,9 @@ public final class KvBench {
 
     static long du(Path dir) throws IOException {
         try (Stream<Path> s = Files.walk(dir)) {
-            return s.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
+            return s.filter(Files::isRegularFile)
+                    .mapToLong(p -> p.toFile().length())
+                    .sum();
         }
     }
 }

@@ -74,14 +74,18 @@ public final class ReconcileBench {
         }
 
         @Override
-        public UpdateControl<CompileCache> reconcile(CompileCache cc, io.javaoperatorsdk.operator.api.reconciler.Context<CompileCache> ctx)
+        public UpdateControl<CompileCache> reconcile(
+                CompileCache cc, io.javaoperatorsdk.operator.api.reconciler.Context<CompileCache> ctx)
                 throws Exception {
             long t0 = System.nanoTime();
-            lastStart.put(cc.getMetadata().getNamespace() + "/" + cc.getMetadata().getName(), t0);
+            lastStart.put(
+                    cc.getMetadata().getNamespace() + "/" + cc.getMetadata().getName(), t0);
             UpdateControl<CompileCache> r = delegate.reconcile(cc, ctx);
             long dt = System.nanoTime() - t0;
             synchronized (calls) {
-                calls.add(new long[] {t0, dt, r.isPatchStatus() || r.isPatchResource() || r.isPatchResourceAndStatus() ? 1 : 0});
+                calls.add(new long[] {
+                    t0, dt, r.isPatchStatus() || r.isPatchResource() || r.isPatchResourceAndStatus() ? 1 : 0
+                });
             }
             return r;
         }
@@ -98,17 +102,26 @@ public final class ReconcileBench {
         int nCaches = args.length > 1 ? Integer.parseInt(args[1]) : 100;
         int nNamespaces = args.length > 2 ? Integer.parseInt(args[2]) : 10;
         Duration resync = Duration.ofSeconds(args.length > 3 ? Integer.parseInt(args[3]) : 30);
-        System.out.printf(Locale.ROOT, "# ReconcileBench: %d agents, %d CompileCaches in %d namespaces, resync %d s, java %s, %d cpus%n",
-                nAgents, nCaches, nNamespaces, resync.toSeconds(), System.getProperty("java.version"),
+        System.out.printf(
+                Locale.ROOT,
+                "# ReconcileBench: %d agents, %d CompileCaches in %d namespaces, resync %d s, java %s, %d cpus%n",
+                nAgents,
+                nCaches,
+                nNamespaces,
+                resync.toSeconds(),
+                System.getProperty("java.version"),
                 Runtime.getRuntime().availableProcessors());
         MOCK_LOG.setLevel(java.util.logging.Level.WARNING);
 
-        KubernetesMockServer server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(),
-                new KubernetesCrudDispatcher(), false);
+        KubernetesMockServer server = new KubernetesMockServer(
+                new Context(), new MockWebServer(), new HashMap<>(), new KubernetesCrudDispatcher(), false);
         server.init();
         KubernetesClient opClient = server.createClient();
         KubernetesClient bench = new KubernetesClientBuilder()
-                .withConfig(new ConfigBuilder(opClient.getConfiguration()).withUserAgent(BENCH_AGENT).build()).build();
+                .withConfig(new ConfigBuilder(opClient.getConfiguration())
+                        .withUserAgent(BENCH_AGENT)
+                        .build())
+                .build();
         List<HttpServer> agents = new ArrayList<>();
         Operator operator = null;
         AgentDirectory directory = null;
@@ -123,44 +136,55 @@ public final class ReconcileBench {
             while (!directory.synced()) {
                 Thread.sleep(10);
             }
-            Timed timed = new Timed(new CompileCacheReconciler(directory, new Events(opClient, Clock.systemUTC()),
-                    Clock.systemUTC(), resync));
-            operator = new Operator(o -> o.withKubernetesClient(opClient).withCloseClientOnStop(false)
-                    .withUseSSAToPatchPrimaryResource(false).withSSABasedCreateUpdateMatchForDependentResources(false));
+            Timed timed = new Timed(new CompileCacheReconciler(
+                    directory, new Events(opClient, Clock.systemUTC()), Clock.systemUTC(), resync));
+            operator = new Operator(o -> o.withKubernetesClient(opClient)
+                    .withCloseClientOnStop(false)
+                    .withUseSSAToPatchPrimaryResource(false)
+                    .withSSABasedCreateUpdateMatchForDependentResources(false));
             operator.register(timed);
             operator.start();
-            System.out.printf(Locale.ROOT, "setup: %d agent pods and servers, directory and operator started in %.1f s; "
-                    + "%d reconcile threads (JOSDK default); agent stats TTL %d s%n", nAgents, (System.nanoTime() - t) / 1e9,
+            System.out.printf(
+                    Locale.ROOT,
+                    "setup: %d agent pods and servers, directory and operator started in %.1f s; "
+                            + "%d reconcile threads (JOSDK default); agent stats TTL %d s%n",
+                    nAgents,
+                    (System.nanoTime() - t) / 1e9,
                     operator.getConfigurationService().concurrentReconciliationThreads(),
                     AgentDirectory.Config.defaults(SYSTEM_NS).ttl().toSeconds());
 
             Set<String> done = ConcurrentHashMap.newKeySet();
             long[] allDoneAt = {0};
-            watch = bench.resources(CompileCache.class).inAnyNamespace().inform(new ResourceEventHandler<CompileCache>() {
-                @Override
-                public void onAdd(CompileCache cc) {
-                    check(cc);
-                }
-
-                @Override
-                public void onUpdate(CompileCache o, CompileCache cc) {
-                    check(cc);
-                }
-
-                @Override
-                public void onDelete(CompileCache cc, boolean unknown) {}
-
-                private void check(CompileCache cc) {
-                    if (cc.getStatus() != null && cc.getStatus().getNodes() != null && cc.getStatus().getNodes() > 0
-                            && done.add(cc.getMetadata().getNamespace() + "/" + cc.getMetadata().getName())
-                            && done.size() == nCaches) {
-                        synchronized (done) {
-                            allDoneAt[0] = System.nanoTime();
-                            done.notifyAll();
+            watch = bench.resources(CompileCache.class)
+                    .inAnyNamespace()
+                    .inform(new ResourceEventHandler<CompileCache>() {
+                        @Override
+                        public void onAdd(CompileCache cc) {
+                            check(cc);
                         }
-                    }
-                }
-            });
+
+                        @Override
+                        public void onUpdate(CompileCache o, CompileCache cc) {
+                            check(cc);
+                        }
+
+                        @Override
+                        public void onDelete(CompileCache cc, boolean unknown) {}
+
+                        private void check(CompileCache cc) {
+                            if (cc.getStatus() != null
+                                    && cc.getStatus().getNodes() != null
+                                    && cc.getStatus().getNodes() > 0
+                                    && done.add(cc.getMetadata().getNamespace() + "/"
+                                            + cc.getMetadata().getName())
+                                    && done.size() == nCaches) {
+                                synchronized (done) {
+                                    allDoneAt[0] = System.nanoTime();
+                                    done.notifyAll();
+                                }
+                            }
+                        }
+                    });
             Thread.sleep(500); // let every watch settle before counting
             Counts setup = Counts.drain(server);
             System.out.printf(Locale.ROOT, "setup API requests (not counted below): %d%n", setup.total());
@@ -170,7 +194,10 @@ public final class ReconcileBench {
             long fetches0 = directory.fetches();
             for (int c = 0; c < nCaches; c++) {
                 CompileCache cc = new CompileCache();
-                cc.setMetadata(new ObjectMetaBuilder().withName(cacheName(c)).withNamespace(namespace(c, nNamespaces)).build());
+                cc.setMetadata(new ObjectMetaBuilder()
+                        .withName(cacheName(c))
+                        .withNamespace(namespace(c, nNamespaces))
+                        .build());
                 CompileCacheSpec spec = new CompileCacheSpec();
                 spec.setBudget("20Gi");
                 cc.setSpec(spec);
@@ -184,7 +211,8 @@ public final class ReconcileBench {
                 }
             }
             if (allDoneAt[0] == 0) {
-                throw new IllegalStateException("only " + done.size() + " of " + nCaches + " CompileCaches got a status in 120 s");
+                throw new IllegalStateException(
+                        "only " + done.size() + " of " + nCaches + " CompileCaches got a status in 120 s");
             }
             long f1 = allDoneAt[0];
             Thread.sleep(1000); // stragglers: reconciles the status patches themselves might cause
@@ -193,13 +221,23 @@ public final class ReconcileBench {
             long fetches1 = directory.fetches();
             List<long[]> firstCalls = timed.since(f0, f2);
             System.out.printf(Locale.ROOT, "%n## first full reconcile of %d new CompileCaches%n", nCaches);
-            System.out.printf(Locale.ROOT, "created %d one after another in %.0f ms; all %d had a status with nodes > 0 %.0f ms after"
-                    + " the first create (%.0f ms after the last)%n", nCaches, (created - f0) / 1e6, nCaches, (f1 - f0) / 1e6,
+            System.out.printf(
+                    Locale.ROOT,
+                    "created %d one after another in %.0f ms; all %d had a status with nodes > 0 %.0f ms after"
+                            + " the first create (%.0f ms after the last)%n",
+                    nCaches,
+                    (created - f0) / 1e6,
+                    nCaches,
+                    (f1 - f0) / 1e6,
                     (f1 - created) / 1e6);
             perReconcile(firstCalls, nCaches);
             first.print(nCaches, firstCalls.size());
-            System.out.printf(Locale.ROOT, "agent /v1/stats fetches: %d (%.2f per reconcile; %d agents)%n", fetches1 - fetches0,
-                    (fetches1 - fetches0) / (double) Math.max(1, firstCalls.size()), nAgents);
+            System.out.printf(
+                    Locale.ROOT,
+                    "agent /v1/stats fetches: %d (%.2f per reconcile; %d agents)%n",
+                    fetches1 - fetches0,
+                    (fetches1 - fetches0) / (double) Math.max(1, firstCalls.size()),
+                    nAgents);
             check(bench, nCaches, nAgents);
             Counts.drain(server); // the check's own LIST
 
@@ -207,7 +245,8 @@ public final class ReconcileBench {
             long s0 = System.nanoTime();
             long fetches2 = directory.fetches();
             long deadline = s0 + resync.toNanos() * 2 + TimeUnit.SECONDS.toNanos(30);
-            while (timed.lastStart.values().stream().filter(v -> v > s0).count() < nCaches && System.nanoTime() < deadline) {
+            while (timed.lastStart.values().stream().filter(v -> v > s0).count() < nCaches
+                    && System.nanoTime() < deadline) {
                 Thread.sleep(100);
             }
             Thread.sleep(1000);
@@ -215,14 +254,21 @@ public final class ReconcileBench {
             Counts steady = Counts.drain(server);
             List<long[]> steadyCalls = timed.since(s0, s1);
             long fetches3 = directory.fetches();
-            System.out.printf(Locale.ROOT, "%n## steady state: resync of all %d with nothing changed (%.1f s window)%n", nCaches,
+            System.out.printf(
+                    Locale.ROOT,
+                    "%n## steady state: resync of all %d with nothing changed (%.1f s window)%n",
+                    nCaches,
                     (s1 - s0) / 1e9);
             perReconcile(steadyCalls, nCaches);
             steady.print(nCaches, steadyCalls.size());
-            System.out.printf(Locale.ROOT, "agent /v1/stats fetches: %d (%.2f per reconcile; the %d s TTL had expired)%n",
-                    fetches3 - fetches2, (fetches3 - fetches2) / (double) Math.max(1, steadyCalls.size()),
+            System.out.printf(
+                    Locale.ROOT,
+                    "agent /v1/stats fetches: %d (%.2f per reconcile; the %d s TTL had expired)%n",
+                    fetches3 - fetches2,
+                    (fetches3 - fetches2) / (double) Math.max(1, steadyCalls.size()),
                     AgentDirectory.Config.defaults(SYSTEM_NS).ttl().toSeconds());
-            System.out.printf(Locale.ROOT, "API writes by the operator in steady state: %d (expected 0)%n", steady.writes());
+            System.out.printf(
+                    Locale.ROOT, "API writes by the operator in steady state: %d (expected 0)%n", steady.writes());
         } finally {
             if (watch != null) {
                 watch.close();
@@ -257,11 +303,18 @@ public final class ReconcileBench {
             if (c % 5 != a % 5) {
                 continue;
             }
-            json.append(firstGroup ? "" : ",").append(String.format(Locale.ROOT,
-                    "{\"namespace\":\"%s\",\"cache\":\"%s\",\"device\":\"%s\",\"product\":\"nvidia-h100\",\"entries\":%d,"
-                    + "\"bytes\":%d,\"budget\":null,\"hits\":%d,\"misses\":%d,\"lastUse\":\"2026-11-26T10:00:00Z\"}",
-                    namespace(c, nNamespaces), cacheName(c), a % 2 == 0 ? "cuda-9.0" : "cuda-8.0", 100 + a + c,
-                    (64L << 20) + a * 4096L + c, 300 + a, 20 + c));
+            json.append(firstGroup ? "" : ",")
+                    .append(String.format(
+                            Locale.ROOT,
+                            "{\"namespace\":\"%s\",\"cache\":\"%s\",\"device\":\"%s\",\"product\":\"nvidia-h100\",\"entries\":%d,"
+                                    + "\"bytes\":%d,\"budget\":null,\"hits\":%d,\"misses\":%d,\"lastUse\":\"2026-11-26T10:00:00Z\"}",
+                            namespace(c, nNamespaces),
+                            cacheName(c),
+                            a % 2 == 0 ? "cuda-9.0" : "cuda-8.0",
+                            100 + a + c,
+                            (64L << 20) + a * 4096L + c,
+                            300 + a,
+                            20 + c));
             firstGroup = false;
         }
         byte[] body = json.append("]}").toString().getBytes(StandardCharsets.UTF_8);
@@ -273,13 +326,34 @@ public final class ReconcileBench {
             ex.close();
         });
         s.start();
-        bench.pods().inNamespace(SYSTEM_NS).resource(new PodBuilder()
-                .withNewMetadata().withName("agent-" + a).withNamespace(SYSTEM_NS)
-                .addToLabels("app.kubernetes.io/component", "node-agent").endMetadata()
-                .withNewSpec().withNodeName("gpu-" + a).addNewContainer().withName("agent").withImage("mithril-agent")
-                .addNewPort().withName("http").withContainerPort(s.getAddress().getPort()).endPort().endContainer().endSpec()
-                .withNewStatus().withPodIP("127.0.0.1").addNewCondition().withType("Ready").withStatus("True").endCondition()
-                .endStatus().build()).create();
+        bench.pods()
+                .inNamespace(SYSTEM_NS)
+                .resource(new PodBuilder()
+                        .withNewMetadata()
+                        .withName("agent-" + a)
+                        .withNamespace(SYSTEM_NS)
+                        .addToLabels("app.kubernetes.io/component", "node-agent")
+                        .endMetadata()
+                        .withNewSpec()
+                        .withNodeName("gpu-" + a)
+                        .addNewContainer()
+                        .withName("agent")
+                        .withImage("mithril-agent")
+                        .addNewPort()
+                        .withName("http")
+                        .withContainerPort(s.getAddress().getPort())
+                        .endPort()
+                        .endContainer()
+                        .endSpec()
+                        .withNewStatus()
+                        .withPodIP("127.0.0.1")
+                        .addNewCondition()
+                        .withType("Ready")
+                        .withStatus("True")
+                        .endCondition()
+                        .endStatus()
+                        .build())
+                .create();
         return s;
     }
 
@@ -291,17 +365,33 @@ public final class ReconcileBench {
             return;
         }
         long slow = Arrays.stream(nanos).filter(n -> n > 10_000_000L).count();
-        System.out.printf(Locale.ROOT, "reconciles: %d for %d CompileCaches (%d returned a status patch); wall time per reconcile:"
-                + " p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms  (sum %.0f ms; %d over 10 ms)%n", nanos.length, nCaches, patched,
-                WebhookBench.percentile(nanos, 50) / 1e6, WebhookBench.percentile(nanos, 90) / 1e6,
-                WebhookBench.percentile(nanos, 99) / 1e6, nanos[nanos.length - 1] / 1e6, Arrays.stream(nanos).sum() / 1e6, slow);
+        System.out.printf(
+                Locale.ROOT,
+                "reconciles: %d for %d CompileCaches (%d returned a status patch); wall time per reconcile:"
+                        + " p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms  (sum %.0f ms; %d over 10 ms)%n",
+                nanos.length,
+                nCaches,
+                patched,
+                WebhookBench.percentile(nanos, 50) / 1e6,
+                WebhookBench.percentile(nanos, 90) / 1e6,
+                WebhookBench.percentile(nanos, 99) / 1e6,
+                nanos[nanos.length - 1] / 1e6,
+                Arrays.stream(nanos).sum() / 1e6,
+                slow);
     }
 
     static void check(KubernetesClient bench, int nCaches, int nAgents) {
-        List<CompileCache> all = bench.resources(CompileCache.class).inAnyNamespace().list().getItems();
-        long right = all.stream().filter(cc -> cc.getStatus() != null && cc.getStatus().getNodes() == nAgents / 5).count();
-        System.out.printf(Locale.ROOT, "check: %d of %d CompileCaches report nodes=%d (bench's own LIST, not counted)%n", right,
-                nCaches, nAgents / 5);
+        List<CompileCache> all =
+                bench.resources(CompileCache.class).inAnyNamespace().list().getItems();
+        long right = all.stream()
+                .filter(cc -> cc.getStatus() != null && cc.getStatus().getNodes() == nAgents / 5)
+                .count();
+        System.out.printf(
+                Locale.ROOT,
+                "check: %d of %d CompileCaches report nodes=%d (bench's own LIST, not counted)%n",
+                right,
+                nCaches,
+                nAgents / 5);
     }
 
     /** API requests the mock server received since the last drain, by client and verb/resource. */
@@ -330,10 +420,13 @@ public final class ReconcileBench {
             List<String> seg = new ArrayList<>(Arrays.asList(path.split("/")));
             seg.removeIf(String::isEmpty);
             int ns = seg.indexOf("namespaces");
-            List<String> rest = ns >= 0 && seg.size() > ns + 2 ? seg.subList(ns + 2, seg.size())
+            List<String> rest = ns >= 0 && seg.size() > ns + 2
+                    ? seg.subList(ns + 2, seg.size())
                     : seg.subList(Math.min(seg.size(), seg.get(0).equals("api") ? 2 : 3), seg.size());
             String res = rest.isEmpty() ? path : rest.get(0) + (rest.size() > 2 ? "/" + rest.get(2) : "");
-            String how = query.contains("watch=true") ? " (watch)" : rest.size() == 1 && "GET".equals(r.getMethod()) ? " (list)" : "";
+            String how = query.contains("watch=true")
+                    ? " (watch)"
+                    : rest.size() == 1 && "GET".equals(r.getMethod()) ? " (list)" : "";
             return r.getMethod() + " " + res + how;
         }
 
@@ -343,13 +436,22 @@ public final class ReconcileBench {
         }
 
         int writes() {
-            return operator.entrySet().stream().filter(e -> !e.getKey().startsWith("GET")).mapToInt(Map.Entry::getValue).sum();
+            return operator.entrySet().stream()
+                    .filter(e -> !e.getKey().startsWith("GET"))
+                    .mapToInt(Map.Entry::getValue)
+                    .sum();
         }
 
         void print(int nCaches, int reconciles) {
             int ops = operator.values().stream().mapToInt(Integer::intValue).sum();
-            System.out.printf(Locale.ROOT, "API requests by the operator: %d (%.2f per reconcile, %.2f per CompileCache), writes %d: %s%n",
-                    ops, ops / (double) Math.max(1, reconciles), ops / (double) nCaches, writes(), operator);
+            System.out.printf(
+                    Locale.ROOT,
+                    "API requests by the operator: %d (%.2f per reconcile, %.2f per CompileCache), writes %d: %s%n",
+                    ops,
+                    ops / (double) Math.max(1, reconciles),
+                    ops / (double) nCaches,
+                    writes(),
+                    operator);
             System.out.printf(Locale.ROOT, "API requests by the bench itself (not the operator's): %s%n", benchOwn);
         }
     }

@@ -73,14 +73,21 @@ public final class RemoteBench {
     }
 
     static S3Client client(URI endpoint) {
-        return S3Client.builder().endpointOverride(endpoint).forcePathStyle(true).region(Region.US_EAST_1)
-                .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create("mithril-bench", "mithril-bench-secret")))
-                .httpClientBuilder(UrlConnectionHttpClient.builder()).build();
+        return S3Client.builder()
+                .endpointOverride(endpoint)
+                .forcePathStyle(true)
+                .region(Region.US_EAST_1)
+                .credentialsProvider(StaticCredentialsProvider.create(
+                        AwsBasicCredentials.create("mithril-bench", "mithril-bench-secret")))
+                .httpClientBuilder(UrlConnectionHttpClient.builder())
+                .build();
     }
 
     static RemoteConfig config(URI endpoint, String prefix) {
-        return RemoteConfig.of("s3://" + BUCKET + "/" + prefix, endpoint, KEY).withRegion("us-east-1")
-                .withCredentials(StaticCredentialsProvider.create(AwsBasicCredentials.create("mithril-bench", "mithril-bench-secret")))
+        return RemoteConfig.of("s3://" + BUCKET + "/" + prefix, endpoint, KEY)
+                .withRegion("us-east-1")
+                .withCredentials(StaticCredentialsProvider.create(
+                        AwsBasicCredentials.create("mithril-bench", "mithril-bench-secret")))
                 .withTimeouts(Duration.ofSeconds(5), Duration.ofSeconds(120), 3);
     }
 
@@ -89,9 +96,11 @@ public final class RemoteBench {
         long[] fb = filesAndBytes(src);
         System.out.printf(Locale.ROOT, "%n## %s: %d files, %.1f MB%n", name, fb[0], fb[1] / 1e6);
         Path a = Files.createDirectories(dir.resolve("a"));
-        try (NodeStore store = NodeStore.open(a, StoreConfig.defaults()); Ingester ing = new Ingester(store, IngestLimits.defaults())) {
+        try (NodeStore store = NodeStore.open(a, StoreConfig.defaults());
+                Ingester ing = new Ingester(store, IngestLimits.defaults())) {
             Views views = new Views(store);
-            View seed = views.publish(VolumeBench.G, dir.resolve("seed-view"), VolumeBench.FW, Views.Owner.CURRENT, PublishMode.LINK);
+            View seed = views.publish(
+                    VolumeBench.G, dir.resolve("seed-view"), VolumeBench.FW, Views.Owner.CURRENT, PublishMode.LINK);
             VolumeBench.sh("cp -a " + src + "/. " + seed.dir());
             ing.ingest(seed, "bench", true);
             views.unpublish(seed);
@@ -104,8 +113,14 @@ public final class RemoteBench {
                 Uploader.Report up = r.uploader().upload(store, VolumeBench.G, names, FAR);
                 double s = (System.nanoTime() - t0) / 1e9;
                 RemoteStats st = r.stats();
-                System.out.printf(Locale.ROOT, "upload of the cold run: %d entries, %d requests %s, %.1f MB up, %.2f s%n",
-                        up.uploaded(), st.requests(), st.byOperation(), st.bytesUp() / 1e6, s);
+                System.out.printf(
+                        Locale.ROOT,
+                        "upload of the cold run: %d entries, %d requests %s, %.1f MB up, %.2f s%n",
+                        up.uploaded(),
+                        st.requests(),
+                        st.byOperation(),
+                        st.bytesUp() / 1e6,
+                        s);
             }
 
             double[] fill = new double[REPS];
@@ -117,7 +132,13 @@ public final class RemoteBench {
                         Remote r = Remote.open(config(endpoint, prefix))) {
                     long t0 = System.nanoTime();
                     Filler.Report rep = new Filler(f).fill(r.source(), VolumeBench.G, e -> true, FAR);
-                    View v = new Views(f).publish(VolumeBench.G, dir.resolve("v" + i), VolumeBench.FW, Views.Owner.CURRENT, PublishMode.LINK);
+                    View v = new Views(f)
+                            .publish(
+                                    VolumeBench.G,
+                                    dir.resolve("v" + i),
+                                    VolumeBench.FW,
+                                    Views.Owner.CURRENT,
+                                    PublishMode.LINK);
                     fill[i] = (System.nanoTime() - t0) / 1e6;
                     req = r.stats().requests();
                     down = r.stats().bytesDown();
@@ -137,9 +158,12 @@ public final class RemoteBench {
                 for (int i = 0; i < REPS; i++) {
                     Path out = Files.createDirectories(dir.resolve("untar" + i));
                     long t0 = System.nanoTime();
-                    Process p = new ProcessBuilder("tar", "-xf", "-", "-C", out.toString()).inheritIO()
-                            .redirectInput(ProcessBuilder.Redirect.PIPE).start();
-                    try (InputStream in = c.getObject(x -> x.bucket(BUCKET).key(prefix + "same.tar")); OutputStream o = p.getOutputStream()) {
+                    Process p = new ProcessBuilder("tar", "-xf", "-", "-C", out.toString())
+                            .inheritIO()
+                            .redirectInput(ProcessBuilder.Redirect.PIPE)
+                            .start();
+                    try (InputStream in = c.getObject(x -> x.bucket(BUCKET).key(prefix + "same.tar"));
+                            OutputStream o = p.getOutputStream()) {
                         in.transferTo(o);
                     }
                     p.waitFor();
@@ -149,16 +173,28 @@ public final class RemoteBench {
                 double[] warm = new double[REPS];
                 for (int i = 0; i < REPS; i++) {
                     long t0 = System.nanoTime();
-                    View v = views.publish(VolumeBench.G, dir.resolve("w" + i), VolumeBench.FW, Views.Owner.CURRENT, PublishMode.LINK);
+                    View v = views.publish(
+                            VolumeBench.G, dir.resolve("w" + i), VolumeBench.FW, Views.Owner.CURRENT, PublishMode.LINK);
                     warm[i] = (System.nanoTime() - t0) / 1e6;
                     views.unpublish(v);
                 }
-                System.out.printf(Locale.ROOT, "restore into a fresh root (fill + publish): %7.0f ms, %d requests, %.1f MB down%n",
-                        median(fill), req, down / 1e6);
-                System.out.printf(Locale.ROOT, "one GET of a tar of the same bytes | tar -x:  %7.0f ms, 1 request, %.1f MB  (remote/tar %.2fx)%n",
-                        median(get), Files.size(tar) / 1e6, median(fill) / median(get));
-                System.out.printf(Locale.ROOT, "local warm publish (links):               %7.0f ms, 0 requests   (remote/warm %.0fx)%n",
-                        median(warm), median(fill) / median(warm));
+                System.out.printf(
+                        Locale.ROOT,
+                        "restore into a fresh root (fill + publish): %7.0f ms, %d requests, %.1f MB down%n",
+                        median(fill),
+                        req,
+                        down / 1e6);
+                System.out.printf(
+                        Locale.ROOT,
+                        "one GET of a tar of the same bytes | tar -x:  %7.0f ms, 1 request, %.1f MB  (remote/tar %.2fx)%n",
+                        median(get),
+                        Files.size(tar) / 1e6,
+                        median(fill) / median(get));
+                System.out.printf(
+                        Locale.ROOT,
+                        "local warm publish (links):               %7.0f ms, 0 requests   (remote/warm %.0fx)%n",
+                        median(warm),
+                        median(fill) / median(warm));
             }
         }
         scaleOut(dir, endpoint, prefix, n);
@@ -172,11 +208,14 @@ public final class RemoteBench {
         for (int i = 0; i < n; i++) {
             Path root = Files.createDirectories(dir.resolve("scale" + i));
             runs.add(pool.submit(() -> {
-                try (NodeStore f = NodeStore.open(root, StoreConfig.defaults()); Remote r = Remote.open(config(endpoint, prefix))) {
+                try (NodeStore f = NodeStore.open(root, StoreConfig.defaults());
+                        Remote r = Remote.open(config(endpoint, prefix))) {
                     go.await();
                     long t0 = System.nanoTime();
                     new Filler(f).fill(r.source(), VolumeBench.G, e -> true, FAR);
-                    return new long[] {System.nanoTime() - t0, r.stats().requests(), r.stats().bytesDown()};
+                    return new long[] {
+                        System.nanoTime() - t0, r.stats().requests(), r.stats().bytesDown()
+                    };
                 }
             }));
         }
@@ -191,8 +230,15 @@ public final class RemoteBench {
         }
         pool.shutdown();
         Arrays.sort(ms);
-        System.out.printf(Locale.ROOT, "scale-out, %d fresh roots at once (threads): %d requests, %.1f MB at the server; "
-                + "time to ready p50 %.0f ms, p99 %.0f ms%n", n, req, bytes / 1e6, ms[n / 2], ms[Math.min(n - 1, (int) Math.ceil(n * 0.99) - 1)]);
+        System.out.printf(
+                Locale.ROOT,
+                "scale-out, %d fresh roots at once (threads): %d requests, %.1f MB at the server; "
+                        + "time to ready p50 %.0f ms, p99 %.0f ms%n",
+                n,
+                req,
+                bytes / 1e6,
+                ms[n / 2],
+                ms[Math.min(n - 1, (int) Math.ceil(n * 0.99) - 1)]);
         for (int i = 0; i < n; i++) {
             StoreBench.deleteTree(dir.resolve("scale" + i));
         }

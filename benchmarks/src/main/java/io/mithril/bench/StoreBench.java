@@ -17,21 +17,21 @@ import io.mithril.agent.store.StoreStats;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryMXBean;
-import java.nio.channels.FileChannel;
-import java.nio.file.StandardOpenOption;
-import java.time.Instant;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.function.IntFunction;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.function.IntFunction;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -58,11 +58,17 @@ public final class StoreBench {
         singleOnly = entries.endsWith("s");
         int n = Integer.parseInt(shapes ? entries.substring(0, entries.length() - 1) : entries);
         long putBytes = args.length > 2 ? Long.parseLong(args[2]) : 1L << 30;
-        Path manifest = args.length > 3 ? Path.of(args[3])
-                : Path.of("../shared/fixtures/torch211-h100-gpt12l/manifest.json");
-        System.out.printf(Locale.ROOT, "# StoreBench: %d entries%s, %d MiB put set, java %s, %d cpus, max heap %d MiB%n", n,
-                shapes ? " of the fixture's shapes" : "", putBytes >> 20, System.getProperty("java.version"),
-                Runtime.getRuntime().availableProcessors(), Runtime.getRuntime().maxMemory() >> 20);
+        Path manifest =
+                args.length > 3 ? Path.of(args[3]) : Path.of("../shared/fixtures/torch211-h100-gpt12l/manifest.json");
+        System.out.printf(
+                Locale.ROOT,
+                "# StoreBench: %d entries%s, %d MiB put set, java %s, %d cpus, max heap %d MiB%n",
+                n,
+                shapes ? " of the fixture's shapes" : "",
+                putBytes >> 20,
+                System.getProperty("java.version"),
+                Runtime.getRuntime().availableProcessors(),
+                Runtime.getRuntime().maxMemory() >> 20);
         if (n > 0 && shapes) {
             shapeFigures(work.resolve("shapes"), n);
         } else if (n > 0) {
@@ -112,9 +118,16 @@ public final class StoreBench {
             found += hit ? 1 : 0;
         }
         Arrays.sort(lat);
-        System.out.printf(Locale.ROOT, "%s: p50 %.2f us, p99 %.2f us, p99.9 %.2f us, max %.1f us (%d/%d found)%n", label,
-                lat[samples / 2] / 1e3, lat[samples * 99 / 100] / 1e3, lat[samples * 999 / 1000] / 1e3, lat[samples - 1] / 1e3,
-                found, samples);
+        System.out.printf(
+                Locale.ROOT,
+                "%s: p50 %.2f us, p99 %.2f us, p99.9 %.2f us, max %.1f us (%d/%d found)%n",
+                label,
+                lat[samples / 2] / 1e3,
+                lat[samples * 99 / 100] / 1e3,
+                lat[samples * 999 / 1000] / 1e3,
+                lat[samples - 1] / 1e3,
+                found,
+                samples);
     }
 
     /** A fresh store's layout at {@code root} (generation 1, no journal yet); returns its blob folder. */
@@ -143,7 +156,8 @@ public final class StoreBench {
                 byte[] b = Arrays.copyOf(content.array(), 12 + (i % 52));
                 Address a = Blake3.hash(b);
                 Files.write(blobs.resolve(a.shard()).resolve(a.hex()), b);
-                batch.add(new JournalRecord.Commit(key(i), i, i, List.of(new EntryFile("k.cubin", a, b.length, false)), "bench"));
+                batch.add(new JournalRecord.Commit(
+                        key(i), i, i, List.of(new EntryFile("k.cubin", a, b.length, false)), "bench"));
                 if (batch.size() == 10_000) {
                     j.append(batch, false);
                     batch.clear();
@@ -158,23 +172,39 @@ public final class StoreBench {
         t0 = System.nanoTime();
         try (NodeStore s = NodeStore.open(root, StoreConfig.defaults().withReconcileOnOpen(false))) {
             double replay = secs(t0);
-            System.out.printf(Locale.ROOT, "open, journal replay only:        %6.2f s  (%d entries)%n", replay, s.stats().entries());
+            System.out.printf(
+                    Locale.ROOT,
+                    "open, journal replay only:        %6.2f s  (%d entries)%n",
+                    replay,
+                    s.stats().entries());
             long heap = heapUsed() - heapBefore;
-            System.out.printf(Locale.ROOT, "heap held by the open store:       %6.1f MiB = %d bytes per single-file entry (index estimate %d)%n",
-                    heap / 1048576.0, heap / n, (Index.ENTRY_HEAP + Index.FILE_HEAP + Index.BLOB_HEAP));
+            System.out.printf(
+                    Locale.ROOT,
+                    "heap held by the open store:       %6.1f MiB = %d bytes per single-file entry (index estimate %d)%n",
+                    heap / 1048576.0,
+                    heap / n,
+                    (Index.ENTRY_HEAP + Index.FILE_HEAP + Index.BLOB_HEAP));
         }
         Files.deleteIfExists(root.resolve("clean")); // as after a crash: no clean-close marker
         dropCaches();
         t0 = System.nanoTime();
         try (NodeStore s = NodeStore.open(root, StoreConfig.defaults())) {
-            System.out.printf(Locale.ROOT, "open after a crash, full rebuild (replay+scan): %6.2f s  (%d entries, %d blobs)%n",
-                    secs(t0), s.stats().entries(), s.stats().blobs());
+            System.out.printf(
+                    Locale.ROOT,
+                    "open after a crash, full rebuild (replay+scan): %6.2f s  (%d entries, %d blobs)%n",
+                    secs(t0),
+                    s.stats().entries(),
+                    s.stats().blobs());
         }
         dropCaches();
         t0 = System.nanoTime();
         try (NodeStore s = NodeStore.open(root, StoreConfig.defaults())) {
-            System.out.printf(Locale.ROOT, "open after a clean close (replay, no scan):     %6.2f s  (%d entries, scan skipped: %s)%n",
-                    secs(t0), s.stats().entries(), s.openedClean());
+            System.out.printf(
+                    Locale.ROOT,
+                    "open after a clean close (replay, no scan):     %6.2f s  (%d entries, scan skipped: %s)%n",
+                    secs(t0),
+                    s.stats().entries(),
+                    s.openedClean());
 
             Random rnd = new Random(1);
             for (int w = 0; w < 200_000; w++) {
@@ -185,15 +215,23 @@ public final class StoreBench {
             long before = s.stats().bytes();
             t0 = System.nanoTime();
             int evicted = s.evictTo(before - before / 10).size();
-            System.out.printf(Locale.ROOT, "evict 10%%: %d entries (and their blob files) in %.2f s%n", evicted, secs(t0));
+            System.out.printf(
+                    Locale.ROOT, "evict 10%%: %d entries (and their blob files) in %.2f s%n", evicted, secs(t0));
         }
     }
 
     /** A Triton kernel folder's eight files, as in the fixture ({@code K} the kernel's name). */
-    static final String[] TRITON = {"__grp__K.json", "K.cubin", "K.json", "K.llir", "K.ptx", "K.source", "K.ttgir", "K.ttir"};
-    static final String[] KERNELS = {"triton_per_fused_embedding_dense_backward_sum_view_",
-        "triton_red_fused__to_copy_native_layer_norm_backward_view_", "triton_poi_fused_add_mul_tanh_pow_",
-        "triton_tem_fused_mm_t_view_", "triton_per_fused__log_softmax_nll_loss_forward_"};
+    static final String[] TRITON = {
+        "__grp__K.json", "K.cubin", "K.json", "K.llir", "K.ptx", "K.source", "K.ttgir", "K.ttir"
+    };
+
+    static final String[] KERNELS = {
+        "triton_per_fused_embedding_dense_backward_sum_view_",
+        "triton_red_fused__to_copy_native_layer_norm_backward_view_",
+        "triton_poi_fused_add_mul_tanh_pow_",
+        "triton_tem_fused_mm_t_view_",
+        "triton_per_fused__log_softmax_nll_loss_forward_"
+    };
     static final String B32 = "abcdefghijklmnopqrstuvwxyz234567";
 
     /** {@code len} base32 characters drawn from {@code rnd}, as Inductor and Triton name their hashes. */
@@ -263,22 +301,42 @@ public final class StoreBench {
             j.append(batch, true);
         }
         Files.writeString(root.resolve("clean"), "");
-        System.out.printf(Locale.ROOT, "setup: journal of %d entries, %d files (%.0f MB) in %.1f s%n", n, files,
-                Files.size(root.resolve("journal.1")) / 1e6, secs(t0));
+        System.out.printf(
+                Locale.ROOT,
+                "setup: journal of %d entries, %d files (%.0f MB) in %.1f s%n",
+                n,
+                files,
+                Files.size(root.resolve("journal.1")) / 1e6,
+                secs(t0));
         dropCaches();
         long heapBefore = heapUsed();
         t0 = System.nanoTime();
         try (NodeStore s = NodeStore.open(root, StoreConfig.defaults().withReconcileOnOpen(false))) {
             double open = secs(t0);
             StoreStats st = s.stats();
-            System.out.printf(Locale.ROOT, "open (clean marker, journal replay): %6.2f s  (%d entries, %d blobs, %d evicted for memory, index heap limit %d MiB)%n",
-                    open, st.entries(), st.blobs(), st.evictions().get(EvictionCause.MEMORY), s.config().indexHeap() >> 20);
+            System.out.printf(
+                    Locale.ROOT,
+                    "open (clean marker, journal replay): %6.2f s  (%d entries, %d blobs, %d evicted for memory, index heap limit %d MiB)%n",
+                    open,
+                    st.entries(),
+                    st.blobs(),
+                    st.evictions().get(EvictionCause.MEMORY),
+                    s.config().indexHeap() >> 20);
             long heap = heapUsed() - heapBefore;
             long kept = st.entries();
             long keptFiles = kept == n ? files : -1;
-            System.out.printf(Locale.ROOT, "heap held by the open store: %6.1f MiB = %d bytes per entry%s%n", heap / 1048576.0,
-                    heap / Math.max(1, kept), keptFiles < 0 ? "" : String.format(Locale.ROOT,
-                            ", %.1f bytes per file all in (%.2f files per entry)", heap / (double) keptFiles, keptFiles / (double) kept));
+            System.out.printf(
+                    Locale.ROOT,
+                    "heap held by the open store: %6.1f MiB = %d bytes per entry%s%n",
+                    heap / 1048576.0,
+                    heap / Math.max(1, kept),
+                    keptFiles < 0
+                            ? ""
+                            : String.format(
+                                    Locale.ROOT,
+                                    ", %.1f bytes per file all in (%.2f files per entry)",
+                                    heap / (double) keptFiles,
+                                    keptFiles / (double) kept));
 
             Random rnd = new Random(1);
             List<EntryKey> keys = new ArrayList<>(); // every 20th key, drawn again as the setup drew them
@@ -289,8 +347,12 @@ public final class StoreBench {
                     keys.add(k);
                 }
             }
-            lookups(s, i -> rnd.nextInt(4) == 0 ? new EntryKey(GROUPS[0], "triton/MISS" + i + "/")
-                    : keys.get(rnd.nextInt(keys.size())), "lookup, 1 in 4 a miss");
+            lookups(
+                    s,
+                    i -> rnd.nextInt(4) == 0
+                            ? new EntryKey(GROUPS[0], "triton/MISS" + i + "/")
+                            : keys.get(rnd.nextInt(keys.size())),
+                    "lookup, 1 in 4 a miss");
 
             // ingest: 2,000 new entries of the same shapes with real blobs, committed 256 to a batch
             t0 = System.nanoTime();
@@ -313,8 +375,13 @@ public final class StoreBench {
                 }
             }
             st = s.stats();
-            System.out.printf(Locale.ROOT, "ingest: put + commit %d new entries in %.2f s (%d entries now, %d evicted for memory)%n",
-                    committed, secs(t0), st.entries(), st.evictions().get(EvictionCause.MEMORY));
+            System.out.printf(
+                    Locale.ROOT,
+                    "ingest: put + commit %d new entries in %.2f s (%d entries now, %d evicted for memory)%n",
+                    committed,
+                    secs(t0),
+                    st.entries(),
+                    st.evictions().get(EvictionCause.MEMORY));
 
             long before = st.bytes();
             t0 = System.nanoTime();
@@ -329,8 +396,13 @@ public final class StoreBench {
         try (NodeStore s = NodeStore.open(root, StoreConfig.defaults().withReconcileOnOpen(false))) {
             double reopen = secs(t0);
             int kept = s.stats().entries();
-            System.out.printf(Locale.ROOT, "reopen after the clean close: %6.2f s  (%d entries, scan skipped: %s), heap %d bytes per entry%n",
-                    reopen, kept, s.openedClean(), (heapUsed() - heapBefore) / Math.max(1, kept));
+            System.out.printf(
+                    Locale.ROOT,
+                    "reopen after the clean close: %6.2f s  (%d entries, scan skipped: %s), heap %d bytes per entry%n",
+                    reopen,
+                    kept,
+                    s.openedClean(),
+                    (heapUsed() - heapBefore) / Math.max(1, kept));
         }
         deleteTree(root);
     }
@@ -359,13 +431,20 @@ public final class StoreBench {
             sum += size;
         }
         double mb = sum / 1e6;
-        System.out.printf(Locale.ROOT, "put set: %d files, %.0f MB, sizes sampled from %s (%d files)%n",
-                files.size(), mb, manifest.getFileName(), sizes.length);
+        System.out.printf(
+                Locale.ROOT,
+                "put set: %d files, %.0f MB, sizes sampled from %s (%d files)%n",
+                files.size(),
+                mb,
+                manifest.getFileName(),
+                sizes.length);
 
         long t0 = System.nanoTime();
         List<String> cmd = new ArrayList<>(List.of("b3sum", "--num-threads", "1", "--no-names"));
         files.forEach(f -> cmd.add(f.toString()));
-        Process p = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        Process p = new ProcessBuilder(cmd)
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                .start();
         p.waitFor();
         double b3 = secs(t0);
         t0 = System.nanoTime();
@@ -395,15 +474,41 @@ public final class StoreBench {
             }
             put = secs(t0);
         }
-        double put2 = parallelPut(dir.resolve("store2"), files, Runtime.getRuntime().availableProcessors());
+        double put2 =
+                parallelPut(dir.resolve("store2"), files, Runtime.getRuntime().availableProcessors());
         double put8 = parallelPut(dir.resolve("store8"), files, 8);
         System.out.printf(Locale.ROOT, "b3sum --num-threads 1:       %6.2f s  %7.0f MB/s  (1.00x)%n", b3, mb / b3);
-        System.out.printf(Locale.ROOT, "Java BLAKE3 hash only:       %6.2f s  %7.0f MB/s  (%.2fx of b3sum)%n", hashOnly, mb / hashOnly, b3 / hashOnly);
-        System.out.printf(Locale.ROOT, "copy + fsync each (I/O floor):%6.2f s  %7.0f MB/s  (%.2fx of b3sum)%n", copyFsync, mb / copyFsync, b3 / copyFsync);
-        System.out.printf(Locale.ROOT, "NodeStore.putFile, 1 thread: %6.2f s  %7.0f MB/s  (%.2fx of b3sum)%n", put, mb / put, b3 / put);
-        System.out.printf(Locale.ROOT, "NodeStore.putFile, %d threads:%6.2f s  %7.0f MB/s  (%.2fx of b3sum)%n",
-                Runtime.getRuntime().availableProcessors(), put2, mb / put2, b3 / put2);
-        System.out.printf(Locale.ROOT, "NodeStore.putFile, 8 threads:%6.2f s  %7.0f MB/s  (%.2fx of b3sum)%n", put8, mb / put8, b3 / put8);
+        System.out.printf(
+                Locale.ROOT,
+                "Java BLAKE3 hash only:       %6.2f s  %7.0f MB/s  (%.2fx of b3sum)%n",
+                hashOnly,
+                mb / hashOnly,
+                b3 / hashOnly);
+        System.out.printf(
+                Locale.ROOT,
+                "copy + fsync each (I/O floor):%6.2f s  %7.0f MB/s  (%.2fx of b3sum)%n",
+                copyFsync,
+                mb / copyFsync,
+                b3 / copyFsync);
+        System.out.printf(
+                Locale.ROOT,
+                "NodeStore.putFile, 1 thread: %6.2f s  %7.0f MB/s  (%.2fx of b3sum)%n",
+                put,
+                mb / put,
+                b3 / put);
+        System.out.printf(
+                Locale.ROOT,
+                "NodeStore.putFile, %d threads:%6.2f s  %7.0f MB/s  (%.2fx of b3sum)%n",
+                Runtime.getRuntime().availableProcessors(),
+                put2,
+                mb / put2,
+                b3 / put2);
+        System.out.printf(
+                Locale.ROOT,
+                "NodeStore.putFile, 8 threads:%6.2f s  %7.0f MB/s  (%.2fx of b3sum)%n",
+                put8,
+                mb / put8,
+                b3 / put8);
         deleteTree(dir);
     }
 
@@ -438,7 +543,9 @@ public final class StoreBench {
 
     static void dropCaches() {
         try {
-            new ProcessBuilder("sh", "-c", "sync; echo 3 > /proc/sys/vm/drop_caches").start().waitFor();
+            new ProcessBuilder("sh", "-c", "sync; echo 3 > /proc/sys/vm/drop_caches")
+                    .start()
+                    .waitFor();
         } catch (Exception ignored) {
             // not root or not Linux: caches stay warm, which the output does not hide
         }
@@ -452,6 +559,10 @@ public final class StoreBench {
         if (!Files.exists(p)) {
             return;
         }
-        new ProcessBuilder("rm", "-rf", p.toString()).inheritIO().start().onExit().join();
+        new ProcessBuilder("rm", "-rf", p.toString())
+                .inheritIO()
+                .start()
+                .onExit()
+                .join();
     }
 }

@@ -16,7 +16,6 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -37,7 +36,8 @@ import java.util.stream.Stream;
  */
 public final class VolumeBench {
 
-    static final GroupId G = new GroupId("bench", "llm", new DeviceClass.CudaCompute(9, 0), GpuProduct.of("NVIDIA H100 80GB HBM3"));
+    static final GroupId G =
+            new GroupId("bench", "llm", new DeviceClass.CudaCompute(9, 0), GpuProduct.of("NVIDIA H100 80GB HBM3"));
     static final Set<Framework> FW = Set.of(Framework.INDUCTOR, Framework.TRITON);
     static final int REPS = 11;
 
@@ -47,8 +47,12 @@ public final class VolumeBench {
         Files.createDirectories(work);
         Path fixtureTar = Path.of(args[1]);
         Path launcher = Path.of(args[2]);
-        System.out.printf(Locale.ROOT, "# VolumeBench: java %s, %d cpus, medians of %d%n", System.getProperty("java.version"),
-                Runtime.getRuntime().availableProcessors(), REPS);
+        System.out.printf(
+                Locale.ROOT,
+                "# VolumeBench: java %s, %d cpus, medians of %d%n",
+                System.getProperty("java.version"),
+                Runtime.getRuntime().availableProcessors(),
+                REPS);
 
         Path fx = work.resolve("fixture-src");
         sh("mkdir -p " + fx + " && tar -xzf " + fixtureTar + " -C " + fx);
@@ -77,21 +81,31 @@ public final class VolumeBench {
         }
         System.out.printf(Locale.ROOT, "%n## %s: %d files, %.1f MB%n", name, files, bytes / 1e6);
         Files.createDirectories(storeRoot);
-        try (NodeStore store = NodeStore.open(storeRoot, StoreConfig.defaults()); Ingester ing = new Ingester(store, IngestLimits.defaults())) {
+        try (NodeStore store = NodeStore.open(storeRoot, StoreConfig.defaults());
+                Ingester ing = new Ingester(store, IngestLimits.defaults())) {
             Views views = new Views(store);
-            View seed = views.publish(G, storeRoot.getParent().resolve("seed-view"), FW, Views.Owner.CURRENT, PublishMode.LINK);
+            View seed = views.publish(
+                    G, storeRoot.getParent().resolve("seed-view"), FW, Views.Owner.CURRENT, PublishMode.LINK);
             sh("cp -a " + src + "/. " + seed.dir());
             sh("sync");
             long t0 = System.nanoTime();
             IngestReport r = ing.ingest(seed, "bench", true);
             double ingestS = (System.nanoTime() - t0) / 1e9;
             views.unpublish(seed);
-            double b3 = timeSh("find " + src + " -type f -print0 | xargs -0 b3sum --num-threads 1 --no-names > /dev/null");
+            double b3 =
+                    timeSh("find " + src + " -type f -print0 | xargs -0 b3sum --num-threads 1 --no-names > /dev/null");
             if (r.refusedTotal() > 0 || !r.deferred().isEmpty()) {
                 System.out.println("ingest refused " + r.refused() + ", deferred " + r.deferred());
             }
-            System.out.printf(Locale.ROOT, "ingest (cold view, %d entries): %7.0f ms  %6.0f MB/s   | b3sum -j1 same files: %6.0f ms  %6.0f MB/s  | ratio %.2fx%n",
-                    r.entries(), ingestS * 1e3, bytes / 1e6 / ingestS, b3 * 1e3, bytes / 1e6 / b3, b3 / ingestS);
+            System.out.printf(
+                    Locale.ROOT,
+                    "ingest (cold view, %d entries): %7.0f ms  %6.0f MB/s   | b3sum -j1 same files: %6.0f ms  %6.0f MB/s  | ratio %.2fx%n",
+                    r.entries(),
+                    ingestS * 1e3,
+                    bytes / 1e6 / ingestS,
+                    b3 * 1e3,
+                    bytes / 1e6 / b3,
+                    b3 / ingestS);
 
             double[] link = new double[REPS];
             double[] copy = new double[REPS];
@@ -119,12 +133,23 @@ public final class VolumeBench {
                 cp[i] = timeSh("cp -a " + src + " " + out) * 1e3;
                 StoreBench.deleteTree(out);
                 sh("sync");
-                cpl[i] = timeSh("cp -al " + src + " " + out) * 1e3; // the same links made by coreutils: the floor for LINK
+                cpl[i] = timeSh("cp -al " + src + " " + out)
+                        * 1e3; // the same links made by coreutils: the floor for LINK
                 StoreBench.deleteTree(out);
             }
             double l = median(link);
-            System.out.printf(Locale.ROOT, "restore: publish LINK %7.1f ms (1.00x) | cp -al (link floor) %7.1f ms (%.1fx) | publish COPY %7.1f ms (%.1fx) | tar -xzf %7.1f ms (%.1fx) | cp -a %7.1f ms (%.1fx)%n",
-                    l, median(cpl), median(cpl) / l, median(copy), median(copy) / l, median(tar), median(tar) / l, median(cp), median(cp) / l);
+            System.out.printf(
+                    Locale.ROOT,
+                    "restore: publish LINK %7.1f ms (1.00x) | cp -al (link floor) %7.1f ms (%.1fx) | publish COPY %7.1f ms (%.1fx) | tar -xzf %7.1f ms (%.1fx) | cp -a %7.1f ms (%.1fx)%n",
+                    l,
+                    median(cpl),
+                    median(cpl) / l,
+                    median(copy),
+                    median(copy) / l,
+                    median(tar),
+                    median(tar) / l,
+                    median(cp),
+                    median(cp) / l);
         }
     }
 
@@ -136,8 +161,12 @@ public final class VolumeBench {
             plain[i] = timeSh("true") * 1e3;
             exec[i] = timeSh(launcher + " --root " + root + " exec --device cpu -- true 2>/dev/null") * 1e3;
         }
-        System.out.printf(Locale.ROOT, "%n## exec overhead on a no-op (true): plain %.1f ms, through exec %.1f ms (+%.0f ms: JVM start, store open, publish, ingest, unpublish)%n",
-                median(plain), median(exec), median(exec) - median(plain));
+        System.out.printf(
+                Locale.ROOT,
+                "%n## exec overhead on a no-op (true): plain %.1f ms, through exec %.1f ms (+%.0f ms: JVM start, store open, publish, ingest, unpublish)%n",
+                median(plain),
+                median(exec),
+                median(exec) - median(plain));
     }
 
     /**
@@ -148,7 +177,9 @@ public final class VolumeBench {
      */
     static void synthetic(Path root) throws IOException {
         Random rnd = new Random(11);
-        String[][] kinds = {{"cubin", "29"}, {"llir", "120"}, {"ptx", "26"}, {"source", "23"}, {"ttgir", "18"}, {"ttir", "11"}};
+        String[][] kinds = {
+            {"cubin", "29"}, {"llir", "120"}, {"ptx", "26"}, {"source", "23"}, {"ttgir", "18"}, {"ttir", "11"}
+        };
         for (int k = 0; k < 997; k++) {
             String key = String.format("K%051d", k);
             Path d = Files.createDirectories(root.resolve("triton").resolve(key));
@@ -159,9 +190,21 @@ public final class VolumeBench {
             StringBuilder grp = new StringBuilder("{\"child_paths\": {");
             for (String[] kind : kinds) {
                 String n = "kernel_" + k + "." + kind[0];
-                grp.append('"').append(n).append("\": \"/var/cache/mithril/triton/").append(key).append('/').append(n).append("\", ");
+                grp.append('"')
+                        .append(n)
+                        .append("\": \"/var/cache/mithril/triton/")
+                        .append(key)
+                        .append('/')
+                        .append(n)
+                        .append("\", ");
             }
-            grp.append("\"kernel_").append(k).append(".json\": \"/var/cache/mithril/triton/").append(key).append("/kernel_").append(k).append(".json\"}}");
+            grp.append("\"kernel_")
+                    .append(k)
+                    .append(".json\": \"/var/cache/mithril/triton/")
+                    .append(key)
+                    .append("/kernel_")
+                    .append(k)
+                    .append(".json\"}}");
             Files.writeString(d.resolve("__grp__kernel_" + k + ".json"), grp);
         }
         for (int f = 0; f < 2; f++) {
@@ -203,5 +246,4 @@ public final class VolumeBench {
         Arrays.sort(c);
         return c[c.length / 2];
     }
-
 }

@@ -55,12 +55,20 @@ public final class WebhookBench {
         if (!annotated.contains(RECORDED_UID) || plain.equals(annotated)) {
             throw new IllegalStateException("the recorded review no longer has the expected uid or annotation");
         }
-        System.out.printf(Locale.ROOT, "# WebhookBench: %d client threads, %d s warm-up, %d s measured, 1 in %d pods"
-                + " without the annotation, java %s, %d cpus%n", threads, warmup, seconds, plainEvery,
-                System.getProperty("java.version"), Runtime.getRuntime().availableProcessors());
+        System.out.printf(
+                Locale.ROOT,
+                "# WebhookBench: %d client threads, %d s warm-up, %d s measured, 1 in %d pods"
+                        + " without the annotation, java %s, %d cpus%n",
+                threads,
+                warmup,
+                seconds,
+                plainEvery,
+                System.getProperty("java.version"),
+                Runtime.getRuntime().availableProcessors());
 
         CertificateAuthority ca = CertificateAuthority.create("mithril-webhook-ca", Duration.ofDays(365));
-        CertificateAuthority.Issued serving = ca.issue(List.of("localhost", "mithril-webhook.mithril-system.svc"), Duration.ofDays(30));
+        CertificateAuthority.Issued serving =
+                ca.issue(List.of("localhost", "mithril-webhook.mithril-system.svc"), Duration.ofDays(30));
         char[] pw = "changeit".toCharArray();
         KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
         kmf.init(ca.keyStore(serving, pw), pw);
@@ -72,28 +80,61 @@ public final class WebhookBench {
         clientTls.init(null, tmf.getTrustManagers(), null);
 
         CompileCache cc = new CompileCache();
-        cc.setMetadata(new ObjectMetaBuilder().withName("gpt").withNamespace("team-a").build());
+        cc.setMetadata(
+                new ObjectMetaBuilder().withName("gpt").withNamespace("team-a").build());
         cc.setSpec(new CompileCacheSpec());
         List<CompileCache> inTeamA = List.of(cc);
         PodMutator mutator = new PodMutator(Injection.defaults());
         long[] one;
         long[] many;
-        try (WebhookServer server = new WebhookServer(new InetSocketAddress("127.0.0.1", 0), serverTls, mutator,
+        try (WebhookServer server = new WebhookServer(
+                new InetSocketAddress("127.0.0.1", 0),
+                serverTls,
+                mutator,
                 ns -> "team-a".equals(ns) ? inTeamA : List.of())) {
             server.start();
             // The HttpsServer speaks HTTP/1.1 only; its connections are kept alive and pooled by the client.
-            HttpClient client = HttpClient.newBuilder().sslContext(clientTls).version(HttpClient.Version.HTTP_1_1).build();
+            HttpClient client = HttpClient.newBuilder()
+                    .sslContext(clientTls)
+                    .version(HttpClient.Version.HTTP_1_1)
+                    .build();
             URI uri = URI.create("https://localhost:" + server.port() + "/mutate-pods");
 
-            one = load(client, uri, annotated, plain, 1, warmup, Math.max(3, seconds / 4), plainEvery, "1 client thread (no queueing)");
-            many = load(client, uri, annotated, plain, threads, warmup, seconds, plainEvery, threads + " client threads");
+            one = load(
+                    client,
+                    uri,
+                    annotated,
+                    plain,
+                    1,
+                    warmup,
+                    Math.max(3, seconds / 4),
+                    plainEvery,
+                    "1 client thread (no queueing)");
+            many = load(
+                    client, uri, annotated, plain, threads, warmup, seconds, plainEvery, threads + " client threads");
         }
-        inProcess(mutator, annotated, inTeamA, Math.max(3, seconds / 4), percentile(one, 50), percentile(many, 50), threads);
+        inProcess(
+                mutator,
+                annotated,
+                inTeamA,
+                Math.max(3, seconds / 4),
+                percentile(one, 50),
+                percentile(many, 50),
+                threads);
     }
 
     /** Runs {@code threads} clients for warm-up plus measured time; prints the measured requests' latency, returns the annotated ones. */
-    static long[] load(HttpClient client, URI uri, String annotated, String plain, int threads, int warmup, int seconds,
-            int plainEvery, String label) throws Exception {
+    static long[] load(
+            HttpClient client,
+            URI uri,
+            String annotated,
+            String plain,
+            int threads,
+            int warmup,
+            int seconds,
+            int plainEvery,
+            String label)
+            throws Exception {
         long start = System.nanoTime();
         long measureFrom = start + warmup * 1_000_000_000L;
         long end = measureFrom + seconds * 1_000_000_000L;
@@ -104,50 +145,70 @@ public final class WebhookBench {
         for (int t = 0; t < threads; t++) {
             LongList a = ann[t] = new LongList();
             LongList p = pl[t] = new LongList();
-            Thread th = new Thread(() -> {
-                try {
-                    for (long i = 0; ; i++) {
-                        boolean isPlain = i % plainEvery == plainEvery - 1;
-                        String uid = UUID.randomUUID().toString();
-                        String body = (isPlain ? plain : annotated).replace(RECORDED_UID, uid);
-                        HttpRequest req = HttpRequest.newBuilder(uri).header("Content-Type", "application/json")
-                                .POST(HttpRequest.BodyPublishers.ofString(body)).build();
-                        long t0 = System.nanoTime();
-                        if (t0 >= end) {
-                            break;
-                        }
-                        HttpResponse<String> r = client.send(req, HttpResponse.BodyHandlers.ofString());
-                        long t1 = System.nanoTime();
-                        boolean ok = r.statusCode() == 200 && r.body().contains(uid) && (isPlain != r.body().contains("\"patch\""));
-                        if (!ok) {
+            Thread th = new Thread(
+                    () -> {
+                        try {
+                            for (long i = 0; ; i++) {
+                                boolean isPlain = i % plainEvery == plainEvery - 1;
+                                String uid = UUID.randomUUID().toString();
+                                String body = (isPlain ? plain : annotated).replace(RECORDED_UID, uid);
+                                HttpRequest req = HttpRequest.newBuilder(uri)
+                                        .header("Content-Type", "application/json")
+                                        .POST(HttpRequest.BodyPublishers.ofString(body))
+                                        .build();
+                                long t0 = System.nanoTime();
+                                if (t0 >= end) {
+                                    break;
+                                }
+                                HttpResponse<String> r = client.send(req, HttpResponse.BodyHandlers.ofString());
+                                long t1 = System.nanoTime();
+                                boolean ok = r.statusCode() == 200
+                                        && r.body().contains(uid)
+                                        && (isPlain != r.body().contains("\"patch\""));
+                                if (!ok) {
+                                    errors.incrementAndGet();
+                                } else if (t0 >= measureFrom) {
+                                    (isPlain ? p : a).add(t1 - t0);
+                                }
+                            }
+                        } catch (Exception e) {
                             errors.incrementAndGet();
-                        } else if (t0 >= measureFrom) {
-                            (isPlain ? p : a).add(t1 - t0);
+                            e.printStackTrace();
+                        } finally {
+                            done.countDown();
                         }
-                    }
-                } catch (Exception e) {
-                    errors.incrementAndGet();
-                    e.printStackTrace();
-                } finally {
-                    done.countDown();
-                }
-            }, "bench-client-" + t);
+                    },
+                    "bench-client-" + t);
             th.start();
         }
         done.await();
         long[] a = LongList.merge(ann);
         long[] p = LongList.merge(pl);
-        System.out.printf(Locale.ROOT, "## HTTPS POST /mutate-pods, %s: %d requests in %d s = %.0f req/s, %d errors%n",
-                label, a.length + p.length, seconds, (a.length + p.length) / (double) seconds, errors.get());
+        System.out.printf(
+                Locale.ROOT,
+                "## HTTPS POST /mutate-pods, %s: %d requests in %d s = %.0f req/s, %d errors%n",
+                label,
+                a.length + p.length,
+                seconds,
+                (a.length + p.length) / (double) seconds,
+                errors.get());
         System.out.println("  annotated GPU pod (JSON patch): " + summary(a, seconds));
         System.out.println("  pod without annotation:         " + summary(p, seconds));
         return a;
     }
 
     /** The mutator alone on the parsed pod, then with the server's JSON work around it, one thread. */
-    static void inProcess(PodMutator mutator, String annotated, List<CompileCache> caches, int seconds, long httpsP50One,
-            long httpsP50Many, int threads) {
-        Pod pod = (Pod) Serialization.unmarshal(annotated, AdmissionReview.class).getRequest().getObject();
+    static void inProcess(
+            PodMutator mutator,
+            String annotated,
+            List<CompileCache> caches,
+            int seconds,
+            long httpsP50One,
+            long httpsP50Many,
+            int threads) {
+        Pod pod = (Pod) Serialization.unmarshal(annotated, AdmissionReview.class)
+                .getRequest()
+                .getObject();
         long[] mutate = time(seconds, () -> {
             if (mutator.mutate(pod, caches).pod() == pod) {
                 throw new IllegalStateException("not mutated");
@@ -157,10 +218,15 @@ public final class WebhookBench {
             AdmissionReview r = Serialization.unmarshal(annotated, AdmissionReview.class);
             PodMutator.Result res = mutator.mutate((Pod) r.getRequest().getObject(), caches);
             // what WebhookServer adds: the patch ops as JSON, base64, the response review as JSON
-            String patch = Serialization.asJson(List.of(res.pod().getSpec(), res.pod().getMetadata().getAnnotations()));
-            r.setResponse(new io.fabric8.kubernetes.api.model.admission.v1.AdmissionResponseBuilder().withUid("u")
-                    .withAllowed(true).withPatchType("JSONPatch").withWarnings(res.warnings())
-                    .withPatch(java.util.Base64.getEncoder().encodeToString(patch.getBytes(StandardCharsets.UTF_8))).build());
+            String patch = Serialization.asJson(
+                    List.of(res.pod().getSpec(), res.pod().getMetadata().getAnnotations()));
+            r.setResponse(new io.fabric8.kubernetes.api.model.admission.v1.AdmissionResponseBuilder()
+                    .withUid("u")
+                    .withAllowed(true)
+                    .withPatchType("JSONPatch")
+                    .withWarnings(res.warnings())
+                    .withPatch(java.util.Base64.getEncoder().encodeToString(patch.getBytes(StandardCharsets.UTF_8)))
+                    .build());
             r.setRequest(null);
             Serialization.asJson(r);
         });
@@ -169,9 +235,16 @@ public final class WebhookBench {
         System.out.println("  parse review + mutate + patch/response JSON: " + summary(withJson, seconds));
         double m = percentile(mutate, 50);
         double j = percentile(withJson, 50);
-        System.out.printf(Locale.ROOT, "  p50 ratios (annotated pod): JSON+mutate / mutate = %.1fx; HTTPS 1 thread / mutate = %.1fx,"
-                + " / JSON+mutate = %.1fx; HTTPS %d threads / mutate = %.1fx, / JSON+mutate = %.1fx%n",
-                j / m, httpsP50One / m, httpsP50One / j, threads, httpsP50Many / m, httpsP50Many / j);
+        System.out.printf(
+                Locale.ROOT,
+                "  p50 ratios (annotated pod): JSON+mutate / mutate = %.1fx; HTTPS 1 thread / mutate = %.1fx,"
+                        + " / JSON+mutate = %.1fx; HTTPS %d threads / mutate = %.1fx, / JSON+mutate = %.1fx%n",
+                j / m,
+                httpsP50One / m,
+                httpsP50One / j,
+                threads,
+                httpsP50Many / m,
+                httpsP50Many / j);
     }
 
     static long[] time(int seconds, Runnable op) {
@@ -195,9 +268,16 @@ public final class WebhookBench {
         if (sorted.length == 0) {
             return "no samples";
         }
-        return String.format(Locale.ROOT, "n %7d (%6.0f/s)  p50 %s  p90 %s  p99 %s  p99.9 %s  max %s", sorted.length,
-                sorted.length / (double) seconds, ms(percentile(sorted, 50)), ms(percentile(sorted, 90)),
-                ms(percentile(sorted, 99)), ms(percentile(sorted, 99.9)), ms(sorted[sorted.length - 1]));
+        return String.format(
+                Locale.ROOT,
+                "n %7d (%6.0f/s)  p50 %s  p90 %s  p99 %s  p99.9 %s  max %s",
+                sorted.length,
+                sorted.length / (double) seconds,
+                ms(percentile(sorted, 50)),
+                ms(percentile(sorted, 90)),
+                ms(percentile(sorted, 99)),
+                ms(percentile(sorted, 99.9)),
+                ms(sorted[sorted.length - 1]));
     }
 
     static String ms(long nanos) {

@@ -19,16 +19,20 @@ import org.junit.jupiter.api.Test;
 class ChartAdmissionTest {
 
     static MutatingWebhook hook(RenderedChart chart, String name) {
-        return chart.only(MutatingWebhookConfiguration.class).getWebhooks().stream().filter(w -> w.getName().equals(name))
-                .findFirst().orElseThrow();
+        return chart.only(MutatingWebhookConfiguration.class).getWebhooks().stream()
+                .filter(w -> w.getName().equals(name))
+                .findFirst()
+                .orElseThrow();
     }
 
     @Test
     void kube131_webhooks_haveMatchConditions_onTheAnnotation_andOnInjectedPodsForEphemeralContainers() {
         RenderedChart chart = RenderedChart.render();
         MutatingWebhook pods = hook(chart, "pods.mithril.io");
-        assertThat(pods.getMatchConditions()).singleElement().satisfies(c -> assertThat(c.getExpression())
-                .contains("object.metadata.annotations['mithril.io/cache'] == 'enabled'"));
+        assertThat(pods.getMatchConditions())
+                .singleElement()
+                .satisfies(c -> assertThat(c.getExpression())
+                        .contains("object.metadata.annotations['mithril.io/cache'] == 'enabled'"));
         assertThat(pods.getRules()).singleElement().satisfies(r -> {
             assertThat(r.getResources()).containsExactly("pods");
             assertThat(r.getOperations()).containsExactly("CREATE");
@@ -38,10 +42,13 @@ class ChartAdmissionTest {
             assertThat(r.getResources()).containsExactly("pods/ephemeralcontainers");
             assertThat(r.getOperations()).containsExactly("UPDATE");
         });
-        assertThat(eph.getMatchConditions()).singleElement().satisfies(c -> assertThat(c.getExpression()).contains("mithril.io/injected"));
+        assertThat(eph.getMatchConditions())
+                .singleElement()
+                .satisfies(c -> assertThat(c.getExpression()).contains("mithril.io/injected"));
         assertThat(eph.getFailurePolicy()).isEqualTo("Ignore");
         assertThat(eph.getNamespaceSelector()).isEqualTo(pods.getNamespaceSelector());
-        assertThat(eph.getClientConfig().getService()).isEqualTo(pods.getClientConfig().getService());
+        assertThat(eph.getClientConfig().getService())
+                .isEqualTo(pods.getClientConfig().getService());
     }
 
     @Test
@@ -61,22 +68,35 @@ class ChartAdmissionTest {
         RenderedChart chart = RenderedChart.render();
         ValidatingAdmissionPolicy vap = chart.only(ValidatingAdmissionPolicy.class);
         assertThat(vap.getSpec().getFailurePolicy()).isEqualTo("Fail");
-        assertThat(vap.getSpec().getMatchConstraints().getResourceRules()).singleElement()
+        assertThat(vap.getSpec().getMatchConstraints().getResourceRules())
+                .singleElement()
                 .satisfies(r -> assertThat(r.getResources()).containsExactly("pods/ephemeralcontainers"));
-        assertThat(vap.getSpec().getValidations()).singleElement().satisfies(v -> assertThat(v.getExpression())
-                .contains("object.spec.ephemeralContainers.all(c").contains("m.name != 'mithril-view'"));
+        assertThat(vap.getSpec().getValidations())
+                .singleElement()
+                .satisfies(v -> assertThat(v.getExpression())
+                        .contains("object.spec.ephemeralContainers.all(c")
+                        .contains("m.name != 'mithril-view'"));
         ValidatingAdmissionPolicyBinding binding = chart.only(ValidatingAdmissionPolicyBinding.class);
-        assertThat(binding.getSpec().getPolicyName()).isEqualTo(vap.getMetadata().getName());
+        assertThat(binding.getSpec().getPolicyName())
+                .isEqualTo(vap.getMetadata().getName());
         assertThat(binding.getSpec().getValidationActions()).containsExactly("Deny");
     }
 
     @Test
     void setOnTheCommandLine_labelValueTrue_isRenderedAsAString() {
-        RenderedChart chart = RenderedChart.render(RenderedChart.RELEASE, null, RenderedChart.KUBE_VERSION,
-                Map.of("webhook.namespaceLabels.mithril\\.io/enabled", "true", "webhook.objectSelector.matchLabels.gpu", "true"));
+        RenderedChart chart = RenderedChart.render(
+                RenderedChart.RELEASE,
+                null,
+                RenderedChart.KUBE_VERSION,
+                Map.of(
+                        "webhook.namespaceLabels.mithril\\.io/enabled",
+                        "true",
+                        "webhook.objectSelector.matchLabels.gpu",
+                        "true"));
         assertThat(chart.yaml).contains("mithril.io/enabled: \"true\"").contains("gpu: \"true\"");
         assertThat(chart.yaml).doesNotContain("mithril.io/enabled: true");
-        assertThat(hook(chart, "pods.mithril.io").getNamespaceSelector().getMatchLabels()).containsEntry("mithril.io/enabled", "true");
+        assertThat(hook(chart, "pods.mithril.io").getNamespaceSelector().getMatchLabels())
+                .containsEntry("mithril.io/enabled", "true");
     }
 
     @Test
@@ -86,18 +106,23 @@ class ChartAdmissionTest {
                 operator: {image: {digest: "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}}
                 """);
         assertThat(chart.operator().getImage())
-                .isEqualTo("mirror.corp:5000/mithril-io/mithril-operator@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+                .isEqualTo(
+                        "mirror.corp:5000/mithril-io/mithril-operator@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
         assertThat(chart.agent().getImage()).isEqualTo("mirror.corp:5000/mithril-io/mithril-node-agent:0.1.0");
-        assertThat(chart.operatorFlags()).containsEntry("--wait-image", chart.operator().getImage());
+        assertThat(chart.operatorFlags())
+                .containsEntry("--wait-image", chart.operator().getImage());
         RenderedChart busybox = RenderedChart.render("""
                 global: {imageRegistry: mirror.corp/hub}
                 waitImage: busybox:1.36
                 webhook: {waitStep: {runAsUser: "65534"}}
                 """);
-        assertThat(busybox.operatorFlags()).containsEntry("--wait-image", "mirror.corp/hub/library/busybox:1.36")
+        assertThat(busybox.operatorFlags())
+                .containsEntry("--wait-image", "mirror.corp/hub/library/busybox:1.36")
                 .containsEntry("--wait-run-as-user", "65534");
-        assertThat(RenderedChart.render("waitImage: registry.local/tools/busybox:1.36").operatorFlags())
-                .as("no override: as given").containsEntry("--wait-image", "registry.local/tools/busybox:1.36");
+        assertThat(RenderedChart.render("waitImage: registry.local/tools/busybox:1.36")
+                        .operatorFlags())
+                .as("no override: as given")
+                .containsEntry("--wait-image", "registry.local/tools/busybox:1.36");
     }
 
     @Test
@@ -108,12 +133,24 @@ class ChartAdmissionTest {
                 agent: {image: {pullSecrets: [{name: agent-only}]}}
                 webhook: {waitStep: {pullSecrets: [mirror-a, mirror-b]}}
                 """);
-        assertThat(chart.only(Deployment.class).getSpec().getTemplate().getSpec().getImagePullSecrets())
-                .extracting(r -> r.getName()).containsExactly("all", "op-only");
+        assertThat(chart.only(Deployment.class)
+                        .getSpec()
+                        .getTemplate()
+                        .getSpec()
+                        .getImagePullSecrets())
+                .extracting(r -> r.getName())
+                .containsExactly("all", "op-only");
         assertThat(chart.only(DaemonSet.class).getSpec().getTemplate().getSpec().getImagePullSecrets())
-                .extracting(r -> r.getName()).containsExactly("all", "agent-only");
+                .extracting(r -> r.getName())
+                .containsExactly("all", "agent-only");
         assertThat(chart.operatorFlags()).containsEntry("--wait-pull-secrets", "mirror-a,mirror-b");
-        assertThat(RenderedChart.render().only(Deployment.class).getSpec().getTemplate().getSpec().getImagePullSecrets()).isNullOrEmpty();
+        assertThat(RenderedChart.render()
+                        .only(Deployment.class)
+                        .getSpec()
+                        .getTemplate()
+                        .getSpec()
+                        .getImagePullSecrets())
+                .isNullOrEmpty();
     }
 
     @Test
@@ -124,11 +161,14 @@ class ChartAdmissionTest {
                   podSecurity: {defaultLevel: baseline, fallback: Skip}
                   emptyDirSizeLimit: 40Gi
                 """);
-        assertThat(chart.operatorFlags()).containsEntry("--wait-requests", "cpu=5m,memory=8Mi")
-                .containsEntry("--wait-limits", "cpu=50m,memory=24Mi").containsEntry("--pod-security-default", "baseline")
-                .containsEntry("--pod-security-fallback", "Skip").containsEntry("--empty-dir-size-limit", "40Gi");
-        assertThat(RenderedChart.render().operatorFlags()).containsEntry("--wait-requests", "cpu=10m,memory=16Mi")
+        assertThat(chart.operatorFlags())
+                .containsEntry("--wait-requests", "cpu=5m,memory=8Mi")
+                .containsEntry("--wait-limits", "cpu=50m,memory=24Mi")
+                .containsEntry("--pod-security-default", "baseline")
+                .containsEntry("--pod-security-fallback", "Skip")
+                .containsEntry("--empty-dir-size-limit", "40Gi");
+        assertThat(RenderedChart.render().operatorFlags())
+                .containsEntry("--wait-requests", "cpu=10m,memory=16Mi")
                 .containsEntry("--wait-limits", "cpu=100m,memory=32Mi");
     }
-
 }

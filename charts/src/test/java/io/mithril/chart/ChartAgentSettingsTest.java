@@ -20,10 +20,14 @@ class ChartAgentSettingsTest {
     void customHostPath_movesStoreViewsMountAndTheWebhooksHostPathTogether() {
         RenderedChart chart = RenderedChart.render("agent: {hostPath: /mnt/nvme/mithril/}");
         PodSpec pod = chart.only(DaemonSet.class).getSpec().getTemplate().getSpec();
-        assertThat(pod.getVolumes()).filteredOn(v -> v.getHostPath() != null && v.getName().equals("node-cache")).singleElement()
+        assertThat(pod.getVolumes())
+                .filteredOn(v -> v.getHostPath() != null && v.getName().equals("node-cache"))
+                .singleElement()
                 .satisfies(v -> assertThat(v.getHostPath().getPath()).isEqualTo("/mnt/nvme/mithril"));
-        assertThat(chart.agent().getVolumeMounts()).anySatisfy(m -> assertThat(m.getMountPath()).isEqualTo("/mnt/nvme/mithril"));
-        assertThat(chart.agentFlags()).containsEntry("--root", "/mnt/nvme/mithril/store")
+        assertThat(chart.agent().getVolumeMounts())
+                .anySatisfy(m -> assertThat(m.getMountPath()).isEqualTo("/mnt/nvme/mithril"));
+        assertThat(chart.agentFlags())
+                .containsEntry("--root", "/mnt/nvme/mithril/store")
                 .containsEntry("--volumes", "/mnt/nvme/mithril/volumes");
         assertThat(chart.operatorFlags()).containsEntry("--host-path", "/mnt/nvme/mithril/volumes");
     }
@@ -33,15 +37,20 @@ class ChartAgentSettingsTest {
         RenderedChart hostPath = RenderedChart.render("webhook: {podSecurity: {fallback: Skip}}");
         assertThat(hostPath.operatorFlags()).containsEntry("--volume-mode", "HostPath");
         assertThat(hostPath.agentFlags()).doesNotContainKey("--kubelet-pods");
-        assertThat(hostPath.agent().getVolumeMounts()).noneSatisfy(m -> assertThat(m.getMountPath()).isEqualTo("/var/lib/kubelet/pods"));
+        assertThat(hostPath.agent().getVolumeMounts())
+                .noneSatisfy(m -> assertThat(m.getMountPath()).isEqualTo("/var/lib/kubelet/pods"));
 
         RenderedChart chart = RenderedChart.render("webhook: {volumeMode: EmptyDir}");
         assertThat(chart.operatorFlags()).containsEntry("--volume-mode", "EmptyDir");
         assertThat(chart.agentFlags()).containsEntry("--kubelet-pods", "/var/lib/kubelet/pods");
         PodSpec pod = chart.only(DaemonSet.class).getSpec().getTemplate().getSpec();
-        assertThat(pod.getVolumes()).filteredOn(v -> v.getHostPath() != null && v.getHostPath().getPath().equals("/var/lib/kubelet/pods"))
-                .singleElement().satisfies(v -> assertThat(v.getHostPath().getType()).isEqualTo("Directory"));
-        assertThat(chart.agent().getVolumeMounts()).anySatisfy(m -> assertThat(m.getMountPath()).isEqualTo("/var/lib/kubelet/pods"));
+        assertThat(pod.getVolumes())
+                .filteredOn(v ->
+                        v.getHostPath() != null && v.getHostPath().getPath().equals("/var/lib/kubelet/pods"))
+                .singleElement()
+                .satisfies(v -> assertThat(v.getHostPath().getType()).isEqualTo("Directory"));
+        assertThat(chart.agent().getVolumeMounts())
+                .anySatisfy(m -> assertThat(m.getMountPath()).isEqualTo("/var/lib/kubelet/pods"));
     }
 
     @Test
@@ -51,7 +60,8 @@ class ChartAgentSettingsTest {
             assertThat(e.getName()).isEqualTo("JDK_JAVA_OPTIONS");
             assertThat(e.getValue()).isEqualTo("-XX:+UseSerialGC -XX:MaxRAMPercentage=50");
         });
-        assertThat(chart.agent().getEnv()).noneSatisfy(e -> assertThat(e.getName()).isEqualTo("JAVA_TOOL_OPTIONS"));
+        assertThat(chart.agent().getEnv())
+                .noneSatisfy(e -> assertThat(e.getName()).isEqualTo("JAVA_TOOL_OPTIONS"));
         assertThat(RenderedChart.render().operator().getEnv()).anySatisfy(e -> {
             assertThat(e.getName()).isEqualTo("JDK_JAVA_OPTIONS");
             assertThat(e.getValue()).contains("-XX:MaxRAMPercentage=70");
@@ -61,7 +71,8 @@ class ChartAgentSettingsTest {
     @Test
     void customPort_movesTheContainerPortListenAndTheOperatorsAgentPort() {
         RenderedChart chart = RenderedChart.render("agent: {port: 9500}");
-        assertThat(ChartDefaultsTest.port(chart.agent(), "http").getContainerPort()).isEqualTo(9500);
+        assertThat(ChartDefaultsTest.port(chart.agent(), "http").getContainerPort())
+                .isEqualTo(9500);
         assertThat(chart.agentFlags()).containsEntry("--listen", "0.0.0.0:9500");
         assertThat(chart.operatorFlags()).containsEntry("--agent-port", "9500");
     }
@@ -78,8 +89,10 @@ class ChartAgentSettingsTest {
                   ingestInterval: 30s
                 """);
         PodSpec pod = chart.only(DaemonSet.class).getSpec().getTemplate().getSpec();
-        assertThat(chart.agentFlags()).containsEntry("--device-class", "cuda-9.0")
-                .containsEntry("--gpu-product", "NVIDIA-H100-80GB-HBM3").containsEntry("--ingest-interval", "30s");
+        assertThat(chart.agentFlags())
+                .containsEntry("--device-class", "cuda-9.0")
+                .containsEntry("--gpu-product", "NVIDIA-H100-80GB-HBM3")
+                .containsEntry("--ingest-interval", "30s");
         assertThat(pod.getNodeSelector()).isNullOrEmpty();
         assertThat(pod.getTolerations()).isNullOrEmpty();
         assertThat(pod.getPriorityClassName()).isEqualTo("system-node-critical");
@@ -88,15 +101,19 @@ class ChartAgentSettingsTest {
     @Test
     void hostPathMode_withThePodSecurityFallbackEmptyDir_alsoGivesTheAgentKubeletsPodFolder() {
         RenderedChart chart = RenderedChart.render();
-        assertThat(chart.operatorFlags()).containsEntry("--volume-mode", "HostPath").containsEntry("--pod-security-fallback", "EmptyDir")
+        assertThat(chart.operatorFlags())
+                .containsEntry("--volume-mode", "HostPath")
+                .containsEntry("--pod-security-fallback", "EmptyDir")
                 .containsEntry("--pod-security-default", "privileged");
         assertThat(chart.agentFlags()).containsEntry("--kubelet-pods", "/var/lib/kubelet/pods");
-        assertThat(chart.agent().getVolumeMounts()).anySatisfy(m -> assertThat(m.getMountPath()).isEqualTo("/var/lib/kubelet/pods"));
+        assertThat(chart.agent().getVolumeMounts())
+                .anySatisfy(m -> assertThat(m.getMountPath()).isEqualTo("/var/lib/kubelet/pods"));
     }
 
     @Test
     void minFreeSpace_reachesTheAgentAsAGlobalFlag_defaultAboveKubeletsEvictionThresholds() {
         assertThat(RenderedChart.render().agent().getArgs()).containsSubsequence("--min-free=15%", "serve");
-        assertThat(RenderedChart.render("agent: {minFreeSpace: 50Gi}").agentFlags()).containsEntry("--min-free", "50Gi");
+        assertThat(RenderedChart.render("agent: {minFreeSpace: 50Gi}").agentFlags())
+                .containsEntry("--min-free", "50Gi");
     }
 }

@@ -28,7 +28,9 @@ class ChartCertManagerTest {
     }
 
     static GenericKubernetesResource named(List<GenericKubernetesResource> list, String name) {
-        return list.stream().filter(r -> r.getMetadata().getName().equals(name)).findFirst()
+        return list.stream()
+                .filter(r -> r.getMetadata().getName().equals(name))
+                .findFirst()
                 .orElseThrow(() -> new AssertionError("no " + name));
     }
 
@@ -38,26 +40,49 @@ class ChartCertManagerTest {
         List<GenericKubernetesResource> certs = chart.generic("Certificate");
         assertThat(issuers).hasSize(2);
         assertThat(certs).hasSize(2);
-        GenericKubernetesResource selfSigned = issuers.stream().filter(i -> at(i, "spec", "selfSigned") != null).findFirst().orElseThrow();
-        GenericKubernetesResource caCert = certs.stream().filter(c -> Boolean.TRUE.equals(at(c, "spec", "isCA"))).findFirst().orElseThrow();
-        assertThat((String) at(caCert, "spec", "issuerRef", "name")).isEqualTo(selfSigned.getMetadata().getName());
-        GenericKubernetesResource caIssuer = issuers.stream().filter(i -> at(i, "spec", "ca") != null).findFirst().orElseThrow();
+        GenericKubernetesResource selfSigned = issuers.stream()
+                .filter(i -> at(i, "spec", "selfSigned") != null)
+                .findFirst()
+                .orElseThrow();
+        GenericKubernetesResource caCert = certs.stream()
+                .filter(c -> Boolean.TRUE.equals(at(c, "spec", "isCA")))
+                .findFirst()
+                .orElseThrow();
+        assertThat((String) at(caCert, "spec", "issuerRef", "name"))
+                .isEqualTo(selfSigned.getMetadata().getName());
+        GenericKubernetesResource caIssuer = issuers.stream()
+                .filter(i -> at(i, "spec", "ca") != null)
+                .findFirst()
+                .orElseThrow();
         assertThat((String) at(caIssuer, "spec", "ca", "secretName")).isEqualTo(at(caCert, "spec", "secretName"));
-        GenericKubernetesResource serving = certs.stream().filter(c -> c != caCert).findFirst().orElseThrow();
-        assertThat((String) at(serving, "spec", "issuerRef", "name")).isEqualTo(caIssuer.getMetadata().getName());
-        String svc = chart.only(MutatingWebhookConfiguration.class).getWebhooks().get(0).getClientConfig().getService().getName();
+        GenericKubernetesResource serving =
+                certs.stream().filter(c -> c != caCert).findFirst().orElseThrow();
+        assertThat((String) at(serving, "spec", "issuerRef", "name"))
+                .isEqualTo(caIssuer.getMetadata().getName());
+        String svc = chart.only(MutatingWebhookConfiguration.class)
+                .getWebhooks()
+                .get(0)
+                .getClientConfig()
+                .getService()
+                .getName();
         assertThat(chart.get(Service.class, svc)).isNotNull();
         assertThat((List<String>) at(serving, "spec", "dnsNames"))
                 .contains(svc, svc + "." + NAMESPACE, svc + "." + NAMESPACE + ".svc");
-        assertThat(issuers).allSatisfy(i -> assertThat(i.getMetadata().getNamespace()).isEqualTo(NAMESPACE));
+        assertThat(issuers)
+                .allSatisfy(i -> assertThat(i.getMetadata().getNamespace()).isEqualTo(NAMESPACE));
     }
 
     @Test
     void certManager_operatorReadsTheServingSecretFromItsTlsDir() {
         GenericKubernetesResource serving = chart.generic("Certificate").stream()
-                .filter(c -> !Boolean.TRUE.equals(at(c, "spec", "isCA"))).findFirst().orElseThrow();
+                .filter(c -> !Boolean.TRUE.equals(at(c, "spec", "isCA")))
+                .findFirst()
+                .orElseThrow();
         PodSpec pod = chart.only(Deployment.class).getSpec().getTemplate().getSpec();
-        Volume tls = pod.getVolumes().stream().filter(v -> v.getSecret() != null).findFirst().orElseThrow();
+        Volume tls = pod.getVolumes().stream()
+                .filter(v -> v.getSecret() != null)
+                .findFirst()
+                .orElseThrow();
         assertThat(tls.getSecret().getSecretName()).isEqualTo(at(serving, "spec", "secretName"));
         String tlsDir = chart.operatorFlags().get("--tls-dir");
         assertThat(tlsDir).isNotBlank();
@@ -71,10 +96,14 @@ class ChartCertManagerTest {
     @Test
     void certManager_caInjectorAnnotation_namesTheServingCertificate() {
         GenericKubernetesResource serving = chart.generic("Certificate").stream()
-                .filter(c -> !Boolean.TRUE.equals(at(c, "spec", "isCA"))).findFirst().orElseThrow();
+                .filter(c -> !Boolean.TRUE.equals(at(c, "spec", "isCA")))
+                .findFirst()
+                .orElseThrow();
         MutatingWebhookConfiguration cfg = chart.only(MutatingWebhookConfiguration.class);
         assertThat(cfg.getMetadata().getAnnotations())
-                .containsEntry("cert-manager.io/inject-ca-from", NAMESPACE + "/" + serving.getMetadata().getName());
+                .containsEntry(
+                        "cert-manager.io/inject-ca-from",
+                        NAMESPACE + "/" + serving.getMetadata().getName());
         assertThat(cfg.getWebhooks().get(0).getClientConfig().getCaBundle()).isNull();
     }
 
@@ -84,7 +113,11 @@ class ChartCertManagerTest {
         assertThat(defaults.generic("Issuer")).isEmpty();
         assertThat(defaults.generic("Certificate")).isEmpty();
         assertThat(defaults.operatorFlags()).doesNotContainKey("--tls-dir");
-        assertThat(defaults.only(Deployment.class).getSpec().getTemplate().getSpec().getVolumes())
+        assertThat(defaults.only(Deployment.class)
+                        .getSpec()
+                        .getTemplate()
+                        .getSpec()
+                        .getVolumes())
                 .allSatisfy(v -> assertThat(v.getSecret()).isNull());
     }
 }

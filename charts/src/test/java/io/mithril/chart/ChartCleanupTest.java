@@ -33,37 +33,64 @@ class ChartCleanupTest {
     static RenderedChart renderHooks(String values) throws Exception {
         Path copy = RenderedChart.copyChart(Files.createTempDirectory(copies, "chart"));
         Path hook = copy.resolve("templates/cleanup-hook.yaml");
-        Files.writeString(hook, Files.readString(hook).replaceAll("(?m)^\\s*helm\\.sh/hook.*$", "").replace("  annotations:\n", ""));
-        return RenderedChart.render(copy, RenderedChart.RELEASE, values, RenderedChart.KUBE_VERSION, java.util.Map.of());
+        Files.writeString(
+                hook,
+                Files.readString(hook)
+                        .replaceAll("(?m)^\\s*helm\\.sh/hook.*$", "")
+                        .replace("  annotations:\n", ""));
+        return RenderedChart.render(
+                copy, RenderedChart.RELEASE, values, RenderedChart.KUBE_VERSION, java.util.Map.of());
     }
 
     @Test
     void defaults_noCleanupHooks() throws Exception {
         RenderedChart chart = renderHooks(null);
         assertThat(chart.all(Job.class)).isEmpty();
-        assertThat(chart.all(DaemonSet.class)).singleElement().satisfies(d -> assertThat(d.getMetadata().getName()).isEqualTo("mithril-node-agent"));
+        assertThat(chart.all(DaemonSet.class))
+                .singleElement()
+                .satisfies(d -> assertThat(d.getMetadata().getName()).isEqualTo("mithril-node-agent"));
     }
 
     @Test
     void cleanupOn_postDeleteHooks_inWeightOrder_onTheAgentsNodes_deletingTheWebhookSecret() throws Exception {
         String template = Files.readString(HOOK);
-        assertThat(template.split("\n---\n")).as("every object a post-delete hook, deleted once it succeeded").hasSize(5)
-                .allSatisfy(doc -> assertThat(doc).contains("helm.sh/hook: post-delete")
+        assertThat(template.split("\n---\n"))
+                .as("every object a post-delete hook, deleted once it succeeded")
+                .hasSize(5)
+                .allSatisfy(doc -> assertThat(doc)
+                        .contains("helm.sh/hook: post-delete")
                         .contains("helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded"));
-        assertThat(template).containsSubsequence("kind: Role", "hook-weight: \"-10\"", "kind: DaemonSet", "hook-weight: \"0\"",
-                "kind: Job", "hook-weight: \"10\"");
+        assertThat(template)
+                .containsSubsequence(
+                        "kind: Role",
+                        "hook-weight: \"-10\"",
+                        "kind: DaemonSet",
+                        "hook-weight: \"0\"",
+                        "kind: Job",
+                        "hook-weight: \"10\"");
         RenderedChart chart = renderHooks("cleanup: {enabled: true}");
         DaemonSet ds = cleanupDaemonSet(chart);
         Job job = chart.only(Job.class);
         Role role = chart.get(Role.class, "mithril-cleanup");
-        var agentPod = chart.get(DaemonSet.class, "mithril-node-agent").getSpec().getTemplate().getSpec();
+        var agentPod = chart.get(DaemonSet.class, "mithril-node-agent")
+                .getSpec()
+                .getTemplate()
+                .getSpec();
         assertThat(ds.getSpec().getTemplate().getSpec().getAffinity()).isEqualTo(agentPod.getAffinity());
         assertThat(ds.getSpec().getTemplate().getSpec().getTolerations()).isEqualTo(agentPod.getTolerations());
-        assertThat(RenderedChart.flags(job.getSpec().getTemplate().getSpec().getContainers().get(0).getArgs()))
-                .containsEntry("--daemonset", "mithril-cleanup").containsEntry("--secret", "mithril-webhook-tls");
-        assertThat(job.getSpec().getTemplate().getSpec().getContainers().get(0).getArgs()).startsWith("cleanup");
-        assertThat(ChartRbacTest.grants(role.getRules())).containsExactlyInAnyOrder("apps|daemonsets|get|mithril-cleanup",
-                "|secrets|delete|mithril-webhook-tls");
+        assertThat(RenderedChart.flags(job.getSpec()
+                        .getTemplate()
+                        .getSpec()
+                        .getContainers()
+                        .get(0)
+                        .getArgs()))
+                .containsEntry("--daemonset", "mithril-cleanup")
+                .containsEntry("--secret", "mithril-webhook-tls");
+        assertThat(job.getSpec().getTemplate().getSpec().getContainers().get(0).getArgs())
+                .startsWith("cleanup");
+        assertThat(ChartRbacTest.grants(role.getRules()))
+                .containsExactlyInAnyOrder(
+                        "apps|daemonsets|get|mithril-cleanup", "|secrets|delete|mithril-webhook-tls");
     }
 
     @Test
@@ -79,9 +106,18 @@ class ChartCleanupTest {
         Files.createDirectories(kubelet.resolve(running));
         RenderedChart chart = renderHooks("cleanup: {enabled: true, delaySeconds: 0}\nagent: {hostPath: " + host
                 + ", kubeletPodsPath: " + kubelet + "}");
-        Container c = cleanupDaemonSet(chart).getSpec().getTemplate().getSpec().getContainers().get(0);
-        String script = c.getArgs().get(0).replace("touch /tmp/done", "touch " + tmp.resolve("done")).replace("exec sleep 2147483647", "exit 0");
-        Process p = new ProcessBuilder("sh", "-c", script).redirectErrorStream(true).start();
+        Container c = cleanupDaemonSet(chart)
+                .getSpec()
+                .getTemplate()
+                .getSpec()
+                .getContainers()
+                .get(0);
+        String script = c.getArgs()
+                .get(0)
+                .replace("touch /tmp/done", "touch " + tmp.resolve("done"))
+                .replace("exec sleep 2147483647", "exit 0");
+        Process p =
+                new ProcessBuilder("sh", "-c", script).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes());
         assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
         assertThat(p.exitValue()).as(out).isZero();

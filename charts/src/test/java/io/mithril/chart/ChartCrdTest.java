@@ -21,7 +21,8 @@ class ChartCrdTest {
     static final KubernetesSerialization JSON = new KubernetesSerialization();
 
     static CustomResourceDefinition generated() throws Exception {
-        return JSON.unmarshal(Files.readString(Path.of("../crds/compilecaches.mithril.io-v1.yml")), CustomResourceDefinition.class);
+        return JSON.unmarshal(
+                Files.readString(Path.of("../crds/compilecaches.mithril.io-v1.yml")), CustomResourceDefinition.class);
     }
 
     @Test
@@ -31,13 +32,19 @@ class ChartCrdTest {
         assertThat(crd.getSpec()).isEqualTo(generated().getSpec());
         assertThat(crd.getMetadata().getAnnotations()).containsEntry("helm.sh/resource-policy", "keep");
         assertThat(crd.getMetadata().getLabels()).containsEntry("app.kubernetes.io/managed-by", "Helm");
-        assertThat(Files.exists(RenderedChart.CHART.resolve("crds"))).as("nothing left in Helm's install-once folder").isFalse();
+        assertThat(Files.exists(RenderedChart.CHART.resolve("crds")))
+                .as("nothing left in Helm's install-once folder")
+                .isFalse();
     }
 
     @Test
     void crdsOff_orNotKept_areRespected() {
-        assertThat(RenderedChart.render("crds: {install: false}").all(CustomResourceDefinition.class)).isEmpty();
-        assertThat(RenderedChart.render("crds: {keep: false}").only(CustomResourceDefinition.class).getMetadata().getAnnotations())
+        assertThat(RenderedChart.render("crds: {install: false}").all(CustomResourceDefinition.class))
+                .isEmpty();
+        assertThat(RenderedChart.render("crds: {keep: false}")
+                        .only(CustomResourceDefinition.class)
+                        .getMetadata()
+                        .getAnnotations())
                 .doesNotContainKey("helm.sh/resource-policy");
     }
 
@@ -46,16 +53,43 @@ class ChartCrdTest {
         Path chart = RenderedChart.copyChart(tmp);
         // the next version of the model: spec.maxEntries
         CustomResourceDefinition next = generated();
-        next.getSpec().getVersions().get(0).getSchema().getOpenAPIV3Schema().getProperties().get("spec").getProperties()
-                .put("maxEntries", new JSONSchemaPropsBuilder().withType("integer").withDescription("new in the next version").build());
+        next.getSpec()
+                .getVersions()
+                .get(0)
+                .getSchema()
+                .getOpenAPIV3Schema()
+                .getProperties()
+                .get("spec")
+                .getProperties()
+                .put(
+                        "maxEntries",
+                        new JSONSchemaPropsBuilder()
+                                .withType("integer")
+                                .withDescription("new in the next version")
+                                .build());
         Files.writeString(chart.resolve("files/crds/compilecaches.mithril.io-v1.yml"), JSON.asYaml(next));
 
         CustomResourceDefinition before = RenderedChart.render().only(CustomResourceDefinition.class);
-        CustomResourceDefinition after = RenderedChart.render(chart, RenderedChart.RELEASE, null, RenderedChart.KUBE_VERSION, Map.of())
+        CustomResourceDefinition after = RenderedChart.render(
+                        chart, RenderedChart.RELEASE, null, RenderedChart.KUBE_VERSION, Map.of())
                 .only(CustomResourceDefinition.class);
-        assertThat(before.getSpec().getVersions().get(0).getSchema().getOpenAPIV3Schema().getProperties().get("spec").getProperties())
+        assertThat(before.getSpec()
+                        .getVersions()
+                        .get(0)
+                        .getSchema()
+                        .getOpenAPIV3Schema()
+                        .getProperties()
+                        .get("spec")
+                        .getProperties())
                 .doesNotContainKey("maxEntries");
-        assertThat(after.getSpec().getVersions().get(0).getSchema().getOpenAPIV3Schema().getProperties().get("spec").getProperties())
+        assertThat(after.getSpec()
+                        .getVersions()
+                        .get(0)
+                        .getSchema()
+                        .getOpenAPIV3Schema()
+                        .getProperties()
+                        .get("spec")
+                        .getProperties())
                 .containsKey("maxEntries");
         assertThat(after.getMetadata().getName()).isEqualTo(before.getMetadata().getName());
         assertThat(after.getMetadata().getAnnotations()).containsEntry("helm.sh/resource-policy", "keep");

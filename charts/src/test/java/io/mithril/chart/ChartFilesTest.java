@@ -26,9 +26,14 @@ class ChartFilesTest {
     @Test
     void chartCrd_isACopyOfTheTopLevelCrd() throws Exception {
         Path chartCrd = RenderedChart.CHART.resolve("files/crds").resolve(CRD);
-        assertThat(Files.isSymbolicLink(chartCrd)).as("a copy, not a link (helm package would not follow it)").isFalse();
+        assertThat(Files.isSymbolicLink(chartCrd))
+                .as("a copy, not a link (helm package would not follow it)")
+                .isFalse();
         assertThat(Files.isRegularFile(chartCrd, LinkOption.NOFOLLOW_LINKS)).isTrue();
-        assertThat(Files.readString(chartCrd)).as("charts/mithril/files/crds/%s drifted; run: mvn -pl api test -Dmithril.crds.update=true (or cp crds/%s charts/mithril/files/crds/)", CRD, CRD)
+        assertThat(Files.readString(chartCrd))
+                .as(
+                        "charts/mithril/files/crds/%s drifted; run: mvn -pl api test -Dmithril.crds.update=true (or cp crds/%s charts/mithril/files/crds/)",
+                        CRD, CRD)
                 .isEqualTo(Files.readString(Path.of("../crds").resolve(CRD)));
     }
 
@@ -72,8 +77,10 @@ class ChartFilesTest {
             boolean block = value.isEmpty() || value.startsWith("#");
             if (block) {
                 // a block: a leaf only when a list follows (tolerations:), else a section of keys
-                String next = lines.subList(i + 1, lines.size()).stream().filter(n -> !n.isBlank() && !n.trim().startsWith("#"))
-                        .findFirst().orElse("");
+                String next = lines.subList(i + 1, lines.size()).stream()
+                        .filter(n -> !n.isBlank() && !n.trim().startsWith("#"))
+                        .findFirst()
+                        .orElse("");
                 if (!next.trim().startsWith("- ")) {
                     continue;
                 }
@@ -87,8 +94,14 @@ class ChartFilesTest {
     void valuesYaml_everyValue_hasAComment() throws Exception {
         List<String> lines = Files.readAllLines(VALUES);
         List<Leaf> leaves = leaves(lines);
-        assertThat(leaves).extracting(Leaf::path).contains("waitImage", "agent.nodeBudget", "agent.tolerations",
-                "operator.resources.requests.cpu", "agent.gpuNodeLabels");
+        assertThat(leaves)
+                .extracting(Leaf::path)
+                .contains(
+                        "waitImage",
+                        "agent.nodeBudget",
+                        "agent.tolerations",
+                        "operator.resources.requests.cpu",
+                        "agent.gpuNodeLabels");
         List<String> bare = new ArrayList<>();
         for (Leaf leaf : leaves) {
             boolean inline = leaf.text().matches(".*\\s#\\s.*");

@@ -25,7 +25,8 @@ import org.junit.jupiter.api.Test;
 class ChartMetricsTest {
 
     static final Path AGENT_METRICS = Path.of("../node-agent/src/main/java/io/mithril/agent/serve/AgentMetrics.java");
-    static final Path OPERATOR_METRICS = Path.of("../operator/src/main/java/io/mithril/operator/metrics/OperatorMetrics.java");
+    static final Path OPERATOR_METRICS =
+            Path.of("../operator/src/main/java/io/mithril/operator/metrics/OperatorMetrics.java");
     private static final Pattern METRIC = Pattern.compile("mithril_[a-z_]+");
 
     @Test
@@ -34,18 +35,30 @@ class ChartMetricsTest {
         assertThat(chart.generic("ServiceMonitor")).isEmpty();
         assertThat(chart.all(ConfigMap.class)).isEmpty();
         assertThat(chart.all(NetworkPolicy.class)).isEmpty();
-        assertThat(chart.all(Service.class)).extracting(s -> s.getMetadata().getName()).containsExactly("mithril-webhook");
+        assertThat(chart.all(Service.class))
+                .extracting(s -> s.getMetadata().getName())
+                .containsExactly("mithril-webhook");
     }
 
     @Test
     @SuppressWarnings("unchecked")
     void serviceMonitorOn_scrapesEveryAgentsMetricsOnPortHttp() {
-        RenderedChart chart = RenderedChart.render("metrics: {serviceMonitor: {enabled: true, labels: {release: prom}}}");
+        RenderedChart chart =
+                RenderedChart.render("metrics: {serviceMonitor: {enabled: true, labels: {release: prom}}}");
         Service svc = chart.get(Service.class, "mithril-node-agent");
-        Map<String, String> agentPod = chart.only(DaemonSet.class).getSpec().getTemplate().getMetadata().getLabels();
-        Map<String, String> opPod = chart.only(Deployment.class).getSpec().getTemplate().getMetadata().getLabels();
+        Map<String, String> agentPod = chart.only(DaemonSet.class)
+                .getSpec()
+                .getTemplate()
+                .getMetadata()
+                .getLabels();
+        Map<String, String> opPod = chart.only(Deployment.class)
+                .getSpec()
+                .getTemplate()
+                .getMetadata()
+                .getLabels();
         assertThat(agentPod.entrySet()).containsAll(svc.getSpec().getSelector().entrySet());
-        assertThat(opPod.entrySet().containsAll(svc.getSpec().getSelector().entrySet())).isFalse();
+        assertThat(opPod.entrySet().containsAll(svc.getSpec().getSelector().entrySet()))
+                .isFalse();
         assertThat(svc.getSpec().getClusterIP()).isEqualTo("None");
         assertThat(svc.getSpec().getPorts()).singleElement().satisfies(p -> {
             assertThat(p.getName()).isEqualTo("http");
@@ -54,12 +67,17 @@ class ChartMetricsTest {
         GenericKubernetesResource sm = chart.generic("ServiceMonitor").get(0);
         assertThat(sm.getApiVersion()).isEqualTo("monitoring.coreos.com/v1");
         assertThat(sm.getMetadata().getLabels()).containsEntry("release", "prom");
-        Map<String, Object> spec = (Map<String, Object>) sm.getAdditionalProperties().get("spec");
-        Map<String, String> match = (Map<String, String>) ((Map<String, Object>) spec.get("selector")).get("matchLabels");
+        Map<String, Object> spec =
+                (Map<String, Object>) sm.getAdditionalProperties().get("spec");
+        Map<String, String> match =
+                (Map<String, String>) ((Map<String, Object>) spec.get("selector")).get("matchLabels");
         assertThat(svc.getMetadata().getLabels().entrySet()).containsAll(match.entrySet());
         List<Map<String, Object>> endpoints = (List<Map<String, Object>>) spec.get("endpoints");
         assertThat(endpoints).singleElement().satisfies(e -> {
-            assertThat(e).containsEntry("port", "http").containsEntry("path", "/metrics").containsEntry("interval", "30s");
+            assertThat(e)
+                    .containsEntry("port", "http")
+                    .containsEntry("path", "/metrics")
+                    .containsEntry("interval", "30s");
             assertThat(e).containsEntry("honorLabels", true);
         });
     }
@@ -71,7 +89,8 @@ class ChartMetricsTest {
     static Set<String> metricNames(Path source) throws Exception {
         Set<String> names = new TreeSet<>();
         // names passed to gauge(), counter(), Histogram and header(), and those written out in "# TYPE" lines
-        Matcher m = Pattern.compile("\"(mithril_[a-z_]+)\"|# TYPE (mithril_[a-z_]+) ").matcher(Files.readString(source));
+        Matcher m = Pattern.compile("\"(mithril_[a-z_]+)\"|# TYPE (mithril_[a-z_]+) ")
+                .matcher(Files.readString(source));
         while (m.find()) {
             names.add(m.group(1) != null ? m.group(1) : m.group(2));
         }
@@ -84,9 +103,13 @@ class ChartMetricsTest {
         ConfigMap cm = chart.only(ConfigMap.class);
         assertThat(cm.getMetadata().getLabels()).containsEntry("grafana_dashboard", "1");
         assertThat(cm.getData()).hasSize(1);
-        JsonNode dashboard = new ObjectMapper().readTree(cm.getData().values().iterator().next());
+        JsonNode dashboard =
+                new ObjectMapper().readTree(cm.getData().values().iterator().next());
         List<String> exprs = new ArrayList<>();
-        dashboard.get("panels").forEach(p -> p.get("targets").forEach(t -> exprs.add(t.get("expr").asText())));
+        dashboard
+                .get("panels")
+                .forEach(p ->
+                        p.get("targets").forEach(t -> exprs.add(t.get("expr").asText())));
         Set<String> used = new TreeSet<>();
         for (String e : exprs) {
             Matcher m = METRIC.matcher(e);
@@ -95,16 +118,27 @@ class ChartMetricsTest {
             }
         }
         Set<String> exported = agentMetricNames();
-        assertThat(exported).as("read from %s", AGENT_METRICS).contains("mithril_store_bytes", "mithril_group_hits_total");
+        assertThat(exported)
+                .as("read from %s", AGENT_METRICS)
+                .contains("mithril_store_bytes", "mithril_group_hits_total");
         Set<String> operator = metricNames(OPERATOR_METRICS);
-        assertThat(operator).as("read from %s", OPERATOR_METRICS).contains("mithril_operator_admissions_total",
-                "mithril_operator_admission_duration_seconds", "mithril_operator_reconciles_total",
-                "mithril_operator_certificate_expiry_timestamp_seconds");
+        assertThat(operator)
+                .as("read from %s", OPERATOR_METRICS)
+                .contains(
+                        "mithril_operator_admissions_total",
+                        "mithril_operator_admission_duration_seconds",
+                        "mithril_operator_reconciles_total",
+                        "mithril_operator_certificate_expiry_timestamp_seconds");
         exported.addAll(operator);
         assertThat(exported).containsAll(used);
         assertThat(used).as("the operator's panels").containsAll(operator);
-        assertThat(used).contains("mithril_store_bytes", "mithril_group_hits_total", "mithril_group_misses_total",
-                "mithril_publish_duration_seconds", "mithril_evictions_total");
+        assertThat(used)
+                .contains(
+                        "mithril_store_bytes",
+                        "mithril_group_hits_total",
+                        "mithril_group_misses_total",
+                        "mithril_publish_duration_seconds",
+                        "mithril_evictions_total");
     }
 
     @Test
@@ -112,7 +146,11 @@ class ChartMetricsTest {
     void serviceMonitorOn_alsoScrapesTheOperatorsMetricsPort() {
         RenderedChart chart = RenderedChart.render("metrics: {serviceMonitor: {enabled: true}}");
         Service svc = chart.get(Service.class, "mithril-operator-metrics");
-        Map<String, String> opPod = chart.only(Deployment.class).getSpec().getTemplate().getMetadata().getLabels();
+        Map<String, String> opPod = chart.only(Deployment.class)
+                .getSpec()
+                .getTemplate()
+                .getMetadata()
+                .getLabels();
         assertThat(opPod.entrySet()).containsAll(svc.getSpec().getSelector().entrySet());
         assertThat(chart.operator().getPorts()).anySatisfy(p -> {
             assertThat(p.getName()).isEqualTo("metrics");
@@ -120,11 +158,16 @@ class ChartMetricsTest {
         });
         assertThat(chart.operatorFlags()).containsEntry("--metrics-listen", "0.0.0.0:9090");
         GenericKubernetesResource sm = chart.generic("ServiceMonitor").stream()
-                .filter(g -> g.getMetadata().getName().equals("mithril-operator")).findFirst().orElseThrow();
-        Map<String, Object> spec = (Map<String, Object>) sm.getAdditionalProperties().get("spec");
-        Map<String, String> match = (Map<String, String>) ((Map<String, Object>) spec.get("selector")).get("matchLabels");
+                .filter(g -> g.getMetadata().getName().equals("mithril-operator"))
+                .findFirst()
+                .orElseThrow();
+        Map<String, Object> spec =
+                (Map<String, Object>) sm.getAdditionalProperties().get("spec");
+        Map<String, String> match =
+                (Map<String, String>) ((Map<String, Object>) spec.get("selector")).get("matchLabels");
         assertThat(svc.getMetadata().getLabels().entrySet()).containsAll(match.entrySet());
-        assertThat((List<Map<String, Object>>) spec.get("endpoints")).singleElement()
+        assertThat((List<Map<String, Object>>) spec.get("endpoints"))
+                .singleElement()
                 .satisfies(e -> assertThat(e).containsEntry("port", "metrics").containsEntry("path", "/metrics"));
     }
 
@@ -137,15 +180,37 @@ class ChartMetricsTest {
                     - namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: monitoring}}
                 """);
         NetworkPolicy np = chart.only(NetworkPolicy.class);
-        Map<String, String> agentPod = chart.only(DaemonSet.class).getSpec().getTemplate().getMetadata().getLabels();
-        Map<String, String> opPod = chart.only(Deployment.class).getSpec().getTemplate().getMetadata().getLabels();
-        assertThat(agentPod.entrySet()).containsAll(np.getSpec().getPodSelector().getMatchLabels().entrySet());
+        Map<String, String> agentPod = chart.only(DaemonSet.class)
+                .getSpec()
+                .getTemplate()
+                .getMetadata()
+                .getLabels();
+        Map<String, String> opPod = chart.only(Deployment.class)
+                .getSpec()
+                .getTemplate()
+                .getMetadata()
+                .getLabels();
+        assertThat(agentPod.entrySet())
+                .containsAll(np.getSpec().getPodSelector().getMatchLabels().entrySet());
         assertThat(np.getSpec().getPolicyTypes()).containsExactly("Ingress");
         assertThat(np.getSpec().getIngress()).singleElement().satisfies(rule -> {
-            assertThat(rule.getPorts()).singleElement().satisfies(p -> assertThat(p.getPort().getStrVal()).isEqualTo("http"));
+            assertThat(rule.getPorts())
+                    .singleElement()
+                    .satisfies(p -> assertThat(p.getPort().getStrVal()).isEqualTo("http"));
             assertThat(rule.getFrom()).hasSize(2);
-            assertThat(opPod.entrySet()).containsAll(rule.getFrom().get(0).getPodSelector().getMatchLabels().entrySet());
-            assertThat(agentPod.entrySet().containsAll(rule.getFrom().get(0).getPodSelector().getMatchLabels().entrySet())).isFalse();
+            assertThat(opPod.entrySet())
+                    .containsAll(rule.getFrom()
+                            .get(0)
+                            .getPodSelector()
+                            .getMatchLabels()
+                            .entrySet());
+            assertThat(agentPod.entrySet()
+                            .containsAll(rule.getFrom()
+                                    .get(0)
+                                    .getPodSelector()
+                                    .getMatchLabels()
+                                    .entrySet()))
+                    .isFalse();
             assertThat(rule.getFrom().get(1).getNamespaceSelector().getMatchLabels())
                     .containsEntry("kubernetes.io/metadata.name", "monitoring");
         });

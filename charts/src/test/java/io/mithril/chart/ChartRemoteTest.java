@@ -32,12 +32,17 @@ class ChartRemoteTest {
                     prewarmBytes: 2Gi
                     uploadInterval: 1m
                 """);
-        assertThat(chart.agentFlags()).containsEntry("--remote", "s3://compile-caches/prod")
-                .containsEntry("--remote-endpoint", "http://minio.storage:9000").containsEntry("--remote-checksums", "when-required")
-                .containsEntry("--remote-key-file", "/etc/mithril/remote/key").containsEntry("--remote-prewarm-bytes", "2Gi")
+        assertThat(chart.agentFlags())
+                .containsEntry("--remote", "s3://compile-caches/prod")
+                .containsEntry("--remote-endpoint", "http://minio.storage:9000")
+                .containsEntry("--remote-checksums", "when-required")
+                .containsEntry("--remote-key-file", "/etc/mithril/remote/key")
+                .containsEntry("--remote-prewarm-bytes", "2Gi")
                 .containsEntry("--remote-upload-interval", "1m");
         assertThat(chart.agent().getArgs()).containsSubsequence("serve", "--remote=s3://compile-caches/prod");
-        assertThat(chart.agent().getEnvFrom()).singleElement().satisfies(e -> assertThat(e.getSecretRef().getName()).isEqualTo("s3-creds"));
+        assertThat(chart.agent().getEnvFrom())
+                .singleElement()
+                .satisfies(e -> assertThat(e.getSecretRef().getName()).isEqualTo("s3-creds"));
         assertThat(chart.agent().getEnv()).anySatisfy(e -> {
             assertThat(e.getName()).isEqualTo("AWS_REGION");
             assertThat(e.getValue()).isEqualTo("eu-west-1");
@@ -48,7 +53,9 @@ class ChartRemoteTest {
             assertThat(m.getReadOnly()).isTrue();
         });
         Volume key = chart.only(DaemonSet.class).getSpec().getTemplate().getSpec().getVolumes().stream()
-                .filter(v -> v.getName().equals("remote-key")).findFirst().orElseThrow();
+                .filter(v -> v.getName().equals("remote-key"))
+                .findFirst()
+                .orElseThrow();
         assertThat(key.getSecret().getSecretName()).isEqualTo("mithril-remote-key");
         assertThat(key.getSecret().getDefaultMode()).isEqualTo(0400);
         assertThat(key.getSecret().getItems()).singleElement().satisfies(i -> {

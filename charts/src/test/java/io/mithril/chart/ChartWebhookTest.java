@@ -32,8 +32,15 @@ class ChartWebhookTest {
                 """);
         LabelSelector ns = webhook(chart).getNamespaceSelector();
         assertThat(ns.getMatchLabels()).containsExactlyEntriesOf(Map.of("mithril.io/enabled", "true"));
-        assertThat(ns.getMatchExpressions()).singleElement().satisfies(e -> assertThat(e.getValues())
-                .containsExactlyInAnyOrder("kube-system", "kube-public", "kube-node-lease", RenderedChart.NAMESPACE, "monitoring"));
+        assertThat(ns.getMatchExpressions())
+                .singleElement()
+                .satisfies(e -> assertThat(e.getValues())
+                        .containsExactlyInAnyOrder(
+                                "kube-system",
+                                "kube-public",
+                                "kube-node-lease",
+                                RenderedChart.NAMESPACE,
+                                "monitoring"));
         assertThat(webhook(chart).getTimeoutSeconds()).isEqualTo(5);
     }
 
@@ -59,7 +66,8 @@ class ChartWebhookTest {
                  "metadata":{"name":"mithril"},
                  "webhooks":[{"name":"other.example.com","clientConfig":{"caBundle":"T1RIRVI="}},
                              {"name":"pods.mithril.io","clientConfig":{"caBundle":"TElWRQ=="}}]}""");
-        assertThat(webhook(RenderedChart.render()).getClientConfig().getCaBundle()).isEqualTo("TElWRQ==");
+        assertThat(webhook(RenderedChart.render()).getClientConfig().getCaBundle())
+                .isEqualTo("TElWRQ==");
     }
 
     @Test
@@ -67,7 +75,8 @@ class ChartWebhookTest {
         FakeApiServer.webhookConfigs.put("mithril", """
                 {"apiVersion":"admissionregistration.k8s.io/v1","kind":"MutatingWebhookConfiguration",
                  "metadata":{"name":"mithril"},"webhooks":[{"name":"pods.mithril.io","clientConfig":{}}]}""");
-        assertThat(webhook(RenderedChart.render()).getClientConfig().getCaBundle()).isNull();
+        assertThat(webhook(RenderedChart.render()).getClientConfig().getCaBundle())
+                .isNull();
     }
 
     @Test
@@ -76,6 +85,9 @@ class ChartWebhookTest {
                 {"apiVersion":"admissionregistration.k8s.io/v1","kind":"MutatingWebhookConfiguration",
                  "metadata":{"name":"mithril"},
                  "webhooks":[{"name":"pods.mithril.io","clientConfig":{"caBundle":"TElWRQ=="}}]}""");
-        assertThat(webhook(RenderedChart.render("certManager: {enabled: true}")).getClientConfig().getCaBundle()).isNull();
+        assertThat(webhook(RenderedChart.render("certManager: {enabled: true}"))
+                        .getClientConfig()
+                        .getCaBundle())
+                .isNull();
     }
 }

@@ -28,6 +28,7 @@ final class RenderedChart {
 
     /** The chart, relative to this module (surefire runs in the module's folder). */
     static final Path CHART = Path.of("mithril");
+
     static final String RELEASE = "mithril";
     static final String NAMESPACE = "mithril-system";
     static final String KUBE_VERSION = "1.31.0";
@@ -63,10 +64,15 @@ final class RenderedChart {
     }
 
     /** As above, of the chart in {@code chart} (a modified copy, for upgrade cases). */
-    static RenderedChart render(Path chart, String release, String valuesYaml, String kubeVersion, Map<String, String> sets) {
+    static RenderedChart render(
+            Path chart, String release, String valuesYaml, String kubeVersion, Map<String, String> sets) {
         FakeApiServer.ensureStarted();
         // helm-java renders for Kubernetes 1.20 unless told; the chart needs 1.25 or later.
-        TemplateCommand cmd = new Helm(chart).template().withName(release).withNamespace(NAMESPACE).withKubeVersion(kubeVersion);
+        TemplateCommand cmd = new Helm(chart)
+                .template()
+                .withName(release)
+                .withNamespace(NAMESPACE)
+                .withKubeVersion(kubeVersion);
         for (Map.Entry<String, String> e : sets.entrySet()) {
             cmd = cmd.set(e.getKey(), e.getValue());
         }
@@ -110,7 +116,9 @@ final class RenderedChart {
 
     /** The one object of this type and name; fails when there is none or several. */
     <T extends HasMetadata> T get(Class<T> type, String name) {
-        List<T> found = all(type).stream().filter(o -> o.getMetadata().getName().equals(name)).toList();
+        List<T> found = all(type).stream()
+                .filter(o -> o.getMetadata().getName().equals(name))
+                .toList();
         if (found.size() != 1) {
             throw new AssertionError("expected one " + type.getSimpleName() + " " + name + ", found " + found.size()
                     + " among " + names());
@@ -122,7 +130,8 @@ final class RenderedChart {
     <T extends HasMetadata> T only(Class<T> type) {
         List<T> found = all(type);
         if (found.size() != 1) {
-            throw new AssertionError("expected one " + type.getSimpleName() + ", found " + found.size() + " among " + names());
+            throw new AssertionError(
+                    "expected one " + type.getSimpleName() + ", found " + found.size() + " among " + names());
         }
         return found.get(0);
     }
@@ -133,11 +142,15 @@ final class RenderedChart {
 
     /** Objects fabric8 has no class for, by kind. */
     List<GenericKubernetesResource> generic(String kind) {
-        return all(GenericKubernetesResource.class).stream().filter(g -> kind.equals(g.getKind())).toList();
+        return all(GenericKubernetesResource.class).stream()
+                .filter(g -> kind.equals(g.getKind()))
+                .toList();
     }
 
     List<String> names() {
-        return objects.stream().map(o -> o.getKind() + "/" + o.getMetadata().getName()).toList();
+        return objects.stream()
+                .map(o -> o.getKind() + "/" + o.getMetadata().getName())
+                .toList();
     }
 
     /** The labels in a selector string as the operator's --agent-selector takes it ({@code k=v,k=v}). */
@@ -167,12 +180,22 @@ final class RenderedChart {
 
     /** The operator's container. */
     Container operator() {
-        return only(Deployment.class).getSpec().getTemplate().getSpec().getContainers().get(0);
+        return only(Deployment.class)
+                .getSpec()
+                .getTemplate()
+                .getSpec()
+                .getContainers()
+                .get(0);
     }
 
     /** The node agent's container. */
     Container agent() {
-        return only(DaemonSet.class).getSpec().getTemplate().getSpec().getContainers().get(0);
+        return only(DaemonSet.class)
+                .getSpec()
+                .getTemplate()
+                .getSpec()
+                .getContainers()
+                .get(0);
     }
 
     Map<String, String> operatorFlags() {

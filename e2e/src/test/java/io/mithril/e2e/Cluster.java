@@ -64,21 +64,39 @@ final class Cluster implements AutoCloseable {
     }
 
     Cluster startOperator(VolumeMode mode) throws Exception {
-        operator = OperatorMain.start(client, new OperatorMain.Settings("mithril-system", new InetSocketAddress("127.0.0.1", 0),
-                "mithril-webhook", "mithril", null, AgentDirectory.Config.defaults("mithril-system"), Duration.ofSeconds(2), null,
-                Injection.defaults().withMode(mode), false));
+        operator = OperatorMain.start(
+                client,
+                new OperatorMain.Settings(
+                        "mithril-system",
+                        new InetSocketAddress("127.0.0.1", 0),
+                        "mithril-webhook",
+                        "mithril",
+                        null,
+                        AgentDirectory.Config.defaults("mithril-system"),
+                        Duration.ofSeconds(2),
+                        null,
+                        Injection.defaults().withMode(mode),
+                        false));
         return attach(operator.webhook().port());
     }
 
     /** Sends admissions to a webhook on this port (an operator process), trusting the CA in its Secret. */
     Cluster attach(int port) throws Exception {
         webhookPort = port;
-        String ca = new String(Base64.getDecoder().decode(client.secrets().inNamespace("mithril-system").withName("mithril-webhook-tls")
-                .get().getData().get("ca.crt")), StandardCharsets.US_ASCII);
+        String ca = new String(
+                Base64.getDecoder()
+                        .decode(client.secrets()
+                                .inNamespace("mithril-system")
+                                .withName("mithril-webhook-tls")
+                                .get()
+                                .getData()
+                                .get("ca.crt")),
+                StandardCharsets.US_ASCII);
         KeyStore ks = KeyStore.getInstance("PKCS12");
         ks.load(null, null);
         int i = 0;
-        for (var c : CertificateFactory.getInstance("X.509").generateCertificates(new ByteArrayInputStream(ca.getBytes(StandardCharsets.US_ASCII)))) {
+        for (var c : CertificateFactory.getInstance("X.509")
+                .generateCertificates(new ByteArrayInputStream(ca.getBytes(StandardCharsets.US_ASCII)))) {
             ks.setCertificateEntry("ca" + i++, c);
         }
         TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
@@ -90,7 +108,8 @@ final class Cluster implements AutoCloseable {
 
     CompileCache compileCache(String namespace, String name, int publishTimeoutSeconds) {
         CompileCache cc = new CompileCache();
-        cc.setMetadata(new ObjectMetaBuilder().withName(name).withNamespace(namespace).build());
+        cc.setMetadata(
+                new ObjectMetaBuilder().withName(name).withNamespace(namespace).build());
         CompileCacheSpec spec = new CompileCacheSpec();
         spec.setPublishTimeoutSeconds(publishTimeoutSeconds);
         spec.setBudget("1Gi");
@@ -100,29 +119,54 @@ final class Cluster implements AutoCloseable {
 
     /** A training pod as a user writes it: one GPU container, annotated for the cache, running as {@code uid}. */
     static Pod gpuPod(String namespace, String name, long uid) {
-        return new PodBuilder().withNewMetadata().withName(name).withNamespace(namespace)
-                .addToAnnotations("mithril.io/cache", "enabled").endMetadata()
-                .withNewSpec().withNewSecurityContext().withRunAsUser(uid).withRunAsNonRoot(uid != 0).withFsGroup(2000L).endSecurityContext()
-                .addNewContainer().withName("train").withImage("nvcr.io/nvidia/pytorch:25.10-py3")
-                .withNewResources().addToLimits("nvidia.com/gpu", new Quantity("1")).endResources().endContainer()
-                .endSpec().build();
+        return new PodBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .withNamespace(namespace)
+                .addToAnnotations("mithril.io/cache", "enabled")
+                .endMetadata()
+                .withNewSpec()
+                .withNewSecurityContext()
+                .withRunAsUser(uid)
+                .withRunAsNonRoot(uid != 0)
+                .withFsGroup(2000L)
+                .endSecurityContext()
+                .addNewContainer()
+                .withName("train")
+                .withImage("nvcr.io/nvidia/pytorch:25.10-py3")
+                .withNewResources()
+                .addToLimits("nvidia.com/gpu", new Quantity("1"))
+                .endResources()
+                .endContainer()
+                .endSpec()
+                .build();
     }
 
     /** What the API server does on create: the webhook's AdmissionReview over HTTPS, its patch applied. */
     Pod admit(Pod pod) throws Exception {
-        AdmissionReview review = new AdmissionReviewBuilder().withApiVersion("admission.k8s.io/v1").withKind("AdmissionReview")
-                .withNewRequest().withUid(UUID.randomUUID().toString()).withOperation("CREATE")
-                .withNamespace(pod.getMetadata().getNamespace()).withName(pod.getMetadata().getName())
+        AdmissionReview review = new AdmissionReviewBuilder()
+                .withApiVersion("admission.k8s.io/v1")
+                .withKind("AdmissionReview")
+                .withNewRequest()
+                .withUid(UUID.randomUUID().toString())
+                .withOperation("CREATE")
+                .withNamespace(pod.getMetadata().getNamespace())
+                .withName(pod.getMetadata().getName())
                 .withNewKind("", "Pod", "v1")
                 .withNewResource("", "pods", "v1")
-                .withObject(pod).endRequest().build();
-        HttpsURLConnection c = (HttpsURLConnection) URI.create("https://127.0.0.1:" + webhookPort + "/mutate-pods?timeout=10s")
-                .toURL().openConnection();
+                .withObject(pod)
+                .endRequest()
+                .build();
+        HttpsURLConnection c =
+                (HttpsURLConnection) URI.create("https://127.0.0.1:" + webhookPort + "/mutate-pods?timeout=10s")
+                        .toURL()
+                        .openConnection();
         c.setSSLSocketFactory(trust.getSocketFactory());
         c.setHostnameVerifier((host, session) -> { // the API server calls the Service name; so must the certificate say
             try {
-                return ((X509Certificate) session.getPeerCertificates()[0]).getSubjectAlternativeNames().stream()
-                        .anyMatch(n -> "mithril-webhook.mithril-system.svc".equals(n.get(1)));
+                return ((X509Certificate) session.getPeerCertificates()[0])
+                        .getSubjectAlternativeNames().stream()
+                                .anyMatch(n -> "mithril-webhook.mithril-system.svc".equals(n.get(1)));
             } catch (Exception e) {
                 return false;
             }
@@ -148,7 +192,8 @@ final class Cluster implements AutoCloseable {
         if (!resp.has("patch")) {
             return pod;
         }
-        JsonNode patch = JSON.readTree(Base64.getDecoder().decode(resp.get("patch").asText()));
+        JsonNode patch =
+                JSON.readTree(Base64.getDecoder().decode(resp.get("patch").asText()));
         JsonNode patched = JsonPatch.apply(patch, JSON.valueToTree(pod));
         return JSON.treeToValue(patched, Pod.class);
     }
@@ -169,16 +214,24 @@ final class Cluster implements AutoCloseable {
     Pod createAndBind(Pod pod, String node) {
         Pod stored = client.resource(pod).create();
         stored.getSpec().setNodeName(node);
-        stored.setStatus(new io.fabric8.kubernetes.api.model.PodStatusBuilder().withPhase("Pending").build());
+        stored.setStatus(new io.fabric8.kubernetes.api.model.PodStatusBuilder()
+                .withPhase("Pending")
+                .build());
         return client.resource(stored).update();
     }
 
     void finish(Pod pod) {
-        client.pods().inNamespace(pod.getMetadata().getNamespace()).withName(pod.getMetadata().getName()).editStatus(p -> {
-            p.getStatus().setPhase("Succeeded");
-            return p;
-        });
-        client.pods().inNamespace(pod.getMetadata().getNamespace()).withName(pod.getMetadata().getName()).delete();
+        client.pods()
+                .inNamespace(pod.getMetadata().getNamespace())
+                .withName(pod.getMetadata().getName())
+                .editStatus(p -> {
+                    p.getStatus().setPhase("Succeeded");
+                    return p;
+                });
+        client.pods()
+                .inNamespace(pod.getMetadata().getNamespace())
+                .withName(pod.getMetadata().getName())
+                .delete();
     }
 
     @Override

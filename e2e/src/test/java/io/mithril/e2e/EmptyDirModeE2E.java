@@ -32,12 +32,14 @@ class EmptyDirModeE2E {
 
     @TempDir
     Path tmp;
+
     Cluster cluster;
     Cluster.Workload workload;
 
     @BeforeEach
     void setUp() throws Exception {
-        Assumptions.assumeTrue("root".equals(System.getProperty("user.name")),
+        Assumptions.assumeTrue(
+                "root".equals(System.getProperty("user.name")),
                 "needs root: the kubelet stand-in bind-mounts volumes and switches users");
         workload = Cluster.workload(tmp);
         cluster = new Cluster(client).startOperator(VolumeMode.EmptyDir);
@@ -50,14 +52,21 @@ class EmptyDirModeE2E {
             cluster.close();
         }
         client.pods().inAnyNamespace().delete();
-        client.resources(io.mithril.api.v1alpha1.CompileCache.class).inAnyNamespace().delete();
+        client.resources(io.mithril.api.v1alpha1.CompileCache.class)
+                .inAnyNamespace()
+                .delete();
     }
 
     List<FakeKubelet.Exit> run(Node node, String name) throws Exception {
         Pod pod = cluster.createAndBind(cluster.admit(Cluster.gpuPod("team-a", name, 1000)), node.name);
-        assertThat(pod.getSpec().getVolumes()).as("no hostPath in the user's pod").noneMatch(v -> v.getHostPath() != null);
+        assertThat(pod.getSpec().getVolumes())
+                .as("no hostPath in the user's pod")
+                .noneMatch(v -> v.getHostPath() != null);
         List<FakeKubelet.Exit> exits = node.kubelet.run(pod, Map.of("train", workload.command()), 120);
-        assertThat(exits).allSatisfy(e -> assertThat(e.code()).as("%s said: %s", e.container(), e.output()).isZero());
+        assertThat(exits)
+                .allSatisfy(e -> assertThat(e.code())
+                        .as("%s said: %s", e.container(), e.output())
+                        .isZero());
         cluster.finish(pod);
         if (node.agent != null) {
             Path view = node.kubelet.emptyDir(pod, "mithril-cache");
@@ -68,7 +77,8 @@ class EmptyDirModeE2E {
 
     @Test
     void coldThenWarm_throughThePodsOwnEmptyDir() throws Exception {
-        try (Node node = new Node(client, "gpu-1", tmp.resolve("gpu-1"), "9", "0", "NVIDIA-H100-80GB-HBM3").startAgent()) {
+        try (Node node =
+                new Node(client, "gpu-1", tmp.resolve("gpu-1"), "9", "0", "NVIDIA-H100-80GB-HBM3").startAgent()) {
             List<FakeKubelet.Exit> first = run(node, "train-1");
             assertThat(first.get(0).output()).contains("cache view ready");
             assertThat(first.get(1).output()).startsWith("MISS");
@@ -81,7 +91,10 @@ class EmptyDirModeE2E {
     @Test
     void nonRootPod_onANodeWithoutAgent_startsCold() throws Exception {
         Node bare = new Node(client, "gpu-bare", tmp.resolve("gpu-bare"), "9", "0", "NVIDIA-H100-80GB-HBM3");
-        var cc = client.resources(io.mithril.api.v1alpha1.CompileCache.class).inNamespace("team-a").withName("gpt").get();
+        var cc = client.resources(io.mithril.api.v1alpha1.CompileCache.class)
+                .inNamespace("team-a")
+                .withName("gpt")
+                .get();
         cc.getSpec().setPublishTimeoutSeconds(2);
         client.resource(cc).update();
         List<FakeKubelet.Exit> exits = run(bare, "train");

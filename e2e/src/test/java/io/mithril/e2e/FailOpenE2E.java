@@ -28,11 +28,13 @@ class FailOpenE2E {
 
     @TempDir
     Path tmp;
+
     Cluster cluster;
 
     @BeforeEach
     void setUp() throws Exception {
-        Assumptions.assumeTrue("root".equals(System.getProperty("user.name")),
+        Assumptions.assumeTrue(
+                "root".equals(System.getProperty("user.name")),
                 "needs root: the kubelet stand-in bind-mounts volumes and switches users");
         cluster = new Cluster(client).startOperator();
     }
@@ -47,7 +49,8 @@ class FailOpenE2E {
     @Test
     void nonRootPod_onANodeWithoutAgent_startsAfterTheBoundedWait_andCompilesCold() throws Exception {
         Cluster.Workload workload = Cluster.workload(tmp);
-        Node bare = new Node(client, "gpu-bare", tmp.resolve("gpu-bare"), "9", "0", "NVIDIA-H100-80GB-HBM3"); // no agent
+        Node bare =
+                new Node(client, "gpu-bare", tmp.resolve("gpu-bare"), "9", "0", "NVIDIA-H100-80GB-HBM3"); // no agent
         cluster.compileCache("team-a", "gpt", 2);
         Pod pod = cluster.createAndBind(cluster.admit(Cluster.gpuPod("team-a", "train", 1000)), bare.name);
 
@@ -63,12 +66,17 @@ class FailOpenE2E {
 
         Path cache = bare.kubelet.emptyDir(pod, "mithril-cache");
         try (var files = Files.walk(cache.resolve("inductor"))) {
-            assertThat(files.filter(Files::isRegularFile).count()).as("compiled into the pod's own cache").isPositive();
+            assertThat(files.filter(Files::isRegularFile).count())
+                    .as("compiled into the pod's own cache")
+                    .isPositive();
         }
         assertThat(Files.getAttribute(cache.resolve("inductor"), "unix:uid")).isEqualTo(1000);
         // why the canonical path is not the hostPath: the folder kubelet made there is root's, 0755
-        Path viewDir = bare.kubelet.host("/var/lib/mithril/volumes").resolve(pod.getMetadata().getUid());
+        Path viewDir = bare.kubelet
+                .host("/var/lib/mithril/volumes")
+                .resolve(pod.getMetadata().getUid());
         assertThat(Files.getAttribute(viewDir, "unix:uid")).isEqualTo(0);
-        assertThat(Files.getPosixFilePermissions(viewDir)).doesNotContain(java.nio.file.attribute.PosixFilePermission.OTHERS_WRITE);
+        assertThat(Files.getPosixFilePermissions(viewDir))
+                .doesNotContain(java.nio.file.attribute.PosixFilePermission.OTHERS_WRITE);
     }
 }

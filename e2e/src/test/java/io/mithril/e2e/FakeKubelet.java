@@ -50,7 +50,8 @@ final class FakeKubelet {
     }
 
     Path emptyDir(Pod pod, String volume) {
-        return host("/var/lib/kubelet/pods/" + pod.getMetadata().getUid() + "/volumes/kubernetes.io~empty-dir/" + volume);
+        return host(
+                "/var/lib/kubelet/pods/" + pod.getMetadata().getUid() + "/volumes/kubernetes.io~empty-dir/" + volume);
     }
 
     /** Runs the init containers in order, then the named containers with the given commands, one after the other. */
@@ -84,7 +85,8 @@ final class FakeKubelet {
                 Path d = host(v.getHostPath().getPath());
                 if (!Files.isDirectory(d)) {
                     if (!"DirectoryOrCreate".equals(v.getHostPath().getType())) {
-                        throw new IOException("hostPath " + v.getHostPath().getPath() + " missing (type " + v.getHostPath().getType() + ")");
+                        throw new IOException("hostPath " + v.getHostPath().getPath() + " missing (type "
+                                + v.getHostPath().getType() + ")");
                     }
                     Files.createDirectories(d);
                     Files.setPosixFilePermissions(d, PosixFilePermissions.fromString("rwxr-xr-x"));
@@ -95,7 +97,8 @@ final class FakeKubelet {
         return out;
     }
 
-    private Exit runContainer(Pod pod, Container c, List<String> command, Map<String, Path> volumes, long timeoutSeconds)
+    private Exit runContainer(
+            Pod pod, Container c, List<String> command, Map<String, Path> volumes, long timeoutSeconds)
             throws Exception {
         Map<String, String> env = env(pod, c);
         StringBuilder script = new StringBuilder("set -e\n");
@@ -110,23 +113,36 @@ final class FakeKubelet {
                 if (!Files.exists(d, LinkOption.NOFOLLOW_LINKS)) {
                     try {
                         Files.createDirectory(d);
-                        Files.setPosixFilePermissions(d, Files.getPosixFilePermissions(src)); // the volume root's, no umask, as kubelet
+                        Files.setPosixFilePermissions(
+                                d, Files.getPosixFilePermissions(src)); // the volume root's, no umask, as kubelet
                     } catch (java.nio.file.FileAlreadyExistsException agentWasFirst) {
                         // the agent made it meanwhile: kubelet mounts what is there
                     }
                 }
                 src = d;
             }
-            script.append("mkdir -p ").append(q(m.getMountPath())).append(" && mount --bind ").append(q(src.toString())).append(' ')
-                    .append(q(m.getMountPath())).append('\n');
+            script.append("mkdir -p ")
+                    .append(q(m.getMountPath()))
+                    .append(" && mount --bind ")
+                    .append(q(src.toString()))
+                    .append(' ')
+                    .append(q(m.getMountPath()))
+                    .append('\n');
             if (Boolean.TRUE.equals(m.getReadOnly())) {
-                script.append("mount -o remount,bind,ro ").append(q(m.getMountPath())).append('\n');
+                script.append("mount -o remount,bind,ro ")
+                        .append(q(m.getMountPath()))
+                        .append('\n');
             }
         }
         long[] ids = user(pod, c);
-        script.append("exec setpriv --reuid=").append(ids[0]).append(" --regid=").append(ids[1])
-                .append(ids[2] >= 0 ? " --groups=" + ids[2] : " --clear-groups").append(" -- \"$@\"\n");
-        List<String> argv = new ArrayList<>(List.of("unshare", "-m", "--propagation", "private", "sh", "-c", script.toString(), "sh"));
+        script.append("exec setpriv --reuid=")
+                .append(ids[0])
+                .append(" --regid=")
+                .append(ids[1])
+                .append(ids[2] >= 0 ? " --groups=" + ids[2] : " --clear-groups")
+                .append(" -- \"$@\"\n");
+        List<String> argv = new ArrayList<>(
+                List.of("unshare", "-m", "--propagation", "private", "sh", "-c", script.toString(), "sh"));
         argv.addAll(command);
         ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true);
         pb.environment().clear();
@@ -140,15 +156,22 @@ final class FakeKubelet {
             p.destroyForcibly();
             throw new IOException("container " + c.getName() + " ran past " + timeoutSeconds + " s");
         }
-        return new Exit(c.getName(), p.exitValue(), new String(outBytes, StandardCharsets.UTF_8), (System.nanoTime() - t0) / 1_000_000);
+        return new Exit(
+                c.getName(),
+                p.exitValue(),
+                new String(outBytes, StandardCharsets.UTF_8),
+                (System.nanoTime() - t0) / 1_000_000);
     }
 
     /** uid, gid, supplementary group (fsGroup, or -1), as kubelet and the runtime would pick them. */
     private static long[] user(Pod pod, Container c) {
         PodSecurityContext psc = pod.getSpec().getSecurityContext();
         SecurityContext sc = c.getSecurityContext();
-        Long uid = sc != null && sc.getRunAsUser() != null ? sc.getRunAsUser() : psc != null ? psc.getRunAsUser() : null;
-        Long gid = sc != null && sc.getRunAsGroup() != null ? sc.getRunAsGroup() : psc != null ? psc.getRunAsGroup() : null;
+        Long uid =
+                sc != null && sc.getRunAsUser() != null ? sc.getRunAsUser() : psc != null ? psc.getRunAsUser() : null;
+        Long gid = sc != null && sc.getRunAsGroup() != null
+                ? sc.getRunAsGroup()
+                : psc != null ? psc.getRunAsGroup() : null;
         long u = uid == null ? 0 : uid;
         long g = gid == null ? u : gid;
         long fs = psc != null && psc.getFsGroup() != null ? psc.getFsGroup() : -1;
@@ -162,13 +185,15 @@ final class FakeKubelet {
                 out.put(e.getName(), expand(e.getValue(), out));
             } else if (e.getValueFrom() != null && e.getValueFrom().getFieldRef() != null) {
                 String path = e.getValueFrom().getFieldRef().getFieldPath();
-                out.put(e.getName(), switch (path) {
-                    case "metadata.uid" -> pod.getMetadata().getUid();
-                    case "metadata.name" -> pod.getMetadata().getName();
-                    case "metadata.namespace" -> pod.getMetadata().getNamespace();
-                    case "spec.nodeName" -> node;
-                    default -> "";
-                });
+                out.put(
+                        e.getName(),
+                        switch (path) {
+                            case "metadata.uid" -> pod.getMetadata().getUid();
+                            case "metadata.name" -> pod.getMetadata().getName();
+                            case "metadata.namespace" -> pod.getMetadata().getNamespace();
+                            case "spec.nodeName" -> node;
+                            default -> "";
+                        });
             }
         }
         return out;

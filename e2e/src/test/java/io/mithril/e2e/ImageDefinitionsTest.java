@@ -62,16 +62,22 @@ class ImageDefinitionsTest {
     @Test
     void dockerignore_letsThroughExactlyWhatTheDockerfilesCopy() throws Exception {
         List<String> ignore = Files.readAllLines(REPO.resolve(".dockerignore")).stream()
-                .map(String::trim).filter(l -> !l.isEmpty() && !l.startsWith("#")).toList();
+                .map(String::trim)
+                .filter(l -> !l.isEmpty() && !l.startsWith("#"))
+                .toList();
         assertThat(ignore).as("everything is excluded first").startsWith("*");
         List<String> sources = new ArrayList<>();
         for (String module : List.of("operator", "node-agent")) {
-            for (List<String> copy : Dockerfile.parse(REPO.resolve(module + "/Dockerfile")).all("COPY")) {
+            for (List<String> copy :
+                    Dockerfile.parse(REPO.resolve(module + "/Dockerfile")).all("COPY")) {
                 sources.add(copy.get(0).replaceAll("/$", ""));
             }
         }
-        List<String> included = ignore.stream().filter(l -> l.startsWith("!")).map(l -> l.substring(1).replaceAll("/$", ""))
-                .filter(l -> !l.endsWith("Dockerfile")).toList();
+        List<String> included = ignore.stream()
+                .filter(l -> l.startsWith("!"))
+                .map(l -> l.substring(1).replaceAll("/$", ""))
+                .filter(l -> !l.endsWith("Dockerfile"))
+                .toList();
         assertThat(included).containsExactlyInAnyOrderElementsOf(sources);
     }
 
@@ -82,35 +88,57 @@ class ImageDefinitionsTest {
     private static void assertJreOnlyAndRunsJar(Dockerfile d, String module) throws Exception {
         assertThat(d.all("FROM")).as("one stage").hasSize(1);
         String base = d.resolve(d.last("FROM"));
-        assertThat(base).as("base image: a Debian point release images/build can debootstrap")
+        assertThat(base)
+                .as("base image: a Debian point release images/build can debootstrap")
                 .matches("debian:(12|13)\\.\\d+-slim(@sha256:[0-9a-f]{64})?");
         String release = pomText(REPO.resolve("pom.xml"), "/project/properties/maven.compiler.release");
         assertThat(d.all("RUN")).as("one RUN").hasSize(1);
         String run = String.join(" ", d.all("RUN").get(0));
-        Matcher install = Pattern.compile("apt-get install -y --no-install-recommends ([^&]+?) &&").matcher(run);
-        assertThat(install.find()).as("apt-get install without recommends: %s", run).isTrue();
-        assertThat(install.group(1).split("\\s+")).as("installed: the JRE only, no JDK")
+        Matcher install = Pattern.compile("apt-get install -y --no-install-recommends ([^&]+?) &&")
+                .matcher(run);
+        assertThat(install.find())
+                .as("apt-get install without recommends: %s", run)
+                .isTrue();
+        assertThat(install.group(1).split("\\s+"))
+                .as("installed: the JRE only, no JDK")
                 .containsExactly("openjdk-" + release + "-jre-headless");
-        assertThat(run).as("apt's lists not kept").startsWith("apt-get update &&").endsWith("rm -rf /var/lib/apt/lists/*");
-        List<String> order = d.instructions().stream().map(Map.Entry::getKey).filter(k -> k.equals("RUN") || k.equals("COPY")).toList();
-        assertThat(order).as("RUN before the COPY lines (the shared base)").startsWith("RUN").containsOnlyOnce("RUN");
+        assertThat(run)
+                .as("apt's lists not kept")
+                .startsWith("apt-get update &&")
+                .endsWith("rm -rf /var/lib/apt/lists/*");
+        List<String> order = d.instructions().stream()
+                .map(Map.Entry::getKey)
+                .filter(k -> k.equals("RUN") || k.equals("COPY"))
+                .toList();
+        assertThat(order)
+                .as("RUN before the COPY lines (the shared base)")
+                .startsWith("RUN")
+                .containsOnlyOnce("RUN");
 
         String finalName = pomText(REPO.resolve(module + "/pom.xml"), "/project/build/finalName");
         String jar = "/opt/mithril/" + finalName + ".jar";
         assertThat(d.all("COPY")).contains(List.of(module + "/target/" + finalName + ".jar", jar));
         // The manifest's Class-Path says lib/<artifact>.jar, relative to the jar.
-        assertThat(pomText(REPO.resolve(module + "/pom.xml"), "//manifest/classpathPrefix")).isEqualTo("lib/");
+        assertThat(pomText(REPO.resolve(module + "/pom.xml"), "//manifest/classpathPrefix"))
+                .isEqualTo("lib/");
         assertThat(d.all("COPY")).contains(List.of(module + "/target/lib/", "/opt/mithril/lib/"));
         assertThat(d.execForm("ENTRYPOINT")).containsExactly("java", "-jar", jar);
 
         assertThat(d.env("JDK_JAVA_OPTIONS")).contains("-XX:MaxRAMPercentage=");
-        assertThat(d.labels()).containsKeys("org.opencontainers.image.title", "org.opencontainers.image.source",
-                "org.opencontainers.image.version", "org.opencontainers.image.revision");
+        assertThat(d.labels())
+                .containsKeys(
+                        "org.opencontainers.image.title",
+                        "org.opencontainers.image.source",
+                        "org.opencontainers.image.version",
+                        "org.opencontainers.image.revision");
     }
 
     private static String pomText(Path pom, String xpath) throws Exception {
         Document doc = DocumentBuilderFactory.newInstance().newDocumentBuilder().parse(pom.toFile());
-        return javax.xml.xpath.XPathFactory.newInstance().newXPath().evaluate(xpath, doc).trim();
+        return javax.xml.xpath.XPathFactory.newInstance()
+                .newXPath()
+                .evaluate(xpath, doc)
+                .trim();
     }
 
     /** The few Dockerfile forms these files use: instructions, line continuations, comments, ARG defaults. */
@@ -140,8 +168,10 @@ class ImageDefinitionsTest {
         }
 
         List<List<String>> all(String instruction) {
-            return instructions.stream().filter(e -> e.getKey().equals(instruction))
-                    .map(e -> List.of(e.getValue().split("\\s+"))).toList();
+            return instructions.stream()
+                    .filter(e -> e.getKey().equals(instruction))
+                    .map(e -> List.of(e.getValue().split("\\s+")))
+                    .toList();
         }
 
         String last(String instruction) {
@@ -151,9 +181,14 @@ class ImageDefinitionsTest {
         }
 
         List<String> execForm(String instruction) throws IOException {
-            String args = instructions.stream().filter(e -> e.getKey().equals(instruction)).reduce((a, b) -> b)
-                    .orElseThrow(() -> new AssertionError("no " + instruction)).getValue();
-            assertThat(args).as("%s in exec form (no shell between the runtime and java)", instruction).startsWith("[");
+            String args = instructions.stream()
+                    .filter(e -> e.getKey().equals(instruction))
+                    .reduce((a, b) -> b)
+                    .orElseThrow(() -> new AssertionError("no " + instruction))
+                    .getValue();
+            assertThat(args)
+                    .as("%s in exec form (no shell between the runtime and java)", instruction)
+                    .startsWith("[");
             return JSON.readValue(args, new TypeReference<List<String>>() {});
         }
 

@@ -60,24 +60,38 @@ class ImagesE2E {
 
     @TempDir
     static Path tmp;
+
     Image operator;
     Image agent;
     final List<Process> running = new ArrayList<>();
 
     /** An unpacked image: its root, the ref name it was built as, and what its config says about starting it. */
-    record Image(String name, Path root, String user, List<String> env, List<String> entrypoint, List<String> cmd, String workdir) {}
+    record Image(
+            String name,
+            Path root,
+            String user,
+            List<String> env,
+            List<String> entrypoint,
+            List<String> cmd,
+            String workdir) {}
 
     @BeforeAll
     void unpack() throws Exception {
         String set = System.getenv("MITHRIL_IMAGE_DIR");
         Path dir = set == null || set.isBlank() ? Processes.REPO.resolve("target/images") : Path.of(set);
-        boolean built = Files.isRegularFile(dir.resolve("operator.oci.tar")) && Files.isRegularFile(dir.resolve("node-agent.oci.tar"));
+        boolean built = Files.isRegularFile(dir.resolve("operator.oci.tar"))
+                && Files.isRegularFile(dir.resolve("node-agent.oci.tar"));
         if (set == null || set.isBlank()) {
-            Assumptions.assumeTrue(built, "no images in target/images: run images/build (as root, after mvn -DskipTests package)");
+            Assumptions.assumeTrue(
+                    built, "no images in target/images: run images/build (as root, after mvn -DskipTests package)");
             Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "needs root: chroot and mounts");
         } else {
-            assertThat(built).as("MITHRIL_IMAGE_DIR=%s is set but holds no operator.oci.tar and node-agent.oci.tar", set).isTrue();
-            assertThat(System.getProperty("user.name")).as("MITHRIL_IMAGE_DIR is set: the images are started, which needs root").isEqualTo("root");
+            assertThat(built)
+                    .as("MITHRIL_IMAGE_DIR=%s is set but holds no operator.oci.tar and node-agent.oci.tar", set)
+                    .isTrue();
+            assertThat(System.getProperty("user.name"))
+                    .as("MITHRIL_IMAGE_DIR is set: the images are started, which needs root")
+                    .isEqualTo("root");
         }
         operator = unpack(dir.resolve("operator.oci.tar"), tmp.resolve("operator"));
         agent = unpack(dir.resolve("node-agent.oci.tar"), tmp.resolve("node-agent"));
@@ -90,7 +104,12 @@ class ImagesE2E {
             p.waitFor(20, TimeUnit.SECONDS);
         }
         // the roots' absolute links would each get a warning from the temp folder's cleanup
-        exec(List.of("rm", "-rf", "--one-file-system", tmp.resolve("operator").toString(), tmp.resolve("node-agent").toString()));
+        exec(List.of(
+                "rm",
+                "-rf",
+                "--one-file-system",
+                tmp.resolve("operator").toString(),
+                tmp.resolve("node-agent").toString()));
     }
 
     // ------------------------------------------------------------------------------------ the agent
@@ -100,21 +119,32 @@ class ImagesE2E {
         assertThat(agent.user()).isEqualTo("0:0");
         Ran help = run(agent, "agent-help", List.of(), entrypoint(agent, "--help"));
         assertThat(help.exit()).as(help.output()).isZero();
-        assertThat(help.output()).contains("Picked up JDK_JAVA_OPTIONS: " + env(agent, "JDK_JAVA_OPTIONS"))
-                .contains("-XX:+UseSerialGC").contains("Usage: mithril-agent");
+        assertThat(help.output())
+                .contains("Picked up JDK_JAVA_OPTIONS: " + env(agent, "JDK_JAVA_OPTIONS"))
+                .contains("-XX:+UseSerialGC")
+                .contains("Usage: mithril-agent");
     }
 
     @Test
     void agent_storesAndVerifies_withItsNativeFileAccess() throws Exception {
         Files.createDirectories(agent.root().resolve("tmp/cli-store")); // the agent makes no root of its own
-        Ran put = run(agent, "agent-put", List.of(), entrypoint(agent, "--root", "/tmp/cli-store", "store", "put", "/usr/lib/os-release"));
+        Ran put = run(
+                agent,
+                "agent-put",
+                List.of(),
+                entrypoint(agent, "--root", "/tmp/cli-store", "store", "put", "/usr/lib/os-release"));
         assertThat(put.exit()).as(put.output()).isZero();
-        String address = put.output().lines().filter(l -> l.matches("[0-9a-f]{64}")).findFirst().orElseThrow(() -> new AssertionError(put.output()));
+        String address = put.output()
+                .lines()
+                .filter(l -> l.matches("[0-9a-f]{64}"))
+                .findFirst()
+                .orElseThrow(() -> new AssertionError(put.output()));
         Ran verify = run(agent, "agent-verify", List.of(), entrypoint(agent, "--root", "/tmp/cli-store", "verify"));
         assertThat(verify.exit()).as(verify.output()).isZero();
         // JNA unpacks its native part into java.io.tmpdir; without it the agent says so and falls back
         assertThat(put.output() + verify.output()).doesNotContain("native file access unavailable");
-        Ran get = run(agent, "agent-get", List.of(), entrypoint(agent, "--root", "/tmp/cli-store", "store", "get", address));
+        Ran get = run(
+                agent, "agent-get", List.of(), entrypoint(agent, "--root", "/tmp/cli-store", "store", "get", address));
         assertThat(get.exit()).isZero();
         assertThat(get.output()).contains(Files.readString(agent.root().resolve("usr/lib/os-release")));
     }
@@ -123,12 +153,19 @@ class ImagesE2E {
     void agent_servesStandalone_andAnswersFromHere() throws Exception {
         int port = Processes.freePort();
         Files.createDirectories(agent.root().resolve("tmp/store"));
-        Process p = start(agent, "agent-serve", List.of(),
-                entrypoint(agent, "--root", "/tmp/store", "--budget", "1GiB", "serve", "--listen", "127.0.0.1:" + port));
+        Process p = start(
+                agent,
+                "agent-serve",
+                List.of(),
+                entrypoint(
+                        agent, "--root", "/tmp/store", "--budget", "1GiB", "serve", "--listen", "127.0.0.1:" + port));
         Processes.awaitHttp("http://127.0.0.1:" + port + "/readyz", p, START);
         assertThat(get("http://127.0.0.1:" + port + "/healthz")).isEqualTo("ok\n");
-        assertThat(get("http://127.0.0.1:" + port + "/metrics")).contains("mithril_store_hard_limit_bytes " + (1L << 30));
-        assertThat(agent.root().resolve("tmp/store")).as("the store, made where --root says, inside the image's root").isDirectory();
+        assertThat(get("http://127.0.0.1:" + port + "/metrics"))
+                .contains("mithril_store_hard_limit_bytes " + (1L << 30));
+        assertThat(agent.root().resolve("tmp/store"))
+                .as("the store, made where --root says, inside the image's root")
+                .isDirectory();
     }
 
     /**
@@ -139,21 +176,33 @@ class ImagesE2E {
     @Test
     void agent_runsItsDefaultCommand_inKubernetesMode() throws Exception {
         assertThat(agent.cmd()).containsSubsequence("serve", "--kubernetes");
-        int port = Integer.parseInt(agent.cmd().get(agent.cmd().indexOf("--listen") + 1).replaceAll(".*:", ""));
+        int port = Integer.parseInt(
+                agent.cmd().get(agent.cmd().indexOf("--listen") + 1).replaceAll(".*:", ""));
         try (java.net.ServerSocket probe = new java.net.ServerSocket(port)) {
-            assertThat(probe.getLocalPort()).as("port %d free on this machine for the agent's default command", port).isEqualTo(port);
+            assertThat(probe.getLocalPort())
+                    .as("port %d free on this machine for the agent's default command", port)
+                    .isEqualTo(port);
         }
-        client.nodes().resource(new io.fabric8.kubernetes.api.model.NodeBuilder().withNewMetadata().withName("gpu-image")
-                .addToLabels("nvidia.com/gpu.compute.major", "9").addToLabels("nvidia.com/gpu.compute.minor", "0")
-                .addToLabels("nvidia.com/gpu.product", "NVIDIA-H100-80GB-HBM3").endMetadata().build()).createOr(r -> r.update());
-        Processes.writeKubeconfig(agent.root().resolve("tmp/kubeconfig"), client.getMasterUrl().toString());
+        client.nodes()
+                .resource(new io.fabric8.kubernetes.api.model.NodeBuilder()
+                        .withNewMetadata()
+                        .withName("gpu-image")
+                        .addToLabels("nvidia.com/gpu.compute.major", "9")
+                        .addToLabels("nvidia.com/gpu.compute.minor", "0")
+                        .addToLabels("nvidia.com/gpu.product", "NVIDIA-H100-80GB-HBM3")
+                        .endMetadata()
+                        .build())
+                .createOr(r -> r.update());
+        Processes.writeKubeconfig(
+                agent.root().resolve("tmp/kubeconfig"), client.getMasterUrl().toString());
         Files.createDirectories(agent.root().resolve("var/lib/mithril/store")); // the chart's hostPath
         Files.createDirectories(agent.root().resolve("var/lib/mithril/volumes"));
         List<String> argv = new ArrayList<>(agent.entrypoint());
         argv.addAll(agent.cmd());
         Process p = start(agent, "agent-default", List.of("KUBECONFIG=/tmp/kubeconfig", "NODE_NAME=gpu-image"), argv);
         Processes.awaitHttp("http://127.0.0.1:" + port + "/readyz", p, START);
-        assertThat(get("http://127.0.0.1:" + port + "/metrics")).contains("mithril_store_hard_limit_bytes " + (200L << 30));
+        assertThat(get("http://127.0.0.1:" + port + "/metrics"))
+                .contains("mithril_store_hard_limit_bytes " + (200L << 30));
     }
 
     // --------------------------------------------------------------------------------- the operator
@@ -163,7 +212,9 @@ class ImagesE2E {
         assertThat(operator.user()).matches("[1-9]\\d*:\\d+");
         Ran help = run(operator, "operator-help", List.of(), entrypoint(operator, "--help"));
         assertThat(help.exit()).as(help.output()).isZero();
-        assertThat(help.output()).contains("Picked up JDK_JAVA_OPTIONS: " + env(operator, "JDK_JAVA_OPTIONS")).contains("Usage: mithril-operator");
+        assertThat(help.output())
+                .contains("Picked up JDK_JAVA_OPTIONS: " + env(operator, "JDK_JAVA_OPTIONS"))
+                .contains("Usage: mithril-operator");
     }
 
     /**
@@ -174,11 +225,27 @@ class ImagesE2E {
     @Test
     void operator_admitsAPodOverHttps_andItsWaitStepRunsInTheOperatorImage() throws Exception {
         Processes.prepareApiServer(server, client);
-        Processes.writeKubeconfig(operator.root().resolve("tmp/kubeconfig"), client.getMasterUrl().toString());
+        Processes.writeKubeconfig(
+                operator.root().resolve("tmp/kubeconfig"), client.getMasterUrl().toString());
         int port = Processes.freePort();
-        Process p = start(operator, "operator-serve", List.of("KUBECONFIG=/tmp/kubeconfig"), entrypoint(operator, "--namespace", "mithril-system",
-                "--listen", "127.0.0.1:" + port, "--metrics-listen", "127.0.0.1:0", "--identity", "operator-image",
-                "--server-side-apply=false", "--wait-image", operator.name(), "--wait-run-as-user="));
+        Process p = start(
+                operator,
+                "operator-serve",
+                List.of("KUBECONFIG=/tmp/kubeconfig"),
+                entrypoint(
+                        operator,
+                        "--namespace",
+                        "mithril-system",
+                        "--listen",
+                        "127.0.0.1:" + port,
+                        "--metrics-listen",
+                        "127.0.0.1:0",
+                        "--identity",
+                        "operator-image",
+                        "--server-side-apply=false",
+                        "--wait-image",
+                        operator.name(),
+                        "--wait-run-as-user="));
         Processes.awaitHttp("https://127.0.0.1:" + port + "/healthz", p, START);
         Cluster cluster = new Cluster(client).attach(port);
         cluster.compileCache("team-a", "gpt", 2);
@@ -186,20 +253,28 @@ class ImagesE2E {
         pod.getSpec().setSecurityContext(null); // no user named: the wait step runs as the image's USER
 
         Pod admitted = cluster.admit(pod);
-        Container wait = admitted.getSpec().getInitContainers().stream().filter(c -> Injection.INIT_CONTAINER.equals(c.getName()))
-                .findFirst().orElseThrow(() -> new AssertionError("no wait step injected: " + admitted.getSpec()));
+        Container wait = admitted.getSpec().getInitContainers().stream()
+                .filter(c -> Injection.INIT_CONTAINER.equals(c.getName()))
+                .findFirst()
+                .orElseThrow(() -> new AssertionError("no wait step injected: " + admitted.getSpec()));
         assertThat(wait.getImage()).isEqualTo(operator.name());
-        assertThat(wait.getSecurityContext().getRunAsUser()).as("left to the image, as the chart's default asks").isNull();
-        assertThat(wait.getSecurityContext().getRunAsNonRoot()).as("which the image's numeric USER satisfies").isTrue();
+        assertThat(wait.getSecurityContext().getRunAsUser())
+                .as("left to the image, as the chart's default asks")
+                .isNull();
+        assertThat(wait.getSecurityContext().getRunAsNonRoot())
+                .as("which the image's numeric USER satisfies")
+                .isTrue();
         assertThat(wait.getCommand()).hasSize(3).startsWith("sh", "-c");
 
         Path view = operator.root().resolve("var/lib/mithril/view");
         Path cache = operator.root().resolve("var/cache/mithril");
         Files.createDirectories(view);
         Files.createDirectories(cache);
-        Files.setPosixFilePermissions(cache, PosixFilePermissions.fromString("rwxrwxrwx")); // as kubelet makes an emptyDir
+        Files.setPosixFilePermissions(
+                cache, PosixFilePermissions.fromString("rwxrwxrwx")); // as kubelet makes an emptyDir
         Files.writeString(view.resolve(Injection.MARKER), "");
-        List<String> podEnv = List.of(Injection.POD_UID_ENV + "=0b7c7a52-6b3c-4be1-9f40-5bb8f04a0e7d"); // from metadata.uid
+        List<String> podEnv =
+                List.of(Injection.POD_UID_ENV + "=0b7c7a52-6b3c-4be1-9f40-5bb8f04a0e7d"); // from metadata.uid
         Ran warm = run(operator, "wait-warm", podEnv, wait.getCommand());
         assertThat(warm.exit()).as(warm.output()).isZero();
         assertThat(warm.output()).contains("mithril: cache view ready after 0s");
@@ -209,7 +284,8 @@ class ImagesE2E {
         }
         assertThat(links).as("a link per framework folder").isNotEmpty().contains(cache.resolve("inductor"));
         for (Path l : links) {
-            assertThat(Files.readSymbolicLink(l)).isEqualTo(Path.of("/var/lib/mithril/view").resolve(l.getFileName()));
+            assertThat(Files.readSymbolicLink(l))
+                    .isEqualTo(Path.of("/var/lib/mithril/view").resolve(l.getFileName()));
         }
 
         Files.delete(view.resolve(Injection.MARKER));
@@ -220,7 +296,9 @@ class ImagesE2E {
         Ran cold = run(operator, "wait-cold", podEnv, wait.getCommand());
         assertThat(cold.exit()).as(cold.output()).isZero();
         assertThat(cold.output()).contains("mithril: no cache view after 2s; starting cold");
-        assertThat(Duration.ofNanos(System.nanoTime() - t0)).as("slept out the timeout").isGreaterThanOrEqualTo(Duration.ofSeconds(2));
+        assertThat(Duration.ofNanos(System.nanoTime() - t0))
+                .as("slept out the timeout")
+                .isGreaterThanOrEqualTo(Duration.ofSeconds(2));
         try (Stream<Path> s = Files.list(cache)) {
             assertThat(s.toList()).as("nothing linked without a view").isEmpty();
         }
@@ -233,7 +311,10 @@ class ImagesE2E {
         Path layout = Files.createDirectories(into.resolve("layout"));
         Path root = Files.createDirectories(into.resolve("root"));
         exec(List.of("tar", "-xf", archive.toString(), "-C", layout.toString()));
-        assertThat(JSON.readTree(layout.resolve("oci-layout").toFile()).path("imageLayoutVersion").asText()).isEqualTo("1.0.0");
+        assertThat(JSON.readTree(layout.resolve("oci-layout").toFile())
+                        .path("imageLayoutVersion")
+                        .asText())
+                .isEqualTo("1.0.0");
         JsonNode index = JSON.readTree(layout.resolve("index.json").toFile());
         assertThat(index.path("manifests")).as("one image in %s", archive).hasSize(1);
         JsonNode ref = index.path("manifests").get(0);
@@ -246,13 +327,21 @@ class ImagesE2E {
             assertThat(layer.path("mediaType").asText()).isEqualTo("application/vnd.oci.image.layer.v1.tar+gzip");
             Path gz = blob(layout, layer);
             try (InputStream in = new GZIPInputStream(Files.newInputStream(gz), 1 << 16)) {
-                assertThat("sha256:" + sha256(in)).as("diff_id of layer %d", i).isEqualTo(diffIds.get(i).asText());
+                assertThat("sha256:" + sha256(in))
+                        .as("diff_id of layer %d", i)
+                        .isEqualTo(diffIds.get(i).asText());
             }
             exec(List.of("tar", "-xzf", gz.toString(), "-C", root.toString(), "--numeric-owner"));
         }
         JsonNode c = config.path("config");
-        return new Image(ref.path("annotations").path("io.containerd.image.name").asText(), root, c.path("User").asText(),
-                strings(c.path("Env")), strings(c.path("Entrypoint")), strings(c.path("Cmd")), c.path("WorkingDir").asText("/"));
+        return new Image(
+                ref.path("annotations").path("io.containerd.image.name").asText(),
+                root,
+                c.path("User").asText(),
+                strings(c.path("Env")),
+                strings(c.path("Entrypoint")),
+                strings(c.path("Cmd")),
+                c.path("WorkingDir").asText("/"));
     }
 
     /** The blob a descriptor names, its size and digest checked. */
@@ -260,7 +349,9 @@ class ImagesE2E {
         String digest = descriptor.path("digest").asText();
         assertThat(digest).startsWith("sha256:");
         Path p = layout.resolve("blobs/sha256").resolve(digest.substring(7));
-        assertThat(Files.size(p)).as("size of %s", digest).isEqualTo(descriptor.path("size").asLong());
+        assertThat(Files.size(p))
+                .as("size of %s", digest)
+                .isEqualTo(descriptor.path("size").asLong());
         try (InputStream in = Files.newInputStream(p)) {
             assertThat("sha256:" + sha256(in)).as("digest of %s", p).isEqualTo(digest);
         }
@@ -283,7 +374,10 @@ class ImagesE2E {
     }
 
     static String env(Image image, String name) {
-        return image.env().stream().filter(e -> e.startsWith(name + "=")).map(e -> e.substring(name.length() + 1)).findFirst()
+        return image.env().stream()
+                .filter(e -> e.startsWith(name + "="))
+                .map(e -> e.substring(name.length() + 1))
+                .findFirst()
                 .orElseThrow(() -> new AssertionError(name + " not in the image's Env " + image.env()));
     }
 
@@ -292,10 +386,21 @@ class ImagesE2E {
      * own, so both go away with it; the image's env(1) sets the folder and the variables before exec.
      */
     static ProcessBuilder inImage(Image image, List<String> extraEnv, List<String> argv) {
-        List<String> cmd = new ArrayList<>(List.of("unshare", "--mount", "--pid", "--fork", "--kill-child", "--propagation", "private",
-                "--mount-proc=" + image.root().resolve("proc"), "sh", "-c",
+        List<String> cmd = new ArrayList<>(List.of(
+                "unshare",
+                "--mount",
+                "--pid",
+                "--fork",
+                "--kill-child",
+                "--propagation",
+                "private",
+                "--mount-proc=" + image.root().resolve("proc"),
+                "sh",
+                "-c",
                 "u=$1; w=$2; shift 2; mount --rbind /dev \"$0/dev\" && exec chroot --userspec=\"$u\" \"$0\" /usr/bin/env -i -C \"$w\" \"$@\"",
-                image.root().toString(), image.user().isEmpty() ? "0:0" : image.user(), image.workdir()));
+                image.root().toString(),
+                image.user().isEmpty() ? "0:0" : image.user(),
+                image.workdir()));
         cmd.addAll(image.env());
         cmd.addAll(extraEnv);
         cmd.addAll(argv);
@@ -324,7 +429,9 @@ class ImagesE2E {
 
     /** Starts argv in the image and leaves it running until the class ends. */
     Process start(Image image, String name, List<String> extraEnv, List<String> argv) throws IOException {
-        Process p = inImage(image, extraEnv, argv).redirectOutput(logs().resolve("image-" + name + ".log").toFile()).start();
+        Process p = inImage(image, extraEnv, argv)
+                .redirectOutput(logs().resolve("image-" + name + ".log").toFile())
+                .start();
         running.add(p);
         return p;
     }
@@ -340,8 +447,12 @@ class ImagesE2E {
     }
 
     static String get(String url) throws Exception {
-        HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(5)).build(),
-                HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> r = HttpClient.newHttpClient()
+                .send(
+                        HttpRequest.newBuilder(URI.create(url))
+                                .timeout(Duration.ofSeconds(5))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString());
         assertThat(r.statusCode()).as(url).isEqualTo(200);
         return r.body();
     }

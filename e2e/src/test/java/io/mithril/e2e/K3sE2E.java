@@ -80,7 +80,9 @@ class K3sE2E {
     @BeforeAll
     static void installMithril() throws Exception {
         System.out.println("K3sE2E: a Docker engine answered; building images and installing the chart into k3s");
-        assertThat(REPO.resolve("charts/mithril/Chart.yaml")).as("the Helm chart").exists();
+        assertThat(REPO.resolve("charts/mithril/Chart.yaml"))
+                .as("the Helm chart")
+                .exists();
 
         loadIntoK3s(build("operator", "mithril-operator", OPERATOR_IMAGE));
         loadIntoK3s(build("node-agent", "mithril-agent", AGENT_IMAGE));
@@ -88,29 +90,42 @@ class K3sE2E {
         loadIntoK3s(BUSYBOX);
 
         String kubeconfig = K3S.getKubeConfigYaml();
-        client = new KubernetesClientBuilder().withConfig(Config.fromKubeconfig(kubeconfig)).build();
-        await().atMost(Duration.ofMinutes(2)).until(() -> client.nodes().list().getItems().stream().anyMatch(Readiness::isNodeReady));
+        client = new KubernetesClientBuilder()
+                .withConfig(Config.fromKubeconfig(kubeconfig))
+                .build();
+        await().atMost(Duration.ofMinutes(2))
+                .until(() -> client.nodes().list().getItems().stream().anyMatch(Readiness::isNodeReady));
         nodeName = client.nodes().list().getItems().get(0).getMetadata().getName();
         fakeGpu(nodeName); // before the agent starts: it reads its node's labels once
 
         // ASSUMPTION: the chart's values as announced (operator.image.*, agent.image.*, agent.nodeBudget,
         // certManager.enabled); pullPolicy under each image. Without cert-manager the operator keeps its own CA.
-        new Helm(REPO.resolve("charts/mithril")).install()
-                .withName("mithril").withNamespace(NS).createNamespace()
+        new Helm(REPO.resolve("charts/mithril"))
+                .install()
+                .withName("mithril")
+                .withNamespace(NS)
+                .createNamespace()
                 .withKubeConfigContents(kubeconfig)
-                .set("operator.image.repository", OPERATOR_IMAGE).set("operator.image.tag", TAG)
+                .set("operator.image.repository", OPERATOR_IMAGE)
+                .set("operator.image.tag", TAG)
                 .set("operator.image.pullPolicy", "Never")
-                .set("agent.image.repository", AGENT_IMAGE).set("agent.image.tag", TAG)
+                .set("agent.image.repository", AGENT_IMAGE)
+                .set("agent.image.tag", TAG)
                 .set("agent.image.pullPolicy", "Never")
                 .set("agent.nodeBudget", "1Gi")
                 .set("certManager.enabled", "false")
-                .waitReady().withTimeout(300)
+                .waitReady()
+                .withTimeout(300)
                 .call();
 
         await().atMost(Duration.ofMinutes(3)).untilAsserted(() -> {
             List<Pod> pods = client.pods().inNamespace(NS).list().getItems().stream()
-                    .filter(p -> !"Succeeded".equals(p.getStatus().getPhase())).toList(); // hook Jobs, if any
-            assertThat(pods).as("operator and agent pods").hasSizeGreaterThanOrEqualTo(2).allMatch(Readiness::isPodReady);
+                    .filter(p -> !"Succeeded".equals(p.getStatus().getPhase()))
+                    .toList(); // hook Jobs, if any
+            assertThat(pods)
+                    .as("operator and agent pods")
+                    .hasSizeGreaterThanOrEqualTo(2)
+                    .allMatch(Readiness::isPodReady);
         });
         // The operator writes the webhook's caBundle after it starts; pods created before that are not injected.
         await().atMost(Duration.ofMinutes(2)).until(K3sE2E::webhookHasCaBundle);
@@ -123,8 +138,10 @@ class K3sE2E {
     static final class SkipNotice implements ExecutionCondition {
         @Override
         public ConditionEvaluationResult evaluateExecutionCondition(ExtensionContext context) {
-            if (context.getTestMethod().isEmpty() && !DockerClientFactory.instance().isDockerAvailable()) {
-                System.out.println("K3sE2E SKIPPED: no Docker engine here, so no images, no k3s, no chart; none of its tests ran.");
+            if (context.getTestMethod().isEmpty()
+                    && !DockerClientFactory.instance().isDockerAvailable()) {
+                System.out.println(
+                        "K3sE2E SKIPPED: no Docker engine here, so no images, no k3s, no chart; none of its tests ran.");
             }
             return ConditionEvaluationResult.enabled("a notice only");
         }
@@ -146,7 +163,10 @@ class K3sE2E {
         // The agent ingests when the pod ends; the operator reports it (resync 30 s, agent stats cached 15 s).
         await().atMost(Duration.ofMinutes(3)).untilAsserted(() -> {
             CompileCacheStatus s = status("team-a");
-            assertThat(s.getEntries()).as("entries ingested from train-1").isNotNull().isGreaterThanOrEqualTo(2L);
+            assertThat(s.getEntries())
+                    .as("entries ingested from train-1")
+                    .isNotNull()
+                    .isGreaterThanOrEqualTo(2L);
             assertThat(s.getNodes()).as("nodes holding entries").isNotNull().isGreaterThanOrEqualTo(1);
         });
 
@@ -164,13 +184,20 @@ class K3sE2E {
         createNamespaceWithCache("team-b");
         // ASSUMPTION: the operator is the chart's only Deployment whose name says so.
         Deployment operator = client.apps().deployments().inNamespace(NS).list().getItems().stream()
-                .filter(d -> d.getMetadata().getName().contains("operator")).findFirst().orElseThrow();
+                .filter(d -> d.getMetadata().getName().contains("operator"))
+                .findFirst()
+                .orElseThrow();
         String name = operator.getMetadata().getName();
         int replicas = Objects.requireNonNullElse(operator.getSpec().getReplicas(), 1);
         client.apps().deployments().inNamespace(NS).withName(name).scale(0);
         try {
-            await().atMost(Duration.ofMinutes(2)).until(() -> client.pods().inNamespace(NS)
-                    .withLabels(operator.getSpec().getSelector().getMatchLabels()).list().getItems().isEmpty());
+            await().atMost(Duration.ofMinutes(2))
+                    .until(() -> client.pods()
+                            .inNamespace(NS)
+                            .withLabels(operator.getSpec().getSelector().getMatchLabels())
+                            .list()
+                            .getItems()
+                            .isEmpty());
 
             // failurePolicy Ignore: the API server cannot reach the webhook and admits the pod unchanged.
             Pod pod = client.resource(workloadPod("team-b", "train-down")).create();
@@ -178,7 +205,12 @@ class K3sE2E {
             assertThat(awaitOutput(pod)).isEqualTo("MISS");
         } finally {
             client.apps().deployments().inNamespace(NS).withName(name).scale(replicas);
-            await().atMost(Duration.ofMinutes(2)).until(() -> client.apps().deployments().inNamespace(NS).withName(name).isReady());
+            await().atMost(Duration.ofMinutes(2))
+                    .until(() -> client.apps()
+                            .deployments()
+                            .inNamespace(NS)
+                            .withName(name)
+                            .isReady());
         }
     }
 
@@ -187,14 +219,28 @@ class K3sE2E {
     void baselineNamespace_guaranteedPod_isAdmitted_injectedWithoutHostPath_staysGuaranteed() throws Exception {
         createNamespaceWithCache("team-baseline", "baseline");
         Pod pod = workloadPod("team-baseline", "train-guaranteed");
-        pod.getSpec().getContainers().get(0).getResources().setLimits(java.util.Map.of("nvidia.com/gpu", new Quantity("1"),
-                "cpu", new Quantity("200m"), "memory", new Quantity("128Mi")));
+        pod.getSpec()
+                .getContainers()
+                .get(0)
+                .getResources()
+                .setLimits(java.util.Map.of(
+                        "nvidia.com/gpu",
+                        new Quantity("1"),
+                        "cpu",
+                        new Quantity("200m"),
+                        "memory",
+                        new Quantity("128Mi")));
         // the API server's Pod Security admission would reject a hostPath here: the webhook must not inject one
         assertThat(runInjectedPod(pod)).isEqualTo("MISS");
-        Pod admitted = client.pods().inNamespace("team-baseline").withName("train-guaranteed").get();
+        Pod admitted = client.pods()
+                .inNamespace("team-baseline")
+                .withName("train-guaranteed")
+                .get();
         assertThat(admitted.getMetadata().getAnnotations()).containsEntry("mithril.io/injected-volume", "EmptyDir");
         assertThat(admitted.getSpec().getVolumes()).noneMatch(v -> v.getHostPath() != null);
-        assertThat(admitted.getStatus().getQosClass()).as("kubelet's own verdict").isEqualTo("Guaranteed");
+        assertThat(admitted.getStatus().getQosClass())
+                .as("kubelet's own verdict")
+                .isEqualTo("Guaranteed");
     }
 
     /**
@@ -204,7 +250,9 @@ class K3sE2E {
      */
     static String build(String module, String finalName, String repository) {
         Path target = REPO.resolve(module).resolve("target");
-        assertThat(target.resolve(finalName + ".jar")).as("packaged jar (mvn -DskipTests package)").exists();
+        assertThat(target.resolve(finalName + ".jar"))
+                .as("packaged jar (mvn -DskipTests package)")
+                .exists();
         return new ImageFromDockerfile(repository + ":" + TAG, true)
                 .withFileFromPath("Dockerfile", REPO.resolve(module).resolve("Dockerfile"))
                 .withFileFromPath(module + "/target/" + finalName + ".jar", target.resolve(finalName + ".jar"))
@@ -217,15 +265,20 @@ class K3sE2E {
         Path tar = Files.createTempFile("mithril-image", ".tar");
         try {
             DockerImageName name = DockerImageName.parse(image);
-            try (InputStream in = DockerClientFactory.instance().client()
-                    .saveImageCmd(name.getUnversionedPart()).withTag(name.getVersionPart()).exec()) {
+            try (InputStream in = DockerClientFactory.instance()
+                    .client()
+                    .saveImageCmd(name.getUnversionedPart())
+                    .withTag(name.getVersionPart())
+                    .exec()) {
                 Files.copy(in, tar, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             }
             String inContainer = "/tmp/" + tar.getFileName();
             K3S.copyFileToContainer(MountableFile.forHostPath(tar), inContainer);
             // ASSUMPTION: the rancher/k3s image ships the k3s multi-call binary with its ctr (it does in v1.2x-v1.31).
             var r = K3S.execInContainer("k3s", "ctr", "-n", "k8s.io", "images", "import", inContainer);
-            assertThat(r.getExitCode()).as("ctr import %s: %s %s", image, r.getStdout(), r.getStderr()).isZero();
+            assertThat(r.getExitCode())
+                    .as("ctr import %s: %s %s", image, r.getStdout(), r.getStderr())
+                    .isZero();
             K3S.execInContainer("rm", "-f", inContainer);
         } finally {
             Files.deleteIfExists(tar);
@@ -238,24 +291,38 @@ class K3sE2E {
      * keeps and copies to allocatable, as Kubernetes documents for "advertising extended resources").
      */
     static void fakeGpu(String node) {
-        client.nodes().withName(node).edit(n -> new NodeBuilder(n).editMetadata()
-                .addToLabels("nvidia.com/gpu.present", "true")
-                .addToLabels("nvidia.com/gpu.compute.major", "9")
-                .addToLabels("nvidia.com/gpu.compute.minor", "0")
-                .addToLabels("nvidia.com/gpu.product", "NVIDIA-H100-80GB-HBM3")
-                .endMetadata().build());
-        client.nodes().withName(node).editStatus(n -> new NodeBuilder(n).editStatus()
-                .addToCapacity("nvidia.com/gpu", new Quantity("1"))
-                .addToAllocatable("nvidia.com/gpu", new Quantity("1"))
-                .endStatus().build());
-        await().atMost(Duration.ofSeconds(30)).until(() -> client.nodes().withName(node).get().getStatus().getAllocatable()
-                .containsKey("nvidia.com/gpu"));
+        client.nodes()
+                .withName(node)
+                .edit(n -> new NodeBuilder(n)
+                        .editMetadata()
+                        .addToLabels("nvidia.com/gpu.present", "true")
+                        .addToLabels("nvidia.com/gpu.compute.major", "9")
+                        .addToLabels("nvidia.com/gpu.compute.minor", "0")
+                        .addToLabels("nvidia.com/gpu.product", "NVIDIA-H100-80GB-HBM3")
+                        .endMetadata()
+                        .build());
+        client.nodes()
+                .withName(node)
+                .editStatus(n -> new NodeBuilder(n)
+                        .editStatus()
+                        .addToCapacity("nvidia.com/gpu", new Quantity("1"))
+                        .addToAllocatable("nvidia.com/gpu", new Quantity("1"))
+                        .endStatus()
+                        .build());
+        await().atMost(Duration.ofSeconds(30))
+                .until(() -> client.nodes()
+                        .withName(node)
+                        .get()
+                        .getStatus()
+                        .getAllocatable()
+                        .containsKey("nvidia.com/gpu"));
     }
 
     static boolean webhookHasCaBundle() {
         return client.admissionRegistration().v1().mutatingWebhookConfigurations().list().getItems().stream()
                 .flatMap(c -> c.getWebhooks().stream())
-                .filter(w -> w.getClientConfig().getService() != null && NS.equals(w.getClientConfig().getService().getNamespace()))
+                .filter(w -> w.getClientConfig().getService() != null
+                        && NS.equals(w.getClientConfig().getService().getNamespace()))
                 .map(MutatingWebhook::getClientConfig)
                 .anyMatch(c -> c.getCaBundle() != null && !c.getCaBundle().isEmpty());
     }
@@ -266,17 +333,30 @@ class K3sE2E {
 
     /** With {@code podSecurity}, the namespace enforces that Pod Security level. */
     static void createNamespaceWithCache(String namespace, String podSecurity) throws Exception {
-        var ns = new NamespaceBuilder().withNewMetadata().withName(namespace).endMetadata().build();
+        var ns = new NamespaceBuilder()
+                .withNewMetadata()
+                .withName(namespace)
+                .endMetadata()
+                .build();
         if (podSecurity != null) {
             ns.getMetadata().setLabels(java.util.Map.of("pod-security.kubernetes.io/enforce", podSecurity));
         }
         client.resource(ns).create();
-        String script = new String(Objects.requireNonNull(K3sE2E.class.getResourceAsStream("/k3s-workload.sh")).readAllBytes(),
+        String script = new String(
+                Objects.requireNonNull(K3sE2E.class.getResourceAsStream("/k3s-workload.sh"))
+                        .readAllBytes(),
                 StandardCharsets.UTF_8);
-        client.resource(new ConfigMapBuilder().withNewMetadata().withName("k3s-workload").withNamespace(namespace).endMetadata()
-                .addToData("workload.sh", script).build()).create();
+        client.resource(new ConfigMapBuilder()
+                        .withNewMetadata()
+                        .withName("k3s-workload")
+                        .withNamespace(namespace)
+                        .endMetadata()
+                        .addToData("workload.sh", script)
+                        .build())
+                .create();
         CompileCache cc = new CompileCache();
-        cc.setMetadata(new ObjectMetaBuilder().withName("gpt").withNamespace(namespace).build());
+        cc.setMetadata(
+                new ObjectMetaBuilder().withName("gpt").withNamespace(namespace).build());
         CompileCacheSpec spec = new CompileCacheSpec();
         spec.setBudget("100Mi");
         spec.setPublishTimeoutSeconds(60);
@@ -285,24 +365,52 @@ class K3sE2E {
     }
 
     static CompileCacheStatus status(String namespace) {
-        CompileCacheStatus s = client.resources(CompileCache.class).inNamespace(namespace).withName("gpt").get().getStatus();
+        CompileCacheStatus s = client.resources(CompileCache.class)
+                .inNamespace(namespace)
+                .withName("gpt")
+                .get()
+                .getStatus();
         assertThat(s).as("status of %s/gpt", namespace).isNotNull();
         return s;
     }
 
     /** A training pod as a user writes it: one GPU, annotated, non-root, running the workload script. */
     static Pod workloadPod(String namespace, String name) {
-        return new PodBuilder().withNewMetadata().withName(name).withNamespace(namespace)
-                .addToAnnotations("mithril.io/cache", "enabled").endMetadata()
-                .withNewSpec().withRestartPolicy("Never")
-                .withNewSecurityContext().withRunAsUser(1000L).withRunAsGroup(1000L).withRunAsNonRoot(true).endSecurityContext()
-                .addNewContainer().withName("train").withImage(BUSYBOX).withImagePullPolicy("IfNotPresent")
+        return new PodBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .withNamespace(namespace)
+                .addToAnnotations("mithril.io/cache", "enabled")
+                .endMetadata()
+                .withNewSpec()
+                .withRestartPolicy("Never")
+                .withNewSecurityContext()
+                .withRunAsUser(1000L)
+                .withRunAsGroup(1000L)
+                .withRunAsNonRoot(true)
+                .endSecurityContext()
+                .addNewContainer()
+                .withName("train")
+                .withImage(BUSYBOX)
+                .withImagePullPolicy("IfNotPresent")
                 .withCommand("sh", "/workload/workload.sh")
-                .withNewResources().addToLimits("nvidia.com/gpu", new Quantity("1")).endResources()
-                .addNewVolumeMount().withName("workload").withMountPath("/workload").withReadOnly(true).endVolumeMount()
+                .withNewResources()
+                .addToLimits("nvidia.com/gpu", new Quantity("1"))
+                .endResources()
+                .addNewVolumeMount()
+                .withName("workload")
+                .withMountPath("/workload")
+                .withReadOnly(true)
+                .endVolumeMount()
                 .endContainer()
-                .addNewVolume().withName("workload").withNewConfigMap().withName("k3s-workload").endConfigMap().endVolume()
-                .endSpec().build();
+                .addNewVolume()
+                .withName("workload")
+                .withNewConfigMap()
+                .withName("k3s-workload")
+                .endConfigMap()
+                .endVolume()
+                .endSpec()
+                .build();
     }
 
     /**
@@ -317,31 +425,40 @@ class K3sE2E {
         String namespace = template.getMetadata().getNamespace();
         String name = template.getMetadata().getName();
         Pod[] created = new Pod[1];
-        await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofSeconds(3)).until(() -> {
-            Pod p = client.resource(new PodBuilder(template).build()).create();
-            if (p.getMetadata().getAnnotations().containsKey("mithril.io/injected")) {
-                created[0] = p;
-                return true;
-            }
-            client.resource(p).withGracePeriod(0).delete();
-            client.resource(p).waitUntilCondition(Objects::isNull, 30, java.util.concurrent.TimeUnit.SECONDS);
-            return false;
-        });
+        await().atMost(Duration.ofMinutes(1))
+                .pollInterval(Duration.ofSeconds(3))
+                .until(() -> {
+                    Pod p = client.resource(new PodBuilder(template).build()).create();
+                    if (p.getMetadata().getAnnotations().containsKey("mithril.io/injected")) {
+                        created[0] = p;
+                        return true;
+                    }
+                    client.resource(p).withGracePeriod(0).delete();
+                    client.resource(p).waitUntilCondition(Objects::isNull, 30, java.util.concurrent.TimeUnit.SECONDS);
+                    return false;
+                });
         String out = awaitOutput(created[0]);
-        String init = client.pods().inNamespace(namespace).withName(name).inContainer("mithril-wait").getLog();
+        String init = client.pods()
+                .inNamespace(namespace)
+                .withName(name)
+                .inContainer("mithril-wait")
+                .getLog();
         assertThat(init).as("the wait step found the agent's view").contains("mithril: cache view ready");
         return out;
     }
 
     /** Waits for the pod to end and returns the workload's last line; a failed pod fails the test with its log. */
     static String awaitOutput(Pod pod) {
-        var resource = client.pods().inNamespace(pod.getMetadata().getNamespace()).withName(pod.getMetadata().getName());
+        var resource = client.pods()
+                .inNamespace(pod.getMetadata().getNamespace())
+                .withName(pod.getMetadata().getName());
         await().atMost(Duration.ofMinutes(4)).until(() -> {
             String phase = resource.get().getStatus().getPhase();
             return "Succeeded".equals(phase) || "Failed".equals(phase);
         });
         String log = resource.inContainer("train").getLog();
-        assertThat(resource.get().getStatus().getPhase()).as("pod %s; its log: %s", pod.getMetadata().getName(), log)
+        assertThat(resource.get().getStatus().getPhase())
+                .as("pod %s; its log: %s", pod.getMetadata().getName(), log)
                 .isEqualTo("Succeeded");
         String[] lines = log.strip().split("\n");
         return lines[lines.length - 1].strip();

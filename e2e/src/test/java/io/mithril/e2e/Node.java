@@ -28,23 +28,45 @@ final class Node implements AutoCloseable {
     KubeAgent agent;
     AgentMetrics metrics;
 
-    Node(KubernetesClient client, String name, Path hostRoot, String major, String minor, String product) throws Exception {
+    Node(KubernetesClient client, String name, Path hostRoot, String major, String minor, String product)
+            throws Exception {
         this.client = client;
         this.name = name;
         this.hostRoot = Files.createDirectories(hostRoot);
         this.kubelet = new FakeKubelet(hostRoot, name);
-        client.nodes().resource(new NodeBuilder().withNewMetadata().withName(name)
-                .withLabels(Map.of("nvidia.com/gpu.compute.major", major, "nvidia.com/gpu.compute.minor", minor,
-                        "nvidia.com/gpu.product", product)).endMetadata().build()).createOr(r -> r.update());
+        client.nodes()
+                .resource(new NodeBuilder()
+                        .withNewMetadata()
+                        .withName(name)
+                        .withLabels(Map.of(
+                                "nvidia.com/gpu.compute.major",
+                                major,
+                                "nvidia.com/gpu.compute.minor",
+                                minor,
+                                "nvidia.com/gpu.product",
+                                product))
+                        .endMetadata()
+                        .build())
+                .createOr(r -> r.update());
     }
 
     /** Starts this node's agent (as the DaemonSet would). */
     Node startAgent() throws Exception {
         store = NodeStore.open(Files.createDirectories(kubelet.host("/var/lib/mithril/store")), StoreConfig.defaults());
         metrics = new AgentMetrics();
-        agent = new KubeAgent(client, store, metrics, new KubeAgent.Config(name, kubelet.host("/var/lib/mithril/volumes"), null, null,
-                Duration.ofSeconds(1), IngestLimits.defaults(), false, // the mock API server has no spec.nodeName field selector
-                kubelet.host("/var/lib/kubelet/pods")));
+        agent = new KubeAgent(
+                client,
+                store,
+                metrics,
+                new KubeAgent.Config(
+                        name,
+                        kubelet.host("/var/lib/mithril/volumes"),
+                        null,
+                        null,
+                        Duration.ofSeconds(1),
+                        IngestLimits.defaults(),
+                        false, // the mock API server has no spec.nodeName field selector
+                        kubelet.host("/var/lib/kubelet/pods")));
         agent.start();
         return this;
     }

@@ -33,13 +33,15 @@ class NodePathE2E {
 
     @TempDir
     Path tmp;
+
     Cluster cluster;
     Node node;
     Cluster.Workload workload;
 
     @BeforeEach
     void setUp() throws Exception {
-        Assumptions.assumeTrue("root".equals(System.getProperty("user.name")),
+        Assumptions.assumeTrue(
+                "root".equals(System.getProperty("user.name")),
                 "needs root: the kubelet stand-in bind-mounts volumes and switches users");
         workload = Cluster.workload(tmp);
         cluster = new Cluster(client).startOperator();
@@ -55,7 +57,9 @@ class NodePathE2E {
             cluster.close();
         }
         client.pods().inAnyNamespace().delete();
-        client.resources(io.mithril.api.v1alpha1.CompileCache.class).inAnyNamespace().delete();
+        client.resources(io.mithril.api.v1alpha1.CompileCache.class)
+                .inAnyNamespace()
+                .delete();
     }
 
     /** Admission, binding, kubelet's run, then the pod ends; returns the workload's output. */
@@ -64,7 +68,10 @@ class NodePathE2E {
         assertThat(admitted.getMetadata().getAnnotations()).containsKey("mithril.io/injected");
         Pod bound = cluster.createAndBind(admitted, node.name);
         List<FakeKubelet.Exit> exits = node.kubelet.run(bound, Map.of("train", workload.command()), 120);
-        assertThat(exits).allSatisfy(e -> assertThat(e.code()).as("%s said: %s", e.container(), e.output()).isZero());
+        assertThat(exits)
+                .allSatisfy(e -> assertThat(e.code())
+                        .as("%s said: %s", e.container(), e.output())
+                        .isZero());
         assertThat(exits.get(0).output()).as("the wait step found the view").contains("mithril: cache view ready");
         String out = exits.get(exits.size() - 1).output().trim();
         cluster.finish(bound);
@@ -94,9 +101,13 @@ class NodePathE2E {
         int teamAEntries = node.store.entries(node.group("team-a", "gpt")).size();
         assertThat(teamAEntries).isPositive();
 
-        assertThat(runPod("team-b", "b-1", 1000)).as("team-b compiles for itself").startsWith("MISS");
+        assertThat(runPod("team-b", "b-1", 1000))
+                .as("team-b compiles for itself")
+                .startsWith("MISS");
         assertThat(node.metrics.groupCounts(node.group("team-b", "gpt")).hits()).isZero();
         assertThat(node.store.entries(node.group("team-a", "gpt"))).hasSize(teamAEntries);
-        assertThat(runPod("team-a", "a-2", 1000)).as("team-a still hits its own").startsWith("HIT");
+        assertThat(runPod("team-a", "a-2", 1000))
+                .as("team-a still hits its own")
+                .startsWith("HIT");
     }
 }

@@ -23,7 +23,8 @@ import java.util.regex.Pattern;
 final class PrinterColumns {
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Pattern FILTER = Pattern.compile("(\\.[\\w.]+)\\[\\?\\(@\\.(\\w+)==\"([^\"]*)\"\\)\\](\\.[\\w.]+)");
+    private static final Pattern FILTER =
+            Pattern.compile("(\\.[\\w.]+)\\[\\?\\(@\\.(\\w+)==\"([^\"]*)\"\\)\\](\\.[\\w.]+)");
 
     private final List<CustomResourceColumnDefinition> columns;
 
@@ -44,7 +45,8 @@ final class PrinterColumns {
             if (c.getPriority() == null || c.getPriority() == 0) {
                 String v = eval(root, c.getJsonPath());
                 if ("date".equals(c.getType()) && !v.isEmpty()) { // kubectl shows dates as an age
-                    v = java.time.Duration.between(java.time.Instant.parse(v), java.time.Instant.now()).toSeconds() + "s";
+                    v = java.time.Duration.between(java.time.Instant.parse(v), java.time.Instant.now())
+                                    .toSeconds() + "s";
                 }
                 out.put(c.getName().toUpperCase(java.util.Locale.ROOT), v);
             }

@@ -63,11 +63,16 @@ final class Processes implements AutoCloseable {
     }
 
     Process start(String name, List<String> command) throws IOException {
-        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(logs.resolve(name + ".log").toFile()));
+        ProcessBuilder pb = new ProcessBuilder(command)
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(
+                        logs.resolve(name + ".log").toFile()));
         pb.environment().put("KUBECONFIG", kubeconfig.toString());
         pb.environment().remove("KUBERNETES_SERVICE_HOST");
-        pb.environment().put("MITHRIL_JAVA_OPTS", "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Dorg.slf4j.simpleLogger.defaultLogLevel=info");
+        pb.environment()
+                .put(
+                        "MITHRIL_JAVA_OPTS",
+                        "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Dorg.slf4j.simpleLogger.defaultLogLevel=info");
         Process p = pb.start();
         all.add(p);
         return p;
@@ -79,32 +84,95 @@ final class Processes implements AutoCloseable {
      */
     static void prepareApiServer(KubernetesMockServer server, KubernetesClient client) {
         // JOSDK asks whether it may use Leases before electing; the mock server cannot answer that review
-        server.expect().post().withPath("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews")
-                .andReturn(201, new SelfSubjectRulesReviewBuilder().withNewMetadata().endMetadata().withNewSpec()
-                        .withNamespace("mithril-system").endSpec().withNewStatus().withIncomplete(false).addNewResourceRule()
-                        .withApiGroups("coordination.k8s.io").withResources("leases").withVerbs("*").endResourceRule().endStatus().build())
+        server.expect()
+                .post()
+                .withPath("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews")
+                .andReturn(
+                        201,
+                        new SelfSubjectRulesReviewBuilder()
+                                .withNewMetadata()
+                                .endMetadata()
+                                .withNewSpec()
+                                .withNamespace("mithril-system")
+                                .endSpec()
+                                .withNewStatus()
+                                .withIncomplete(false)
+                                .addNewResourceRule()
+                                .withApiGroups("coordination.k8s.io")
+                                .withResources("leases")
+                                .withVerbs("*")
+                                .endResourceRule()
+                                .endStatus()
+                                .build())
                 .always();
-        client.admissionRegistration().v1().mutatingWebhookConfigurations().resource(new MutatingWebhookConfigurationBuilder()
-                .withNewMetadata().withName("mithril").endMetadata()
-                .addNewWebhook().withName("pods.mithril.io").withNewClientConfig().withNewService().withName("mithril-webhook")
-                .withNamespace("mithril-system").withPath("/mutate-pods").endService().endClientConfig()
-                .withAdmissionReviewVersions("v1").withSideEffects("None").withFailurePolicy("Ignore").endWebhook().build()).create();
+        client.admissionRegistration()
+                .v1()
+                .mutatingWebhookConfigurations()
+                .resource(new MutatingWebhookConfigurationBuilder()
+                        .withNewMetadata()
+                        .withName("mithril")
+                        .endMetadata()
+                        .addNewWebhook()
+                        .withName("pods.mithril.io")
+                        .withNewClientConfig()
+                        .withNewService()
+                        .withName("mithril-webhook")
+                        .withNamespace("mithril-system")
+                        .withPath("/mutate-pods")
+                        .endService()
+                        .endClientConfig()
+                        .withAdmissionReviewVersions("v1")
+                        .withSideEffects("None")
+                        .withFailurePolicy("Ignore")
+                        .endWebhook()
+                        .build())
+                .create();
     }
 
     /** The operator, its webhook on {@code port}; leader election on, server-side apply off (the mock lacks it). */
     Process operator(int port) throws IOException {
-        return start("operator", List.of(REPO.resolve("bin/mithril-operator").toString(), "--namespace", "mithril-system",
-                "--listen", "127.0.0.1:" + port, "--metrics-listen", "127.0.0.1:0", "--identity", "operator-0", "--server-side-apply=false",
-                "--resync", "2", "--stats-ttl", "1"));
+        return start(
+                "operator",
+                List.of(
+                        REPO.resolve("bin/mithril-operator").toString(),
+                        "--namespace",
+                        "mithril-system",
+                        "--listen",
+                        "127.0.0.1:" + port,
+                        "--metrics-listen",
+                        "127.0.0.1:0",
+                        "--identity",
+                        "operator-0",
+                        "--server-side-apply=false",
+                        "--resync",
+                        "2",
+                        "--stats-ttl",
+                        "1"));
     }
 
     /** A node agent in Kubernetes mode for {@code node}, its store and views under the node's host folder. */
     Process agent(Node node, int port, String budget) throws IOException {
-        Files.createDirectories(node.kubelet.host("/var/lib/mithril/store")); // the chart's hostPath exists; the agent never invents a root
-        return start("agent-" + node.name, List.of(REPO.resolve("bin/mithril-agent").toString(),
-                "--root", node.kubelet.host("/var/lib/mithril/store").toString(), "--budget", budget,
-                "serve", "--kubernetes", "--node-field-selector=false", "--node-name", node.name, "--listen", "127.0.0.1:" + port,
-                "--volumes", node.kubelet.host("/var/lib/mithril/volumes").toString(), "--ingest-interval", "1s"));
+        Files.createDirectories(node.kubelet.host(
+                "/var/lib/mithril/store")); // the chart's hostPath exists; the agent never invents a root
+        return start(
+                "agent-" + node.name,
+                List.of(
+                        REPO.resolve("bin/mithril-agent").toString(),
+                        "--root",
+                        node.kubelet.host("/var/lib/mithril/store").toString(),
+                        "--budget",
+                        budget,
+                        "serve",
+                        "--kubernetes",
+                        "--node-field-selector=false",
+                        "--node-name",
+                        node.name,
+                        "--listen",
+                        "127.0.0.1:" + port,
+                        "--volumes",
+                        node.kubelet.host("/var/lib/mithril/volumes").toString(),
+                        "--ingest-interval",
+                        "1s"));
     }
 
     /** Waits until GET {@code url} answers 200. */
@@ -116,7 +184,8 @@ final class Processes implements AutoCloseable {
                 throw new IOException("process exited with " + p.exitValue() + " before " + url + " answered");
             }
             try {
-                java.net.HttpURLConnection c = (java.net.HttpURLConnection) URI.create(url).toURL().openConnection();
+                java.net.HttpURLConnection c =
+                        (java.net.HttpURLConnection) URI.create(url).toURL().openConnection();
                 if (c instanceof javax.net.ssl.HttpsURLConnection https) {
                     https.setSSLSocketFactory(any.getSocketFactory());
                     https.setHostnameVerifier((h, sess) -> true);
@@ -137,18 +206,23 @@ final class Processes implements AutoCloseable {
     /** Only for readiness polls of our own processes on loopback (the webhook's name is checked in {@link Cluster}). */
     private static javax.net.ssl.SSLContext insecure() throws Exception {
         javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
-        ctx.init(null, new javax.net.ssl.TrustManager[] {new javax.net.ssl.X509TrustManager() {
-            @Override
-            public void checkClientTrusted(java.security.cert.X509Certificate[] c, String a) {}
+        ctx.init(
+                null,
+                new javax.net.ssl.TrustManager[] {
+                    new javax.net.ssl.X509TrustManager() {
+                        @Override
+                        public void checkClientTrusted(java.security.cert.X509Certificate[] c, String a) {}
 
-            @Override
-            public void checkServerTrusted(java.security.cert.X509Certificate[] c, String a) {}
+                        @Override
+                        public void checkServerTrusted(java.security.cert.X509Certificate[] c, String a) {}
 
-            @Override
-            public java.security.cert.X509Certificate[] getAcceptedIssuers() {
-                return new java.security.cert.X509Certificate[0];
-            }
-        }}, null);
+                        @Override
+                        public java.security.cert.X509Certificate[] getAcceptedIssuers() {
+                            return new java.security.cert.X509Certificate[0];
+                        }
+                    }
+                },
+                null);
         return ctx;
     }
 

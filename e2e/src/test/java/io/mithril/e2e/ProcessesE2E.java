@@ -51,6 +51,7 @@ class ProcessesE2E {
 
     @TempDir
     static Path tmp;
+
     Processes procs;
     Cluster cluster;
     Cluster.Workload workload;
@@ -65,10 +66,13 @@ class ProcessesE2E {
 
     @BeforeAll
     void start() throws Exception {
-        Assumptions.assumeTrue("root".equals(System.getProperty("user.name")),
+        Assumptions.assumeTrue(
+                "root".equals(System.getProperty("user.name")),
                 "needs root: the kubelet stand-in bind-mounts volumes and switches users");
-        Assumptions.assumeTrue(Files.isRegularFile(Processes.REPO.resolve("operator/target/mithril-operator.jar"))
-                && Files.isRegularFile(Processes.REPO.resolve("node-agent/target/mithril-agent.jar")), "needs the packaged jars (mvn package)");
+        Assumptions.assumeTrue(
+                Files.isRegularFile(Processes.REPO.resolve("operator/target/mithril-operator.jar"))
+                        && Files.isRegularFile(Processes.REPO.resolve("node-agent/target/mithril-agent.jar")),
+                "needs the packaged jars (mvn package)");
         Processes.prepareApiServer(server, client);
         workload = Cluster.workload(tmp);
         procs = new Processes(tmp, client.getMasterUrl().toString());
@@ -85,7 +89,10 @@ class ProcessesE2E {
         for (String ns : List.of("team-a", "team-t", "team-k")) {
             cluster.compileCache(ns, "gpt", 30);
         }
-        CompileCache tiny = client.resources(CompileCache.class).inNamespace("team-t").withName("gpt").get();
+        CompileCache tiny = client.resources(CompileCache.class)
+                .inNamespace("team-t")
+                .withName("gpt")
+                .get();
         tiny.getSpec().setBudget("8Mi"); // the fixture is 14.8 MB: it never fits
         client.resource(tiny).update();
     }
@@ -94,12 +101,34 @@ class ProcessesE2E {
         Process p = procs.agent(node, port, "1Gi");
         Processes.awaitHttp("http://127.0.0.1:" + port + "/readyz", p, Duration.ofSeconds(90));
         // what the DaemonSet controller and kubelet would report: the agent's pod, Ready, with its port
-        client.pods().inNamespace("mithril-system").resource(new PodBuilder().withNewMetadata().withName("agent-" + node.name)
-                .withNamespace("mithril-system").addToLabels("app.kubernetes.io/component", "node-agent").endMetadata()
-                .withNewSpec().withNodeName(node.name).addNewContainer().withName("agent").withImage("mithril-node-agent")
-                .addNewPort().withName("http").withContainerPort(port).endPort().endContainer().endSpec()
-                .withNewStatus().withPodIP("127.0.0.1").addNewCondition().withType("Ready").withStatus("True").endCondition().endStatus()
-                .build()).createOr(r -> r.update());
+        client.pods()
+                .inNamespace("mithril-system")
+                .resource(new PodBuilder()
+                        .withNewMetadata()
+                        .withName("agent-" + node.name)
+                        .withNamespace("mithril-system")
+                        .addToLabels("app.kubernetes.io/component", "node-agent")
+                        .endMetadata()
+                        .withNewSpec()
+                        .withNodeName(node.name)
+                        .addNewContainer()
+                        .withName("agent")
+                        .withImage("mithril-node-agent")
+                        .addNewPort()
+                        .withName("http")
+                        .withContainerPort(port)
+                        .endPort()
+                        .endContainer()
+                        .endSpec()
+                        .withNewStatus()
+                        .withPodIP("127.0.0.1")
+                        .addNewCondition()
+                        .withType("Ready")
+                        .withStatus("True")
+                        .endCondition()
+                        .endStatus()
+                        .build())
+                .createOr(r -> r.update());
         return p;
     }
 
@@ -112,8 +141,12 @@ class ProcessesE2E {
 
     /** The agent's per-group report for a namespace's cache, from its /v1/stats. */
     JsonNode group(int port, String namespace) throws Exception {
-        String body = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/stats")).build(),
-                HttpResponse.BodyHandlers.ofString()).body();
+        String body = HttpClient.newHttpClient()
+                .send(
+                        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/stats"))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString())
+                .body();
         for (JsonNode g : JSON.readTree(body).path("groups")) {
             if (namespace.equals(g.path("namespace").asText())) {
                 return g;
@@ -130,9 +163,13 @@ class ProcessesE2E {
     }
 
     Ran run(Node node, String namespace, List<String> command) throws Exception {
-        Pod bound = cluster.createAndBind(cluster.admitOrIgnore(Cluster.gpuPod(namespace, "train-" + (++pods), 1000)), node.name);
+        Pod bound = cluster.createAndBind(
+                cluster.admitOrIgnore(Cluster.gpuPod(namespace, "train-" + (++pods), 1000)), node.name);
         List<FakeKubelet.Exit> exits = node.kubelet.run(bound, Map.of("train", command), 180);
-        assertThat(exits).allSatisfy(e -> assertThat(e.code()).as("%s said: %s", e.container(), e.output()).isZero());
+        assertThat(exits)
+                .allSatisfy(e -> assertThat(e.code())
+                        .as("%s said: %s", e.container(), e.output())
+                        .isZero());
         return new Ran(bound, exits);
     }
 
@@ -163,7 +200,9 @@ class ProcessesE2E {
     @Test
     @Order(2)
     void aNodeOfAnotherDeviceClass_doesNotShare() throws Exception {
-        assertThat(runToEnd(b, "team-a")).as("gpu-b is sm_80: it compiles its own").startsWith("MISS");
+        assertThat(runToEnd(b, "team-a"))
+                .as("gpu-b is sm_80: it compiles its own")
+                .startsWith("MISS");
         assertThat(group(portB, "team-a").path("device").asText()).isEqualTo("cuda-8.0");
         assertThat(group(portB, "team-a").path("product").asText()).isEqualTo("nvidia-a100-sxm4-80gb");
         assertThat(runToEnd(b, "team-a")).startsWith("HIT");
@@ -174,17 +213,25 @@ class ProcessesE2E {
     void tinyBudget_evictsWhilePodsComeAndGo_andTheStoreStaysClean() throws Exception {
         for (int i = 0; i < 3; i++) {
             assertThat(runToEnd(a, "team-t")).as("never all of it fits in 8Mi").startsWith("MISS");
-            await().atMost(Duration.ofSeconds(30)).until(() -> group(portA, "team-t") != null
-                    && group(portA, "team-t").path("bytes").asLong() <= 8L << 20);
+            await().atMost(Duration.ofSeconds(30))
+                    .until(() -> group(portA, "team-t") != null
+                            && group(portA, "team-t").path("bytes").asLong() <= 8L << 20);
         }
         assertThat(group(portA, "team-t").path("entries").asLong()).isPositive();
-        assertThat(group(portA, "team-a").path("hits").asLong()).as("the other cache on the node is untouched").isEqualTo(24);
+        assertThat(group(portA, "team-a").path("hits").asLong())
+                .as("the other cache on the node is untouched")
+                .isEqualTo(24);
         assertThat(verify(a)).contains("0 corrupt");
     }
 
     String verify(Node node) throws Exception {
-        Process p = new ProcessBuilder(Processes.REPO.resolve("bin/mithril-agent").toString(), "--root",
-                node.kubelet.host("/var/lib/mithril/store").toString(), "verify").redirectErrorStream(true).start();
+        Process p = new ProcessBuilder(
+                        Processes.REPO.resolve("bin/mithril-agent").toString(),
+                        "--root",
+                        node.kubelet.host("/var/lib/mithril/store").toString(),
+                        "verify")
+                .redirectErrorStream(true)
+                .start();
         String out = new String(p.getInputStream().readAllBytes());
         assertThat(p.waitFor()).as(out).isZero();
         return out;
@@ -202,14 +249,17 @@ class ProcessesE2E {
                 throw new IllegalStateException(e);
             }
         });
-        await().atMost(Duration.ofSeconds(60)).until(() -> group(portA, "team-k") != null
-                && group(portA, "team-k").path("entries").asLong() > 0); // part of it ingested already
+        await().atMost(Duration.ofSeconds(60))
+                .until(() -> group(portA, "team-k") != null
+                        && group(portA, "team-k").path("entries").asLong() > 0); // part of it ingested already
         Processes.kill(agentA); // SIGKILL, in the middle
         agentA = startAgent(a, portA);
         Ran r = ran.get();
         assertThat(r.workloadOutput()).startsWith("MISS");
         end(a, r.pod());
-        assertThat(runToEnd(a, "team-k")).as("everything the first pod compiled survived").isEqualTo("HIT " + workload.warmReads());
+        assertThat(runToEnd(a, "team-k"))
+                .as("everything the first pod compiled survived")
+                .isEqualTo("HIT " + workload.warmReads());
         assertThat(verify(a)).contains("0 corrupt");
     }
 
@@ -218,21 +268,34 @@ class ProcessesE2E {
     void kubectlGetCompilecaches_showsTheFigures() throws Exception {
         PrinterColumns columns = new PrinterColumns(Processes.REPO.resolve("crds/compilecaches.mithril.io-v1.yml"));
         await().atMost(Duration.ofSeconds(60)).until(() -> {
-            CompileCache cc = client.resources(CompileCache.class).inNamespace("team-a").withName("gpt").get();
-            return cc.getStatus() != null && cc.getStatus().getNodes() != null && cc.getStatus().getNodes() == 2;
+            CompileCache cc = client.resources(CompileCache.class)
+                    .inNamespace("team-a")
+                    .withName("gpt")
+                    .get();
+            return cc.getStatus() != null
+                    && cc.getStatus().getNodes() != null
+                    && cc.getStatus().getNodes() == 2;
         });
         List<Map<String, String>> rows = new ArrayList<>();
         for (String ns : List.of("team-a", "team-t", "team-k")) {
-            rows.add(columns.row(client.resources(CompileCache.class).inNamespace(ns).withName("gpt").get()));
+            rows.add(columns.row(client.resources(CompileCache.class)
+                    .inNamespace(ns)
+                    .withName("gpt")
+                    .get()));
         }
         String table = PrinterColumns.table(rows);
         System.out.println("kubectl get compilecaches -A (from the CRD's printer columns):\n" + table);
         Map<String, String> teamA = rows.get(0);
-        assertThat(teamA).containsEntry("READY", "True").containsEntry("NODES", "2").containsEntry("BUDGET", "1Gi");
+        assertThat(teamA)
+                .containsEntry("READY", "True")
+                .containsEntry("NODES", "2")
+                .containsEntry("BUDGET", "1Gi");
         assertThat(teamA.get("USED")).endsWith("Mi");
         assertThat(teamA.get("HIT RATIO")).matches("\\d+%");
         assertThat(rows.get(1)).containsEntry("BUDGET", "8Mi");
-        assertThat(rows.get(1).get("HIT RATIO")).as("counts survive the agent's restart in the test before").isEqualTo("0%");
+        assertThat(rows.get(1).get("HIT RATIO"))
+                .as("counts survive the agent's restart in the test before")
+                .isEqualTo("0%");
     }
 
     @Test

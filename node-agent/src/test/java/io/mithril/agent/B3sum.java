@@ -11,10 +11,14 @@ public final class B3sum {
     private B3sum() {}
 
     public static String of(Path f) throws Exception {
-        Process p = new ProcessBuilder("b3sum", "--no-names", f.toString()).redirectErrorStream(true).start();
+        Process p = new ProcessBuilder("b3sum", "--no-names", f.toString())
+                .redirectErrorStream(true)
+                .start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
         assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
-        assertThat(p.exitValue()).as("b3sum (Debian package b3sum) must be installed: %s", out).isZero();
+        assertThat(p.exitValue())
+                .as("b3sum (Debian package b3sum) must be installed: %s", out)
+                .isZero();
         return out;
     }
 }

@@ -42,7 +42,8 @@ public final class BadRemotes {
     public static int throttling(AtomicInteger requests, List<AutoCloseable> open) throws IOException {
         HttpServer h = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
         byte[] body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code>"
-                + "<Message>Please reduce your request rate.</Message></Error>").getBytes(StandardCharsets.UTF_8);
+                        + "<Message>Please reduce your request rate.</Message></Error>")
+                .getBytes(StandardCharsets.UTF_8);
         h.createContext("/", x -> {
             requests.incrementAndGet();
             x.getRequestBody().readAllBytes();

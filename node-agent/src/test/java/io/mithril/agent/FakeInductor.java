@@ -53,7 +53,8 @@ public final class FakeInductor {
             public FileVisitResult visitFile(Path f, BasicFileAttributes a) throws IOException {
                 Path dest = ind.resolve(srcInd.relativize(f).toString());
                 Files.createDirectories(dest.getParent());
-                Path tmp = dest.getParent().resolve("." + pid + "." + Thread.currentThread().getId() + ".tmp");
+                Path tmp = dest.getParent()
+                        .resolve("." + pid + "." + Thread.currentThread().getId() + ".tmp");
                 Files.copy(f, tmp, StandardCopyOption.REPLACE_EXISTING);
                 Files.move(tmp, dest, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
                 n[0]++;
@@ -67,7 +68,8 @@ public final class FakeInductor {
                 if (Files.exists(dest)) {
                     continue;
                 }
-                Path tmp = tri.resolve("tmp.pid_" + pid + "_" + key.getFileName().toString().substring(0, 8));
+                Path tmp = tri.resolve(
+                        "tmp.pid_" + pid + "_" + key.getFileName().toString().substring(0, 8));
                 Files.createDirectories(tmp);
                 try (var files = Files.list(key)) {
                     for (Path f : (Iterable<Path>) files::iterator) {

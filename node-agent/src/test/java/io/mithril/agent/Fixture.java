@@ -23,7 +23,8 @@ public final class Fixture {
             d = Path.of("..", "..", "shared", "fixtures", "torch211-h100-gpt12l");
         }
         if (!Files.isDirectory(d)) {
-            throw new IllegalStateException("fixture not found; expected ../shared beside the checkout: " + d.toAbsolutePath());
+            throw new IllegalStateException(
+                    "fixture not found; expected ../shared beside the checkout: " + d.toAbsolutePath());
         }
         return d;
     }
@@ -31,8 +32,14 @@ public final class Fixture {
     /** Extracts the cache tree; returns the folder holding {@code inductor/} and {@code triton/}. */
     public static Path extract(Path into) throws IOException, InterruptedException {
         Files.createDirectories(into);
-        Process p = new ProcessBuilder("tar", "-xzf", dir().resolve("inductor-triton-cache.tar.gz").toString(), "-C", into.toString())
-                .redirectErrorStream(true).start();
+        Process p = new ProcessBuilder(
+                        "tar",
+                        "-xzf",
+                        dir().resolve("inductor-triton-cache.tar.gz").toString(),
+                        "-C",
+                        into.toString())
+                .redirectErrorStream(true)
+                .start();
         String out = new String(p.getInputStream().readAllBytes());
         if (!p.waitFor(120, TimeUnit.SECONDS) || p.exitValue() != 0) {
             throw new IOException("tar failed: " + out);
@@ -42,7 +49,8 @@ public final class Fixture {
 
     /** Relative paths of every file of the fixture tree, from its manifest. */
     public static List<String> manifestPaths() throws IOException {
-        Matcher m = Pattern.compile("\"path\":\\s*\"([^\"]+)\"").matcher(Files.readString(dir().resolve("manifest.json")));
+        Matcher m =
+                Pattern.compile("\"path\":\\s*\"([^\"]+)\"").matcher(Files.readString(dir().resolve("manifest.json")));
         List<String> out = new ArrayList<>();
         while (m.find()) {
             out.add(m.group(1));
@@ -65,7 +73,12 @@ public final class Fixture {
     public static byte[] tritonGroup(String... children) {
         StringBuilder b = new StringBuilder("{\"child_paths\": {");
         for (int i = 0; i < children.length; i++) {
-            b.append(i > 0 ? ", " : "").append('"').append(children[i]).append("\": \"/v/triton/KEY/").append(children[i]).append('"');
+            b.append(i > 0 ? ", " : "")
+                    .append('"')
+                    .append(children[i])
+                    .append("\": \"/v/triton/KEY/")
+                    .append(children[i])
+                    .append('"');
         }
         return b.append("}}").toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
     }

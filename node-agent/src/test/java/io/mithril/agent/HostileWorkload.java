@@ -22,12 +22,14 @@ public final class HostileWorkload {
         Files.createSymbolicLink(tri.resolve("ETCLINK"), Path.of("/etc"));
         new ProcessBuilder("mkfifo", ab.resolve("cfifo.py").toString()).start().waitFor();
         ServerSocketChannel sock = ServerSocketChannel.open(java.net.StandardProtocolFamily.UNIX);
-        Path shortDir = Files.createTempDirectory(ab, "s"); // socket paths are limited to 108 bytes: bind short, then rename
+        Path shortDir =
+                Files.createTempDirectory(ab, "s"); // socket paths are limited to 108 bytes: bind short, then rename
         Path shortSock = Path.of("/tmp").resolve("ms" + ProcessHandle.current().pid());
         sock.bind(UnixDomainSocketAddress.of(shortSock));
         Files.move(shortSock, ab.resolve("csock.py"));
         Files.delete(shortDir);
-        try (RandomAccessFile f = new RandomAccessFile(Files.createDirectories(ind.resolve("sp")).resolve("csparse.py").toFile(), "rw")) {
+        try (RandomAccessFile f = new RandomAccessFile(
+                Files.createDirectories(ind.resolve("sp")).resolve("csparse.py").toFile(), "rw")) {
             f.setLength(2L << 30);
         }
         Path tiny = Files.createDirectories(ind.resolve("ti"));
@@ -38,7 +40,8 @@ public final class HostileWorkload {
         Files.writeString(Files.createDirectories(ind.resolve("ok")).resolve("chonest.py"), "def kernel(): pass\n");
         Path grow = Files.createDirectories(ind.resolve("gr")).resolve("cgrow.py");
         Process writer = new ProcessBuilder("sh", "-c", "while true; do echo growing >> '" + grow + "'; done")
-                .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                .start();
         Thread.sleep(200);
         System.out.println("WRITER " + writer.pid());
         System.out.flush();

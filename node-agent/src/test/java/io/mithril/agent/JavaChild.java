@@ -10,14 +10,21 @@ public final class JavaChild {
     private JavaChild() {}
 
     public static ProcessBuilder builder(Class<?> main, String... args) {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
-                "-cp", System.getProperty("java.class.path"), main.getName()));
+        List<String> cmd = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-XX:+UseSerialGC",
+                "-XX:TieredStopAtLevel=1",
+                "-Xshare:auto",
+                "-cp",
+                System.getProperty("java.class.path"),
+                main.getName()));
         cmd.addAll(List.of(args));
         return new ProcessBuilder(cmd);
     }
 
     public static Process start(Class<?> main, String... args) throws IOException {
-        return builder(main, args).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        return builder(main, args)
+                .redirectError(ProcessBuilder.Redirect.INHERIT)
+                .start();
     }
 }

@@ -62,27 +62,43 @@ public final class S3ProxyServer implements AutoCloseable {
             return;
         }
         Path props = dir.resolve("s3proxy.properties");
-        Files.writeString(props, String.join("\n",
-                "s3proxy.endpoint=http://127.0.0.1:" + port,
-                "s3proxy.authorization=aws-v2-or-v4",
-                "s3proxy.identity=" + ACCESS_KEY,
-                "s3proxy.credential=" + SECRET_KEY,
-                "jclouds.provider=filesystem",
-                "jclouds.filesystem.basedir=" + data,
-                ""));
+        Files.writeString(
+                props,
+                String.join(
+                        "\n",
+                        "s3proxy.endpoint=http://127.0.0.1:" + port,
+                        "s3proxy.authorization=aws-v2-or-v4",
+                        "s3proxy.identity=" + ACCESS_KEY,
+                        "s3proxy.credential=" + SECRET_KEY,
+                        "jclouds.provider=filesystem",
+                        "jclouds.filesystem.basedir=" + data,
+                        ""));
         Path logback = dir.resolve("logback.xml");
-        Files.writeString(logback, "<configuration><appender name=\"F\" class=\"ch.qos.logback.core.FileAppender\"><file>"
-                + dir.resolve("s3proxy.log") + "</file><encoder><pattern>%d %level %logger{20} %msg%n</pattern></encoder>"
-                + "</appender><root level=\"WARN\"><appender-ref ref=\"F\"/></root></configuration>\n");
-        process = new ProcessBuilder(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx256m",
-                "-Dlogback.configurationFile=" + logback,
-                "-cp", classpath(), "org.gaul.s3proxy.Main", "--properties", props.toString()))
-                .redirectErrorStream(true).redirectOutput(dir.resolve("s3proxy.out").toFile()).start();
+        Files.writeString(
+                logback,
+                "<configuration><appender name=\"F\" class=\"ch.qos.logback.core.FileAppender\"><file>"
+                        + dir.resolve("s3proxy.log")
+                        + "</file><encoder><pattern>%d %level %logger{20} %msg%n</pattern></encoder>"
+                        + "</appender><root level=\"WARN\"><appender-ref ref=\"F\"/></root></configuration>\n");
+        process = new ProcessBuilder(List.of(
+                        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                        "-XX:+UseSerialGC",
+                        "-XX:TieredStopAtLevel=1",
+                        "-Xmx256m",
+                        "-Dlogback.configurationFile=" + logback,
+                        "-cp",
+                        classpath(),
+                        "org.gaul.s3proxy.Main",
+                        "--properties",
+                        props.toString()))
+                .redirectErrorStream(true)
+                .redirectOutput(dir.resolve("s3proxy.out").toFile())
+                .start();
         long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (true) {
             if (!process.isAlive()) {
-                throw new IllegalStateException("S3Proxy exited at start: " + Files.readString(dir.resolve("s3proxy.out")));
+                throw new IllegalStateException(
+                        "S3Proxy exited at start: " + Files.readString(dir.resolve("s3proxy.out")));
             }
             try (Socket probe = new Socket()) {
                 probe.connect(new InetSocketAddress("127.0.0.1", port), 200);
@@ -137,7 +153,8 @@ public final class S3ProxyServer implements AutoCloseable {
                 .endpointOverride(endpoint())
                 .forcePathStyle(true)
                 .region(Region.of(REGION))
-                .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(ACCESS_KEY, SECRET_KEY)))
+                .credentialsProvider(
+                        StaticCredentialsProvider.create(AwsBasicCredentials.create(ACCESS_KEY, SECRET_KEY)))
                 .httpClientBuilder(UrlConnectionHttpClient.builder().connectionTimeout(Duration.ofSeconds(2)))
                 .build();
     }
@@ -149,10 +166,14 @@ public final class S3ProxyServer implements AutoCloseable {
 
     private static String classpath() throws IOException {
         String file = System.getProperty("mithril.s3proxy.classpath");
-        Path p = file != null ? Path.of(file)
-                : Path.of(System.getProperty("user.dir")).getParent().resolve("s3proxy-harness/target/s3proxy.classpath");
+        Path p = file != null
+                ? Path.of(file)
+                : Path.of(System.getProperty("user.dir"))
+                        .getParent()
+                        .resolve("s3proxy-harness/target/s3proxy.classpath");
         if (!Files.isRegularFile(p)) {
-            throw new IllegalStateException("no S3Proxy classpath at " + p + ": build the s3proxy-harness module first");
+            throw new IllegalStateException(
+                    "no S3Proxy classpath at " + p + ": build the s3proxy-harness module first");
         }
         return Files.readString(p).trim();
     }

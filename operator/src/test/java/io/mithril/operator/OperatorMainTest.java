@@ -26,8 +26,18 @@ class OperatorMainTest {
 
     @Test
     void switches_turnOffWhenSaidSo_andSettingsReachTheirParts() {
-        OperatorMain.Settings s = parse("--leader-election=false", "--server-side-apply", "false", "--host-path", "/data/mithril/volumes",
-                "--wait-image", "registry.local/busybox:1.36", "--agent-selector", "app=agent", "--stats-ttl", "5");
+        OperatorMain.Settings s = parse(
+                "--leader-election=false",
+                "--server-side-apply",
+                "false",
+                "--host-path",
+                "/data/mithril/volumes",
+                "--wait-image",
+                "registry.local/busybox:1.36",
+                "--agent-selector",
+                "app=agent",
+                "--stats-ttl",
+                "5");
         assertThat(s.lease()).isNull();
         assertThat(s.serverSideApply()).isFalse();
         assertThat(s.injection().hostPath()).isEqualTo("/data/mithril/volumes");
@@ -38,8 +48,13 @@ class OperatorMainTest {
 
     @Test
     void waitStepAndPodSecurityFlags_reachTheInjection_emptyUidMeansTheImagesOwn() {
-        OperatorMain.Settings s = parse("--wait-requests=cpu=20m,memory=8Mi", "--wait-limits=cpu=200m,memory=64Mi", "--wait-run-as-user=",
-                "--wait-pull-secrets=mirror, other", "--pod-security-default=baseline", "--pod-security-fallback=Skip",
+        OperatorMain.Settings s = parse(
+                "--wait-requests=cpu=20m,memory=8Mi",
+                "--wait-limits=cpu=200m,memory=64Mi",
+                "--wait-run-as-user=",
+                "--wait-pull-secrets=mirror, other",
+                "--pod-security-default=baseline",
+                "--pod-security-fallback=Skip",
                 "--empty-dir-size-limit=30Gi");
         var w = s.injection().waitStep();
         assertThat(w.requests()).containsEntry("cpu", new io.fabric8.kubernetes.api.model.Quantity("20m"));
@@ -47,11 +62,14 @@ class OperatorMainTest {
         assertThat(w.runAsUser()).isNull();
         assertThat(w.pullSecrets()).containsExactly("mirror", "other");
         assertThat(s.injection().podSecurity().defaultLevel()).isEqualTo("baseline");
-        assertThat(s.injection().podSecurity().fallback()).isEqualTo(io.mithril.operator.webhook.PodSecurity.Fallback.Skip);
+        assertThat(s.injection().podSecurity().fallback())
+                .isEqualTo(io.mithril.operator.webhook.PodSecurity.Fallback.Skip);
         assertThat(s.injection().emptyDirSizeLimit()).isEqualTo("30Gi");
         OperatorMain.Settings d = parse();
         assertThat(d.injection().waitStep().runAsUser()).isEqualTo(65534L);
-        assertThat(d.injection().podSecurity().fallback()).isEqualTo(io.mithril.operator.webhook.PodSecurity.Fallback.EmptyDir);
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> parse("--wait-limits=gpu=1")).hasMessageContaining("--wait-limits");
+        assertThat(d.injection().podSecurity().fallback())
+                .isEqualTo(io.mithril.operator.webhook.PodSecurity.Fallback.EmptyDir);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> parse("--wait-limits=gpu=1"))
+                .hasMessageContaining("--wait-limits");
     }
 }

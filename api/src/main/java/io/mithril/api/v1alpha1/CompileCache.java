@@ -24,19 +24,33 @@ import io.fabric8.kubernetes.model.annotation.Version;
 @Plural("compilecaches")
 @Singular("compilecache")
 @ShortNames("cc")
-@AdditionalPrinterColumn(name = "Ready", type = AdditionalPrinterColumn.Type.STRING,
+@AdditionalPrinterColumn(
+        name = "Ready",
+        type = AdditionalPrinterColumn.Type.STRING,
         jsonPath = ".status.conditions[?(@.type==\"Ready\")].status")
 @AdditionalPrinterColumn(name = "Nodes", type = AdditionalPrinterColumn.Type.INTEGER, jsonPath = ".status.nodes")
 @AdditionalPrinterColumn(name = "Used", type = AdditionalPrinterColumn.Type.STRING, jsonPath = ".status.used")
 @AdditionalPrinterColumn(name = "Budget", type = AdditionalPrinterColumn.Type.STRING, jsonPath = ".spec.budget")
 @AdditionalPrinterColumn(name = "Hit Ratio", type = AdditionalPrinterColumn.Type.STRING, jsonPath = ".status.hitRatio")
-@AdditionalPrinterColumn(name = "Frameworks", type = AdditionalPrinterColumn.Type.STRING, jsonPath = ".spec.frameworks",
+@AdditionalPrinterColumn(
+        name = "Frameworks",
+        type = AdditionalPrinterColumn.Type.STRING,
+        jsonPath = ".spec.frameworks",
         priority = 1)
-@AdditionalPrinterColumn(name = "Devices", type = AdditionalPrinterColumn.Type.STRING, jsonPath = ".status.deviceClasses",
+@AdditionalPrinterColumn(
+        name = "Devices",
+        type = AdditionalPrinterColumn.Type.STRING,
+        jsonPath = ".status.deviceClasses",
         priority = 1)
-@AdditionalPrinterColumn(name = "Remote Hits", type = AdditionalPrinterColumn.Type.INTEGER, jsonPath = ".status.remote.hits",
+@AdditionalPrinterColumn(
+        name = "Remote Hits",
+        type = AdditionalPrinterColumn.Type.INTEGER,
+        jsonPath = ".status.remote.hits",
         priority = 1)
-@AdditionalPrinterColumn(name = "Age", type = AdditionalPrinterColumn.Type.DATE, jsonPath = ".metadata.creationTimestamp")
+@AdditionalPrinterColumn(
+        name = "Age",
+        type = AdditionalPrinterColumn.Type.DATE,
+        jsonPath = ".metadata.creationTimestamp")
 // status.conditions has fabric8's Condition, whose fields carry no descriptions: the same shape, described
 @SchemaSwap(originalType = CompileCacheStatus.class, fieldName = "conditions", targetType = ConditionSchema[].class)
 public class CompileCache extends CustomResource<CompileCacheSpec, CompileCacheStatus> implements Namespaced {
@@ -48,8 +62,9 @@ public class CompileCache extends CustomResource<CompileCacheSpec, CompileCacheS
 
     // overridden only to describe the two fields in the CRD (kubectl explain compilecaches.spec)
     @Override
-    @JsonPropertyDescription("What this cache does: which frameworks' caches are redirected, how much it may hold on each node, "
-            + "which pods and containers take part.")
+    @JsonPropertyDescription(
+            "What this cache does: which frameworks' caches are redirected, how much it may hold on each node, "
+                    + "which pods and containers take part.")
     public CompileCacheSpec getSpec() {
         return super.getSpec();
     }

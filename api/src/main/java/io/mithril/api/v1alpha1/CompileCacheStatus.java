@@ -12,7 +12,8 @@ public class CompileCacheStatus {
     @JsonPropertyDescription("The metadata.generation this status describes.")
     private Long observedGeneration;
 
-    @JsonPropertyDescription("Ready and the conditions it is made of (AgentsReporting, WithinBudget), with CamelCase reasons.")
+    @JsonPropertyDescription(
+            "Ready and the conditions it is made of (AgentsReporting, WithinBudget), with CamelCase reasons.")
     private List<Condition> conditions;
 
     @JsonPropertyDescription("Nodes whose agent holds entries of this cache.")
@@ -27,7 +28,8 @@ public class CompileCacheStatus {
     @JsonPropertyDescription("Entries of this cache, summed over nodes.")
     private Long entries;
 
-    @JsonPropertyDescription("Entries read by pods (hits) over hits plus entries compiled and ingested (misses), e.g. 87%.")
+    @JsonPropertyDescription(
+            "Entries read by pods (hits) over hits plus entries compiled and ingested (misses), e.g. 87%.")
     private String hitRatio;
 
     @JsonPropertyDescription("When a pod last read an entry of this cache (RFC 3339).")
@@ -36,10 +38,12 @@ public class CompileCacheStatus {
     @JsonPropertyDescription("Device classes with entries, e.g. cuda-9.0/nvidia-h100-80gb-hbm3.")
     private List<String> deviceClasses;
 
-    @JsonPropertyDescription("Pods by how their start went for the cache (warm, or why not), summed over nodes since the agents' stores were made.")
+    @JsonPropertyDescription(
+            "Pods by how their start went for the cache (warm, or why not), summed over nodes since the agents' stores were made.")
     private PodStarts podStarts;
 
-    @JsonPropertyDescription("The remote tier: entries pods' starts fetched from it (remote hits), entries and bytes uploaded, summed over nodes.")
+    @JsonPropertyDescription(
+            "The remote tier: entries pods' starts fetched from it (remote hits), entries and bytes uploaded, summed over nodes.")
     private RemoteStatus remote;
 
     public RemoteStatus getRemote() {

@@ -19,9 +19,16 @@ final class PodSelectorSchema {
     @JsonPropertyDescription("Requirements the pod's labels must all meet.")
     public List<Requirement> matchExpressions;
 
-    enum Operator { In, NotIn, Exists, DoesNotExist }
+    enum Operator {
+        In,
+        NotIn,
+        Exists,
+        DoesNotExist
+    }
 
-    @ValidationRule(value = "(self.operator == 'In' || self.operator == 'NotIn') == (has(self.values) && size(self.values) > 0)",
+    @ValidationRule(
+            value =
+                    "(self.operator == 'In' || self.operator == 'NotIn') == (has(self.values) && size(self.values) > 0)",
             message = "In and NotIn need values; Exists and DoesNotExist take none")
     static final class Requirement {
         @Required

@@ -15,19 +15,23 @@ public class PodStarts {
     @JsonPropertyDescription("Read published entries and compiled nothing.")
     private Long warm;
 
-    @JsonPropertyDescription("Read published entries, then compiled new ones (new shapes or graphs, a rewritten index).")
+    @JsonPropertyDescription(
+            "Read published entries, then compiled new ones (new shapes or graphs, a rewritten index).")
     private Long recompiled;
 
-    @JsonPropertyDescription("Nothing was published: the cache was empty on the node, or held entries for other device classes or GPU products only.")
+    @JsonPropertyDescription(
+            "Nothing was published: the cache was empty on the node, or held entries for other device classes or GPU products only.")
     private Long nothingPublished;
 
-    @JsonPropertyDescription("Entries were published but none was read and new ones were compiled: the framework's key changed (the pod's Event names what changed).")
+    @JsonPropertyDescription(
+            "Entries were published but none was read and new ones were compiled: the framework's key changed (the pod's Event names what changed).")
     private Long keyChanged;
 
     @JsonPropertyDescription("Entries were published; the pod read none and compiled nothing into the cache folders.")
     private Long unused;
 
-    @JsonPropertyDescription("No view was published (its wait step gave up first, or publishing failed): the pod started with empty folders.")
+    @JsonPropertyDescription(
+            "No view was published (its wait step gave up first, or publishing failed): the pod started with empty folders.")
     private Long noView;
 
     /** From outcome key to count; unknown keys are ignored, zero counts left out. */

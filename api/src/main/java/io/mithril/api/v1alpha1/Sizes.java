@@ -35,7 +35,8 @@ public final class Sizes {
         String t = text == null ? "" : text.strip();
         Matcher m = SIZE.matcher(t);
         if (!m.matches()) {
-            throw new IllegalArgumentException("not a size: '" + printable(text) + "' (examples: 1048576, 512Mi, 50Gi, 10G, 1.5GiB)");
+            throw new IllegalArgumentException(
+                    "not a size: '" + printable(text) + "' (examples: 1048576, 512Mi, 50Gi, 10G, 1.5GiB)");
         }
         BigDecimal n = new BigDecimal(m.group(1).endsWith(".") ? m.group(1) + "0" : m.group(1));
         BigDecimal bytes;
@@ -45,7 +46,8 @@ public final class Sizes {
             bytes = n.multiply(unit(m.group(3), text));
         }
         if (bytes.compareTo(MAX) > 0) {
-            throw new IllegalArgumentException("size too large: '" + printable(text) + "' (at most " + Long.MAX_VALUE + " bytes)");
+            throw new IllegalArgumentException(
+                    "size too large: '" + printable(text) + "' (at most " + Long.MAX_VALUE + " bytes)");
         }
         return bytes.setScale(0, RoundingMode.FLOOR).longValueExact();
     }
@@ -85,10 +87,12 @@ public final class Sizes {
             case "Ti", "TiB" -> BigDecimal.valueOf(2).pow(40);
             case "Pi", "PiB" -> BigDecimal.valueOf(2).pow(50);
             case "Ei", "EiB" -> BigDecimal.valueOf(2).pow(60);
-            case "m" -> throw new IllegalArgumentException("unknown size unit 'm' in '" + printable(text)
-                    + "' (m is milli; for mega use M or Mi)");
-            default -> throw new IllegalArgumentException("unknown size unit '" + printable(u) + "' in '" + printable(text)
-                    + "' (use Ki, Mi, Gi, Ti, Pi, Ei (or KiB, MiB, ...), k, M, G, T, P, E (or KB, MB, ...), or B)");
+            case "m" ->
+                throw new IllegalArgumentException(
+                        "unknown size unit 'm' in '" + printable(text) + "' (m is milli; for mega use M or Mi)");
+            default ->
+                throw new IllegalArgumentException("unknown size unit '" + printable(u) + "' in '" + printable(text)
+                        + "' (use Ki, Mi, Gi, Ti, Pi, Ei (or KiB, MiB, ...), k, M, G, T, P, E (or KB, MB, ...), or B)");
         };
     }
 

@@ -13,7 +13,8 @@ class DefaultsTest {
     @Test
     void frameworksJson_isTheFrameworksList() {
         List<?> parsed = Serialization.unmarshal(Defaults.FRAMEWORKS_JSON, List.class);
-        assertThat(parsed).isEqualTo(Defaults.FRAMEWORKS.stream().map(Framework::wire).toList());
+        assertThat(parsed)
+                .isEqualTo(Defaults.FRAMEWORKS.stream().map(Framework::wire).toList());
     }
 
     @Test
@@ -23,8 +24,10 @@ class DefaultsTest {
 
     @Test
     void frameworkTable_foldersAndVariables_areEachUsedOnce() {
-        Set<String> dirs = Set.of(Framework.values()).stream().map(Framework::dir).collect(Collectors.toSet());
-        Set<String> vars = Set.of(Framework.values()).stream().map(Framework::envVar).collect(Collectors.toSet());
+        Set<String> dirs =
+                Set.of(Framework.values()).stream().map(Framework::dir).collect(Collectors.toSet());
+        Set<String> vars =
+                Set.of(Framework.values()).stream().map(Framework::envVar).collect(Collectors.toSet());
         assertThat(dirs).hasSize(Framework.values().length);
         assertThat(vars).hasSize(Framework.values().length);
         for (Framework f : Framework.values()) {

@@ -13,10 +13,34 @@ import org.junit.jupiter.params.provider.ValueSource;
 class SizesTest {
 
     @ParameterizedTest
-    @CsvSource({"20Gi,21474836480", "1.5Mi,1572864", "500M,500000000", "1Ki,1024", "3Ti,3298534883328", "2Pi,2251799813685248",
-        "1Ei,1152921504606846976", "5Ei,5764607523034234880", "10k,10000", "10K,10000", "1G,1000000000", "4T,4000000000000", "1P,1000000000000000",
-        "2E,2000000000000000000", "0,0", "1048576,1048576", "7B,7", "10MiB,10485760", "2KiB,2048", "10MB,10000000",
-        "1.5GiB,1610612736", "1e3,1000", "2E6,2000000", ".5Ki,512", "1.,1", "' 50Gi ',53687091200"})
+    @CsvSource({
+        "20Gi,21474836480",
+        "1.5Mi,1572864",
+        "500M,500000000",
+        "1Ki,1024",
+        "3Ti,3298534883328",
+        "2Pi,2251799813685248",
+        "1Ei,1152921504606846976",
+        "5Ei,5764607523034234880",
+        "10k,10000",
+        "10K,10000",
+        "1G,1000000000",
+        "4T,4000000000000",
+        "1P,1000000000000000",
+        "2E,2000000000000000000",
+        "0,0",
+        "1048576,1048576",
+        "7B,7",
+        "10MiB,10485760",
+        "2KiB,2048",
+        "10MB,10000000",
+        "1.5GiB,1610612736",
+        "1e3,1000",
+        "2E6,2000000",
+        ".5Ki,512",
+        "1.,1",
+        "' 50Gi ',53687091200"
+    })
     void parse_quantitiesAndByteUnits(String text, long bytes) {
         assertThat(Sizes.parse(text)).isEqualTo(bytes);
     }
@@ -32,34 +56,78 @@ class SizesTest {
      * (Not for Ei: fabric8 goes through a double there and is a few hundred bytes off; {@code 5Ei} is exact here.)
      */
     @ParameterizedTest
-    @ValueSource(strings = {"20Gi", "1.5Mi", "500M", "1", "1.5", "0.9Ki", "123456789", "1Ti", "3k", "7G", "1e3", "12E3", "1.25Pi", "3P"})
+    @ValueSource(
+            strings = {
+                "20Gi",
+                "1.5Mi",
+                "500M",
+                "1",
+                "1.5",
+                "0.9Ki",
+                "123456789",
+                "1Ti",
+                "3k",
+                "7G",
+                "1e3",
+                "12E3",
+                "1.25Pi",
+                "3P"
+            })
     void parse_agreesWithKubernetesQuantities(String text) {
-        long k8s = Quantity.getAmountInBytes(new Quantity(text)).setScale(0, RoundingMode.FLOOR).longValueExact();
+        long k8s = Quantity.getAmountInBytes(new Quantity(text))
+                .setScale(0, RoundingMode.FLOOR)
+                .longValueExact();
         assertThat(Sizes.parse(text)).as(text).isEqualTo(k8s);
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"", " ", "ten", "-5", "+5", "1 Gi", "5 parsecs", "10XB", "10mb", "1gi", "Gi", "1.2.3", "1e", "1e-3", "0x10",
-        "1Gi2", "1,5Gi", "１Gi"})
+    @ValueSource(
+            strings = {
+                "",
+                " ",
+                "ten",
+                "-5",
+                "+5",
+                "1 Gi",
+                "5 parsecs",
+                "10XB",
+                "10mb",
+                "1gi",
+                "Gi",
+                "1.2.3",
+                "1e",
+                "1e-3",
+                "0x10",
+                "1Gi2",
+                "1,5Gi",
+                "１Gi"
+            })
     void parse_badInput_saysWhy(String text) {
-        assertThatThrownBy(() -> Sizes.parse(text)).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> Sizes.parse(text))
+                .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageMatching("(not a size|unknown size unit).*");
     }
 
     @Test
     void parse_null_isNotASize() {
-        assertThatThrownBy(() -> Sizes.parse(null)).isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("not a size");
+        assertThatThrownBy(() -> Sizes.parse(null))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("not a size");
     }
 
     @Test
     void parse_milli_isRefusedWithAHint() {
-        assertThatThrownBy(() -> Sizes.parse("100m")).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("milli");
+        assertThatThrownBy(() -> Sizes.parse("100m"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("milli");
     }
 
     @ParameterizedTest
     @ValueSource(strings = {"8Ei", "9223372036854775808", "10000P", "1e19", "1e999"})
     void parse_beyondALong_isTooLarge(String text) {
-        assertThatThrownBy(() -> Sizes.parse(text)).isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("size too large");
+        assertThatThrownBy(() -> Sizes.parse(text))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("size too large");
     }
 
     @Test

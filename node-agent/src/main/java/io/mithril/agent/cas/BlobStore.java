@@ -362,8 +362,8 @@ public final class BlobStore {
      */
     public Inspection inspect(Address a) throws IOException {
         Path p = path(a);
-        Map<String, Object> before = Files.readAttributes(p, "unix:mode,uid,size,lastAccessTime,isRegularFile",
-                LinkOption.NOFOLLOW_LINKS);
+        Map<String, Object> before =
+                Files.readAttributes(p, "unix:mode,uid,size,lastAccessTime,isRegularFile", LinkOption.NOFOLLOW_LINKS);
         if (!(Boolean) before.get("isRegularFile")) {
             return new Inspection(false, 0, (Integer) before.get("mode") & 07777, (Integer) before.get("uid"));
         }
@@ -376,13 +376,14 @@ public final class BlobStore {
         if (!atimeKept) {
             FileTime atime = (FileTime) before.get("lastAccessTime");
             try {
-                Files.getFileAttributeView(p, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS).setTimes(null, atime, null);
+                Files.getFileAttributeView(p, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
+                        .setTimes(null, atime, null);
             } catch (IOException notOurs) {
                 // not the owner and no CAP_FOWNER: the read may show as a use
             }
         }
-        return new Inspection(got.equals(a), (Long) before.get("size"), (Integer) before.get("mode") & 07777,
-                (Integer) before.get("uid"));
+        return new Inspection(got.equals(a), (Long) before.get("size"), (Integer) before.get("mode") & 07777, (Integer)
+                before.get("uid"));
     }
 
     /**
@@ -426,7 +427,8 @@ public final class BlobStore {
     public long mtimeMillis(Address a) {
         try {
             return Files.readAttributes(path(a), BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS)
-                    .lastModifiedTime().toMillis();
+                    .lastModifiedTime()
+                    .toMillis();
         } catch (IOException e) {
             return -1;
         }

@@ -8,13 +8,13 @@ import io.mithril.agent.key.GpuProduct;
 import io.mithril.agent.key.GroupId;
 import io.mithril.agent.remote.RemoteConfig;
 import io.mithril.agent.store.ByteSize;
-import io.mithril.api.v1alpha1.Sizes;
 import io.mithril.agent.store.FreeSpaceReserve;
 import io.mithril.agent.store.NodeStore;
 import io.mithril.agent.store.StoreConfig;
 import io.mithril.agent.store.StoreFullException;
 import io.mithril.agent.store.StoreStats;
 import io.mithril.agent.store.VerifyReport;
+import io.mithril.api.v1alpha1.Sizes;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -40,7 +40,11 @@ import picocli.CommandLine.Parameters;
  * {@code mithril-agent}: the node agent's command line. Exit codes: 0 success; 1 absent (get) or
  * corruption found (verify); 2 bad input; 3 an I/O failure, including a full store.
  */
-@Command(name = "mithril-agent", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, version = "mithril-agent 0.1.0",
+@Command(
+        name = "mithril-agent",
+        mixinStandardHelpOptions = true,
+        scope = CommandLine.ScopeType.INHERIT,
+        version = "mithril-agent 0.1.0",
         description = "Mithril node agent: a content-addressed cache of compiled GPU artifacts.")
 public final class AgentMain {
 
@@ -75,15 +79,22 @@ public final class AgentMain {
      * after it ({@code mithril-agent exec --root X ...}); given in both places, the later one wins.
      */
     static class RootOption {
-        @Option(names = "--root", paramLabel = "DIR",
-                description = "Store root. Env MITHRIL_ROOT; default $XDG_CACHE_HOME/mithril or ~/.cache/mithril (created if missing).")
+        @Option(
+                names = "--root",
+                paramLabel = "DIR",
+                description =
+                        "Store root. Env MITHRIL_ROOT; default $XDG_CACHE_HOME/mithril or ~/.cache/mithril (created if missing).")
         Path root;
     }
 
     /** {@link RootOption} and the store's budget, for every command but {@code gc} (whose --budget is its target). */
     static class StoreOptions extends RootOption {
-        @Option(names = "--budget", paramLabel = "SIZE", converter = SizeConverter.class,
-                description = "Hard size limit of the store (e.g. 50Gi, 512MiB). Env MITHRIL_BUDGET; default unlimited.")
+        @Option(
+                names = "--budget",
+                paramLabel = "SIZE",
+                converter = SizeConverter.class,
+                description =
+                        "Hard size limit of the store (e.g. 50Gi, 512MiB). Env MITHRIL_BUDGET; default unlimited.")
         Long budget;
     }
 
@@ -92,30 +103,48 @@ public final class AgentMain {
      * without {@code --remote} (or MITHRIL_REMOTE) the agent is node-local.
      */
     static class RemoteOptions {
-        @Option(names = "--remote", paramLabel = "s3://BUCKET/PREFIX",
-                description = "Remote tier on S3-compatible storage, shared by every machine of a device class. Env MITHRIL_REMOTE.")
+        @Option(
+                names = "--remote",
+                paramLabel = "s3://BUCKET/PREFIX",
+                description =
+                        "Remote tier on S3-compatible storage, shared by every machine of a device class. Env MITHRIL_REMOTE.")
         String remote;
 
-        @Option(names = "--remote-endpoint", paramLabel = "URL",
-                description = "S3 endpoint other than AWS's (MinIO, Ceph RGW, GCS): path-style addressing. Env MITHRIL_REMOTE_ENDPOINT.")
+        @Option(
+                names = "--remote-endpoint",
+                paramLabel = "URL",
+                description =
+                        "S3 endpoint other than AWS's (MinIO, Ceph RGW, GCS): path-style addressing. Env MITHRIL_REMOTE_ENDPOINT.")
         String endpoint;
 
-        @Option(names = "--remote-key-file", paramLabel = "FILE",
-                description = "The key every agent of the remote shares (at least 16 bytes): manifests are signed with it and "
-                        + "unsigned ones ignored. Env MITHRIL_REMOTE_KEY_FILE.")
+        @Option(
+                names = "--remote-key-file",
+                paramLabel = "FILE",
+                description =
+                        "The key every agent of the remote shares (at least 16 bytes): manifests are signed with it and "
+                                + "unsigned ones ignored. Env MITHRIL_REMOTE_KEY_FILE.")
         Path keyFile;
 
-        @Option(names = "--remote-checksums", paramLabel = "when-supported|when-required",
-                description = "The SDK's request and response checksums; when-required for stores that reject the default "
-                        + "trailing checksums. Env MITHRIL_REMOTE_CHECKSUMS; default when-supported.")
+        @Option(
+                names = "--remote-checksums",
+                paramLabel = "when-supported|when-required",
+                description =
+                        "The SDK's request and response checksums; when-required for stores that reject the default "
+                                + "trailing checksums. Env MITHRIL_REMOTE_CHECKSUMS; default when-supported.")
         String checksums;
 
-        @Option(names = "--remote-upload-bandwidth", paramLabel = "SIZE", converter = SizeConverter.class,
-                description = "Upload bandwidth to the remote in bytes per second (e.g. 20Mi), for all uploads of the agent. "
-                        + "Env MITHRIL_REMOTE_UPLOAD_BANDWIDTH; default unlimited.")
+        @Option(
+                names = "--remote-upload-bandwidth",
+                paramLabel = "SIZE",
+                converter = SizeConverter.class,
+                description =
+                        "Upload bandwidth to the remote in bytes per second (e.g. 20Mi), for all uploads of the agent. "
+                                + "Env MITHRIL_REMOTE_UPLOAD_BANDWIDTH; default unlimited.")
         Long uploadBandwidth;
 
-        @Option(names = "--remote-upload-concurrency", paramLabel = "N",
+        @Option(
+                names = "--remote-upload-concurrency",
+                paramLabel = "N",
                 description = "PUTs to the remote in flight at once. Env MITHRIL_REMOTE_UPLOAD_CONCURRENCY; default 4.")
         Integer uploadConcurrency;
     }
@@ -126,9 +155,13 @@ public final class AgentMain {
     @CommandLine.Mixin
     RemoteOptions globalRemote = new RemoteOptions();
 
-    @Option(names = "--min-free", paramLabel = "SIZE|PERCENT", converter = ReserveConverter.class,
-            description = "Free space to leave on the store's filesystem (e.g. 15%, 20Gi): the store's limit drops to keep it, "
-                    + "evicting first. Env MITHRIL_MIN_FREE; default none.")
+    @Option(
+            names = "--min-free",
+            paramLabel = "SIZE|PERCENT",
+            converter = ReserveConverter.class,
+            description =
+                    "Free space to leave on the store's filesystem (e.g. 15%, 20Gi): the store's limit drops to keep it, "
+                            + "evicting first. Env MITHRIL_MIN_FREE; default none.")
     FreeSpaceReserve minFree;
 
     /** Where binary output ({@code store get}) goes; the text writers are picocli's. */
@@ -139,7 +172,8 @@ public final class AgentMain {
     }
 
     public static void main(String[] args) {
-        System.setProperty("org.slf4j.simpleLogger.defaultLogLevel",
+        System.setProperty(
+                "org.slf4j.simpleLogger.defaultLogLevel",
                 System.getProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn"));
         System.setProperty("org.slf4j.simpleLogger.logFile", "System.err");
         // TCP_NODELAY for the JDK HTTP server of `serve` (see docs/benchmarks.md, Operator: the webhook's 45 ms stall)
@@ -198,8 +232,10 @@ public final class AgentMain {
     }
 
     static int exitCode(Throwable ex) {
-        if (ex instanceof IllegalArgumentException || ex instanceof CommandLine.ParameterException
-                || ex instanceof NoSuchFileException || ex instanceof AccessDeniedException) {
+        if (ex instanceof IllegalArgumentException
+                || ex instanceof CommandLine.ParameterException
+                || ex instanceof NoSuchFileException
+                || ex instanceof AccessDeniedException) {
             return BAD_INPUT;
         }
         return IO_FAILURE;
@@ -265,24 +301,33 @@ public final class AgentMain {
             keyFile = Path.of(System.getenv("MITHRIL_REMOTE_KEY_FILE"));
         }
         if (keyFile == null) {
-            throw new IllegalArgumentException("--remote needs --remote-key-file (or MITHRIL_REMOTE_KEY_FILE): manifests are signed");
+            throw new IllegalArgumentException(
+                    "--remote needs --remote-key-file (or MITHRIL_REMOTE_KEY_FILE): manifests are signed");
         }
         String checksums = pick(local.checksums, globalRemote.checksums, "MITHRIL_REMOTE_CHECKSUMS");
         if (checksums != null && !checksums.equals("when-supported") && !checksums.equals("when-required")) {
-            throw new IllegalArgumentException("--remote-checksums must be when-supported or when-required: " + checksums);
+            throw new IllegalArgumentException(
+                    "--remote-checksums must be when-supported or when-required: " + checksums);
         }
         Long bandwidth = local.uploadBandwidth != null ? local.uploadBandwidth : globalRemote.uploadBandwidth;
         if (bandwidth == null && System.getenv("MITHRIL_REMOTE_UPLOAD_BANDWIDTH") != null) {
             bandwidth = Sizes.parse(System.getenv("MITHRIL_REMOTE_UPLOAD_BANDWIDTH"));
         }
-        Integer concurrency = local.uploadConcurrency != null ? local.uploadConcurrency : globalRemote.uploadConcurrency;
+        Integer concurrency =
+                local.uploadConcurrency != null ? local.uploadConcurrency : globalRemote.uploadConcurrency;
         if (concurrency == null && System.getenv("MITHRIL_REMOTE_UPLOAD_CONCURRENCY") != null) {
-            concurrency = Integer.parseInt(System.getenv("MITHRIL_REMOTE_UPLOAD_CONCURRENCY").trim());
+            concurrency = Integer.parseInt(
+                    System.getenv("MITHRIL_REMOTE_UPLOAD_CONCURRENCY").trim());
         }
-        RemoteConfig c = RemoteConfig.of(url, endpoint == null || endpoint.isEmpty() ? null : URI.create(endpoint),
-                RemoteConfig.readKey(keyFile)).withChecksumsWhenRequired("when-required".equals(checksums));
-        return c.withLimits(c.limits().withUpload(bandwidth != null ? bandwidth : c.limits().uploadBytesPerSecond(),
-                concurrency != null ? concurrency : c.limits().uploadConcurrency()));
+        RemoteConfig c = RemoteConfig.of(
+                        url,
+                        endpoint == null || endpoint.isEmpty() ? null : URI.create(endpoint),
+                        RemoteConfig.readKey(keyFile))
+                .withChecksumsWhenRequired("when-required".equals(checksums));
+        return c.withLimits(c.limits()
+                .withUpload(
+                        bandwidth != null ? bandwidth : c.limits().uploadBytesPerSecond(),
+                        concurrency != null ? concurrency : c.limits().uploadConcurrency()));
     }
 
     /** {@link #remoteConfig}, or null with one line on {@code err} when the remote is named but unusable: a cache never keeps a command from running. */
@@ -321,7 +366,9 @@ public final class AgentMain {
         }
     }
 
-    @Command(name = "store", description = "Put and get blobs by address.",
+    @Command(
+            name = "store",
+            description = "Put and get blobs by address.",
             subcommands = {StorePut.class, StoreGet.class})
     static final class StoreCmd {}
 
@@ -329,10 +376,13 @@ public final class AgentMain {
     static final class StorePut implements Callable<Integer> {
         @CommandLine.ParentCommand
         StoreCmd parent;
+
         @CommandLine.Mixin
         StoreOptions local = new StoreOptions();
+
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
+
         @Parameters(paramLabel = "FILE", description = "A regular file ('-' for standard input).")
         String file;
 
@@ -350,8 +400,10 @@ public final class AgentMain {
                     }
                     w = store.putFile(p);
                 }
-                store.commit(new EntryKey(CLI_GROUP, "blobs/" + w.address().hex()),
-                        List.of(new EntryFile("blob", w.address(), w.size(), false)), "cli put " + file);
+                store.commit(
+                        new EntryKey(CLI_GROUP, "blobs/" + w.address().hex()),
+                        List.of(new EntryFile("blob", w.address(), w.size(), false)),
+                        "cli put " + file);
                 spec.commandLine().getOut().println(w.address().hex());
             }
             return 0;
@@ -362,8 +414,10 @@ public final class AgentMain {
     static final class StoreGet implements Callable<Integer> {
         @CommandLine.Mixin
         StoreOptions local = new StoreOptions();
+
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
+
         @Parameters(paramLabel = "ADDRESS", description = "64 lowercase hex digits.")
         String address;
 
@@ -371,7 +425,8 @@ public final class AgentMain {
         public Integer call() throws IOException {
             Address a = Address.parse(address);
             AgentMain main = (AgentMain) spec.parent().parent().userObject();
-            try (NodeStore store = main.openStore(local, false); InputStream in = store.open(a)) {
+            try (NodeStore store = main.openStore(local, false);
+                    InputStream in = store.open(a)) {
                 if (in == null) {
                     spec.commandLine().getErr().println("mithril-agent: not in the store: " + address);
                     return ABSENT;
@@ -387,10 +442,13 @@ public final class AgentMain {
     static final class StatsCmd implements Callable<Integer> {
         @CommandLine.ParentCommand
         AgentMain main;
+
         @CommandLine.Mixin
         StoreOptions local = new StoreOptions();
+
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
+
         @Option(names = "--json", description = "Machine-readable output.")
         boolean json;
 
@@ -407,12 +465,17 @@ public final class AgentMain {
         }
     }
 
-    @Command(name = "verify", description = "Re-hash every blob; quarantine any that do not match, restore the mode and owner of any that changed. Exit 1 on corruption.")
+    @Command(
+            name = "verify",
+            description =
+                    "Re-hash every blob; quarantine any that do not match, restore the mode and owner of any that changed. Exit 1 on corruption.")
     static final class VerifyCmd implements Callable<Integer> {
         @CommandLine.ParentCommand
         AgentMain main;
+
         @CommandLine.Mixin
         StoreOptions local = new StoreOptions();
+
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
 
@@ -421,10 +484,17 @@ public final class AgentMain {
             try (NodeStore store = main.openStore(local, true)) {
                 VerifyReport r = store.verify();
                 PrintWriter out = spec.commandLine().getOut();
-                out.printf(Locale.ROOT, "checked %d blobs (%s): %d corrupt, %d entries dropped, %d stray files, %d orphans removed,"
-                        + " %d repaired (mode or owner)%n",
-                        r.blobsChecked(), ByteSize.format(r.bytesChecked()), r.corrupt().size(),
-                        r.droppedEntries().size(), r.stray().size(), r.orphansRemoved(), r.repaired().size());
+                out.printf(
+                        Locale.ROOT,
+                        "checked %d blobs (%s): %d corrupt, %d entries dropped, %d stray files, %d orphans removed,"
+                                + " %d repaired (mode or owner)%n",
+                        r.blobsChecked(),
+                        ByteSize.format(r.bytesChecked()),
+                        r.corrupt().size(),
+                        r.droppedEntries().size(),
+                        r.stray().size(),
+                        r.orphansRemoved(),
+                        r.repaired().size());
                 for (Address a : r.corrupt()) {
                     out.println("corrupt blob quarantined: " + a);
                 }
@@ -444,11 +514,18 @@ public final class AgentMain {
     static final class GcCmd implements Callable<Integer> {
         @CommandLine.ParentCommand
         AgentMain main;
+
         @CommandLine.Mixin
         RootOption local = new RootOption();
+
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
-        @Option(names = "--budget", required = true, paramLabel = "SIZE", converter = SizeConverter.class,
+
+        @Option(
+                names = "--budget",
+                required = true,
+                paramLabel = "SIZE",
+                converter = SizeConverter.class,
                 description = "Target size, e.g. 10GiB.")
         long target;
 
@@ -458,8 +535,15 @@ public final class AgentMain {
                 long before = store.stats().bytes();
                 List<NodeStore.Evicted> removed = store.evictTo(target);
                 long after = store.stats().bytes();
-                spec.commandLine().getOut().printf(Locale.ROOT, "evicted %d entries, %s -> %s (target %s)%n",
-                        removed.size(), ByteSize.format(before), ByteSize.format(after), ByteSize.format(target));
+                spec.commandLine()
+                        .getOut()
+                        .printf(
+                                Locale.ROOT,
+                                "evicted %d entries, %s -> %s (target %s)%n",
+                                removed.size(),
+                                ByteSize.format(before),
+                                ByteSize.format(after),
+                                ByteSize.format(target));
                 return 0;
             }
         }

@@ -17,30 +17,53 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code mithril-agent remote gc}: remote retention, standalone (docs/remote.md, "Retention"). */
-@Command(name = "remote", description = "The remote tier: retention.", subcommands = {RemoteCmd.Gc.class})
+@Command(
+        name = "remote",
+        description = "The remote tier: retention.",
+        subcommands = {RemoteCmd.Gc.class})
 final class RemoteCmd {
     private static final Pattern DURATION = Pattern.compile("(\\d{1,9})(s|m|h|d)");
 
     @CommandLine.ParentCommand
     AgentMain main;
 
-    @Command(name = "gc", description = "Keep each remote group's most recently uploaded entries within the budget (compacting its "
-            + "manifests into one), then delete blobs and packs no manifest names that are older than the grace.")
+    @Command(
+            name = "gc",
+            description =
+                    "Keep each remote group's most recently uploaded entries within the budget (compacting its "
+                            + "manifests into one), then delete blobs and packs no manifest names that are older than the grace.")
     static final class Gc implements Callable<Integer> {
         @CommandLine.ParentCommand
         RemoteCmd parent;
+
         @CommandLine.Mixin
         AgentMain.RemoteOptions remote = new AgentMain.RemoteOptions();
+
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
-        @Option(names = "--budget", required = true, paramLabel = "SIZE", converter = AgentMain.SizeConverter.class,
+
+        @Option(
+                names = "--budget",
+                required = true,
+                paramLabel = "SIZE",
+                converter = AgentMain.SizeConverter.class,
                 description = "Remote budget per group, e.g. 20GiB.")
         long budget;
-        @Option(names = "--grace", defaultValue = "1h", paramLabel = "DURATION",
-                description = "Unreferenced blobs and packs younger than this stay (an upload may be about to name them); default ${DEFAULT-VALUE}.")
+
+        @Option(
+                names = "--grace",
+                defaultValue = "1h",
+                paramLabel = "DURATION",
+                description =
+                        "Unreferenced blobs and packs younger than this stay (an upload may be about to name them); default ${DEFAULT-VALUE}.")
         String grace;
-        @Option(names = "--lease", defaultValue = "10m", paramLabel = "DURATION",
-                description = "How long the retention lock in the bucket holds if this process dies; default ${DEFAULT-VALUE}.")
+
+        @Option(
+                names = "--lease",
+                defaultValue = "10m",
+                paramLabel = "DURATION",
+                description =
+                        "How long the retention lock in the bucket holds if this process dies; default ${DEFAULT-VALUE}.")
         String lease;
 
         @Override
@@ -53,16 +76,29 @@ final class RemoteCmd {
             }
             try (Remote r = Remote.open(c)) {
                 RemoteGc gc = r.gc();
-                RemoteGc.Report rep = gc.collect(budget, duration(grace), gc.bucketLock(ManagementFactory.getRuntimeMXBean().getName()),
+                RemoteGc.Report rep = gc.collect(
+                        budget,
+                        duration(grace),
+                        gc.bucketLock(ManagementFactory.getRuntimeMXBean().getName()),
                         duration(lease));
                 if (!rep.ran()) {
                     out.println("another actor holds the retention lock; nothing done");
                     return AgentMain.ABSENT;
                 }
-                out.printf(Locale.ROOT, "%d groups: %d entries kept (%s), %d evicted; %d manifests read, %d deleted; "
-                        + "%d unreferenced objects deleted (%s), %d within the grace; %d requests%n", rep.groups(), rep.entriesKept(),
-                        ByteSize.format(rep.bytesKept()), rep.entriesEvicted(), rep.manifestsRead(), rep.manifestsDeleted(),
-                        rep.objectsDeleted(), ByteSize.format(rep.bytesDeleted()), rep.objectsInGrace(), r.stats().requests());
+                out.printf(
+                        Locale.ROOT,
+                        "%d groups: %d entries kept (%s), %d evicted; %d manifests read, %d deleted; "
+                                + "%d unreferenced objects deleted (%s), %d within the grace; %d requests%n",
+                        rep.groups(),
+                        rep.entriesKept(),
+                        ByteSize.format(rep.bytesKept()),
+                        rep.entriesEvicted(),
+                        rep.manifestsRead(),
+                        rep.manifestsDeleted(),
+                        rep.objectsDeleted(),
+                        ByteSize.format(rep.bytesDeleted()),
+                        rep.objectsInGrace(),
+                        r.stats().requests());
                 out.flush();
                 return 0;
             }

@@ -6,9 +6,9 @@ import io.mithril.agent.index.EntryFile;
 import io.mithril.agent.index.EntryKey;
 import io.mithril.agent.key.GroupId;
 import io.mithril.agent.remote.Remote;
-import io.mithril.agent.serve.AgentMetrics;
 import io.mithril.agent.remote.RemoteConfig;
 import io.mithril.agent.remote.UploadQueue;
+import io.mithril.agent.serve.AgentMetrics;
 import io.mithril.agent.source.Filler;
 import io.mithril.agent.store.ByteSize;
 import io.mithril.agent.store.NodeStore;
@@ -73,7 +73,8 @@ final class RemoteRun implements AutoCloseable {
             return null;
         }
         try {
-            return new RemoteRun(Remote.open(config.withTimeouts(config.connectTimeout(), Duration.ofSeconds(5), 3)), store, err);
+            return new RemoteRun(
+                    Remote.open(config.withTimeouts(config.connectTimeout(), Duration.ofSeconds(5), 3)), store, err);
         } catch (RuntimeException e) {
             err.println("mithril: remote " + config.describe() + " unusable (" + message(e) + "); running node-local");
             return null;
@@ -98,17 +99,33 @@ final class RemoteRun implements AutoCloseable {
         Set<String> tops = new HashSet<>();
         frameworks.forEach(f -> tops.add(top(f.dir())));
         long until = System.nanoTime() + deadline.toNanos();
-        Filler.Report r = within("fetch from", deadline, () -> new Filler(store).fill(remote.source(), group,
-                e -> tops.contains(top(e.key().name())), until));
+        Filler.Report r = within(
+                "fetch from",
+                deadline,
+                () -> new Filler(store)
+                        .fill(
+                                remote.source(),
+                                group,
+                                e -> tops.contains(top(e.key().name())),
+                                until));
         if (r != null && r.rejected() > 0) {
             remote.stats().blobsRejected(r.rejected());
         }
         if (r != null && (r.committed() > 0 || r.incomplete() > 0 || r.rejected() > 0)) {
-            err.printf(Locale.ROOT, "mithril: remote %s: fetched %d entries (%s) in %d ms, %d requests%s%s%n",
-                    remote.config().describe(), r.committed(), ByteSize.format(r.bytesFetched()), r.nanos() / 1_000_000,
+            err.printf(
+                    Locale.ROOT,
+                    "mithril: remote %s: fetched %d entries (%s) in %d ms, %d requests%s%s%n",
+                    remote.config().describe(),
+                    r.committed(),
+                    ByteSize.format(r.bytesFetched()),
+                    r.nanos() / 1_000_000,
                     remote.source().requests(),
-                    r.incomplete() > 0 ? "; " + r.incomplete() + " incomplete" + (r.timedOut() ? " at the deadline" : "") : "",
-                    r.rejected() > 0 ? "; " + r.rejected() + " blobs did not match their address and were dropped" : "");
+                    r.incomplete() > 0
+                            ? "; " + r.incomplete() + " incomplete" + (r.timedOut() ? " at the deadline" : "")
+                            : "",
+                    r.rejected() > 0
+                            ? "; " + r.rejected() + " blobs did not match their address and were dropped"
+                            : "");
         }
         int rejected = remote.source().rejectedManifests();
         if (rejected > 0) {
@@ -155,12 +172,17 @@ final class RemoteRun implements AutoCloseable {
             return;
         }
         long until = System.nanoTime() + limit.toNanos();
-        Integer up = down ? null : within("upload to", limit, () -> remote.uploader().drain(store, queue, until, (g, r) -> {
-            AgentMetrics m = metrics;
-            if (m != null) {
-                m.remoteUploaded(g, r.uploaded(), r.bytes());
-            }
-        }));
+        Integer up = down
+                ? null
+                : within(
+                        "upload to",
+                        limit,
+                        () -> remote.uploader().drain(store, queue, until, (g, r) -> {
+                            AgentMetrics m = metrics;
+                            if (m != null) {
+                                m.remoteUploaded(g, r.uploaded(), r.bytes());
+                            }
+                        }));
         int left = -1;
         try {
             left = queue.snapshot().size();
@@ -168,10 +190,18 @@ final class RemoteRun implements AutoCloseable {
             log.warn("upload queue unreadable: {}", e.toString());
         }
         if (up != null && (up > 0 || left > 0)) {
-            err.printf(Locale.ROOT, "mithril: remote %s: uploaded %d entries%s%n", remote.config().describe(), up,
+            err.printf(
+                    Locale.ROOT,
+                    "mithril: remote %s: uploaded %d entries%s%n",
+                    remote.config().describe(),
+                    up,
                     left > 0 ? "; " + left + " stay queued for the next run" : "");
         } else if (up == null && left > 0) {
-            err.printf(Locale.ROOT, "mithril: remote %s: %d entries stay queued for the next run%n", remote.config().describe(), left);
+            err.printf(
+                    Locale.ROOT,
+                    "mithril: remote %s: %d entries stay queued for the next run%n",
+                    remote.config().describe(),
+                    left);
         }
         err.flush();
     }
@@ -194,8 +224,8 @@ final class RemoteRun implements AutoCloseable {
             Thread.currentThread().interrupt();
         } catch (ExecutionException e) {
             down = true;
-            err.println("mithril: remote " + what + " " + remote.config().describe() + " failed (" + message(e.getCause())
-                    + "); going on without it");
+            err.println("mithril: remote " + what + " " + remote.config().describe() + " failed ("
+                    + message(e.getCause()) + "); going on without it");
         }
         return null;
     }

@@ -19,72 +19,122 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import picocli.CommandLine;
 
-@Command(name = "serve", description = "Run the agent: health, readiness, Prometheus metrics and per-group stats over HTTP.")
+@Command(
+        name = "serve",
+        description = "Run the agent: health, readiness, Prometheus metrics and per-group stats over HTTP.")
 final class ServeCmd implements Callable<Integer> {
 
     @CommandLine.ParentCommand
     AgentMain main;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
+
     @CommandLine.Mixin
     AgentMain.StoreOptions local = new AgentMain.StoreOptions();
 
-    @Option(names = "--listen", defaultValue = "${env:MITHRIL_LISTEN:-127.0.0.1:9464}", paramLabel = "HOST:PORT",
+    @Option(
+            names = "--listen",
+            defaultValue = "${env:MITHRIL_LISTEN:-127.0.0.1:9464}",
+            paramLabel = "HOST:PORT",
             description = "Address of the HTTP API; default ${DEFAULT-VALUE}.")
     String listen;
 
-    @Option(names = "--kubernetes", defaultValue = "${env:MITHRIL_KUBERNETES:-false}",
-            description = "Run as the node agent of a cluster: watch this node's pods and publish, ingest and remove their views.")
+    @Option(
+            names = "--kubernetes",
+            defaultValue = "${env:MITHRIL_KUBERNETES:-false}",
+            description =
+                    "Run as the node agent of a cluster: watch this node's pods and publish, ingest and remove their views.")
     boolean kubernetes;
 
-    @Option(names = "--node-name", defaultValue = "${env:NODE_NAME}", paramLabel = "NODE",
+    @Option(
+            names = "--node-name",
+            defaultValue = "${env:NODE_NAME}",
+            paramLabel = "NODE",
             description = "This node's name (the chart sets NODE_NAME from spec.nodeName).")
     String nodeName;
 
-    @Option(names = "--volumes", defaultValue = "${env:MITHRIL_VOLUMES:-/var/lib/mithril/volumes}", paramLabel = "DIR",
-            description = "Folder of the pods' views (the hostPath the webhook mounts); same filesystem as --root. Default ${DEFAULT-VALUE}.")
+    @Option(
+            names = "--volumes",
+            defaultValue = "${env:MITHRIL_VOLUMES:-/var/lib/mithril/volumes}",
+            paramLabel = "DIR",
+            description =
+                    "Folder of the pods' views (the hostPath the webhook mounts); same filesystem as --root. Default ${DEFAULT-VALUE}.")
     Path volumes;
 
-    @Option(names = "--kubelet-pods", defaultValue = "${env:MITHRIL_KUBELET_PODS:-/var/lib/kubelet/pods}", paramLabel = "DIR",
-            description = "Kubelet's folder of pods, where pods injected in EmptyDir mode have their emptyDir; default ${DEFAULT-VALUE}.")
+    @Option(
+            names = "--kubelet-pods",
+            defaultValue = "${env:MITHRIL_KUBELET_PODS:-/var/lib/kubelet/pods}",
+            paramLabel = "DIR",
+            description =
+                    "Kubelet's folder of pods, where pods injected in EmptyDir mode have their emptyDir; default ${DEFAULT-VALUE}.")
     Path kubeletPods;
 
-    @Option(names = "--device-class", defaultValue = "${env:MITHRIL_DEVICE_CLASS}", paramLabel = "CLASS",
+    @Option(
+            names = "--device-class",
+            defaultValue = "${env:MITHRIL_DEVICE_CLASS}",
+            paramLabel = "CLASS",
             description = "Override the device class read from the node's labels (cpu, cuda-any, cuda-M.m).")
     String deviceClass;
 
-    @Option(names = "--gpu-product", defaultValue = "${env:MITHRIL_GPU_PRODUCT}", paramLabel = "NAME",
+    @Option(
+            names = "--gpu-product",
+            defaultValue = "${env:MITHRIL_GPU_PRODUCT}",
+            paramLabel = "NAME",
             description = "Override the GPU product read from the node's nvidia.com/gpu.product label.")
     String gpuProduct;
 
-    @Option(names = "--cuda-driver", defaultValue = "${env:MITHRIL_CUDA_DRIVER}", paramLabel = "VERSION",
-            description = {"With --kubernetes: the node's CUDA driver version, whose CUDA JIT cache entries pods are served.",
-                    "Default: the node's nvidia.com/cuda.driver-version.full label (GPU feature discovery), else /proc/driver/nvidia/version."})
+    @Option(
+            names = "--cuda-driver",
+            defaultValue = "${env:MITHRIL_CUDA_DRIVER}",
+            paramLabel = "VERSION",
+            description = {
+                "With --kubernetes: the node's CUDA driver version, whose CUDA JIT cache entries pods are served.",
+                "Default: the node's nvidia.com/cuda.driver-version.full label (GPU feature discovery), else /proc/driver/nvidia/version."
+            })
     String cudaDriver;
 
-    @Option(names = "--ingest-interval", defaultValue = "${env:MITHRIL_INGEST_INTERVAL:-10s}", paramLabel = "DURATION",
+    @Option(
+            names = "--ingest-interval",
+            defaultValue = "${env:MITHRIL_INGEST_INTERVAL:-10s}",
+            paramLabel = "DURATION",
             description = "Time between ingest passes over running pods' views; default ${DEFAULT-VALUE}.")
     String ingestInterval;
 
     @CommandLine.Mixin
     AgentMain.RemoteOptions remote = new AgentMain.RemoteOptions();
 
-    @Option(names = "--remote-upload-interval", defaultValue = "${env:MITHRIL_REMOTE_UPLOAD_INTERVAL:-30s}", paramLabel = "DURATION",
-            description = {"With --remote: time between uploads of the upload queue (what exec runs on this root left);",
-                "the first is at start. Env MITHRIL_REMOTE_UPLOAD_INTERVAL; default ${DEFAULT-VALUE}."})
+    @Option(
+            names = "--remote-upload-interval",
+            defaultValue = "${env:MITHRIL_REMOTE_UPLOAD_INTERVAL:-30s}",
+            paramLabel = "DURATION",
+            description = {
+                "With --remote: time between uploads of the upload queue (what exec runs on this root left);",
+                "the first is at start. Env MITHRIL_REMOTE_UPLOAD_INTERVAL; default ${DEFAULT-VALUE}."
+            })
     String uploadInterval;
 
-    @Option(names = "--remote-prewarm-bytes", defaultValue = "${env:MITHRIL_REMOTE_PREWARM_BYTES:-10Gi}", paramLabel = "SIZE",
-            description = {"With --kubernetes and --remote: how much a starting agent fetches in the background for the",
-                "CompileCaches with spec.remote.prewarm (0: none). Env MITHRIL_REMOTE_PREWARM_BYTES; default ${DEFAULT-VALUE}."})
+    @Option(
+            names = "--remote-prewarm-bytes",
+            defaultValue = "${env:MITHRIL_REMOTE_PREWARM_BYTES:-10Gi}",
+            paramLabel = "SIZE",
+            description = {
+                "With --kubernetes and --remote: how much a starting agent fetches in the background for the",
+                "CompileCaches with spec.remote.prewarm (0: none). Env MITHRIL_REMOTE_PREWARM_BYTES; default ${DEFAULT-VALUE}."
+            })
     String prewarmBytes;
 
-    @Option(names = "--node-field-selector", arity = "1", paramLabel = "true|false", defaultValue = "${env:MITHRIL_NODE_FIELD_SELECTOR:-true}",
-            description = "Ask the API server for this node's pods only (spec.nodeName field selector). Turn off only for a test API server without field selectors.")
+    @Option(
+            names = "--node-field-selector",
+            arity = "1",
+            paramLabel = "true|false",
+            defaultValue = "${env:MITHRIL_NODE_FIELD_SELECTOR:-true}",
+            description =
+                    "Ask the API server for this node's pods only (spec.nodeName field selector). Turn off only for a test API server without field selectors.")
     boolean nodeFieldSelector;
 
     @Override
@@ -93,7 +143,8 @@ final class ServeCmd implements Callable<Integer> {
         if (colon < 0) {
             throw new IllegalArgumentException("--listen wants HOST:PORT, got " + listen);
         }
-        InetSocketAddress addr = new InetSocketAddress(listen.substring(0, colon), Integer.parseInt(listen.substring(colon + 1)));
+        InetSocketAddress addr =
+                new InetSocketAddress(listen.substring(0, colon), Integer.parseInt(listen.substring(colon + 1)));
         CountDownLatch stop = new CountDownLatch(1);
         CountDownLatch closed = new CountDownLatch(1);
         // On SIGTERM the hook releases main, then waits (bounded) until the store is closed cleanly.
@@ -107,21 +158,39 @@ final class ServeCmd implements Callable<Integer> {
         }));
         AgentMetrics metrics = new AgentMetrics();
         Duration every = duration(uploadInterval);
-        RemoteConfig remoteConfig = main.remoteConfigOrNone(remote, spec.commandLine().getErr());
+        RemoteConfig remoteConfig =
+                main.remoteConfigOrNone(remote, spec.commandLine().getErr());
         ScheduledExecutorService uploads = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "mithril-remote-uploads");
             t.setDaemon(true);
             return t;
         });
-        try (NodeStore store = main.openStore(local, true); RemoteRun rr = RemoteRun.open(remoteConfig, store, spec.commandLine().getErr());
+        try (NodeStore store = main.openStore(local, true);
+                RemoteRun rr =
+                        RemoteRun.open(remoteConfig, store, spec.commandLine().getErr());
                 AgentServer server = new AgentServer(store, metrics, addr);
                 KubernetesClient client = kubernetes ? new KubernetesClientBuilder().build() : null;
-                KubeAgent agent = kubernetes ? new KubeAgent(client, store, metrics, new KubeAgent.Config(nodeName, volumes,
-                        deviceClass, gpuProduct, duration(ingestInterval), IngestLimits.defaults(), nodeFieldSelector, kubeletPods, cudaDriver)) : null) {
+                KubeAgent agent = kubernetes
+                        ? new KubeAgent(
+                                client,
+                                store,
+                                metrics,
+                                new KubeAgent.Config(
+                                        nodeName,
+                                        volumes,
+                                        deviceClass,
+                                        gpuProduct,
+                                        duration(ingestInterval),
+                                        IngestLimits.defaults(),
+                                        nodeFieldSelector,
+                                        kubeletPods,
+                                        cudaDriver))
+                        : null) {
             if (agent != null) {
                 server.readiness(agent::synced);
                 if (rr != null) {
-                    agent.useRemote(rr.remote(), rr.queue(), "0".equals(prewarmBytes.trim()) ? 0 : Sizes.parse(prewarmBytes));
+                    agent.useRemote(
+                            rr.remote(), rr.queue(), "0".equals(prewarmBytes.trim()) ? 0 : Sizes.parse(prewarmBytes));
                 }
             }
             if (rr != null) {
@@ -131,13 +200,20 @@ final class ServeCmd implements Callable<Integer> {
             if (agent != null) {
                 agent.start();
             }
-            spec.commandLine().getErr().println("mithril-agent: serving " + store.root() + " on http://" + listen.substring(0, colon) + ":" + server.port());
+            spec.commandLine()
+                    .getErr()
+                    .println("mithril-agent: serving " + store.root() + " on http://" + listen.substring(0, colon) + ":"
+                            + server.port());
             spec.commandLine().getErr().flush();
             if (rr != null) {
-                uploads.scheduleWithFixedDelay(() -> {
-                    rr.retry();
-                    rr.upload(every.multipliedBy(4));
-                }, 0, every.toMillis(), TimeUnit.MILLISECONDS);
+                uploads.scheduleWithFixedDelay(
+                        () -> {
+                            rr.retry();
+                            rr.upload(every.multipliedBy(4));
+                        },
+                        0,
+                        every.toMillis(),
+                        TimeUnit.MILLISECONDS);
             }
             stop.await();
             uploads.shutdownNow();

@@ -14,16 +14,30 @@ final class StatsFormat {
     static String text(Path root, StoreStats s) {
         StringBuilder b = new StringBuilder();
         b.append("root      ").append(root).append('\n');
-        b.append(String.format(Locale.ROOT, "entries   %d%nblobs     %d%nbytes     %s (%d)%n", s.entries(), s.blobs(),
-                ByteSize.format(s.bytes()), s.bytes()));
-        b.append("limits    hard ").append(limit(s.hardLimit())).append(", soft ").append(limit(s.softLimit())).append('\n');
+        b.append(String.format(
+                Locale.ROOT,
+                "entries   %d%nblobs     %d%nbytes     %s (%d)%n",
+                s.entries(),
+                s.blobs(),
+                ByteSize.format(s.bytes()),
+                s.bytes()));
+        b.append("limits    hard ")
+                .append(limit(s.hardLimit()))
+                .append(", soft ")
+                .append(limit(s.softLimit()))
+                .append('\n');
         b.append("reserved  ").append(ByteSize.format(s.reservedBytes())).append('\n');
         b.append("evictions ").append(s.evictions()).append('\n');
         if (!s.groups().isEmpty()) {
             b.append(String.format(Locale.ROOT, "%n%-60s %8s %12s %12s%n", "GROUP", "ENTRIES", "BYTES", "BUDGET"));
             for (StoreStats.Group g : s.groups()) {
-                b.append(String.format(Locale.ROOT, "%-60s %8d %12s %12s%n", g.group().text(), g.entries(),
-                        ByteSize.format(g.bytes()), g.budget() == null ? "-" : ByteSize.format(g.budget())));
+                b.append(String.format(
+                        Locale.ROOT,
+                        "%-60s %8d %12s %12s%n",
+                        g.group().text(),
+                        g.entries(),
+                        ByteSize.format(g.bytes()),
+                        g.budget() == null ? "-" : ByteSize.format(g.budget())));
             }
         }
         return b.toString();
@@ -46,20 +60,32 @@ final class StatsFormat {
         b.append(",\"evictions\":{");
         String sep = "";
         for (var e : s.evictions().entrySet()) {
-            b.append(sep).append(quote(e.getKey().name().toLowerCase(Locale.ROOT))).append(':').append(e.getValue());
+            b.append(sep)
+                    .append(quote(e.getKey().name().toLowerCase(Locale.ROOT)))
+                    .append(':')
+                    .append(e.getValue());
             sep = ",";
         }
         b.append("},\"groups\":[");
         sep = "";
         for (StoreStats.Group g : s.groups()) {
-            b.append(sep).append("{\"group\":").append(quote(g.group().text()))
-                    .append(",\"namespace\":").append(quote(g.group().namespace()))
-                    .append(",\"cache\":").append(quote(g.group().cache()))
-                    .append(",\"device\":").append(quote(g.group().device().text()))
-                    .append(",\"product\":").append(quote(g.group().product().slug()))
-                    .append(",\"entries\":").append(g.entries())
-                    .append(",\"bytes\":").append(g.bytes())
-                    .append(",\"budget\":").append(g.budget() == null ? "null" : g.budget().toString())
+            b.append(sep)
+                    .append("{\"group\":")
+                    .append(quote(g.group().text()))
+                    .append(",\"namespace\":")
+                    .append(quote(g.group().namespace()))
+                    .append(",\"cache\":")
+                    .append(quote(g.group().cache()))
+                    .append(",\"device\":")
+                    .append(quote(g.group().device().text()))
+                    .append(",\"product\":")
+                    .append(quote(g.group().product().slug()))
+                    .append(",\"entries\":")
+                    .append(g.entries())
+                    .append(",\"bytes\":")
+                    .append(g.bytes())
+                    .append(",\"budget\":")
+                    .append(g.budget() == null ? "null" : g.budget().toString())
                     .append('}');
             sep = ",";
         }

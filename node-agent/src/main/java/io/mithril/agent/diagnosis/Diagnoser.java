@@ -43,7 +43,8 @@ public final class Diagnoser {
 
     /** A run whose view could not be published, for {@code why}. */
     public static Diagnosis noView(String why) {
-        return new Diagnosis(Outcome.NO_VIEW, "the view could not be published (" + why + "); the run started with empty folders");
+        return new Diagnosis(
+                Outcome.NO_VIEW, "the view could not be published (" + why + "); the run started with empty folders");
     }
 
     /**
@@ -51,28 +52,37 @@ public final class Diagnoser {
      * @param read      those it read
      * @param committed names of the entries ingested from it (new, or new versions of published ones)
      */
-    public Diagnosis diagnose(GroupId group, Collection<EntryKey> published, Collection<EntryKey> read, Collection<String> committed) {
+    public Diagnosis diagnose(
+            GroupId group, Collection<EntryKey> published, Collection<EntryKey> read, Collection<String> committed) {
         Set<String> newNames = new LinkedHashSet<>(committed);
         try {
             if (published.isEmpty()) {
                 return new Diagnosis(Outcome.NOTHING_PUBLISHED, nothingPublished(group, newNames.size()));
             }
             if (read.isEmpty() && newNames.isEmpty()) {
-                return new Diagnosis(Outcome.UNUSED, "published " + published.size() + " entries; the workload read none and "
-                        + "compiled nothing into the cache folders (it did not compile, or not where the cache variables point)");
+                return new Diagnosis(
+                        Outcome.UNUSED,
+                        "published " + published.size() + " entries; the workload read none and "
+                                + "compiled nothing into the cache folders (it did not compile, or not where the cache variables point)");
             }
             if (read.isEmpty()) {
-                return new Diagnosis(Outcome.KEY_CHANGED, "read none of the " + published.size() + " published entries and compiled "
-                        + newNames.size() + " new ones: " + keyChange(group, published, newNames));
+                return new Diagnosis(
+                        Outcome.KEY_CHANGED,
+                        "read none of the " + published.size() + " published entries and compiled " + newNames.size()
+                                + " new ones: " + keyChange(group, published, newNames));
             }
             if (newNames.isEmpty()) {
-                return new Diagnosis(Outcome.WARM, "read " + read.size() + " of " + published.size() + " published entries, compiled nothing");
+                return new Diagnosis(
+                        Outcome.WARM,
+                        "read " + read.size() + " of " + published.size() + " published entries, compiled nothing");
             }
             return new Diagnosis(Outcome.RECOMPILED, recompiled(group, published, read, newNames));
         } catch (IOException | RuntimeException e) {
             log.debug("diagnosis of {} failed: {}", group.text(), e.toString());
-            return new Diagnosis(read.isEmpty() ? Outcome.KEY_CHANGED : Outcome.RECOMPILED,
-                    "read " + read.size() + " of " + published.size() + " published entries, compiled " + newNames.size());
+            return new Diagnosis(
+                    read.isEmpty() ? Outcome.KEY_CHANGED : Outcome.RECOMPILED,
+                    "read " + read.size() + " of " + published.size() + " published entries, compiled "
+                            + newNames.size());
         }
     }
 
@@ -80,21 +90,28 @@ public final class Diagnoser {
         List<String> others = new ArrayList<>();
         for (StoreStats.Group g : store.stats().groups()) {
             GroupId o = g.group();
-            if (g.entries() > 0 && !o.equals(group) && o.namespace().equals(group.namespace()) && o.cache().equals(group.cache())) {
+            if (g.entries() > 0
+                    && !o.equals(group)
+                    && o.namespace().equals(group.namespace())
+                    && o.cache().equals(group.cache())) {
                 others.add(o.device().text() + "/" + o.product().slug() + " (" + g.entries() + " entries)");
             }
         }
         String after = compiled == 0 ? "" : "; it compiled " + compiled + " entries, which the next run here is served";
         if (!others.isEmpty()) {
-            return "this node holds " + group.namespace() + "/" + group.cache() + " only for " + String.join(", ", others)
-                    + ", not for " + group.device().text() + "/" + group.product().slug()
+            return "this node holds " + group.namespace() + "/" + group.cache() + " only for "
+                    + String.join(", ", others)
+                    + ", not for " + group.device().text() + "/"
+                    + group.product().slug()
                     + " (entries are never served to another device class or GPU product)" + after;
         }
-        return "the group " + group.text() + " is empty on this node (its first run here, or its entries were evicted)" + after;
+        return "the group " + group.text() + " is empty on this node (its first run here, or its entries were evicted)"
+                + after;
     }
 
     private String keyChange(GroupId group, Collection<EntryKey> published, Set<String> newNames) throws IOException {
-        List<Entry> before = entries(group, published.stream().map(EntryKey::name).toList());
+        List<Entry> before =
+                entries(group, published.stream().map(EntryKey::name).toList());
         List<Entry> after = entries(group, newNames);
         String vllm = VllmFactors.diff(store, before, after);
         if (vllm != null) {
@@ -111,22 +128,35 @@ public final class Diagnoser {
                 + "other compile options or settings)" + (same.isEmpty() ? "" : "; same " + same);
     }
 
-    private String recompiled(GroupId group, Collection<EntryKey> published, Collection<EntryKey> read, Set<String> newNames)
+    private String recompiled(
+            GroupId group, Collection<EntryKey> published, Collection<EntryKey> read, Set<String> newNames)
             throws IOException {
         Set<String> readNames = new LinkedHashSet<>();
         read.forEach(k -> readNames.add(k.name()));
         List<String> rewritten = newNames.stream().filter(readNames::contains).toList();
-        StringBuilder b = new StringBuilder("read " + read.size() + " of " + published.size() + " published entries, then compiled "
-                + newNames.size() + " more");
+        StringBuilder b = new StringBuilder("read " + read.size() + " of " + published.size()
+                + " published entries, then compiled " + newNames.size() + " more");
         if (!rewritten.isEmpty()) {
-            b.append(", rewriting ").append(rewritten.size()).append(" it had read (").append(rewritten.get(0))
-                    .append(rewritten.size() > 1 ? ", ..." : "").append(")");
+            b.append(", rewriting ")
+                    .append(rewritten.size())
+                    .append(" it had read (")
+                    .append(rewritten.get(0))
+                    .append(rewritten.size() > 1 ? ", ..." : "")
+                    .append(")");
         }
-        List<String> fresh = newNames.stream().filter(n -> !readNames.contains(n)).toList();
+        List<String> fresh =
+                newNames.stream().filter(n -> !readNames.contains(n)).toList();
         if (!fresh.isEmpty()) {
-            String versions = Versions.of(store, entries(group, published.stream().map(EntryKey::name).toList()))
+            String versions = Versions.of(
+                            store,
+                            entries(
+                                    group,
+                                    published.stream().map(EntryKey::name).toList()))
                     .change(Versions.of(store, entries(group, fresh)));
-            b.append(versions != null ? "; " + versions : "; new shapes or graphs, or a changed setting (e.g. " + fresh.get(0) + ")");
+            b.append(
+                    versions != null
+                            ? "; " + versions
+                            : "; new shapes or graphs, or a changed setting (e.g. " + fresh.get(0) + ")");
         }
         return b.toString();
     }

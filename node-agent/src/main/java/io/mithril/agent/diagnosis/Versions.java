@@ -37,7 +37,8 @@ record Versions(String torch, String triton) {
                 for (EntryFile f : e.files()) {
                     if (f.path().endsWith(".json") && !f.path().startsWith("__grp__") && f.size() < (1 << 20)) {
                         tritonTries++;
-                        Matcher m = TRITON.matcher(new String(Diagnoser.head(store, f, 1 << 20), StandardCharsets.UTF_8));
+                        Matcher m =
+                                TRITON.matcher(new String(Diagnoser.head(store, f, 1 << 20), StandardCharsets.UTF_8));
                         if (m.find()) {
                             triton = m.group(1);
                         }
@@ -45,7 +46,10 @@ record Versions(String torch, String triton) {
                     }
                 }
             }
-            if (torch == null && torchTries < TRIES && name.contains("fxgraph/") && !e.files().isEmpty()) {
+            if (torch == null
+                    && torchTries < TRIES
+                    && name.contains("fxgraph/")
+                    && !e.files().isEmpty()) {
                 torchTries++;
                 torch = torchVersion(store, e.files().get(0));
             }
@@ -125,7 +129,9 @@ record Versions(String torch, String triton) {
         if (triton != null && now.triton != null && !triton.equals(now.triton)) {
             out.add("triton " + triton + " -> " + now.triton);
         }
-        return out.isEmpty() ? null : "the published entries were made with other versions (" + String.join(", ", out)
-                + "): the keys of torch.compile and Triton include them";
+        return out.isEmpty()
+                ? null
+                : "the published entries were made with other versions (" + String.join(", ", out)
+                        + "): the keys of torch.compile and Triton include them";
     }
 }

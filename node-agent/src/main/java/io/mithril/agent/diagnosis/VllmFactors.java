@@ -4,8 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.mithril.agent.index.Entry;
 import io.mithril.agent.index.EntryFile;
-import io.mithril.agent.volume.EntryPaths;
 import io.mithril.agent.store.NodeStore;
+import io.mithril.agent.volume.EntryPaths;
 import java.io.IOException;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -79,7 +79,7 @@ final class VllmFactors {
 
     private static void flatten(String prefix, JsonNode n, Map<String, String> out) {
         if (n != null && n.isObject()) {
-            for (Iterator<Map.Entry<String, JsonNode>> it = n.fields(); it.hasNext();) {
+            for (Iterator<Map.Entry<String, JsonNode>> it = n.fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> f = it.next();
                 flatten(prefix.isEmpty() ? f.getKey() : prefix + "." + f.getKey(), f.getValue(), out);
             }

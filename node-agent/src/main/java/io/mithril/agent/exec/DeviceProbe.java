@@ -42,7 +42,9 @@ public final class DeviceProbe {
         try {
             out = Files.createTempFile("mithril-nvidia-smi", ".txt");
             Process p = new ProcessBuilder(nvidiaSmi, "--query-gpu=" + fields, "--format=csv,noheader")
-                    .redirectErrorStream(true).redirectOutput(out.toFile()).start();
+                    .redirectErrorStream(true)
+                    .redirectOutput(out.toFile())
+                    .start();
             if (!p.waitFor(10, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
                 return new String[] {"nvidia-smi did not answer within 10 s", null};
@@ -76,7 +78,8 @@ public final class DeviceProbe {
         }
         String[] cc = line.substring(0, comma).trim().split("\\.");
         try {
-            DeviceClass d = new DeviceClass.CudaCompute(Integer.parseInt(cc[0]), cc.length > 1 ? Integer.parseInt(cc[1]) : 0);
+            DeviceClass d =
+                    new DeviceClass.CudaCompute(Integer.parseInt(cc[0]), cc.length > 1 ? Integer.parseInt(cc[1]) : 0);
             return new Device(d, GpuProduct.of(line.substring(comma + 1).trim()), "nvidia-smi");
         } catch (RuntimeException e) {
             return cpu("unparsable nvidia-smi output");

@@ -53,14 +53,26 @@ public final class ExecRunner {
      * @param cudaDriver the CUDA driver's version: the CUDA JIT cache's entries are served only to the
      *                   driver that made them (a driver upgrade invalidates them)
      */
-    public record Options(GroupId group, Set<Framework> frameworks, List<String> command, Duration ingestInterval,
-            IngestLimits limits, Map<String, String> environment, CudaDriver cudaDriver) {
+    public record Options(
+            GroupId group,
+            Set<Framework> frameworks,
+            List<String> command,
+            Duration ingestInterval,
+            IngestLimits limits,
+            Map<String, String> environment,
+            CudaDriver cudaDriver) {
         public Options {
             cudaDriver = cudaDriver == null ? CudaDriver.UNKNOWN : cudaDriver;
         }
 
-        public Options(GroupId group, Set<Framework> frameworks, List<String> command, Duration ingestInterval,
-                IngestLimits limits, Map<String, String> environment, String cudaDriver) {
+        public Options(
+                GroupId group,
+                Set<Framework> frameworks,
+                List<String> command,
+                Duration ingestInterval,
+                IngestLimits limits,
+                Map<String, String> environment,
+                String cudaDriver) {
             this(group, frameworks, command, ingestInterval, limits, environment, CudaDriver.of(cudaDriver));
         }
     }
@@ -87,11 +99,13 @@ public final class ExecRunner {
         Path views = Files.createDirectories(NodeRoot.views(store.root()));
         String base = o.group().text().replace('/', '.');
         sweepDeadViews(views);
-        FileChannel lockCh = FileChannel.open(views.resolve(base + ".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        FileChannel lockCh =
+                FileChannel.open(views.resolve(base + ".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         FileLock canonical = lockCh.tryLock();
         if (canonical != null && RunToken.alive(RunToken.read(views.resolve(base + ".run")))) {
             // an earlier run was killed but what it started still writes there: leave that folder to it
-            err.println("mithril: processes of an earlier run still write into " + views.resolve(base) + "; using a private view");
+            err.println("mithril: processes of an earlier run still write into " + views.resolve(base)
+                    + "; using a private view");
             canonical.release();
             canonical = null;
         }
@@ -99,7 +113,8 @@ public final class ExecRunner {
             // the canonical view is taken: a private one, with a lock of its own so a later run can tell it is live
             lockCh.close();
             String name = base + "." + UUID.randomUUID();
-            lockCh = FileChannel.open(views.resolve(name + ".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            lockCh = FileChannel.open(
+                    views.resolve(name + ".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
             lockCh.lock();
             base = name;
         }
@@ -134,16 +149,22 @@ public final class ExecRunner {
                 } catch (IOException e) {
                     log.warn("could not remove the empty cache folders {}: {}", cacheDir, describe(e));
                 }
-                return new Result(code, summary(o.group(), null, 0, ViewSession.Totals.NONE) + "; "
-                        + Diagnoser.noView(publishFailure).line());
+                return new Result(
+                        code,
+                        summary(o.group(), null, 0, ViewSession.Totals.NONE) + "; "
+                                + Diagnoser.noView(publishFailure).line());
             }
             // The command's status is the result from here on: a failure of ours is reported, not returned.
             orphans = RunToken.alive(token);
-            ViewSession.Result end = session.end(code != 0 ? Pass.FAILED : orphans ? Pass.SUCCEEDED_WRITERS_LEFT : Pass.SUCCEEDED);
+            ViewSession.Result end =
+                    session.end(code != 0 ? Pass.FAILED : orphans ? Pass.SUCCEEDED_WRITERS_LEFT : Pass.SUCCEEDED);
             for (String failure : end.failures()) {
                 err.println("mithril: " + failure);
             }
-            return new Result(code, summary(o.group(), end.view(), end.read().size(), end.total()) + "; " + end.why().line());
+            return new Result(
+                    code,
+                    summary(o.group(), end.view(), end.read().size(), end.total()) + "; "
+                            + end.why().line());
         } finally {
             periodic.shutdownNow();
             ingester.close();
@@ -152,7 +173,8 @@ public final class ExecRunner {
                 Files.deleteIfExists(runFile);
             } // else the next run finds the token and leaves the folder to those processes
             if (canonical == null && !orphans) {
-                Files.deleteIfExists(views.resolve(base + ".lock")); // a private view's lock: unique, remove it while held
+                Files.deleteIfExists(
+                        views.resolve(base + ".lock")); // a private view's lock: unique, remove it while held
             } // a canonical lock file stays: deleting it could let two runs lock two different inodes of one name
             lockCh.close(); // releases the view's lock
         }
@@ -162,16 +184,27 @@ public final class ExecRunner {
      * Clears what a killed run left in the folder and publishes the group there; null if that fails
      * for any reason (the command then runs cold, and says so: a cache never keeps it from running).
      */
-    private ViewSession publishOrNull(Views v, Ingester ingester, Options o, Path dir, Path runFile, String token, String source) {
+    private ViewSession publishOrNull(
+            Views v, Ingester ingester, Options o, Path dir, Path runFile, String token, String source) {
         publishFailure = null;
         try {
             FileTrees.deleteTree(dir); // a previous exec that was killed may have left it
             Files.writeString(runFile, token + "\n");
-            return ViewSession.publish(v, ingester, o.group(), dir, o.frameworks(), Views.Owner.CURRENT, PublishMode.COPY,
-                    o.cudaDriver(), source, false);
+            return ViewSession.publish(
+                    v,
+                    ingester,
+                    o.group(),
+                    dir,
+                    o.frameworks(),
+                    Views.Owner.CURRENT,
+                    PublishMode.COPY,
+                    o.cudaDriver(),
+                    source,
+                    false);
         } catch (IOException | RuntimeException | StackOverflowError e) {
             publishFailure = describe(e);
-            err.println("mithril: could not publish the cache (" + describe(e) + "); the command runs with an empty one");
+            err.println(
+                    "mithril: could not publish the cache (" + describe(e) + "); the command runs with an empty one");
             log.warn("publish failed: {}", describe(e));
             return null;
         }
@@ -202,7 +235,9 @@ public final class ExecRunner {
             String mine = folder.toString();
             String theirs = o.environment().get(f.envVar());
             if (theirs != null && !theirs.isEmpty() && !theirs.equals(mine)) {
-                err.printf("mithril: %s is already set to %s; leaving it (that cache is not shared)%n", f.envVar(), theirs);
+                err.printf(
+                        "mithril: %s is already set to %s; leaving it (that cache is not shared)%n",
+                        f.envVar(), theirs);
                 continue;
             }
             env.put(f.envVar(), mine);
@@ -229,13 +264,17 @@ public final class ExecRunner {
             return code;
         }
         long every = o.ingestInterval().toMillis();
-        periodic.scheduleWithFixedDelay(() -> {
-            try {
-                session.pass();
-            } catch (RuntimeException e) {
-                log.warn("periodic ingest failed: {}", e.toString());
-            }
-        }, every, every, TimeUnit.MILLISECONDS);
+        periodic.scheduleWithFixedDelay(
+                () -> {
+                    try {
+                        session.pass();
+                    } catch (RuntimeException e) {
+                        log.warn("periodic ingest failed: {}", e.toString());
+                    }
+                },
+                every,
+                every,
+                TimeUnit.MILLISECONDS);
         int code = child.waitFor();
         SignalForwarder.stop();
         return code;
@@ -270,10 +309,17 @@ public final class ExecRunner {
     }
 
     static String summary(GroupId g, View view, int hits, ViewSession.Totals t) {
-        return String.format(Locale.ROOT,
+        return String.format(
+                Locale.ROOT,
                 "mithril: %s: restored %d entries (%s) in %d ms; read %d entries (hits); ingested %d entries (%s, misses) in %d ms; refused %d files",
-                g.text(), view == null ? 0 : view.entries().size(), ByteSize.format(view == null ? 0 : view.bytes()),
-                view == null ? 0 : view.publishNanos() / 1_000_000, hits,
-                t.entries(), ByteSize.format(t.bytes()), t.nanos() / 1_000_000, t.refused());
+                g.text(),
+                view == null ? 0 : view.entries().size(),
+                ByteSize.format(view == null ? 0 : view.bytes()),
+                view == null ? 0 : view.publishNanos() / 1_000_000,
+                hits,
+                t.entries(),
+                ByteSize.format(t.bytes()),
+                t.nanos() / 1_000_000,
+                t.refused());
     }
 }

@@ -35,7 +35,8 @@ final class RunToken {
         }
         byte[] needle = (ENV + "=" + token + "\0").getBytes(StandardCharsets.US_ASCII);
         long self = ProcessHandle.current().pid();
-        try (DirectoryStream<Path> procs = Files.newDirectoryStream(Path.of("/proc"), p -> p.getFileName().toString().chars().allMatch(Character::isDigit))) {
+        try (DirectoryStream<Path> procs = Files.newDirectoryStream(
+                Path.of("/proc"), p -> p.getFileName().toString().chars().allMatch(Character::isDigit))) {
             for (Path p : procs) {
                 if (Long.parseLong(p.getFileName().toString()) == self) {
                     continue;

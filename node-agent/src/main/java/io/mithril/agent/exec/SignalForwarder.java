@@ -52,7 +52,9 @@ final class SignalForwarder {
             return;
         }
         try {
-            new ProcessBuilder("kill", "-s", name, Long.toString(p.pid())).start().waitFor();
+            new ProcessBuilder("kill", "-s", name, Long.toString(p.pid()))
+                    .start()
+                    .waitFor();
         } catch (Exception e) {
             p.destroy();
         }

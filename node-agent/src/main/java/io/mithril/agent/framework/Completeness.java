@@ -49,7 +49,10 @@ public final class Completeness {
                 }
             }
         }
-        if (grouped || !files.isEmpty() && files.keySet().stream().allMatch(n -> SINGLE_FILE_FOLDER.matcher(n).matches())) {
+        if (grouped
+                || !files.isEmpty()
+                        && files.keySet().stream()
+                                .allMatch(n -> SINGLE_FILE_FOLDER.matcher(n).matches())) {
             return null;
         }
         return "no group file (__grp__*.json): the compile was interrupted or is still running";

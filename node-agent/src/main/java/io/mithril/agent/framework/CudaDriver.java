@@ -24,18 +24,23 @@ public record CudaDriver(String version) {
 
     /** The link in a view's {@code cuda/} folder to the served driver's folder. */
     public static final String CURRENT = Framework.CUDA.api().podPath();
+
     public static final CudaDriver UNKNOWN = new CudaDriver("unknown");
 
     /** GPU feature discovery's labels: the full version (GFD 0.15+), else its parts (older GFD). */
     public static final String LABEL_FULL = "nvidia.com/cuda.driver-version.full";
+
     public static final String LABEL_MAJOR = "nvidia.com/cuda.driver.major";
     public static final String LABEL_MINOR = "nvidia.com/cuda.driver.minor";
     public static final String LABEL_REV = "nvidia.com/cuda.driver.rev";
 
-    private static final Pattern PROC_VERSION = Pattern.compile("Kernel Module(?:\\s+for\\s+\\S+)?\\s+([0-9]+(?:\\.[0-9]+)+)");
+    private static final Pattern PROC_VERSION =
+            Pattern.compile("Kernel Module(?:\\s+for\\s+\\S+)?\\s+([0-9]+(?:\\.[0-9]+)+)");
 
     public CudaDriver {
-        version = version == null || version.isBlank() ? "unknown" : version.trim().replaceAll("[^0-9A-Za-z._-]", "_");
+        version = version == null || version.isBlank()
+                ? "unknown"
+                : version.trim().replaceAll("[^0-9A-Za-z._-]", "_");
     }
 
     /** A version as given (a flag, nvidia-smi's answer), or {@link #UNKNOWN} for null or blank. */

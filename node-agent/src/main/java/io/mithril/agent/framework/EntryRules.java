@@ -66,8 +66,12 @@ public final class EntryRules {
 
     /** True for names that are in flight or locks, at any depth: never ingested. */
     public static boolean isTransient(String segment) {
-        return segment.startsWith(".") || segment.startsWith("tmp.pid_") || segment.endsWith(".tmp")
-                || segment.endsWith(".lock") || segment.endsWith(".lck") || segment.endsWith(".partial");
+        return segment.startsWith(".")
+                || segment.startsWith("tmp.pid_")
+                || segment.endsWith(".tmp")
+                || segment.endsWith(".lock")
+                || segment.endsWith(".lck")
+                || segment.endsWith(".partial");
     }
 
     /**
@@ -191,7 +195,9 @@ public final class EntryRules {
     }
 
     private static Unit flashinfer(Framework fw, String[] p) {
-        if (p.length >= 7 && p[1].equals(".cache") && p[2].equals("flashinfer")
+        if (p.length >= 7
+                && p[1].equals(".cache")
+                && p[2].equals("flashinfer")
                 && (p[4].equals("cached_ops") || p[4].equals("generated"))) {
             return folderAt(fw, p, 6, Writes.IN_PLACE); // compilers write outputs in place; ninja appends its log
         }

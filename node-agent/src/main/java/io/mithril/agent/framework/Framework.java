@@ -124,7 +124,8 @@ public enum Framework {
                 for (Framework x : values()) {
                     names.add(x.dir());
                 }
-                throw new IllegalArgumentException("unknown framework '" + part.trim() + "' (known: " + String.join(", ", names) + ", all)");
+                throw new IllegalArgumentException(
+                        "unknown framework '" + part.trim() + "' (known: " + String.join(", ", names) + ", all)");
             }
             out.add(f);
             out.addAll(f.implied());

@@ -58,7 +58,11 @@ public final class NinjaLog {
             for (String p : paths) {
                 if (output.equals(p) || output.endsWith("/" + unitFolder + "/" + p)) {
                     // ninja >= 1.10 logs nanoseconds; older versions seconds. Later lines win (the log appends).
-                    out.put(p, mtime > 100_000_000_000L ? FileTime.from(mtime, TimeUnit.NANOSECONDS) : FileTime.from(mtime, TimeUnit.SECONDS));
+                    out.put(
+                            p,
+                            mtime > 100_000_000_000L
+                                    ? FileTime.from(mtime, TimeUnit.NANOSECONDS)
+                                    : FileTime.from(mtime, TimeUnit.SECONDS));
                 }
             }
         }

@@ -12,7 +12,8 @@ import java.nio.file.Path;
  * file by file otherwise.
  */
 public final class FilesystemSync {
-    private static final boolean AVAILABLE = LibC.INSTANCE != null && reportsErrors(System.getProperty("os.version", ""));
+    private static final boolean AVAILABLE =
+            LibC.INSTANCE != null && reportsErrors(System.getProperty("os.version", ""));
 
     private FilesystemSync() {}
 
@@ -39,14 +40,16 @@ public final class FilesystemSync {
         }
         int fd;
         try {
-            fd = LibC.INSTANCE.open(LibC.cString(FileNames.bytes(dir)), LibC.O_RDONLY | LibC.O_DIRECTORY | LibC.O_CLOEXEC);
+            fd = LibC.INSTANCE.open(
+                    LibC.cString(FileNames.bytes(dir)), LibC.O_RDONLY | LibC.O_DIRECTORY | LibC.O_CLOEXEC);
         } catch (LastErrorException e) {
             throw new IOException("cannot open " + dir + " to sync its filesystem (errno " + e.getErrorCode() + ")");
         }
         try {
             LibC.INSTANCE.syncfs(fd);
         } catch (LastErrorException e) {
-            throw new IOException("syncfs on " + dir + " failed (errno " + e.getErrorCode() + "): written data may be lost");
+            throw new IOException(
+                    "syncfs on " + dir + " failed (errno " + e.getErrorCode() + "): written data may be lost");
         } finally {
             LibC.INSTANCE.close(fd);
         }

@@ -29,7 +29,8 @@ public final class NodeRoot {
     public static final List<String> NAMES = List.of(VIEWS, PODS, PODS_COLD, ACTIVITY, ACTIVITY_TMP);
 
     /** Matches exactly the {@link #NAMES}. */
-    public static final Pattern PATTERN = Pattern.compile(String.join("|", NAMES.stream().map(Pattern::quote).toList()));
+    public static final Pattern PATTERN =
+            Pattern.compile(String.join("|", NAMES.stream().map(Pattern::quote).toList()));
 
     public static Path views(Path root) {
         return root.resolve(VIEWS);

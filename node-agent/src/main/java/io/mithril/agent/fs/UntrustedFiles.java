@@ -122,8 +122,14 @@ public final class UntrustedFiles {
         if (openat2Works) {
             int dirfd = openDir(dir);
             try {
-                fd = LibC.openat2(dirfd, LibC.cString(FileNames.bytes(rel)), LibC.O_RDONLY | LibC.O_NONBLOCK | LibC.O_NOFOLLOW | LibC.O_CLOEXEC,
-                        LibC.RESOLVE_BENEATH | LibC.RESOLVE_NO_SYMLINKS | LibC.RESOLVE_NO_MAGICLINKS | LibC.RESOLVE_NO_XDEV);
+                fd = LibC.openat2(
+                        dirfd,
+                        LibC.cString(FileNames.bytes(rel)),
+                        LibC.O_RDONLY | LibC.O_NONBLOCK | LibC.O_NOFOLLOW | LibC.O_CLOEXEC,
+                        LibC.RESOLVE_BENEATH
+                                | LibC.RESOLVE_NO_SYMLINKS
+                                | LibC.RESOLVE_NO_MAGICLINKS
+                                | LibC.RESOLVE_NO_XDEV);
             } catch (LastErrorException e) {
                 if (e.getErrorCode() == LibC.ENOSYS || e.getErrorCode() == LibC.E2BIG) {
                     openat2Works = false; // an old kernel (or a seccomp filter): the fallback below
@@ -136,7 +142,8 @@ public final class UntrustedFiles {
         }
         if (fd < 0) {
             try {
-                fd = LibC.INSTANCE.open(LibC.cString(FileNames.bytes(dir.resolve(rel))),
+                fd = LibC.INSTANCE.open(
+                        LibC.cString(FileNames.bytes(dir.resolve(rel))),
                         LibC.O_RDONLY | LibC.O_NONBLOCK | LibC.O_NOFOLLOW | LibC.O_CLOEXEC);
             } catch (LastErrorException e) {
                 throw refusal(e.getErrorCode());
@@ -164,7 +171,8 @@ public final class UntrustedFiles {
     public static InputStream openNoAtime(Path p) throws IOException {
         if (LibC.INSTANCE != null) {
             try {
-                int fd = LibC.INSTANCE.open(LibC.cString(FileNames.bytes(p.toAbsolutePath())),
+                int fd = LibC.INSTANCE.open(
+                        LibC.cString(FileNames.bytes(p.toAbsolutePath())),
                         LibC.O_RDONLY | LibC.O_NOATIME | LibC.O_NOFOLLOW | LibC.O_CLOEXEC);
                 return new Opened(fd, null);
             } catch (LastErrorException e) {
@@ -179,7 +187,8 @@ public final class UntrustedFiles {
 
     private static int openDir(Path dir) throws IOException {
         try {
-            return LibC.INSTANCE.open(LibC.cString(FileNames.bytes(dir.toAbsolutePath())),
+            return LibC.INSTANCE.open(
+                    LibC.cString(FileNames.bytes(dir.toAbsolutePath())),
                     LibC.O_PATH | LibC.O_DIRECTORY | LibC.O_NOFOLLOW | LibC.O_CLOEXEC);
         } catch (LastErrorException e) {
             throw new IOException("cannot open folder " + dir + " (errno " + e.getErrorCode() + ")");
@@ -190,18 +199,25 @@ public final class UntrustedFiles {
         Path self = Path.of("/proc/self/fd/" + fd);
         BasicFileAttributes a = Files.readAttributes(self, PosixFileAttributes.class); // follows the descriptor's link
         Map<String, Object> u = Files.readAttributes(self, "unix:nlink,uid,mode");
-        return new Stat(a.fileKey(), a.isRegularFile(), a.size(), a.lastModifiedTime().toMillis(),
-                (Integer) u.get("nlink"), (Integer) u.get("uid"), (Integer) u.get("mode"));
+        return new Stat(
+                a.fileKey(),
+                a.isRegularFile(),
+                a.size(),
+                a.lastModifiedTime().toMillis(),
+                (Integer) u.get("nlink"),
+                (Integer) u.get("uid"),
+                (Integer) u.get("mode"));
     }
 
     private static Refused refusal(int errno) {
-        return new Refused(switch (errno) {
-            case LibC.EAGAIN -> "file held by a lease";
-            case LibC.ELOOP -> "symlink";
-            case LibC.EXDEV -> "outside the view";
-            case LibC.ENOENT -> "replaced during ingest";
-            default -> "cannot open (errno " + errno + ")";
-        });
+        return new Refused(
+                switch (errno) {
+                    case LibC.EAGAIN -> "file held by a lease";
+                    case LibC.ELOOP -> "symlink";
+                    case LibC.EXDEV -> "outside the view";
+                    case LibC.ENOENT -> "replaced during ingest";
+                    default -> "cannot open (errno " + errno + ")";
+                });
     }
 
     private static void closeQuietly(int fd) {

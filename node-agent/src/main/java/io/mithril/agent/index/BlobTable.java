@@ -15,6 +15,7 @@ final class BlobTable {
     private int[] refs = new int[16];
     /** id + 1, or 0 for an empty slot. */
     private int[] slots = new int[32];
+
     private int[] free = new int[16];
     private int freeCount;
     private int idLimit;

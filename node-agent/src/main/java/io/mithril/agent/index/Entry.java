@@ -26,6 +26,7 @@ import java.util.RandomAccess;
 public final class Entry {
     /** Longs per file in {@link #words}: the address's four, then the size. */
     static final int WORDS = 5;
+
     private static final String AT = " at=";
 
     private final GroupId group;
@@ -33,15 +34,18 @@ public final class Entry {
     private final long[] words;
     /** Per file: shared prefix length with the previous path, then (suffix length << 1 | executable), then the suffix. */
     private final byte[] paths;
+
     private final long bytes;
     private final long created;
     /** The provenance, or the part before {@code " at="} when {@link #provenanceAt} holds the time. */
     private final String provenance;
     /** The provenance's time as epoch nanoseconds, or {@link Long#MIN_VALUE} when it has none. */
     private final long provenanceAt;
+
     long lastUse;
     /** The index's links: its group's LRU list and hash-table chain. Only under the index's lock. */
     Entry older;
+
     Entry newer;
     Entry chain;
     final int hash;
@@ -84,7 +88,14 @@ public final class Entry {
     }
 
     /** From a snapshot: parts already in their compact form, checked when first committed. */
-    Entry(GroupId group, byte[] name, long[] words, byte[] paths, long created, long lastUse, String provenance,
+    Entry(
+            GroupId group,
+            byte[] name,
+            long[] words,
+            byte[] paths,
+            long created,
+            long lastUse,
+            String provenance,
             long provenanceAt) {
         if (words.length == 0 || words.length % WORDS != 0) {
             throw new IllegalArgumentException("bad file words in a snapshot: " + words.length);
@@ -205,8 +216,10 @@ public final class Entry {
         if (provenanceAt == Long.MIN_VALUE) {
             return provenance;
         }
-        return provenance + AT + Instant.ofEpochSecond(Math.floorDiv(provenanceAt, 1_000_000_000L),
-                Math.floorMod(provenanceAt, 1_000_000_000L));
+        return provenance
+                + AT
+                + Instant.ofEpochSecond(
+                        Math.floorDiv(provenanceAt, 1_000_000_000L), Math.floorMod(provenanceAt, 1_000_000_000L));
     }
 
     /**
@@ -222,8 +235,13 @@ public final class Entry {
         int s = i + AT.length();
         int n = p.length() - s;
         // yyyy-MM-ddTHH:mm:ssZ, or with a fraction of 3, 6 or 9 digits before the Z
-        if (n < 20 || p.charAt(p.length() - 1) != 'Z' || p.charAt(s + 4) != '-' || p.charAt(s + 7) != '-'
-                || p.charAt(s + 10) != 'T' || p.charAt(s + 13) != ':' || p.charAt(s + 16) != ':') {
+        if (n < 20
+                || p.charAt(p.length() - 1) != 'Z'
+                || p.charAt(s + 4) != '-'
+                || p.charAt(s + 7) != '-'
+                || p.charAt(s + 10) != 'T'
+                || p.charAt(s + 13) != ':'
+                || p.charAt(s + 16) != ':') {
             return Long.MIN_VALUE;
         }
         int digits = n - 20 == 0 ? 0 : n - 21;
@@ -237,7 +255,10 @@ public final class Entry {
         int minute = num(p, s + 14, 2);
         int second = num(p, s + 17, 2);
         int fraction = digits == 0 ? 0 : num(p, s + 20, digits);
-        if ((year | month | day | hour | minute | second | fraction) < 0 || year < 1000 || hour > 23 || minute > 59
+        if ((year | month | day | hour | minute | second | fraction) < 0
+                || year < 1000
+                || hour > 23
+                || minute > 59
                 || second > 59) {
             return Long.MIN_VALUE;
         }
@@ -246,7 +267,8 @@ public final class Entry {
         }
         long nano = fraction * (digits == 3 ? 1_000_000L : digits == 6 ? 1_000L : 1L);
         try {
-            long epoch = LocalDateTime.of(year, month, day, hour, minute, second).toEpochSecond(ZoneOffset.UTC);
+            long epoch =
+                    LocalDateTime.of(year, month, day, hour, minute, second).toEpochSecond(ZoneOffset.UTC);
             long at = Math.addExact(Math.multiplyExact(epoch, 1_000_000_000L), nano);
             return at == Long.MIN_VALUE ? Long.MIN_VALUE : at;
         } catch (DateTimeException | ArithmeticException e) {

@@ -47,6 +47,7 @@ public final class Index {
     private static final class Group {
         /** Least recently used first: {@code oldest} .. {@code newest} through {@link Entry#newer}. */
         Entry oldest;
+
         Entry newest;
         int size;
         long bytes;
@@ -285,8 +286,7 @@ public final class Index {
         return entryCount * ENTRY_HEAP + fileCount * FILE_HEAP + blobs.count() * BLOB_HEAP;
     }
 
-    private List<Removal> evictOldest(BooleanSupplier over, Predicate<EntryKey> pinned,
-            EvictionCause cause) {
+    private List<Removal> evictOldest(BooleanSupplier over, Predicate<EntryKey> pinned, EvictionCause cause) {
         List<Removal> out = new ArrayList<>();
         while (over.getAsBoolean()) {
             Group victimGroup = null;
@@ -526,8 +526,8 @@ public final class Index {
             }
         }
         if (count != entryCount || files != fileCount) {
-            throw new IllegalStateException("entry count " + entryCount + " != " + count + " or file count "
-                    + fileCount + " != " + files);
+            throw new IllegalStateException(
+                    "entry count " + entryCount + " != " + count + " or file count " + fileCount + " != " + files);
         }
         long ub = 0;
         for (Map.Entry<Address, long[]> x : expect.entrySet()) {

@@ -48,8 +48,8 @@ public final class Journal implements Closeable {
 
     public Journal(Path file) throws IOException {
         this.file = file;
-        this.channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
-                StandardOpenOption.WRITE);
+        this.channel =
+                FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
     }
 
     public Path file() {
@@ -159,26 +159,26 @@ public final class Journal implements Closeable {
         ByteArrayOutputStream b = new ByteArrayOutputStream(96);
         DataOutputStream out = new DataOutputStream(b);
         if (r instanceof JournalRecord.Commit c) {
-                out.writeByte(COMMIT);
-                key(out, c.key());
-                out.writeLong(c.created());
-                out.writeLong(c.lastUse());
-                str(out, c.provenance());
-                out.writeInt(c.files().size());
-                for (EntryFile f : c.files()) {
-                    str(out, f.path());
-                    out.write(f.address().toBytes());
-                    out.writeLong(f.size());
-                    out.writeBoolean(f.executable());
-                }
+            out.writeByte(COMMIT);
+            key(out, c.key());
+            out.writeLong(c.created());
+            out.writeLong(c.lastUse());
+            str(out, c.provenance());
+            out.writeInt(c.files().size());
+            for (EntryFile f : c.files()) {
+                str(out, f.path());
+                out.write(f.address().toBytes());
+                out.writeLong(f.size());
+                out.writeBoolean(f.executable());
+            }
         } else if (r instanceof JournalRecord.Remove rm) {
-                out.writeByte(REMOVE);
-                key(out, rm.key());
-                out.writeByte(rm.cause().ordinal());
+            out.writeByte(REMOVE);
+            key(out, rm.key());
+            out.writeByte(rm.cause().ordinal());
         } else if (r instanceof JournalRecord.Touch t) {
-                out.writeByte(TOUCH);
-                key(out, t.key());
-                out.writeLong(t.time());
+            out.writeByte(TOUCH);
+            key(out, t.key());
+            out.writeLong(t.time());
         }
         return b.toByteArray();
     }

@@ -7,7 +7,6 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.MappedByteBuffer;
-import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -40,19 +39,21 @@ public final class Snapshot {
     /** Writes the index to {@code out} (the caller makes it durable and moves it into place). */
     public static void write(OutputStream raw, Index index, Covers covers) throws IOException {
         CRC32C crc = new CRC32C();
-        DataOutputStream out = new DataOutputStream(new BufferedOutputStream(new OutputStream() {
-            @Override
-            public void write(int b) throws IOException {
-                crc.update(b);
-                raw.write(b);
-            }
+        DataOutputStream out = new DataOutputStream(new BufferedOutputStream(
+                new OutputStream() {
+                    @Override
+                    public void write(int b) throws IOException {
+                        crc.update(b);
+                        raw.write(b);
+                    }
 
-            @Override
-            public void write(byte[] b, int off, int len) throws IOException {
-                crc.update(b, off, len);
-                raw.write(b, off, len);
-            }
-        }, 1 << 20));
+                    @Override
+                    public void write(byte[] b, int off, int len) throws IOException {
+                        crc.update(b, off, len);
+                        raw.write(b, off, len);
+                    }
+                },
+                1 << 20));
         out.writeLong(MAGIC);
         out.writeLong(covers.generation());
         out.writeLong(covers.journalLength());
@@ -64,7 +65,8 @@ public final class Snapshot {
         List<String> prefixList = new ArrayList<>();
         for (GroupId g : groups) {
             for (Entry e : index.entries(g)) {
-                if (e.provenanceAt() != Long.MIN_VALUE && prefixes.putIfAbsent(e.provenancePart(), prefixes.size()) == null) {
+                if (e.provenanceAt() != Long.MIN_VALUE
+                        && prefixes.putIfAbsent(e.provenancePart(), prefixes.size()) == null) {
                     prefixList.add(e.provenancePart());
                 }
             }
@@ -119,7 +121,9 @@ public final class Snapshot {
             }
             MappedByteBuffer map = ch.map(FileChannel.MapMode.READ_ONLY, 0, size);
             ByteBuffer body = map.duplicate().limit((int) size - 8);
-            if (map.getLong(0) != MAGIC || map.getLong(8) != expected.generation() || map.getLong(16) != expected.journalLength()
+            if (map.getLong(0) != MAGIC
+                    || map.getLong(8) != expected.generation()
+                    || map.getLong(16) != expected.journalLength()
                     || map.getLong(32) > heapLimit) {
                 return false;
             }
@@ -162,7 +166,8 @@ public final class Snapshot {
                 long created = in.getLong();
                 long use = in.getLong();
                 long at = in.getLong();
-                String prov = at == Long.MIN_VALUE ? new String(bytes(in), StandardCharsets.UTF_8) : prefixes[in.getInt()];
+                String prov =
+                        at == Long.MIN_VALUE ? new String(bytes(in), StandardCharsets.UTF_8) : prefixes[in.getInt()];
                 index.put(new Entry(g, name, words, paths, created, use, prov, at));
             }
             index.restoreGroupLastUse(g, lastUse);

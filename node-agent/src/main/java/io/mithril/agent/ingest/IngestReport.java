@@ -6,13 +6,24 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /** What one ingest pass did, and what it refused or deferred, by reason. */
-public record IngestReport(int entries, long bytes, int filesRead, Map<String, Integer> refused,
-        Map<String, Integer> deferred, long nanos, List<String> committed) {
+public record IngestReport(
+        int entries,
+        long bytes,
+        int filesRead,
+        Map<String, Integer> refused,
+        Map<String, Integer> deferred,
+        long nanos,
+        List<String> committed) {
 
     /** The names of committed entries a report keeps, at most (what a diagnosis needs is a sample). */
     public static final int MAX_NAMES = 10_000;
 
-    public IngestReport(int entries, long bytes, int filesRead, Map<String, Integer> refused, Map<String, Integer> deferred,
+    public IngestReport(
+            int entries,
+            long bytes,
+            int filesRead,
+            Map<String, Integer> refused,
+            Map<String, Integer> deferred,
             long nanos) {
         this(entries, bytes, filesRead, refused, deferred, nanos, List.of());
     }
@@ -52,7 +63,14 @@ public record IngestReport(int entries, long bytes, int filesRead, Map<String, I
         }
 
         synchronized IngestReport build(long nanos) {
-            return new IngestReport(entries, bytes, filesRead, Map.copyOf(refused), Map.copyOf(deferred), nanos, List.copyOf(committed));
+            return new IngestReport(
+                    entries,
+                    bytes,
+                    filesRead,
+                    Map.copyOf(refused),
+                    Map.copyOf(deferred),
+                    nanos,
+                    List.copyOf(committed));
         }
     }
 }

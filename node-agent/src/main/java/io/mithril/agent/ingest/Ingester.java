@@ -79,6 +79,7 @@ public final class Ingester implements AutoCloseable {
      * (the max-autotune fixture's 296 MB take a few seconds). A last pass has no next one: longer.
      */
     static final long PASS_DEADLINE_MS = 20_000;
+
     static final long LAST_PASS_DEADLINE_MS = 300_000;
 
     private final NodeStore store;
@@ -136,7 +137,8 @@ public final class Ingester implements AutoCloseable {
             Files.walkFileTree(root, EnumSet.noneOf(FileVisitOption.class), 64, new SimpleFileVisitor<>() {
                 @Override
                 public FileVisitResult preVisitDirectory(Path d, BasicFileAttributes a) {
-                    if (++examined[0] > limits.maxPassNodes() || (examined[0] & 1023) == 0 && System.nanoTime() > deadline) {
+                    if (++examined[0] > limits.maxPassNodes()
+                            || (examined[0] & 1023) == 0 && System.nanoTime() > deadline) {
                         r.defer("walk limit per pass");
                         return FileVisitResult.TERMINATE;
                     }
@@ -148,7 +150,8 @@ public final class Ingester implements AutoCloseable {
 
                 @Override
                 public FileVisitResult visitFile(Path f, BasicFileAttributes a) {
-                    if (++examined[0] > limits.maxPassNodes() || (examined[0] & 1023) == 0 && System.nanoTime() > deadline) {
+                    if (++examined[0] > limits.maxPassNodes()
+                            || (examined[0] & 1023) == 0 && System.nanoTime() > deadline) {
                         r.defer("walk limit per pass");
                         return FileVisitResult.TERMINATE;
                     }
@@ -179,7 +182,8 @@ public final class Ingester implements AutoCloseable {
                         return FileVisitResult.CONTINUE;
                     }
                     View.Published pub = view.file(rel);
-                    boolean same = unchanged(pub, a.size(), a.fileKey(), a.lastModifiedTime().toMillis());
+                    boolean same = unchanged(
+                            pub, a.size(), a.fileKey(), a.lastModifiedTime().toMillis());
                     if (!same && pub != null && pub.linked() && Objects.equals(pub.fileKey(), a.fileKey())) {
                         // the store's own blob, written in place through its link: never take it as a new
                         // version (its old address would go on naming the new bytes); check the blob
@@ -226,7 +230,9 @@ public final class Ingester implements AutoCloseable {
                 refuse(r, "from a failed run", info.entryName());
                 continue;
             }
-            if (pass.settles() && files.stream().anyMatch(s -> now - s.mtime() < limits.settle().toMillis())) {
+            if (pass.settles()
+                    && files.stream()
+                            .anyMatch(s -> now - s.mtime() < limits.settle().toMillis())) {
                 if (pass.last()) {
                     refuse(r, "still being written at the end", info.entryName());
                 } else {
@@ -322,7 +328,8 @@ public final class Ingester implements AutoCloseable {
     private record Ready(NodeStore.Pending pending, List<Seen> files, long bytes, int read, List<Address> written) {}
 
     /** Reads a unit's new files into the store; null (and counted) if it cannot be taken now. */
-    private Ready prepareUnit(View view, EntryRules.Unit info, List<Seen> files, String source, IngestReport.Builder r) {
+    private Ready prepareUnit(
+            View view, EntryRules.Unit info, List<Seen> files, String source, IngestReport.Builder r) {
         List<EntryFile> out = new ArrayList<>(files.size());
         List<Address> written = new ArrayList<>();
         long bytes = 0;
@@ -330,7 +337,9 @@ public final class Ingester implements AutoCloseable {
         boolean ok = false;
         try {
             for (Seen s : files) {
-                String inEntry = info.folder() ? s.rel().substring(info.entryName().length()) : s.rel().substring(s.rel().lastIndexOf('/') + 1);
+                String inEntry = info.folder()
+                        ? s.rel().substring(info.entryName().length())
+                        : s.rel().substring(s.rel().lastIndexOf('/') + 1);
                 View.Published p = view.file(s.rel());
                 if (unchanged(p, s.size(), s.fileKey(), s.mtime())) {
                     out.add(new EntryFile(inEntry, p.address(), p.size(), p.executable()));
@@ -395,7 +404,9 @@ public final class Ingester implements AutoCloseable {
                 continue;
             }
             if (o.error() != null) {
-                refuse(r, o.error() instanceof StoreFullException ? "store full" : "commit failed",
+                refuse(
+                        r,
+                        o.error() instanceof StoreFullException ? "store full" : "commit failed",
                         b.pending().key().name() + ": " + o.error().getMessage());
                 continue;
             }
@@ -438,8 +449,11 @@ public final class Ingester implements AutoCloseable {
             if (!w.existed()) {
                 written.add(w.address());
             }
-            BasicFileAttributes after = Files.readAttributes(s.path(), BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-            if (after.size() != s.size() || after.lastModifiedTime().toMillis() != s.mtime() || w.size() != s.size()
+            BasicFileAttributes after =
+                    Files.readAttributes(s.path(), BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            if (after.size() != s.size()
+                    || after.lastModifiedTime().toMillis() != s.mtime()
+                    || w.size() != s.size()
                     || !Objects.equals(after.fileKey(), s.fileKey())) {
                 return null;
             }
@@ -502,8 +516,14 @@ public final class Ingester implements AutoCloseable {
     private static UntrustedFiles.Stat pathStat(Path p) throws IOException {
         BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
         Map<String, Object> u = Files.readAttributes(p, "unix:nlink,uid,mode", LinkOption.NOFOLLOW_LINKS);
-        return new UntrustedFiles.Stat(a.fileKey(), a.isRegularFile(), a.size(), a.lastModifiedTime().toMillis(),
-                (Integer) u.get("nlink"), (Integer) u.get("uid"), (Integer) u.get("mode"));
+        return new UntrustedFiles.Stat(
+                a.fileKey(),
+                a.isRegularFile(),
+                a.size(),
+                a.lastModifiedTime().toMillis(),
+                (Integer) u.get("nlink"),
+                (Integer) u.get("uid"),
+                (Integer) u.get("mode"));
     }
 
     /**
@@ -512,7 +532,8 @@ public final class Ingester implements AutoCloseable {
      */
     private InputStream openOnReader(Seen s) throws IOException {
         Future<InputStream> f = readers.submit(() -> {
-            BasicFileAttributes a = Files.readAttributes(s.path(), BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            BasicFileAttributes a =
+                    Files.readAttributes(s.path(), BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
             if (!a.isRegularFile() || !Objects.equals(a.fileKey(), s.fileKey())) {
                 throw new RefusedException("replaced during ingest");
             }

@@ -50,6 +50,9 @@ record CacheKey(String graphHash, List<TensorSpec> inputs, DeviceClass device) {
     }
 
     private static void field(StringBuilder b, String v) {
-        b.append(v.getBytes(StandardCharsets.UTF_8).length).append(':').append(v).append(';');
+        b.append(v.getBytes(StandardCharsets.UTF_8).length)
+                .append(':')
+                .append(v)
+                .append(';');
     }
 }

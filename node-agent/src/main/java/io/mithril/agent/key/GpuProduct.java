@@ -16,8 +16,9 @@ public record GpuProduct(String slug) {
 
     public GpuProduct {
         if (!slug.matches("[a-z0-9]+(-[a-z0-9]+)*") || slug.length() > 63) {
-            throw new InvalidNameException("GPU product slug must be lowercase letters, digits and dashes (at most 63): "
-                    + Names.printable(slug));
+            throw new InvalidNameException(
+                    "GPU product slug must be lowercase letters, digits and dashes (at most 63): "
+                            + Names.printable(slug));
         }
     }
 

@@ -23,8 +23,9 @@ public record GroupId(String namespace, String cache, DeviceClass device, GpuPro
 
     private static void checkLabel(String what, String v) {
         if (v == null || !LABEL.matcher(v).matches()) {
-            throw new InvalidNameException(what + " must be a DNS-1123 label (lowercase letters, digits, '-', at most 63): "
-                    + Names.printable(String.valueOf(v)));
+            throw new InvalidNameException(
+                    what + " must be a DNS-1123 label (lowercase letters, digits, '-', at most 63): "
+                            + Names.printable(String.valueOf(v)));
         }
     }
 

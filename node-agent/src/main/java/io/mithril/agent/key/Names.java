@@ -55,8 +55,8 @@ public final class Names {
         for (int i = 0; i < seg.length(); i++) {
             char c = seg.charAt(i);
             if (c < 0x20 || c == 0x7f || c == '\\' || c == '/') {
-                throw new InvalidNameException(what + " contains a forbidden character (code "
-                        + (int) c + "): " + printable(whole));
+                throw new InvalidNameException(
+                        what + " contains a forbidden character (code " + (int) c + "): " + printable(whole));
             }
         }
         return seg;

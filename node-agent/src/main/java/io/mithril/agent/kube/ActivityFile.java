@@ -44,7 +44,8 @@ final class ActivityFile {
                 String[] p = line.trim().split(" ");
                 try {
                     GroupId g = GroupId.parse(p[0]);
-                    metrics.groupActivity(g, Math.toIntExact(Long.parseLong(p[1])), Math.toIntExact(Long.parseLong(p[2])));
+                    metrics.groupActivity(
+                            g, Math.toIntExact(Long.parseLong(p[1])), Math.toIntExact(Long.parseLong(p[2])));
                     for (int i = 3; i < p.length; i++) { // outcome=count, since runs are counted by outcome
                         int eq = p[i].indexOf('=');
                         Outcome o = eq < 0 ? null : Outcome.ofKey(p[i].substring(0, eq));
@@ -66,7 +67,10 @@ final class ActivityFile {
         List<String> lines = new ArrayList<>();
         for (Map.Entry<GroupId, long[]> e : metrics.groupActivity().entrySet()) {
             StringBuilder line = new StringBuilder(e.getKey().text() + " " + e.getValue()[0] + " " + e.getValue()[1]);
-            metrics.groupCounts(e.getKey()).runs().forEach((o, n) -> line.append(' ').append(o.key()).append('=').append(n));
+            metrics.groupCounts(e.getKey())
+                    .runs()
+                    .forEach((o, n) ->
+                            line.append(' ').append(o.key()).append('=').append(n));
             lines.add(line.toString());
         }
         Path tmp = file.resolveSibling(NodeRoot.ACTIVITY_TMP);

@@ -56,16 +56,46 @@ public final class KubeAgent implements AutoCloseable {
      * answers a {@code spec.nodeName} field selector with nothing. Pods of other nodes are ignored
      * here either way.
      */
-    public record Config(String nodeName, Path volumes, String deviceOverride, String productOverride, Duration ingestInterval,
-            IngestLimits limits, boolean nodeFieldSelector, Path kubeletPods, String cudaDriverOverride) {
+    public record Config(
+            String nodeName,
+            Path volumes,
+            String deviceOverride,
+            String productOverride,
+            Duration ingestInterval,
+            IngestLimits limits,
+            boolean nodeFieldSelector,
+            Path kubeletPods,
+            String cudaDriverOverride) {
 
-        public Config(String nodeName, Path volumes, String deviceOverride, String productOverride, Duration ingestInterval,
-                IngestLimits limits, boolean nodeFieldSelector, Path kubeletPods) {
-            this(nodeName, volumes, deviceOverride, productOverride, ingestInterval, limits, nodeFieldSelector, kubeletPods, null);
+        public Config(
+                String nodeName,
+                Path volumes,
+                String deviceOverride,
+                String productOverride,
+                Duration ingestInterval,
+                IngestLimits limits,
+                boolean nodeFieldSelector,
+                Path kubeletPods) {
+            this(
+                    nodeName,
+                    volumes,
+                    deviceOverride,
+                    productOverride,
+                    ingestInterval,
+                    limits,
+                    nodeFieldSelector,
+                    kubeletPods,
+                    null);
         }
 
-        public Config(String nodeName, Path volumes, String deviceOverride, String productOverride, Duration ingestInterval,
-                IngestLimits limits, boolean nodeFieldSelector) {
+        public Config(
+                String nodeName,
+                Path volumes,
+                String deviceOverride,
+                String productOverride,
+                Duration ingestInterval,
+                IngestLimits limits,
+                boolean nodeFieldSelector) {
             this(nodeName, volumes, deviceOverride, productOverride, ingestInterval, limits, nodeFieldSelector, null);
         }
     }
@@ -76,6 +106,7 @@ public final class KubeAgent implements AutoCloseable {
     private final Config config;
     /** Where informer callbacks hand their work: publishes, final ingests, removals of a group's entries. */
     private final ExecutorService work;
+
     private final ScheduledExecutorService periodic = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "mithril-ingest");
         t.setDaemon(true);
@@ -83,12 +114,14 @@ public final class KubeAgent implements AutoCloseable {
     });
     /** Orders a CompileCache's re-creation against the removal of its predecessor's entries. */
     private final Object policyLock = new Object();
+
     private Ingester ingester;
     private PodVolumes volumes;
     private SharedIndexInformer<Pod> pods;
     private SharedIndexInformer<CompileCache> caches;
     /** The remote tier, when the agent has one ({@link #useRemote}), and what pods' starts do with it. */
     private Remote remote;
+
     private UploadQueue uploadQueue;
     private long prewarmBytes;
     private PodRemote podRemote;
@@ -140,20 +173,29 @@ public final class KubeAgent implements AutoCloseable {
     /** Reads the node, recovers views left by an earlier run, then starts watching. */
     public void start() throws IOException {
         if (config.nodeName() == null || config.nodeName().isBlank()) {
-            throw new IllegalArgumentException("--node-name (or NODE_NAME from the downward API) is required with --kubernetes");
+            throw new IllegalArgumentException(
+                    "--node-name (or NODE_NAME from the downward API) is required with --kubernetes");
         }
         Node node = client.nodes().withName(config.nodeName()).get();
         if (node == null) {
             throw new IllegalStateException("node " + config.nodeName() + " does not exist in the API server");
         }
-        NodeIdentity id = NodeIdentity.of(node, config.deviceOverride(), config.productOverride(), config.cudaDriverOverride(),
+        NodeIdentity id = NodeIdentity.of(
+                node,
+                config.deviceOverride(),
+                config.productOverride(),
+                config.cudaDriverOverride(),
                 NodeIdentity.PROC_DRIVER_VERSION);
-        log.info("node {}: device class {}, product {}, CUDA driver {}", id.node(), id.device().text(), id.product().slug(),
+        log.info(
+                "node {}: device class {}, product {}, CUDA driver {}",
+                id.node(),
+                id.device().text(),
+                id.product().slug(),
                 id.cudaDriver().version());
         ingester = new Ingester(store, config.limits());
         caches = client.resources(CompileCache.class).inAnyNamespace().runnableInformer(0);
-        volumes = new PodVolumes(store, ingester, metrics, config.volumes(), config.kubeletPods(), id,
-                this::cacheKnown);
+        volumes =
+                new PodVolumes(store, ingester, metrics, config.volumes(), config.kubeletPods(), id, this::cacheKnown);
         volumes.reportTo(new PodEvents(client, id.node(), work));
         if (remote != null) {
             podRemote = new PodRemote(remote, store, uploadQueue, metrics, this::spec);
@@ -185,38 +227,52 @@ public final class KubeAgent implements AutoCloseable {
             if (pods == null) {
                 return p;
             }
-            Pod now = pods.getStore().getByKey(p.getMetadata().getNamespace() + "/" + p.getMetadata().getName());
-            return now == null || !p.getMetadata().getUid().equals(now.getMetadata().getUid()) ? null : now;
+            Pod now = pods.getStore()
+                    .getByKey(p.getMetadata().getNamespace() + "/"
+                            + p.getMetadata().getName());
+            return now == null
+                            || !p.getMetadata()
+                                    .getUid()
+                                    .equals(now.getMetadata().getUid())
+                    ? null
+                    : now;
         });
         var onNode = config.nodeFieldSelector()
-                ? client.pods().inAnyNamespace().withField("spec.nodeName", id.node()) : client.pods().inAnyNamespace();
+                ? client.pods().inAnyNamespace().withField("spec.nodeName", id.node())
+                : client.pods().inAnyNamespace();
         volumes.recover(onNode.list().getItems());
-        pods = onNode.inform(new ResourceEventHandler<>() {
-            @Override
-            public void onAdd(Pod p) {
-                work.execute(() -> volumes.observe(p));
-            }
+        pods = onNode.inform(
+                new ResourceEventHandler<>() {
+                    @Override
+                    public void onAdd(Pod p) {
+                        work.execute(() -> volumes.observe(p));
+                    }
 
-            @Override
-            public void onUpdate(Pod old, Pod p) {
-                work.execute(() -> volumes.observe(p));
-            }
+                    @Override
+                    public void onUpdate(Pod old, Pod p) {
+                        work.execute(() -> volumes.observe(p));
+                    }
 
-            @Override
-            public void onDelete(Pod p, boolean unknownFinalState) {
-                String uid = p.getMetadata().getUid();
-                work.execute(() -> volumes.gone(uid));
-            }
-        }, 0);
+                    @Override
+                    public void onDelete(Pod p, boolean unknownFinalState) {
+                        String uid = p.getMetadata().getUid();
+                        work.execute(() -> volumes.gone(uid));
+                    }
+                },
+                0);
         long every = config.ingestInterval().toMillis();
-        periodic.scheduleWithFixedDelay(() -> {
-            try {
-                sweep();
-                volumes.ingestAll();
-            } catch (RuntimeException e) {
-                log.warn("periodic ingest failed: {}", e.toString());
-            }
-        }, every, every, TimeUnit.MILLISECONDS);
+        periodic.scheduleWithFixedDelay(
+                () -> {
+                    try {
+                        sweep();
+                        volumes.ingestAll();
+                    } catch (RuntimeException e) {
+                        log.warn("periodic ingest failed: {}", e.toString());
+                    }
+                },
+                every,
+                every,
+                TimeUnit.MILLISECONDS);
     }
 
     /**
@@ -237,8 +293,12 @@ public final class KubeAgent implements AutoCloseable {
             try {
                 Filler.Report r = podRemote.prewarm(g, budget, until);
                 if (r != null) {
-                    log.info("pre-warmed {}: {} entries ({} bytes) from the remote; {} already here", g.text(), r.committed(),
-                            r.bytesFetched(), r.present());
+                    log.info(
+                            "pre-warmed {}: {} entries ({} bytes) from the remote; {} already here",
+                            g.text(),
+                            r.committed(),
+                            r.bytesFetched(),
+                            r.present());
                 }
             } catch (ExecutionException e) {
                 log.warn("pre-warm of {} failed: {}", g.text(), e.getCause().toString());
@@ -291,7 +351,8 @@ public final class KubeAgent implements AutoCloseable {
 
     private GroupId group(CompileCache cc) {
         try {
-            return volumes.node().group(cc.getMetadata().getNamespace(), cc.getMetadata().getName());
+            return volumes.node()
+                    .group(cc.getMetadata().getNamespace(), cc.getMetadata().getName());
         } catch (InvalidNameException e) {
             return null; // not a name the API server would accept; nothing of it can be here
         }
@@ -309,8 +370,11 @@ public final class KubeAgent implements AutoCloseable {
         try {
             budget = Sizes.budgetOf(cc.getSpec()); // none in the spec: the CRD's default, as the operator reports
         } catch (IllegalArgumentException e) {
-            log.warn("CompileCache {}/{}: {}; no budget of its own applied (the operator reports it as InvalidSpec)",
-                    cc.getMetadata().getNamespace(), cc.getMetadata().getName(), e.getMessage());
+            log.warn(
+                    "CompileCache {}/{}: {}; no budget of its own applied (the operator reports it as InvalidSpec)",
+                    cc.getMetadata().getNamespace(),
+                    cc.getMetadata().getName(),
+                    e.getMessage());
         }
         store.setGroupBudget(g, budget);
     }
@@ -323,7 +387,8 @@ public final class KubeAgent implements AutoCloseable {
         store.setGroupBudget(g, null);
         boolean delete = cc.getSpec() != null && cc.getSpec().getDeletionPolicy() == DeletionPolicy.Delete;
         if (delete) {
-            String key = cc.getMetadata().getNamespace() + "/" + cc.getMetadata().getName();
+            String key =
+                    cc.getMetadata().getNamespace() + "/" + cc.getMetadata().getName();
             work.execute(() -> {
                 try {
                     synchronized (policyLock) {

@@ -1,11 +1,11 @@
 package io.mithril.agent.kube;
 
-import io.mithril.agent.framework.CudaDriver;
-import java.nio.file.Path;
 import io.fabric8.kubernetes.api.model.Node;
+import io.mithril.agent.framework.CudaDriver;
 import io.mithril.agent.key.DeviceClass;
 import io.mithril.agent.key.GpuProduct;
 import io.mithril.agent.key.GroupId;
+import java.nio.file.Path;
 import java.util.Map;
 
 /**
@@ -44,23 +44,34 @@ public record NodeIdentity(String node, DeviceClass device, GpuProduct product, 
      * As {@link #of(Node, String, String)}, with the node's CUDA driver ({@link CudaDriver#ofNode}):
      * the override, GPU feature discovery's labels, else the kernel module's version file.
      */
-    public static NodeIdentity of(Node node, String deviceOverride, String productOverride, String cudaDriverOverride,
+    public static NodeIdentity of(
+            Node node,
+            String deviceOverride,
+            String productOverride,
+            String cudaDriverOverride,
             Path procDriverVersion) {
-        Map<String, String> labels = node.getMetadata().getLabels() == null ? Map.of() : node.getMetadata().getLabels();
+        Map<String, String> labels = node.getMetadata().getLabels() == null
+                ? Map.of()
+                : node.getMetadata().getLabels();
         DeviceClass device;
         if (deviceOverride != null && !deviceOverride.isBlank()) {
             device = DeviceClass.parse(deviceOverride);
         } else if (labels.containsKey(LABEL_MAJOR) && labels.containsKey(LABEL_MINOR)) {
-            device = DeviceClass.parse("cuda-" + labels.get(LABEL_MAJOR).trim() + "." + labels.get(LABEL_MINOR).trim());
+            device = DeviceClass.parse("cuda-" + labels.get(LABEL_MAJOR).trim() + "."
+                    + labels.get(LABEL_MINOR).trim());
         } else {
-            boolean gpu = node.getStatus() != null && node.getStatus().getCapacity() != null
+            boolean gpu = node.getStatus() != null
+                    && node.getStatus().getCapacity() != null
                     && node.getStatus().getCapacity().containsKey(GPU_RESOURCE);
             device = gpu ? new DeviceClass.CudaAny() : new DeviceClass.Cpu();
         }
-        GpuProduct product = productOverride != null && !productOverride.isBlank() ? GpuProduct.of(productOverride)
+        GpuProduct product = productOverride != null && !productOverride.isBlank()
+                ? GpuProduct.of(productOverride)
                 : device instanceof DeviceClass.Cpu ? GpuProduct.NONE : GpuProduct.of(labels.get(LABEL_PRODUCT));
-        CudaDriver cuda = device instanceof DeviceClass.Cpu && (cudaDriverOverride == null || cudaDriverOverride.isBlank())
-                ? CudaDriver.UNKNOWN : CudaDriver.ofNode(cudaDriverOverride, labels, procDriverVersion);
+        CudaDriver cuda =
+                device instanceof DeviceClass.Cpu && (cudaDriverOverride == null || cudaDriverOverride.isBlank())
+                        ? CudaDriver.UNKNOWN
+                        : CudaDriver.ofNode(cudaDriverOverride, labels, procDriverVersion);
         return new NodeIdentity(node.getMetadata().getName(), device, product, cuda);
     }
 

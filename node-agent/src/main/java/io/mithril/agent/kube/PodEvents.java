@@ -54,20 +54,49 @@ final class PodEvents implements PodVolumes.OutcomeReporter {
 
     private void emit(String namespace, String name, String uid, Diagnoser.Diagnosis why) {
         String now = Instant.now().toString();
-        String message = why.line().length() <= MAX_MESSAGE ? why.line() : why.line().substring(0, MAX_MESSAGE - 3) + "...";
+        String message =
+                why.line().length() <= MAX_MESSAGE ? why.line() : why.line().substring(0, MAX_MESSAGE - 3) + "...";
         try {
-            client.v1().events().inNamespace(namespace).resource(new EventBuilder()
-                    .withNewMetadata().withNamespace(namespace)
-                    .withName(name + "." + UUID.randomUUID().toString().substring(0, 8).toLowerCase(Locale.ROOT)).endMetadata()
-                    .withInvolvedObject(new ObjectReferenceBuilder().withApiVersion("v1").withKind("Pod")
-                            .withNamespace(namespace).withName(name).withUid(uid).build())
-                    .withType(type(why.outcome())).withReason(reason(why.outcome())).withMessage(message)
-                    .withFirstTimestamp(now).withLastTimestamp(now).withCount(1)
-                    .withNewSource().withComponent(COMPONENT).withHost(node).endSource()
-                    .withReportingComponent("mithril.io/node-agent").withReportingInstance(node)
-                    .build()).create();
+            client.v1()
+                    .events()
+                    .inNamespace(namespace)
+                    .resource(new EventBuilder()
+                            .withNewMetadata()
+                            .withNamespace(namespace)
+                            .withName(name + "."
+                                    + UUID.randomUUID()
+                                            .toString()
+                                            .substring(0, 8)
+                                            .toLowerCase(Locale.ROOT))
+                            .endMetadata()
+                            .withInvolvedObject(new ObjectReferenceBuilder()
+                                    .withApiVersion("v1")
+                                    .withKind("Pod")
+                                    .withNamespace(namespace)
+                                    .withName(name)
+                                    .withUid(uid)
+                                    .build())
+                            .withType(type(why.outcome()))
+                            .withReason(reason(why.outcome()))
+                            .withMessage(message)
+                            .withFirstTimestamp(now)
+                            .withLastTimestamp(now)
+                            .withCount(1)
+                            .withNewSource()
+                            .withComponent(COMPONENT)
+                            .withHost(node)
+                            .endSource()
+                            .withReportingComponent("mithril.io/node-agent")
+                            .withReportingInstance(node)
+                            .build())
+                    .create();
         } catch (KubernetesClientException e) {
-            log.warn("could not record event {} on pod {}/{}: {}", reason(why.outcome()), namespace, name, e.getMessage());
+            log.warn(
+                    "could not record event {} on pod {}/{}: {}",
+                    reason(why.outcome()),
+                    namespace,
+                    name,
+                    e.getMessage());
         }
     }
 }

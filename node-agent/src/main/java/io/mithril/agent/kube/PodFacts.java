@@ -31,9 +31,20 @@ import java.util.regex.Pattern;
  * @param ready        its Ready condition is True now
  * @param succeeded    phase Succeeded
  */
-record PodFacts(String uid, String namespace, String name, String nodeName, String cache, Set<Framework> frameworks,
-        Access access, boolean emptyDirMode, boolean terminal, boolean waitStepEnded, boolean crashed,
-        boolean ready, boolean succeeded) {
+record PodFacts(
+        String uid,
+        String namespace,
+        String name,
+        String nodeName,
+        String cache,
+        Set<Framework> frameworks,
+        Access access,
+        boolean emptyDirMode,
+        boolean terminal,
+        boolean waitStepEnded,
+        boolean crashed,
+        boolean ready,
+        boolean succeeded) {
 
     static final Pattern UID = Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
 
@@ -42,16 +53,28 @@ record PodFacts(String uid, String namespace, String name, String nodeName, Stri
 
     /** The facts of an injected pod; empty for a pod the webhook did not inject (or one without metadata or spec). */
     static Optional<PodFacts> of(Pod pod) {
-        if (pod == null || pod.getMetadata() == null || pod.getSpec() == null || pod.getMetadata().getAnnotations() == null
+        if (pod == null
+                || pod.getMetadata() == null
+                || pod.getSpec() == null
+                || pod.getMetadata().getAnnotations() == null
                 || !pod.getMetadata().getAnnotations().containsKey(Injected.ANNOTATION)) {
             return Optional.empty();
         }
         Map<String, String> a = pod.getMetadata().getAnnotations();
         String phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
-        return Optional.of(new PodFacts(pod.getMetadata().getUid(), pod.getMetadata().getNamespace(), pod.getMetadata().getName(),
-                pod.getSpec().getNodeName(), a.get(Injected.ANNOTATION), frameworks(a.get(Injected.ANNOTATION_FRAMEWORKS)),
-                access(pod), "EmptyDir".equals(a.get(Injected.ANNOTATION_VOLUME)),
-                "Succeeded".equals(phase) || "Failed".equals(phase), waitStepEnded(pod), crashed(pod), ready(pod),
+        return Optional.of(new PodFacts(
+                pod.getMetadata().getUid(),
+                pod.getMetadata().getNamespace(),
+                pod.getMetadata().getName(),
+                pod.getSpec().getNodeName(),
+                a.get(Injected.ANNOTATION),
+                frameworks(a.get(Injected.ANNOTATION_FRAMEWORKS)),
+                access(pod),
+                "EmptyDir".equals(a.get(Injected.ANNOTATION_VOLUME)),
+                "Succeeded".equals(phase) || "Failed".equals(phase),
+                waitStepEnded(pod),
+                crashed(pod),
+                ready(pod),
                 "Succeeded".equals(phase)));
     }
 
@@ -70,7 +93,9 @@ record PodFacts(String uid, String namespace, String name, String nodeName, Stri
             return false;
         }
         for (ContainerStatus s : pod.getStatus().getInitContainerStatuses()) {
-            if (Injected.WAIT_CONTAINER.equals(s.getName()) && s.getState() != null && s.getState().getTerminated() != null) {
+            if (Injected.WAIT_CONTAINER.equals(s.getName())
+                    && s.getState() != null
+                    && s.getState().getTerminated() != null) {
                 return true;
             }
         }
@@ -103,7 +128,9 @@ record PodFacts(String uid, String namespace, String name, String nodeName, Stri
     }
 
     private static boolean exitedNonZero(ContainerState st) {
-        return st != null && st.getTerminated() != null && st.getTerminated().getExitCode() != null
+        return st != null
+                && st.getTerminated() != null
+                && st.getTerminated().getExitCode() != null
                 && st.getTerminated().getExitCode() != 0;
     }
 
@@ -120,7 +147,8 @@ record PodFacts(String uid, String namespace, String name, String nodeName, Stri
     static Access access(Pod pod) {
         PodSecurityContext psc = pod.getSpec().getSecurityContext();
         Set<String> injected = new HashSet<>(Arrays.asList(
-                Objects.requireNonNullElse(pod.getMetadata().getAnnotations().get(Injected.ANNOTATION_CONTAINERS), "").split(",")));
+                Objects.requireNonNullElse(pod.getMetadata().getAnnotations().get(Injected.ANNOTATION_CONTAINERS), "")
+                        .split(",")));
         Set<Long> uids = new HashSet<>();
         Set<Long> gids = new HashSet<>();
         for (Container c : pod.getSpec().getContainers()) {
@@ -128,8 +156,13 @@ record PodFacts(String uid, String namespace, String name, String nodeName, Stri
                 continue;
             }
             SecurityContext sc = c.getSecurityContext();
-            uids.add(sc != null && sc.getRunAsUser() != null ? sc.getRunAsUser() : psc == null ? null : psc.getRunAsUser());
-            Long gid = sc != null && sc.getRunAsGroup() != null ? sc.getRunAsGroup() : psc == null ? null : psc.getRunAsGroup();
+            uids.add(
+                    sc != null && sc.getRunAsUser() != null
+                            ? sc.getRunAsUser()
+                            : psc == null ? null : psc.getRunAsUser());
+            Long gid = sc != null && sc.getRunAsGroup() != null
+                    ? sc.getRunAsGroup()
+                    : psc == null ? null : psc.getRunAsGroup();
             gids.add(gid != null ? gid : psc == null ? null : psc.getFsGroup());
         }
         Long uid = uids.size() == 1 ? uids.iterator().next() : null;
@@ -137,7 +170,8 @@ record PodFacts(String uid, String namespace, String name, String nodeName, Stri
         if (uid == null) {
             return new Access(new Views.Owner(null, gid == null ? null : gid.intValue(), true), PublishMode.COPY);
         }
-        return new Access(new Views.Owner(uid.intValue(), gid == null ? null : gid.intValue()),
+        return new Access(
+                new Views.Owner(uid.intValue(), gid == null ? null : gid.intValue()),
                 uid == 0 ? PublishMode.COPY : PublishMode.LINK);
     }
 }

@@ -46,7 +46,11 @@ record PodRecord(GroupId group, Set<Framework> frameworks, PublishMode mode, Pat
         if (!keep.equals("true") && !keep.equals("false")) {
             throw new IllegalArgumentException("a pod record's last line is not true or false: " + keep);
         }
-        return new PodRecord(GroupId.parse(body.get(0)), Framework.parseList(body.get(1)), PublishMode.valueOf(body.get(2)),
-                Path.of(body.get(3)), Boolean.parseBoolean(keep));
+        return new PodRecord(
+                GroupId.parse(body.get(0)),
+                Framework.parseList(body.get(1)),
+                PublishMode.valueOf(body.get(2)),
+                Path.of(body.get(3)),
+                Boolean.parseBoolean(keep));
     }
 }

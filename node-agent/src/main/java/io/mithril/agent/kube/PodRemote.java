@@ -61,6 +61,7 @@ final class PodRemote implements AutoCloseable {
     private final AgentMetrics metrics;
     /** The spec of CompileCache (namespace, name); null when the agent does not know it. */
     private final BiFunction<String, String, CompileCacheSpec> specs;
+
     private final LongSupplier nanoTime;
     private final ExecutorService fills = Executors.newFixedThreadPool(2, r -> {
         Thread t = new Thread(r, "mithril-remote-fill");
@@ -72,13 +73,22 @@ final class PodRemote implements AutoCloseable {
     /** Until when (nanoTime) pods' starts do not ask the remote; 0: they do. */
     private volatile long downUntil;
 
-    PodRemote(Remote remote, NodeStore store, UploadQueue queue, AgentMetrics metrics,
+    PodRemote(
+            Remote remote,
+            NodeStore store,
+            UploadQueue queue,
+            AgentMetrics metrics,
             BiFunction<String, String, CompileCacheSpec> specs) {
         this(remote, store, queue, metrics, specs, System::nanoTime);
     }
 
-    PodRemote(Remote remote, NodeStore store, UploadQueue queue, AgentMetrics metrics,
-            BiFunction<String, String, CompileCacheSpec> specs, LongSupplier nanoTime) {
+    PodRemote(
+            Remote remote,
+            NodeStore store,
+            UploadQueue queue,
+            AgentMetrics metrics,
+            BiFunction<String, String, CompileCacheSpec> specs,
+            LongSupplier nanoTime) {
         this.remote = remote;
         this.store = store;
         this.queue = queue;
@@ -104,7 +114,9 @@ final class PodRemote implements AutoCloseable {
         }
         long now = nanoTime.getAsLong();
         if (downUntil != 0 && now - downUntil < 0) {
-            log.debug("remote {} failed recently; publishing from the local store only", remote.config().describe());
+            log.debug(
+                    "remote {} failed recently; publishing from the local store only",
+                    remote.config().describe());
             return 0;
         }
         Duration deadline = Duration.ofSeconds(RemoteSpec.fetchDeadlineSeconds(spec));
@@ -115,12 +127,19 @@ final class PodRemote implements AutoCloseable {
             Filler.Report r = f.get(deadline.toNanos(), TimeUnit.NANOSECONDS);
             return r == null ? 0 : r.committed();
         } catch (TimeoutException e) {
-            log.info("remote {}: the fill of {} goes on past the pod's fetch deadline ({} s); publishing what is local",
-                    remote.config().describe(), group.text(), deadline.toSeconds());
+            log.info(
+                    "remote {}: the fill of {} goes on past the pod's fetch deadline ({} s); publishing what is local",
+                    remote.config().describe(),
+                    group.text(),
+                    deadline.toSeconds());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (ExecutionException e) {
-            log.warn("remote {}: the fill of {} failed: {}", remote.config().describe(), group.text(), e.getCause().toString());
+            log.warn(
+                    "remote {}: the fill of {} failed: {}",
+                    remote.config().describe(),
+                    group.text(),
+                    e.getCause().toString());
         }
         return 0;
     }
@@ -131,7 +150,8 @@ final class PodRemote implements AutoCloseable {
      * group's entries already local count too). Returns the report, or null when a fill of the group
      * was running already (it was waited for).
      */
-    Filler.Report prewarm(GroupId group, AtomicLong budget, long untilNanos) throws InterruptedException, ExecutionException {
+    Filler.Report prewarm(GroupId group, AtomicLong budget, long untilNanos)
+            throws InterruptedException, ExecutionException {
         Predicate<Entry> fits = e -> {
             long size = 0;
             for (EntryFile f : e.files()) {
@@ -167,7 +187,11 @@ final class PodRemote implements AutoCloseable {
         }
         try {
             queue.add(keys);
-            log.info("queued {} entries of {} for upload to {}", keys.size(), group.text(), remote.config().describe());
+            log.info(
+                    "queued {} entries of {} for upload to {}",
+                    keys.size(),
+                    group.text(),
+                    remote.config().describe());
         } catch (IOException | RuntimeException e) {
             log.warn("remote upload queue: {}; {} entries of {} not queued", e.toString(), keys.size(), group.text());
         }
@@ -187,7 +211,8 @@ final class PodRemote implements AutoCloseable {
     }
 
     /** One fill; {@code goOn}: when the deadline cuts it short, the rest follows in the background (once). */
-    private Filler.Report fill(GroupId group, Predicate<Entry> wanted, long untilNanos, boolean goOn) throws IOException {
+    private Filler.Report fill(GroupId group, Predicate<Entry> wanted, long untilNanos, boolean goOn)
+            throws IOException {
         Filler.Report r;
         try {
             r = new Filler(store, nanoTime).fill(remote.source(), group, wanted, untilNanos);
@@ -197,9 +222,16 @@ final class PodRemote implements AutoCloseable {
         }
         metrics.remoteFetched(group, r.committed(), r.bytesFetched(), r.rejected(), r.nanos());
         if (r.committed() > 0 || r.incomplete() > 0) {
-            log.info("remote {}: fetched {} entries ({} bytes) of {} in {} ms{}", remote.config().describe(), r.committed(),
-                    r.bytesFetched(), group.text(), r.nanos() / 1_000_000,
-                    r.incomplete() > 0 ? "; " + r.incomplete() + " incomplete" + (r.timedOut() ? " at the deadline" : "") : "");
+            log.info(
+                    "remote {}: fetched {} entries ({} bytes) of {} in {} ms{}",
+                    remote.config().describe(),
+                    r.committed(),
+                    r.bytesFetched(),
+                    group.text(),
+                    r.nanos() / 1_000_000,
+                    r.incomplete() > 0
+                            ? "; " + r.incomplete() + " incomplete" + (r.timedOut() ? " at the deadline" : "")
+                            : "");
         }
         if (r.timedOut() && goOn) {
             long more = nanoTime.getAsLong() + BACKGROUND.toNanos();

@@ -97,6 +97,7 @@ public final class PodVolumes implements AutoCloseable {
     static final String EMPTY_DIR = "volumes/kubernetes.io~empty-dir/mithril-cache";
     /** How long a settled pod is remembered: a stale event of a pod that old cannot arrive any more. */
     private static final long SETTLED_FOR_MS = 3_600_000L;
+
     private static final String WAIT_GAVE_UP = "the pod's wait step gave up before the agent got to it "
             + "(the CompileCache's publishTimeoutSeconds, or the agent was not running)";
 
@@ -106,6 +107,7 @@ public final class PodVolumes implements AutoCloseable {
         t.setDaemon(true);
         return t;
     });
+
     private final NodeStore store;
     private final Clock clock;
     private final Views views;
@@ -116,18 +118,21 @@ public final class PodVolumes implements AutoCloseable {
     private final NodeIdentity node;
     /** Every pod not in NEW, by UID; entries are added, replaced and removed under the pod's lock ({@link #track}). */
     private final Map<String, TrackedPod> pods = new ConcurrentHashMap<>();
+
     private final PodLocks locks = new PodLocks();
     /** Pods counted as started without a view ({@link #noView}). */
     private final Path coldMarkers;
     /** Groups whose CompileCache was deleted with deletionPolicy Delete: no more ingest into them. */
     private final Set<GroupId> dropped = ConcurrentHashMap.newKeySet();
+
     private final ActivityFile activity;
     private final Path kubeletPods;
     /** Whether a CompileCache exists: (namespace, name). */
     private final BiPredicate<String, String> cacheExists;
     /** The newest state of a pod the agent knows (its informer's), or null when it is gone. */
     private volatile UnaryOperator<Pod> latest = p -> p;
-    private volatile OutcomeReporter reporter = (ns, name, uid, why) -> { };
+
+    private volatile OutcomeReporter reporter = (ns, name, uid, why) -> {};
     /** The remote tier, when the agent has one: fills before publishing, takes what pods that went well produced. */
     private volatile PodRemote remote;
 
@@ -141,8 +146,14 @@ public final class PodVolumes implements AutoCloseable {
      * webhook's annotations itself cannot grow a group no budget governs (it could only ever reach
      * its own namespace's groups anyway).
      */
-    public PodVolumes(NodeStore store, Ingester ingester, AgentMetrics metrics, Path volumes, NodeIdentity node,
-            BiPredicate<String, String> cacheExists) throws IOException {
+    public PodVolumes(
+            NodeStore store,
+            Ingester ingester,
+            AgentMetrics metrics,
+            Path volumes,
+            NodeIdentity node,
+            BiPredicate<String, String> cacheExists)
+            throws IOException {
         this(store, ingester, metrics, volumes, null, node, cacheExists);
     }
 
@@ -150,14 +161,29 @@ public final class PodVolumes implements AutoCloseable {
      * {@code kubeletPods}: kubelet's folder of pods ({@code /var/lib/kubelet/pods}), where the
      * emptyDir of a pod injected in EmptyDir mode lives; null when this agent cannot see it.
      */
-    public PodVolumes(NodeStore store, Ingester ingester, AgentMetrics metrics, Path volumes, Path kubeletPods, NodeIdentity node,
-            BiPredicate<String, String> cacheExists) throws IOException {
+    public PodVolumes(
+            NodeStore store,
+            Ingester ingester,
+            AgentMetrics metrics,
+            Path volumes,
+            Path kubeletPods,
+            NodeIdentity node,
+            BiPredicate<String, String> cacheExists)
+            throws IOException {
         this(store, ingester, metrics, volumes, kubeletPods, node, cacheExists, Clock.systemUTC());
     }
 
     /** As above, reading the time from {@code clock} (when a pod finished, when a view was published). */
-    PodVolumes(NodeStore store, Ingester ingester, AgentMetrics metrics, Path volumes, Path kubeletPods, NodeIdentity node,
-            BiPredicate<String, String> cacheExists, Clock clock) throws IOException {
+    PodVolumes(
+            NodeStore store,
+            Ingester ingester,
+            AgentMetrics metrics,
+            Path volumes,
+            Path kubeletPods,
+            NodeIdentity node,
+            BiPredicate<String, String> cacheExists,
+            Clock clock)
+            throws IOException {
         this.clock = clock;
         this.kubeletPods = kubeletPods;
         this.cacheExists = cacheExists;
@@ -249,9 +275,10 @@ public final class PodVolumes implements AutoCloseable {
 
     /** The pod's view folder: its emptyDir in kubelet's folder, or its folder under the volumes hostPath. */
     Path viewDir(PodFacts pod) {
-        return pod.emptyDirMode() ? (kubeletPods == null ? null : kubeletPods.resolve(pod.uid()).resolve(EMPTY_DIR)) : viewDir(pod.uid());
+        return pod.emptyDirMode()
+                ? (kubeletPods == null ? null : kubeletPods.resolve(pod.uid()).resolve(EMPTY_DIR))
+                : viewDir(pod.uid());
     }
-
 
     /**
      * Whether {@code dir} is the injected emptyDir of pod {@code uid} under kubelet's folder and nothing
@@ -260,7 +287,9 @@ public final class PodVolumes implements AutoCloseable {
      * and tokens); this keeps what it writes, reads and removes to the one folder the webhook injected.
      */
     static boolean kubeletEmptyDir(Path kubeletPods, String uid, Path dir) {
-        if (kubeletPods == null || !UID.matcher(uid).matches() || !dir.equals(kubeletPods.resolve(uid).resolve(EMPTY_DIR))) {
+        if (kubeletPods == null
+                || !UID.matcher(uid).matches()
+                || !dir.equals(kubeletPods.resolve(uid).resolve(EMPTY_DIR))) {
             return false;
         }
         Path p = kubeletPods;
@@ -312,7 +341,9 @@ public final class PodVolumes implements AutoCloseable {
                     finishLocked(t);
                 } else if (t.state().canMoveTo(PodState.PUBLISHING)) {
                     if (!cacheExists.test(facts.namespace(), facts.cache())) {
-                        log.info("not publishing (yet): CompileCache {} does not exist in {}", facts.cache().replaceAll("\\p{Cntrl}", "?"),
+                        log.info(
+                                "not publishing (yet): CompileCache {} does not exist in {}",
+                                facts.cache().replaceAll("\\p{Cntrl}", "?"),
                                 facts.namespace());
                         return; // a later update of the pod tries again
                     }
@@ -384,7 +415,9 @@ public final class PodVolumes implements AutoCloseable {
     /** One periodic pass over {@code t}'s view, unless it ended or its group was dropped meanwhile. */
     private void pass(TrackedPod t) {
         try (PodLocks.Held held = locks.hold(t.uid())) {
-            if (pods.get(t.uid()) != t || t.state() != PodState.LIVE || dropped.contains(t.view().group())) {
+            if (pods.get(t.uid()) != t
+                    || t.state() != PodState.LIVE
+                    || dropped.contains(t.view().group())) {
                 return;
             }
             try (MDC.MDCCloseable ignored = MDC.putCloseable("pod", t.display())) {
@@ -452,10 +485,13 @@ public final class PodVolumes implements AutoCloseable {
         switch (r) {
             case ADOPT -> {
                 adopt(t, rec, pod.display());
-                log.info("adopted the view of {} after a restart ({} entries pinned)", pod.display(), t.view().entries().size());
+                log.info(
+                        "adopted the view of {} after a restart ({} entries pinned)",
+                        pod.display(),
+                        t.view().entries().size());
             }
             case REPUBLISH -> FileTrees.clearFolder(dir); // nothing of the pod has run: observe() can publish
-            case LEAVE -> { } // it runs cold in its folder, or has none yet: only its end is ours to handle
+            case LEAVE -> {} // it runs cold in its folder, or has none yet: only its end is ours to handle
             case FINISH -> {
                 adopt(t, rec, "gone:" + uid);
                 finishLocked(t);
@@ -471,7 +507,14 @@ public final class PodVolumes implements AutoCloseable {
 
     /** NEW to LIVE with the view an earlier run published as {@code rec} says ({@code display}: whom it was for). */
     private void adopt(TrackedPod t, PodRecord rec, String display) throws IOException {
-        ViewSession s = ViewSession.adopt(views, ingester, rec.group(), rec.dir(), rec.frameworks(), rec.mode(), "pod:" + display,
+        ViewSession s = ViewSession.adopt(
+                views,
+                ingester,
+                rec.group(),
+                rec.dir(),
+                rec.frameworks(),
+                rec.mode(),
+                "pod:" + display,
                 rec.keepFolder());
         t.live(display, s, clock.millis());
         track(t);
@@ -489,8 +532,12 @@ public final class PodVolumes implements AutoCloseable {
                 n++;
             }
         }
-        log.info("CompileCache {}/{} deleted with deletionPolicy Delete: removed {} entries of {}", group.namespace(),
-                group.cache(), n, group.text());
+        log.info(
+                "CompileCache {}/{} deleted with deletionPolicy Delete: removed {} entries of {}",
+                group.namespace(),
+                group.cache(),
+                n,
+                group.text());
         return n;
     }
 
@@ -546,7 +593,8 @@ public final class PodVolumes implements AutoCloseable {
 
     private void publishSteps(TrackedPod t, Pod seen) {
         String uid = t.uid();
-        Pod newest = latest.apply(seen); // the event may have waited in the queue: the pod could have started cold since
+        Pod newest =
+                latest.apply(seen); // the event may have waited in the queue: the pod could have started cold since
         PodFacts pod = PodFacts.of(newest).orElse(null);
         if (pod == null) {
             return; // gone meanwhile: its delete event finishes it
@@ -586,14 +634,27 @@ public final class PodVolumes implements AutoCloseable {
         }
         try {
             writeRecord(uid, new PodRecord(group, frameworks, access.mode(), dir, emptyDir));
-            ViewSession s = ViewSession.publish(views, ingester, group, dir, frameworks, access.owner(), access.mode(), node.cudaDriver(),
-                    "pod:" + pod.display(), emptyDir);
+            ViewSession s = ViewSession.publish(
+                    views,
+                    ingester,
+                    group,
+                    dir,
+                    frameworks,
+                    access.owner(),
+                    access.mode(),
+                    node.cudaDriver(),
+                    "pod:" + pod.display(),
+                    emptyDir);
             View v = s.view();
             metrics.published(v);
             t.live(pod.display(), s, clock.millis());
             t.note(pod); // Ready already, say, when published late
             track(t);
-            log.info("published {} entries ({} bytes) of {} in {} ms", v.entries().size(), v.bytes(), group.text(),
+            log.info(
+                    "published {} entries ({} bytes) of {} in {} ms",
+                    v.entries().size(),
+                    v.bytes(),
+                    group.text(),
                     v.publishNanos() / 1_000_000);
         } catch (IOException | RuntimeException e) {
             // the pod's wait step gives up and it runs cold: fail-open
@@ -619,7 +680,9 @@ public final class PodVolumes implements AutoCloseable {
         move(t, PodState.FINISHING);
         try (MDC.MDCCloseable ignored = MDC.putCloseable("pod", t.display())) {
             GroupId group = t.view().group();
-            ViewSession.Result end = dropped.contains(group) ? t.session().endWithoutIngest() : t.session().end(t.outcome());
+            ViewSession.Result end = dropped.contains(group)
+                    ? t.session().endWithoutIngest()
+                    : t.session().end(t.outcome());
             if (end.last() != null) {
                 metrics.ingested(end.last());
             }
@@ -629,7 +692,11 @@ public final class PodVolumes implements AutoCloseable {
             metrics.groupActivity(group, read, end.total().entries());
             outcome(t.display(), uid, group, end.why());
             activity.save(metrics);
-            log.info("finished: read {} entries (hits), ingested {} (misses); {}", read, end.total().entries(), end.why().line());
+            log.info(
+                    "finished: read {} entries (hits), ingested {} (misses); {}",
+                    read,
+                    end.total().entries(),
+                    end.why().line());
             Files.deleteIfExists(state.resolve(uid));
         } catch (IOException e) {
             log.warn("could not remove the record of {}: {}", uid, e.toString());

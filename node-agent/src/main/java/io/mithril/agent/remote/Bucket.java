@@ -71,14 +71,20 @@ final class Bucket implements AutoCloseable {
                         .socketTimeout(c.requestTimeout()))
                 .overrideConfiguration(ClientOverrideConfiguration.builder()
                         .apiCallAttemptTimeout(c.requestTimeout())
-                        .apiCallTimeout(c.requestTimeout().multipliedBy(Math.max(1, c.maxAttempts())).plusSeconds(1))
+                        .apiCallTimeout(c.requestTimeout()
+                                .multipliedBy(Math.max(1, c.maxAttempts()))
+                                .plusSeconds(1))
                         .retryStrategy(AwsRetryStrategy.standardRetryStrategy().toBuilder()
                                 .maxAttempts(Math.max(1, c.maxAttempts()))
                                 // full jitter: many nodes retrying together spread out
-                                .backoffStrategy(BackoffStrategy.exponentialDelay(Duration.ofMillis(100), Duration.ofSeconds(2)))
+                                .backoffStrategy(
+                                        BackoffStrategy.exponentialDelay(Duration.ofMillis(100), Duration.ofSeconds(2)))
                                 .build())
                         .build())
-                .credentialsProvider(c.credentials() != null ? c.credentials() : DefaultCredentialsProvider.builder().build())
+                .credentialsProvider(
+                        c.credentials() != null
+                                ? c.credentials()
+                                : DefaultCredentialsProvider.builder().build())
                 .region(Region.of(c.region() != null ? c.region() : defaultRegion()));
         if (c.endpoint() != null) {
             b.endpointOverride(c.endpoint()).forcePathStyle(true);
@@ -89,7 +95,8 @@ final class Bucket implements AutoCloseable {
         }
         this.s3 = b.build();
         this.bucket = c.bucket();
-        this.breaker = new CircuitBreaker(c.limits().breakerFailures(), c.limits().breakerCoolDown().toNanos(), System::nanoTime);
+        this.breaker = new CircuitBreaker(
+                c.limits().breakerFailures(), c.limits().breakerCoolDown().toNanos(), System::nanoTime);
         this.stats = new RemoteStats(breaker::state, breaker::timesOpened);
         this.uploads = new RateLimiter(c.limits().uploadBytesPerSecond(), System::nanoTime);
         this.puts = new Semaphore(c.limits().uploadConcurrency());
@@ -117,7 +124,8 @@ final class Bucket implements AutoCloseable {
     InputStream open(String key, String range) throws IOException {
         admit(Operation.GET, key);
         try {
-            ResponseInputStream<GetObjectResponse> in = s3.getObject(r -> r.bucket(bucket).key(key).range(range));
+            ResponseInputStream<GetObjectResponse> in =
+                    s3.getObject(r -> r.bucket(bucket).key(key).range(range));
             ok(Operation.GET, Result.OK);
             return new Counted(in);
         } catch (NoSuchKeyException absent) {
@@ -168,13 +176,16 @@ final class Bucket implements AutoCloseable {
      * configured number of PUTs at once, their bodies read no faster than the upload bandwidth.
      */
     boolean putIfAbsent(String key, Opener opener, long length) throws IOException {
-        RequestBody body = RequestBody.fromContentProvider(() -> {
-            try {
-                return new CountedUp(uploads.throttle(opener.open()));
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }, length, "application/octet-stream");
+        RequestBody body = RequestBody.fromContentProvider(
+                () -> {
+                    try {
+                        return new CountedUp(uploads.throttle(opener.open()));
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                },
+                length,
+                "application/octet-stream");
         try {
             puts.acquire();
         } catch (InterruptedException e) {
@@ -218,7 +229,8 @@ final class Bucket implements AutoCloseable {
         do {
             admit(Operation.LIST, prefix);
             try {
-                ListObjectsV2Request.Builder req = ListObjectsV2Request.builder().bucket(bucket).prefix(prefix);
+                ListObjectsV2Request.Builder req =
+                        ListObjectsV2Request.builder().bucket(bucket).prefix(prefix);
                 if (token != null) {
                     req.continuationToken(token);
                 }

@@ -1,7 +1,7 @@
 package io.mithril.agent.remote;
 
-import java.util.concurrent.ThreadLocalRandom;
 import io.mithril.agent.remote.RemoteStats.Circuit;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.LongSupplier;
 
 /**

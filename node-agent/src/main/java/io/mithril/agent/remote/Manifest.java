@@ -71,7 +71,10 @@ record Manifest(GroupId group, List<RemoteEntry> entries, Map<Address, Location>
             }
             ArrayNode fs = en.putArray("files");
             for (EntryFile f : e.files()) {
-                fs.addObject().put("path", f.path()).put("address", f.address().hex()).put("size", f.size())
+                fs.addObject()
+                        .put("path", f.path())
+                        .put("address", f.address().hex())
+                        .put("size", f.size())
                         .put("executable", f.executable());
             }
         }
@@ -89,7 +92,8 @@ record Manifest(GroupId group, List<RemoteEntry> entries, Map<Address, Location>
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
-        byte[] head = (FORMAT + " hmac-sha256=" + HEX.formatHex(mac(key, group, body)) + "\n").getBytes(StandardCharsets.US_ASCII);
+        byte[] head = (FORMAT + " hmac-sha256=" + HEX.formatHex(mac(key, group, body)) + "\n")
+                .getBytes(StandardCharsets.US_ASCII);
         byte[] out = new byte[head.length + body.length];
         System.arraycopy(head, 0, out, 0, head.length);
         System.arraycopy(body, 0, out, head.length, body.length);
@@ -126,15 +130,19 @@ record Manifest(GroupId group, List<RemoteEntry> entries, Map<Address, Location>
         }
         try {
             JsonNode root = JSON.readTree(body);
-            if (!FORMAT.equals(root.path("format").asText()) || !expected.text().equals(root.path("group").asText())) {
+            if (!FORMAT.equals(root.path("format").asText())
+                    || !expected.text().equals(root.path("group").asText())) {
                 throw new Rejected("names another group or format");
             }
             List<RemoteEntry> entries = new ArrayList<>();
             for (JsonNode en : root.path("entries")) {
                 List<EntryFile> files = new ArrayList<>();
                 for (JsonNode f : en.path("files")) {
-                    files.add(new EntryFile(f.path("path").asText(), Address.parse(f.path("address").asText()),
-                            f.path("size").asLong(-1), f.path("executable").asBoolean()));
+                    files.add(new EntryFile(
+                            f.path("path").asText(),
+                            Address.parse(f.path("address").asText()),
+                            f.path("size").asLong(-1),
+                            f.path("executable").asBoolean()));
                 }
                 if (files.isEmpty()) {
                     throw new Rejected("an entry without files");
@@ -148,8 +156,10 @@ record Manifest(GroupId group, List<RemoteEntry> entries, Map<Address, Location>
                 if (length < 0 || offset < 0) {
                     throw new Rejected("a blob with a negative length or offset");
                 }
-                blobs.put(Address.parse(b.path("address").asText()),
-                        new Location(b.has("pack") ? Address.parse(b.path("pack").asText()) : null, offset, length));
+                blobs.put(
+                        Address.parse(b.path("address").asText()),
+                        new Location(
+                                b.has("pack") ? Address.parse(b.path("pack").asText()) : null, offset, length));
             }
             return new Manifest(expected, List.copyOf(entries), blobs);
         } catch (IOException | IllegalArgumentException e) {
@@ -165,7 +175,8 @@ record Manifest(GroupId group, List<RemoteEntry> entries, Map<Address, Location>
             nl++;
         }
         try {
-            for (JsonNode en : JSON.readTree(sealed, nl + 1, sealed.length - nl - 1).path("entries")) {
+            for (JsonNode en :
+                    JSON.readTree(sealed, nl + 1, sealed.length - nl - 1).path("entries")) {
                 if (en.has("used")) {
                     m.put(en.path("name").asText(), en.path("used").asLong());
                 }

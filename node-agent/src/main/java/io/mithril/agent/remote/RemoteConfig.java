@@ -16,8 +16,17 @@ import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
  * S3 API requires them (some S3-compatible stores reject the default trailing checksums). {@code limits}:
  * the circuit breaker's and the uploads' bounds.
  */
-public record RemoteConfig(String bucket, String prefix, URI endpoint, String region, AwsCredentialsProvider credentials,
-        byte[] key, Duration connectTimeout, Duration requestTimeout, int maxAttempts, boolean checksumsWhenRequired,
+public record RemoteConfig(
+        String bucket,
+        String prefix,
+        URI endpoint,
+        String region,
+        AwsCredentialsProvider credentials,
+        byte[] key,
+        Duration connectTimeout,
+        Duration requestTimeout,
+        int maxAttempts,
+        boolean checksumsWhenRequired,
         Limits limits) {
 
     /**
@@ -25,14 +34,19 @@ public record RemoteConfig(String bucket, String prefix, URI endpoint, String re
      * up to half of it as jitter); {@code uploadBytesPerSecond}: the upload bandwidth (0: unlimited);
      * {@code uploadConcurrency}: PUTs in flight at once.
      */
-    public record Limits(int breakerFailures, Duration breakerCoolDown, long uploadBytesPerSecond, int uploadConcurrency) {
+    public record Limits(
+            int breakerFailures, Duration breakerCoolDown, long uploadBytesPerSecond, int uploadConcurrency) {
         public static final Limits DEFAULTS = new Limits(5, Duration.ofSeconds(30), 0, 4);
 
         public Limits {
-            if (breakerFailures < 1 || breakerCoolDown == null || breakerCoolDown.isNegative() || uploadBytesPerSecond < 0
+            if (breakerFailures < 1
+                    || breakerCoolDown == null
+                    || breakerCoolDown.isNegative()
+                    || uploadBytesPerSecond < 0
                     || uploadConcurrency < 1) {
-                throw new IllegalArgumentException("remote limits out of range: failures " + breakerFailures + ", cool-down "
-                        + breakerCoolDown + ", " + uploadBytesPerSecond + " B/s, concurrency " + uploadConcurrency);
+                throw new IllegalArgumentException(
+                        "remote limits out of range: failures " + breakerFailures + ", cool-down " + breakerCoolDown
+                                + ", " + uploadBytesPerSecond + " B/s, concurrency " + uploadConcurrency);
             }
         }
 
@@ -57,7 +71,8 @@ public record RemoteConfig(String bucket, String prefix, URI endpoint, String re
             prefix = prefix + "/";
         }
         if (key == null || key.length < MIN_KEY_BYTES) {
-            throw new IllegalArgumentException("the remote's manifest key must have at least " + MIN_KEY_BYTES + " bytes");
+            throw new IllegalArgumentException(
+                    "the remote's manifest key must have at least " + MIN_KEY_BYTES + " bytes");
         }
         key = key.clone();
         limits = limits == null ? Limits.DEFAULTS : limits;
@@ -69,8 +84,18 @@ public record RemoteConfig(String bucket, String prefix, URI endpoint, String re
         if (!"s3".equals(u.getScheme()) || u.getHost() == null) {
             throw new IllegalArgumentException("remote must be s3://BUCKET/PREFIX: " + s3Url);
         }
-        return new RemoteConfig(u.getHost(), u.getPath(), endpoint, null, null, key,
-                Duration.ofSeconds(2), Duration.ofSeconds(10), 3, false, Limits.DEFAULTS);
+        return new RemoteConfig(
+                u.getHost(),
+                u.getPath(),
+                endpoint,
+                null,
+                null,
+                key,
+                Duration.ofSeconds(2),
+                Duration.ofSeconds(10),
+                3,
+                false,
+                Limits.DEFAULTS);
     }
 
     /** Reads a key file: its bytes, trailing whitespace left off (so a key written by {@code echo} works). */
@@ -84,28 +109,78 @@ public record RemoteConfig(String bucket, String prefix, URI endpoint, String re
     }
 
     public RemoteConfig withCredentials(AwsCredentialsProvider c) {
-        return new RemoteConfig(bucket, prefix, endpoint, region, c, key, connectTimeout, requestTimeout, maxAttempts,
-                checksumsWhenRequired, limits);
+        return new RemoteConfig(
+                bucket,
+                prefix,
+                endpoint,
+                region,
+                c,
+                key,
+                connectTimeout,
+                requestTimeout,
+                maxAttempts,
+                checksumsWhenRequired,
+                limits);
     }
 
     public RemoteConfig withRegion(String r) {
-        return new RemoteConfig(bucket, prefix, endpoint, r, credentials, key, connectTimeout, requestTimeout, maxAttempts,
-                checksumsWhenRequired, limits);
+        return new RemoteConfig(
+                bucket,
+                prefix,
+                endpoint,
+                r,
+                credentials,
+                key,
+                connectTimeout,
+                requestTimeout,
+                maxAttempts,
+                checksumsWhenRequired,
+                limits);
     }
 
     public RemoteConfig withTimeouts(Duration connect, Duration request, int attempts) {
-        return new RemoteConfig(bucket, prefix, endpoint, region, credentials, key, connect, request, attempts,
-                checksumsWhenRequired, limits);
+        return new RemoteConfig(
+                bucket,
+                prefix,
+                endpoint,
+                region,
+                credentials,
+                key,
+                connect,
+                request,
+                attempts,
+                checksumsWhenRequired,
+                limits);
     }
 
     public RemoteConfig withChecksumsWhenRequired(boolean w) {
-        return new RemoteConfig(bucket, prefix, endpoint, region, credentials, key, connectTimeout, requestTimeout, maxAttempts, w,
+        return new RemoteConfig(
+                bucket,
+                prefix,
+                endpoint,
+                region,
+                credentials,
+                key,
+                connectTimeout,
+                requestTimeout,
+                maxAttempts,
+                w,
                 limits);
     }
 
     public RemoteConfig withLimits(Limits l) {
-        return new RemoteConfig(bucket, prefix, endpoint, region, credentials, key, connectTimeout, requestTimeout, maxAttempts,
-                checksumsWhenRequired, l);
+        return new RemoteConfig(
+                bucket,
+                prefix,
+                endpoint,
+                region,
+                credentials,
+                key,
+                connectTimeout,
+                requestTimeout,
+                maxAttempts,
+                checksumsWhenRequired,
+                l);
     }
 
     /** {@code s3://bucket/prefix}, for logs. */
@@ -120,7 +195,9 @@ public record RemoteConfig(String bucket, String prefix, URI endpoint, String re
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof RemoteConfig r && r.describe().equals(describe()) && Arrays.equals(r.key, key)
+        return o instanceof RemoteConfig r
+                && r.describe().equals(describe())
+                && Arrays.equals(r.key, key)
                 && String.valueOf(r.endpoint).equals(String.valueOf(endpoint));
     }
 

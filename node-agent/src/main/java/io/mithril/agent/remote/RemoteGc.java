@@ -57,8 +57,17 @@ public final class RemoteGc {
     }
 
     /** What a pass did; {@code ran} false: another actor held the lock, nothing was done. */
-    public record Report(boolean ran, int groups, int manifestsRead, int manifestsDeleted, int entriesKept, int entriesEvicted,
-            long bytesKept, int objectsDeleted, long bytesDeleted, int objectsInGrace) {}
+    public record Report(
+            boolean ran,
+            int groups,
+            int manifestsRead,
+            int manifestsDeleted,
+            int entriesKept,
+            int entriesEvicted,
+            long bytesKept,
+            int objectsDeleted,
+            long bytesDeleted,
+            int objectsInGrace) {}
 
     RemoteGc(Bucket bucket, RemoteConfig config, LongSupplier millis) {
         this.bucket = bucket;
@@ -125,7 +134,16 @@ public final class RemoteGc {
                 kept += group(g, budgetBytes, counts);
             }
             long[] swept = sweep(grace);
-            Report r = new Report(true, groups.size(), counts[0], counts[1], counts[2], counts[3], kept, (int) swept[0], swept[1],
+            Report r = new Report(
+                    true,
+                    groups.size(),
+                    counts[0],
+                    counts[1],
+                    counts[2],
+                    counts[3],
+                    kept,
+                    (int) swept[0],
+                    swept[1],
                     (int) swept[2]);
             log.info("remote retention: {}", r);
             return r;
@@ -137,7 +155,8 @@ public final class RemoteGc {
     /** One group: compacts its manifests into one with the entries that fit. Returns the bytes kept. */
     private long group(GroupId g, long budget, int[] counts) throws IOException {
         List<Listed> listed = bucket.listDetailed(layout.manifests(g));
-        listed.sort(Comparator.comparing(Listed::key)); // the readers' order: the first manifest by key gives a name its files
+        listed.sort(Comparator.comparing(
+                Listed::key)); // the readers' order: the first manifest by key gives a name its files
         Map<String, RemoteEntry> entries = new LinkedHashMap<>();
         Map<String, Long> used = new HashMap<>();
         Map<Address, Location> blobs = new HashMap<>();
@@ -206,7 +225,12 @@ public final class RemoteGc {
             }
         }
         if (evicted > 0) {
-            log.info("remote retention: {} keeps {} entries ({} B of a {} B budget), {} evicted", g, keep.size(), total, budget,
+            log.info(
+                    "remote retention: {} keeps {} entries ({} B of a {} B budget), {} evicted",
+                    g,
+                    keep.size(),
+                    total,
+                    budget,
                     evicted);
         }
         return total;

@@ -44,6 +44,7 @@ public final class RemoteSource implements EntrySource {
     private final RemoteConfig config;
     /** Manifests read, by key (immutable: read once). Null values: rejected ones, not read again. */
     private final Map<String, Manifest> manifests = new ConcurrentHashMap<>();
+
     private final Set<String> rejectedKeys = ConcurrentHashMap.newKeySet();
     /** Where blobs lie, from every manifest read. */
     private final Map<Address, Location> locations = new ConcurrentHashMap<>();
@@ -92,7 +93,10 @@ public final class RemoteSource implements EntrySource {
     Merged merged(GroupId group) throws IOException {
         String folder = layout.manifests(group);
         List<String> keys = bucket.list(folder);
-        keys.sort(Comparator.naturalOrder()); // a name two manifests give different files: the first by key wins, on every reader
+        keys.sort(
+                Comparator
+                        .naturalOrder()); // a name two manifests give different files: the first by key wins, on every
+        // reader
         Map<String, RemoteEntry> entries = new LinkedHashMap<>();
         Map<Address, Location> blobs = new HashMap<>();
         int read = 0;
@@ -208,7 +212,8 @@ public final class RemoteSource implements EntrySource {
         return missing;
     }
 
-    private void fetchPack(Address pack, TreeMap<Long, Address> slices, BlobSink sink, Set<Address> left, Set<Address> missing)
+    private void fetchPack(
+            Address pack, TreeMap<Long, Address> slices, BlobSink sink, Set<Address> left, Set<Address> missing)
             throws IOException {
         long first = slices.firstKey();
         Location last = locations.get(slices.lastEntry().getValue());

@@ -13,17 +13,33 @@ import java.util.function.Supplier;
  */
 public final class RemoteStats {
     /** The circuit breaker's state. */
-    public enum Circuit { CLOSED, OPEN, HALF_OPEN }
+    public enum Circuit {
+        CLOSED,
+        OPEN,
+        HALF_OPEN
+    }
 
     /** The S3 operations the remote tier makes. */
-    public enum Operation { GET, HEAD, PUT, LIST, DELETE }
+    public enum Operation {
+        GET,
+        HEAD,
+        PUT,
+        LIST,
+        DELETE
+    }
 
     /**
      * How a request ended. {@code ABSENT}: a 404 (GET, HEAD); {@code EXISTS}: a conditional PUT that
      * found the key (412/409); {@code ERROR}: a failure of the remote (timeout, refused, 5xx, 403, after
      * the SDK's retries); {@code REFUSED}: not sent, the circuit being open (no request was made).
      */
-    public enum Result { OK, ABSENT, EXISTS, ERROR, REFUSED }
+    public enum Result {
+        OK,
+        ABSENT,
+        EXISTS,
+        ERROR,
+        REFUSED
+    }
 
     private final AtomicLongArray requests = new AtomicLongArray(Operation.values().length * Result.values().length);
     private final AtomicLong bytesUp = new AtomicLong();
@@ -124,6 +140,7 @@ public final class RemoteStats {
     @Override
     public String toString() {
         return "circuit " + circuit() + ", " + requests() + " requests " + byOperation() + ", " + bytesUp() + " B up, "
-                + bytesDown() + " B down, " + rejectedBlobs() + " blobs and " + rejectedManifests() + " manifests rejected";
+                + bytesDown() + " B down, " + rejectedBlobs() + " blobs and " + rejectedManifests()
+                + " manifests rejected";
     }
 }

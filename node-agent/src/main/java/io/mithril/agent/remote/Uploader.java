@@ -62,7 +62,8 @@ public final class Uploader {
     }
 
     /** Uploads those of {@code names} (entries of {@code group} in {@code store}) that the remote lacks. */
-    public Report upload(NodeStore store, GroupId group, Collection<String> names, long deadlineNanos) throws IOException {
+    public Report upload(NodeStore store, GroupId group, Collection<String> names, long deadlineNanos)
+            throws IOException {
         RemoteSource.Merged there = remote.merged(group);
         Set<EntryKey> done = new LinkedHashSet<>();
         List<Entry> todo = new ArrayList<>();
@@ -129,8 +130,12 @@ public final class Uploader {
         }
         Report r = new Report(done, whole.size(), run.blobs, run.bytes, run.timedOut);
         if (r.timedOut()) {
-            log.warn("upload of {} to {} stopped at its time limit: {} entries up, {} left for the next run", group,
-                    remote.describe(), r.uploaded(), todo.size() - r.uploaded());
+            log.warn(
+                    "upload of {} to {} stopped at its time limit: {} entries up, {} left for the next run",
+                    group,
+                    remote.describe(),
+                    r.uploaded(),
+                    todo.size() - r.uploaded());
         }
         return r;
     }
@@ -174,13 +179,16 @@ public final class Uploader {
                 return -1;
             }
             if (!bucket.exists(k)) {
-                bucket.putIfAbsent(k, () -> {
-                    InputStream in = store.open(a);
-                    if (in == null) {
-                        throw new IOException("blob " + a.hex() + " left the local store");
-                    }
-                    return in;
-                }, f.size());
+                bucket.putIfAbsent(
+                        k,
+                        () -> {
+                            InputStream in = store.open(a);
+                            if (in == null) {
+                                throw new IOException("blob " + a.hex() + " left the local store");
+                            }
+                            return in;
+                        },
+                        f.size());
                 blobs++;
                 bytes += f.size();
             }
@@ -242,11 +250,12 @@ public final class Uploader {
      * Returns the entries uploaded.
      */
     public int drain(NodeStore store, UploadQueue queue, long deadlineNanos) throws IOException {
-        return drain(store, queue, deadlineNanos, (g, r) -> { });
+        return drain(store, queue, deadlineNanos, (g, r) -> {});
     }
 
     /** As {@link #drain(NodeStore, UploadQueue, long)}, telling {@code each} what went up of every group. */
-    public int drain(NodeStore store, UploadQueue queue, long deadlineNanos, BiConsumer<GroupId, Report> each) throws IOException {
+    public int drain(NodeStore store, UploadQueue queue, long deadlineNanos, BiConsumer<GroupId, Report> each)
+            throws IOException {
         int up = 0;
         for (Map.Entry<GroupId, List<String>> g : byGroup(queue.snapshot()).entrySet()) {
             if (nanoTime.getAsLong() - deadlineNanos >= 0) {

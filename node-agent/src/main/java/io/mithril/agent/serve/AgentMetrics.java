@@ -23,7 +23,8 @@ import java.util.function.LongSupplier;
 public final class AgentMetrics {
 
     private final Histogram publish = new Histogram("mithril_publish_duration_seconds", "Time to publish a view.");
-    private final Histogram ingest = new Histogram("mithril_ingest_duration_seconds", "Time of one ingest pass over a view.");
+    private final Histogram ingest =
+            new Histogram("mithril_ingest_duration_seconds", "Time of one ingest pass over a view.");
     private final LongAdder entriesRead = new LongAdder();
     private final LongAdder entriesIngested = new LongAdder();
     private final LongAdder bytesIngested = new LongAdder();
@@ -34,9 +35,11 @@ public final class AgentMetrics {
     private final LongAdder remoteRejectedBlobs = new LongAdder();
     /** Set when the agent has a remote: its manifests that failed authentication, and the upload queue's length. */
     private volatile LongSupplier remoteRejectedManifests;
+
     private volatile LongSupplier remoteQueueDepth;
     private volatile RemoteStats remoteStats;
-    private final Histogram remoteFill = new Histogram("mithril_remote_fill_duration_seconds",
+    private final Histogram remoteFill = new Histogram(
+            "mithril_remote_fill_duration_seconds",
             "Time to fill a group from the remote tier before a pod's view was published.");
 
     /**
@@ -50,6 +53,7 @@ public final class AgentMetrics {
         final Map<Outcome, LongAdder> runs = new ConcurrentHashMap<>();
         /** The remote tier: entries and bytes fetched for this group, entries and bytes uploaded. */
         final LongAdder remoteFetched = new LongAdder();
+
         final LongAdder remoteFetchedBytes = new LongAdder();
         final LongAdder remoteUploaded = new LongAdder();
         final LongAdder remoteUploadedBytes = new LongAdder();
@@ -123,7 +127,10 @@ public final class AgentMetrics {
 
     /** Counts {@code n} workload runs of a group that ended with {@code outcome}. */
     public void groupOutcome(GroupId g, Outcome outcome, long n) {
-        groups.computeIfAbsent(g, k -> new GroupCounts()).runs.computeIfAbsent(outcome, k -> new LongAdder()).add(n);
+        groups.computeIfAbsent(g, k -> new GroupCounts())
+                .runs
+                .computeIfAbsent(outcome, k -> new LongAdder())
+                .add(n);
     }
 
     /** Every group with activity, with its counts (a snapshot). */
@@ -146,7 +153,9 @@ public final class AgentMetrics {
         ingest.observeNanos(r.nanos());
         entriesIngested.add(r.entries());
         bytesIngested.add(r.bytes());
-        r.refused().forEach((why, n) -> refused.computeIfAbsent(why, k -> new LongAdder()).add(n));
+        r.refused()
+                .forEach((why, n) ->
+                        refused.computeIfAbsent(why, k -> new LongAdder()).add(n));
     }
 
     public void entriesRead(int n) {
@@ -166,43 +175,77 @@ public final class AgentMetrics {
         counter(b, "mithril_lookup_hits_total", "Entry lookups that found the entry.", s.hits());
         counter(b, "mithril_lookup_misses_total", "Entry lookups that found nothing.", s.misses());
         counter(b, "mithril_entries_read_total", "Published entries a workload read (cache hits).", entriesRead.sum());
-        counter(b, "mithril_entries_ingested_total", "Entries taken from workloads (cache misses filled).", entriesIngested.sum());
+        counter(
+                b,
+                "mithril_entries_ingested_total",
+                "Entries taken from workloads (cache misses filled).",
+                entriesIngested.sum());
         counter(b, "mithril_ingested_bytes_total", "Bytes taken from workloads.", bytesIngested.sum());
         b.append("# HELP mithril_evictions_total Entries removed from the store, by cause.\n");
         b.append("# TYPE mithril_evictions_total counter\n");
         for (Map.Entry<EvictionCause, Long> e : s.evictions().entrySet()) {
-            b.append("mithril_evictions_total{cause=\"").append(e.getKey().name().toLowerCase(Locale.ROOT)).append("\"} ")
-                    .append(e.getValue()).append('\n');
+            b.append("mithril_evictions_total{cause=\"")
+                    .append(e.getKey().name().toLowerCase(Locale.ROOT))
+                    .append("\"} ")
+                    .append(e.getValue())
+                    .append('\n');
         }
         b.append("# HELP mithril_ingest_refused_total Files refused by ingest, by reason.\n");
         b.append("# TYPE mithril_ingest_refused_total counter\n");
-        refused.forEach((why, n) -> b.append("mithril_ingest_refused_total{reason=\"").append(why.replace(' ', '_'))
-                .append("\"} ").append(n.sum()).append('\n'));
+        refused.forEach((why, n) -> b.append("mithril_ingest_refused_total{reason=\"")
+                .append(why.replace(' ', '_'))
+                .append("\"} ")
+                .append(n.sum())
+                .append('\n'));
         b.append("# HELP mithril_group_bytes Logical bytes of a group's entries.\n");
         b.append("# TYPE mithril_group_bytes gauge\n");
         for (StoreStats.Group g : s.groups()) {
-            b.append("mithril_group_bytes{").append(labels(g)).append("} ").append(g.bytes()).append('\n');
+            b.append("mithril_group_bytes{")
+                    .append(labels(g))
+                    .append("} ")
+                    .append(g.bytes())
+                    .append('\n');
         }
         b.append("# HELP mithril_group_entries Entries of a group.\n");
         b.append("# TYPE mithril_group_entries gauge\n");
         for (StoreStats.Group g : s.groups()) {
-            b.append("mithril_group_entries{").append(labels(g)).append("} ").append(g.entries()).append('\n');
+            b.append("mithril_group_entries{")
+                    .append(labels(g))
+                    .append("} ")
+                    .append(g.entries())
+                    .append('\n');
         }
         b.append("# HELP mithril_group_hits_total Entries of a group read by workloads from their views.\n");
         b.append("# TYPE mithril_group_hits_total counter\n");
         for (StoreStats.Group g : s.groups()) {
-            b.append("mithril_group_hits_total{").append(labels(g)).append("} ").append(groupCounts(g.group()).hits()).append('\n');
+            b.append("mithril_group_hits_total{")
+                    .append(labels(g))
+                    .append("} ")
+                    .append(groupCounts(g.group()).hits())
+                    .append('\n');
         }
         b.append("# HELP mithril_group_misses_total Entries of a group compiled by workloads and ingested.\n");
         b.append("# TYPE mithril_group_misses_total counter\n");
         for (StoreStats.Group g : s.groups()) {
-            b.append("mithril_group_misses_total{").append(labels(g)).append("} ").append(groupCounts(g.group()).misses()).append('\n');
+            b.append("mithril_group_misses_total{")
+                    .append(labels(g))
+                    .append("} ")
+                    .append(groupCounts(g.group()).misses())
+                    .append('\n');
         }
-        b.append("# HELP mithril_group_runs_total Workload runs of a group, by outcome (docs/troubleshooting.md, Why did I miss?).\n");
+        b.append(
+                "# HELP mithril_group_runs_total Workload runs of a group, by outcome (docs/troubleshooting.md, Why did I miss?).\n");
         b.append("# TYPE mithril_group_runs_total counter\n");
         for (StoreStats.Group g : s.groups()) {
-            groupCounts(g.group()).runs().forEach((o, n) -> b.append("mithril_group_runs_total{").append(labels(g))
-                    .append(",outcome=\"").append(o.key()).append("\"} ").append(n).append('\n'));
+            groupCounts(g.group())
+                    .runs()
+                    .forEach((o, n) -> b.append("mithril_group_runs_total{")
+                            .append(labels(g))
+                            .append(",outcome=\"")
+                            .append(o.key())
+                            .append("\"} ")
+                            .append(n)
+                            .append('\n'));
         }
         renderRemote(b, s);
         publish.write(b);
@@ -216,13 +259,31 @@ public final class AgentMetrics {
         if (manifests == null || depth == null) {
             return; // no remote
         }
-        counter(b, "mithril_remote_fetched_bytes_total", "Bytes fetched from the remote tier (verified).", remoteFetchedBytes.sum());
-        counter(b, "mithril_remote_uploaded_bytes_total", "Bytes uploaded to the remote tier.", remoteUploadedBytes.sum());
-        counter(b, "mithril_remote_rejected_blobs_total", "Blobs from the remote whose bytes did not match their address (dropped).",
+        counter(
+                b,
+                "mithril_remote_fetched_bytes_total",
+                "Bytes fetched from the remote tier (verified).",
+                remoteFetchedBytes.sum());
+        counter(
+                b,
+                "mithril_remote_uploaded_bytes_total",
+                "Bytes uploaded to the remote tier.",
+                remoteUploadedBytes.sum());
+        counter(
+                b,
+                "mithril_remote_rejected_blobs_total",
+                "Blobs from the remote whose bytes did not match their address (dropped).",
                 remoteRejectedBlobs.sum());
-        counter(b, "mithril_remote_rejected_manifests_total", "Remote manifests that failed authentication or did not parse (ignored).",
+        counter(
+                b,
+                "mithril_remote_rejected_manifests_total",
+                "Remote manifests that failed authentication or did not parse (ignored).",
                 manifests.getAsLong());
-        gauge(b, "mithril_remote_upload_queue_entries", "Entries queued for upload to the remote tier.", depth.getAsLong());
+        gauge(
+                b,
+                "mithril_remote_upload_queue_entries",
+                "Entries queued for upload to the remote tier.",
+                depth.getAsLong());
         RemoteStats rs = remoteStats;
         if (rs != null) {
             b.append("# HELP mithril_remote_requests_total Requests to the remote tier by operation and result "
@@ -230,47 +291,78 @@ public final class AgentMetrics {
             b.append("# TYPE mithril_remote_requests_total counter\n");
             for (RemoteStats.Operation op : RemoteStats.Operation.values()) {
                 for (RemoteStats.Result r : RemoteStats.Result.values()) {
-                    b.append("mithril_remote_requests_total{operation=\"").append(op.name().toLowerCase(Locale.ROOT))
-                            .append("\",result=\"").append(r.name().toLowerCase(Locale.ROOT)).append("\"} ")
-                            .append(rs.requests(op, r)).append('\n');
+                    b.append("mithril_remote_requests_total{operation=\"")
+                            .append(op.name().toLowerCase(Locale.ROOT))
+                            .append("\",result=\"")
+                            .append(r.name().toLowerCase(Locale.ROOT))
+                            .append("\"} ")
+                            .append(rs.requests(op, r))
+                            .append('\n');
                 }
             }
             RemoteStats.Circuit now = rs.circuit();
             b.append("# HELP mithril_remote_circuit_state The remote's circuit breaker: 1 for its current state.\n");
             b.append("# TYPE mithril_remote_circuit_state gauge\n");
             for (RemoteStats.Circuit c : RemoteStats.Circuit.values()) {
-                b.append("mithril_remote_circuit_state{state=\"").append(c.name().toLowerCase(Locale.ROOT)).append("\"} ")
-                        .append(c == now ? 1 : 0).append('\n');
+                b.append("mithril_remote_circuit_state{state=\"")
+                        .append(c.name().toLowerCase(Locale.ROOT))
+                        .append("\"} ")
+                        .append(c == now ? 1 : 0)
+                        .append('\n');
             }
-            counter(b, "mithril_remote_circuit_opened_total", "Times the remote's circuit breaker opened.", rs.circuitOpened());
+            counter(
+                    b,
+                    "mithril_remote_circuit_opened_total",
+                    "Times the remote's circuit breaker opened.",
+                    rs.circuitOpened());
         }
         remoteFill.write(b);
-        b.append("# HELP mithril_group_remote_fetched_total Entries of a group fetched from the remote tier (remote hits).\n");
+        b.append(
+                "# HELP mithril_group_remote_fetched_total Entries of a group fetched from the remote tier (remote hits).\n");
         b.append("# TYPE mithril_group_remote_fetched_total counter\n");
         for (StoreStats.Group g : s.groups()) {
-            b.append("mithril_group_remote_fetched_total{").append(labels(g)).append("} ").append(groupCounts(g.group()).remoteFetched())
+            b.append("mithril_group_remote_fetched_total{")
+                    .append(labels(g))
+                    .append("} ")
+                    .append(groupCounts(g.group()).remoteFetched())
                     .append('\n');
         }
         b.append("# HELP mithril_group_remote_uploaded_total Entries of a group uploaded to the remote tier.\n");
         b.append("# TYPE mithril_group_remote_uploaded_total counter\n");
         for (StoreStats.Group g : s.groups()) {
-            b.append("mithril_group_remote_uploaded_total{").append(labels(g)).append("} ")
-                    .append(groupCounts(g.group()).remoteUploaded()).append('\n');
+            b.append("mithril_group_remote_uploaded_total{")
+                    .append(labels(g))
+                    .append("} ")
+                    .append(groupCounts(g.group()).remoteUploaded())
+                    .append('\n');
         }
     }
 
     private static String labels(StoreStats.Group g) {
-        return "namespace=\"" + g.group().namespace() + "\",cache=\"" + g.group().cache() + "\",device=\""
-                + g.group().device().text() + "\",product=\"" + g.group().product().slug() + "\"";
+        return "namespace=\"" + g.group().namespace() + "\",cache=\""
+                + g.group().cache() + "\",device=\"" + g.group().device().text() + "\",product=\""
+                + g.group().product().slug() + "\"";
     }
 
     private static void gauge(StringBuilder b, String name, String help, long v) {
         b.append("# HELP ").append(name).append(' ').append(help).append('\n');
-        b.append("# TYPE ").append(name).append(" gauge\n").append(name).append(' ').append(v).append('\n');
+        b.append("# TYPE ")
+                .append(name)
+                .append(" gauge\n")
+                .append(name)
+                .append(' ')
+                .append(v)
+                .append('\n');
     }
 
     private static void counter(StringBuilder b, String name, String help, long v) {
         b.append("# HELP ").append(name).append(' ').append(help).append('\n');
-        b.append("# TYPE ").append(name).append(" counter\n").append(name).append(' ').append(v).append('\n');
+        b.append("# TYPE ")
+                .append(name)
+                .append(" counter\n")
+                .append(name)
+                .append(' ')
+                .append(v)
+                .append('\n');
     }
 }

@@ -100,7 +100,8 @@ public final class AgentServer implements AutoCloseable {
                             send(ex, 503, "text/plain", "not ready: still syncing with the API server\n");
                         }
                     }
-                    case "/metrics" -> send(ex, 200, "text/plain; version=0.0.4; charset=utf-8", metrics.render(store.stats()));
+                    case "/metrics" ->
+                        send(ex, 200, "text/plain; version=0.0.4; charset=utf-8", metrics.render(store.stats()));
                     case "/v1/stats" -> send(ex, 200, "application/json", statsJson(store.stats(), metrics));
                     default -> send(ex, 404, "text/plain", "not found: " + path.replaceAll("\\p{Cntrl}", "?") + "\n");
                 }
@@ -118,24 +119,42 @@ public final class AgentServer implements AutoCloseable {
      * this agent started, and last use (ISO-8601 UTC, or null).
      */
     public static String statsJson(StoreStats s, AgentMetrics metrics) {
-        StringBuilder b = new StringBuilder("{\"bytes\":").append(s.bytes())
-                .append(",\"entries\":").append(s.entries())
-                .append(",\"blobs\":").append(s.blobs())
-                .append(",\"hardLimit\":").append(s.hardLimit() >= StoreConfig.UNLIMITED ? "null" : s.hardLimit())
+        StringBuilder b = new StringBuilder("{\"bytes\":")
+                .append(s.bytes())
+                .append(",\"entries\":")
+                .append(s.entries())
+                .append(",\"blobs\":")
+                .append(s.blobs())
+                .append(",\"hardLimit\":")
+                .append(s.hardLimit() >= StoreConfig.UNLIMITED ? "null" : s.hardLimit())
                 .append(",\"groups\":[");
         String sep = "";
         for (StoreStats.Group g : s.groups()) {
-            b.append(sep).append(String.format(Locale.ROOT,
-                    "{\"namespace\":\"%s\",\"cache\":\"%s\",\"device\":\"%s\",\"product\":\"%s\",\"entries\":%d,\"bytes\":%d,"
-                            + "\"budget\":%s,\"hits\":%d,\"misses\":%d,\"runs\":%s,\"lastUse\":%s,"
-                            + "\"remote\":{\"fetched\":%d,\"fetchedBytes\":%d,\"uploaded\":%d,\"uploadedBytes\":%d}}",
-                    g.group().namespace(), g.group().cache(), g.group().device().text(), g.group().product().slug(),
-                    g.entries(), g.bytes(), g.budget() == null ? "null" : g.budget().toString(),
-                    metrics.groupCounts(g.group()).hits(), metrics.groupCounts(g.group()).misses(),
-                    runsJson(metrics.groupCounts(g.group()).runs()),
-                    g.lastUseMillis() <= 0 ? "null" : "\"" + Instant.ofEpochMilli(g.lastUseMillis()).truncatedTo(ChronoUnit.SECONDS) + "\"",
-                    metrics.groupCounts(g.group()).remoteFetched(), metrics.groupCounts(g.group()).remoteFetchedBytes(),
-                    metrics.groupCounts(g.group()).remoteUploaded(), metrics.groupCounts(g.group()).remoteUploadedBytes()));
+            b.append(sep)
+                    .append(String.format(
+                            Locale.ROOT,
+                            "{\"namespace\":\"%s\",\"cache\":\"%s\",\"device\":\"%s\",\"product\":\"%s\",\"entries\":%d,\"bytes\":%d,"
+                                    + "\"budget\":%s,\"hits\":%d,\"misses\":%d,\"runs\":%s,\"lastUse\":%s,"
+                                    + "\"remote\":{\"fetched\":%d,\"fetchedBytes\":%d,\"uploaded\":%d,\"uploadedBytes\":%d}}",
+                            g.group().namespace(),
+                            g.group().cache(),
+                            g.group().device().text(),
+                            g.group().product().slug(),
+                            g.entries(),
+                            g.bytes(),
+                            g.budget() == null ? "null" : g.budget().toString(),
+                            metrics.groupCounts(g.group()).hits(),
+                            metrics.groupCounts(g.group()).misses(),
+                            runsJson(metrics.groupCounts(g.group()).runs()),
+                            g.lastUseMillis() <= 0
+                                    ? "null"
+                                    : "\""
+                                            + Instant.ofEpochMilli(g.lastUseMillis())
+                                                    .truncatedTo(ChronoUnit.SECONDS) + "\"",
+                            metrics.groupCounts(g.group()).remoteFetched(),
+                            metrics.groupCounts(g.group()).remoteFetchedBytes(),
+                            metrics.groupCounts(g.group()).remoteUploaded(),
+                            metrics.groupCounts(g.group()).remoteUploadedBytes()));
             sep = ",";
         }
         return b.append("]}\n").toString();
@@ -144,7 +163,11 @@ public final class AgentServer implements AutoCloseable {
     /** {@code {"warm":3,"keyChanged":1}}: the outcomes that happened. */
     static String runsJson(Map<Outcome, Long> runs) {
         StringBuilder b = new StringBuilder("{");
-        runs.forEach((o, n) -> b.append(b.length() > 1 ? "," : "").append('"').append(o.key()).append("\":").append(n));
+        runs.forEach((o, n) -> b.append(b.length() > 1 ? "," : "")
+                .append('"')
+                .append(o.key())
+                .append("\":")
+                .append(n));
         return b.append('}').toString();
     }
 

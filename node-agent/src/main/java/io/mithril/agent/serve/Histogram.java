@@ -8,7 +8,8 @@ import java.util.concurrent.atomic.LongAdder;
 /** A Prometheus histogram with fixed buckets, in seconds. Lock-free. */
 final class Histogram {
 
-    static final double[] LATENCY_BUCKETS = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+    static final double[] LATENCY_BUCKETS = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30
+    };
 
     private final String name;
     private final String help;
@@ -46,7 +47,12 @@ final class Histogram {
         long cumulative = 0;
         for (int i = 0; i < bounds.length; i++) {
             cumulative += counts.get(i);
-            b.append(name).append("_bucket{le=\"").append(fmt(bounds[i])).append("\"} ").append(cumulative).append('\n');
+            b.append(name)
+                    .append("_bucket{le=\"")
+                    .append(fmt(bounds[i]))
+                    .append("\"} ")
+                    .append(cumulative)
+                    .append('\n');
         }
         b.append(name).append("_bucket{le=\"+Inf\"} ").append(count.sum()).append('\n');
         b.append(name).append("_sum ").append(fmt(sum.sum())).append('\n');

@@ -52,8 +52,17 @@ public final class Filler {
      * at the source, rejected, or not fetched by the deadline); {@code rejected}: blobs whose bytes did
      * not match their address or size.
      */
-    public record Report(int listed, int present, int committed, int incomplete, int blobsFetched, long bytesFetched,
-            int rejected, int missing, boolean timedOut, long nanos) {}
+    public record Report(
+            int listed,
+            int present,
+            int committed,
+            int incomplete,
+            int blobsFetched,
+            long bytesFetched,
+            int rejected,
+            int missing,
+            boolean timedOut,
+            long nanos) {}
 
     private final NodeStore store;
     private final LongSupplier nanoTime;
@@ -75,12 +84,16 @@ public final class Filler {
      * Fills the local {@code group} with the entries of {@code source}'s same group that {@code wanted}
      * keeps, fetching until {@code deadlineNanos} (on this filler's clock).
      */
-    public Report fill(EntrySource source, GroupId group, Predicate<Entry> wanted, long deadlineNanos) throws IOException {
+    public Report fill(EntrySource source, GroupId group, Predicate<Entry> wanted, long deadlineNanos)
+            throws IOException {
         long t0 = nanoTime.getAsLong();
         ReentrantLock turn = TURNS.computeIfAbsent(new Turn(store.root(), group), k -> new ReentrantLock());
         try {
             if (!turn.tryLock(Math.max(0, deadlineNanos - t0), TimeUnit.NANOSECONDS)) {
-                log.info("filling {} from {}: another fill of the group held it past the deadline", group, source.describe());
+                log.info(
+                        "filling {} from {}: another fill of the group held it past the deadline",
+                        group,
+                        source.describe());
                 return new Report(0, 0, 0, 0, 0, 0, 0, 0, true, nanoTime.getAsLong() - t0);
             }
         } catch (InterruptedException e) {
@@ -153,12 +166,25 @@ public final class Filler {
                 o.pending().files().forEach(f -> unused.remove(f.address()));
             } else {
                 incomplete++;
-                log.warn("could not commit {} fetched from {}: {}", o.pending().key(), source.describe(), o.error().toString());
+                log.warn(
+                        "could not commit {} fetched from {}: {}",
+                        o.pending().key(),
+                        source.describe(),
+                        o.error().toString());
             }
         }
         store.abandon(unused);
-        Report r = new Report(listed, listed - todo.size(), committed, incomplete, sink.stored.size(), sink.bytes,
-                sink.rejected, missing.size(), sink.timedOut, nanoTime.getAsLong() - t0);
+        Report r = new Report(
+                listed,
+                listed - todo.size(),
+                committed,
+                incomplete,
+                sink.stored.size(),
+                sink.bytes,
+                sink.rejected,
+                missing.size(),
+                sink.timedOut,
+                nanoTime.getAsLong() - t0);
         if (r.rejected() > 0) {
             log.warn("{} blobs from {} did not match their address and were dropped", r.rejected(), source.describe());
         }
@@ -202,7 +228,11 @@ public final class Filler {
                 if (!s.existed()) {
                     store.abandon(List.of(s.address()));
                 }
-                log.warn("blob {} from the source has other bytes ({}, {} B); dropped", claimed.hex(), s.address().hex(), s.size());
+                log.warn(
+                        "blob {} from the source has other bytes ({}, {} B); dropped",
+                        claimed.hex(),
+                        s.address().hex(),
+                        s.size());
                 return;
             }
             stored.add(claimed);

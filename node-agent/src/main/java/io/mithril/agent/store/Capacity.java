@@ -39,6 +39,7 @@ final class Capacity {
     private final StoreConfig config;
     /** The filesystem under the root, for the free-space reserve; null when there is none. */
     private final FileStore fileStore;
+
     private final Index index;
     private final Pinning pinning;
     private final Retirer retirer;
@@ -46,6 +47,7 @@ final class Capacity {
     private long inflight;
     /** Blobs this process wrote and has not committed yet, with their sizes; reserved against the limit. */
     private final Map<Address, Long> pending = new HashMap<>();
+
     private long pendingBytes;
 
     Capacity(StoreConfig config, FileStore fileStore, Index index, Pinning pinning, Retirer retirer) {
@@ -146,8 +148,8 @@ final class Capacity {
      * {@code keepBlobs} are held as if pinned. Returns the other processes' leases as read, or
      * {@link #NO_OTHERS} when there is no limit to check.
      */
-    Leases.Others ensureRoom(long bytes, Predicate<EntryKey> alsoPinned, Set<EntryKey> alsoKeys,
-            Set<Address> keepBlobs) throws IOException {
+    Leases.Others ensureRoom(long bytes, Predicate<EntryKey> alsoPinned, Set<EntryKey> alsoKeys, Set<Address> keepBlobs)
+            throws IOException {
         if (config.hardLimit() >= StoreConfig.UNLIMITED && fileStore == null) {
             return NO_OTHERS; // no limit: other processes' reservations cannot matter
         }
@@ -165,11 +167,15 @@ final class Capacity {
         }
         if (usage(others) + bytes > limit) {
             String which = limit < config.hardLimit()
-                    ? "the " + config.freeSpaceReserve() + " free-space reserve of the filesystem (a limit of " + ByteSize.format(limit) + " now)"
+                    ? "the " + config.freeSpaceReserve() + " free-space reserve of the filesystem (a limit of "
+                            + ByteSize.format(limit) + " now)"
                     : "the hard limit of " + ByteSize.format(limit);
             throw new StoreFullException(String.format(
                     "store full: %s more would exceed %s (%s committed, %s reserved by writes in flight; the rest is pinned by live views)",
-                    ByteSize.format(bytes), which, ByteSize.format(index.uniqueBytes()), ByteSize.format(reservations)));
+                    ByteSize.format(bytes),
+                    which,
+                    ByteSize.format(index.uniqueBytes()),
+                    ByteSize.format(reservations)));
         }
         return others;
     }

@@ -17,7 +17,8 @@ public record FreeSpaceReserve(long bytes, int percent) {
 
     public FreeSpaceReserve {
         if (bytes < 0 || percent < 0 || percent >= 100) {
-            throw new IllegalArgumentException("a free-space reserve is 0..99 % or a size >= 0, got " + bytes + " bytes, " + percent + " %");
+            throw new IllegalArgumentException(
+                    "a free-space reserve is 0..99 % or a size >= 0, got " + bytes + " bytes, " + percent + " %");
         }
     }
 
@@ -28,7 +29,8 @@ public record FreeSpaceReserve(long bytes, int percent) {
         }
         if (t.endsWith("%")) {
             try {
-                return new FreeSpaceReserve(0, Integer.parseInt(t.substring(0, t.length() - 1).trim()));
+                return new FreeSpaceReserve(
+                        0, Integer.parseInt(t.substring(0, t.length() - 1).trim()));
             } catch (NumberFormatException e) {
                 throw new IllegalArgumentException("not a percentage: " + text);
             }

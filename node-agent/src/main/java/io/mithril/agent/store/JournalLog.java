@@ -53,6 +53,7 @@ final class JournalLog implements Closeable {
     private final long indexHeap;
     /** What pins the entries now, read only when a replay must evict. */
     private PinSource pins = () -> k -> false;
+
     private Predicate<EntryKey> pinnedNow;
     /** Removals a replay made to stay within {@link #indexHeap}, not yet appended. */
     private final List<JournalRecord.Remove> overflow = new ArrayList<>();
@@ -116,8 +117,10 @@ final class JournalLog implements Closeable {
                     + r.endOffset() + " (written by a newer Mithril?); refusing to touch the store");
         }
         if (r.torn()) {
-            log.warn("journal {} has a torn tail at {} (a writer died mid-append); cutting it off",
-                    journal.file().getFileName(), r.endOffset());
+            log.warn(
+                    "journal {} has a torn tail at {} (a writer died mid-append); cutting it off",
+                    journal.file().getFileName(),
+                    r.endOffset());
             journal.truncate(r.endOffset());
         }
         offset = r.endOffset();
@@ -139,13 +142,16 @@ final class JournalLog implements Closeable {
         }
         try {
             long length = journal.size();
-            if (Files.exists(root.resolve(Reconciler.CLEAN)) && Snapshot.read(snap, index, new Snapshot.Covers(gen, length), indexHeap)) {
+            if (Files.exists(root.resolve(Reconciler.CLEAN))
+                    && Snapshot.read(snap, index, new Snapshot.Covers(gen, length), indexHeap)) {
                 log.info("index loaded from the clean close's snapshot ({} entries)", index.entryCount());
                 fromSnapshot = true;
                 return length;
             }
-            log.info("snapshot {} does not match the journal or exceeds {} MiB of index heap: replaying the journal",
-                    snap.getFileName(), indexHeap >> 20);
+            log.info(
+                    "snapshot {} does not match the journal or exceeds {} MiB of index heap: replaying the journal",
+                    snap.getFileName(),
+                    indexHeap >> 20);
             return 0;
         } catch (IOException | RuntimeException e) {
             index.clear();
@@ -327,7 +333,8 @@ final class JournalLog implements Closeable {
     private long readCurrentGen() throws IOException {
         Path cur = root.resolve("CURRENT");
         try {
-            return Long.parseLong(Files.readString(cur, StandardCharsets.US_ASCII).trim());
+            return Long.parseLong(
+                    Files.readString(cur, StandardCharsets.US_ASCII).trim());
         } catch (NoSuchFileException e) {
             writeCurrent(1);
             return 1;
@@ -338,8 +345,10 @@ final class JournalLog implements Closeable {
 
     private void writeCurrent(long generation) throws IOException {
         Path tmp = root.resolve("CURRENT.tmp");
-        try (FileChannel ch = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING), StorePermissions.PRIVATE_FILE)) {
+        try (FileChannel ch = FileChannel.open(
+                tmp,
+                Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING),
+                StorePermissions.PRIVATE_FILE)) {
             ch.write(ByteBuffer.wrap((generation + "\n").getBytes(StandardCharsets.US_ASCII)));
             ch.force(true);
         }

@@ -46,8 +46,11 @@ final class Leases implements Closeable {
 
     Leases(Path root) throws IOException {
         this.dir = Files.createDirectories(root.resolve("leases"));
-        this.own = FileChannel.open(dir.resolve(id + ".lease"), StandardOpenOption.CREATE_NEW,
-                StandardOpenOption.READ, StandardOpenOption.WRITE);
+        this.own = FileChannel.open(
+                dir.resolve(id + ".lease"),
+                StandardOpenOption.CREATE_NEW,
+                StandardOpenOption.READ,
+                StandardOpenOption.WRITE);
         this.lock = own.lock();
     }
 
@@ -59,7 +62,11 @@ final class Leases implements Closeable {
     void write(long reserved, Collection<EntryKey> pins) throws IOException {
         StringBuilder b = new StringBuilder("reserved ").append(reserved).append('\n');
         for (EntryKey k : pins) {
-            b.append("pin ").append(k.group().text()).append('\t').append(k.name()).append('\n');
+            b.append("pin ")
+                    .append(k.group().text())
+                    .append('\t')
+                    .append(k.name())
+                    .append('\n');
         }
         ByteBuffer buf = ByteBuffer.wrap(b.toString().getBytes(StandardCharsets.UTF_8));
         own.truncate(0);

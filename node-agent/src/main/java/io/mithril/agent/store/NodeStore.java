@@ -125,7 +125,9 @@ public final class NodeStore implements Closeable {
         for (EvictionCause c : EvictionCause.values()) {
             evictions.put(c, new LongAdder());
         }
-        this.lockChannel = FileChannel.open(root.resolve("lock"), Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE),
+        this.lockChannel = FileChannel.open(
+                root.resolve("lock"),
+                Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE),
                 StorePermissions.PRIVATE_FILE);
         FileStore fileStore = config.freeSpaceReserve().isNone() ? null : Files.getFileStore(root);
         // Created under the store lock: another process's readOthers() must never see our lease
@@ -235,18 +237,22 @@ public final class NodeStore implements Closeable {
                 reserve(sizeHint);
                 reserved[0] = sizeHint;
             }
-            BlobStore.Written w = blobs.write(in, total -> {
-                if (total > reserved[0]) {
-                    long step = Math.max(total - reserved[0], Math.min(Math.max(reserved[0], 1 << 20), 64L << 20));
-                    try {
-                        reserve(step);
-                    } catch (StoreFullException full) {
-                        step = total - reserved[0];
-                        reserve(step);
-                    }
-                    reserved[0] += step;
-                }
-            }, this::vouchedFor);
+            BlobStore.Written w = blobs.write(
+                    in,
+                    total -> {
+                        if (total > reserved[0]) {
+                            long step =
+                                    Math.max(total - reserved[0], Math.min(Math.max(reserved[0], 1 << 20), 64L << 20));
+                            try {
+                                reserve(step);
+                            } catch (StoreFullException full) {
+                                step = total - reserved[0];
+                                reserve(step);
+                            }
+                            reserved[0] += step;
+                        }
+                    },
+                    this::vouchedFor);
             long r = reserved[0];
             reserved[0] = 0;
             // Only the in-process mutex: the lease keeps announcing the old total until the next
@@ -433,7 +439,8 @@ public final class NodeStore implements Closeable {
                         if (others == Capacity.NO_OTHERS) {
                             others = pinning.others(); // their pins matter to a group eviction
                         }
-                        List<Index.Removal> ev = index.evictGroup(pe.key().group(), budget, pinning.pinned(others, keep));
+                        List<Index.Removal> ev =
+                                index.evictGroup(pe.key().group(), budget, pinning.pinned(others, keep));
                         removals.addAll(ev);
                         for (Index.Removal r : ev) {
                             records.add(new JournalRecord.Remove(r.entry().key(), r.cause()));
@@ -446,10 +453,13 @@ public final class NodeStore implements Closeable {
                     if (others == Capacity.NO_OTHERS) {
                         others = pinning.others();
                     }
-                    List<Index.Removal> ev = index.evictToHeap(config.indexHeap() - config.indexHeap() / 20,
-                            pinning.pinned(others, keep));
-                    log.warn("index at its heap ceiling ({} MiB of {} max heap): evicted {} least recently used entries",
-                            config.indexHeap() >> 20, Runtime.getRuntime().maxMemory() >> 20, ev.size());
+                    List<Index.Removal> ev = index.evictToHeap(
+                            config.indexHeap() - config.indexHeap() / 20, pinning.pinned(others, keep));
+                    log.warn(
+                            "index at its heap ceiling ({} MiB of {} max heap): evicted {} least recently used entries",
+                            config.indexHeap() >> 20,
+                            Runtime.getRuntime().maxMemory() >> 20,
+                            ev.size());
                     removals.addAll(ev);
                     for (Index.Removal r : ev) {
                         records.add(new JournalRecord.Remove(r.entry().key(), r.cause()));
@@ -483,12 +493,12 @@ public final class NodeStore implements Closeable {
             try {
                 size = Files.size(blobs.path(f.address()));
             } catch (NoSuchFileException e) {
-                throw new BlobMissingException("cannot commit " + pe.key() + ": blob " + f.address() + " of "
-                        + f.path() + " is not in the store (put it again)");
+                throw new BlobMissingException("cannot commit " + pe.key() + ": blob " + f.address() + " of " + f.path()
+                        + " is not in the store (put it again)");
             }
             if (size != f.size()) {
-                throw new IllegalArgumentException("size of " + f.path() + " given as " + f.size()
-                        + " but its blob holds " + size + " bytes");
+                throw new IllegalArgumentException(
+                        "size of " + f.path() + " given as " + f.size() + " but its blob holds " + size + " bytes");
             }
             fresh.put(f.address(), size);
         }
@@ -727,15 +737,24 @@ public final class NodeStore implements Closeable {
             Leases.Others others = pinning.others();
             List<StoreStats.Group> groups = new ArrayList<>();
             for (GroupId g : index.groups()) {
-                groups.add(new StoreStats.Group(g, index.groupEntries(g), index.groupBytes(g), groupBudgets.get(g),
-                        index.groupLastUse(g)));
+                groups.add(new StoreStats.Group(
+                        g, index.groupEntries(g), index.groupBytes(g), groupBudgets.get(g), index.groupLastUse(g)));
             }
             groups.sort((a, b) -> a.group().text().compareTo(b.group().text()));
             Map<EvictionCause, Long> ev = new EnumMap<>(EvictionCause.class);
             evictions.forEach((c, n) -> ev.put(c, n.sum()));
-            return new StoreStats(index.entryCount(), index.blobCount(), index.uniqueBytes(),
-                    capacity.reservations(others), config.hardLimit(), config.softLimit(), journal.size(),
-                    hits.sum(), misses.sum(), ev, groups);
+            return new StoreStats(
+                    index.entryCount(),
+                    index.blobCount(),
+                    index.uniqueBytes(),
+                    capacity.reservations(others),
+                    config.hardLimit(),
+                    config.softLimit(),
+                    journal.size(),
+                    hits.sum(),
+                    misses.sum(),
+                    ev,
+                    groups);
         });
     }
 
@@ -783,8 +802,11 @@ public final class NodeStore implements Closeable {
         if (overflow > 0) {
             evictions.get(EvictionCause.MEMORY).add(overflow);
             orphansLeft = true; // the blobs they held: the open's scan (or the next open's) deletes them
-            log.warn("the journal holds more entries than {} MiB of heap can index: evicted {} least recently used ({} left)",
-                    config.indexHeap() >> 20, overflow, index.entryCount());
+            log.warn(
+                    "the journal holds more entries than {} MiB of heap can index: evicted {} least recently used ({} left)",
+                    config.indexHeap() >> 20,
+                    overflow,
+                    index.entryCount());
         }
         if (!touches.isEmpty()) {
             List<JournalRecord.Touch> batch = new ArrayList<>();

@@ -40,7 +40,7 @@ final class Reconciler {
     private static final int FORMAT = 1;
     private static final Pattern LAYOUT = Pattern.compile(
             "mithril-store(\\..*\\.tmp)?|lock|leases|blobs|tmp|quarantine|CURRENT(\\.tmp)?|journal\\.\\d+|clean(\\.tmp)?|index\\.snap(\\.tmp)?|"
-            + NodeRoot.PATTERN.pattern());
+                    + NodeRoot.PATTERN.pattern());
     /** Written at a clean close by the last process on the root, removed at every open. */
     static final String CLEAN = "clean";
 
@@ -56,8 +56,15 @@ final class Reconciler {
     /** This process's user, who owns the blobs it writes (the store's user, unless someone else opened the store). */
     private final int processUid;
 
-    Reconciler(Path root, BlobStore blobs, Index index, StoreConfig config, Pinning pinning, Capacity capacity,
-            Capacity.Retirer retirer) throws IOException {
+    Reconciler(
+            Path root,
+            BlobStore blobs,
+            Index index,
+            StoreConfig config,
+            Pinning pinning,
+            Capacity capacity,
+            Capacity.Retirer retirer)
+            throws IOException {
         this.root = root;
         this.blobs = blobs;
         this.index = index;
@@ -102,8 +109,10 @@ final class Reconciler {
         int[] orphans = {0};
         List<EntryKey> lost = sweep(orphans, true);
         if (!lost.isEmpty() || orphans[0] > 0) {
-            log.warn("reconciled the index with the disk: {} entries lost a blob, {} orphan blobs removed",
-                    lost.size(), orphans[0]);
+            log.warn(
+                    "reconciled the index with the disk: {} entries lost a blob, {} orphan blobs removed",
+                    lost.size(),
+                    orphans[0]);
         }
     }
 
@@ -118,23 +127,25 @@ final class Reconciler {
         List<EntryKey> lost;
         index.startMarks();
         try {
-            blobs.scan(a -> {
-                if (index.mark(a) || capacity.isPending(a)) {
-                    return;
-                }
-                if (others.liveIds().isEmpty() || blobs.mtimeMillis(a) < cutoff) {
-                    try {
-                        blobs.delete(a);
-                    } catch (IOException e) {
-                        throw new UncheckedIOException(e);
-                    }
-                    orphansRemoved[0]++;
-                }
-            }, p -> {
-                if (logStray) {
-                    log.warn("stray file in the blob tree, ignored: {}", p);
-                }
-            });
+            blobs.scan(
+                    a -> {
+                        if (index.mark(a) || capacity.isPending(a)) {
+                            return;
+                        }
+                        if (others.liveIds().isEmpty() || blobs.mtimeMillis(a) < cutoff) {
+                            try {
+                                blobs.delete(a);
+                            } catch (IOException e) {
+                                throw new UncheckedIOException(e);
+                            }
+                            orphansRemoved[0]++;
+                        }
+                    },
+                    p -> {
+                        if (logStray) {
+                            log.warn("stray file in the blob tree, ignored: {}", p);
+                        }
+                    });
         } catch (UncheckedIOException e) {
             throw e.getCause();
         } finally {
@@ -210,9 +221,10 @@ final class Reconciler {
             return;
         }
         Path tmp = root.resolve(CLEAN + ".tmp");
-        try (FileChannel ch = FileChannel.open(tmp, Set.of(
-                StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING), StorePermissions.PRIVATE_FILE)) {
+        try (FileChannel ch = FileChannel.open(
+                tmp,
+                Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING),
+                StorePermissions.PRIVATE_FILE)) {
             ch.force(true);
         }
         Files.move(tmp, root.resolve(CLEAN), StandardCopyOption.ATOMIC_MOVE);
@@ -281,9 +293,11 @@ final class Reconciler {
     VerifyReport finishVerify(Hashed h) throws IOException {
         Damage d = settle(h.damaged());
         int[] orphans = {0};
-        List<EntryKey> dropped = new ArrayList<>(d.dropped()); // listed again under the lock: commits made while hashing count
+        List<EntryKey> dropped =
+                new ArrayList<>(d.dropped()); // listed again under the lock: commits made while hashing count
         dropped.addAll(sweep(orphans, false));
-        return new VerifyReport(h.all().size(), h.bytes(), d.quarantined(), dropped, h.stray(), orphans[0], d.repaired());
+        return new VerifyReport(
+                h.all().size(), h.bytes(), d.quarantined(), dropped, h.stray(), orphans[0], d.repaired());
     }
 
     /** What {@link #settle} did: blobs quarantined, the entries that dropped with them, blobs sealed again. */
@@ -314,17 +328,29 @@ final class Reconciler {
                 int uid = processUid == 0 ? ownerUid : processUid; // only root can give a file away
                 try {
                     blobs.seal(a, uid);
-                    log.warn("blob {} had mode {} and owner uid {}; restored 0444 and uid {}", a,
-                            Integer.toOctalString(i.mode()), i.uid(), uid);
+                    log.warn(
+                            "blob {} had mode {} and owner uid {}; restored 0444 and uid {}",
+                            a,
+                            Integer.toOctalString(i.mode()),
+                            i.uid(),
+                            uid);
                     repaired.add(a);
                     continue;
                 } catch (IOException e) {
-                    log.error("blob {} has mode {} and owner uid {} and cannot be sealed again ({}); quarantining it", a,
-                            Integer.toOctalString(i.mode()), i.uid(), e.toString());
+                    log.error(
+                            "blob {} has mode {} and owner uid {} and cannot be sealed again ({}); quarantining it",
+                            a,
+                            Integer.toOctalString(i.mode()),
+                            i.uid(),
+                            e.toString());
                 }
             }
             Path q = blobs.quarantine(a);
-            log.error("blob {} {}; moved to {}", a, i.matches() ? "cannot be protected" : "does not match its address", q);
+            log.error(
+                    "blob {} {}; moved to {}",
+                    a,
+                    i.matches() ? "cannot be protected" : "does not match its address",
+                    q);
             quarantined.add(a);
             removeReferring(a, EvictionCause.CORRUPT, removals);
         }

@@ -26,8 +26,15 @@ import java.util.function.LongSupplier;
  *       memory. By default {@link #INDEX_HEAP_SHARE} of the JVM's maximum heap.</li>
  * </ul>
  */
-public record StoreConfig(long hardLimit, long softLimit, Duration orphanGrace, LongSupplier clock,
-        BlobStore.WriteFaults faults, boolean reconcileOnOpen, FreeSpaceReserve freeSpaceReserve, long indexHeap) {
+public record StoreConfig(
+        long hardLimit,
+        long softLimit,
+        Duration orphanGrace,
+        LongSupplier clock,
+        BlobStore.WriteFaults faults,
+        boolean reconcileOnOpen,
+        FreeSpaceReserve freeSpaceReserve,
+        long indexHeap) {
 
     public static final long UNLIMITED = Long.MAX_VALUE / 4;
     /**
@@ -38,8 +45,8 @@ public record StoreConfig(long hardLimit, long softLimit, Duration orphanGrace, 
 
     public StoreConfig {
         if (hardLimit <= 0 || softLimit <= 0 || softLimit > hardLimit) {
-            throw new IllegalArgumentException("need 0 < soft limit <= hard limit, got soft " + softLimit
-                    + " hard " + hardLimit);
+            throw new IllegalArgumentException(
+                    "need 0 < soft limit <= hard limit, got soft " + softLimit + " hard " + hardLimit);
         }
         if (indexHeap <= 0) {
             throw new IllegalArgumentException("need a positive index heap, got " + indexHeap);
@@ -52,13 +59,28 @@ public record StoreConfig(long hardLimit, long softLimit, Duration orphanGrace, 
     }
 
     public static StoreConfig defaults() {
-        return new StoreConfig(UNLIMITED, UNLIMITED, Duration.ofMinutes(10), System::currentTimeMillis,
-                BlobStore.WriteFaults.NONE, true, FreeSpaceReserve.NONE, defaultIndexHeap());
+        return new StoreConfig(
+                UNLIMITED,
+                UNLIMITED,
+                Duration.ofMinutes(10),
+                System::currentTimeMillis,
+                BlobStore.WriteFaults.NONE,
+                true,
+                FreeSpaceReserve.NONE,
+                defaultIndexHeap());
     }
 
     /** A hard limit with the soft watermark at 90 % of it. */
     public StoreConfig withBudget(long hard) {
-        return new StoreConfig(hard, Math.max(1, hard / 10 * 9), orphanGrace, clock, faults, reconcileOnOpen, freeSpaceReserve, indexHeap);
+        return new StoreConfig(
+                hard,
+                Math.max(1, hard / 10 * 9),
+                orphanGrace,
+                clock,
+                faults,
+                reconcileOnOpen,
+                freeSpaceReserve,
+                indexHeap);
     }
 
     public StoreConfig withLimits(long hard, long soft) {
@@ -66,11 +88,13 @@ public record StoreConfig(long hardLimit, long softLimit, Duration orphanGrace, 
     }
 
     public StoreConfig withClock(LongSupplier c) {
-        return new StoreConfig(hardLimit, softLimit, orphanGrace, c, faults, reconcileOnOpen, freeSpaceReserve, indexHeap);
+        return new StoreConfig(
+                hardLimit, softLimit, orphanGrace, c, faults, reconcileOnOpen, freeSpaceReserve, indexHeap);
     }
 
     public StoreConfig withFaults(BlobStore.WriteFaults f) {
-        return new StoreConfig(hardLimit, softLimit, orphanGrace, clock, f, reconcileOnOpen, freeSpaceReserve, indexHeap);
+        return new StoreConfig(
+                hardLimit, softLimit, orphanGrace, clock, f, reconcileOnOpen, freeSpaceReserve, indexHeap);
     }
 
     public StoreConfig withReconcileOnOpen(boolean r) {
@@ -83,7 +107,8 @@ public record StoreConfig(long hardLimit, long softLimit, Duration orphanGrace, 
 
     /** The heap bytes the index may take before it evicts to fit (see {@link Index#heapEstimate()}). */
     public StoreConfig withIndexHeap(long bytes) {
-        return new StoreConfig(hardLimit, softLimit, orphanGrace, clock, faults, reconcileOnOpen, freeSpaceReserve, bytes);
+        return new StoreConfig(
+                hardLimit, softLimit, orphanGrace, clock, faults, reconcileOnOpen, freeSpaceReserve, bytes);
     }
 
     public StoreConfig withOrphanGrace(Duration g) {

@@ -34,6 +34,7 @@ final class StorePermissions {
     static final Set<PosixFilePermission> FILE = PosixFilePermissions.fromString("rw-------");
     /** For files the store creates at its root: private from their first byte. */
     static final FileAttribute<Set<PosixFilePermission>> PRIVATE_FILE = PosixFilePermissions.asFileAttribute(FILE);
+
     private static final List<String> FOLDERS = List.of("blobs", "tmp", "quarantine", "leases");
     private static final Pattern FILES = Pattern.compile("lock|CURRENT(\\.tmp)?|journal\\.\\d+");
 
@@ -54,7 +55,8 @@ final class StorePermissions {
             }
             PosixFileAttributes a = Files.readAttributes(d, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
             if (!a.isDirectory()) {
-                throw new IOException("store folder " + d + " is not a folder (a link or a file); refusing to open the store");
+                throw new IOException(
+                        "store folder " + d + " is not a folder (a link or a file); refusing to open the store");
             }
             restrict(d, a, FOLDER);
         }

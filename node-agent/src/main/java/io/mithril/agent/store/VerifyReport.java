@@ -11,8 +11,14 @@ import java.util.List;
  * {@code repaired}: blobs whose bytes were right but whose mode or owner was not, sealed again (0444,
  * the store's user); they leave the report clean, since nothing wrong was or will be served.
  */
-public record VerifyReport(long blobsChecked, long bytesChecked, List<Address> corrupt, List<EntryKey> droppedEntries,
-        List<Path> stray, int orphansRemoved, List<Address> repaired) {
+public record VerifyReport(
+        long blobsChecked,
+        long bytesChecked,
+        List<Address> corrupt,
+        List<EntryKey> droppedEntries,
+        List<Path> stray,
+        int orphansRemoved,
+        List<Address> repaired) {
 
     public boolean clean() {
         return corrupt.isEmpty() && droppedEntries.isEmpty();

@@ -100,7 +100,8 @@ public final class FileTrees {
                 }
                 BasicFileAttributes a;
                 try {
-                    a = f.dir().getFileAttributeView(name, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
+                    a = f.dir()
+                            .getFileAttributeView(name, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
                             .readAttributes();
                 } catch (NoSuchFileException gone) {
                     continue;

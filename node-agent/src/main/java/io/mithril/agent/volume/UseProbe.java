@@ -87,7 +87,8 @@ final class UseProbe {
             }
             Path path = FileNames.resolve(v.dir(), f.getKey());
             try {
-                BasicFileAttributes a = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                BasicFileAttributes a =
+                        Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
                 boolean sameFile = a.isRegularFile() && Objects.equals(a.fileKey(), p.fileKey());
                 long atime = a.lastAccessTime().toMillis();
                 if (sameFile && atime > a.lastModifiedTime().toMillis() && atime >= since) {

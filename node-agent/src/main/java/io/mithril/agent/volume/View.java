@@ -25,8 +25,15 @@ public final class View {
      * after publishing or ingesting it. {@code ingested}: the workload wrote it (ingest read it to hash
      * it, so its atime says nothing about use).
      */
-    public record Published(EntryKey entry, Address address, long size, boolean executable, boolean linked, Object fileKey,
-            long mtimeMillis, boolean ingested) {}
+    public record Published(
+            EntryKey entry,
+            Address address,
+            long size,
+            boolean executable,
+            boolean linked,
+            Object fileKey,
+            long mtimeMillis,
+            boolean ingested) {}
 
     private final Path dir;
     private final GroupId group;
@@ -41,8 +48,18 @@ public final class View {
     private final Pin pin;
     private final Integer workloadUid;
 
-    View(Path dir, GroupId group, Set<Framework> frameworks, long publishedAtMillis, PublishMode mode,
-            Map<String, Published> files, List<EntryKey> entries, long bytes, long publishNanos, Pin pin, Integer workloadUid) {
+    View(
+            Path dir,
+            GroupId group,
+            Set<Framework> frameworks,
+            long publishedAtMillis,
+            PublishMode mode,
+            Map<String, Published> files,
+            List<EntryKey> entries,
+            long bytes,
+            long publishNanos,
+            Pin pin,
+            Integer workloadUid) {
         this.dir = dir;
         this.group = group;
         this.frameworks = Set.copyOf(frameworks);

@@ -37,8 +37,14 @@ public final class ViewSession {
      * what was ingested (at most {@link IngestReport#MAX_NAMES}); {@code failures}: what went wrong
      * in the agent's own steps at the end (the workload's result stands either way).
      */
-    public record Result(View view, Set<EntryKey> read, List<String> committed, Totals total, IngestReport last,
-            Diagnoser.Diagnosis why, List<String> failures) {}
+    public record Result(
+            View view,
+            Set<EntryKey> read,
+            List<String> committed,
+            Totals total,
+            IngestReport last,
+            Diagnoser.Diagnosis why,
+            List<String> failures) {}
 
     /** Passes' reports summed: entries and bytes ingested, time spent, files refused. */
     public record Totals(int entries, long bytes, long nanos, int refused) {
@@ -74,15 +80,33 @@ public final class ViewSession {
      * {@code source}: the provenance of what is ingested from it; {@code keepFolder}: the folder is not
      * ours to remove (kubelet's emptyDir), the end empties it.
      */
-    public static ViewSession publish(Views views, Ingester ingester, GroupId group, Path dir, Set<Framework> frameworks,
-            Views.Owner owner, PublishMode mode, CudaDriver cuda, String source, boolean keepFolder) throws IOException {
+    public static ViewSession publish(
+            Views views,
+            Ingester ingester,
+            GroupId group,
+            Path dir,
+            Set<Framework> frameworks,
+            Views.Owner owner,
+            PublishMode mode,
+            CudaDriver cuda,
+            String source,
+            boolean keepFolder)
+            throws IOException {
         View v = views.publish(group, dir, frameworks, owner, mode, cuda);
         return new ViewSession(views, ingester, v, source, keepFolder);
     }
 
     /** Takes over a view an earlier run of the agent published in {@code dir} ({@link Views#adopt}). */
-    public static ViewSession adopt(Views views, Ingester ingester, GroupId group, Path dir, Set<Framework> frameworks,
-            PublishMode mode, String source, boolean keepFolder) throws IOException {
+    public static ViewSession adopt(
+            Views views,
+            Ingester ingester,
+            GroupId group,
+            Path dir,
+            Set<Framework> frameworks,
+            PublishMode mode,
+            String source,
+            boolean keepFolder)
+            throws IOException {
         View v = views.adopt(group, dir, frameworks, mode);
         return new ViewSession(views, ingester, v, source, keepFolder);
     }

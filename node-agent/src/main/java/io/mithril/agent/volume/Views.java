@@ -108,7 +108,8 @@ public final class Views implements AutoCloseable {
     }
 
     /** Publishes the group's current entries of the given frameworks into {@code dir}. */
-    public View publish(GroupId group, Path dir, Set<Framework> frameworks, Owner owner, PublishMode mode) throws IOException {
+    public View publish(GroupId group, Path dir, Set<Framework> frameworks, Owner owner, PublishMode mode)
+            throws IOException {
         return publish(group, dir, frameworks, owner, mode, name -> true, null);
     }
 
@@ -117,18 +118,28 @@ public final class Views implements AutoCloseable {
      * driver {@code cuda}: of the CUDA JIT cache only that driver's entries, and the view gets the
      * driver's folder and the {@link CudaDriver#CURRENT} link to it.
      */
-    public View publish(GroupId group, Path dir, Set<Framework> frameworks, Owner owner, PublishMode mode, CudaDriver cuda)
+    public View publish(
+            GroupId group, Path dir, Set<Framework> frameworks, Owner owner, PublishMode mode, CudaDriver cuda)
             throws IOException {
-        return publish(group, dir, frameworks, owner, mode, cuda::serves, frameworks.contains(Framework.CUDA) ? cuda : null);
+        return publish(
+                group, dir, frameworks, owner, mode, cuda::serves, frameworks.contains(Framework.CUDA) ? cuda : null);
     }
 
-    private View publish(GroupId group, Path dir, Set<Framework> frameworks, Owner owner, PublishMode mode,
-            Predicate<String> serve, CudaDriver cuda) throws IOException {
+    private View publish(
+            GroupId group,
+            Path dir,
+            Set<Framework> frameworks,
+            Owner owner,
+            PublishMode mode,
+            Predicate<String> serve,
+            CudaDriver cuda)
+            throws IOException {
         long t0 = System.nanoTime();
         store.sync();
         long now = clock.millis();
         requireEmptyFolder(dir);
-        NodeStore.Pinned pinned = store.pinGroup(group, e -> ofFrameworks(e, frameworks) && serve.test(e.key().name()));
+        NodeStore.Pinned pinned = store.pinGroup(
+                group, e -> ofFrameworks(e, frameworks) && serve.test(e.key().name()));
         List<Entry> entries = pinned.entries();
         List<EntryKey> keys = new ArrayList<>(entries.size());
         entries.forEach(e -> keys.add(e.key()));
@@ -149,21 +160,35 @@ public final class Views implements AutoCloseable {
                     Map<String, FileTime> times = EntryRules.keepsTimes(e.key().name()) ? ninjaTimes(e) : null;
                     for (EntryFile f : e.files()) {
                         String rel = EntryPaths.of(e, f);
-                        // an executable file is a copy: a link has the blob's mode, and the store keeps one blob per content
-                        boolean link = linkable && !EntryRules.rewrittenInPlace(rel) && times == null && !f.executable();
+                        // an executable file is a copy: a link has the blob's mode, and the store keeps one blob per
+                        // content
+                        boolean link =
+                                linkable && !EntryRules.rewrittenInPlace(rel) && times == null && !f.executable();
                         Path target = FileNames.resolve(dir, rel);
                         Path parent = target.getParent();
-                        made.computeIfAbsent(parent, d -> { // others wait until it exists
-                            try {
-                                Files.createDirectories(d);
-                                return Boolean.TRUE;
-                            } catch (IOException ex) {
-                                throw new UncheckedIOException(ex);
-                            }
-                        });
-                        BasicFileAttributes a = materialize(f, target, link, times == null ? null : times.get(f.path()));
-                        files.put(rel, new View.Published(e.key(), f.address(), f.size(), f.executable(), link, a.fileKey(),
-                                a.lastModifiedTime().toMillis(), false));
+                        made.computeIfAbsent(
+                                parent,
+                                d -> { // others wait until it exists
+                                    try {
+                                        Files.createDirectories(d);
+                                        return Boolean.TRUE;
+                                    } catch (IOException ex) {
+                                        throw new UncheckedIOException(ex);
+                                    }
+                                });
+                        BasicFileAttributes a =
+                                materialize(f, target, link, times == null ? null : times.get(f.path()));
+                        files.put(
+                                rel,
+                                new View.Published(
+                                        e.key(),
+                                        f.address(),
+                                        f.size(),
+                                        f.executable(),
+                                        link,
+                                        a.fileKey(),
+                                        a.lastModifiedTime().toMillis(),
+                                        false));
                         bytes.add(f.size());
                     }
                     return null;
@@ -179,7 +204,17 @@ public final class Views implements AutoCloseable {
             pin.close();
             throw ex;
         }
-        return new View(dir, group, frameworks, now, mode, files, keys, bytes.sum(), System.nanoTime() - t0, pin,
+        return new View(
+                dir,
+                group,
+                frameworks,
+                now,
+                mode,
+                files,
+                keys,
+                bytes.sum(),
+                System.nanoTime() - t0,
+                pin,
                 workloadUid(owner, dir));
     }
 
@@ -232,7 +267,8 @@ public final class Views implements AutoCloseable {
     public View adopt(GroupId group, Path dir, Set<Framework> frameworks, PublishMode mode) throws IOException {
         long publishedAt;
         try {
-            publishedAt = Files.getLastModifiedTime(dir.resolve(MARKER), LinkOption.NOFOLLOW_LINKS).toMillis();
+            publishedAt = Files.getLastModifiedTime(dir.resolve(MARKER), LinkOption.NOFOLLOW_LINKS)
+                    .toMillis();
         } catch (IOException e) {
             publishedAt = clock.millis();
         }
@@ -245,22 +281,44 @@ public final class Views implements AutoCloseable {
             for (EntryFile f : e.files()) {
                 String rel = EntryPaths.of(e, f);
                 try {
-                    BasicFileAttributes a = Files.readAttributes(FileNames.resolve(dir, rel), BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                    BasicFileAttributes a = Files.readAttributes(
+                            FileNames.resolve(dir, rel), BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
                     if (!a.isRegularFile()) {
                         continue;
                     }
-                    Object blobKey = Files.readAttributes(store.blobPath(f.address()), BasicFileAttributes.class).fileKey();
+                    Object blobKey = Files.readAttributes(store.blobPath(f.address()), BasicFileAttributes.class)
+                            .fileKey();
                     boolean linked = a.fileKey() != null && a.fileKey().equals(blobKey);
                     long mtime = a.lastModifiedTime().toMillis();
                     if (linked) {
                         // the blob itself: if it looks written since publishing, record it as it should be
                         // (size, an impossible mtime), so the next ingest or unpublish re-checks the blob
                         boolean touched = a.size() != f.size() || mtime > publishedAt;
-                        files.put(rel, new View.Published(e.key(), f.address(), f.size(), f.executable(), true, a.fileKey(), touched ? -1 : mtime, false));
+                        files.put(
+                                rel,
+                                new View.Published(
+                                        e.key(),
+                                        f.address(),
+                                        f.size(),
+                                        f.executable(),
+                                        true,
+                                        a.fileKey(),
+                                        touched ? -1 : mtime,
+                                        false));
                         bytes += f.size();
                     } else if (a.size() == f.size() && mtime <= publishedAt) {
                         // a copy the workload did not touch: written by the publish, so not after the marker
-                        files.put(rel, new View.Published(e.key(), f.address(), f.size(), f.executable(), false, a.fileKey(), mtime, false));
+                        files.put(
+                                rel,
+                                new View.Published(
+                                        e.key(),
+                                        f.address(),
+                                        f.size(),
+                                        f.executable(),
+                                        false,
+                                        a.fileKey(),
+                                        mtime,
+                                        false));
                         bytes += f.size();
                     }
                 } catch (IOException gone) {
@@ -270,8 +328,10 @@ public final class Views implements AutoCloseable {
         }
         Integer uid = null;
         try {
-            if (!Files.getPosixFilePermissions(dir, LinkOption.NOFOLLOW_LINKS).contains(PosixFilePermission.OTHERS_WRITE)) {
-                uid = (Integer) Files.getAttribute(dir, "unix:uid", LinkOption.NOFOLLOW_LINKS); // handed to the workload at publish
+            if (!Files.getPosixFilePermissions(dir, LinkOption.NOFOLLOW_LINKS)
+                    .contains(PosixFilePermission.OTHERS_WRITE)) {
+                uid = (Integer) Files.getAttribute(
+                        dir, "unix:uid", LinkOption.NOFOLLOW_LINKS); // handed to the workload at publish
             }
         } catch (IOException gone) {
             // the next ingest finds nothing either
@@ -281,8 +341,8 @@ public final class Views implements AutoCloseable {
 
     private static final int PUBLISH_THREADS = 4;
     /** Publish threads; idle ones end after a while, so a Views nobody closes holds none for long. */
-    private final ThreadPoolExecutor linkers = new ThreadPoolExecutor(PUBLISH_THREADS,
-            PUBLISH_THREADS, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+    private final ThreadPoolExecutor linkers = new ThreadPoolExecutor(
+            PUBLISH_THREADS, PUBLISH_THREADS, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
                 Thread t = new Thread(r, "mithril-publish");
                 t.setDaemon(true);
                 return t;
@@ -363,7 +423,8 @@ public final class Views implements AutoCloseable {
 
     private static boolean isMutable(Entry e) {
         String n = e.key().name();
-        EntryRules.Unit u = EntryRules.classify(EntryPaths.of(n, e.files().get(0).path()));
+        EntryRules.Unit u =
+                EntryRules.classify(EntryPaths.of(n, e.files().get(0).path()));
         return u != null && u.mutable();
     }
 
@@ -389,7 +450,8 @@ public final class Views implements AutoCloseable {
      * Links or copies one file into place, arms its use probe, and returns its attributes. A copy
      * gets {@code copyTime} as its mtime when not null (a link shares the blob's inode and keeps the blob's).
      */
-    private BasicFileAttributes materialize(EntryFile f, Path target, boolean link, FileTime copyTime) throws IOException {
+    private BasicFileAttributes materialize(EntryFile f, Path target, boolean link, FileTime copyTime)
+            throws IOException {
         Path blob = store.blobPath(f.address());
         if (link) {
             try {
@@ -401,16 +463,20 @@ public final class Views implements AutoCloseable {
                 if (e.getMessage() == null || !e.getMessage().contains("cross-device")) {
                     throw e;
                 }
-                return materialize(f, target, false, null); // the view is on another filesystem (kubelet's folder): a copy
+                return materialize(
+                        f, target, false, null); // the view is on another filesystem (kubelet's folder): a copy
             }
-            BasicFileAttributes attrs = Files.readAttributes(target, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            BasicFileAttributes attrs =
+                    Files.readAttributes(target, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
             probe.armLinked(target, f.address(), attrs);
             return attrs;
         }
         UseProbe.copyUnread(blob, target);
-        Files.setPosixFilePermissions(target, PosixFilePermissions.fromString(f.executable() ? "rwxr-xr-x" : "rw-r--r--"));
+        Files.setPosixFilePermissions(
+                target, PosixFilePermissions.fromString(f.executable() ? "rwxr-xr-x" : "rw-r--r--"));
         if (copyTime != null) {
-            Files.getFileAttributeView(target, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS).setTimes(copyTime, null, null);
+            Files.getFileAttributeView(target, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
+                    .setTimes(copyTime, null, null);
         }
         BasicFileAttributes attrs = Files.readAttributes(target, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
         UseProbe.arm(target, attrs.lastModifiedTime().toMillis());
@@ -516,8 +582,8 @@ public final class Views implements AutoCloseable {
                 continue;
             }
             try {
-                BasicFileAttributes a = Files.readAttributes(FileNames.resolve(v.dir(), f.getKey()), BasicFileAttributes.class,
-                        LinkOption.NOFOLLOW_LINKS);
+                BasicFileAttributes a = Files.readAttributes(
+                        FileNames.resolve(v.dir(), f.getKey()), BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
                 if (Objects.equals(a.fileKey(), p.fileKey())
                         && (a.lastModifiedTime().toMillis() != p.mtimeMillis() || a.size() != p.size())) {
                     suspects.add(p.address());

@@ -122,7 +122,9 @@ class AgentMainIT {
         Run gc = run("--root", r, "gc", "--budget", "25000");
         assertThat(gc.code()).isZero();
         assertThat(gc.text()).startsWith("evicted 2 entries");
-        assertThat(run("--root", r, "store", "get", addrs[1]).code()).as("oldest evicted").isEqualTo(1);
+        assertThat(run("--root", r, "store", "get", addrs[1]).code())
+                .as("oldest evicted")
+                .isEqualTo(1);
         assertThat(run("--root", r, "store", "get", addrs[4]).code()).isZero();
     }
 
@@ -136,22 +138,39 @@ class AgentMainIT {
         assertThat(put.code()).as(put.err()).isZero();
         assertThat(run("--root", r, "store", "get", put.text().trim()).out()).isEqualTo(Files.readAllBytes(f));
         assertThat(run("stats", "--root", r, "--json").text()).contains("\"entries\":1");
-        assertThat(run("stats", "--json", "--root", r, "--budget", "1MiB").text()).contains("1048576");
+        assertThat(run("stats", "--json", "--root", r, "--budget", "1MiB").text())
+                .contains("1048576");
         Run tooSmall = run("store", "put", "--budget", "1000", "--root", r, f.toString());
-        assertThat(tooSmall.code()).as("the budget after the command is the one used").isEqualTo(3);
+        assertThat(tooSmall.code())
+                .as("the budget after the command is the one used")
+                .isEqualTo(3);
         Path other = Files.createDirectories(tmp.resolve("other"));
-        assertThat(run("--root", other.toString(), "verify", "--root", r).text()).as("the later --root wins").contains("checked 1 blobs");
+        assertThat(run("--root", other.toString(), "verify", "--root", r).text())
+                .as("the later --root wins")
+                .contains("checked 1 blobs");
         assertThat(run("gc", "--root", r, "--budget", "0").text()).startsWith("evicted 1 entries");
     }
 
     @Test
     void everyCommandsHelp_printsItsUsageAndExitsZero() {
-        for (String[] args : new String[][] {{"--help"}, {"exec", "--help"}, {"serve", "--help"}, {"store", "--help"},
-                {"store", "put", "--help"}, {"store", "get", "--help"}, {"stats", "--help"}, {"verify", "--help"}, {"gc", "--help"}}) {
+        for (String[] args : new String[][] {
+            {"--help"},
+            {"exec", "--help"},
+            {"serve", "--help"},
+            {"store", "--help"},
+            {"store", "put", "--help"},
+            {"store", "get", "--help"},
+            {"stats", "--help"},
+            {"verify", "--help"},
+            {"gc", "--help"}
+        }) {
             Run h = run(args);
             String cmd = String.join(" ", args).replace("--help", "").trim();
             assertThat(h.code()).as(cmd + ": " + h.err()).isZero();
-            assertThat(h.text()).as(cmd).startsWith(("Usage: mithril-agent " + cmd).trim()).doesNotContain("Missing required");
+            assertThat(h.text())
+                    .as(cmd)
+                    .startsWith(("Usage: mithril-agent " + cmd).trim())
+                    .doesNotContain("Missing required");
         }
         assertThat(run("exec", "--help").text()).contains("--root").contains("--frameworks");
     }
@@ -166,8 +185,11 @@ class AgentMainIT {
         Files.setPosixFilePermissions(blob, PosixFilePermissions.fromString("rw-rw-rw-"));
         Run v = run("--root", r, "verify");
         assertThat(v.code()).as(v.text()).isZero();
-        assertThat(v.text()).startsWith("checked 1 blobs").contains("0 corrupt", "1 repaired (mode or owner)")
+        assertThat(v.text())
+                .startsWith("checked 1 blobs")
+                .contains("0 corrupt", "1 repaired (mode or owner)")
                 .contains("blob mode or owner repaired: " + addr);
-        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(blob))).isEqualTo("r--r--r--");
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(blob)))
+                .isEqualTo("r--r--r--");
     }
 }

@@ -35,7 +35,9 @@ class CommandNamedTest {
     @Test
     void help_stillListsEveryCommand() {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        assertThat(AgentMain.run(new String[] {"--help"}, out, new ByteArrayOutputStream())).isZero();
-        assertThat(out.toString(StandardCharsets.UTF_8)).contains("exec ", "serve ", "store ", "stats ", "verify ", "gc ");
+        assertThat(AgentMain.run(new String[] {"--help"}, out, new ByteArrayOutputStream()))
+                .isZero();
+        assertThat(out.toString(StandardCharsets.UTF_8))
+                .contains("exec ", "serve ", "store ", "stats ", "verify ", "gc ");
     }
 }

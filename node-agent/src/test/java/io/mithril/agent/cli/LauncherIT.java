@@ -22,7 +22,8 @@ class LauncherIT {
     @TempDir
     Path tmp;
 
-    static final Path LAUNCHER = Path.of(System.getProperty("user.dir")).getParent().resolve("bin/mithril-agent");
+    static final Path LAUNCHER =
+            Path.of(System.getProperty("user.dir")).getParent().resolve("bin/mithril-agent");
     static final Path TARGET = Path.of(System.getProperty("user.dir")).resolve("target");
 
     record Run(int exit, String out, String err) {}
@@ -49,7 +50,10 @@ class LauncherIT {
                 Files.copy(l, dir.resolve("lib").resolve(l.getFileName()));
             }
         }
-        Path jar = Files.copy(TARGET.resolve("mithril-agent.jar"), dir.resolve("mithril-agent.jar"), StandardCopyOption.COPY_ATTRIBUTES);
+        Path jar = Files.copy(
+                TARGET.resolve("mithril-agent.jar"),
+                dir.resolve("mithril-agent.jar"),
+                StandardCopyOption.COPY_ATTRIBUTES);
         if (withArchive) {
             Files.copy(TARGET.resolve("mithril-agent.jsa"), dir.resolve("mithril-agent.jsa"));
             Files.copy(TARGET.resolve("mithril-agent.jsa.size"), dir.resolve("mithril-agent.jsa.size"));
@@ -58,7 +62,9 @@ class LauncherIT {
     }
 
     static void assumeArchiveBuilt() {
-        assumeTrue(Files.isRegularFile(TARGET.resolve("mithril-agent.jsa")), "the build made no CDS archive (-Dmithril.cds.skip)");
+        assumeTrue(
+                Files.isRegularFile(TARGET.resolve("mithril-agent.jsa")),
+                "the build made no CDS archive (-Dmithril.cds.skip)");
     }
 
     @Test
@@ -66,11 +72,19 @@ class LauncherIT {
         assumeArchiveBuilt();
         Path log = tmp.resolve("classes.txt");
         Path root = Files.createDirectory(tmp.resolve("root"));
-        Run r = launch(Map.of("MITHRIL_JAVA_OPTS", "-XX:+UseSerialGC -Xlog:class+load=info:file=" + log),
-                "--root", root.toString(), "exec", "--", "true");
+        Run r = launch(
+                Map.of("MITHRIL_JAVA_OPTS", "-XX:+UseSerialGC -Xlog:class+load=info:file=" + log),
+                "--root",
+                root.toString(),
+                "exec",
+                "--",
+                "true");
         assertThat(r.exit()).as(r.err()).isZero();
-        assertThat(Files.readAllLines(log)).filteredOn(l -> l.contains(" io.mithril.agent.cli.ExecCmd "))
-                .singleElement().asString().contains("shared objects file (top)");
+        assertThat(Files.readAllLines(log))
+                .filteredOn(l -> l.contains(" io.mithril.agent.cli.ExecCmd "))
+                .singleElement()
+                .asString()
+                .contains("shared objects file (top)");
     }
 
     /** A missing, truncated, damaged or foreign archive: the agent starts without it and nothing is said about it. */
@@ -94,7 +108,7 @@ class LauncherIT {
                     Files.write(jsa, bytes);
                 }
                 case "empty" -> Files.write(jsa, new byte[0]);
-                default -> { } // missing; moved: a whole archive, made for the jar at another path
+                default -> {} // missing; moved: a whole archive, made for the jar at another path
             }
             Run r = launch(Map.of("MITHRIL_AGENT_JAR", jar.toString()), "--version");
             assertThat(r.exit()).as(c + ": " + r.err()).isZero();
@@ -132,7 +146,8 @@ class LauncherIT {
         Path f = Files.writeString(tmp.resolve("x.txt"), "hello mithril\n");
         Path root = Files.createDirectory(tmp.resolve("root"));
         Process p = new ProcessBuilder(launcher.toString(), "--root", root.toString(), "store", "put", f.toString())
-                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+                .redirectError(ProcessBuilder.Redirect.INHERIT)
+                .start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
         assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
         assertThat(p.exitValue()).isZero();

@@ -27,6 +27,7 @@ class ServeCmdTest {
         assertThat(ServeCmd.duration("2m").toSeconds()).isEqualTo(120);
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> ServeCmd.duration("10 parsecs"))
                 .hasMessageContaining("500ms, 10s or 2m");
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> ServeCmd.duration("5ms")).hasMessageContaining("at least 100ms");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> ServeCmd.duration("5ms"))
+                .hasMessageContaining("at least 100ms");
     }
 }

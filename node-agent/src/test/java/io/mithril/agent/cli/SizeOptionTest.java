@@ -22,6 +22,7 @@ class SizeOptionTest {
     @ParameterizedTest
     @ValueSource(strings = {"ten", "10mb", "-1", "100m"})
     void badSize_isAPicocliConversionError(String text) {
-        assertThatThrownBy(() -> new AgentMain.SizeConverter().convert(text)).isInstanceOf(CommandLine.TypeConversionException.class);
+        assertThatThrownBy(() -> new AgentMain.SizeConverter().convert(text))
+                .isInstanceOf(CommandLine.TypeConversionException.class);
     }
 }

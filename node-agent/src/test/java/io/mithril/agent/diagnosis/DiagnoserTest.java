@@ -29,6 +29,7 @@ class DiagnoserTest {
 
     @TempDir
     Path tmp;
+
     NodeStore store;
     Diagnoser diagnoser;
 
@@ -46,7 +47,8 @@ class DiagnoserTest {
     EntryKey commit(GroupId g, String name, String path, String content) throws Exception {
         byte[] b = content.getBytes(StandardCharsets.UTF_8);
         var w = store.put(new ByteArrayInputStream(b), b.length);
-        return store.commit(new EntryKey(g, name), List.of(new EntryFile(path, w.address(), w.size(), false)), "test").key();
+        return store.commit(new EntryKey(g, name), List.of(new EntryFile(path, w.address(), w.size(), false)), "test")
+                .key();
     }
 
     @Test
@@ -54,8 +56,10 @@ class DiagnoserTest {
         StoreFixture.commit(store, A100, "inductor/ab/cabc.py", "x".getBytes());
         var d = diagnoser.diagnose(H100, List.of(), List.of(), List.of("inductor/cd/ccd.py"));
         assertThat(d.outcome()).isEqualTo(Outcome.NOTHING_PUBLISHED);
-        assertThat(d.line()).contains("only for cuda-8.0/" + A100.product().slug() + " (1 entries)")
-                .contains("not for cuda-9.0/" + H100.product().slug()).contains("compiled 1 entries");
+        assertThat(d.line())
+                .contains("only for cuda-8.0/" + A100.product().slug() + " (1 entries)")
+                .contains("not for cuda-9.0/" + H100.product().slug())
+                .contains("compiled 1 entries");
     }
 
     @Test
@@ -95,14 +99,24 @@ class DiagnoserTest {
                   "config_hash": "%s",
                   "env": {"VLLM_ATTENTION_BACKEND": "%s", "VLLM_USE_V1": true}
                 }""";
-        EntryKey was = commit(H100, "vllm/torch_compile_cache/1a2b3c4d5e/rank_0_0/", "backbone/cache_key_factors.json",
+        EntryKey was = commit(
+                H100,
+                "vllm/torch_compile_cache/1a2b3c4d5e/rank_0_0/",
+                "backbone/cache_key_factors.json",
                 factors.formatted("c0ffee", "FLASH_ATTN"));
-        commit(H100, "vllm/torch_compile_cache/9f8e7d6c5b/rank_0_0/", "backbone/cache_key_factors.json",
+        commit(
+                H100,
+                "vllm/torch_compile_cache/9f8e7d6c5b/rank_0_0/",
+                "backbone/cache_key_factors.json",
                 factors.formatted("beef00", "FLASHINFER"));
-        var d = diagnoser.diagnose(H100, List.of(was), List.of(), List.of("vllm/torch_compile_cache/9f8e7d6c5b/rank_0_0/"));
+        var d = diagnoser.diagnose(
+                H100, List.of(was), List.of(), List.of("vllm/torch_compile_cache/9f8e7d6c5b/rank_0_0/"));
         assertThat(d.outcome()).isEqualTo(Outcome.KEY_CHANGED);
-        assertThat(d.line()).contains("vLLM's cache_key_factors.json differs in: config_hash (c0ffee -> beef00), "
-                + "env.VLLM_ATTENTION_BACKEND (FLASH_ATTN -> FLASHINFER)").doesNotContain("code_hash").doesNotContain("VLLM_USE_V1");
+        assertThat(d.line())
+                .contains("vLLM's cache_key_factors.json differs in: config_hash (c0ffee -> beef00), "
+                        + "env.VLLM_ATTENTION_BACKEND (FLASH_ATTN -> FLASHINFER)")
+                .doesNotContain("code_hash")
+                .doesNotContain("VLLM_USE_V1");
     }
 
     /** The real fixture's entries, made by torch 2.11 and Triton 3.6 on an H100, against the same made by older ones. */
@@ -115,13 +129,17 @@ class DiagnoserTest {
             graph = s.filter(Files::isRegularFile).sorted().findFirst().orElseThrow();
         }
         try (Stream<Path> s = Files.walk(cache.resolve("triton"))) {
-            kernel = s.filter(p -> p.toString().endsWith(".json") && !p.getFileName().toString().startsWith("__grp__")).sorted()
-                    .findFirst().orElseThrow();
+            kernel = s.filter(p -> p.toString().endsWith(".json")
+                            && !p.getFileName().toString().startsWith("__grp__"))
+                    .sorted()
+                    .findFirst()
+                    .orElseThrow();
         }
         String graphText = Files.readString(graph, StandardCharsets.ISO_8859_1);
         String kernelText = Files.readString(kernel);
         assertThat(graphText).contains("# torch version: 2.11.0+cu130");
-        EntryKey oldGraph = commit(H100, "inductor/fxgraph/aa/faaa/", "g", graphText.replace("2.11.0+cu130", "2.10.0+cu128"));
+        EntryKey oldGraph =
+                commit(H100, "inductor/fxgraph/aa/faaa/", "g", graphText.replace("2.11.0+cu130", "2.10.0+cu128"));
         EntryKey oldKernel = commit(H100, "triton/OLDKERNEL/", "k.json", kernelText.replace("\"3.6.0\"", "\"3.5.1\""));
         List<String> fresh = new ArrayList<>();
         fresh.add(commitFile(H100, "inductor/fxgraph/bb/fbbb/", "g", graph));
@@ -138,17 +156,28 @@ class DiagnoserTest {
 
     String commitFile(GroupId g, String name, String path, Path file) throws Exception {
         var w = store.putFile(file);
-        return store.commit(new EntryKey(g, name), List.of(new EntryFile(path, w.address(), w.size(), false)), "test").key().name();
+        return store.commit(new EntryKey(g, name), List.of(new EntryFile(path, w.address(), w.size(), false)), "test")
+                .key()
+                .name();
     }
 
     @Test
     void readThenCompiled_isRecompiled_andNamesWhatItRewrote() throws Exception {
-        EntryKey index = commit(H100, "vllm/torch_compile_cache/1a2b3c4d5e/rank_0_0/", "backbone/vllm_compile_cache.py", "{(1, 8): 'a'}");
-        commit(H100, "vllm/torch_compile_cache/1a2b3c4d5e/rank_0_0/", "backbone/vllm_compile_cache.py", "{(1, 8): 'a', (9, 16): 'b'}");
+        EntryKey index = commit(
+                H100,
+                "vllm/torch_compile_cache/1a2b3c4d5e/rank_0_0/",
+                "backbone/vllm_compile_cache.py",
+                "{(1, 8): 'a'}");
+        commit(
+                H100,
+                "vllm/torch_compile_cache/1a2b3c4d5e/rank_0_0/",
+                "backbone/vllm_compile_cache.py",
+                "{(1, 8): 'a', (9, 16): 'b'}");
         var d = diagnoser.diagnose(H100, List.of(index), Set.of(index), List.of(index.name()));
         assertThat(d.outcome()).isEqualTo(Outcome.RECOMPILED);
-        assertThat(d.line()).contains("read 1 of 1 published entries, then compiled 1 more, rewriting 1 it had read ("
-                + index.name() + ")");
+        assertThat(d.line())
+                .contains("read 1 of 1 published entries, then compiled 1 more, rewriting 1 it had read ("
+                        + index.name() + ")");
     }
 
     @Test
@@ -159,9 +188,12 @@ class DiagnoserTest {
             byte[] all = new byte[pad + text.length + 10];
             System.arraycopy(head, 0, all, 0, pad);
             System.arraycopy(text, 0, all, pad, text.length);
-            assertThat(Versions.torchVersion(new ByteArrayInputStream(all))).as("at %d", pad).isEqualTo("2.11.0+cu130");
+            assertThat(Versions.torchVersion(new ByteArrayInputStream(all)))
+                    .as("at %d", pad)
+                    .isEqualTo("2.11.0+cu130");
         }
-        assertThat(Versions.torchVersion(new ByteArrayInputStream(new byte[200_000]))).isNull();
+        assertThat(Versions.torchVersion(new ByteArrayInputStream(new byte[200_000])))
+                .isNull();
     }
 
     @Test

@@ -15,6 +15,8 @@ class OutcomeContractTest {
             assertThat(p.set(o.key(), 3L)).as(o.key()).isTrue();
             assertThat(Outcome.ofKey(o.key())).isEqualTo(o);
         }
-        assertThat(p.counts()).hasSize(Outcome.values().length).allSatisfy((k, v) -> assertThat(v).isEqualTo(3L));
+        assertThat(p.counts())
+                .hasSize(Outcome.values().length)
+                .allSatisfy((k, v) -> assertThat(v).isEqualTo(3L));
     }
 }

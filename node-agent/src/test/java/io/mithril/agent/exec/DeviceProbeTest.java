@@ -29,7 +29,8 @@ class DeviceProbeTest {
         DeviceProbe.Device d = DeviceProbe.detect(smi.toString());
         assertThat(d.deviceClass().text()).isEqualTo("cuda-8.6");
         assertThat(d.product().slug()).isEqualTo("nvidia-a10");
-        assertThat(DeviceProbe.detect(dir.resolve("missing").toString()).deviceClass()).isEqualTo(new DeviceClass.Cpu());
+        assertThat(DeviceProbe.detect(dir.resolve("missing").toString()).deviceClass())
+                .isEqualTo(new DeviceClass.Cpu());
         Path failing = dir.resolve("failing");
         Files.writeString(failing, "#!/bin/sh\necho 'NVIDIA-SMI has failed' >&2\nexit 9\n");
         Files.setPosixFilePermissions(failing, PosixFilePermissions.fromString("rwxr-xr-x"));

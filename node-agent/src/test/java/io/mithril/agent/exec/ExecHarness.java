@@ -26,6 +26,7 @@ final class ExecHarness {
     final Path fixture;
     /** The device class every exec is given ({@code --device}). */
     String device = "cuda-9.0";
+
     final Path root;
 
     ExecHarness(Path tmp) throws Exception {
@@ -48,18 +49,24 @@ final class ExecHarness {
     }
 
     List<String> workload(Class<?> main, String... args) {
-        List<String> cmd = new ArrayList<>(List.of("--", Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"), main.getName()));
+        List<String> cmd = new ArrayList<>(List.of(
+                "--",
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-XX:TieredStopAtLevel=1",
+                "-cp",
+                System.getProperty("java.class.path"),
+                main.getName()));
         cmd.addAll(List.of(args));
         return cmd;
     }
 
     Process start(List<String> execArgs, String... agentArgs) throws Exception {
-        return start(execArgs, env -> { }, agentArgs);
+        return start(execArgs, env -> {}, agentArgs);
     }
 
     /** As {@link #start(List, String...)}, with the agent's environment changed by {@code env} first. */
-    Process start(List<String> execArgs, java.util.function.Consumer<java.util.Map<String, String>> env, String... agentArgs)
+    Process start(
+            List<String> execArgs, java.util.function.Consumer<java.util.Map<String, String>> env, String... agentArgs)
             throws Exception {
         List<String> cmd = agent(agentArgs);
         cmd.add("exec");
@@ -105,12 +112,21 @@ final class ExecHarness {
         assertThat(p.waitFor(600, TimeUnit.SECONDS)).as("exec ended").isTrue();
         t.join(30_000);
         Path errFile = errFiles.get(p);
-        String err = errFile != null ? Files.readString(errFile) : new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        String err = errFile != null
+                ? Files.readString(errFile)
+                : new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
         Matcher m = SUMMARY.matcher(err);
         assertThat(m.find()).as("summary line in: %s", err).isTrue();
         assertThat(err).doesNotContain("Exception");
-        return new Run(p.exitValue(), out[0], err, Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)),
-                Integer.parseInt(m.group(3)), Integer.parseInt(m.group(4)), m.group(5));
+        return new Run(
+                p.exitValue(),
+                out[0],
+                err,
+                Integer.parseInt(m.group(1)),
+                Integer.parseInt(m.group(2)),
+                Integer.parseInt(m.group(3)),
+                Integer.parseInt(m.group(4)),
+                m.group(5));
     }
 
     Run fake(String... agentArgs) throws Exception {
@@ -118,7 +134,8 @@ final class ExecHarness {
     }
 
     int verify() throws Exception {
-        Process p = new ProcessBuilder(agent("verify")).redirectErrorStream(true).start();
+        Process p =
+                new ProcessBuilder(agent("verify")).redirectErrorStream(true).start();
         p.getInputStream().readAllBytes();
         p.waitFor(300, TimeUnit.SECONDS);
         return p.exitValue();
@@ -138,7 +155,9 @@ final class ExecHarness {
     }
 
     static int fixtureEntries() throws Exception {
-        return (int) Fixture.manifestPaths().stream().map(p -> io.mithril.agent.framework.EntryRules.classify(p).entryName())
-                .distinct().count();
+        return (int) Fixture.manifestPaths().stream()
+                .map(p -> io.mithril.agent.framework.EntryRules.classify(p).entryName())
+                .distinct()
+                .count();
     }
 }

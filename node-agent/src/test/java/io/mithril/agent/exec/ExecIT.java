@@ -28,6 +28,7 @@ class ExecIT {
 
     @TempDir
     Path tmpDir;
+
     ExecHarness h;
 
     @BeforeEach
@@ -47,7 +48,9 @@ class ExecIT {
         assertThat(warm.out()).contains("HIT 24");
         assertThat(warm.restored()).isEqualTo(h.fixtureEntries());
         assertThat(warm.ingested()).isZero();
-        assertThat(warm.hits()).as("1 aotautograd + 2 fxgraph + 2 modules + 19 autotune picks").isEqualTo(24);
+        assertThat(warm.hits())
+                .as("1 aotautograd + 2 fxgraph + 2 modules + 19 autotune picks")
+                .isEqualTo(24);
         assertThat(h.verify()).isZero();
     }
 
@@ -60,7 +63,8 @@ class ExecIT {
         assertThat(r.code()).isEqualTo(7);
         assertThat(r.out().trim()).isEqualTo("/somewhere/else");
         assertThat(r.err()).contains("TORCHINDUCTOR_CACHE_DIR is already set to /somewhere/else");
-        ExecHarness.Run bad = h.finish(h.startWithErrFile(new ProcessBuilder(h.agent("exec", "--", "sh", "-c", "kill -TERM $$"))));
+        ExecHarness.Run bad =
+                h.finish(h.startWithErrFile(new ProcessBuilder(h.agent("exec", "--", "sh", "-c", "kill -TERM $$"))));
         assertThat(bad.code()).isEqualTo(143);
     }
 
@@ -68,9 +72,10 @@ class ExecIT {
     void sigtermToTheAgent_isForwarded_andOnlyWhatSettledBeforeTheStopIsIngested() throws Exception {
         // A stopped run failed: of Inductor's files (written whole under their final names) it keeps
         // what was unchanged for the settle time; a file written just before the stop may be torn.
-        String script = "trap 'exit 42' TERM; mkdir -p \"$TORCHINDUCTOR_CACHE_DIR/ab\" \"$TORCHINDUCTOR_CACHE_DIR/cd\"; "
-                + "echo 'x = 1' > \"$TORCHINDUCTOR_CACHE_DIR/ab/csig.py\"; sleep 3; "
-                + "head -c 300013 /dev/urandom > \"$TORCHINDUCTOR_CACHE_DIR/cd/ctorn.py\"; echo ready; while true; do sleep 0.05; done";
+        String script =
+                "trap 'exit 42' TERM; mkdir -p \"$TORCHINDUCTOR_CACHE_DIR/ab\" \"$TORCHINDUCTOR_CACHE_DIR/cd\"; "
+                        + "echo 'x = 1' > \"$TORCHINDUCTOR_CACHE_DIR/ab/csig.py\"; sleep 3; "
+                        + "head -c 300013 /dev/urandom > \"$TORCHINDUCTOR_CACHE_DIR/cd/ctorn.py\"; echo ready; while true; do sleep 0.05; done";
         List<String> cmd = h.agent("exec", "--", "sh", "-c", script);
         Path errFile = h.tmp.resolve("agent.err");
         Process p = new ProcessBuilder(cmd).redirectError(errFile.toFile()).start();
@@ -102,13 +107,20 @@ class ExecIT {
         }
         assertThat(r.code()).isZero();
         assertThat(r.refused()).as(r.err()).isGreaterThanOrEqualTo(5);
-        assertThat(r.err()).contains("symlink").contains("special file").contains("file too large").contains("bad name");
+        assertThat(r.err())
+                .contains("symlink")
+                .contains("special file")
+                .contains("file too large")
+                .contains("bad name");
         assertThat(h.verify()).isZero();
         String stats = h.statsJson();
-        assertThat(h.jsonLong(stats, "bytes")).as("no 2 GiB file, no 100,000 files of payload beyond the limit").isLessThan(2_000_000);
+        assertThat(h.jsonLong(stats, "bytes"))
+                .as("no 2 GiB file, no 100,000 files of payload beyond the limit")
+                .isLessThan(2_000_000);
         String passwd = B3sum.of(Path.of("/etc/passwd"));
         try (Stream<Path> s = Files.walk(h.root.resolve("blobs"))) {
-            assertThat(s.filter(Files::isRegularFile).map(x -> x.getFileName().toString())).doesNotContain(passwd);
+            assertThat(s.filter(Files::isRegularFile).map(x -> x.getFileName().toString()))
+                    .doesNotContain(passwd);
         }
         ExecHarness.Run next = h.fake();
         assertThat(next.code()).isZero();
@@ -125,7 +137,10 @@ class ExecIT {
             assertThat(h.jsonLong(stats, "bytes")).isLessThanOrEqualTo(budget);
         }
         try (Stream<Path> s = Files.walk(h.root.resolve("blobs"))) {
-            assertThat(s.filter(Files::isRegularFile).mapToLong(x -> x.toFile().length()).sum()).isLessThanOrEqualTo(budget);
+            assertThat(s.filter(Files::isRegularFile)
+                            .mapToLong(x -> x.toFile().length())
+                            .sum())
+                    .isLessThanOrEqualTo(budget);
         }
         assertThat(h.verify()).isZero();
     }

@@ -35,6 +35,7 @@ class HostileExecIT {
 
     @TempDir
     Path tmpDir;
+
     ExecHarness h;
 
     @BeforeEach
@@ -48,7 +49,8 @@ class HostileExecIT {
 
     List<Path> blobs() throws Exception {
         try (Stream<Path> s = Files.walk(h.root.resolve("blobs"))) {
-            return s.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)).collect(Collectors.toList());
+            return s.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS))
+                    .collect(Collectors.toList());
         }
     }
 
@@ -68,8 +70,10 @@ class HostileExecIT {
 
     @Test
     void chmodAndChownOfTheCacheFolders_leaveTheBlobsReadOnlyAndTheStoreOwners() throws Exception {
-        assertThat(h.sh("mkdir -p " + I + "/ab && echo 'x = 1' > " + I + "/ab/cone.py && echo 'y = 2' > " + I + "/ab/ctwo.py")
-                .ingested()).isEqualTo(2);
+        assertThat(h.sh("mkdir -p " + I + "/ab && echo 'x = 1' > " + I + "/ab/cone.py && echo 'y = 2' > " + I
+                                + "/ab/ctwo.py")
+                        .ingested())
+                .isEqualTo(2);
         Object owner = Files.getAttribute(h.root.resolve("blobs"), "unix:uid");
         String script = "chmod -R a+w \"$TORCHINDUCTOR_CACHE_DIR\" \"$TRITON_CACHE_DIR\""
                 + (root() ? " && chown -R nobody \"$TORCHINDUCTOR_CACHE_DIR\" \"$TRITON_CACHE_DIR\"" : "");
@@ -78,9 +82,15 @@ class HostileExecIT {
         assertThat(warm.restored()).isEqualTo(2);
         for (Path b : blobs()) {
             Set<PosixFilePermission> perms = Files.getPosixFilePermissions(b, LinkOption.NOFOLLOW_LINKS);
-            assertThat(perms).as(b.toString()).doesNotContain(PosixFilePermission.OWNER_WRITE, PosixFilePermission.GROUP_WRITE,
-                    PosixFilePermission.OTHERS_WRITE);
-            assertThat(Files.getAttribute(b, "unix:uid", LinkOption.NOFOLLOW_LINKS)).as(b.toString()).isEqualTo(owner);
+            assertThat(perms)
+                    .as(b.toString())
+                    .doesNotContain(
+                            PosixFilePermission.OWNER_WRITE,
+                            PosixFilePermission.GROUP_WRITE,
+                            PosixFilePermission.OTHERS_WRITE);
+            assertThat(Files.getAttribute(b, "unix:uid", LinkOption.NOFOLLOW_LINKS))
+                    .as(b.toString())
+                    .isEqualTo(owner);
         }
         assertThat(h.verify()).isZero();
     }
@@ -90,13 +100,15 @@ class HostileExecIT {
         String secret = "SECRET-" + UUID.randomUUID() + "\n";
         Path outside = Files.writeString(tmpDir.resolve("secret.txt"), secret); // the same filesystem as the store
         String privately = "PRIVATE-" + UUID.randomUUID();
-        ExecHarness.Run cold = h.sh("mkdir -p " + I + "/ab && (umask 077; echo " + privately + " > " + I + "/ab/cprivate.py) && ln '"
-                + outside + "' " + I + "/ab/clinked.py && echo ok > " + I + "/ab/cpublic.py");
+        ExecHarness.Run cold =
+                h.sh("mkdir -p " + I + "/ab && (umask 077; echo " + privately + " > " + I + "/ab/cprivate.py) && ln '"
+                        + outside + "' " + I + "/ab/clinked.py && echo ok > " + I + "/ab/cpublic.py");
         assertThat(cold.code()).as(cold.err()).isZero();
         assertThat(cold.ingested()).isEqualTo(1);
         assertThat(cold.err()).contains("private file").contains("hard link to a file elsewhere");
         assertThat(blobNames()).doesNotContain(b3(secret), b3(privately + "\n")).contains(b3("ok\n"));
-        ExecHarness.Run warm = h.sh("test -e " + I + "/ab/cpublic.py && test ! -e " + I + "/ab/cprivate.py && test ! -e " + I + "/ab/clinked.py");
+        ExecHarness.Run warm = h.sh("test -e " + I + "/ab/cpublic.py && test ! -e " + I
+                + "/ab/cprivate.py && test ! -e " + I + "/ab/clinked.py");
         assertThat(warm.code()).as(warm.err()).isZero();
     }
 
@@ -104,8 +116,12 @@ class HostileExecIT {
     void inPlaceRewriteOfAServedFile_whileItRuns_leavesTheStoredBytesAlone() throws Exception {
         h.sh("mkdir -p " + I + "/ab && echo original > " + I + "/ab/cfile.py");
         String original = b3("original\n");
-        Path blob = blobs().stream().filter(p -> p.getFileName().toString().equals(original)).findFirst().orElseThrow();
-        Process warm = h.start(List.of("--", "sh", "-c", "printf rewritten > " + I + "/ab/cfile.py; echo rewrote; sleep 2"));
+        Path blob = blobs().stream()
+                .filter(p -> p.getFileName().toString().equals(original))
+                .findFirst()
+                .orElseThrow();
+        Process warm =
+                h.start(List.of("--", "sh", "-c", "printf rewritten > " + I + "/ab/cfile.py; echo rewrote; sleep 2"));
         BufferedReader out = new BufferedReader(new InputStreamReader(warm.getInputStream(), StandardCharsets.UTF_8));
         assertThat(out.readLine()).isEqualTo("rewrote"); // same inode, new bytes, while its view lives
         assertThat(Files.readString(blob)).isEqualTo("original\n");
@@ -118,7 +134,8 @@ class HostileExecIT {
     @Test
     void fifoWithItsWriterHeldAndAFileUnderALease_doNotStallTheEnd() throws Exception {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/python3")), "needs python3 to take a lease");
-        String lease = "import fcntl,os,sys,time\nfd=os.open(sys.argv[1], os.O_RDWR)\nfcntl.fcntl(fd, 1024, fcntl.F_WRLCK)\ntime.sleep(90)\n";
+        String lease =
+                "import fcntl,os,sys,time\nfd=os.open(sys.argv[1], os.O_RDWR)\nfcntl.fcntl(fd, 1024, fcntl.F_WRLCK)\ntime.sleep(90)\n";
         Files.writeString(tmpDir.resolve("lease.py"), lease);
         String script = "mkdir -p " + I + "/ab; mkfifo " + I + "/ab/cfifo.py; echo leased > " + I + "/ab/cleased.py\n"
                 + "(exec 3<>" + I + "/ab/cfifo.py; sleep 90) >/dev/null 2>&1 &\n"
@@ -131,13 +148,17 @@ class HostileExecIT {
             r = h.finish(p);
         } finally {
             new ProcessBuilder("pkill", "-f", "sleep 90").start().waitFor();
-            new ProcessBuilder("pkill", "-f", tmpDir.resolve("lease.py").toString()).start().waitFor();
+            new ProcessBuilder("pkill", "-f", tmpDir.resolve("lease.py").toString())
+                    .start()
+                    .waitFor();
         }
         long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t0);
         assertThat(r.code()).as(r.err()).isZero();
         assertThat(r.ingested()).as(r.err()).isEqualTo(1);
         assertThat(r.err()).contains("special file").contains("file held by a lease");
-        assertThat(seconds).as("a blocked open would take 45 s (lease) or forever (FIFO)").isLessThan(30);
+        assertThat(seconds)
+                .as("a blocked open would take 45 s (lease) or forever (FIFO)")
+                .isLessThan(30);
     }
 
     @Test
@@ -170,21 +191,28 @@ class HostileExecIT {
     @Test
     void failedRun_keepsSettledInductorEntries_butNoVllmIndexItMayHaveTorn() throws Exception {
         String v = "\"$VLLM_CACHE_ROOT\"/torch_compile_cache/0123456789/rank_0_0/backbone";
-        ExecHarness.Run failed = h.sh("mkdir -p " + I + "/ab " + v + " && echo 'x = 1' > " + I + "/ab/cearly.py && echo '{}' > "
-                + v + "/vllm_compile_cache.py && sleep 3 && exit 1", "--frameworks", "inductor,triton,vllm");
+        ExecHarness.Run failed = h.sh(
+                "mkdir -p " + I + "/ab " + v + " && echo 'x = 1' > " + I + "/ab/cearly.py && echo '{}' > " + v
+                        + "/vllm_compile_cache.py && sleep 3 && exit 1",
+                "--frameworks",
+                "inductor,triton,vllm");
         assertThat(failed.code()).isEqualTo(1);
         assertThat(failed.ingested()).as(failed.err()).isEqualTo(1);
         assertThat(failed.err()).contains("from a failed run");
-        ExecHarness.Run next = h.sh("test -e " + I + "/ab/cearly.py && test ! -e " + v + "/vllm_compile_cache.py",
-                "--frameworks", "inductor,triton,vllm");
+        ExecHarness.Run next = h.sh(
+                "test -e " + I + "/ab/cearly.py && test ! -e " + v + "/vllm_compile_cache.py",
+                "--frameworks",
+                "inductor,triton,vllm");
         assertThat(next.code()).as(next.err()).isZero();
     }
 
     @Test
     void namesAreBytes_underThePosixLocaleAndUtf8_nothingFailsAndNothingCollapses() throws Exception {
         String names = "e=$(printf '\\303\\251'); a=$(printf '\\377'); b=$(printf '\\376'); d=" + I + "/ab; ";
-        String write = names + "mkdir -p \"$d\" && printf 1 > \"$d/caf$e.py\" && printf 2 > \"$d/x$a.py\" && printf 3 > \"$d/x$b.py\"";
-        String check = names + "test \"$(cat \"$d/caf$e.py\")\" = 1 && test \"$(cat \"$d/x$a.py\")\" = 2 && test \"$(cat \"$d/x$b.py\")\" = 3";
+        String write = names
+                + "mkdir -p \"$d\" && printf 1 > \"$d/caf$e.py\" && printf 2 > \"$d/x$a.py\" && printf 3 > \"$d/x$b.py\"";
+        String check = names
+                + "test \"$(cat \"$d/caf$e.py\")\" = 1 && test \"$(cat \"$d/x$a.py\")\" = 2 && test \"$(cat \"$d/x$b.py\")\" = 3";
         java.util.function.Consumer<java.util.Map<String, String>> posix = env -> {
             env.remove("LANG");
             env.remove("LC_ALL");
@@ -196,15 +224,20 @@ class HostileExecIT {
         ExecHarness.Run posixWarm = h.finish(h.start(List.of("--", "sh", "-c", check), posix));
         assertThat(posixWarm.code()).as(posixWarm.err()).isZero();
         assertThat(posixWarm.restored()).isEqualTo(3);
-        ExecHarness.Run utf8Warm = h.finish(h.start(List.of("--", "sh", "-c", check), env -> env.put("LC_ALL", "C.UTF-8")));
+        ExecHarness.Run utf8Warm =
+                h.finish(h.start(List.of("--", "sh", "-c", check), env -> env.put("LC_ALL", "C.UTF-8")));
         assertThat(utf8Warm.code()).as(utf8Warm.err()).isZero();
         assertThat(utf8Warm.ingested()).isZero();
     }
 
     @Test
     void agentKilledWhileItsCommandKeepsWriting_laterExecsRunAndNeverTakeTheOrphansFiles() throws Exception {
-        Process first = h.start(List.of("--", "sh", "-c", "mkdir -p " + I + "/ab; echo PID $$; "
-                + "while true; do echo x >> " + I + "/ab/corphan.py; sleep 0.1; done"));
+        Process first = h.start(List.of(
+                "--",
+                "sh",
+                "-c",
+                "mkdir -p " + I + "/ab; echo PID $$; " + "while true; do echo x >> " + I
+                        + "/ab/corphan.py; sleep 0.1; done"));
         BufferedReader out = new BufferedReader(new InputStreamReader(first.getInputStream(), StandardCharsets.UTF_8));
         Matcher m = Pattern.compile("PID (\\d+)").matcher(out.readLine());
         assertThat(m.matches()).isTrue();
@@ -222,7 +255,9 @@ class HostileExecIT {
         }
         Thread.sleep(300);
         ExecHarness.Run after = h.sh("test ! -e " + I + "/ab/corphan.py");
-        assertThat(after.code()).as("the orphan's files are not served once it is gone either").isZero();
+        assertThat(after.code())
+                .as("the orphan's files are not served once it is gone either")
+                .isZero();
         assertThat(h.verify()).isZero();
     }
 
@@ -237,12 +272,16 @@ class HostileExecIT {
         }
         if (stuck == null) { // the view is removed at the end: make the folder a killed run would have left
             try (Stream<Path> s = Files.list(views)) {
-                String lock = s.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".lock")).findFirst().orElseThrow();
+                String lock = s.map(p -> p.getFileName().toString())
+                        .filter(n -> n.endsWith(".lock"))
+                        .findFirst()
+                        .orElseThrow();
                 stuck = Files.createDirectory(views.resolve(lock.substring(0, lock.length() - ".lock".length())));
             }
         }
         Path pinned = Files.writeString(stuck.resolve("undeletable"), "x");
-        assumeTrue(new ProcessBuilder("chattr", "+i", pinned.toString()).start().waitFor() == 0, "chattr +i refused here");
+        assumeTrue(
+                new ProcessBuilder("chattr", "+i", pinned.toString()).start().waitFor() == 0, "chattr +i refused here");
         try {
             ExecHarness.Run r = h.sh("test -d " + I + " && test -z \"$(ls -A " + I + ")\" && echo ran; exit 5");
             assertThat(r.code()).isEqualTo(5);
@@ -259,7 +298,13 @@ class HostileExecIT {
     void verifyDuringAWorkload_isNotCountedAsItsUse() throws Exception {
         StringBuilder write = new StringBuilder("mkdir -p " + I + "/ab");
         for (int i = 0; i < 20; i++) {
-            write.append(" && echo 'v = ").append(i).append("' > ").append(I).append("/ab/cf").append(i).append(".py");
+            write.append(" && echo 'v = ")
+                    .append(i)
+                    .append("' > ")
+                    .append(I)
+                    .append("/ab/cf")
+                    .append(i)
+                    .append(".py");
         }
         h.sh(write.toString());
         Process idle = h.start(List.of("--", "sh", "-c", "sleep 4"));

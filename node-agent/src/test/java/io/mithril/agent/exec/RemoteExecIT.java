@@ -30,8 +30,8 @@ import org.junit.jupiter.api.io.TempDir;
  * on a real S3-compatible server (S3Proxy), with the real fixture's cache.
  */
 class RemoteExecIT {
-    private static final GroupId GROUP = new GroupId("local", "default", new DeviceClass.CudaCompute(9, 0),
-            GpuProduct.of("NVIDIA H100 80GB HBM3"));
+    private static final GroupId GROUP =
+            new GroupId("local", "default", new DeviceClass.CudaCompute(9, 0), GpuProduct.of("NVIDIA H100 80GB HBM3"));
 
     private static Path serverDir;
     private static S3ProxyServer server;
@@ -55,8 +55,14 @@ class RemoteExecIT {
     @BeforeEach
     void remoteForThisTest() throws Exception {
         Path key = Files.writeString(tmp.resolve("remote.key"), "a-key-the-test-agents-share-0123456789\n");
-        remoteArgs = new String[] {"--remote", "s3://" + server.bucket() + "/t" + System.nanoTime() + "/",
-            "--remote-endpoint", server.endpoint().toString(), "--remote-key-file", key.toString()};
+        remoteArgs = new String[] {
+            "--remote",
+            "s3://" + server.bucket() + "/t" + System.nanoTime() + "/",
+            "--remote-endpoint",
+            server.endpoint().toString(),
+            "--remote-key-file",
+            key.toString()
+        };
     }
 
     private ExecHarness.Run fake(ExecHarness h, String... execOptions) throws Exception {
@@ -76,7 +82,11 @@ class RemoteExecIT {
         try (NodeStore s = NodeStore.open(root, StoreConfig.defaults())) {
             Map<String, List<?>> m = new TreeMap<>();
             for (Entry e : s.entries(g)) {
-                m.put(e.key().name(), e.files().stream().sorted((a, b) -> a.path().compareTo(b.path())).toList());
+                m.put(
+                        e.key().name(),
+                        e.files().stream()
+                                .sorted((a, b) -> a.path().compareTo(b.path()))
+                                .toList());
             }
             return m;
         }
@@ -92,7 +102,8 @@ class RemoteExecIT {
         ExecHarness b = new ExecHarness(Files.createDirectory(tmp.resolve("b")));
         ExecHarness.Run warm = fake(b);
         assertThat(warm.err()).contains("fetched " + cold.ingested() + " entries");
-        Matcher m = Pattern.compile("fetched \\d+ entries \\(([^)]+)\\) in \\d+ ms, (\\d+) requests").matcher(warm.err());
+        Matcher m = Pattern.compile("fetched \\d+ entries \\(([^)]+)\\) in \\d+ ms, (\\d+) requests")
+                .matcher(warm.err());
         assertThat(m.find()).as(warm.err()).isTrue();
         // the fixture's 544 files: a list, a manifest, two packs and its few files of 1 MiB and more
         assertThat(Integer.parseInt(m.group(2))).as(warm.err()).isLessThanOrEqualTo(12);
@@ -107,12 +118,15 @@ class RemoteExecIT {
     void failedCommand_uploadsNothing() throws Exception {
         ExecHarness a = new ExecHarness(Files.createDirectory(tmp.resolve("a")));
         // a unit a failed run keeps locally (as FrameworksExecIT's failed vLLM run does)
-        ExecHarness.Run failed = sh(a, "mkdir -p $TORCHINDUCTOR_CACHE_DIR/fxgraph/ab/fkey && echo fx > $TORCHINDUCTOR_CACHE_DIR/fxgraph/ab/fkey/e1"
-                + " && sleep 3; exit 3");
+        ExecHarness.Run failed = sh(
+                a,
+                "mkdir -p $TORCHINDUCTOR_CACHE_DIR/fxgraph/ab/fkey && echo fx > $TORCHINDUCTOR_CACHE_DIR/fxgraph/ab/fkey/e1"
+                        + " && sleep 3; exit 3");
         assertThat(failed.code()).isEqualTo(3);
         assertThat(failed.ingested()).isEqualTo(1);
         assertThat(failed.err()).doesNotContain("uploaded");
-        ExecHarness.Run later = sh(a, "true"); // a later run that succeeds does not take the failed run's entry up either
+        ExecHarness.Run later =
+                sh(a, "true"); // a later run that succeeds does not take the failed run's entry up either
         assertThat(later.code()).isZero();
         assertThat(later.err()).doesNotContain("uploaded");
 
@@ -126,11 +140,19 @@ class RemoteExecIT {
     void twoRootsAtOnce_bothEndUpInTheMergedGroup() throws Exception {
         ExecHarness a = new ExecHarness(Files.createDirectory(tmp.resolve("a")));
         ExecHarness b = new ExecHarness(Files.createDirectory(tmp.resolve("b")));
-        String write = "mkdir -p $TORCHINDUCTOR_CACHE_DIR/fxgraph/%1$s && echo kernel-%1$s > $TORCHINDUCTOR_CACHE_DIR/fxgraph/%1$s/f%1$s";
+        String write =
+                "mkdir -p $TORCHINDUCTOR_CACHE_DIR/fxgraph/%1$s && echo kernel-%1$s > $TORCHINDUCTOR_CACHE_DIR/fxgraph/%1$s/f%1$s";
         List<String> execA = new ArrayList<>(List.of("--", "sh", "-c", String.format(write, "aa")));
         // b names the remote after the command, and its key through the environment
-        List<String> execB = new ArrayList<>(List.of(remoteArgs[0], remoteArgs[1], remoteArgs[2], remoteArgs[3],
-                "--", "sh", "-c", String.format(write, "bb")));
+        List<String> execB = new ArrayList<>(List.of(
+                remoteArgs[0],
+                remoteArgs[1],
+                remoteArgs[2],
+                remoteArgs[3],
+                "--",
+                "sh",
+                "-c",
+                String.format(write, "bb")));
         Process pa = a.start(execA, env -> env.putAll(server.credentialsEnv()), remoteArgs);
         Process pb = b.start(execB, env -> {
             env.putAll(server.credentialsEnv());
@@ -140,7 +162,8 @@ class RemoteExecIT {
         assertThat(b.finish(pb).code()).isZero();
 
         ExecHarness c = new ExecHarness(Files.createDirectory(tmp.resolve("c")));
-        ExecHarness.Run both = sh(c, "cat $TORCHINDUCTOR_CACHE_DIR/fxgraph/aa/faa $TORCHINDUCTOR_CACHE_DIR/fxgraph/bb/fbb");
+        ExecHarness.Run both =
+                sh(c, "cat $TORCHINDUCTOR_CACHE_DIR/fxgraph/aa/faa $TORCHINDUCTOR_CACHE_DIR/fxgraph/bb/fbb");
         assertThat(both.code()).as(both.err()).isZero();
         assertThat(both.out()).isEqualTo("kernel-aa\nkernel-bb\n");
         assertThat(both.restored()).isEqualTo(2);
@@ -179,7 +202,9 @@ class RemoteExecIT {
         ExecHarness.Run cold = coldWhileTheServerIsDown(a);
         List<String> cmd = a.agent(remoteArgs);
         cmd.addAll(List.of("serve", "--listen", "127.0.0.1:0", "--remote-upload-interval", "1s"));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(tmp.resolve("serve.log").toFile());
+        ProcessBuilder pb = new ProcessBuilder(cmd)
+                .redirectErrorStream(true)
+                .redirectOutput(tmp.resolve("serve.log").toFile());
         pb.environment().putAll(server.credentialsEnv());
         Process serve = pb.start();
         try {
@@ -188,7 +213,9 @@ class RemoteExecIT {
             while (!Files.readAllLines(queue).isEmpty() && System.nanoTime() < until) {
                 Thread.sleep(200);
             }
-            assertThat(Files.readAllLines(queue)).as(Files.readString(tmp.resolve("serve.log"))).isEmpty();
+            assertThat(Files.readAllLines(queue))
+                    .as(Files.readString(tmp.resolve("serve.log")))
+                    .isEmpty();
         } finally {
             serve.destroy();
             serve.waitFor(60, TimeUnit.SECONDS);
@@ -210,8 +237,11 @@ class RemoteExecIT {
             assertThat(cold.code()).isZero();
             assertThat(cold.out()).startsWith("MISS");
             assertThat(cold.err()).contains(cold.ingested() + " entries stay queued for the next run");
-            assertThat(ms).as("ms: the fetch deadline and the upload limit bound what the remote costs").isLessThan(40_000);
-            assertThat(Files.readAllLines(a.root.resolve("remote/upload-queue"))).hasSize(cold.ingested());
+            assertThat(ms)
+                    .as("ms: the fetch deadline and the upload limit bound what the remote costs")
+                    .isLessThan(40_000);
+            assertThat(Files.readAllLines(a.root.resolve("remote/upload-queue")))
+                    .hasSize(cold.ingested());
             return cold;
         } finally {
             server.start();

@@ -47,12 +47,26 @@ class RemoteFailuresIT {
         ExecHarness h = new ExecHarness(tmp);
         Path key = Files.writeString(tmp.resolve("remote.key"), "a-key-the-test-agents-share-0123456789\n");
         Path started = tmp.resolve("started");
-        List<String> args = new ArrayList<>(List.of("--remote-fetch-deadline", "" + DEADLINE_S, "--remote-upload-limit", "3",
-                "--", "sh", "-c", "date +%s%3N > " + started
+        List<String> args = new ArrayList<>(List.of(
+                "--remote-fetch-deadline",
+                "" + DEADLINE_S,
+                "--remote-upload-limit",
+                "3",
+                "--",
+                "sh",
+                "-c",
+                "date +%s%3N > " + started
                         + "; d=$TORCHINDUCTOR_CACHE_DIR/fxgraph/ab/fkey && mkdir -p $d && echo fx > $d/e1"));
         long t0 = System.currentTimeMillis();
-        ExecHarness.Run r = h.finish(h.start(args, env -> env.putAll(S3ProxyServer.CREDENTIALS_ENV),
-                "--remote", "s3://mithril/p/", "--remote-endpoint", "http://127.0.0.1:" + port, "--remote-key-file", key.toString()));
+        ExecHarness.Run r = h.finish(h.start(
+                args,
+                env -> env.putAll(S3ProxyServer.CREDENTIALS_ENV),
+                "--remote",
+                "s3://mithril/p/",
+                "--remote-endpoint",
+                "http://127.0.0.1:" + port,
+                "--remote-key-file",
+                key.toString()));
         long total = System.currentTimeMillis() - t0;
         assertThat(r.code()).as(r.err()).isZero();
         assertThat(r.ingested()).isEqualTo(1);

@@ -30,19 +30,25 @@ class FrameworkContractTest {
     @Test
     void impliedAndDefaults_followTheSharedTable() {
         for (Framework f : Framework.values()) {
-            assertThat(f.implied().stream().map(Framework::api).toList()).containsExactlyElementsOf(f.api().implied());
+            assertThat(f.implied().stream().map(Framework::api).toList())
+                    .containsExactlyElementsOf(f.api().implied());
         }
-        assertThat(Framework.defaults().stream().map(Framework::api).toList()).isEqualTo(io.mithril.api.v1alpha1.Defaults.FRAMEWORKS);
+        assertThat(Framework.defaults().stream().map(Framework::api).toList())
+                .isEqualTo(io.mithril.api.v1alpha1.Defaults.FRAMEWORKS);
     }
 
     /** The annotation as the webhook writes it (wire names, comma-separated) reads back as what it injected. */
     @Test
     void webhookAnnotation_readsBackAsTheInjectedFrameworks() {
-        List<io.mithril.api.v1alpha1.Framework> injected = io.mithril.api.v1alpha1.Framework.withImplied(
-                List.of(io.mithril.api.v1alpha1.Framework.VLLM, io.mithril.api.v1alpha1.Framework.CudaJIT,
-                        io.mithril.api.v1alpha1.Framework.FlashInfer));
-        String annotation = String.join(",", injected.stream().map(io.mithril.api.v1alpha1.Framework::wire).toList());
-        assertThat(Framework.ofWireList(annotation).stream().map(Framework::api).toList()).isEqualTo(injected);
+        List<io.mithril.api.v1alpha1.Framework> injected = io.mithril.api.v1alpha1.Framework.withImplied(List.of(
+                io.mithril.api.v1alpha1.Framework.VLLM,
+                io.mithril.api.v1alpha1.Framework.CudaJIT,
+                io.mithril.api.v1alpha1.Framework.FlashInfer));
+        String annotation = String.join(
+                ",",
+                injected.stream().map(io.mithril.api.v1alpha1.Framework::wire).toList());
+        assertThat(Framework.ofWireList(annotation).stream().map(Framework::api).toList())
+                .isEqualTo(injected);
         assertThat(Framework.ofWireList(" SGLang , Nonesuch")).containsExactly(Framework.SGLANG);
         assertThat(Framework.ofWireList(null)).isEqualTo(Framework.defaults());
         assertThat(Framework.ofWireList("nonesuch")).isEqualTo(Framework.defaults());
@@ -50,6 +56,8 @@ class FrameworkContractTest {
 
     @Test
     void cudaLink_isWhereTheWebhookPointsTheVariable() {
-        assertThat(CudaDriver.CURRENT).isEqualTo(io.mithril.api.v1alpha1.Framework.CudaJIT.podPath()).isEqualTo("cuda/current");
+        assertThat(CudaDriver.CURRENT)
+                .isEqualTo(io.mithril.api.v1alpha1.Framework.CudaJIT.podPath())
+                .isEqualTo("cuda/current");
     }
 }

@@ -10,7 +10,8 @@ class FileNamesTest {
 
     @Test
     void decode_validUtf8_isTheUsualString() {
-        assertThat(FileNames.decode("inductor/ab/café.py".getBytes(StandardCharsets.UTF_8))).isEqualTo("inductor/ab/café.py");
+        assertThat(FileNames.decode("inductor/ab/café.py".getBytes(StandardCharsets.UTF_8)))
+                .isEqualTo("inductor/ab/café.py");
     }
 
     @Test

@@ -32,6 +32,7 @@ class FilesystemSyncTest {
         Files.writeString(tmp.resolve("a"), "x");
         FilesystemSync.sync(tmp);
         assertThatThrownBy(() -> FilesystemSync.sync(tmp.resolve("missing")))
-                .isInstanceOf(IOException.class).hasMessageContaining("missing");
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("missing");
     }
 }

@@ -26,8 +26,19 @@ class EntryTest {
     void filesComeBackInOrder_withFrontCodedPathsFlagsAndSizes() {
         String k = "triton_per_fused_embedding_dense_backward_sum_view_19";
         List<EntryFile> files = new ArrayList<>();
-        String[] names = {"__grp__" + k + ".json", k + ".cubin", k + ".json", k + ".llir", k + ".ptx",
-            "caf\u00e9/\u00e9t\u00e9.py", "caf\u00e9/\u00e9t\u00e9.pyc", "caf\u00e9/\u00e8", "a", "a/b", "b"};
+        String[] names = {
+            "__grp__" + k + ".json",
+            k + ".cubin",
+            k + ".json",
+            k + ".llir",
+            k + ".ptx",
+            "caf\u00e9/\u00e9t\u00e9.py",
+            "caf\u00e9/\u00e9t\u00e9.pyc",
+            "caf\u00e9/\u00e8",
+            "a",
+            "a/b",
+            "b"
+        };
         for (int i = 0; i < names.length; i++) {
             files.add(new EntryFile(names[i], addr(i), i * 1000L + (1L << 33), i % 3 == 0));
         }
@@ -35,7 +46,8 @@ class EntryTest {
         assertThat(e.files()).isEqualTo(files);
         assertThat(e.key()).isEqualTo(new EntryKey(G, "triton/ABC/"));
         assertThat(e.fileCount()).isEqualTo(names.length);
-        assertThat(e.bytes()).isEqualTo(files.stream().mapToLong(EntryFile::size).sum());
+        assertThat(e.bytes())
+                .isEqualTo(files.stream().mapToLong(EntryFile::size).sum());
         assertThat(e.refersTo(addr(3))).isTrue();
         assertThat(e.refersTo(addr(99))).isFalse();
         assertThat(e.created()).isEqualTo(5);
@@ -45,10 +57,20 @@ class EntryTest {
     @Test
     void provenanceComesBackVerbatim_whetherItsTimeIsFoldedOrNot() {
         Random rnd = new Random(3);
-        List<String> cases = new ArrayList<>(List.of("", "bench", " at=", "x at=2026-12-01T15:04:11Z",
-                "x at=2026-12-01T15:04:11.000Z", "x at=2026-12-01T15:04:11.120Z", "x at=2026-12-01T15:04:11.123000Z",
-                "x at=2026-02-30T15:04:11Z", "x at=2026-12-01T25:04:11Z", "x at=2026-12-01T15:04:11.1Z",
-                "x at=+12026-12-01T15:04:11Z", "x at=0999-12-01T15:04:11Z", "a at=b at=2026-12-01T15:04:11.5Z",
+        List<String> cases = new ArrayList<>(List.of(
+                "",
+                "bench",
+                " at=",
+                "x at=2026-12-01T15:04:11Z",
+                "x at=2026-12-01T15:04:11.000Z",
+                "x at=2026-12-01T15:04:11.120Z",
+                "x at=2026-12-01T15:04:11.123000Z",
+                "x at=2026-02-30T15:04:11Z",
+                "x at=2026-12-01T25:04:11Z",
+                "x at=2026-12-01T15:04:11.1Z",
+                "x at=+12026-12-01T15:04:11Z",
+                "x at=0999-12-01T15:04:11Z",
+                "a at=b at=2026-12-01T15:04:11.5Z",
                 "x at=2026-12-01T15:04:11.123456789Z trailing"));
         for (int i = 0; i < 2000; i++) {
             long sec = rnd.nextLong(-1L << 35, 1L << 35);

@@ -46,8 +46,11 @@ class IndexModelTest {
         }
 
         long groupBytes(GroupId g) {
-            return entries.values().stream().filter(m -> m.key().group().equals(g))
-                    .flatMap(m -> m.files().stream()).mapToLong(EntryFile::size).sum();
+            return entries.values().stream()
+                    .filter(m -> m.key().group().equals(g))
+                    .flatMap(m -> m.files().stream())
+                    .mapToLong(EntryFile::size)
+                    .sum();
         }
 
         Set<Address> blobs() {
@@ -57,9 +60,11 @@ class IndexModelTest {
         }
 
         M oldestUnpinned(Set<EntryKey> pinned, GroupId onlyGroup) {
-            return entries.values().stream().filter(m -> !pinned.contains(m.key()))
+            return entries.values().stream()
+                    .filter(m -> !pinned.contains(m.key()))
                     .filter(m -> onlyGroup == null || m.key().group().equals(onlyGroup))
-                    .min(Comparator.comparingLong(M::lastUse)).orElse(null);
+                    .min(Comparator.comparingLong(M::lastUse))
+                    .orElse(null);
         }
 
         List<EntryKey> evictNode(long target, Set<EntryKey> pinned) {
@@ -71,7 +76,8 @@ class IndexModelTest {
         }
 
         long heap() {
-            long files = entries.values().stream().mapToLong(m -> m.files().size()).sum();
+            long files =
+                    entries.values().stream().mapToLong(m -> m.files().size()).sum();
             return entries.size() * Index.ENTRY_HEAP + files * Index.FILE_HEAP + blobs().size() * Index.BLOB_HEAP;
         }
 
@@ -149,7 +155,9 @@ class IndexModelTest {
                 Set<Address> before = model.blobs();
                 List<Index.Removal> got = index.evictNode(target, pinned::contains);
                 List<EntryKey> want = model.evictNode(target, pinned);
-                assertThat(got.stream().map(r -> r.entry().key()).toList()).as(ctx).isEqualTo(want);
+                assertThat(got.stream().map(r -> r.entry().key()).toList())
+                        .as(ctx)
+                        .isEqualTo(want);
                 Set<Address> freed = new HashSet<>(before);
                 freed.removeAll(model.blobs());
                 Set<Address> gotFreed = new HashSet<>();
@@ -160,12 +168,16 @@ class IndexModelTest {
                 long target = (long) (model.groupBytes(g) * rnd.nextDouble());
                 List<Index.Removal> got = index.evictGroup(g, target, pinned::contains);
                 List<EntryKey> want = model.evictGroup(g, target, pinned);
-                assertThat(got.stream().map(r -> r.entry().key()).toList()).as(ctx).isEqualTo(want);
+                assertThat(got.stream().map(r -> r.entry().key()).toList())
+                        .as(ctx)
+                        .isEqualTo(want);
             } else {
                 long target = (long) (model.heap() * rnd.nextDouble());
                 List<Index.Removal> got = index.evictToHeap(target, pinned::contains);
                 List<EntryKey> want = model.evictHeap(target, pinned);
-                assertThat(got.stream().map(r -> r.entry().key()).toList()).as(ctx).isEqualTo(want);
+                assertThat(got.stream().map(r -> r.entry().key()).toList())
+                        .as(ctx)
+                        .isEqualTo(want);
                 got.forEach(r -> assertThat(r.cause()).isEqualTo(EvictionCause.MEMORY));
             }
             index.checkInvariants();

@@ -14,9 +14,11 @@ import org.junit.jupiter.api.io.TempDir;
 class CacheKeyTest {
 
     static CacheKey sample() {
-        return new CacheKey("fx-3f9a0c", List.of(
-                new CacheKey.TensorSpec(List.of(8L, 512L), "torch.int64"),
-                new CacheKey.TensorSpec(List.of(-1L, 1024L), "torch.bfloat16")),
+        return new CacheKey(
+                "fx-3f9a0c",
+                List.of(
+                        new CacheKey.TensorSpec(List.of(8L, 512L), "torch.int64"),
+                        new CacheKey.TensorSpec(List.of(-1L, 1024L), "torch.bfloat16")),
                 new DeviceClass.CudaCompute(9, 0));
     }
 
@@ -35,22 +37,34 @@ class CacheKeyTest {
     @Test
     void golden_isB3sumOfTheDocumentedEncoding(@TempDir Path dir) throws Exception {
         Path f = dir.resolve("encoding");
-        java.nio.file.Files.writeString(f, "19:mithril.cachekey.v1;9:fx-3f9a0c;1:2;11:torch.int64;1:2;1:8;3:512;"
-                + "14:torch.bfloat16;1:2;2:-1;4:1024;8:cuda-9.0;");
+        java.nio.file.Files.writeString(
+                f,
+                "19:mithril.cachekey.v1;9:fx-3f9a0c;1:2;11:torch.int64;1:2;1:8;3:512;"
+                        + "14:torch.bfloat16;1:2;2:-1;4:1024;8:cuda-9.0;");
         assertThat(io.mithril.agent.B3sum.of(f)).isEqualTo(GOLDEN);
     }
 
     @Test
     void toStorageKey_everyFieldMatters_andFieldBoundariesCannotCollide() {
         String base = sample().toStorageKey();
-        assertThat(new CacheKey("fx-3f9a0d", sample().inputs(), sample().device()).toStorageKey()).isNotEqualTo(base);
+        assertThat(new CacheKey("fx-3f9a0d", sample().inputs(), sample().device()).toStorageKey())
+                .isNotEqualTo(base);
         assertThat(new CacheKey(sample().graphHash(), sample().inputs(), new DeviceClass.CudaCompute(8, 0))
-                .toStorageKey()).isNotEqualTo(base);
-        assertThat(new CacheKey(sample().graphHash(), List.of(sample().inputs().get(1), sample().inputs().get(0)),
-                sample().device()).toStorageKey()).isNotEqualTo(base);
+                        .toStorageKey())
+                .isNotEqualTo(base);
+        assertThat(new CacheKey(
+                                sample().graphHash(),
+                                List.of(
+                                        sample().inputs().get(1),
+                                        sample().inputs().get(0)),
+                                sample().device())
+                        .toStorageKey())
+                .isNotEqualTo(base);
         // "ab" + "c" must not equal "a" + "bc"
-        CacheKey a = new CacheKey("g", List.of(new CacheKey.TensorSpec(List.of(12L), "f"),
-                new CacheKey.TensorSpec(List.of(3L), "f")), new DeviceClass.Cpu());
+        CacheKey a = new CacheKey(
+                "g",
+                List.of(new CacheKey.TensorSpec(List.of(12L), "f"), new CacheKey.TensorSpec(List.of(3L), "f")),
+                new DeviceClass.Cpu());
         CacheKey b = new CacheKey("g", List.of(new CacheKey.TensorSpec(List.of(1L, 23L), "f")), new DeviceClass.Cpu());
         assertThat(a.toStorageKey()).isNotEqualTo(b.toStorageKey());
     }
@@ -72,9 +86,15 @@ class CacheKeyTest {
     /** Another process with another host name, user, home, working directory, clock zone and locale. */
     @Test
     void toStorageKey_inAnotherMachineLikeProcess_isEqual(@TempDir Path dir) throws Exception {
-        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), "-Duser.name=someone-else", "-Duser.home=" + dir,
-                "-Duser.timezone=Asia/Kathmandu", "-Duser.language=de", PrintKey.class.getName());
+        ProcessBuilder pb = new ProcessBuilder(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp",
+                System.getProperty("java.class.path"),
+                "-Duser.name=someone-else",
+                "-Duser.home=" + dir,
+                "-Duser.timezone=Asia/Kathmandu",
+                "-Duser.language=de",
+                PrintKey.class.getName());
         pb.directory(dir.toFile());
         pb.environment().put("HOSTNAME", "gpu-node-17.example");
         pb.environment().put("USER", "someone-else");

@@ -10,10 +10,12 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 class NamesTest {
 
-    static final GroupId G = new GroupId("ns", "cc", new DeviceClass.CudaCompute(9, 0), GpuProduct.of("NVIDIA H100 80GB HBM3"));
+    static final GroupId G =
+            new GroupId("ns", "cc", new DeviceClass.CudaCompute(9, 0), GpuProduct.of("NVIDIA H100 80GB HBM3"));
 
     @ParameterizedTest
-    @ValueSource(strings = {"..", "../etc/passwd", "a/../../b", "/abs", "a//b", "a/./b", "a\0b", "a\nb", "a\\b", "", "./a"})
+    @ValueSource(
+            strings = {"..", "../etc/passwd", "a/../../b", "/abs", "a//b", "a/./b", "a\0b", "a\nb", "a\\b", "", "./a"})
     void entryName_hostile_isRefused(String name) {
         assertThatThrownBy(() -> new EntryKey(G, name)).isInstanceOf(InvalidNameException.class);
     }
@@ -21,7 +23,8 @@ class NamesTest {
     @Test
     void entryName_tooLong_isRefused() {
         assertThatThrownBy(() -> new EntryKey(G, "a".repeat(256))).hasMessageContaining("longer than 255");
-        assertThatThrownBy(() -> new EntryKey(G, ("a".repeat(200) + "/").repeat(6))).hasMessageContaining("1024");
+        assertThatThrownBy(() -> new EntryKey(G, ("a".repeat(200) + "/").repeat(6)))
+                .hasMessageContaining("1024");
     }
 
     @ParameterizedTest
@@ -31,7 +34,16 @@ class NamesTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"..", "a/b", "UPPER", "a\0", "-lead", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", ""})
+    @ValueSource(
+            strings = {
+                "..",
+                "a/b",
+                "UPPER",
+                "a\0",
+                "-lead",
+                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+                ""
+            })
     void groupParts_hostile_areRefused(String part) {
         assertThatThrownBy(() -> new GroupId(part, "cc", new DeviceClass.Cpu(), GpuProduct.NONE))
                 .isInstanceOf(InvalidNameException.class);
@@ -41,8 +53,12 @@ class NamesTest {
 
     @Test
     void deviceClass_textForms_roundTrip() {
-        for (DeviceClass d : new DeviceClass[] {new DeviceClass.CudaCompute(9, 0), new DeviceClass.CudaCompute(12, 1),
-                new DeviceClass.CudaAny(), new DeviceClass.Cpu()}) {
+        for (DeviceClass d : new DeviceClass[] {
+            new DeviceClass.CudaCompute(9, 0),
+            new DeviceClass.CudaCompute(12, 1),
+            new DeviceClass.CudaAny(),
+            new DeviceClass.Cpu()
+        }) {
             assertThat(DeviceClass.parse(d.text())).isEqualTo(d);
         }
         assertThat(new DeviceClass.CudaCompute(8, 6).text()).isEqualTo("cuda-8.6");

@@ -55,18 +55,31 @@ class KubeAgentIT {
 
     @TempDir
     Path tmp;
+
     NodeStore store;
     KubeAgent agent;
     AgentMetrics metrics;
     /** The agent's pool for pod and CompileCache work: the tests can keep it busy and see it idle. */
     ThreadPoolExecutor work;
+
     final String ns = "team-" + UUID.randomUUID().toString().substring(0, 8);
 
     @BeforeEach
     void setUp() throws Exception {
-        client.nodes().resource(new NodeBuilder().withNewMetadata().withName("gpu-1")
-                .withLabels(Map.of(NodeIdentity.LABEL_MAJOR, "9", NodeIdentity.LABEL_MINOR, "0",
-                        NodeIdentity.LABEL_PRODUCT, "NVIDIA-H100-80GB-HBM3")).endMetadata().build()).createOr(r -> r.update());
+        client.nodes()
+                .resource(new NodeBuilder()
+                        .withNewMetadata()
+                        .withName("gpu-1")
+                        .withLabels(Map.of(
+                                NodeIdentity.LABEL_MAJOR,
+                                "9",
+                                NodeIdentity.LABEL_MINOR,
+                                "0",
+                                NodeIdentity.LABEL_PRODUCT,
+                                "NVIDIA-H100-80GB-HBM3"))
+                        .endMetadata()
+                        .build())
+                .createOr(r -> r.update());
         createCache(DeletionPolicy.Retain);
         store = NodeStore.open(Files.createDirectories(tmp.resolve("store")), StoreConfig.defaults());
         startAgent();
@@ -75,8 +88,19 @@ class KubeAgentIT {
     void startAgent() throws Exception {
         metrics = new AgentMetrics();
         work = new ThreadPoolExecutor(4, 4, 0, TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>());
-        agent = new KubeAgent(client, store, metrics, new KubeAgent.Config("gpu-1", tmp.resolve("volumes"), null, null,
-                Duration.ofMillis(200), IngestLimits.defaults(), false), work); // the mock has no spec.nodeName field selector
+        agent = new KubeAgent(
+                client,
+                store,
+                metrics,
+                new KubeAgent.Config(
+                        "gpu-1",
+                        tmp.resolve("volumes"),
+                        null,
+                        null,
+                        Duration.ofMillis(200),
+                        IngestLimits.defaults(),
+                        false),
+                work); // the mock has no spec.nodeName field selector
         agent.start();
         await().atMost(Duration.ofSeconds(20)).until(agent::synced);
     }
@@ -99,8 +123,12 @@ class KubeAgentIT {
     /** Ingest passes the agent has finished, as its metrics count them. */
     long ingestPasses() throws Exception {
         String prefix = "mithril_ingest_duration_seconds_count ";
-        return metrics.render(store.stats()).lines().filter(l -> l.startsWith(prefix))
-                .mapToLong(l -> Long.parseLong(l.substring(prefix.length()).trim())).findFirst().orElse(0);
+        return metrics.render(store.stats())
+                .lines()
+                .filter(l -> l.startsWith(prefix))
+                .mapToLong(l -> Long.parseLong(l.substring(prefix.length()).trim()))
+                .findFirst()
+                .orElse(0);
     }
 
     Pod pod(String name, String node) {
@@ -119,16 +147,44 @@ class KubeAgentIT {
     /** As above, with the frameworks the webhook injected (the CRD's names). */
     Pod podSpec(String name, String node, String cache, Long runAsUser, boolean waitEnded, String frameworks) {
         PodBuilder b = new PodBuilder()
-                .withNewMetadata().withName(name).withNamespace(ns).withUid(UUID.randomUUID().toString())
-                .withAnnotations(Map.of("mithril.io/cache", "enabled", "mithril.io/injected", cache,
-                        "mithril.io/injected-frameworks", frameworks, "mithril.io/injected-containers", "train"))
+                .withNewMetadata()
+                .withName(name)
+                .withNamespace(ns)
+                .withUid(UUID.randomUUID().toString())
+                .withAnnotations(Map.of(
+                        "mithril.io/cache",
+                        "enabled",
+                        "mithril.io/injected",
+                        cache,
+                        "mithril.io/injected-frameworks",
+                        frameworks,
+                        "mithril.io/injected-containers",
+                        "train"))
                 .endMetadata()
-                .withNewSpec().withNodeName(node).addNewContainer().withName("train").withImage("pytorch")
-                .withNewSecurityContext().withRunAsUser(runAsUser).endSecurityContext().endContainer().endSpec()
-                .withNewStatus().withPhase(waitEnded ? "Running" : "Pending").endStatus();
+                .withNewSpec()
+                .withNodeName(node)
+                .addNewContainer()
+                .withName("train")
+                .withImage("pytorch")
+                .withNewSecurityContext()
+                .withRunAsUser(runAsUser)
+                .endSecurityContext()
+                .endContainer()
+                .endSpec()
+                .withNewStatus()
+                .withPhase(waitEnded ? "Running" : "Pending")
+                .endStatus();
         if (waitEnded) {
-            b.editStatus().addToInitContainerStatuses(new ContainerStatusBuilder().withName("mithril-wait")
-                    .withNewState().withNewTerminated().withExitCode(0).endTerminated().endState().build()).endStatus();
+            b.editStatus()
+                    .addToInitContainerStatuses(new ContainerStatusBuilder()
+                            .withName("mithril-wait")
+                            .withNewState()
+                            .withNewTerminated()
+                            .withExitCode(0)
+                            .endTerminated()
+                            .endState()
+                            .build())
+                    .endStatus();
         }
         return b.build();
     }
@@ -157,7 +213,10 @@ class KubeAgentIT {
     }
 
     StoreStats.Group groupStats() throws Exception {
-        return store.stats().groups().stream().filter(g -> g.group().equals(group())).findFirst().orElse(null);
+        return store.stats().groups().stream()
+                .filter(g -> g.group().equals(group()))
+                .findFirst()
+                .orElse(null);
     }
 
     /**
@@ -186,10 +245,12 @@ class KubeAgentIT {
     void awaitClockPast(Path file) throws Exception {
         long mtime = Files.getLastModifiedTime(file).toMillis();
         Path probe = tmp.resolve("clock-probe");
-        await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(10)).until(() -> {
-            Files.writeString(probe, "");
-            return Files.getLastModifiedTime(probe).toMillis() > mtime;
-        });
+        await().atMost(Duration.ofSeconds(5))
+                .pollInterval(Duration.ofMillis(10))
+                .until(() -> {
+                    Files.writeString(probe, "");
+                    return Files.getLastModifiedTime(probe).toMillis() > mtime;
+                });
     }
 
     /**
@@ -210,8 +271,10 @@ class KubeAgentIT {
         await().atMost(Duration.ofSeconds(20)).until(() -> !Files.exists(view(llama)) && !Files.exists(view(qwen)));
         Pod next = create(podSpec("next", "gpu-1", "gpt", 1000L, false, "VLLM"));
         await().atMost(Duration.ofSeconds(20)).until(() -> Views.isReady(view(next)));
-        assertThat(Files.readString(view(next).resolve(aot + "a".repeat(64) + "/rank_0_0/model"))).isEqualTo("llama graph");
-        assertThat(Files.readString(view(next).resolve(aot + "b".repeat(64) + "/rank_0_0/model"))).isEqualTo("qwen graph");
+        assertThat(Files.readString(view(next).resolve(aot + "a".repeat(64) + "/rank_0_0/model")))
+                .isEqualTo("llama graph");
+        assertThat(Files.readString(view(next).resolve(aot + "b".repeat(64) + "/rank_0_0/model")))
+                .isEqualTo("qwen graph");
         assertThat(groupStats().entries()).isEqualTo(2);
     }
 
@@ -242,7 +305,8 @@ class KubeAgentIT {
         setDriverLabel("550.54.15");
         Pod back = create(podSpec("back", "gpu-1", "gpt", 1000L, false, "CudaJIT"));
         await().atMost(Duration.ofSeconds(20)).until(() -> Views.isReady(view(back)));
-        assertThat(Files.readString(view(back).resolve("cuda/current/ab/kernel-1"))).isEqualTo("sass for 550");
+        assertThat(Files.readString(view(back).resolve("cuda/current/ab/kernel-1")))
+                .isEqualTo("sass for 550");
     }
 
     /** Sets the node's driver label and restarts the agent, which reads the node once at start. */
@@ -263,10 +327,13 @@ class KubeAgentIT {
         Pod forged = pod("forged", "gpu-1", "no-such-cache"); // annotations set by hand, no CompileCache
         await().atMost(Duration.ofSeconds(20)).until(() -> Views.isReady(view(here)));
         assertThat(view(here).resolve("inductor")).isDirectory();
-        assertThat(Files.getAttribute(view(here).resolve("inductor"), "unix:uid")).isEqualTo(1000);
-        await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(5))
+        assertThat(Files.getAttribute(view(here).resolve("inductor"), "unix:uid"))
+                .isEqualTo(1000);
+        await().during(Duration.ofMillis(500))
+                .atMost(Duration.ofSeconds(5))
                 .until(() -> idle() && !Files.exists(view(there)) && !Files.exists(view(forged)));
-        assertThat(agent.volumes().livePods()).containsExactly(here.getMetadata().getUid());
+        assertThat(agent.volumes().livePods())
+                .containsExactly(here.getMetadata().getUid());
         assertThat(agent.volumes().node().device().text()).isEqualTo("cuda-9.0");
         assertThat(groupStats() == null ? null : groupStats().budget()).isNull(); // no entries yet: no group row
         assertThat(store.config()).isNotNull();
@@ -281,19 +348,29 @@ class KubeAgentIT {
         await().atMost(Duration.ofSeconds(20)).until(() -> !Files.exists(view(first)));
         assertThat(groupStats().entries()).isEqualTo(1);
         assertThat(groupStats().budget()).isEqualTo(64L << 20); // from the CompileCache's spec.budget
-        CompileCache cc = client.resources(CompileCache.class).inNamespace(ns).withName("gpt").get();
+        CompileCache cc = client.resources(CompileCache.class)
+                .inNamespace(ns)
+                .withName("gpt")
+                .get();
         cc.getSpec().setBudget("1.5Mi"); // a fraction of a unit: 1572864 bytes, not "no budget"
         client.resource(cc).update();
-        await().atMost(Duration.ofSeconds(20)).until(() -> Long.valueOf(1572864L).equals(groupStats().budget()));
-        cc = client.resources(CompileCache.class).inNamespace(ns).withName("gpt").get();
-        cc.getSpec().setBudget(null); // no budget (a CompileCache the API server did not default): the default, as the operator reports it
+        await().atMost(Duration.ofSeconds(20))
+                .until(() -> Long.valueOf(1572864L).equals(groupStats().budget()));
+        cc = client.resources(CompileCache.class)
+                .inNamespace(ns)
+                .withName("gpt")
+                .get();
+        cc.getSpec().setBudget(null); // no budget (a CompileCache the API server did not default): the default, as the
+        // operator reports it
         client.resource(cc).update();
-        await().atMost(Duration.ofSeconds(20)).until(() -> Long.valueOf(20L << 30).equals(groupStats().budget()));
+        await().atMost(Duration.ofSeconds(20))
+                .until(() -> Long.valueOf(20L << 30).equals(groupStats().budget()));
         assertThat(metrics.groupCounts(group()).misses()).isEqualTo(1);
 
         Pod second = pod("second", "gpu-1");
         await().atMost(Duration.ofSeconds(20)).until(() -> Views.isReady(view(second)));
-        assertThat(Files.readString(view(second).resolve("inductor/ab/cabc.py"))).contains("return 42");
+        assertThat(Files.readString(view(second).resolve("inductor/ab/cabc.py")))
+                .contains("return 42");
         Files.readAllBytes(view(second).resolve("inductor/ab/cabc.py")); // the workload reads it: a hit
         client.pods().inNamespace(ns).withName("second").editStatus(p -> {
             p.getStatus().setPhase("Succeeded");
@@ -318,23 +395,33 @@ class KubeAgentIT {
         client.pods().inNamespace(ns).withName("warm").delete();
         await().atMost(Duration.ofSeconds(20)).until(() -> !Files.exists(view(warm)));
         Pod late = create(podSpec("late", "gpu-1", "gpt", 1000L, true)); // its wait step gave up before the agent came
-        await().atMost(Duration.ofSeconds(20)).until(() -> metrics.groupCounts(group()).runs().size() == 3);
+        await().atMost(Duration.ofSeconds(20))
+                .until(() -> metrics.groupCounts(group()).runs().size() == 3);
 
         Map<String, Event> byPod = new HashMap<>();
         await().atMost(Duration.ofSeconds(20)).until(() -> {
-            client.v1().events().inNamespace(ns).list().getItems().forEach(e -> byPod.put(e.getInvolvedObject().getName(), e));
+            client.v1()
+                    .events()
+                    .inNamespace(ns)
+                    .list()
+                    .getItems()
+                    .forEach(e -> byPod.put(e.getInvolvedObject().getName(), e));
             return byPod.size() == 3;
         });
         assertThat(byPod.get("cold").getReason()).isEqualTo("MithrilNothingPublished");
         assertThat(byPod.get("cold").getType()).isEqualTo("Normal");
-        assertThat(byPod.get("cold").getMessage()).contains("is empty on this node").contains("compiled 1 entries");
-        assertThat(byPod.get("cold").getInvolvedObject().getUid()).isEqualTo(cold.getMetadata().getUid());
+        assertThat(byPod.get("cold").getMessage())
+                .contains("is empty on this node")
+                .contains("compiled 1 entries");
+        assertThat(byPod.get("cold").getInvolvedObject().getUid())
+                .isEqualTo(cold.getMetadata().getUid());
         assertThat(byPod.get("warm").getReason()).isEqualTo("MithrilWarm");
         assertThat(byPod.get("warm").getMessage()).isEqualTo("warm: read 1 of 1 published entries, compiled nothing");
         assertThat(byPod.get("late").getReason()).isEqualTo("MithrilNoView");
         assertThat(byPod.get("late").getType()).isEqualTo("Warning");
         assertThat(byPod.get("late").getMessage()).contains("wait step gave up");
-        assertThat(metrics.groupCounts(group()).runs()).containsEntry(Outcome.WARM, 1L)
+        assertThat(metrics.groupCounts(group()).runs())
+                .containsEntry(Outcome.WARM, 1L)
                 .containsEntry(Outcome.NOTHING_PUBLISHED, 1L)
                 .containsEntry(Outcome.NO_VIEW, 1L);
         assertThat(AgentServer.statsJson(store.stats(), metrics))
@@ -342,7 +429,8 @@ class KubeAgentIT {
 
         agent.close(); // counted across a restart (the activity file)
         startAgent();
-        assertThat(metrics.groupCounts(group()).runs()).containsEntry(Outcome.WARM, 1L)
+        assertThat(metrics.groupCounts(group()).runs())
+                .containsEntry(Outcome.WARM, 1L)
                 .containsEntry(Outcome.NO_VIEW, 1L);
     }
 
@@ -362,14 +450,20 @@ class KubeAgentIT {
         await().atMost(Duration.ofSeconds(20)).until(() -> Views.isReady(view(arrives)));
         assertThat(view(goes)).doesNotExist();
         assertThat(store.entries(group())).anyMatch(e -> e.key().name().equals("inductor/ab/cgone.py"));
-        assertThat(agent.volumes().livePods()).contains(stays.getMetadata().getUid(), arrives.getMetadata().getUid());
-        await().atMost(Duration.ofSeconds(20)).until(() -> store.entries(group()).stream()
-                .anyMatch(e -> e.key().name().equals("inductor/ab/cstay.py"))); // periodic ingest of the adopted view
+        assertThat(agent.volumes().livePods())
+                .contains(stays.getMetadata().getUid(), arrives.getMetadata().getUid());
+        await().atMost(Duration.ofSeconds(20))
+                .until(() -> store.entries(group()).stream()
+                        .anyMatch(e ->
+                                e.key().name().equals("inductor/ab/cstay.py"))); // periodic ingest of the adopted view
         client.pods().inNamespace(ns).withName("stays").delete();
         await().atMost(Duration.ofSeconds(20)).until(() -> !Files.exists(view(stays)));
         await().atMost(Duration.ofSeconds(20)) // the view goes first, its record right after
-                .until(() -> !Files.exists(tmp.resolve("store/pods").resolve(stays.getMetadata().getUid())));
-        assertThat(metrics.groupCounts(group()).misses()).as("counts survive the restart").isEqualTo(2);
+                .until(() -> !Files.exists(
+                        tmp.resolve("store/pods").resolve(stays.getMetadata().getUid())));
+        assertThat(metrics.groupCounts(group()).misses())
+                .as("counts survive the restart")
+                .isEqualTo(2);
         agent.close();
         startAgent(); // a second restart with nothing in flight: the counts are read back, not lost
         assertThat(metrics.groupCounts(group()).misses()).isEqualTo(2);
@@ -395,9 +489,12 @@ class KubeAgentIT {
         spec.setBudget("32Mi");
         cc.setSpec(spec);
         client.resource(cc).create();
-        await().atMost(Duration.ofSeconds(20)).until(() -> groupStats() != null && Long.valueOf(32L << 20).equals(groupStats().budget()));
+        await().atMost(Duration.ofSeconds(20))
+                .until(() -> groupStats() != null
+                        && Long.valueOf(32L << 20).equals(groupStats().budget()));
         client.resources(CompileCache.class).inNamespace(ns).withName("gpt").delete();
-        await().atMost(Duration.ofSeconds(20)).until(() -> store.entries(group()).isEmpty());
+        await().atMost(Duration.ofSeconds(20))
+                .until(() -> store.entries(group()).isEmpty());
     }
 
     /**
@@ -407,11 +504,20 @@ class KubeAgentIT {
      */
     @Test
     void compileCacheDeletedWithDelete_thenRecreated_whilePoolBusy_newCacheStillIngests() throws Exception {
-        CompileCache old = client.resources(CompileCache.class).inNamespace(ns).withName("gpt").get();
+        CompileCache old = client.resources(CompileCache.class)
+                .inNamespace(ns)
+                .withName("gpt")
+                .get();
         old.getSpec().setDeletionPolicy(DeletionPolicy.Delete);
         client.resource(old).update();
-        await().atMost(Duration.ofSeconds(20)).until(() -> agent.cacheKnown(ns, "gpt")
-                && DeletionPolicy.Delete.equals(client.resources(CompileCache.class).inNamespace(ns).withName("gpt").get().getSpec().getDeletionPolicy()));
+        await().atMost(Duration.ofSeconds(20))
+                .until(() -> agent.cacheKnown(ns, "gpt")
+                        && DeletionPolicy.Delete.equals(client.resources(CompileCache.class)
+                                .inNamespace(ns)
+                                .withName("gpt")
+                                .get()
+                                .getSpec()
+                                .getDeletionPolicy()));
         CountDownLatch release = new CountDownLatch(1);
         for (int i = 0; i < 4; i++) { // stands in for four slow publishes / final ingests
             work.execute(() -> {
@@ -423,7 +529,8 @@ class KubeAgentIT {
             });
         }
         client.resources(CompileCache.class).inNamespace(ns).withName("gpt").delete();
-        await().atMost(Duration.ofSeconds(20)).until(() -> !agent.cacheKnown(ns, "gpt") && work.getQueue().size() > 0);
+        await().atMost(Duration.ofSeconds(20))
+                .until(() -> !agent.cacheKnown(ns, "gpt") && work.getQueue().size() > 0);
         createCache(DeletionPolicy.Retain); // `kubectl delete` then `kubectl apply` of the same name
         await().atMost(Duration.ofSeconds(20)).until(() -> agent.cacheKnown(ns, "gpt"));
         release.countDown();
@@ -434,7 +541,8 @@ class KubeAgentIT {
         compileInto(view(p), "cnew.py", "x = 'compiled for the new CompileCache'\n");
         client.pods().inNamespace(ns).withName("after").delete();
         await().atMost(Duration.ofSeconds(20)).until(() -> !Files.exists(view(p)));
-        assertThat(store.entries(group())).as("the re-created CompileCache's pod output is ingested")
+        assertThat(store.entries(group()))
+                .as("the re-created CompileCache's pod output is ingested")
                 .anyMatch(e -> e.key().name().equals("inductor/ab/cnew.py"));
     }
 
@@ -447,10 +555,13 @@ class KubeAgentIT {
         Pod p = create(podSpec("cold", "gpu-1", "gpt", 1000L, true)); // the API server gives it its UID
         Files.createDirectories(view(p)); // kubelet's subPathExpr folder (root 0755)
         Path coldMarker = tmp.resolve("store/pods.cold").resolve(p.getMetadata().getUid());
-        await().atMost(Duration.ofSeconds(20)).until(() -> Files.exists(coldMarker)); // counted as started without a view
+        await().atMost(Duration.ofSeconds(20))
+                .until(() -> Files.exists(coldMarker)); // counted as started without a view
         assertThat(agent.volumes().livePods()).doesNotContain(p.getMetadata().getUid());
         client.pods().inNamespace(ns).withName("cold").delete();
-        await("the view folder of a pod that is gone").atMost(Duration.ofSeconds(20)).until(() -> !Files.exists(view(p)));
+        await("the view folder of a pod that is gone")
+                .atMost(Duration.ofSeconds(20))
+                .until(() -> !Files.exists(view(p)));
     }
 
     /**
@@ -475,11 +586,16 @@ class KubeAgentIT {
         agent = null;
         startAgent();
         long passes = ingestPasses();
-        await().atMost(Duration.ofSeconds(20)).until(() -> ingestPasses() >= passes + 2); // periodic passes over the adopted view
+        await().atMost(Duration.ofSeconds(20))
+                .until(() -> ingestPasses() >= passes + 2); // periodic passes over the adopted view
         client.pods().inNamespace(ns).withName("second").delete();
         await().atMost(Duration.ofSeconds(20)).until(() -> !Files.exists(view(second)));
-        assertThat(metrics.groupCounts(group()).misses()).as("misses: only the first pod compiled").isEqualTo(1);
-        assertThat(metrics.groupCounts(group()).hits()).as("hits: the second pod read the entry").isEqualTo(1);
+        assertThat(metrics.groupCounts(group()).misses())
+                .as("misses: only the first pod compiled")
+                .isEqualTo(1);
+        assertThat(metrics.groupCounts(group()).hits())
+                .as("hits: the second pod read the entry")
+                .isEqualTo(1);
     }
 
     /**
@@ -494,12 +610,18 @@ class KubeAgentIT {
         Pod p = create(podSpec("mid", "gpu-1", "gpt", 1000L, false));
         Path view = tmp.resolve("volumes").resolve(p.getMetadata().getUid());
         // what the killed agent left: its record, the view folder with the framework folders, no marker
-        Path rec = Files.createDirectories(tmp.resolve("store/pods")).resolve(p.getMetadata().getUid());
-        Files.writeString(rec, NodeIdentity.of(client.nodes().withName("gpu-1").get(), null, null).group(ns, "gpt").text() + "\ninductor,triton\nLINK\n" + view + "\nfalse\n");
+        Path rec = Files.createDirectories(tmp.resolve("store/pods"))
+                .resolve(p.getMetadata().getUid());
+        Files.writeString(
+                rec,
+                NodeIdentity.of(client.nodes().withName("gpu-1").get(), null, null)
+                                .group(ns, "gpt")
+                                .text() + "\ninductor,triton\nLINK\n" + view + "\nfalse\n");
         Files.createDirectories(view.resolve("inductor"));
         Files.createDirectories(view.resolve("triton"));
         startAgent();
-        await("a pod still in its wait step gets its view after an agent restart mid-publish").atMost(Duration.ofSeconds(5))
+        await("a pod still in its wait step gets its view after an agent restart mid-publish")
+                .atMost(Duration.ofSeconds(5))
                 .until(() -> Views.isReady(view));
     }
 
@@ -510,29 +632,40 @@ class KubeAgentIT {
         await().atMost(Duration.ofSeconds(20)).until(() -> Views.isReady(view(evil)) && Views.isReady(view(good)));
         Path ab = Files.createDirectories(view(evil).resolve("inductor/ab"));
         Path fifo = ab.resolve("cfifo.py");
-        assertThat(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor()).isZero();
+        assertThat(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor())
+                .isZero();
         Path secret = Files.writeString(tmp.resolve("secret.txt"), "not the pod's " + UUID.randomUUID());
         Files.createLink(ab.resolve("clinked.py"), secret); // a hard link to a file from elsewhere on the node's disk
-        Process holder = new ProcessBuilder("sh", "-c", "exec 3<>'" + fifo + "'; sleep 60").start(); // holds the write end
+        Process holder =
+                new ProcessBuilder("sh", "-c", "exec 3<>'" + fifo + "'; sleep 60").start(); // holds the write end
         // ten files under write leases: a blocking open of each waits up to 45 s (lease-break-time)
-        List<String> leaseCmd = new ArrayList<>(List.of("python3", "-c",
-                "import fcntl,os,sys,time\nfds=[os.open(f, os.O_RDWR) for f in sys.argv[1:]]\n"
-                        + "[fcntl.fcntl(fd, 1024, fcntl.F_WRLCK) for fd in fds]\nprint('held', flush=True)\ntime.sleep(60)\n"));
+        List<String> leaseCmd = new ArrayList<>(
+                List.of(
+                        "python3",
+                        "-c",
+                        "import fcntl,os,sys,time\nfds=[os.open(f, os.O_RDWR) for f in sys.argv[1:]]\n"
+                                + "[fcntl.fcntl(fd, 1024, fcntl.F_WRLCK) for fd in fds]\nprint('held', flush=True)\ntime.sleep(60)\n"));
         for (int i = 0; i < 10; i++) {
-            leaseCmd.add(Files.writeString(ab.resolve("cleased" + i + ".py"), "x = " + i + "\n").toString());
+            leaseCmd.add(Files.writeString(ab.resolve("cleased" + i + ".py"), "x = " + i + "\n")
+                    .toString());
         }
         Process leases = new ProcessBuilder(leaseCmd).redirectErrorStream(true).start();
         try {
             assertThat(new String(leases.getInputStream().readNBytes(5))).isEqualTo("held\n");
-            long passes = ingestPasses(); // periodic passes meet the FIFO and the leases: a blocking open there would stop them all
+            long passes =
+                    ingestPasses(); // periodic passes meet the FIFO and the leases: a blocking open there would stop
+            // them all
             await().atMost(Duration.ofSeconds(20)).until(() -> ingestPasses() >= passes + 4);
             compileInto(view(good), "cgood.py", "def good(): return 1\n");
-            await().atMost(Duration.ofSeconds(20)).until(() -> store.entries(group()).stream()
-                    .anyMatch(e -> e.key().name().equals("inductor/ab/cgood.py")));
+            await().atMost(Duration.ofSeconds(20))
+                    .until(() -> store.entries(group()).stream()
+                            .anyMatch(e -> e.key().name().equals("inductor/ab/cgood.py")));
             Pod late = pod("late", "gpu-1");
             await().atMost(Duration.ofSeconds(20)).until(() -> Views.isReady(view(late)));
             assertThat(view(late).resolve("inductor/ab/cgood.py")).exists();
-            assertThat(store.entries(group())).noneMatch(e -> e.key().name().contains("clinked") || e.key().name().contains("cfifo"));
+            assertThat(store.entries(group()))
+                    .noneMatch(e ->
+                            e.key().name().contains("clinked") || e.key().name().contains("cfifo"));
         } finally {
             holder.destroyForcibly();
             leases.destroyForcibly();

@@ -63,9 +63,10 @@ class KubeAgentPrewarmIT {
     }
 
     static Remote remote() {
-        return Remote.open(RemoteConfig.of("s3://" + s3.bucket() + "/prewarm/", s3.endpoint(), KEY).withRegion(S3ProxyServer.REGION)
-                .withCredentials(StaticCredentialsProvider.create(AwsBasicCredentials.create(S3ProxyServer.ACCESS_KEY,
-                        S3ProxyServer.SECRET_KEY)))
+        return Remote.open(RemoteConfig.of("s3://" + s3.bucket() + "/prewarm/", s3.endpoint(), KEY)
+                .withRegion(S3ProxyServer.REGION)
+                .withCredentials(StaticCredentialsProvider.create(
+                        AwsBasicCredentials.create(S3ProxyServer.ACCESS_KEY, S3ProxyServer.SECRET_KEY)))
                 .withTimeouts(Duration.ofSeconds(2), Duration.ofSeconds(10), 2));
     }
 
@@ -81,30 +82,63 @@ class KubeAgentPrewarmIT {
 
     @Test
     void aJoiningNode_isPrewarmed_withTheCachesThatAskForIt_beforeAnyPod() throws Exception {
-        GroupId warm = new GroupId("team-p", "gpt", new DeviceClass.CudaCompute(9, 0), GpuProduct.of("NVIDIA H100 80GB HBM3"));
-        GroupId cold = new GroupId("team-q", "gpt", new DeviceClass.CudaCompute(9, 0), GpuProduct.of("NVIDIA H100 80GB HBM3"));
+        GroupId warm =
+                new GroupId("team-p", "gpt", new DeviceClass.CudaCompute(9, 0), GpuProduct.of("NVIDIA H100 80GB HBM3"));
+        GroupId cold =
+                new GroupId("team-q", "gpt", new DeviceClass.CudaCompute(9, 0), GpuProduct.of("NVIDIA H100 80GB HBM3"));
         try (NodeStore first = NodeStore.open(Files.createDirectories(tmp.resolve("first")), StoreConfig.defaults());
                 Remote up = remote()) {
             for (GroupId g : List.of(warm, cold)) {
                 StoreFixture.commit(first, g, "inductor/ab/c1.py", StoreFixture.bytes(1, 5000));
                 StoreFixture.commit(first, g, "inductor/ab/c2.py", StoreFixture.bytes(2, 5000));
-                up.uploader().upload(first, g, List.of("inductor/ab/c1.py", "inductor/ab/c2.py"), System.nanoTime() + 30_000_000_000L);
+                up.uploader()
+                        .upload(
+                                first,
+                                g,
+                                List.of("inductor/ab/c1.py", "inductor/ab/c2.py"),
+                                System.nanoTime() + 30_000_000_000L);
             }
         }
         cache("team-p", true);
         cache("team-q", false);
-        client.nodes().resource(new NodeBuilder().withNewMetadata().withName("gpu-9")
-                .withLabels(Map.of(NodeIdentity.LABEL_MAJOR, "9", NodeIdentity.LABEL_MINOR, "0",
-                        NodeIdentity.LABEL_PRODUCT, "NVIDIA-H100-80GB-HBM3")).endMetadata().build()).createOr(r -> r.update());
+        client.nodes()
+                .resource(new NodeBuilder()
+                        .withNewMetadata()
+                        .withName("gpu-9")
+                        .withLabels(Map.of(
+                                NodeIdentity.LABEL_MAJOR,
+                                "9",
+                                NodeIdentity.LABEL_MINOR,
+                                "0",
+                                NodeIdentity.LABEL_PRODUCT,
+                                "NVIDIA-H100-80GB-HBM3"))
+                        .endMetadata()
+                        .build())
+                .createOr(r -> r.update());
         try (NodeStore store = NodeStore.open(Files.createDirectories(tmp.resolve("store")), StoreConfig.defaults());
                 Remote remote = remote();
-                KubeAgent agent = new KubeAgent(client, store, new AgentMetrics(), new KubeAgent.Config("gpu-9", tmp.resolve("volumes"),
-                        null, null, Duration.ofSeconds(10), IngestLimits.defaults(), false))) {
+                KubeAgent agent = new KubeAgent(
+                        client,
+                        store,
+                        new AgentMetrics(),
+                        new KubeAgent.Config(
+                                "gpu-9",
+                                tmp.resolve("volumes"),
+                                null,
+                                null,
+                                Duration.ofSeconds(10),
+                                IngestLimits.defaults(),
+                                false))) {
             agent.useRemote(remote, new UploadQueue(store.root()), 1 << 30);
             agent.start();
-            await().atMost(Duration.ofSeconds(30)).until(() -> store.entries(warm).size() == 2);
-            assertThat(client.pods().inAnyNamespace().list().getItems()).as("no pod was ever scheduled").isEmpty();
-            assertThat(store.entries(cold)).as("its CompileCache did not ask for pre-warm").isEmpty();
+            await().atMost(Duration.ofSeconds(30))
+                    .until(() -> store.entries(warm).size() == 2);
+            assertThat(client.pods().inAnyNamespace().list().getItems())
+                    .as("no pod was ever scheduled")
+                    .isEmpty();
+            assertThat(store.entries(cold))
+                    .as("its CompileCache did not ask for pre-warm")
+                    .isEmpty();
         }
     }
 }

@@ -31,12 +31,18 @@ class KubeletEmptyDirTest {
         String other = "11111111-2222-3333-4444-555555555555";
         Files.createDirectories(kubelet.resolve(other).resolve("volumes/kubernetes.io~empty-dir/mithril-cache"));
         Files.createDirectories(kubelet.resolve(UID));
-        Files.createSymbolicLink(kubelet.resolve(UID).resolve("volumes"), kubelet.resolve(other).resolve("volumes"));
-        assertThat(Files.isDirectory(emptyDir(UID))).as("reachable through the link").isTrue();
+        Files.createSymbolicLink(
+                kubelet.resolve(UID).resolve("volumes"), kubelet.resolve(other).resolve("volumes"));
+        assertThat(Files.isDirectory(emptyDir(UID)))
+                .as("reachable through the link")
+                .isTrue();
         assertThat(PodVolumes.kubeletEmptyDir(kubelet, UID, emptyDir(UID))).isFalse();
-        assertThat(PodVolumes.kubeletEmptyDir(kubelet, other, kubelet.resolve(other).resolve("volumes/kubernetes.io~secret/token")))
-                .as("not the injected emptyDir").isFalse();
-        assertThat(PodVolumes.kubeletEmptyDir(kubelet, "../" + other, kubelet.resolve("../" + other).resolve(PodVolumes.EMPTY_DIR)))
+        assertThat(PodVolumes.kubeletEmptyDir(
+                        kubelet, other, kubelet.resolve(other).resolve("volumes/kubernetes.io~secret/token")))
+                .as("not the injected emptyDir")
+                .isFalse();
+        assertThat(PodVolumes.kubeletEmptyDir(
+                        kubelet, "../" + other, kubelet.resolve("../" + other).resolve(PodVolumes.EMPTY_DIR)))
                 .isFalse();
         assertThat(PodVolumes.kubeletEmptyDir(null, UID, emptyDir(UID))).isFalse();
     }

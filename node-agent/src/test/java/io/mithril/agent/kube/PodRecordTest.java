@@ -17,8 +17,12 @@ class PodRecordTest {
 
     @Test
     void aRecordReadsBackAsWritten_behindItsVersionLine() {
-        PodRecord r = new PodRecord(StoreFixture.H100, new LinkedHashSet<>(List.of(Framework.INDUCTOR, Framework.TRITON, Framework.VLLM)),
-                PublishMode.LINK, DIR, true);
+        PodRecord r = new PodRecord(
+                StoreFixture.H100,
+                new LinkedHashSet<>(List.of(Framework.INDUCTOR, Framework.TRITON, Framework.VLLM)),
+                PublishMode.LINK,
+                DIR,
+                true);
         List<String> lines = r.text().lines().toList();
         assertThat(lines).hasSize(6).first().isEqualTo(PodRecord.HEADER);
         assertThat(PodRecord.parse(lines)).isEqualTo(r);
@@ -37,11 +41,13 @@ class PodRecordTest {
 
     @Test
     void aNewerFormat_aShortRecord_orAGarbledOne_isRefused() {
-        assertThatThrownBy(() -> PodRecord.parse(List.of("mithril-pod-record 2", StoreFixture.H100.text(), "inductor", "LINK",
-                DIR.toString(), "false"))).hasMessageContaining("newer format");
+        assertThatThrownBy(() -> PodRecord.parse(List.of(
+                        "mithril-pod-record 2", StoreFixture.H100.text(), "inductor", "LINK", DIR.toString(), "false")))
+                .hasMessageContaining("newer format");
         assertThatThrownBy(() -> PodRecord.parse(List.of(StoreFixture.H100.text(), "inductor", "LINK")))
                 .hasMessageContaining("3 lines");
-        assertThatThrownBy(() -> PodRecord.parse(List.of(StoreFixture.H100.text(), "inductor", "LINK", DIR.toString(), "yes")))
+        assertThatThrownBy(() ->
+                        PodRecord.parse(List.of(StoreFixture.H100.text(), "inductor", "LINK", DIR.toString(), "yes")))
                 .isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> PodRecord.parse(List.of())).isInstanceOf(IllegalArgumentException.class);
     }

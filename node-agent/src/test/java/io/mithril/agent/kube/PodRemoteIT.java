@@ -58,11 +58,18 @@ class PodRemoteIT {
 
     @TempDir
     Path tmp;
+
     final List<AutoCloseable> open = new ArrayList<>();
     final CompileCacheSpec spec = new CompileCacheSpec();
 
     /** One node: its store, PodVolumes wired to the remote, and what the test looks at. */
-    record Node(NodeStore store, PodVolumes volumes, PodRemote remote, Remote bucket, UploadQueue queue, AgentMetrics metrics) {
+    record Node(
+            NodeStore store,
+            PodVolumes volumes,
+            PodRemote remote,
+            Remote bucket,
+            UploadQueue queue,
+            AgentMetrics metrics) {
         GroupId group() throws Exception {
             return volumes.node().group("team-a", "gpt");
         }
@@ -87,22 +94,30 @@ class PodRemoteIT {
     }
 
     Node node(String name, String prefix) throws Exception {
-        NodeStore store = NodeStore.open(Files.createDirectories(tmp.resolve(name).resolve("store")), StoreConfig.defaults());
+        NodeStore store =
+                NodeStore.open(Files.createDirectories(tmp.resolve(name).resolve("store")), StoreConfig.defaults());
         open.add(store);
         Ingester ingester = new Ingester(store, IngestLimits.defaults());
         open.add(ingester);
         Remote bucket = Remote.open(RemoteConfig.of("s3://" + server.bucket() + "/" + prefix, server.endpoint(), KEY)
                 .withRegion(S3ProxyServer.REGION)
-                .withCredentials(StaticCredentialsProvider.create(AwsBasicCredentials.create(S3ProxyServer.ACCESS_KEY,
-                        S3ProxyServer.SECRET_KEY)))
+                .withCredentials(StaticCredentialsProvider.create(
+                        AwsBasicCredentials.create(S3ProxyServer.ACCESS_KEY, S3ProxyServer.SECRET_KEY)))
                 .withTimeouts(Duration.ofSeconds(2), Duration.ofSeconds(10), 2));
         open.add(bucket);
         UploadQueue queue = new UploadQueue(store.root());
         AgentMetrics metrics = new AgentMetrics();
-        NodeIdentity id = new NodeIdentity(name, new DeviceClass.CudaCompute(9, 0), GpuProduct.of("NVIDIA H100 80GB HBM3"));
+        NodeIdentity id =
+                new NodeIdentity(name, new DeviceClass.CudaCompute(9, 0), GpuProduct.of("NVIDIA H100 80GB HBM3"));
         Files.createDirectories(tmp.resolve(name).resolve("kubelet"));
-        PodVolumes volumes = new PodVolumes(store, ingester, metrics, tmp.resolve(name).resolve("volumes"),
-                tmp.resolve(name).resolve("kubelet"), id, (ns, n) -> n.equals("gpt"));
+        PodVolumes volumes = new PodVolumes(
+                store,
+                ingester,
+                metrics,
+                tmp.resolve(name).resolve("volumes"),
+                tmp.resolve(name).resolve("kubelet"),
+                id,
+                (ns, n) -> n.equals("gpt"));
         open.add(volumes);
         PodRemote remote = new PodRemote(bucket, store, queue, metrics, (ns, n) -> n.equals("gpt") ? spec : null);
         open.add(remote);
@@ -113,17 +128,46 @@ class PodRemoteIT {
     /** An injected Inductor pod of CompileCache gpt bound to {@code node}. */
     static Pod pod(String uid, String node, String phase, boolean ready, Integer exitCode) {
         PodBuilder b = new PodBuilder()
-                .withNewMetadata().withName("p-" + uid.substring(0, 8)).withNamespace("team-a").withUid(uid)
-                .withAnnotations(Map.of("mithril.io/injected", "gpt", "mithril.io/injected-frameworks", "Inductor",
-                        "mithril.io/injected-containers", "train")).endMetadata()
-                .withNewSpec().withNodeName(node).addNewContainer().withName("train").withImage("pytorch")
-                .withNewSecurityContext().withRunAsUser(UID).endSecurityContext().endContainer().endSpec()
-                .withNewStatus().withPhase(phase)
-                .addToConditions(new PodConditionBuilder().withType("Ready").withStatus(ready ? "True" : "False").build())
+                .withNewMetadata()
+                .withName("p-" + uid.substring(0, 8))
+                .withNamespace("team-a")
+                .withUid(uid)
+                .withAnnotations(Map.of(
+                        "mithril.io/injected",
+                        "gpt",
+                        "mithril.io/injected-frameworks",
+                        "Inductor",
+                        "mithril.io/injected-containers",
+                        "train"))
+                .endMetadata()
+                .withNewSpec()
+                .withNodeName(node)
+                .addNewContainer()
+                .withName("train")
+                .withImage("pytorch")
+                .withNewSecurityContext()
+                .withRunAsUser(UID)
+                .endSecurityContext()
+                .endContainer()
+                .endSpec()
+                .withNewStatus()
+                .withPhase(phase)
+                .addToConditions(new PodConditionBuilder()
+                        .withType("Ready")
+                        .withStatus(ready ? "True" : "False")
+                        .build())
                 .endStatus();
         if (exitCode != null) {
-            b.editStatus().addToContainerStatuses(new ContainerStatusBuilder().withName("train")
-                    .withNewState().withNewTerminated().withExitCode(exitCode).endTerminated().endState().build()).endStatus();
+            b.editStatus()
+                    .addToContainerStatuses(new ContainerStatusBuilder()
+                            .withName("train")
+                            .withNewState()
+                            .withNewTerminated()
+                            .withExitCode(exitCode)
+                            .endTerminated()
+                            .endState()
+                            .build())
+                    .endStatus();
         }
         return b.build();
     }
@@ -133,11 +177,15 @@ class PodRemoteIT {
         Path f = dir.resolve("inductor/" + name);
         Files.createDirectories(f.getParent());
         Files.writeString(f, text);
-        Files.setLastModifiedTime(f, FileTime.from(Instant.now().minusSeconds(120))); // settled: periodic passes take it
+        Files.setLastModifiedTime(
+                f, FileTime.from(Instant.now().minusSeconds(120))); // settled: periodic passes take it
     }
 
     static List<String> names(Node n) throws Exception {
-        return n.store().entries(n.group()).stream().map(e -> e.key().name()).sorted().toList();
+        return n.store().entries(n.group()).stream()
+                .map(e -> e.key().name())
+                .sorted()
+                .toList();
     }
 
     @Test
@@ -157,7 +205,9 @@ class PodRemoteIT {
         a.volumes().ingestAll();
         a.volumes().gone(neverReady);
         assertThat(names(a)).containsExactly("inductor/ab/ccrash.py", "inductor/ab/cdeleted.py");
-        assertThat(a.queue().snapshot()).as("a crashed pod's and a never-Ready pod's entries never go up").isEmpty();
+        assertThat(a.queue().snapshot())
+                .as("a crashed pod's and a never-Ready pod's entries never go up")
+                .isEmpty();
 
         String good = UUID.randomUUID().toString();
         a.volumes().observe(pod(good, "gpu-1", "Pending", false, null));
@@ -167,16 +217,19 @@ class PodRemoteIT {
         a.volumes().observe(pod(good, "gpu-1", "Running", true, null));
         compile(a, good, "ab/clate.py", "print('after ready')\n");
         a.volumes().ingestAll();
-        assertThat(a.queue().snapshot()).extracting(k -> k.name()).containsExactlyInAnyOrder("inductor/ab/cearly.py",
-                "inductor/ab/clate.py");
+        assertThat(a.queue().snapshot())
+                .extracting(k -> k.name())
+                .containsExactlyInAnyOrder("inductor/ab/cearly.py", "inductor/ab/clate.py");
         a.volumes().gone(good);
-        assertThat(a.bucket().uploader().drain(a.store(), a.queue(), System.nanoTime() + 30_000_000_000L)).isEqualTo(2);
+        assertThat(a.bucket().uploader().drain(a.store(), a.queue(), System.nanoTime() + 30_000_000_000L))
+                .isEqualTo(2);
 
         Node b = node("gpu-2", "t1");
         String first = UUID.randomUUID().toString();
         b.volumes().observe(pod(first, "gpu-2", "Pending", false, null));
         assertThat(b.volumes().stateOf(first)).isEqualTo(PodState.LIVE);
-        assertThat(Files.readString(b.volumes().viewDir(first).resolve("inductor/ab/clate.py"))).isEqualTo("print('after ready')\n");
+        assertThat(Files.readString(b.volumes().viewDir(first).resolve("inductor/ab/clate.py")))
+                .isEqualTo("print('after ready')\n");
         assertThat(names(b)).containsExactly("inductor/ab/cearly.py", "inductor/ab/clate.py");
         assertThat(b.metrics().groupCounts(b.group()).remoteFetched()).isEqualTo(2);
         assertThat(AgentServer.statsJson(b.store().stats(), b.metrics())).contains("\"remote\":{\"fetched\":2,");
@@ -204,7 +257,8 @@ class PodRemoteIT {
             compile(a, uid, "ab/c" + i + ".py", String.format("entry %02d%n", i).repeat(200));
         }
         a.volumes().observe(pod(uid, "gpu-1", "Succeeded", false, null));
-        assertThat(a.bucket().uploader().drain(a.store(), a.queue(), System.nanoTime() + 30_000_000_000L)).isEqualTo(20);
+        assertThat(a.bucket().uploader().drain(a.store(), a.queue(), System.nanoTime() + 30_000_000_000L))
+                .isEqualTo(20);
 
         Node b = node("gpu-2", "t3");
         ExecutorService two = Executors.newFixedThreadPool(2);
@@ -221,7 +275,9 @@ class PodRemoteIT {
             two.shutdown();
         }
         assertThat(names(b)).hasSize(20);
-        assertThat(b.metrics().groupCounts(b.group()).remoteFetched()).as("fetched once, not once per pod").isEqualTo(20);
+        assertThat(b.metrics().groupCounts(b.group()).remoteFetched())
+                .as("fetched once, not once per pod")
+                .isEqualTo(20);
         long oneCopy = a.store().stats().bytes();
         assertThat(b.metrics().groupCounts(b.group()).remoteFetchedBytes()).isEqualTo(oneCopy);
 

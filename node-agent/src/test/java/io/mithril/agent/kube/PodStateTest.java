@@ -38,7 +38,7 @@ class PodStateTest {
     static TrackedPod in(PodState s) {
         TrackedPod t = new TrackedPod(UID);
         switch (s) {
-            case NEW -> { }
+            case NEW -> {}
             case PUBLISHING, COLD, DONE -> t.moveTo(s, 1);
             case LIVE -> t.live("team-a/p", null, 1);
             case FINISHING -> {
@@ -80,24 +80,29 @@ class PodStateTest {
                 assertThat(from.canMoveTo(to)).as("%s -> %s", from, to).isFalse();
                 TrackedPod t = in(from);
                 long since = t.since();
-                assertThatThrownBy(() -> t.moveTo(to, 42)).as("%s -> %s", from, to)
+                assertThatThrownBy(() -> t.moveTo(to, 42))
+                        .as("%s -> %s", from, to)
                         .isInstanceOf(IllegalStateException.class)
-                        .hasMessageContaining(UID).hasMessageContaining("from " + from + " to " + to);
+                        .hasMessageContaining(UID)
+                        .hasMessageContaining("from " + from + " to " + to);
                 assertThat(t.state()).isEqualTo(from);
                 assertThat(t.since()).isEqualTo(since);
                 refused++;
             }
         }
-        assertThat(refused).isEqualTo(8 * 8 - LEGAL.values().stream().mapToInt(Set::size).sum());
+        assertThat(refused)
+                .isEqualTo(8 * 8 - LEGAL.values().stream().mapToInt(Set::size).sum());
     }
 
     @Test
     void aLiveViewOrAnAwaitedPod_isTakenOnlyFromAStateThatMayMoveThere() {
-        assertThatThrownBy(() -> in(DONE).live("team-a/p", null, 5)).isInstanceOf(IllegalStateException.class)
+        assertThatThrownBy(() -> in(DONE).live("team-a/p", null, 5))
+                .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("from DONE to LIVE");
         TrackedPod done = in(DONE);
         assertThat(done.display()).isNull();
-        assertThatThrownBy(() -> in(NEW).awaitFolder(new PodBuilder().build(), 5)).isInstanceOf(IllegalStateException.class)
+        assertThatThrownBy(() -> in(NEW).awaitFolder(new PodBuilder().build(), 5))
+                .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("from NEW to AWAITING_FOLDER");
     }
 
@@ -114,7 +119,8 @@ class PodStateTest {
 
     @Test
     void onlyColdRefusedAndDone_areSettled() {
-        assertThat(EnumSet.allOf(PodState.class).stream().filter(PodState::settled)).containsExactlyInAnyOrder(COLD, REFUSED, DONE);
+        assertThat(EnumSet.allOf(PodState.class).stream().filter(PodState::settled))
+                .containsExactlyInAnyOrder(COLD, REFUSED, DONE);
         for (PodState s : PodState.values()) {
             assertThat(s.canMoveTo(PUBLISHING)).as("%s publishes again", s).isEqualTo(s == NEW || s == AWAITING_FOLDER);
         }

@@ -38,6 +38,7 @@ class PodVolumesIT {
 
     @TempDir
     Path tmp;
+
     NodeStore store;
     Ingester ingester;
     PodVolumes volumes;
@@ -78,9 +79,17 @@ class PodVolumesIT {
 
     /** The agent's PodVolumes on this node, as each start makes it; only CompileCache {@code gpt} exists. */
     PodVolumes open() throws Exception {
-        NodeIdentity node = new NodeIdentity("gpu-1", new DeviceClass.CudaCompute(9, 0), GpuProduct.of("NVIDIA H100 80GB HBM3"));
-        return new PodVolumes(store, ingester, new AgentMetrics(), tmp.resolve("volumes"), tmp.resolve("kubelet"), node,
-                (ns, name) -> name.equals("gpt"), clock);
+        NodeIdentity node =
+                new NodeIdentity("gpu-1", new DeviceClass.CudaCompute(9, 0), GpuProduct.of("NVIDIA H100 80GB HBM3"));
+        return new PodVolumes(
+                store,
+                ingester,
+                new AgentMetrics(),
+                tmp.resolve("volumes"),
+                tmp.resolve("kubelet"),
+                node,
+                (ns, name) -> name.equals("gpt"),
+                clock);
     }
 
     @AfterEach
@@ -92,19 +101,47 @@ class PodVolumesIT {
 
     /** An injected pod bound to gpu-1 in phase {@code phase}; {@code waitEnded}: its wait step gave up. */
     Pod pod(String phase, boolean waitEnded, String cache, String volume) {
-        Map<String, String> a = new HashMap<>(Map.of("mithril.io/injected", cache, "mithril.io/injected-frameworks", "Inductor",
-                "mithril.io/injected-containers", "train"));
+        Map<String, String> a = new HashMap<>(Map.of(
+                "mithril.io/injected",
+                cache,
+                "mithril.io/injected-frameworks",
+                "Inductor",
+                "mithril.io/injected-containers",
+                "train"));
         if (volume != null) {
             a.put("mithril.io/injected-volume", volume);
         }
         PodBuilder b = new PodBuilder()
-                .withNewMetadata().withName("p").withNamespace("team-a").withUid(uid).withAnnotations(a).endMetadata()
-                .withNewSpec().withNodeName("gpu-1").addNewContainer().withName("train").withImage("pytorch")
-                .withNewSecurityContext().withRunAsUser(1000L).endSecurityContext().endContainer().endSpec()
-                .withNewStatus().withPhase(phase).endStatus();
+                .withNewMetadata()
+                .withName("p")
+                .withNamespace("team-a")
+                .withUid(uid)
+                .withAnnotations(a)
+                .endMetadata()
+                .withNewSpec()
+                .withNodeName("gpu-1")
+                .addNewContainer()
+                .withName("train")
+                .withImage("pytorch")
+                .withNewSecurityContext()
+                .withRunAsUser(1000L)
+                .endSecurityContext()
+                .endContainer()
+                .endSpec()
+                .withNewStatus()
+                .withPhase(phase)
+                .endStatus();
         if (waitEnded) {
-            b.editStatus().addToInitContainerStatuses(new ContainerStatusBuilder().withName("mithril-wait")
-                    .withNewState().withNewTerminated().withExitCode(0).endTerminated().endState().build()).endStatus();
+            b.editStatus()
+                    .addToInitContainerStatuses(new ContainerStatusBuilder()
+                            .withName("mithril-wait")
+                            .withNewState()
+                            .withNewTerminated()
+                            .withExitCode(0)
+                            .endTerminated()
+                            .endState()
+                            .build())
+                    .endStatus();
         }
         return b.build();
     }

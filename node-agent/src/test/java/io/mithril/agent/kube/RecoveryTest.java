@@ -13,12 +13,28 @@ import org.junit.jupiter.api.Test;
 class RecoveryTest {
 
     static final String UID = "0f8c2a1e-1111-4222-8333-944455556666";
-    static final PodRecord RECORD = new PodRecord(StoreFixture.H100, Set.of(Framework.INDUCTOR), PublishMode.LINK,
-            Path.of("/var/lib/mithril/volumes/" + UID), false);
+    static final PodRecord RECORD = new PodRecord(
+            StoreFixture.H100,
+            Set.of(Framework.INDUCTOR),
+            PublishMode.LINK,
+            Path.of("/var/lib/mithril/volumes/" + UID),
+            false);
 
     static PodFacts pod(boolean terminal, boolean waitStepEnded) {
-        return new PodFacts(UID, "team-a", "p", "gpu-1", "gpt", Set.of(Framework.INDUCTOR), null, false, terminal, waitStepEnded,
-                false, false, false);
+        return new PodFacts(
+                UID,
+                "team-a",
+                "p",
+                "gpu-1",
+                "gpt",
+                Set.of(Framework.INDUCTOR),
+                null,
+                false,
+                terminal,
+                waitStepEnded,
+                false,
+                false,
+                false);
     }
 
     @Test
@@ -36,10 +52,18 @@ class RecoveryTest {
 
     @Test
     void aRunningPod_withoutAWholeView_isLeft_toRunColdOrBePublished() {
-        assertThat(Recovery.of(RECORD, pod(false, true), false, true)).as("it runs cold in the folder").isEqualTo(Recovery.LEAVE);
-        assertThat(Recovery.of(RECORD, pod(false, false), false, false)).as("no folder").isEqualTo(Recovery.LEAVE);
-        assertThat(Recovery.of(null, pod(false, false), false, true)).as("no record: kubelet's folder").isEqualTo(Recovery.LEAVE);
-        assertThat(Recovery.of(null, pod(false, true), true, true)).as("no record, a marker").isEqualTo(Recovery.LEAVE);
+        assertThat(Recovery.of(RECORD, pod(false, true), false, true))
+                .as("it runs cold in the folder")
+                .isEqualTo(Recovery.LEAVE);
+        assertThat(Recovery.of(RECORD, pod(false, false), false, false))
+                .as("no folder")
+                .isEqualTo(Recovery.LEAVE);
+        assertThat(Recovery.of(null, pod(false, false), false, true))
+                .as("no record: kubelet's folder")
+                .isEqualTo(Recovery.LEAVE);
+        assertThat(Recovery.of(null, pod(false, true), true, true))
+                .as("no record, a marker")
+                .isEqualTo(Recovery.LEAVE);
         assertThat(Recovery.LEAVE.leaves()).isEqualTo(PodState.NEW);
     }
 

@@ -38,7 +38,9 @@ class RemoteGcIT extends AgainstBucket {
 
     private int objects(String folder) {
         try (S3Client c = server.client()) {
-            return c.listObjectsV2(x -> x.bucket(server.bucket()).prefix(prefix + folder)).contents().size();
+            return c.listObjectsV2(x -> x.bucket(server.bucket()).prefix(prefix + folder))
+                    .contents()
+                    .size();
         }
     }
 
@@ -62,7 +64,8 @@ class RemoteGcIT extends AgainstBucket {
         assertThat(two.objectsDeleted()).as("old's pack, no longer named").isEqualTo(1);
 
         NodeStore fresh = store("fresh");
-        Filler.Report f = new Filler(fresh).fill(remote(RemoteTesting.config(server, prefix)).source(), G, e -> true, FAR);
+        Filler.Report f = new Filler(fresh)
+                .fill(remote(RemoteTesting.config(server, prefix)).source(), G, e -> true, FAR);
         assertThat(f.committed()).isEqualTo(2);
         assertThat(f.incomplete()).isZero();
     }
@@ -83,17 +86,23 @@ class RemoteGcIT extends AgainstBucket {
         RemoteGc.Report rep = gc(r, 1_000_000, Duration.ofHours(1)); // each group's 2 MB entry is over the budget
         assertThat(rep.entriesEvicted()).isEqualTo(2);
         assertThat(rep.objectsDeleted()).isZero();
-        assertThat(rep.objectsInGrace()).as("the loose blob and the stray one, unnamed now but young").isEqualTo(2);
+        assertThat(rep.objectsInGrace())
+                .as("the loose blob and the stray one, unnamed now but young")
+                .isEqualTo(2);
         assertThat(objects("blobs/")).isEqualTo(2);
 
         StoreFixture.commit(a, THEIRS, "triton/K2/", shared, "x".getBytes());
         upload(r, a, THEIRS, "triton/K2/");
         RemoteGc.Report now = r.gc().collect(1 << 30, NO_GRACE, r.gc().bucketLock("test"), LEASE);
-        assertThat(now.objectsDeleted()).as("only the stray blob: the shared one is named again").isEqualTo(1);
+        assertThat(now.objectsDeleted())
+                .as("only the stray blob: the shared one is named again")
+                .isEqualTo(1);
         assertThat(objects("blobs/")).isEqualTo(1);
         NodeStore fresh = store("fresh");
-        assertThat(new Filler(fresh).fill(remote(RemoteTesting.config(server, prefix)).source(), THEIRS, e -> true, FAR)
-                .committed()).isEqualTo(1);
+        assertThat(new Filler(fresh)
+                        .fill(remote(RemoteTesting.config(server, prefix)).source(), THEIRS, e -> true, FAR)
+                        .committed())
+                .isEqualTo(1);
         assertThat(fresh.get(a.entries(THEIRS).get(0).files().get(0).address())).isNotNull();
     }
 
@@ -102,7 +111,12 @@ class RemoteGcIT extends AgainstBucket {
         NodeStore a = store("a");
         Remote w = remote(RemoteTesting.config(server, prefix));
         for (int i = 0; i < 6; i++) {
-            StoreFixture.commit(a, G, "inductor/e" + i + "/", StoreFixture.bytes(30 + i, 40_000), StoreFixture.bytes(60 + i, 1_200_000));
+            StoreFixture.commit(
+                    a,
+                    G,
+                    "inductor/e" + i + "/",
+                    StoreFixture.bytes(30 + i, 40_000),
+                    StoreFixture.bytes(60 + i, 1_200_000));
             w.uploader().upload(a, G, List.of("inductor/e" + i + "/"), FAR);
         }
         AtomicBoolean stop = new AtomicBoolean();
@@ -111,10 +125,13 @@ class RemoteGcIT extends AgainstBucket {
             try {
                 while (!stop.get()) {
                     NodeStore fresh = store("fresh" + fills++);
-                    new Filler(fresh).fill(remote(RemoteTesting.config(server, prefix)).source(), G, e -> true, FAR);
+                    new Filler(fresh)
+                            .fill(remote(RemoteTesting.config(server, prefix)).source(), G, e -> true, FAR);
                     for (Entry e : fresh.entries(G)) {
                         for (EntryFile f : e.files()) {
-                            assertThat(fresh.exists(f.address())).as("%s of %s", f.path(), e.key()).isTrue();
+                            assertThat(fresh.exists(f.address()))
+                                    .as("%s of %s", f.path(), e.key())
+                                    .isTrue();
                         }
                     }
                     assertThat(fresh.verify().corrupt()).isEmpty();

@@ -107,7 +107,8 @@ class RemoteIT extends AgainstBucket {
         uploadAll(remote(), a, G);
         Remote r = remote();
         NodeStore fresh = store("fresh");
-        assertThat(new Filler(fresh).fill(r.source(), G, e -> true, FAR).committed()).isEqualTo(300);
+        assertThat(new Filler(fresh).fill(r.source(), G, e -> true, FAR).committed())
+                .isEqualTo(300);
         assertThat(r.source().requests()).as("list + manifest + one pack").isLessThanOrEqualTo(4);
     }
 
@@ -142,7 +143,8 @@ class RemoteIT extends AgainstBucket {
         assertThat(committed).as("entries brought in, by both fills").isEqualTo(51);
         assertThat(present).as("what the second found there").isEqualTo(51);
         assertThat(r.stats().requests(RemoteStats.Operation.GET, RemoteStats.Result.OK))
-                .as("the manifest, the pack, the loose blob: once").isEqualTo(3);
+                .as("the manifest, the pack, the loose blob: once")
+                .isEqualTo(3);
         assertThat(r.stats().bytesDown()).isLessThan(2_000_000 + 50 * 20_000 + 300_000);
         assertThat(fresh.verify().corrupt()).isEmpty();
     }
@@ -217,8 +219,12 @@ class RemoteIT extends AgainstBucket {
 
         Layout layout = new Layout(prefix);
         try (S3Client c = server.client()) {
-            String theirs = c.listObjectsV2(x -> x.bucket(server.bucket()).prefix(layout.manifests(THEIRS))).contents().get(0).key();
-            byte[] bytes = c.getObjectAsBytes(x -> x.bucket(server.bucket()).key(theirs)).asByteArray();
+            String theirs = c.listObjectsV2(x -> x.bucket(server.bucket()).prefix(layout.manifests(THEIRS)))
+                    .contents()
+                    .get(0)
+                    .key();
+            byte[] bytes = c.getObjectAsBytes(x -> x.bucket(server.bucket()).key(theirs))
+                    .asByteArray();
             String ours = layout.manifests(G) + theirs.substring(theirs.lastIndexOf('/') + 1);
             c.putObject(x -> x.bucket(server.bucket()).key(ours), RequestBody.fromBytes(bytes));
         }
@@ -236,7 +242,9 @@ class RemoteIT extends AgainstBucket {
         try {
             long t0 = System.nanoTime();
             assertThatThrownBy(() -> uploadAll(r, a, G)).isInstanceOf(IOException.class);
-            assertThat((System.nanoTime() - t0) / 1_000_000).as("ms, bounded by the timeouts").isLessThan(15_000);
+            assertThat((System.nanoTime() - t0) / 1_000_000)
+                    .as("ms, bounded by the timeouts")
+                    .isLessThan(15_000);
         } finally {
             server.start();
         }
@@ -247,7 +255,9 @@ class RemoteIT extends AgainstBucket {
     private Path onlyObject(String folder) throws IOException {
         try (S3Client c = server.client()) {
             List<String> keys = new ArrayList<>();
-            c.listObjectsV2(x -> x.bucket(server.bucket()).prefix(prefix + folder)).contents().forEach(o -> keys.add(o.key()));
+            c.listObjectsV2(x -> x.bucket(server.bucket()).prefix(prefix + folder))
+                    .contents()
+                    .forEach(o -> keys.add(o.key()));
             assertThat(keys).hasSize(1);
             Path p = server.objectFile(keys.get(0));
             assertThat(p).isRegularFile();

@@ -37,14 +37,16 @@ class RemoteLimitsIT extends AgainstBucket {
     /** Two failed fills open the circuit; the third is refused at once without a request. */
     private static void opensThenRefusesAtOnce(Remote r, NodeStore fresh, AtomicInteger atServer) throws Exception {
         for (int i = 0; i < 2; i++) {
-            assertThatThrownBy(() -> new Filler(fresh).fill(r.source(), G, e -> true, FAR)).isInstanceOf(IOException.class);
+            assertThatThrownBy(() -> new Filler(fresh).fill(r.source(), G, e -> true, FAR))
+                    .isInstanceOf(IOException.class);
         }
         assertThat(r.stats().circuit()).isEqualTo(Circuit.OPEN);
         long sent = r.stats().requests();
         int seen = atServer != null ? atServer.get() : -1;
         long t0 = System.nanoTime();
         assertThatThrownBy(() -> new Filler(fresh).fill(r.source(), G, e -> true, FAR))
-                .isInstanceOf(IOException.class).hasMessageContaining("circuit is open");
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("circuit is open");
         long ms = (System.nanoTime() - t0) / 1_000_000;
         assertThat(ms).as("ms for a fill while open").isLessThan(200);
         assertThat(r.stats().requests()).as("requests sent while open").isEqualTo(sent);
@@ -97,8 +99,18 @@ class RemoteLimitsIT extends AgainstBucket {
 
     private RemoteConfig at(int port) {
         RemoteConfig c = RemoteTesting.config(server, prefix);
-        return new RemoteConfig(c.bucket(), c.prefix(), URI.create("http://127.0.0.1:" + port), c.region(), c.credentials(),
-                RemoteTesting.KEY, c.connectTimeout(), c.requestTimeout(), c.maxAttempts(), false, c.limits());
+        return new RemoteConfig(
+                c.bucket(),
+                c.prefix(),
+                URI.create("http://127.0.0.1:" + port),
+                c.region(),
+                c.credentials(),
+                RemoteTesting.KEY,
+                c.connectTimeout(),
+                c.requestTimeout(),
+                c.maxAttempts(),
+                false,
+                c.limits());
     }
 
     @Test

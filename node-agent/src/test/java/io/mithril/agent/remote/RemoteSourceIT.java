@@ -32,7 +32,8 @@ class RemoteSourceIT extends EntrySourceContract {
         try (NodeStore store = NodeStore.open(root, StoreConfig.defaults())) {
             commitSeeds(store, seeds);
             Map<GroupId, List<String>> names = new LinkedHashMap<>();
-            seeds.forEach(seed -> names.computeIfAbsent(seed.group(), g -> new ArrayList<>()).add(seed.name()));
+            seeds.forEach(seed ->
+                    names.computeIfAbsent(seed.group(), g -> new ArrayList<>()).add(seed.name()));
             for (Map.Entry<GroupId, List<String>> g : names.entrySet()) {
                 remote.uploader().upload(store, g.getKey(), g.getValue(), System.nanoTime() + 60_000_000_000L);
             }

@@ -59,7 +59,9 @@ class UploadQueueTest {
     @Test
     void aLineThatIsNoEntry_isDropped() throws Exception {
         Files.createDirectories(root.resolve("remote"));
-        Files.writeString(root.resolve("remote/upload-queue"), "garbage\n" + StoreFixture.H100.text() + "\tinductor/c1/\nx\t../../etc\n");
+        Files.writeString(
+                root.resolve("remote/upload-queue"),
+                "garbage\n" + StoreFixture.H100.text() + "\tinductor/c1/\nx\t../../etc\n");
         assertThat(new UploadQueue(root).snapshot()).containsExactly(key(1));
     }
 }

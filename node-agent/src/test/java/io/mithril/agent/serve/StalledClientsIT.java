@@ -28,12 +28,15 @@ class StalledClientsIT {
     @Test
     void fourStalledConnections_blockHealthz() throws Exception {
         try (NodeStore store = NodeStore.open(Files.createDirectory(tmp.resolve("root")), StoreConfig.defaults());
-                AgentServer server = new AgentServer(store, new AgentMetrics(), new InetSocketAddress("127.0.0.1", 0))) {
+                AgentServer server =
+                        new AgentServer(store, new AgentMetrics(), new InetSocketAddress("127.0.0.1", 0))) {
             server.start();
             HttpClient http = HttpClient.newHttpClient();
             HttpRequest healthz = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/healthz"))
-                    .timeout(Duration.ofSeconds(2)).build();
-            assertThat(http.send(healthz, HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(200);
+                    .timeout(Duration.ofSeconds(2))
+                    .build();
+            assertThat(http.send(healthz, HttpResponse.BodyHandlers.ofString()).statusCode())
+                    .isEqualTo(200);
             List<Socket> stalls = new ArrayList<>();
             for (int i = 0; i < 4; i++) {
                 Socket s = new Socket("127.0.0.1", server.port());
@@ -52,7 +55,9 @@ class StalledClientsIT {
             for (Socket s : stalls) {
                 s.close();
             }
-            assertThat(timedOut).as("/healthz should still answer while 4 clients stall").isFalse();
+            assertThat(timedOut)
+                    .as("/healthz should still answer while 4 clients stall")
+                    .isFalse();
         }
     }
 }

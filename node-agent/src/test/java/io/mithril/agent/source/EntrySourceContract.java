@@ -45,8 +45,8 @@ public abstract class EntrySourceContract {
     public record SeedFile(String path, byte[] bytes, boolean executable) {}
 
     protected static final GroupId TEAM_A = StoreFixture.H100;
-    protected static final GroupId TEAM_B = new GroupId("team-b", "gpt", new DeviceClass.CudaCompute(9, 0),
-            GpuProduct.of("NVIDIA H100 80GB HBM3"));
+    protected static final GroupId TEAM_B =
+            new GroupId("team-b", "gpt", new DeviceClass.CudaCompute(9, 0), GpuProduct.of("NVIDIA H100 80GB HBM3"));
     protected static final GroupId OTHER_CLASS = StoreFixture.A100;
 
     @TempDir
@@ -90,8 +90,11 @@ public abstract class EntrySourceContract {
         return new Seed(g, name, List.of(files));
     }
 
-    private static final Seed INDUCTOR = seed(TEAM_A, "inductor/ab/cabc.py", file("cabc.py", "def kernel(): return 42\n"));
-    private static final Seed TRITON = seed(TEAM_A, "triton/XYZ/",
+    private static final Seed INDUCTOR =
+            seed(TEAM_A, "inductor/ab/cabc.py", file("cabc.py", "def kernel(): return 42\n"));
+    private static final Seed TRITON = seed(
+            TEAM_A,
+            "triton/XYZ/",
             file("__grp__kernel.json", "{\"child_paths\": {}}"),
             new SeedFile("kernel.cubin", StoreFixture.bytes(7, 70_000), false),
             new SeedFile("launcher.so", StoreFixture.bytes(8, 3_000), true));
@@ -157,7 +160,8 @@ public abstract class EntrySourceContract {
             assertThat(Blake3.hash(readAll(in))).isEqualTo(a);
         });
         assertThat(missing).containsExactly(absent);
-        assertThat(handed.keySet()).containsExactlyInAnyOrderElementsOf(Set.copyOf(wanted.subList(0, wanted.size() - 2)));
+        assertThat(handed.keySet())
+                .containsExactlyInAnyOrderElementsOf(Set.copyOf(wanted.subList(0, wanted.size() - 2)));
         assertThat(handed.values()).containsOnly(1);
     }
 
@@ -167,15 +171,22 @@ public abstract class EntrySourceContract {
         EntrySource s = source(INDUCTOR, theirs);
         List<Entry> ours = s.entries(TEAM_A);
         assertThat(ours).hasSize(1);
-        assertThat(ours.get(0).files().get(0).address()).isEqualTo(Blake3.hash(INDUCTOR.files().get(0).bytes()));
-        assertThat(s.entries(TEAM_B)).singleElement()
-                .satisfies(e -> assertThat(e.files().get(0).address()).isEqualTo(Blake3.hash(theirs.files().get(0).bytes())));
+        assertThat(ours.get(0).files().get(0).address())
+                .isEqualTo(Blake3.hash(INDUCTOR.files().get(0).bytes()));
+        assertThat(s.entries(TEAM_B))
+                .singleElement()
+                .satisfies(e -> assertThat(e.files().get(0).address())
+                        .isEqualTo(Blake3.hash(theirs.files().get(0).bytes())));
     }
 
     @Test
     void sharedAndEmptyBlobs() throws Exception {
         byte[] same = StoreFixture.bytes(3, 5_000);
-        Seed one = seed(TEAM_A, "triton/A/", new SeedFile("k.cubin", same, false), new SeedFile("empty.json", new byte[0], false));
+        Seed one = seed(
+                TEAM_A,
+                "triton/A/",
+                new SeedFile("k.cubin", same, false),
+                new SeedFile("empty.json", new byte[0], false));
         Seed two = seed(TEAM_A, "triton/B/", new SeedFile("k.cubin", same, false));
         EntrySource s = source(one, two);
         assertThat(s.entries(TEAM_A)).hasSize(2);
@@ -195,7 +206,10 @@ public abstract class EntrySourceContract {
             for (Seed seed : List.of(INDUCTOR, TRITON)) {
                 Entry e = byName(fresh.entries(TEAM_A)).get(seed.name());
                 for (SeedFile sf : seed.files()) {
-                    EntryFile f = e.files().stream().filter(x -> x.path().equals(sf.path())).findFirst().orElseThrow();
+                    EntryFile f = e.files().stream()
+                            .filter(x -> x.path().equals(sf.path()))
+                            .findFirst()
+                            .orElseThrow();
                     assertThat(fresh.get(f.address())).isEqualTo(sf.bytes());
                     assertThat(f.executable()).isEqualTo(sf.executable());
                 }

@@ -93,32 +93,44 @@ class FillerTest {
         assertThat(local.entries(G)).extracting(e -> e.key().name()).containsExactly("inductor/aa/caa.py");
         assertThat(local.exists(victim.files().get(0).address())).isFalse();
         assertThat(local.verify().corrupt()).isEmpty();
-        assertThat(local.stats().blobs()).as("the victim's other blob was given back").isEqualTo(1);
+        assertThat(local.stats().blobs())
+                .as("the victim's other blob was given back")
+                .isEqualTo(1);
     }
 
     @Test
     void flippedByte_isDropped() throws IOException {
-        Filler.Report r = new Filler(local).fill(lying(in -> {
-            try {
-                byte[] b = in.readAllBytes();
-                b[100] ^= 1;
-                return new ByteArrayInputStream(b);
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }), G, e -> true, FAR);
+        Filler.Report r = new Filler(local)
+                .fill(
+                        lying(in -> {
+                            try {
+                                byte[] b = in.readAllBytes();
+                                b[100] ^= 1;
+                                return new ByteArrayInputStream(b);
+                            } catch (IOException e) {
+                                throw new UncheckedIOException(e);
+                            }
+                        }),
+                        G,
+                        e -> true,
+                        FAR);
         assertOnlyTheGoodEntry(r);
     }
 
     @Test
     void truncatedObject_isDropped() throws IOException {
-        Filler.Report r = new Filler(local).fill(lying(in -> {
-            try {
-                return new ByteArrayInputStream(Arrays.copyOf(in.readAllBytes(), 1000));
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }), G, e -> true, FAR);
+        Filler.Report r = new Filler(local)
+                .fill(
+                        lying(in -> {
+                            try {
+                                return new ByteArrayInputStream(Arrays.copyOf(in.readAllBytes(), 1000));
+                            } catch (IOException e) {
+                                throw new UncheckedIOException(e);
+                            }
+                        }),
+                        G,
+                        e -> true,
+                        FAR);
         assertOnlyTheGoodEntry(r);
     }
 
@@ -138,11 +150,13 @@ class FillerTest {
     void anotherGroupsEntriesInTheAnswer_areIgnored() throws IOException {
         GroupId theirs = new GroupId("team-b", "gpt", G.device(), G.product());
         Entry foreign = StoreFixture.commit(origin, theirs, "inductor/bb/cbb.py", "theirs\n".getBytes());
-        EntrySource mixing = wrapped(l -> {
-            List<Entry> all = new ArrayList<>(l);
-            all.add(foreign);
-            return all;
-        }, (a, in) -> in);
+        EntrySource mixing = wrapped(
+                l -> {
+                    List<Entry> all = new ArrayList<>(l);
+                    all.add(foreign);
+                    return all;
+                },
+                (a, in) -> in);
         Filler.Report r = new Filler(local).fill(mixing, G, e -> true, FAR);
         assertThat(r.committed()).isEqualTo(2);
         assertThat(local.entries(theirs)).isEmpty();
@@ -168,7 +182,9 @@ class FillerTest {
                 assertThat(local.exists(f.address())).isTrue();
             }
         }
-        assertThat(local.stats().blobs()).as("blobs of incomplete entries are given back").isEqualTo(countBlobs(local));
+        assertThat(local.stats().blobs())
+                .as("blobs of incomplete entries are given back")
+                .isEqualTo(countBlobs(local));
         assertThat(local.verify().corrupt()).isEmpty();
         Filler.Report rest = new Filler(local, now::get).fill(slow, G, e -> true, FAR);
         assertThat(rest.present()).isEqualTo(r.committed());
@@ -184,6 +200,10 @@ class FillerTest {
     }
 
     private static long countBlobs(NodeStore s) {
-        return s.entries(G).stream().flatMap(e -> e.files().stream()).map(EntryFile::address).distinct().count();
+        return s.entries(G).stream()
+                .flatMap(e -> e.files().stream())
+                .map(EntryFile::address)
+                .distinct()
+                .count();
     }
 }

@@ -96,7 +96,8 @@ class BatchDurabilityIT {
             List<String> before = order.events.subList(0, journal);
             assertThat(order.journaled.get(0)).isEqualTo(all);
             for (Address a : all) {
-                assertThat(before).as("blob %s synced once, before the journal record naming it", a)
+                assertThat(before)
+                        .as("blob %s synced once, before the journal record naming it", a)
                         .containsOnlyOnce("sync " + a.hex());
             }
             assertThat(before).hasSize(all.size());
@@ -107,8 +108,12 @@ class BatchDurabilityIT {
             NodeStore.Stored again = s.put(new ByteArrayInputStream(shared), shared.length);
             assertThat(again.existed()).isTrue();
             int mark = order.events.size();
-            s.commit(new EntryKey(H100, "late"), List.of(new EntryFile("a", w.address(), w.size(), false),
-                    new EntryFile("b", again.address(), again.size(), false)), "test");
+            s.commit(
+                    new EntryKey(H100, "late"),
+                    List.of(
+                            new EntryFile("a", w.address(), w.size(), false),
+                            new EntryFile("b", again.address(), again.size(), false)),
+                    "test");
             assertThat(order.events.subList(mark, order.events.size()))
                     .containsExactly("sync " + w.address().hex(), "journal " + (mark + 1));
         }
@@ -126,21 +131,30 @@ class BatchDurabilityIT {
             // another process's uncommitted (so possibly unsynced) copy of the same bytes
             BlobStore other = new BlobStore(root, "otherprocess", BlobStore.WriteFaults.NONE);
             BlobStore.Written theirs = other.write(new ByteArrayInputStream(b), BlobStore.Growth.NONE);
-            Object theirInode = Files.readAttributes(s.blobPath(theirs.address()),
-                    java.nio.file.attribute.BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
+            Object theirInode = Files.readAttributes(
+                            s.blobPath(theirs.address()),
+                            java.nio.file.attribute.BasicFileAttributes.class,
+                            LinkOption.NOFOLLOW_LINKS)
+                    .fileKey();
 
             NodeStore.Stored mine = s.put(new ByteArrayInputStream(b), b.length);
             assertThat(mine.address()).isEqualTo(theirs.address());
             assertThat(mine.existed()).isFalse();
-            Object now = Files.readAttributes(s.blobPath(mine.address()),
-                    java.nio.file.attribute.BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
+            Object now = Files.readAttributes(
+                            s.blobPath(mine.address()),
+                            java.nio.file.attribute.BasicFileAttributes.class,
+                            LinkOption.NOFOLLOW_LINKS)
+                    .fileKey();
             assertThat(now).isNotEqualTo(theirInode);
 
             // once committed it is vouched for: the next write of the same bytes keeps it
             s.commit(new EntryKey(H100, "x"), List.of(new EntryFile("x", mine.address(), mine.size(), false)), "test");
             assertThat(s.put(new ByteArrayInputStream(b), b.length).existed()).isTrue();
-            Object kept = Files.readAttributes(s.blobPath(mine.address()),
-                    java.nio.file.attribute.BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
+            Object kept = Files.readAttributes(
+                            s.blobPath(mine.address()),
+                            java.nio.file.attribute.BasicFileAttributes.class,
+                            LinkOption.NOFOLLOW_LINKS)
+                    .fileKey();
             assertThat(kept).isEqualTo(now);
         }
     }

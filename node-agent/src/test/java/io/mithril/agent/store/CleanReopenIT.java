@@ -86,7 +86,9 @@ class CleanReopenIT {
         try (NodeStore s = NodeStore.open(root, StoreConfig.defaults())) {
             assertThat(s.openedClean()).isFalse();
             assertThat(s.exists(orphan)).as("the full scan deletes the orphan").isFalse();
-            assertThat(s.lookup(new EntryKey(H100, "from-crasher/"))).as("the crasher's acknowledged commit").isNotNull();
+            assertThat(s.lookup(new EntryKey(H100, "from-crasher/")))
+                    .as("the crasher's acknowledged commit")
+                    .isNotNull();
             assertThat(StoreFixture.filesIn(root.resolve("tmp"))).isZero();
         }
         try (NodeStore s = NodeStore.open(root, StoreConfig.defaults())) {
@@ -103,7 +105,9 @@ class CleanReopenIT {
             s.sync();
         }
         try (NodeStore s = NodeStore.open(root, StoreConfig.defaults())) {
-            assertThat(s.openedClean()).as("a crash was seen during the last life").isFalse();
+            assertThat(s.openedClean())
+                    .as("a crash was seen during the last life")
+                    .isFalse();
             assertThat(s.exists(orphan)).isFalse();
         }
         try (NodeStore s = NodeStore.open(root, StoreConfig.defaults())) {
@@ -115,12 +119,25 @@ class CleanReopenIT {
     private static String state(NodeStore s) throws IOException {
         StringBuilder b = new StringBuilder();
         StoreStats st = s.stats();
-        b.append(st.entries()).append(' ').append(st.blobs()).append(' ').append(st.bytes()).append('\n');
+        b.append(st.entries())
+                .append(' ')
+                .append(st.blobs())
+                .append(' ')
+                .append(st.bytes())
+                .append('\n');
         for (StoreStats.Group g : st.groups()) {
             b.append(g).append('\n');
             for (Entry e : s.entries(g.group())) {
-                b.append(e.key()).append(' ').append(e.files()).append(' ').append(e.created()).append(' ')
-                        .append(e.lastUse()).append(' ').append(e.provenance()).append('\n');
+                b.append(e.key())
+                        .append(' ')
+                        .append(e.files())
+                        .append(' ')
+                        .append(e.created())
+                        .append(' ')
+                        .append(e.lastUse())
+                        .append(' ')
+                        .append(e.provenance())
+                        .append('\n');
             }
         }
         return b.toString();
@@ -130,8 +147,11 @@ class CleanReopenIT {
         for (int i = 0; i < 30; i++) {
             GroupId g = i % 3 == 0 ? A100 : H100;
             EntryKey k = new EntryKey(g, "e" + i + "/");
-            s.commit(k, List.of(new EntryFile("a.py", s.put(bytes(i, 100 + i)), 100 + i, i % 2 == 0),
-                    new EntryFile("a.pyc", s.put(bytes(1000 + i % 5, 50)), 50, false)),
+            s.commit(
+                    k,
+                    List.of(
+                            new EntryFile("a.py", s.put(bytes(i, 100 + i)), 100 + i, i % 2 == 0),
+                            new EntryFile("a.pyc", s.put(bytes(1000 + i % 5, 50)), 50, false)),
                     "group=" + g.text() + " source=test at=2026-12-01T15:04:" + (10 + i) + ".25Z");
         }
         for (int i = 0; i < 30; i += 4) {
@@ -155,7 +175,9 @@ class CleanReopenIT {
         assertThat(root.resolve("index.snap")).exists();
         try (NodeStore s = NodeStore.open(root, StoreConfig.defaults())) {
             assertThat(s.loadedFromSnapshot()).isTrue();
-            assertThat(root.resolve("index.snap")).as("stands for nothing once the journal grows").doesNotExist();
+            assertThat(root.resolve("index.snap"))
+                    .as("stands for nothing once the journal grows")
+                    .doesNotExist();
             assertThat(state(s)).isEqualTo(before);
             commit(s, H100, "after/", bytes(99, 10));
         }
@@ -181,7 +203,9 @@ class CleanReopenIT {
         }
         Files.write(snap, older);
         try (NodeStore s = NodeStore.open(root, StoreConfig.defaults())) {
-            assertThat(s.loadedFromSnapshot()).as("stands for a shorter journal").isFalse();
+            assertThat(s.loadedFromSnapshot())
+                    .as("stands for a shorter journal")
+                    .isFalse();
             assertThat(state(s)).isEqualTo(before);
         }
         crashAChild();

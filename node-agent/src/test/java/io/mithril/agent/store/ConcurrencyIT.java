@@ -32,9 +32,11 @@ class ConcurrencyIT {
             init.sync();
         }
         Process a = JavaChild.builder(StoreWorker.class, root.toString(), "concurrent", "1", "4", "40")
-                .redirectErrorStream(true).start();
+                .redirectErrorStream(true)
+                .start();
         Process b = JavaChild.builder(StoreWorker.class, root.toString(), "concurrent", "2", "4", "40")
-                .redirectErrorStream(true).start();
+                .redirectErrorStream(true)
+                .start();
         String outA = new String(a.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         String outB = new String(b.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(a.waitFor(300, TimeUnit.SECONDS)).isTrue();
@@ -52,7 +54,10 @@ class ConcurrencyIT {
                 for (Entry e : s.entries(g)) {
                     for (EntryFile f : e.files()) {
                         byte[] bytes = s.get(f.address());
-                        assertThat(bytes).as("%s %s", e.key(), f.path()).isNotNull().hasSize((int) f.size());
+                        assertThat(bytes)
+                                .as("%s %s", e.key(), f.path())
+                                .isNotNull()
+                                .hasSize((int) f.size());
                         assertThat(Blake3.hash(bytes)).isEqualTo(f.address());
                     }
                 }

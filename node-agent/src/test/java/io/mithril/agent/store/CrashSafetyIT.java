@@ -42,7 +42,8 @@ class CrashSafetyIT {
             CountDownLatch ready = new CountDownLatch(1);
             Map<String, String> round = new HashMap<>();
             Thread reader = new Thread(() -> {
-                try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                try (BufferedReader r =
+                        new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
                     String line;
                     while ((line = r.readLine()) != null) {
                         if (line.equals("READY")) {
@@ -59,7 +60,9 @@ class CrashSafetyIT {
                 }
             });
             reader.start();
-            assertThat(ready.await(60, TimeUnit.SECONDS)).as("child %d started", i).isTrue();
+            assertThat(ready.await(60, TimeUnit.SECONDS))
+                    .as("child %d started", i)
+                    .isTrue();
             Thread.sleep(rnd.nextInt(400));
             p.destroyForcibly(); // SIGKILL on Linux
             assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
@@ -75,16 +78,25 @@ class CrashSafetyIT {
                 assertThat(v.clean()).as("verify after kill %d: %s", i, v).isTrue();
                 for (Map.Entry<String, String> a : acked.entrySet()) {
                     Entry e = s.lookup(new EntryKey(StoreWorker.KEEP, a.getKey()));
-                    assertThat(e).as("acknowledged %s after kill %d", a.getKey(), i).isNotNull();
+                    assertThat(e)
+                            .as("acknowledged %s after kill %d", a.getKey(), i)
+                            .isNotNull();
                     StringBuilder files = new StringBuilder();
                     for (EntryFile f : e.files()) {
-                        files.append(files.length() == 0 ? "" : ",").append(f.path()).append('=').append(f.address().hex());
+                        files.append(files.length() == 0 ? "" : ",")
+                                .append(f.path())
+                                .append('=')
+                                .append(f.address().hex());
                         assertThat(s.exists(f.address())).isTrue();
                     }
                     assertThat(files.toString()).isEqualTo(a.getValue());
                 }
-                assertThat(StoreFixture.filesIn(root.resolve("tmp"))).as("temp files of the dead child").isZero();
-                assertThat(StoreFixture.blobBytesOnDisk(root)).as("no orphan blobs").isEqualTo(s.stats().bytes());
+                assertThat(StoreFixture.filesIn(root.resolve("tmp")))
+                        .as("temp files of the dead child")
+                        .isZero();
+                assertThat(StoreFixture.blobBytesOnDisk(root))
+                        .as("no orphan blobs")
+                        .isEqualTo(s.stats().bytes());
             }
         }
         // Most kills land mid-work: on a loaded machine a child may die before its first commit, so this

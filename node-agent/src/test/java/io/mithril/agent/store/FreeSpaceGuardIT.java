@@ -10,9 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -27,6 +25,7 @@ class FreeSpaceGuardIT {
 
     @TempDir
     Path tmp;
+
     Path mnt;
 
     @BeforeEach
@@ -52,7 +51,8 @@ class FreeSpaceGuardIT {
         List<Entry> acked = new ArrayList<>();
         for (int i = 0; i < 40; i++) {
             try {
-                Entry e = StoreFixture.commit(s, StoreFixture.H100, prefix + i + "/", StoreFixture.bytes(prefix.hashCode() + i, 200_000));
+                Entry e = StoreFixture.commit(
+                        s, StoreFixture.H100, prefix + i + "/", StoreFixture.bytes(prefix.hashCode() + i, 200_000));
                 acked.add(e);
                 if (pin) {
                     s.pin(List.of(e.key()));
@@ -68,7 +68,8 @@ class FreeSpaceGuardIT {
 
     @Test
     void absoluteReserve_unlimitedBudget_evictsToKeepTheReserve_neverRunsIntoENOSPC() throws Exception {
-        try (NodeStore s = NodeStore.open(mnt, StoreConfig.defaults().withFreeSpaceReserve(FreeSpaceReserve.parse("3Mi")))) {
+        try (NodeStore s =
+                NodeStore.open(mnt, StoreConfig.defaults().withFreeSpaceReserve(FreeSpaceReserve.parse("3Mi")))) {
             List<Entry> acked = fill(s, 3 * MIB, "a", false);
             assertThat(acked).as("every write found room by eviction").hasSize(40);
             assertThat(s.lookup(acked.get(0).key())).as("the oldest went").isNull();
@@ -79,11 +80,15 @@ class FreeSpaceGuardIT {
 
     @Test
     void absoluteReserve_everythingPinned_refusesTheWriteBeforeTheReserve() throws Exception {
-        try (NodeStore s = NodeStore.open(mnt, StoreConfig.defaults().withFreeSpaceReserve(FreeSpaceReserve.parse("3Mi")))) {
+        try (NodeStore s =
+                NodeStore.open(mnt, StoreConfig.defaults().withFreeSpaceReserve(FreeSpaceReserve.parse("3Mi")))) {
             List<Entry> acked = fill(s, 3 * MIB, "a", true);
-            assertThat(acked).as("it wrote until near the reserve, then refused").hasSizeBetween(10, 39);
+            assertThat(acked)
+                    .as("it wrote until near the reserve, then refused")
+                    .hasSizeBetween(10, 39);
             assertThatThrownBy(() -> StoreFixture.commit(s, StoreFixture.H100, "over/", StoreFixture.bytes(7, 200_000)))
-                    .isInstanceOf(StoreFullException.class).hasMessageContaining("free-space reserve");
+                    .isInstanceOf(StoreFullException.class)
+                    .hasMessageContaining("free-space reserve");
             assertThat(usable()).isGreaterThanOrEqualTo(3 * MIB);
             assertThat(s.verify().clean()).isTrue();
         }
@@ -92,7 +97,8 @@ class FreeSpaceGuardIT {
     @Test
     void percentReserve_isOfTheFilesystemsSize() throws Exception {
         FileStore fs = Files.getFileStore(mnt);
-        try (NodeStore s = NodeStore.open(mnt, StoreConfig.defaults().withFreeSpaceReserve(FreeSpaceReserve.parse("50%")))) {
+        try (NodeStore s =
+                NodeStore.open(mnt, StoreConfig.defaults().withFreeSpaceReserve(FreeSpaceReserve.parse("50%")))) {
             assertThat(fill(s, fs.getTotalSpace() / 2, "p", true)).hasSizeLessThan(20);
             assertThat(usable()).isGreaterThanOrEqualTo(fs.getTotalSpace() / 2);
         }
@@ -100,16 +106,20 @@ class FreeSpaceGuardIT {
 
     @Test
     void filesystemFilledByOthers_nextWriteEvictsTheLeastRecentlyUsed_toKeepTheReserve() throws Exception {
-        try (NodeStore s = NodeStore.open(mnt, StoreConfig.defaults().withBudget(4 * MIB).withFreeSpaceReserve(FreeSpaceReserve.parse("2Mi")))) {
+        try (NodeStore s = NodeStore.open(
+                mnt, StoreConfig.defaults().withBudget(4 * MIB).withFreeSpaceReserve(FreeSpaceReserve.parse("2Mi")))) {
             List<Entry> acked = new ArrayList<>();
             for (int i = 0; i < 10; i++) {
-                acked.add(StoreFixture.commit(s, StoreFixture.H100, "old" + i + "/", StoreFixture.bytes(100 + i, 200_000)));
+                acked.add(StoreFixture.commit(
+                        s, StoreFixture.H100, "old" + i + "/", StoreFixture.bytes(100 + i, 200_000)));
             }
             // kubelet, containerd or a pod's emptyDir take the disk
             Files.write(mnt.resolve("other-tenant"), new byte[(int) (usable() - 3 * MIB)]);
             Entry fresh = StoreFixture.commit(s, StoreFixture.H100, "new/", StoreFixture.bytes(999, 200_000));
             assertThat(s.lookup(fresh.key())).isNotNull();
-            assertThat(s.lookup(acked.get(0).key())).as("the oldest went to make room").isNull();
+            assertThat(s.lookup(acked.get(0).key()))
+                    .as("the oldest went to make room")
+                    .isNull();
             assertThat(usable()).isGreaterThanOrEqualTo(2 * MIB);
             assertThat(s.verify().clean()).isTrue();
         }

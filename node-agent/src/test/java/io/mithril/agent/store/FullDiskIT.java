@@ -5,13 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.mithril.agent.index.Entry;
 import io.mithril.agent.index.EntryKey;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,6 +22,7 @@ class FullDiskIT {
 
     @TempDir
     Path tmp;
+
     Path mnt;
 
     @BeforeEach
@@ -44,8 +42,12 @@ class FullDiskIT {
         try (NodeStore s = NodeStore.open(mnt, StoreConfig.defaults())) {
             for (int i = 0; i < 200 && failure == null; i++) {
                 try {
-                    acked.add(StoreFixture.commit(s, StoreFixture.H100, "e" + i + "/",
-                            StoreFixture.bytes(i, 50_000), StoreFixture.bytes(10_000 + i, 20_000)));
+                    acked.add(StoreFixture.commit(
+                            s,
+                            StoreFixture.H100,
+                            "e" + i + "/",
+                            StoreFixture.bytes(i, 50_000),
+                            StoreFixture.bytes(10_000 + i, 20_000)));
                 } catch (IOException e) {
                     failure = e;
                 }

@@ -51,7 +51,9 @@ class MemoryCeilingIT {
             StoreStats st = s.stats();
             assertThat(st.entries()).isEqualTo(9);
             assertThat(st.evictions().get(EvictionCause.MEMORY)).isEqualTo(2);
-            assertThat(st.blobs()).as("the evicted entries' blobs went with them").isEqualTo(9);
+            assertThat(st.blobs())
+                    .as("the evicted entries' blobs went with them")
+                    .isEqualTo(9);
         }
         // the evictions were journaled: a reopen with all the heap in the world sees the same
         try (NodeStore s = NodeStore.open(root, StoreConfig.defaults())) {
@@ -75,10 +77,14 @@ class MemoryCeilingIT {
             assertThat(s.lookup(key(39))).as("the newest stayed").isNotNull();
         }
         try (NodeStore s = NodeStore.open(root, StoreConfig.defaults())) {
-            assertThat(s.stats().entries()).as("journaled, and the blobs deleted with them").isLessThanOrEqualTo(20);
+            assertThat(s.stats().entries())
+                    .as("journaled, and the blobs deleted with them")
+                    .isLessThanOrEqualTo(20);
             VerifyReport v = s.verify();
             assertThat(v.droppedEntries()).isEmpty();
-            assertThat(v.orphansRemoved()).as("the evicted entries' blobs were deleted").isZero();
+            assertThat(v.orphansRemoved())
+                    .as("the evicted entries' blobs were deleted")
+                    .isZero();
         }
     }
 }

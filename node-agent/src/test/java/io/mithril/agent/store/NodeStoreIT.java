@@ -80,7 +80,8 @@ class NodeStoreIT {
             EntryKey k = new EntryKey(H100, "x/");
             Address ghost = Blake3.hash(new byte[] {9});
             assertThatThrownBy(() -> s.commit(k, List.of(new EntryFile("f", ghost, 1, false)), "t"))
-                    .isInstanceOf(BlobMissingException.class).hasMessageContaining("put it again");
+                    .isInstanceOf(BlobMissingException.class)
+                    .hasMessageContaining("put it again");
             assertThat(s.lookup(k)).isNull();
             assertThat(s.stats().entries()).isZero();
         }
@@ -105,13 +106,16 @@ class NodeStoreIT {
     @Test
     void hardLimit_evictsLeastRecentlyUsed_andIsNeverExceededOnDisk() throws IOException {
         AtomicLong clock = new AtomicLong(1000);
-        try (NodeStore s = open(StoreConfig.defaults().withLimits(10_000, 10_000).withClock(clock::incrementAndGet))) {
+        try (NodeStore s =
+                open(StoreConfig.defaults().withLimits(10_000, 10_000).withClock(clock::incrementAndGet))) {
             Entry first = commit(s, H100, "e0/", bytes(0, 3000));
             Entry second = commit(s, H100, "e1/", bytes(1, 3000));
             commit(s, H100, "e2/", bytes(2, 3000));
             s.recordUse(first.key()); // first is now more recent than second
             commit(s, H100, "e3/", bytes(3, 3000));
-            assertThat(s.lookup(second.key())).as("least recently used goes first").isNull();
+            assertThat(s.lookup(second.key()))
+                    .as("least recently used goes first")
+                    .isNull();
             assertThat(s.lookup(first.key())).isNotNull();
             for (int i = 4; i < 30; i++) {
                 commit(s, H100, "e" + i + "/", bytes(i, 3000));
@@ -128,7 +132,8 @@ class NodeStoreIT {
             Entry b = commit(s, H100, "b/", bytes(1, 4000));
             try (Pin pin = s.pin(List.of(a.key(), b.key()))) {
                 assertThatThrownBy(() -> commit(s, H100, "c/", bytes(2, 4000)))
-                        .isInstanceOf(StoreFullException.class).hasMessageContaining("hard limit");
+                        .isInstanceOf(StoreFullException.class)
+                        .hasMessageContaining("hard limit");
                 assertThat(s.lookup(a.key())).isNotNull();
                 assertThat(s.lookup(b.key())).isNotNull();
                 assertThat(filesIn(root.resolve("tmp"))).isZero();
@@ -158,8 +163,12 @@ class NodeStoreIT {
             for (int i = 0; i < 9; i++) {
                 commit(s, H100, "e" + i + "/", bytes(i, 10_000));
             }
-            Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> s.stats().bytes() <= 50_000);
-            assertThat(s.lookup(new EntryKey(H100, "e8/"))).as("the newest stays").isNotNull();
+            Awaitility.await()
+                    .atMost(Duration.ofSeconds(10))
+                    .until(() -> s.stats().bytes() <= 50_000);
+            assertThat(s.lookup(new EntryKey(H100, "e8/")))
+                    .as("the newest stays")
+                    .isNotNull();
         }
     }
 
@@ -200,7 +209,9 @@ class NodeStoreIT {
             assertThat(r.droppedEntries()).containsExactly(e.key());
             assertThat(s.lookup(e.key())).isNull();
             assertThat(s.get(a)).isNull();
-            assertThat(s.exists(e.files().get(1).address())).as("the entry's other blob was freed").isFalse();
+            assertThat(s.exists(e.files().get(1).address()))
+                    .as("the entry's other blob was freed")
+                    .isFalse();
             assertThat(s.lookup(new EntryKey(H100, "bystander/"))).isNotNull();
             assertThat(filesIn(root.resolve("quarantine"))).isEqualTo(1);
             assertThat(s.verify().clean()).isTrue();
@@ -244,7 +255,9 @@ class NodeStoreIT {
         }
         Files.delete(root.resolve("clean")); // the close above stands in for a crash: no clean-close marker
         Files.createDirectories(root.resolve("blobs").resolve(orphan.shard()));
-        Files.copy(root.resolve("orphan.bak"), root.resolve("blobs").resolve(orphan.shard()).resolve(orphan.hex()));
+        Files.copy(
+                root.resolve("orphan.bak"),
+                root.resolve("blobs").resolve(orphan.shard()).resolve(orphan.hex()));
         Files.delete(root.resolve("orphan.bak"));
         try (NodeStore s = open(StoreConfig.defaults())) {
             assertThat(s.lookup(lost.key())).as("never served torn").isNull();
@@ -268,7 +281,8 @@ class NodeStoreIT {
             Entry ok = commit(s, H100, "ok/", bytes(1, 200_000));
             failAfter.set(100_000);
             assertThatThrownBy(() -> commit(s, H100, "fails/", bytes(2, 200_000)))
-                    .isInstanceOf(IOException.class).hasMessageContaining("No space left");
+                    .isInstanceOf(IOException.class)
+                    .hasMessageContaining("No space left");
             assertThat(filesIn(root.resolve("tmp"))).isZero();
             assertThat(s.stats().reservedBytes()).isZero();
             assertThat(s.lookup(new EntryKey(H100, "fails/"))).isNull();
@@ -285,7 +299,8 @@ class NodeStoreIT {
         List<EntryKey> keys = new java.util.ArrayList<>();
         try (NodeStore s = open(StoreConfig.defaults().withClock(clock::incrementAndGet))) {
             for (int i = 0; i < 20; i++) {
-                keys.add(commit(s, i % 2 == 0 ? H100 : A100, "e" + i + "/", bytes(i, 50)).key());
+                keys.add(commit(s, i % 2 == 0 ? H100 : A100, "e" + i + "/", bytes(i, 50))
+                        .key());
             }
             s.recordUse(keys.get(0));
             s.compactNow();
@@ -317,7 +332,9 @@ class NodeStoreIT {
             byte[] b = bytes(3, 5 << 20);
             InputStream in = new ByteArrayInputStream(b);
             assertThat(s.put(in, -1).address()).isEqualTo(Blake3.hash(b));
-            assertThat(s.stats().reservedBytes()).as("uncommitted blob still reserved").isEqualTo(5 << 20);
+            assertThat(s.stats().reservedBytes())
+                    .as("uncommitted blob still reserved")
+                    .isEqualTo(5 << 20);
         }
     }
 }

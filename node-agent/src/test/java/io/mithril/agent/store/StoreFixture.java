@@ -18,10 +18,10 @@ import java.util.stream.Stream;
 public final class StoreFixture {
     private StoreFixture() {}
 
-    public static final GroupId H100 = new GroupId("team-a", "gpt", new DeviceClass.CudaCompute(9, 0),
-            GpuProduct.of("NVIDIA H100 80GB HBM3"));
-    public static final GroupId A100 = new GroupId("team-a", "gpt", new DeviceClass.CudaCompute(8, 0),
-            GpuProduct.of("NVIDIA A100-SXM4-80GB"));
+    public static final GroupId H100 =
+            new GroupId("team-a", "gpt", new DeviceClass.CudaCompute(9, 0), GpuProduct.of("NVIDIA H100 80GB HBM3"));
+    public static final GroupId A100 =
+            new GroupId("team-a", "gpt", new DeviceClass.CudaCompute(8, 0), GpuProduct.of("NVIDIA A100-SXM4-80GB"));
 
     public static byte[] bytes(long seed, int len) {
         byte[] b = new byte[len];
@@ -42,7 +42,9 @@ public final class StoreFixture {
     /** Bytes of all blob files actually on disk. */
     public static long blobBytesOnDisk(Path root) throws IOException {
         try (Stream<Path> s = Files.walk(root.resolve("blobs"))) {
-            return s.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
+            return s.filter(Files::isRegularFile)
+                    .mapToLong(p -> p.toFile().length())
+                    .sum();
         }
     }
 

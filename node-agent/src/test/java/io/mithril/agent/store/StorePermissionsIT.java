@@ -34,7 +34,9 @@ class StorePermissionsIT {
             }
             assertThat(perms(s.blobPath(e.files().get(0).address()))).isEqualTo("r--r--r--");
             s.compactNow();
-            assertThat(perms(root.resolve("journal.2"))).as("a compacted journal").isEqualTo("rw-------");
+            assertThat(perms(root.resolve("journal.2")))
+                    .as("a compacted journal")
+                    .isEqualTo("rw-------");
             assertThat(perms(root.resolve("CURRENT"))).isEqualTo("rw-------");
         }
     }
@@ -59,7 +61,8 @@ class StorePermissionsIT {
         Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwxr-xr-x"));
 
         try (NodeStore s = NodeStore.open(root, StoreConfig.defaults())) {
-            assertThat(s.lookup(new io.mithril.agent.index.EntryKey(H100, "e/"))).isNotNull();
+            assertThat(s.lookup(new io.mithril.agent.index.EntryKey(H100, "e/")))
+                    .isNotNull();
         }
 
         for (String d : new String[] {"blobs", "tmp", "quarantine", "leases"}) {
@@ -70,6 +73,8 @@ class StorePermissionsIT {
         assertThat(perms(views)).as("views stay reachable").isEqualTo("rwxr-xr-x");
         assertThat(perms(pods)).isEqualTo("rwxr-xr-x");
         assertThat(perms(activity)).isEqualTo("rw-r--r--");
-        assertThat(perms(root)).as("the root stays traversable: views live below it").isEqualTo("rwxr-xr-x");
+        assertThat(perms(root))
+                .as("the root stays traversable: views live below it")
+                .isEqualTo("rwxr-xr-x");
     }
 }

@@ -15,7 +15,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
-import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -37,18 +36,23 @@ class StoreRaceIT {
             byte[] z = StoreFixture.bytes(1, 3_000);
             byte[] f = StoreFixture.bytes(2, 5_000);
             byte[] n = StoreFixture.bytes(3, 4_000);
-            Entry v = StoreFixture.commit(s, StoreFixture.A100, "old/", z);   // LRU victim, holds Z
+            Entry v = StoreFixture.commit(s, StoreFixture.A100, "old/", z); // LRU victim, holds Z
             StoreFixture.commit(s, StoreFixture.H100, "filler/", f);
             // Another process put N (its put renamed it into place; ours would see existed=true).
             BlobStore other = new BlobStore(root, "otherprocess", BlobStore.WriteFaults.NONE);
             BlobStore.Written wn = other.write(new ByteArrayInputStream(n), BlobStore.Growth.NONE);
             Address za = v.files().get(0).address();
-            Entry e = s.commit(new EntryKey(StoreFixture.H100, "new/"), List.of(
-                    new EntryFile("z", za, z.length, false),
-                    new EntryFile("n", wn.address(), wn.size(), false)), "test");
-            assertThat(e).isNotNull();                        // acknowledged, durable
+            Entry e = s.commit(
+                    new EntryKey(StoreFixture.H100, "new/"),
+                    List.of(
+                            new EntryFile("z", za, z.length, false),
+                            new EntryFile("n", wn.address(), wn.size(), false)),
+                    "test");
+            assertThat(e).isNotNull(); // acknowledged, durable
             assertThat(s.lookup(e.key())).isNotNull();
-            assertThat(s.exists(za)).as("blob named by the just-committed entry").isTrue();
+            assertThat(s.exists(za))
+                    .as("blob named by the just-committed entry")
+                    .isTrue();
         }
     }
 
@@ -57,27 +61,41 @@ class StoreRaceIT {
     void verify_concurrentCommitIsNotTakenForLost() throws Exception {
         try (NodeStore s = NodeStore.open(root, StoreConfig.defaults())) {
             long big = 200L << 20;
-            s.put(new InputStream() { // a big blob so hashing takes a while
-                long left = big;
-                @Override public int read() { return left-- > 0 ? (int) (left & 0xff) : -1; }
-                @Override public int read(byte[] b, int o, int l) {
-                    if (left <= 0) return -1;
-                    int k = (int) Math.min(l, left);
-                    for (int i = 0; i < k; i++) b[o + i] = (byte) (left - i);
-                    left -= k;
-                    return k;
-                }
-            }, big);
+            s.put(
+                    new InputStream() { // a big blob so hashing takes a while
+                        long left = big;
+
+                        @Override
+                        public int read() {
+                            return left-- > 0 ? (int) (left & 0xff) : -1;
+                        }
+
+                        @Override
+                        public int read(byte[] b, int o, int l) {
+                            if (left <= 0) return -1;
+                            int k = (int) Math.min(l, left);
+                            for (int i = 0; i < k; i++) b[o + i] = (byte) (left - i);
+                            left -= k;
+                            return k;
+                        }
+                    },
+                    big);
             StoreFixture.commit(s, StoreFixture.A100, "big/", new byte[0]); // keep the store non-trivial
             CompletableFuture<VerifyReport> vr = CompletableFuture.supplyAsync(() -> {
-                try { return s.verify(); } catch (Exception ex) { throw new RuntimeException(ex); }
+                try {
+                    return s.verify();
+                } catch (Exception ex) {
+                    throw new RuntimeException(ex);
+                }
             });
             Thread.sleep(100);
             assertThat(vr).isNotDone();
             Entry e = StoreFixture.commit(s, StoreFixture.H100, "fresh/", StoreFixture.bytes(9, 1000));
             VerifyReport r = vr.get();
             assertThat(r.clean()).as("verify dropped %s", r.droppedEntries()).isTrue();
-            assertThat(s.lookup(e.key())).as("acknowledged entry after a concurrent verify").isNotNull();
+            assertThat(s.lookup(e.key()))
+                    .as("acknowledged entry after a concurrent verify")
+                    .isNotNull();
             assertThat(s.exists(e.files().get(0).address())).isTrue();
         }
     }
@@ -101,7 +119,10 @@ class StoreRaceIT {
             Process p = JavaChild.start(Child.class, root.toString());
             assertThat(new String(p.getInputStream().readAllBytes())).contains("DONE");
             p.waitFor();
-            s.commit(new EntryKey(StoreFixture.H100, "mine/"), List.of(new EntryFile("x", w.address(), w.size(), false)), "t");
+            s.commit(
+                    new EntryKey(StoreFixture.H100, "mine/"),
+                    List.of(new EntryFile("x", w.address(), w.size(), false)),
+                    "t");
             StoreStats st = s.stats();
             assertThat(st.reservedBytes()).as("nothing is in flight any more").isZero();
         }

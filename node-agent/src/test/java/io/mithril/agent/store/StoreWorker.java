@@ -1,7 +1,6 @@
 package io.mithril.agent.store;
 
 import io.mithril.agent.index.Entry;
-import io.mithril.agent.index.EntryFile;
 import io.mithril.agent.index.EntryKey;
 import io.mithril.agent.key.DeviceClass;
 import io.mithril.agent.key.GpuProduct;
@@ -24,8 +23,10 @@ import java.util.StringJoiner;
  */
 public final class StoreWorker {
 
-    public static final GroupId KEEP = new GroupId("crash", "keep", new DeviceClass.CudaCompute(9, 0), GpuProduct.of("h100"));
-    public static final GroupId CHURN = new GroupId("crash", "churn", new DeviceClass.CudaCompute(9, 0), GpuProduct.of("h100"));
+    public static final GroupId KEEP =
+            new GroupId("crash", "keep", new DeviceClass.CudaCompute(9, 0), GpuProduct.of("h100"));
+    public static final GroupId CHURN =
+            new GroupId("crash", "churn", new DeviceClass.CudaCompute(9, 0), GpuProduct.of("h100"));
 
     /** Content drawn from a small pool, so processes and entries share blobs. */
     static byte[] pooled(int i) {
@@ -83,7 +84,9 @@ public final class StoreWorker {
         List<NodeStore.SourceFile> src = new ArrayList<>();
         Path dir = Files.createTempDirectory(root.getParent(), "src");
         for (int i = 0; i < files; i++) {
-            byte[] b = rnd.nextInt(4) == 0 ? StoreFixture.bytes(rnd.nextLong(), 1 + rnd.nextInt(300)) : pooled(rnd.nextInt(120));
+            byte[] b = rnd.nextInt(4) == 0
+                    ? StoreFixture.bytes(rnd.nextLong(), 1 + rnd.nextInt(300))
+                    : pooled(rnd.nextInt(120));
             Path p = dir.resolve("f" + i);
             Files.write(p, b);
             src.add(new NodeStore.SourceFile("f" + i, p, false));
@@ -128,5 +131,4 @@ public final class StoreWorker {
             throw new AssertionError("worker failed", errors.get(0));
         }
     }
-
 }

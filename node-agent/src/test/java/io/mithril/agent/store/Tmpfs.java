@@ -13,7 +13,8 @@ final class Tmpfs {
     static Path mount(Path parent, String size) throws Exception {
         Path mnt = Files.createDirectory(parent.resolve("tmpfs"));
         Process p = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", mnt.toString())
-                .redirectErrorStream(true).start();
+                .redirectErrorStream(true)
+                .start();
         String out = new String(p.getInputStream().readAllBytes()).trim();
         p.waitFor(30, TimeUnit.SECONDS);
         Assumptions.assumeTrue(p.exitValue() == 0, "cannot mount a tmpfs here (needs root): " + out);

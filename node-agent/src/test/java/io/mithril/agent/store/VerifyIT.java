@@ -88,13 +88,20 @@ class VerifyIT {
             tamper(s, blobOf(suspect));
             tamper(s, blobOf(elsewhere)); // damaged too, but nobody said so: a full verify would find it
 
-            assertThat(s.recheck(Set.of(blobOf(suspect), blobOf(entries.get(3))))).isTrue();
+            assertThat(s.recheck(Set.of(blobOf(suspect), blobOf(entries.get(3)))))
+                    .isTrue();
 
-            assertThat(s.lookup(suspect.key())).as("the tampered suspect's entry is dropped").isNull();
+            assertThat(s.lookup(suspect.key()))
+                    .as("the tampered suspect's entry is dropped")
+                    .isNull();
             assertThat(s.exists(blobOf(suspect))).isFalse();
             assertThat(filesIn(s.root().resolve("quarantine"))).isEqualTo(1);
-            assertThat(s.lookup(entries.get(3).key())).as("a sound suspect stays").isNotNull();
-            assertThat(s.lookup(elsewhere.key())).as("recheck did not read beyond its suspects").isNotNull();
+            assertThat(s.lookup(entries.get(3).key()))
+                    .as("a sound suspect stays")
+                    .isNotNull();
+            assertThat(s.lookup(elsewhere.key()))
+                    .as("recheck did not read beyond its suspects")
+                    .isNotNull();
             assertThat(s.exists(blobOf(elsewhere))).isTrue();
 
             VerifyReport r = s.verify();
@@ -108,7 +115,8 @@ class VerifyIT {
     void recheck_soundSuspects_findNothing() throws Exception {
         try (NodeStore s = open()) {
             List<Entry> entries = fill(s, 5);
-            assertThat(s.recheck(List.of(blobOf(entries.get(0)), blobOf(entries.get(1))))).isFalse();
+            assertThat(s.recheck(List.of(blobOf(entries.get(0)), blobOf(entries.get(1)))))
+                    .isFalse();
             assertThat(s.verify().clean()).isTrue();
         }
     }
@@ -123,10 +131,12 @@ class VerifyIT {
 
             VerifyReport r = s.verify();
 
-            assertThat(r.repaired()).containsExactlyInAnyOrder(blobOf(entries.get(0)), blobOf(entries.get(1)),
-                    blobOf(entries.get(2)));
+            assertThat(r.repaired())
+                    .containsExactlyInAnyOrder(blobOf(entries.get(0)), blobOf(entries.get(1)), blobOf(entries.get(2)));
             assertThat(r.corrupt()).isEmpty();
-            assertThat(r.clean()).as("the bytes were right: nothing wrong was served").isTrue();
+            assertThat(r.clean())
+                    .as("the bytes were right: nothing wrong was served")
+                    .isTrue();
             for (Entry e : entries) {
                 assertThat(mode(s.blobPath(blobOf(e)))).isEqualTo(0444);
                 assertThat(s.lookup(e.key())).isNotNull();
@@ -137,7 +147,8 @@ class VerifyIT {
 
     @Test
     void verify_blobsGivenAwayThroughALink_getTheStoresOwnerBack() throws Exception {
-        Assumptions.assumeTrue("root".equals(System.getProperty("user.name")),
+        Assumptions.assumeTrue(
+                "root".equals(System.getProperty("user.name")),
                 "needs root to chown a blob to another user (CI runs this as root)");
         try (NodeStore s = open()) {
             List<Entry> entries = fill(s, 3);
@@ -159,21 +170,29 @@ class VerifyIT {
     }
 
     @Test
-    void verify_anotherUsersStoreOpenedByRoot_leavesBlobsRootWrote_andGivesStolenOnesToTheStoresUser() throws Exception {
-        Assumptions.assumeTrue("root".equals(System.getProperty("user.name")),
+    void verify_anotherUsersStoreOpenedByRoot_leavesBlobsRootWrote_andGivesStolenOnesToTheStoresUser()
+            throws Exception {
+        Assumptions.assumeTrue(
+                "root".equals(System.getProperty("user.name")),
                 "needs root to own a store folder as another user (CI runs this as root)");
         Path root = Files.createDirectories(tmp.resolve("store"));
         Files.setAttribute(root, "unix:uid", 4321); // a user's own store, opened by root (sudo)
         try (NodeStore s = open()) {
             List<Entry> entries = fill(s, 2);
-            assertThat(uid(s.blobPath(blobOf(entries.get(0))))).as("written by root").isZero();
-            assertThat(s.verify().repaired()).as("blobs of this process's user are fine").isEmpty();
+            assertThat(uid(s.blobPath(blobOf(entries.get(0)))))
+                    .as("written by root")
+                    .isZero();
+            assertThat(s.verify().repaired())
+                    .as("blobs of this process's user are fine")
+                    .isEmpty();
             Files.setAttribute(s.blobPath(blobOf(entries.get(1))), "unix:uid", 65534);
 
             VerifyReport r = s.verify();
 
             assertThat(r.repaired()).containsExactly(blobOf(entries.get(1)));
-            assertThat(uid(s.blobPath(blobOf(entries.get(1))))).as("the store's user").isEqualTo(4321);
+            assertThat(uid(s.blobPath(blobOf(entries.get(1)))))
+                    .as("the store's user")
+                    .isEqualTo(4321);
             assertThat(s.lookup(entries.get(1).key())).isNotNull();
         }
     }
@@ -196,7 +215,9 @@ class VerifyIT {
             List<Entry> entries = fill(s, 2);
             Path blob = s.blobPath(blobOf(entries.get(0)));
             Files.setPosixFilePermissions(blob, PosixFilePermissions.fromString("rw-rw-rw-"));
-            assertThat(s.recheck(Set.of(blobOf(entries.get(0))))).as("nothing quarantined").isFalse();
+            assertThat(s.recheck(Set.of(blobOf(entries.get(0)))))
+                    .as("nothing quarantined")
+                    .isFalse();
             assertThat(mode(blob)).isEqualTo(0444);
             assertThat(s.lookup(entries.get(0).key())).isNotNull();
         }

@@ -57,7 +57,9 @@ class FileTreesIT {
     @Test
     void deleteTree_hundredThousandNestedFolders_removedWithoutError() throws Exception {
         Path shm = Path.of("/dev/shm");
-        Path base = Files.isDirectory(shm) && Files.isWritable(shm) ? Files.createTempDirectory(shm, "mithril-filetrees") : tmp;
+        Path base = Files.isDirectory(shm) && Files.isWritable(shm)
+                ? Files.createTempDirectory(shm, "mithril-filetrees")
+                : tmp;
         try {
             Path doomed = base.resolve("doomed");
             chain(doomed, 100_000, 500);

@@ -29,6 +29,7 @@ class StoreBoundaryIT {
 
     @TempDir
     Path tmp;
+
     NodeStore store;
     Views views;
     List<Entry> entries = new ArrayList<>();
@@ -39,8 +40,8 @@ class StoreBoundaryIT {
         store = NodeStore.open(Files.createDirectory(tmp.resolve("store")), StoreConfig.defaults());
         views = new Views(store);
         for (int i = 0; i < 20; i++) {
-            entries.add(StoreFixture.commit(store, StoreFixture.H100, "inductor/fxgraph/ab/fkey" + i + "/",
-                    StoreFixture.bytes(i, 3000)));
+            entries.add(StoreFixture.commit(
+                    store, StoreFixture.H100, "inductor/fxgraph/ab/fkey" + i + "/", StoreFixture.bytes(i, 3000)));
         }
     }
 
@@ -50,7 +51,11 @@ class StoreBoundaryIT {
     }
 
     View publish(String name) throws Exception {
-        return views.publish(StoreFixture.H100, tmp.resolve(name), Set.of(Framework.INDUCTOR), Views.Owner.CURRENT,
+        return views.publish(
+                StoreFixture.H100,
+                tmp.resolve(name),
+                Set.of(Framework.INDUCTOR),
+                Views.Owner.CURRENT,
                 PublishMode.LINK);
     }
 
@@ -63,7 +68,8 @@ class StoreBoundaryIT {
         for (Entry e : entries) {
             Address a = e.files().get(0).address();
             armed.put(a, Files.getLastModifiedTime(store.blobPath(a)));
-            FileTime atime = (FileTime) Files.getAttribute(store.blobPath(a), "lastAccessTime", LinkOption.NOFOLLOW_LINKS);
+            FileTime atime =
+                    (FileTime) Files.getAttribute(store.blobPath(a), "lastAccessTime", LinkOption.NOFOLLOW_LINKS);
             assertThat(atime.compareTo(armed.get(a))).as("armed below mtime").isNegative();
             armed.put(a, atime);
         }
@@ -73,7 +79,8 @@ class StoreBoundaryIT {
 
         for (Map.Entry<Address, FileTime> a : armed.entrySet()) {
             assertThat(Files.getAttribute(store.blobPath(a.getKey()), "lastAccessTime", LinkOption.NOFOLLOW_LINKS))
-                    .as("atime of %s after verify and recheck", a.getKey()).isEqualTo(a.getValue());
+                    .as("atime of %s after verify and recheck", a.getKey())
+                    .isEqualTo(a.getValue());
         }
         assertThat(views.readEntries(v)).as("the workload read nothing").isEmpty();
         views.unpublish(v);
@@ -81,16 +88,25 @@ class StoreBoundaryIT {
 
     @Test
     void privateStoreTree_otherUserCannotReadABlobByItsStorePath_butReadsItThroughTheViewsLink() throws Exception {
-        Assumptions.assumeTrue("root".equals(System.getProperty("user.name")),
+        Assumptions.assumeTrue(
+                "root".equals(System.getProperty("user.name")),
                 "needs root to act as a second uid with setpriv (CI runs this as root)");
         View v = publish("pod");
         Path blob = store.blobPath(entries.get(0).files().get(0).address());
         Path linked = v.dir().resolve(entries.get(0).key().name() + "f0");
         assertThat(Files.isSameFile(blob, linked)).isTrue();
-        assertThat(ViewsIT.asUser(4321, "cat '" + blob + "' > /dev/null")).as("by its store path").isNotZero();
-        assertThat(ViewsIT.asUser(4321, "ls '" + store.root().resolve("blobs") + "' > /dev/null")).as("listing blobs/").isNotZero();
-        assertThat(ViewsIT.asUser(4321, "cat '" + store.root().resolve("journal.1") + "' > /dev/null")).as("the journal").isNotZero();
-        assertThat(ViewsIT.asUser(4321, "cat '" + linked + "' > /dev/null")).as("through the view's hard link").isZero();
+        assertThat(ViewsIT.asUser(4321, "cat '" + blob + "' > /dev/null"))
+                .as("by its store path")
+                .isNotZero();
+        assertThat(ViewsIT.asUser(4321, "ls '" + store.root().resolve("blobs") + "' > /dev/null"))
+                .as("listing blobs/")
+                .isNotZero();
+        assertThat(ViewsIT.asUser(4321, "cat '" + store.root().resolve("journal.1") + "' > /dev/null"))
+                .as("the journal")
+                .isNotZero();
+        assertThat(ViewsIT.asUser(4321, "cat '" + linked + "' > /dev/null"))
+                .as("through the view's hard link")
+                .isZero();
         views.unpublish(v);
     }
 }

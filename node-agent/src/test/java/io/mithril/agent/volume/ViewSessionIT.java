@@ -31,6 +31,7 @@ class ViewSessionIT {
 
     @TempDir
     Path tmp;
+
     NodeStore store;
     Views views;
     Ingester ingester;
@@ -50,8 +51,17 @@ class ViewSessionIT {
     }
 
     ViewSession open(String name, PublishMode mode) throws Exception {
-        return ViewSession.publish(views, ingester, StoreFixture.H100, tmp.resolve(name), IT, Views.Owner.CURRENT, mode,
-                CudaDriver.UNKNOWN, "test:" + name, false);
+        return ViewSession.publish(
+                views,
+                ingester,
+                StoreFixture.H100,
+                tmp.resolve(name),
+                IT,
+                Views.Owner.CURRENT,
+                mode,
+                CudaDriver.UNKNOWN,
+                "test:" + name,
+                false);
     }
 
     @Test
@@ -72,8 +82,12 @@ class ViewSessionIT {
         assertThat(r.failures()).isEmpty();
         assertThat(r.why().outcome()).isEqualTo(Outcome.NOTHING_PUBLISHED);
         assertThat(s.view().dir()).doesNotExist();
-        assertThat(store.entries(StoreFixture.H100)).extracting(e -> e.key().name()).containsExactly("inductor/ab/cabcdef.py");
-        assertThat(s.view().file("inductor/ab/cabcdef.py").ingested()).as("the view records what ingest took").isTrue();
+        assertThat(store.entries(StoreFixture.H100))
+                .extracting(e -> e.key().name())
+                .containsExactly("inductor/ab/cabcdef.py");
+        assertThat(s.view().file("inductor/ab/cabcdef.py").ingested())
+                .as("the view records what ingest took")
+                .isTrue();
     }
 
     @Test
@@ -87,7 +101,8 @@ class ViewSessionIT {
 
     @Test
     void endWithoutIngest_takesNothing_butStillUnpins() throws Exception {
-        Entry seeded = StoreFixture.commit(store, StoreFixture.H100, "inductor/fxgraph/ab/fabc/", StoreFixture.bytes(1, 100));
+        Entry seeded =
+                StoreFixture.commit(store, StoreFixture.H100, "inductor/fxgraph/ab/fabc/", StoreFixture.bytes(1, 100));
         ViewSession s = open("dropped", PublishMode.LINK);
         assertThat(s.view().entries()).containsExactly(seeded.key());
         Path py = s.view().dir().resolve("inductor/ab/cnew.py");
@@ -99,7 +114,9 @@ class ViewSessionIT {
         assertThat(r.last()).isNull();
         assertThat(r.committed()).isEmpty();
         assertThat(store.entries(StoreFixture.H100)).extracting(Entry::key).containsExactly(seeded.key());
-        assertThat(store.delete(seeded.key())).as("no pin left on the published entry").isTrue();
+        assertThat(store.delete(seeded.key()))
+                .as("no pin left on the published entry")
+                .isTrue();
     }
 
     @Test
@@ -115,12 +132,17 @@ class ViewSessionIT {
 
         for (PublishMode mode : PublishMode.values()) {
             ViewSession warm = open("warm-" + mode, mode);
-            assertThat(warm.view().entries()).extracting(EntryKey::name)
+            assertThat(warm.view().entries())
+                    .extracting(EntryKey::name)
                     .containsExactlyInAnyOrder("inductor/ab/cabc.so", "inductor/ab/cabc.py");
-            Set<PosixFilePermission> soMode = Files.getPosixFilePermissions(warm.view().dir().resolve("inductor/ab/cabc.so"));
-            Set<PosixFilePermission> pyMode = Files.getPosixFilePermissions(warm.view().dir().resolve("inductor/ab/cabc.py"));
+            Set<PosixFilePermission> soMode =
+                    Files.getPosixFilePermissions(warm.view().dir().resolve("inductor/ab/cabc.so"));
+            Set<PosixFilePermission> pyMode =
+                    Files.getPosixFilePermissions(warm.view().dir().resolve("inductor/ab/cabc.py"));
             assertThat(soMode).as(mode + ": the .so stays executable").contains(PosixFilePermission.OWNER_EXECUTE);
-            assertThat(pyMode).as(mode + ": the .py was not executable").doesNotContain(PosixFilePermission.OWNER_EXECUTE);
+            assertThat(pyMode)
+                    .as(mode + ": the .py was not executable")
+                    .doesNotContain(PosixFilePermission.OWNER_EXECUTE);
             warm.end(Pass.SUCCEEDED);
         }
     }
@@ -131,8 +153,11 @@ class ViewSessionIT {
         for (int i = 0; i < 1200; i++) { // above the size a publish runs on the caller's thread
             byte[] b = ("x = " + i + "\n").getBytes();
             var w = store.put(new java.io.ByteArrayInputStream(b), b.length);
-            many.add(new io.mithril.agent.store.NodeStore.Pending(new EntryKey(StoreFixture.H100, "inductor/ab/c" + i + ".py"),
-                    java.util.List.of(new io.mithril.agent.index.EntryFile("c" + i + ".py", w.address(), w.size(), false)), "test"));
+            many.add(new io.mithril.agent.store.NodeStore.Pending(
+                    new EntryKey(StoreFixture.H100, "inductor/ab/c" + i + ".py"),
+                    java.util.List.of(
+                            new io.mithril.agent.index.EntryFile("c" + i + ".py", w.address(), w.size(), false)),
+                    "test"));
         }
         store.commitAll(many);
         ViewSession s = open("many", PublishMode.LINK);
@@ -140,10 +165,14 @@ class ViewSessionIT {
         assertThat(publishThreads()).as("the publish ran on its pool").isPositive();
         s.end(Pass.SUCCEEDED);
         views.close();
-        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> publishThreads() == 0);
+        org.awaitility.Awaitility.await()
+                .atMost(java.time.Duration.ofSeconds(10))
+                .until(() -> publishThreads() == 0);
     }
 
     static long publishThreads() {
-        return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().equals("mithril-publish") && t.isAlive()).count();
+        return Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().equals("mithril-publish") && t.isAlive())
+                .count();
     }
 }

@@ -32,6 +32,7 @@ class ViewsIT {
 
     @TempDir
     Path tmp;
+
     Path fixture;
     NodeStore store;
     Views views;
@@ -90,7 +91,8 @@ class ViewsIT {
                 }
             }
             assertThat(v.entries()).hasSize(r.entries());
-            org.assertj.core.api.Assertions.assertThatThrownBy(() -> views.publish(StoreFixture.H100, dir, IT, Views.Owner.CURRENT, mode))
+            org.assertj.core.api.Assertions.assertThatThrownBy(
+                            () -> views.publish(StoreFixture.H100, dir, IT, Views.Owner.CURRENT, mode))
                     .isInstanceOf(Views.ViewRefusedException.class);
             assertThat(StoreFixture.filesIn(dir) - 1).isEqualTo(544);
             views.unpublish(v);
@@ -115,16 +117,25 @@ class ViewsIT {
         seed();
         View a = views.publish(StoreFixture.H100, tmp.resolve("a"), IT, Views.Owner.CURRENT, PublishMode.LINK);
         Thread.sleep(20);
-        String fx = Fixture.warmStartReads().stream().filter(p -> p.startsWith("inductor/fxgraph/")).findFirst().orElseThrow();
-        String best = Fixture.warmStartReads().stream().filter(p -> p.endsWith(".best_config")).findFirst().orElseThrow();
+        String fx = Fixture.warmStartReads().stream()
+                .filter(p -> p.startsWith("inductor/fxgraph/"))
+                .findFirst()
+                .orElseThrow();
+        String best = Fixture.warmStartReads().stream()
+                .filter(p -> p.endsWith(".best_config"))
+                .findFirst()
+                .orElseThrow();
         Files.readAllBytes(a.dir().resolve(fx));
         Files.readAllBytes(a.dir().resolve(best));
         View b = views.publish(StoreFixture.H100, tmp.resolve("b"), IT, Views.Owner.CURRENT, PublishMode.LINK);
         Set<EntryKey> readA = views.readEntries(a);
-        assertThat(readA).extracting(EntryKey::name).containsExactlyInAnyOrder(
-                fx.substring(0, fx.lastIndexOf('/') + 1), best);
-        assertThat(views.readEntries(b)).as("b read nothing itself, but shares a's inode for the fxgraph entry")
-                .extracting(EntryKey::name).doesNotContain(best);
+        assertThat(readA)
+                .extracting(EntryKey::name)
+                .containsExactlyInAnyOrder(fx.substring(0, fx.lastIndexOf('/') + 1), best);
+        assertThat(views.readEntries(b))
+                .as("b read nothing itself, but shares a's inode for the fxgraph entry")
+                .extracting(EntryKey::name)
+                .doesNotContain(best);
         views.unpublish(a);
         views.unpublish(b);
     }
@@ -133,10 +144,14 @@ class ViewsIT {
     void usageProbe_aCopyViewPublishedBesideALinkedOne_isNotTheLinkedOnesUse() throws Exception {
         assumeRelatime();
         seed();
-        View linked = views.publish(StoreFixture.H100, tmp.resolve("linked"), IT, Views.Owner.CURRENT, PublishMode.LINK);
+        View linked =
+                views.publish(StoreFixture.H100, tmp.resolve("linked"), IT, Views.Owner.CURRENT, PublishMode.LINK);
         Thread.sleep(20);
-        View copied = views.publish(StoreFixture.H100, tmp.resolve("copied"), IT, Views.Owner.CURRENT, PublishMode.COPY);
-        assertThat(views.readEntries(linked)).as("copying every blob for the second view read them all").isEmpty();
+        View copied =
+                views.publish(StoreFixture.H100, tmp.resolve("copied"), IT, Views.Owner.CURRENT, PublishMode.COPY);
+        assertThat(views.readEntries(linked))
+                .as("copying every blob for the second view read them all")
+                .isEmpty();
         views.unpublish(copied);
         views.unpublish(linked);
     }
@@ -146,11 +161,18 @@ class ViewsIT {
         assumeRelatime();
         seed();
         View v = views.publish(StoreFixture.H100, tmp.resolve("v"), IT, Views.Owner.CURRENT, PublishMode.LINK);
-        String fx = Fixture.warmStartReads().stream().filter(p -> p.startsWith("inductor/fxgraph/")).findFirst().orElseThrow();
+        String fx = Fixture.warmStartReads().stream()
+                .filter(p -> p.startsWith("inductor/fxgraph/"))
+                .findFirst()
+                .orElseThrow();
         Path target = v.dir().resolve(fx);
         Path tmpFile = target.resolveSibling(".replace.tmp");
         Files.write(tmpFile, new byte[] {1, 2, 3}); // a cold workload recompiles it: temp file, rename over
-        Files.move(tmpFile, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        Files.move(
+                tmpFile,
+                target,
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
         Thread.sleep(20);
         assertThat(ingester.ingest(v, "test", true).entries()).isEqualTo(1); // hashing it reads it: atime moves
         assertThat(views.unpublish(v)).as("nothing published was read").isEmpty();
@@ -161,18 +183,27 @@ class ViewsIT {
         seed();
         Path outside = Files.createDirectory(tmp.resolve("host-etc"));
         Path view = Files.createDirectory(tmp.resolve("planted"));
-        Files.createSymbolicLink(view.resolve("inductor"), outside); // a workload that started before the agent published
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> views.publish(StoreFixture.H100, view, IT, Views.Owner.ANYONE,
-                PublishMode.COPY)).isInstanceOf(Views.ViewRefusedException.class).hasMessageContaining("not empty");
+        Files.createSymbolicLink(
+                view.resolve("inductor"), outside); // a workload that started before the agent published
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                        () -> views.publish(StoreFixture.H100, view, IT, Views.Owner.ANYONE, PublishMode.COPY))
+                .isInstanceOf(Views.ViewRefusedException.class)
+                .hasMessageContaining("not empty");
         try (var s = Files.list(outside)) {
             assertThat(s).as("nothing written through the link").isEmpty();
         }
         Path linkAsView = tmp.resolve("link-view");
         Files.createSymbolicLink(linkAsView, outside);
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> views.publish(StoreFixture.H100, linkAsView, IT, Views.Owner.ANYONE,
-                PublishMode.COPY)).isInstanceOf(Views.ViewRefusedException.class);
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                        () -> views.publish(StoreFixture.H100, linkAsView, IT, Views.Owner.ANYONE, PublishMode.COPY))
+                .isInstanceOf(Views.ViewRefusedException.class);
         assertThat(store.stats().groups()).isNotEmpty(); // and no pin left behind: a refused publish pinned nothing
-        View ok = views.publish(StoreFixture.H100, Files.createDirectory(tmp.resolve("empty")), IT, Views.Owner.CURRENT, PublishMode.LINK);
+        View ok = views.publish(
+                StoreFixture.H100,
+                Files.createDirectory(tmp.resolve("empty")),
+                IT,
+                Views.Owner.CURRENT,
+                PublishMode.LINK);
         assertThat(Views.isReady(ok.dir())).isTrue();
         views.unpublish(ok);
     }
@@ -195,7 +226,10 @@ class ViewsIT {
         seed();
         View root = views.publish(StoreFixture.H100, tmp.resolve("root"), IT, Views.Owner.CURRENT, PublishMode.COPY);
         View other = views.publish(StoreFixture.H100, tmp.resolve("other"), IT, Views.Owner.CURRENT, PublishMode.LINK);
-        String fx = Fixture.warmStartReads().stream().filter(p -> p.startsWith("inductor/fxgraph/")).findFirst().orElseThrow();
+        String fx = Fixture.warmStartReads().stream()
+                .filter(p -> p.startsWith("inductor/fxgraph/"))
+                .findFirst()
+                .orElseThrow();
         byte[] before = Files.readAllBytes(other.dir().resolve(fx));
         try (var ch = Files.newByteChannel(root.dir().resolve(fx), StandardOpenOption.WRITE)) {
             ch.write(java.nio.ByteBuffer.wrap("garbage".getBytes()));
@@ -210,7 +244,10 @@ class ViewsIT {
     void linkMode_sameUserForcingAWriteIntoABlob_isCaughtAtUnpublishAndNeverServed() throws Exception {
         seed();
         View v = views.publish(StoreFixture.H100, tmp.resolve("v"), IT, Views.Owner.CURRENT, PublishMode.LINK);
-        String fx = Fixture.warmStartReads().stream().filter(p -> p.startsWith("inductor/fxgraph/")).findFirst().orElseThrow();
+        String fx = Fixture.warmStartReads().stream()
+                .filter(p -> p.startsWith("inductor/fxgraph/"))
+                .findFirst()
+                .orElseThrow();
         Path f = v.dir().resolve(fx);
         Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rw-r--r--"));
         Thread.sleep(10);
@@ -228,21 +265,42 @@ class ViewsIT {
 
     @Test
     void owner_nonRootWorkload_canAddFilesButCannotWriteLinkedBlobs() throws Exception {
-        Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "needs root to hand a view to another uid");
+        Assumptions.assumeTrue(
+                "root".equals(System.getProperty("user.name")), "needs root to hand a view to another uid");
         seed();
         Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
-        View v = views.publish(StoreFixture.H100, tmp.resolve("pod"), IT, new Views.Owner(4321, 4321), PublishMode.LINK);
-        String fx = Fixture.warmStartReads().stream().filter(p -> p.startsWith("inductor/fxgraph/")).findFirst().orElseThrow();
-        String best = Fixture.warmStartReads().stream().filter(p -> p.endsWith(".best_config")).findFirst().orElseThrow();
-        assertThat(Files.getAttribute(v.dir().resolve("inductor"), "unix:uid", LinkOption.NOFOLLOW_LINKS)).isEqualTo(4321);
-        assertThat(Files.getAttribute(v.dir().resolve(best), "unix:uid", LinkOption.NOFOLLOW_LINKS)).isEqualTo(4321);
-        assertThat(Files.getAttribute(v.dir().resolve(fx), "unix:uid", LinkOption.NOFOLLOW_LINKS)).isEqualTo(0);
-        assertThat(asUser(4321, "echo x >> '" + v.dir().resolve(fx) + "'")).as("in-place write into a blob").isNotZero();
-        assertThat(asUser(4321, "echo x >> '" + v.dir().resolve(best) + "'")).as("mutable copy is the pod's").isZero();
-        assertThat(asUser(4321, "echo 'print(1)' > '" + v.dir().resolve("inductor/zz/cnew.py") + "' || (mkdir -p '"
-                + v.dir().resolve("inductor/zz") + "' && echo 'print(1)' > '" + v.dir().resolve("inductor/zz/cnew.py") + "')")).isZero();
+        View v =
+                views.publish(StoreFixture.H100, tmp.resolve("pod"), IT, new Views.Owner(4321, 4321), PublishMode.LINK);
+        String fx = Fixture.warmStartReads().stream()
+                .filter(p -> p.startsWith("inductor/fxgraph/"))
+                .findFirst()
+                .orElseThrow();
+        String best = Fixture.warmStartReads().stream()
+                .filter(p -> p.endsWith(".best_config"))
+                .findFirst()
+                .orElseThrow();
+        assertThat(Files.getAttribute(v.dir().resolve("inductor"), "unix:uid", LinkOption.NOFOLLOW_LINKS))
+                .isEqualTo(4321);
+        assertThat(Files.getAttribute(v.dir().resolve(best), "unix:uid", LinkOption.NOFOLLOW_LINKS))
+                .isEqualTo(4321);
+        assertThat(Files.getAttribute(v.dir().resolve(fx), "unix:uid", LinkOption.NOFOLLOW_LINKS))
+                .isEqualTo(0);
+        assertThat(asUser(4321, "echo x >> '" + v.dir().resolve(fx) + "'"))
+                .as("in-place write into a blob")
+                .isNotZero();
+        assertThat(asUser(4321, "echo x >> '" + v.dir().resolve(best) + "'"))
+                .as("mutable copy is the pod's")
+                .isZero();
+        assertThat(asUser(
+                        4321,
+                        "echo 'print(1)' > '" + v.dir().resolve("inductor/zz/cnew.py") + "' || (mkdir -p '"
+                                + v.dir().resolve("inductor/zz") + "' && echo 'print(1)' > '"
+                                + v.dir().resolve("inductor/zz/cnew.py") + "')"))
+                .isZero();
         IngestReport r = ingester.ingest(v, "pod", true);
-        assertThat(r.entries()).as("the new module and the changed autotune pick").isEqualTo(2);
+        assertThat(r.entries())
+                .as("the new module and the changed autotune pick")
+                .isEqualTo(2);
         views.unpublish(v);
         assertThat(store.verify().clean()).isTrue();
     }
@@ -253,7 +311,8 @@ class ViewsIT {
      */
     @Test
     void owner_nonRootWorkload_rewritesVllmCompileCacheIndex_withoutTouchingTheStore() throws Exception {
-        Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "needs root to hand a view to another uid");
+        Assumptions.assumeTrue(
+                "root".equals(System.getProperty("user.name")), "needs root to hand a view to another uid");
         Set<Framework> vllm = Set.of(Framework.VLLM);
         String rank = "vllm/torch_compile_cache/0123456789/rank_0_0/backbone/";
         View cold = views.publish(StoreFixture.H100, tmp.resolve("cold"), vllm, Views.Owner.CURRENT, PublishMode.LINK);
@@ -263,21 +322,38 @@ class ViewsIT {
         assertThat(ingester.ingest(cold, "test", true).entries()).isEqualTo(1);
         views.unpublish(cold);
         Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
-        View pod = views.publish(StoreFixture.H100, tmp.resolve("pod"), vllm, new Views.Owner(4321, 4321), PublishMode.LINK);
+        View pod = views.publish(
+                StoreFixture.H100, tmp.resolve("pod"), vllm, new Views.Owner(4321, 4321), PublishMode.LINK);
         Path index = pod.dir().resolve(rank + "vllm_compile_cache.py");
-        assertThat(asUser(4321, "echo \"{(None, 0, 'inductor'): 'a', (8, 0, 'inductor'): 'b'}\" > '" + index + "'")).isZero();
-        assertThat(asUser(4321, "echo x >> '" + pod.dir().resolve(rank + "artifact_shape_None_subgraph_0") + "'")).as("a linked artifact").isNotZero();
-        assertThat(ingester.ingest(pod, "pod", true).entries()).as("the rank folder's next version").isEqualTo(1);
+        assertThat(asUser(4321, "echo \"{(None, 0, 'inductor'): 'a', (8, 0, 'inductor'): 'b'}\" > '" + index + "'"))
+                .isZero();
+        assertThat(asUser(4321, "echo x >> '" + pod.dir().resolve(rank + "artifact_shape_None_subgraph_0") + "'"))
+                .as("a linked artifact")
+                .isNotZero();
+        assertThat(ingester.ingest(pod, "pod", true).entries())
+                .as("the rank folder's next version")
+                .isEqualTo(1);
         views.unpublish(pod);
         assertThat(store.verify().clean()).isTrue();
         View next = views.publish(StoreFixture.H100, tmp.resolve("next"), vllm, Views.Owner.CURRENT, PublishMode.LINK);
-        assertThat(Files.readString(next.dir().resolve(rank + "vllm_compile_cache.py"))).contains("(8, 0, 'inductor'): 'b'");
+        assertThat(Files.readString(next.dir().resolve(rank + "vllm_compile_cache.py")))
+                .contains("(8, 0, 'inductor'): 'b'");
         views.unpublish(next);
     }
 
     static int asUser(int uid, String sh) throws Exception {
-        Process p = new ProcessBuilder("setpriv", "--reuid", Integer.toString(uid), "--regid", Integer.toString(uid),
-                "--clear-groups", "sh", "-c", sh).redirectErrorStream(true).start();
+        Process p = new ProcessBuilder(
+                        "setpriv",
+                        "--reuid",
+                        Integer.toString(uid),
+                        "--regid",
+                        Integer.toString(uid),
+                        "--clear-groups",
+                        "sh",
+                        "-c",
+                        sh)
+                .redirectErrorStream(true)
+                .start();
         p.getInputStream().readAllBytes();
         p.waitFor(30, TimeUnit.SECONDS);
         return p.exitValue();
@@ -286,7 +362,10 @@ class ViewsIT {
     @Test
     void mutableFile_changedByTheWorkload_becomesANewVersionForTheNextView() throws Exception {
         seed();
-        String best = Fixture.warmStartReads().stream().filter(p -> p.endsWith(".best_config")).findFirst().orElseThrow();
+        String best = Fixture.warmStartReads().stream()
+                .filter(p -> p.endsWith(".best_config"))
+                .findFirst()
+                .orElseThrow();
         View v = views.publish(StoreFixture.H100, tmp.resolve("v"), IT, Views.Owner.CURRENT, PublishMode.LINK);
         Files.writeString(v.dir().resolve(best), "{\"XBLOCK\": 1024}"); // rewritten in place, as Inductor does
         IngestReport r = ingester.ingest(v, "test", true);
@@ -311,13 +390,16 @@ class ViewsIT {
         Files.write(k.resolve("__grp__kern.json"), Fixture.tritonGroup("kern.json", "kern.ttir", "kern.cubin"));
         IngestReport r2 = ingester.ingest(v, "test", true);
         assertThat(r2.entries()).isEqualTo(1);
-        assertThat(store.lookup(new EntryKey(StoreFixture.H100, "triton/ABCDEF/")).files()).hasSize(4);
+        assertThat(store.lookup(new EntryKey(StoreFixture.H100, "triton/ABCDEF/"))
+                        .files())
+                .hasSize(4);
         views.unpublish(v);
     }
 
     @Test
     void pass_overManyEmptyFolders_stopsAtTheWalkLimit_foldersCountAsFilesDo() throws Exception {
-        View v = views.publish(StoreFixture.H100, tmp.resolve("view-folders"), IT, Views.Owner.CURRENT, PublishMode.COPY);
+        View v = views.publish(
+                StoreFixture.H100, tmp.resolve("view-folders"), IT, Views.Owner.CURRENT, PublishMode.COPY);
         Path many = Files.createDirectories(v.dir().resolve("inductor/aa"));
         for (int i = 0; i < 2_000; i++) {
             Files.createDirectory(many.resolve("d" + i)); // empty folders only
@@ -328,7 +410,9 @@ class ViewsIT {
             IngestReport r = small.ingest(v, "test", true);
             assertThat(r.deferred()).containsKey("walk limit per pass");
         }
-        assertThat(ingester.ingest(v, "test", true).entries()).as("within the default limit").isEqualTo(1);
+        assertThat(ingester.ingest(v, "test", true).entries())
+                .as("within the default limit")
+                .isEqualTo(1);
         views.unpublish(v);
     }
 
@@ -350,8 +434,8 @@ class ViewsIT {
     // (with a capability or a setuid helper): the damaged bytes must never reach another view, whether
     // the agent finds them at an ingest, at the view's end, or after a restart in between. (Found by a review.)
 
-    static final io.mithril.agent.key.GroupId OTHER = new io.mithril.agent.key.GroupId("team-b", "other",
-            StoreFixture.H100.device(), StoreFixture.H100.product());
+    static final io.mithril.agent.key.GroupId OTHER = new io.mithril.agent.key.GroupId(
+            "team-b", "other", StoreFixture.H100.device(), StoreFixture.H100.product());
 
     /** Both namespaces hold the fixture: the same content, so the same blobs. */
     void seedTwoNamespaces() throws Exception {
@@ -364,11 +448,15 @@ class ViewsIT {
 
     /** Writes {@code bytes} into a linked fxgraph file of the view, in place; returns its path in the view. */
     static String writeThroughLink(View v, String bytes, boolean append) throws Exception {
-        String fx = Fixture.warmStartReads().stream().filter(p -> p.startsWith("inductor/fxgraph/")).findFirst().orElseThrow();
+        String fx = Fixture.warmStartReads().stream()
+                .filter(p -> p.startsWith("inductor/fxgraph/"))
+                .findFirst()
+                .orElseThrow();
         Path f = v.dir().resolve(fx);
         Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rw-r--r--"));
         Thread.sleep(10);
-        try (var ch = Files.newByteChannel(f, StandardOpenOption.WRITE, append ? StandardOpenOption.APPEND : StandardOpenOption.WRITE)) {
+        try (var ch = Files.newByteChannel(
+                f, StandardOpenOption.WRITE, append ? StandardOpenOption.APPEND : StandardOpenOption.WRITE)) {
             ch.write(java.nio.ByteBuffer.wrap(bytes.getBytes()));
         }
         return fx;
@@ -377,7 +465,8 @@ class ViewsIT {
     /** Whether a fresh view of the other namespace gets a file of these contents at {@code fx}. */
     boolean otherNamespaceServed(Views vs, String fx, java.util.function.Predicate<String> damaged) throws Exception {
         View other = vs.publish(OTHER, tmp.resolve("other"), IT, Views.Owner.CURRENT, PublishMode.LINK);
-        boolean served = Files.exists(other.dir().resolve(fx)) && damaged.test(new String(Files.readAllBytes(other.dir().resolve(fx))));
+        boolean served = Files.exists(other.dir().resolve(fx))
+                && damaged.test(new String(Files.readAllBytes(other.dir().resolve(fx))));
         vs.unpublish(other);
         return served;
     }
@@ -392,7 +481,8 @@ class ViewsIT {
         View adopted = after.adopt(StoreFixture.H100, v.dir(), IT, PublishMode.LINK);
         ingester.ingest(adopted, "test", true);
         after.unpublish(adopted);
-        assertThat(store.verify().clean()).as("unpublish of the adopted view should have caught and quarantined the damaged blob already")
+        assertThat(store.verify().clean())
+                .as("unpublish of the adopted view should have caught and quarantined the damaged blob already")
                 .isTrue();
     }
 
@@ -404,7 +494,8 @@ class ViewsIT {
         String fx = writeThroughLink(v, "garbage", false);
         ingester.ingest(v, "pod:x", true);
         views.unpublish(v);
-        assertThat(otherNamespaceServed(views, fx, text -> text.startsWith("garbage"))).isFalse();
+        assertThat(otherNamespaceServed(views, fx, text -> text.startsWith("garbage")))
+                .isFalse();
     }
 
     @Test
@@ -414,7 +505,9 @@ class ViewsIT {
         String fx = writeThroughLink(v, "#evil\n", true);
         v.pin().close();
         Views after = new Views(store);
-        after.unpublish(after.adopt(StoreFixture.H100, v.dir(), IT, PublishMode.LINK)); // no ingest in between: the view's end alone
-        assertThat(otherNamespaceServed(after, fx, text -> text.endsWith("#evil\n"))).isFalse();
+        after.unpublish(after.adopt(
+                StoreFixture.H100, v.dir(), IT, PublishMode.LINK)); // no ingest in between: the view's end alone
+        assertThat(otherNamespaceServed(after, fx, text -> text.endsWith("#evil\n")))
+                .isFalse();
     }
 }

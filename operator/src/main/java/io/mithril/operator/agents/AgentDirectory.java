@@ -48,7 +48,12 @@ public final class AgentDirectory implements AutoCloseable {
     /** Settings, parsed once in main. */
     public record Config(String namespace, String labelSelector, int defaultPort, Duration ttl, Duration timeout) {
         public static Config defaults(String namespace) {
-            return new Config(namespace, "app.kubernetes.io/component=node-agent", 9464, Duration.ofSeconds(15), Duration.ofSeconds(2));
+            return new Config(
+                    namespace,
+                    "app.kubernetes.io/component=node-agent",
+                    9464,
+                    Duration.ofSeconds(15),
+                    Duration.ofSeconds(2));
         }
     }
 
@@ -72,14 +77,25 @@ public final class AgentDirectory implements AutoCloseable {
     public AgentDirectory(KubernetesClient client, Config config, Ticker ticker) {
         this.client = client;
         this.config = config;
-        this.http = new OkHttpClient.Builder().connectTimeout(config.timeout()).readTimeout(config.timeout())
-                .callTimeout(config.timeout().multipliedBy(2)).retryOnConnectionFailure(false).build();
-        this.stats = Caffeine.newBuilder().ticker(ticker).expireAfterWrite(config.ttl()).maximumSize(10_000)
-                .executor(fetchers).buildAsync(this::fetch);
+        this.http = new OkHttpClient.Builder()
+                .connectTimeout(config.timeout())
+                .readTimeout(config.timeout())
+                .callTimeout(config.timeout().multipliedBy(2))
+                .retryOnConnectionFailure(false)
+                .build();
+        this.stats = Caffeine.newBuilder()
+                .ticker(ticker)
+                .expireAfterWrite(config.ttl())
+                .maximumSize(10_000)
+                .executor(fetchers)
+                .buildAsync(this::fetch);
     }
 
     public void start() {
-        pods = client.pods().inNamespace(config.namespace()).withLabelSelector(config.labelSelector()).inform();
+        pods = client.pods()
+                .inNamespace(config.namespace())
+                .withLabelSelector(config.labelSelector())
+                .inform();
     }
 
     public boolean synced() {
@@ -122,7 +138,9 @@ public final class AgentDirectory implements AutoCloseable {
             return out;
         }
         for (Pod p : pods.getStore().list()) {
-            if (p.getStatus() == null || p.getStatus().getPodIP() == null || p.getMetadata().getDeletionTimestamp() != null
+            if (p.getStatus() == null
+                    || p.getStatus().getPodIP() == null
+                    || p.getMetadata().getDeletionTimestamp() != null
                     || !ready(p)) {
                 continue;
             }
@@ -158,7 +176,8 @@ public final class AgentDirectory implements AutoCloseable {
 
     private NodeStats fetch(Agent a) throws IOException {
         fetches.increment();
-        try (Response r = http.newCall(new Request.Builder().url(a.url()).get().build()).execute()) {
+        try (Response r =
+                http.newCall(new Request.Builder().url(a.url()).get().build()).execute()) {
             if (!r.isSuccessful()) {
                 throw new IOException("agent on " + a.node() + " answered " + r.code());
             }
@@ -177,11 +196,22 @@ public final class AgentDirectory implements AutoCloseable {
                     runs.put(f.getKey(), f.getValue().asLong());
                 }
             });
-            groups.add(new NodeStats.Group(g.path("namespace").asText(), g.path("cache").asText(), g.path("device").asText(),
-                    g.path("product").asText(), g.path("entries").asLong(), g.path("bytes").asLong(), g.path("hits").asLong(),
-                    g.path("misses").asLong(), g.path("lastUse").isTextual() ? g.path("lastUse").asText() : null, runs,
-                    new NodeStats.Remote(g.path("remote").path("fetched").asLong(), g.path("remote").path("fetchedBytes").asLong(),
-                            g.path("remote").path("uploaded").asLong(), g.path("remote").path("uploadedBytes").asLong())));
+            groups.add(new NodeStats.Group(
+                    g.path("namespace").asText(),
+                    g.path("cache").asText(),
+                    g.path("device").asText(),
+                    g.path("product").asText(),
+                    g.path("entries").asLong(),
+                    g.path("bytes").asLong(),
+                    g.path("hits").asLong(),
+                    g.path("misses").asLong(),
+                    g.path("lastUse").isTextual() ? g.path("lastUse").asText() : null,
+                    runs,
+                    new NodeStats.Remote(
+                            g.path("remote").path("fetched").asLong(),
+                            g.path("remote").path("fetchedBytes").asLong(),
+                            g.path("remote").path("uploaded").asLong(),
+                            g.path("remote").path("uploadedBytes").asLong())));
         }
         return new NodeStats(node, groups);
     }

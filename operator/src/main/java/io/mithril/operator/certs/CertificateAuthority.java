@@ -51,8 +51,13 @@ public final class CertificateAuthority {
         KeyPair kp = keyPair();
         X500Name subject = new X500Name("CN=" + name);
         Instant now = clock.instant();
-        X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(subject, serial(), Date.from(now.minusSeconds(300)),
-                Date.from(now.plus(validity)), subject, kp.getPublic());
+        X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(
+                subject,
+                serial(),
+                Date.from(now.minusSeconds(300)),
+                Date.from(now.plus(validity)),
+                subject,
+                kp.getPublic());
         b.addExtension(Extension.basicConstraints, true, new BasicConstraints(0));
         b.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign));
         return new CertificateAuthority(new Issued(kp, sign(b, kp)));
@@ -85,10 +90,16 @@ public final class CertificateAuthority {
         Instant now = clock.instant();
         Instant notAfter = now.plus(validity);
         Instant caNotAfter = root.certificate().getNotAfter().toInstant();
-        X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(root.certificate(), serial(),
-                Date.from(now.minusSeconds(300)), Date.from(notAfter.isAfter(caNotAfter) ? caNotAfter : notAfter),
-                new X500Name("CN=" + dnsNames.get(0)), kp.getPublic());
-        GeneralName[] names = dnsNames.stream().map(n -> new GeneralName(GeneralName.dNSName, n)).toArray(GeneralName[]::new);
+        X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(
+                root.certificate(),
+                serial(),
+                Date.from(now.minusSeconds(300)),
+                Date.from(notAfter.isAfter(caNotAfter) ? caNotAfter : notAfter),
+                new X500Name("CN=" + dnsNames.get(0)),
+                kp.getPublic());
+        GeneralName[] names = dnsNames.stream()
+                .map(n -> new GeneralName(GeneralName.dNSName, n))
+                .toArray(GeneralName[]::new);
         b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(names));
         b.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
         b.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyEncipherment));
@@ -100,8 +111,9 @@ public final class CertificateAuthority {
     public KeyStore keyStore(Issued serving, char[] password) throws Exception {
         KeyStore ks = KeyStore.getInstance("PKCS12");
         ks.load(null, null);
-        ks.setKeyEntry("webhook", serving.keys().getPrivate(), password,
-                new Certificate[] {serving.certificate(), root.certificate()});
+        ks.setKeyEntry("webhook", serving.keys().getPrivate(), password, new Certificate[] {
+            serving.certificate(), root.certificate()
+        });
         return ks;
     }
 
@@ -124,7 +136,7 @@ public final class CertificateAuthority {
     }
 
     private static X509Certificate sign(X509v3CertificateBuilder b, KeyPair signer) throws Exception {
-        return new JcaX509CertificateConverter().getCertificate(
-                b.build(new JcaContentSignerBuilder("SHA256withECDSA").build(signer.getPrivate())));
+        return new JcaX509CertificateConverter()
+                .getCertificate(b.build(new JcaContentSignerBuilder("SHA256withECDSA").build(signer.getPrivate())));
     }
 }

@@ -60,8 +60,15 @@ public final class CertificateManager implements TlsSource {
      * @param renewBefore a serving certificate is replaced once it has less than this left
      * @param retryInterval how soon a failed check (API error, missing webhook configuration) runs again
      */
-    public record Config(String namespace, String secretName, String webhookConfigName, String serviceName,
-            Duration caValidity, Duration servingValidity, Duration renewBefore, Duration retryInterval) {
+    public record Config(
+            String namespace,
+            String secretName,
+            String webhookConfigName,
+            String serviceName,
+            Duration caValidity,
+            Duration servingValidity,
+            Duration renewBefore,
+            Duration retryInterval) {
 
         public Config {
             Objects.requireNonNull(namespace, "namespace");
@@ -70,7 +77,8 @@ public final class CertificateManager implements TlsSource {
             Objects.requireNonNull(serviceName, "serviceName");
             if (renewBefore.compareTo(servingValidity) >= 0 || servingValidity.compareTo(caValidity) >= 0) {
                 throw new IllegalArgumentException(String.format(
-                        "need renewBefore (%s) < servingValidity (%s) < caValidity (%s)", renewBefore, servingValidity, caValidity));
+                        "need renewBefore (%s) < servingValidity (%s) < caValidity (%s)",
+                        renewBefore, servingValidity, caValidity));
             }
             if (retryInterval.isNegative() || retryInterval.isZero()) {
                 throw new IllegalArgumentException("retryInterval must be positive: " + retryInterval);
@@ -79,8 +87,15 @@ public final class CertificateManager implements TlsSource {
 
         /** Secret {@code mithril-webhook-tls}, configuration {@code mithril}, CA 5 years, serving 1 year, renewed 30 days ahead. */
         public static Config defaults(String namespace, String serviceName) {
-            return new Config(namespace, "mithril-webhook-tls", "mithril", serviceName, Duration.ofDays(5 * 365),
-                    Duration.ofDays(365), Duration.ofDays(30), Duration.ofSeconds(30));
+            return new Config(
+                    namespace,
+                    "mithril-webhook-tls",
+                    "mithril",
+                    serviceName,
+                    Duration.ofDays(5 * 365),
+                    Duration.ofDays(365),
+                    Duration.ofDays(30),
+                    Duration.ofSeconds(30));
         }
 
         /** The names the API server may use to reach the Service. */
@@ -130,11 +145,16 @@ public final class CertificateManager implements TlsSource {
      */
     public boolean syncCaBundle(String bundlePem) {
         String want = Base64.getEncoder().encodeToString(bundlePem.getBytes(StandardCharsets.US_ASCII));
-        var resource = client.admissionRegistration().v1().mutatingWebhookConfigurations().withName(config.webhookConfigName());
+        var resource = client.admissionRegistration()
+                .v1()
+                .mutatingWebhookConfigurations()
+                .withName(config.webhookConfigName());
         MutatingWebhookConfiguration mwc = resource.get();
         if (mwc == null) {
-            log.warn("MutatingWebhookConfiguration {} not found; its caBundle is set once it exists (next try in {})",
-                    config.webhookConfigName(), config.retryInterval());
+            log.warn(
+                    "MutatingWebhookConfiguration {} not found; its caBundle is set once it exists (next try in {})",
+                    config.webhookConfigName(),
+                    config.retryInterval());
             return false;
         }
         List<Map<String, Object>> ops = new ArrayList<>();
@@ -146,9 +166,16 @@ public final class CertificateManager implements TlsSource {
             }
             // the test guards against the list changing under us (a chart upgrade between read and patch)
             ops.add(Map.of("op", "test", "path", "/webhooks/" + i + "/name", "value", h.getName()));
-            ops.add(h.getClientConfig() == null
-                    ? Map.of("op", "add", "path", "/webhooks/" + i + "/clientConfig", "value", Map.of("caBundle", want))
-                    : Map.of("op", "add", "path", "/webhooks/" + i + "/clientConfig/caBundle", "value", want));
+            ops.add(
+                    h.getClientConfig() == null
+                            ? Map.of(
+                                    "op",
+                                    "add",
+                                    "path",
+                                    "/webhooks/" + i + "/clientConfig",
+                                    "value",
+                                    Map.of("caBundle", want))
+                            : Map.of("op", "add", "path", "/webhooks/" + i + "/clientConfig/caBundle", "value", want));
         }
         if (ops.isEmpty()) {
             return true;
@@ -156,12 +183,19 @@ public final class CertificateManager implements TlsSource {
         try {
             resource.patch(PatchContext.of(PatchType.JSON), Serialization.asJson(ops));
         } catch (KubernetesClientException e) {
-            log.warn("caBundle patch of MutatingWebhookConfiguration {} refused ({} {}); trying again in {}",
-                    config.webhookConfigName(), e.getCode(), e.getMessage(), config.retryInterval());
+            log.warn(
+                    "caBundle patch of MutatingWebhookConfiguration {} refused ({} {}); trying again in {}",
+                    config.webhookConfigName(),
+                    e.getCode(),
+                    e.getMessage(),
+                    config.retryInterval());
             return false;
         }
-        log.info("caBundle of MutatingWebhookConfiguration {} set on {} of {} webhooks", config.webhookConfigName(),
-                ops.size() / 2, hooks.size());
+        log.info(
+                "caBundle of MutatingWebhookConfiguration {} set on {} of {} webhooks",
+                config.webhookConfigName(),
+                ops.size() / 2,
+                hooks.size());
         return true;
     }
 
@@ -200,11 +234,16 @@ public final class CertificateManager implements TlsSource {
             }
         };
         try {
-            configWatch = client.admissionRegistration().v1().mutatingWebhookConfigurations().withName(config.webhookConfigName())
+            configWatch = client.admissionRegistration()
+                    .v1()
+                    .mutatingWebhookConfigurations()
+                    .withName(config.webhookConfigName())
                     .inform(repair, 0);
         } catch (KubernetesClientException e) {
-            log.warn("cannot watch MutatingWebhookConfiguration {} ({}); its caBundle is checked periodically only",
-                    config.webhookConfigName(), e.getMessage());
+            log.warn(
+                    "cannot watch MutatingWebhookConfiguration {} ({}); its caBundle is checked periodically only",
+                    config.webhookConfigName(),
+                    e.getMessage());
         }
     }
 
@@ -217,7 +256,9 @@ public final class CertificateManager implements TlsSource {
             scheduler.execute(() -> {
                 TlsMaterial now = current;
                 if (now != null) {
-                    log.info("caBundle of MutatingWebhookConfiguration {} changed by someone else; setting it again", config.webhookConfigName());
+                    log.info(
+                            "caBundle of MutatingWebhookConfiguration {} changed by someone else; setting it again",
+                            config.webhookConfigName());
                     bundleInSync = syncCaBundle(now.caBundlePem());
                 }
             });
@@ -245,10 +286,13 @@ public final class CertificateManager implements TlsSource {
         }
     }
 
-    private void schedule(ScheduledExecutorService scheduler, Duration period, Consumer<TlsMaterial> onChange, Duration delay) {
+    private void schedule(
+            ScheduledExecutorService scheduler, Duration period, Consumer<TlsMaterial> onChange, Duration delay) {
         try {
-            scheduler.schedule(() -> schedule(scheduler, period, onChange, check(onChange) ? period : config.retryInterval()),
-                    delay.toMillis(), TimeUnit.MILLISECONDS);
+            scheduler.schedule(
+                    () -> schedule(scheduler, period, onChange, check(onChange) ? period : config.retryInterval()),
+                    delay.toMillis(),
+                    TimeUnit.MILLISECONDS);
         } catch (RejectedExecutionException e) {
             log.debug("certificate checks stopped: scheduler shut down");
         }
@@ -277,46 +321,70 @@ public final class CertificateManager implements TlsSource {
             Secret existing = secrets.withName(config.secretName()).get();
             TlsSecret.Outcome o;
             try {
-                o = TlsSecret.evaluate(existing == null ? null : Objects.requireNonNullElse(existing.getData(), Map.of()), config, clock);
+                o = TlsSecret.evaluate(
+                        existing == null ? null : Objects.requireNonNullElse(existing.getData(), Map.of()),
+                        config,
+                        clock);
             } catch (GeneralSecurityException e) {
                 throw e;
             } catch (Exception e) {
                 throw new GeneralSecurityException("cannot issue certificates: " + e.getMessage(), e);
             }
             if (!o.problems().isEmpty()) {
-                log.warn("Secret {}/{} is malformed ({}); replacing what cannot be read", config.namespace(),
-                        config.secretName(), String.join("; ", o.problems()));
+                log.warn(
+                        "Secret {}/{} is malformed ({}); replacing what cannot be read",
+                        config.namespace(),
+                        config.secretName(),
+                        String.join("; ", o.problems()));
             }
             if (o.write() == null) {
                 return o.material();
             }
             try {
                 if (existing == null) {
-                    secrets.resource(new SecretBuilder().withNewMetadata().withName(config.secretName())
-                            .withNamespace(config.namespace()).addToLabels("app.kubernetes.io/name", "mithril").endMetadata()
-                            .withType("kubernetes.io/tls").withData(o.write()).build()).create();
+                    secrets.resource(new SecretBuilder()
+                                    .withNewMetadata()
+                                    .withName(config.secretName())
+                                    .withNamespace(config.namespace())
+                                    .addToLabels("app.kubernetes.io/name", "mithril")
+                                    .endMetadata()
+                                    .withType("kubernetes.io/tls")
+                                    .withData(o.write())
+                                    .build())
+                            .create();
                 } else {
                     if (!"kubernetes.io/tls".equals(existing.getType())) {
-                        log.warn("Secret {}/{} has type {} (immutable), not kubernetes.io/tls; writing the keys anyway",
-                                config.namespace(), config.secretName(), existing.getType());
+                        log.warn(
+                                "Secret {}/{} has type {} (immutable), not kubernetes.io/tls; writing the keys anyway",
+                                config.namespace(),
+                                config.secretName(),
+                                existing.getType());
                     }
                     Map<String, String> data = new LinkedHashMap<>(o.write());
                     // resourceVersion from the read: a concurrent writer makes this a 409, not a lost update
-                    secrets.resource(new SecretBuilder(existing).withData(data).build()).update();
+                    secrets.resource(new SecretBuilder(existing).withData(data).build())
+                            .update();
                 }
-                log.info("Secret {}/{} {}: {}; serving certificate serial {} until {}", config.namespace(), config.secretName(),
-                        existing == null ? "created" : "updated", String.join("; ", o.reasons()),
-                        o.material().certificate().getSerialNumber().toString(16), o.material().certificate().getNotAfter().toInstant());
+                log.info(
+                        "Secret {}/{} {}: {}; serving certificate serial {} until {}",
+                        config.namespace(),
+                        config.secretName(),
+                        existing == null ? "created" : "updated",
+                        String.join("; ", o.reasons()),
+                        o.material().certificate().getSerialNumber().toString(16),
+                        o.material().certificate().getNotAfter().toInstant());
                 return o.material();
             } catch (KubernetesClientException e) {
                 if (e.getCode() != HttpURLConnection.HTTP_CONFLICT) {
                     throw e;
                 }
-                log.info("Secret {}/{} was written by another replica meanwhile; reading it again", config.namespace(),
+                log.info(
+                        "Secret {}/{} was written by another replica meanwhile; reading it again",
+                        config.namespace(),
                         config.secretName());
             }
         }
-        throw new KubernetesClientException("Secret " + config.namespace() + "/" + config.secretName() + " kept changing under "
-                + WRITE_ATTEMPTS + " write attempts");
+        throw new KubernetesClientException("Secret " + config.namespace() + "/" + config.secretName()
+                + " kept changing under " + WRITE_ATTEMPTS + " write attempts");
     }
 }

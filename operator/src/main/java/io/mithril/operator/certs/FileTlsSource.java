@@ -53,7 +53,8 @@ public final class FileTlsSource implements TlsSource {
         List<X509Certificate> chain = Pem.parseCertificates(crt);
         PrivateKey key = Pem.parsePrivateKey(keyPem);
         if (!Pem.matches(key, chain.get(0))) {
-            throw new GeneralSecurityException(dir.resolve(TlsSecret.TLS_KEY) + " is not the key of " + dir.resolve(TlsSecret.TLS_CRT));
+            throw new GeneralSecurityException(
+                    dir.resolve(TlsSecret.TLS_KEY) + " is not the key of " + dir.resolve(TlsSecret.TLS_CRT));
         }
         TlsMaterial m = new TlsMaterial(key, chain, ca);
         current = m;
@@ -68,7 +69,8 @@ public final class FileTlsSource implements TlsSource {
     @Override
     public void watch(ScheduledExecutorService scheduler, Duration period, Consumer<TlsMaterial> onChange) {
         try {
-            scheduler.scheduleWithFixedDelay(() -> poll(onChange), period.toMillis(), period.toMillis(), TimeUnit.MILLISECONDS);
+            scheduler.scheduleWithFixedDelay(
+                    () -> poll(onChange), period.toMillis(), period.toMillis(), TimeUnit.MILLISECONDS);
         } catch (RejectedExecutionException e) {
             log.debug("certificate file polling not started: scheduler shut down");
         }
@@ -82,12 +84,18 @@ public final class FileTlsSource implements TlsSource {
             }
             TlsMaterial m = load();
             if (!m.sameAs(before)) {
-                log.info("serving certificate reloaded from {}: serial {} until {}", dir,
-                        m.certificate().getSerialNumber().toString(16), m.certificate().getNotAfter().toInstant());
+                log.info(
+                        "serving certificate reloaded from {}: serial {} until {}",
+                        dir,
+                        m.certificate().getSerialNumber().toString(16),
+                        m.certificate().getNotAfter().toInstant());
                 onChange.accept(m);
             }
         } catch (IOException | GeneralSecurityException | RuntimeException e) {
-            log.warn("certificate files in {} not usable yet ({}); keeping the current certificate", dir, e.getMessage());
+            log.warn(
+                    "certificate files in {} not usable yet ({}); keeping the current certificate",
+                    dir,
+                    e.getMessage());
         }
     }
 

@@ -68,7 +68,8 @@ final class Pem {
                     return conv.getPrivateKey(info);
                 }
                 if (o instanceof PEMKeyPair pair) {
-                    return conv.getPrivateKey(pair.getPrivateKeyInfo()); // the public half may be absent (SEC1 allows it)
+                    return conv.getPrivateKey(
+                            pair.getPrivateKeyInfo()); // the public half may be absent (SEC1 allows it)
                 }
             }
         } catch (IOException | RuntimeException e) {
@@ -102,7 +103,8 @@ final class Pem {
 
     private static String block(String type, byte[] der) {
         return "-----BEGIN " + type + "-----\n"
-                + Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII)).encodeToString(der)
+                + Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII))
+                        .encodeToString(der)
                 + "\n-----END " + type + "-----\n";
     }
 }

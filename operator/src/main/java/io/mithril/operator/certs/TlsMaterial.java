@@ -72,7 +72,9 @@ public record TlsMaterial(PrivateKey key, List<X509Certificate> chain, String ca
     /** Whether both present the same serving certificate and CA bundle (nothing to reload). */
     public boolean sameAs(TlsMaterial other) {
         try {
-            return other != null && Arrays.equals(certificate().getEncoded(), other.certificate().getEncoded())
+            return other != null
+                    && Arrays.equals(
+                            certificate().getEncoded(), other.certificate().getEncoded())
                     && caBundlePem.equals(other.caBundlePem);
         } catch (CertificateEncodingException e) {
             return false;

@@ -58,13 +58,15 @@ final class TlsSecret {
                 if (!Pem.matches(caKey, oldRoot)) {
                     throw new GeneralSecurityException(CA_KEY + " is not the key of " + CA_CRT);
                 }
-                ca = CertificateAuthority.of(new CertificateAuthority.Issued(new KeyPair(oldRoot.getPublicKey(), caKey), oldRoot));
+                ca = CertificateAuthority.of(
+                        new CertificateAuthority.Issued(new KeyPair(oldRoot.getPublicKey(), caKey), oldRoot));
             } catch (GeneralSecurityException | IllegalArgumentException e) {
                 problems.add("CA: " + e.getMessage());
                 reasons.add("no usable CA");
             }
             if (ca != null && !outlives(oldRoot, now.plus(cfg.servingValidity()))) {
-                reasons.add("CA expires " + oldRoot.getNotAfter().toInstant() + ", before a new serving certificate would");
+                reasons.add(
+                        "CA expires " + oldRoot.getNotAfter().toInstant() + ", before a new serving certificate would");
                 ca = null;
             }
             if (ca == null) {
@@ -81,8 +83,11 @@ final class TlsSecret {
         if (serving == null) {
             serving = ca.issue(cfg.dnsNames(), cfg.servingValidity(), clock);
         }
-        List<X509Certificate> trusted = previous == null ? List.of(ca.certificate()) : List.of(ca.certificate(), previous);
-        TlsMaterial material = new TlsMaterial(serving.keys().getPrivate(), List.of(serving.certificate(), ca.certificate()),
+        List<X509Certificate> trusted =
+                previous == null ? List.of(ca.certificate()) : List.of(ca.certificate(), previous);
+        TlsMaterial material = new TlsMaterial(
+                serving.keys().getPrivate(),
+                List.of(serving.certificate(), ca.certificate()),
                 Pem.certificates(trusted));
         if (reasons.isEmpty()) {
             return new Outcome(material, null, reasons, problems);
@@ -99,8 +104,13 @@ final class TlsSecret {
     }
 
     /** The stored serving certificate if it is readable, ours, for these names and not about to expire. */
-    private static CertificateAuthority.Issued servingIfGood(Map<String, String> data, CertificateAuthority ca,
-            CertificateManager.Config cfg, Instant now, List<String> reasons, List<String> problems) {
+    private static CertificateAuthority.Issued servingIfGood(
+            Map<String, String> data,
+            CertificateAuthority ca,
+            CertificateManager.Config cfg,
+            Instant now,
+            List<String> reasons,
+            List<String> problems) {
         X509Certificate cert;
         PrivateKey key;
         try {
@@ -115,7 +125,8 @@ final class TlsSecret {
             reasons.add("no usable serving certificate");
             return null;
         }
-        if (!outlives(cert, now.plus(cfg.renewBefore())) || cert.getNotBefore().toInstant().isAfter(now)) {
+        if (!outlives(cert, now.plus(cfg.renewBefore()))
+                || cert.getNotBefore().toInstant().isAfter(now)) {
             reasons.add("serving certificate valid until " + cert.getNotAfter().toInstant() + ", renewing "
                     + cfg.renewBefore().toDays() + " days ahead");
             return null;
@@ -133,7 +144,8 @@ final class TlsSecret {
             return null;
         }
         try {
-            X509Certificate prev = Pem.parseCertificates(text(data, PREVIOUS_CA_CRT)).get(0);
+            X509Certificate prev =
+                    Pem.parseCertificates(text(data, PREVIOUS_CA_CRT)).get(0);
             return outlives(prev, now) ? prev : null;
         } catch (GeneralSecurityException | IllegalArgumentException e) {
             return null; // only widens trust; unreadable means nothing to keep

@@ -80,28 +80,60 @@ public final class OperatorMetrics {
     public String render() {
         StringBuilder b = new StringBuilder(2048);
         header(b, "mithril_operator_admissions_total", "counter", "Admission reviews answered, by outcome.");
-        admissions.forEach((a, n) -> b.append("mithril_operator_admissions_total{outcome=\"").append(a.name().toLowerCase(Locale.ROOT))
-                .append("\"} ").append(n.sum()).append('\n'));
-        header(b, "mithril_operator_admission_duration_seconds", "histogram", "Time from a review's arrival to its answer.");
+        admissions.forEach((a, n) -> b.append("mithril_operator_admissions_total{outcome=\"")
+                .append(a.name().toLowerCase(Locale.ROOT))
+                .append("\"} ")
+                .append(n.sum())
+                .append('\n'));
+        header(
+                b,
+                "mithril_operator_admission_duration_seconds",
+                "histogram",
+                "Time from a review's arrival to its answer.");
         long cumulative = 0;
         for (int i = 0; i <= BOUNDS.length; i++) {
             cumulative += latencyBuckets.get(i);
-            String le = i < BOUNDS.length ? BigDecimal.valueOf(BOUNDS[i]).stripTrailingZeros().toPlainString() : "+Inf";
-            b.append("mithril_operator_admission_duration_seconds_bucket{le=\"").append(le).append("\"} ").append(cumulative).append('\n');
+            String le = i < BOUNDS.length
+                    ? BigDecimal.valueOf(BOUNDS[i]).stripTrailingZeros().toPlainString()
+                    : "+Inf";
+            b.append("mithril_operator_admission_duration_seconds_bucket{le=\"")
+                    .append(le)
+                    .append("\"} ")
+                    .append(cumulative)
+                    .append('\n');
         }
-        b.append("mithril_operator_admission_duration_seconds_sum ").append(latencyNanos.sum() / 1e9).append('\n');
-        b.append("mithril_operator_admission_duration_seconds_count ").append(cumulative).append('\n');
+        b.append("mithril_operator_admission_duration_seconds_sum ")
+                .append(latencyNanos.sum() / 1e9)
+                .append('\n');
+        b.append("mithril_operator_admission_duration_seconds_count ")
+                .append(cumulative)
+                .append('\n');
         header(b, "mithril_operator_reconciles_total", "counter", "CompileCache reconciles, by result.");
-        b.append("mithril_operator_reconciles_total{result=\"success\"} ").append(reconcileOk.sum()).append('\n');
-        b.append("mithril_operator_reconciles_total{result=\"error\"} ").append(reconcileFailed.sum()).append('\n');
+        b.append("mithril_operator_reconciles_total{result=\"success\"} ")
+                .append(reconcileOk.sum())
+                .append('\n');
+        b.append("mithril_operator_reconciles_total{result=\"error\"} ")
+                .append(reconcileFailed.sum())
+                .append('\n');
         if (certificateNotAfter.get() >= 0) {
-            header(b, "mithril_operator_certificate_expiry_timestamp_seconds", "gauge",
+            header(
+                    b,
+                    "mithril_operator_certificate_expiry_timestamp_seconds",
+                    "gauge",
                     "When the webhook's serving certificate expires (Unix time).");
-            b.append("mithril_operator_certificate_expiry_timestamp_seconds ").append(certificateNotAfter.get()).append('\n');
+            b.append("mithril_operator_certificate_expiry_timestamp_seconds ")
+                    .append(certificateNotAfter.get())
+                    .append('\n');
         }
         if (caNotAfter.get() >= 0) {
-            header(b, "mithril_operator_ca_expiry_timestamp_seconds", "gauge", "When the CA of the serving certificate expires (Unix time).");
-            b.append("mithril_operator_ca_expiry_timestamp_seconds ").append(caNotAfter.get()).append('\n');
+            header(
+                    b,
+                    "mithril_operator_ca_expiry_timestamp_seconds",
+                    "gauge",
+                    "When the CA of the serving certificate expires (Unix time).");
+            b.append("mithril_operator_ca_expiry_timestamp_seconds ")
+                    .append(caNotAfter.get())
+                    .append('\n');
         }
         return b.toString();
     }

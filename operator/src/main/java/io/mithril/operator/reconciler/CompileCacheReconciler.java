@@ -5,10 +5,10 @@ import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
-import io.mithril.operator.metrics.OperatorMetrics;
 import io.mithril.api.v1alpha1.CompileCache;
 import io.mithril.api.v1alpha1.CompileCacheStatus;
 import io.mithril.operator.agents.AgentDirectory;
+import io.mithril.operator.metrics.OperatorMetrics;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -42,7 +42,8 @@ public final class CompileCacheReconciler implements Reconciler<CompileCache> {
         this(agents, events, clock, resync, new OperatorMetrics());
     }
 
-    public CompileCacheReconciler(AgentDirectory agents, Events events, Clock clock, Duration resync, OperatorMetrics metrics) {
+    public CompileCacheReconciler(
+            AgentDirectory agents, Events events, Clock clock, Duration resync, OperatorMetrics metrics) {
         this.agents = agents;
         this.events = events;
         this.clock = clock;
@@ -64,7 +65,9 @@ public final class CompileCacheReconciler implements Reconciler<CompileCache> {
     }
 
     private UpdateControl<CompileCache> reconcileOnce(CompileCache cc) {
-        try (MDC.MDCCloseable ignored = MDC.putCloseable("compilecache", cc.getMetadata().getNamespace() + "/" + cc.getMetadata().getName())) {
+        try (MDC.MDCCloseable ignored = MDC.putCloseable(
+                "compilecache",
+                cc.getMetadata().getNamespace() + "/" + cc.getMetadata().getName())) {
             CompileCacheStatus prev = cc.getStatus();
             List<String> problems = SpecCheck.problems(cc.getSpec());
             CompileCacheStatus next;
@@ -88,7 +91,9 @@ public final class CompileCacheReconciler implements Reconciler<CompileCache> {
     private void announce(CompileCache cc, CompileCacheStatus prev, CompileCacheStatus next) {
         for (Condition c : next.getConditions()) {
             Condition before = find(prev, c.getType());
-            boolean changed = before == null || !before.getStatus().equals(c.getStatus()) || !before.getReason().equals(c.getReason());
+            boolean changed = before == null
+                    || !before.getStatus().equals(c.getStatus())
+                    || !before.getReason().equals(c.getReason());
             if (!changed) {
                 continue;
             }
@@ -104,6 +109,9 @@ public final class CompileCacheReconciler implements Reconciler<CompileCache> {
         if (s == null || s.getConditions() == null) {
             return null;
         }
-        return s.getConditions().stream().filter(c -> type.equals(c.getType())).findFirst().orElse(null);
+        return s.getConditions().stream()
+                .filter(c -> type.equals(c.getType()))
+                .findFirst()
+                .orElse(null);
     }
 }

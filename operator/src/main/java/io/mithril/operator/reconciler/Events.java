@@ -40,19 +40,44 @@ public final class Events {
         String now = clock.instant().toString();
         String ns = cc.getMetadata().getNamespace();
         try {
-            client.v1().events().inNamespace(ns).resource(new EventBuilder()
-                    .withNewMetadata().withNamespace(ns)
-                    .withName(cc.getMetadata().getName() + "." + UUID.randomUUID().toString().substring(0, 8).toLowerCase(Locale.ROOT))
-                    .endMetadata()
-                    .withInvolvedObject(new ObjectReferenceBuilder().withApiVersion(cc.getApiVersion()).withKind(cc.getKind())
-                            .withNamespace(ns).withName(cc.getMetadata().getName()).withUid(cc.getMetadata().getUid())
-                            .withResourceVersion(cc.getMetadata().getResourceVersion()).build())
-                    .withType(type).withReason(reason).withMessage(message)
-                    .withFirstTimestamp(now).withLastTimestamp(now).withCount(1)
-                    .withNewSource().withComponent(COMPONENT).endSource()
-                    .build()).create();
+            client.v1()
+                    .events()
+                    .inNamespace(ns)
+                    .resource(new EventBuilder()
+                            .withNewMetadata()
+                            .withNamespace(ns)
+                            .withName(cc.getMetadata().getName() + "."
+                                    + UUID.randomUUID()
+                                            .toString()
+                                            .substring(0, 8)
+                                            .toLowerCase(Locale.ROOT))
+                            .endMetadata()
+                            .withInvolvedObject(new ObjectReferenceBuilder()
+                                    .withApiVersion(cc.getApiVersion())
+                                    .withKind(cc.getKind())
+                                    .withNamespace(ns)
+                                    .withName(cc.getMetadata().getName())
+                                    .withUid(cc.getMetadata().getUid())
+                                    .withResourceVersion(cc.getMetadata().getResourceVersion())
+                                    .build())
+                            .withType(type)
+                            .withReason(reason)
+                            .withMessage(message)
+                            .withFirstTimestamp(now)
+                            .withLastTimestamp(now)
+                            .withCount(1)
+                            .withNewSource()
+                            .withComponent(COMPONENT)
+                            .endSource()
+                            .build())
+                    .create();
         } catch (KubernetesClientException e) {
-            log.warn("could not record event {} on {}/{}: {}", reason, ns, cc.getMetadata().getName(), e.getMessage());
+            log.warn(
+                    "could not record event {} on {}/{}: {}",
+                    reason,
+                    ns,
+                    cc.getMetadata().getName(),
+                    e.getMessage());
         }
     }
 }

@@ -10,16 +10,43 @@ import java.util.Map;
 public record NodeStats(String node, List<Group> groups) {
 
     /** {@code runs}: pods by outcome key ({@code warm}, {@code keyChanged}, ...), as {@link io.mithril.api.v1alpha1.PodStarts} names them. */
-    public record Group(String namespace, String cache, String device, String product, long entries, long bytes,
-            long hits, long misses, String lastUse, Map<String, Long> runs, Remote remote) {
+    public record Group(
+            String namespace,
+            String cache,
+            String device,
+            String product,
+            long entries,
+            long bytes,
+            long hits,
+            long misses,
+            String lastUse,
+            Map<String, Long> runs,
+            Remote remote) {
 
-        public Group(String namespace, String cache, String device, String product, long entries, long bytes, long hits,
-                long misses, String lastUse, Map<String, Long> runs) {
+        public Group(
+                String namespace,
+                String cache,
+                String device,
+                String product,
+                long entries,
+                long bytes,
+                long hits,
+                long misses,
+                String lastUse,
+                Map<String, Long> runs) {
             this(namespace, cache, device, product, entries, bytes, hits, misses, lastUse, runs, Remote.NONE);
         }
 
-        public Group(String namespace, String cache, String device, String product, long entries, long bytes, long hits,
-                long misses, String lastUse) {
+        public Group(
+                String namespace,
+                String cache,
+                String device,
+                String product,
+                long entries,
+                long bytes,
+                long hits,
+                long misses,
+                String lastUse) {
             this(namespace, cache, device, product, entries, bytes, hits, misses, lastUse, Map.of());
         }
     }

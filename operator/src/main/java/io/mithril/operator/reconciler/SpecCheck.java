@@ -27,7 +27,8 @@ public final class SpecCheck {
                 out.add("spec.budget: " + e.getMessage());
             }
         }
-        if (spec.getContainers() == ContainerScope.Named && (spec.getContainerNames() == null || spec.getContainerNames().isEmpty())) {
+        if (spec.getContainers() == ContainerScope.Named
+                && (spec.getContainerNames() == null || spec.getContainerNames().isEmpty())) {
             out.add("spec.containerNames must name at least one container when spec.containers is Named");
         }
         if (spec.getPodSelector() != null && spec.getPodSelector().getMatchExpressions() != null) {

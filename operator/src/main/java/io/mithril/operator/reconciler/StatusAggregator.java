@@ -90,17 +90,37 @@ final class StatusAggregator {
         s.setRemote(remoteStatus(cc, remote));
         boolean reporting = !reports.isEmpty();
         List<Condition> conds = new ArrayList<>();
-        conds.add(condition(prev, "AgentsReporting", reporting,
+        conds.add(condition(
+                prev,
+                "AgentsReporting",
+                reporting,
                 reporting ? "AgentsAnswered" : "NoAgentAnswered",
-                reporting ? reports.size() + " of " + agentsAsked + " node agents answered"
-                        : "none of " + agentsAsked + " node agents answered; is the agent DaemonSet running on GPU nodes?", now,
+                reporting
+                        ? reports.size() + " of " + agentsAsked + " node agents answered"
+                        : "none of " + agentsAsked
+                                + " node agents answered; is the agent DaemonSet running on GPU nodes?",
+                now,
                 cc.getMetadata().getGeneration()));
         boolean within = maxOnNode <= budget;
-        conds.add(condition(prev, "WithinBudget", within, within ? "WithinBudget" : "OverBudget",
-                within ? "every node holds at most " + human(budget) : "a node holds " + human(maxOnNode) + " of a "
-                        + human(budget) + " budget; eviction is catching up", now, cc.getMetadata().getGeneration()));
-        conds.add(condition(prev, "Ready", reporting, reporting ? "Ready" : "NoAgentAnswered",
-                reporting ? "serving " + nodes + " node(s)" : "no node agent answered", now, cc.getMetadata().getGeneration()));
+        conds.add(condition(
+                prev,
+                "WithinBudget",
+                within,
+                within ? "WithinBudget" : "OverBudget",
+                within
+                        ? "every node holds at most " + human(budget)
+                        : "a node holds " + human(maxOnNode) + " of a " + human(budget)
+                                + " budget; eviction is catching up",
+                now,
+                cc.getMetadata().getGeneration()));
+        conds.add(condition(
+                prev,
+                "Ready",
+                reporting,
+                reporting ? "Ready" : "NoAgentAnswered",
+                reporting ? "serving " + nodes + " node(s)" : "no node agent answered",
+                now,
+                cc.getMetadata().getGeneration()));
         s.setConditions(conds);
         return s;
     }
@@ -110,7 +130,8 @@ final class StatusAggregator {
         CompileCacheStatus prev = cc.getStatus();
         CompileCacheStatus s = new CompileCacheStatus();
         s.setObservedGeneration(cc.getMetadata().getGeneration());
-        s.setConditions(List.of(condition(prev, "Ready", false, "InvalidSpec", why, now, cc.getMetadata().getGeneration())));
+        s.setConditions(List.of(condition(
+                prev, "Ready", false, "InvalidSpec", why, now, cc.getMetadata().getGeneration())));
         return s;
     }
 
@@ -118,8 +139,14 @@ final class StatusAggregator {
         return Sizes.budgetOf(cc.getSpec());
     }
 
-    private static Condition condition(CompileCacheStatus prev, String type, boolean ok, String reason, String message,
-            Instant now, Long generation) {
+    private static Condition condition(
+            CompileCacheStatus prev,
+            String type,
+            boolean ok,
+            String reason,
+            String message,
+            Instant now,
+            Long generation) {
         String status = ok ? "True" : "False";
         String since = now.toString();
         if (prev != null && prev.getConditions() != null) {
@@ -129,8 +156,14 @@ final class StatusAggregator {
                 }
             }
         }
-        return new ConditionBuilder().withType(type).withStatus(status).withReason(reason).withMessage(message)
-                .withLastTransitionTime(since).withObservedGeneration(generation).build();
+        return new ConditionBuilder()
+                .withType(type)
+                .withStatus(status)
+                .withReason(reason)
+                .withMessage(message)
+                .withLastTransitionTime(since)
+                .withObservedGeneration(generation)
+                .build();
     }
 
     /** Bytes as a Kubernetes-style binary quantity with one decimal, e.g. {@code 14.2Gi}. */
@@ -147,7 +180,9 @@ final class StatusAggregator {
 
     /** status.remote: the agents' remote figures summed, and the remote budget asked for; null when there is nothing to say. */
     static RemoteStatus remoteStatus(CompileCache cc, long[] sums) {
-        String budget = cc.getSpec() != null && cc.getSpec().getRemote() != null ? cc.getSpec().getRemote().getBudget() : null;
+        String budget = cc.getSpec() != null && cc.getSpec().getRemote() != null
+                ? cc.getSpec().getRemote().getBudget()
+                : null;
         if (budget == null && sums[0] == 0 && sums[1] == 0 && sums[2] == 0 && sums[3] == 0) {
             return null;
         }
@@ -165,7 +200,6 @@ final class StatusAggregator {
         if (a == null || b == null) {
             return a == b;
         }
-        return Objects.equals(Serialization.asJson(a),
-                Serialization.asJson(b));
+        return Objects.equals(Serialization.asJson(a), Serialization.asJson(b));
     }
 }

@@ -9,9 +9,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code mithril-operator cleanup}: the chart's post-delete hook Job (with {@code cleanup.enabled}). The
@@ -19,45 +19,78 @@ import picocli.CommandLine.Model.CommandSpec;
  * is ready on every node it was scheduled to (ready = done), then deletes the operator's webhook Secret,
  * which no template owns. Helm deletes the hook's DaemonSet and this Job once it succeeds.
  */
-@Command(name = "cleanup", description = "After helm uninstall: wait for the node cleanup DaemonSet, then delete the webhook Secret.")
+@Command(
+        name = "cleanup",
+        description = "After helm uninstall: wait for the node cleanup DaemonSet, then delete the webhook Secret.")
 public final class UninstallCleanup implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;
-    @Option(names = "--namespace", defaultValue = "${env:POD_NAMESPACE:-mithril-system}", description = "The release namespace.")
+
+    @Option(
+            names = "--namespace",
+            defaultValue = "${env:POD_NAMESPACE:-mithril-system}",
+            description = "The release namespace.")
     String namespace;
+
     @Option(names = "--daemonset", required = true, description = "The node cleanup DaemonSet to wait for.")
     String daemonSet;
-    @Option(names = "--secret", defaultValue = "", description = "Secret to delete once the nodes are clean; empty: none.")
+
+    @Option(
+            names = "--secret",
+            defaultValue = "",
+            description = "Secret to delete once the nodes are clean; empty: none.")
     String secret;
+
     @Option(names = "--timeout", defaultValue = "600", description = "Seconds to wait for the nodes.")
     int timeoutSeconds;
 
     @Override
     public Integer call() throws InterruptedException {
         try (KubernetesClient client = new KubernetesClientBuilder().build()) {
-            return run(client, namespace, daemonSet, secret, Duration.ofSeconds(timeoutSeconds), Duration.ofSeconds(2),
-                    Clock.systemUTC(), spec.commandLine().getOut());
+            return run(
+                    client,
+                    namespace,
+                    daemonSet,
+                    secret,
+                    Duration.ofSeconds(timeoutSeconds),
+                    Duration.ofSeconds(2),
+                    Clock.systemUTC(),
+                    spec.commandLine().getOut());
         }
     }
 
     /** 0 when every scheduled node reported done (and the Secret is gone), 1 after {@code timeout}. */
-    public static int run(KubernetesClient client, String namespace, String daemonSet, String secret, Duration timeout, Duration poll,
-            Clock clock, PrintWriter out) throws InterruptedException {
+    public static int run(
+            KubernetesClient client,
+            String namespace,
+            String daemonSet,
+            String secret,
+            Duration timeout,
+            Duration poll,
+            Clock clock,
+            PrintWriter out)
+            throws InterruptedException {
         Instant deadline = clock.instant().plus(timeout);
         while (true) {
-            DaemonSet ds = client.apps().daemonSets().inNamespace(namespace).withName(daemonSet).get();
+            DaemonSet ds = client.apps()
+                    .daemonSets()
+                    .inNamespace(namespace)
+                    .withName(daemonSet)
+                    .get();
             if (ds == null) {
                 out.println("mithril: DaemonSet " + daemonSet + " is gone; nothing to wait for");
                 break;
             }
             if (done(ds)) {
-                out.println("mithril: nodes cleaned: " + ds.getStatus().getNumberReady() + " of " + ds.getStatus().getDesiredNumberScheduled());
+                out.println("mithril: nodes cleaned: " + ds.getStatus().getNumberReady() + " of "
+                        + ds.getStatus().getDesiredNumberScheduled());
                 break;
             }
             if (!clock.instant().isBefore(deadline)) {
-                out.println("mithril: nodes not all cleaned after " + timeout.toSeconds() + " s (" + (ds.getStatus() == null ? 0
-                        : ds.getStatus().getNumberReady()) + " ready); the Secret is left; see docs/install.md, Uninstall");
+                out.println("mithril: nodes not all cleaned after " + timeout.toSeconds() + " s ("
+                        + (ds.getStatus() == null ? 0 : ds.getStatus().getNumberReady())
+                        + " ready); the Secret is left; see docs/install.md, Uninstall");
                 out.flush();
                 return 1;
             }

@@ -28,12 +28,12 @@ public final class InformerCacheLookup implements WebhookServer.CacheLookup, Aut
 
     @Override
     public List<CompileCache> inNamespace(String namespace) {
-        return informer.getIndexer().byIndex(Cache.NAMESPACE_INDEX, namespace == null ? "" : namespace); // an index every informer keeps
+        return informer.getIndexer()
+                .byIndex(Cache.NAMESPACE_INDEX, namespace == null ? "" : namespace); // an index every informer keeps
     }
 
     @Override
     public void close() {
         informer.close();
     }
-
 }

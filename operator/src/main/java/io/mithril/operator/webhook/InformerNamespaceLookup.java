@@ -45,8 +45,11 @@ public final class InformerNamespaceLookup implements NamespacePolicy.Lookup, Au
             return NamespacePolicy.NONE;
         }
         Namespace ns = namespaces.getIndexer().getByKey(namespace);
-        String enforce = ns == null ? (namespaces.hasSynced() ? null : NOT_SYNCED)
-                : ns.getMetadata().getLabels() == null ? null : ns.getMetadata().getLabels().get(PodSecurity.ENFORCE_LABEL);
+        String enforce = ns == null
+                ? (namespaces.hasSynced() ? null : NOT_SYNCED)
+                : ns.getMetadata().getLabels() == null
+                        ? null
+                        : ns.getMetadata().getLabels().get(PodSecurity.ENFORCE_LABEL);
         List<LimitRange> lr = limitRanges.getIndexer().byIndex(Cache.NAMESPACE_INDEX, namespace);
         List<ResourceQuota> rq = quotas.getIndexer().byIndex(Cache.NAMESPACE_INDEX, namespace);
         return new NamespacePolicy(enforce, lr, rq);

@@ -25,8 +25,15 @@ import io.mithril.api.v1alpha1.Injected;
  * <p>In {@link VolumeMode#EmptyDir} mode only the emptyDir is mounted: the agent publishes into it
  * from the host, and the wait step only waits for the marker there.
  */
-public record Injection(String mountPath, String viewPath, String hostPath, String waitImage, VolumeMode mode,
-        WaitStep waitStep, PodSecurity podSecurity, String emptyDirSizeLimit) {
+public record Injection(
+        String mountPath,
+        String viewPath,
+        String hostPath,
+        String waitImage,
+        VolumeMode mode,
+        WaitStep waitStep,
+        PodSecurity podSecurity,
+        String emptyDirSizeLimit) {
 
     public Injection(String mountPath, String viewPath, String hostPath, String waitImage) {
         this(mountPath, viewPath, hostPath, waitImage, VolumeMode.HostPath);
@@ -63,6 +70,7 @@ public record Injection(String mountPath, String viewPath, String hostPath, Stri
     public static final String ANNOTATION_FRAMEWORKS = Injected.ANNOTATION_FRAMEWORKS;
     /** How the view reaches the pod ({@link VolumeMode}); the agent reads it to find the pod's folder. */
     public static final String ANNOTATION_VOLUME = Injected.ANNOTATION_VOLUME;
+
     public static final String GPU_RESOURCE = "nvidia.com/gpu";
     /** Set with CudaJIT unless the container sets it: the driver evicts its cache beyond this size. */
     public static final String CUDA_MAXSIZE_ENV = "CUDA_CACHE_MAXSIZE";

@@ -46,7 +46,8 @@ public final class KubeConfigMapLookup implements ConfigMapLookup {
         return (namespace, name) -> {
             long left = (deadline - System.nanoTime()) / 1_000_000;
             if (left < MIN_READ_MS) {
-                return new Unreadable("not read: the " + budget.toMillis() + " ms for this pod's ConfigMaps were spent");
+                return new Unreadable(
+                        "not read: the " + budget.toMillis() + " ms for this pod's ConfigMaps were spent");
             }
             return read(namespace, name, (int) left);
         };
@@ -54,10 +55,18 @@ public final class KubeConfigMapLookup implements ConfigMapLookup {
 
     private Result read(String namespace, String name, int timeoutMs) {
         RequestConfig rc = new RequestConfigBuilder(client.getConfiguration().getRequestConfig())
-                .withRequestTimeout(timeoutMs).withRequestRetryBackoffLimit(0).build();
+                .withRequestTimeout(timeoutMs)
+                .withRequestRetryBackoffLimit(0)
+                .build();
         try {
-            // a client that shares this one's connections, with this request's timeout (not closed: that would close them)
-            ConfigMap cm = client.newClient(rc).adapt(KubernetesClient.class).configMaps().inNamespace(namespace).withName(name).get();
+            // a client that shares this one's connections, with this request's timeout (not closed: that would close
+            // them)
+            ConfigMap cm = client.newClient(rc)
+                    .adapt(KubernetesClient.class)
+                    .configMaps()
+                    .inNamespace(namespace)
+                    .withName(name)
+                    .get();
             if (cm == null) {
                 return new Missing();
             }
@@ -69,13 +78,17 @@ public final class KubeConfigMapLookup implements ConfigMapLookup {
             if (e.getCode() > 0) {
                 return new Unreadable("HTTP " + e.getCode());
             }
-            return new Unreadable(timedOut(e) ? "no answer within " + timeoutMs + " ms" : "not read (" + root(e).getClass().getSimpleName() + ")");
+            return new Unreadable(
+                    timedOut(e)
+                            ? "no answer within " + timeoutMs + " ms"
+                            : "not read (" + root(e).getClass().getSimpleName() + ")");
         }
     }
 
     private static boolean timedOut(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t instanceof TimeoutException || t instanceof InterruptedIOException
+            if (t instanceof TimeoutException
+                    || t instanceof InterruptedIOException
                     || t.getClass().getSimpleName().contains("Timeout")) {
                 return true;
             }

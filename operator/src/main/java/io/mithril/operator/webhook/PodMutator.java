@@ -85,9 +85,11 @@ public final class PodMutator {
      * As {@link #mutate(Pod, List, NamespacePolicy)}, with the ConfigMaps the target containers' {@code envFrom}
      * name read through {@code configMaps} (each at most once; none when nothing is injected).
      */
-    public Result mutate(Pod pod, List<CompileCache> cachesInNamespace, NamespacePolicy ns, ConfigMapLookup configMaps) {
+    public Result mutate(
+            Pod pod, List<CompileCache> cachesInNamespace, NamespacePolicy ns, ConfigMapLookup configMaps) {
         Map<String, String> ann = pod.getMetadata() == null || pod.getMetadata().getAnnotations() == null
-                ? Map.of() : pod.getMetadata().getAnnotations();
+                ? Map.of()
+                : pod.getMetadata().getAnnotations();
         if (!"enabled".equals(ann.get(CompileCache.ANNOTATION_ENABLED))) {
             return new Result(pod, List.of());
         }
@@ -103,50 +105,67 @@ public final class PodMutator {
         List<String> invalid = SpecCheck.problems(spec);
         if (!invalid.isEmpty()) {
             // the operator marks it InvalidSpec; a cache it would not run must not be used either
-            warnings.add("mithril: CompileCache " + cc.getMetadata().getName() + " is invalid (" + String.join("; ", invalid)
-                    + "); no cache injected");
+            warnings.add("mithril: CompileCache " + cc.getMetadata().getName() + " is invalid ("
+                    + String.join("; ", invalid) + "); no cache injected");
             return new Result(pod, warnings);
         }
-        Map<String, String> labels = pod.getMetadata().getLabels() == null ? Map.of() : pod.getMetadata().getLabels();
+        Map<String, String> labels = pod.getMetadata().getLabels() == null
+                ? Map.of()
+                : pod.getMetadata().getLabels();
         if (spec.getPodSelector() != null && !matches(spec.getPodSelector(), labels)) {
-            warnings.add("mithril: pod does not match the podSelector of CompileCache " + cc.getMetadata().getName()
-                    + "; no cache injected");
+            warnings.add("mithril: pod does not match the podSelector of CompileCache "
+                    + cc.getMetadata().getName() + "; no cache injected");
             return new Result(pod, warnings);
         }
         if (hostPathMode() && !injection.podSecurity().admitsHostPath(ns.podSecurityEnforce())) {
-            String level = ns.podSecurityEnforce() == null ? injection.podSecurity().defaultLevel() + " (the cluster default)"
+            String level = ns.podSecurityEnforce() == null
+                    ? injection.podSecurity().defaultLevel() + " (the cluster default)"
                     : PodSecurity.level(ns.podSecurityEnforce());
             if (injection.podSecurity().fallback() == PodSecurity.Fallback.Skip) {
-                warnings.add("mithril: the namespace's Pod Security level " + level + " forbids the hostPath view; no cache injected");
+                warnings.add("mithril: the namespace's Pod Security level " + level
+                        + " forbids the hostPath view; no cache injected");
                 return new Result(pod, warnings);
             }
-            warnings.add("mithril: the namespace's Pod Security level " + level + " forbids hostPath; cache injected in EmptyDir mode");
-            return new PodMutator(injection.withMode(VolumeMode.EmptyDir)).inject(pod, ann, cc, spec, ns, configMaps, warnings);
+            warnings.add("mithril: the namespace's Pod Security level " + level
+                    + " forbids hostPath; cache injected in EmptyDir mode");
+            return new PodMutator(injection.withMode(VolumeMode.EmptyDir))
+                    .inject(pod, ann, cc, spec, ns, configMaps, warnings);
         }
         return inject(pod, ann, cc, spec, ns, configMaps, warnings);
     }
 
-    private Result inject(Pod pod, Map<String, String> ann, CompileCache cc, CompileCacheSpec spec, NamespacePolicy ns,
-            ConfigMapLookup configMaps, List<String> warnings) {
+    private Result inject(
+            Pod pod,
+            Map<String, String> ann,
+            CompileCache cc,
+            CompileCacheSpec spec,
+            NamespacePolicy ns,
+            ConfigMapLookup configMaps,
+            List<String> warnings) {
         for (String name : volumeNames()) {
-            if (pod.getSpec().getVolumes() != null && pod.getSpec().getVolumes().stream().anyMatch(v -> name.equals(v.getName()))) {
+            if (pod.getSpec().getVolumes() != null
+                    && pod.getSpec().getVolumes().stream().anyMatch(v -> name.equals(v.getName()))) {
                 warnings.add("mithril: the pod already has a volume named " + name + "; no cache injected");
                 return new Result(pod, warnings);
             }
             // a mount of a volume the pod does not declare is only valid once we add it: the node's views
             if (mountsVolume(pod, name)) {
-                warnings.add("mithril: a container of the pod mounts a volume named " + name + " that only the webhook adds; "
-                        + "no cache injected");
+                warnings.add("mithril: a container of the pod mounts a volume named " + name
+                        + " that only the webhook adds; " + "no cache injected");
                 return new Result(pod, warnings);
             }
         }
-        List<Framework> frameworks = Framework.withImplied(spec.getFrameworks() == null || spec.getFrameworks().isEmpty()
-                ? Defaults.FRAMEWORKS : spec.getFrameworks());
+        List<Framework> frameworks = Framework.withImplied(
+                spec.getFrameworks() == null || spec.getFrameworks().isEmpty()
+                        ? Defaults.FRAMEWORKS
+                        : spec.getFrameworks());
         Pod out = new PodBuilder(pod).build(); // a deep copy: the input stays untouched
         List<Container> targets = targets(out.getSpec().getContainers(), spec, warnings);
         List<String> injected = new ArrayList<>();
         // the CompileCache was looked up in the pod's namespace; a pod as sent may not name it itself
-        String namespace = pod.getMetadata().getNamespace() != null ? pod.getMetadata().getNamespace() : cc.getMetadata().getNamespace();
+        String namespace = pod.getMetadata().getNamespace() != null
+                ? pod.getMetadata().getNamespace()
+                : cc.getMetadata().getNamespace();
         Map<String, ConfigMapLookup.Result> read = new HashMap<>();
         ConfigMapLookup once = (n, name) -> read.computeIfAbsent(name, x -> configMaps.get(n, x));
         for (Container c : targets) {
@@ -157,11 +176,24 @@ public final class PodMutator {
         if (injected.isEmpty()) {
             return new Result(pod, warnings);
         }
-        out.getSpec().getVolumes().add(new VolumeBuilder().withName(Injection.VOLUME).withNewEmptyDir()
-                .withSizeLimit(hostPathMode() ? null : emptyDirSizeLimit(spec)).endEmptyDir().build());
+        out.getSpec()
+                .getVolumes()
+                .add(new VolumeBuilder()
+                        .withName(Injection.VOLUME)
+                        .withNewEmptyDir()
+                        .withSizeLimit(hostPathMode() ? null : emptyDirSizeLimit(spec))
+                        .endEmptyDir()
+                        .build());
         if (hostPathMode()) {
-            out.getSpec().getVolumes().add(new VolumeBuilder().withName(Injection.VIEW_VOLUME)
-                    .withNewHostPath().withPath(injection.hostPath()).withType("DirectoryOrCreate").endHostPath().build());
+            out.getSpec()
+                    .getVolumes()
+                    .add(new VolumeBuilder()
+                            .withName(Injection.VIEW_VOLUME)
+                            .withNewHostPath()
+                            .withPath(injection.hostPath())
+                            .withType("DirectoryOrCreate")
+                            .endHostPath()
+                            .build());
         }
         out.getSpec().getInitContainers().add(0, waitContainer(spec, frameworks, pod.getSpec(), targets, ns));
         for (String secret : injection.waitStep().pullSecrets()) {
@@ -177,7 +209,9 @@ public final class PodMutator {
         Map<String, String> newAnn = new LinkedHashMap<>(ann);
         newAnn.put(Injection.ANNOTATION_INJECTED, cc.getMetadata().getName());
         newAnn.put(Injection.ANNOTATION_CONTAINERS, String.join(",", injected));
-        newAnn.put(Injection.ANNOTATION_FRAMEWORKS, String.join(",", frameworks.stream().map(Framework::name).toList()));
+        newAnn.put(
+                Injection.ANNOTATION_FRAMEWORKS,
+                String.join(",", frameworks.stream().map(Framework::name).toList()));
         newAnn.put(Injection.ANNOTATION_VOLUME, injection.mode().name());
         out.getMetadata().setAnnotations(newAnn);
         return new Result(out, warnings);
@@ -213,14 +247,17 @@ public final class PodMutator {
                 return containers;
             case Named: {
                 List<String> names = spec.getContainerNames() == null ? List.of() : spec.getContainerNames();
-                List<Container> out = containers.stream().filter(c -> names.contains(c.getName())).toList();
+                List<Container> out = containers.stream()
+                        .filter(c -> names.contains(c.getName()))
+                        .toList();
                 if (out.size() < names.size()) {
                     warnings.add("mithril: some containers named by the CompileCache are not in this pod");
                 }
                 return out;
             }
             default: {
-                List<Container> gpu = containers.stream().filter(PodMutator::requestsGpu).toList();
+                List<Container> gpu =
+                        containers.stream().filter(PodMutator::requestsGpu).toList();
                 return gpu.isEmpty() ? containers : gpu;
             }
         }
@@ -230,7 +267,8 @@ public final class PodMutator {
         if (c.getResources() == null) {
             return false;
         }
-        for (Map<String, Quantity> m : new ArrayList<>(Arrays.asList(c.getResources().getLimits(), c.getResources().getRequests()))) {
+        for (Map<String, Quantity> m : new ArrayList<>(
+                Arrays.asList(c.getResources().getLimits(), c.getResources().getRequests()))) {
             if (m != null && m.containsKey(Injection.GPU_RESOURCE)) {
                 return true;
             }
@@ -241,23 +279,34 @@ public final class PodMutator {
     /** Adds mount and variables to one container; false (with a warning) when the user's own mount is in the way. */
     private boolean inject(Container c, List<Framework> frameworks, UserEnv user, List<String> warnings) {
         List<VolumeMount> mounts = c.getVolumeMounts();
-        for (String path : hostPathMode() ? List.of(injection.mountPath(), injection.viewPath()) : List.of(injection.mountPath())) {
+        for (String path : hostPathMode()
+                ? List.of(injection.mountPath(), injection.viewPath())
+                : List.of(injection.mountPath())) {
             if (mounts.stream().anyMatch(m -> samePath(path, m.getMountPath()))) {
-                warnings.add("mithril: container " + c.getName() + " already mounts " + path + "; left as is (no cache for it)");
+                warnings.add("mithril: container " + c.getName() + " already mounts " + path
+                        + "; left as is (no cache for it)");
                 return false;
             }
         }
         List<EnvVar> env = c.getEnv();
         if (hostPathMode() && user.sets(Injection.POD_UID_ENV)) {
             // the view's subPathExpr resolves through it: a value of the user's could mount another pod's view
-            warnings.add("mithril: container " + c.getName() + " sets " + Injection.POD_UID_ENV + user.where(Injection.POD_UID_ENV)
-                    + "; no cache for it");
+            warnings.add("mithril: container " + c.getName() + " sets " + Injection.POD_UID_ENV
+                    + user.where(Injection.POD_UID_ENV) + "; no cache for it");
             return false;
         }
         List<String> added = new ArrayList<>();
         if (hostPathMode()) {
-            env.add(0, new EnvVarBuilder().withName(Injection.POD_UID_ENV).withNewValueFrom().withNewFieldRef()
-                    .withFieldPath("metadata.uid").endFieldRef().endValueFrom().build());
+            env.add(
+                    0,
+                    new EnvVarBuilder()
+                            .withName(Injection.POD_UID_ENV)
+                            .withNewValueFrom()
+                            .withNewFieldRef()
+                            .withFieldPath("metadata.uid")
+                            .endFieldRef()
+                            .endValueFrom()
+                            .build());
             added.add(Injection.POD_UID_ENV);
         }
         for (Framework f : frameworks) {
@@ -279,11 +328,14 @@ public final class PodMutator {
             added.add("USER");
         }
         for (UserEnv.Unread u : user.unread()) {
-            List<String> over = added.stream().filter(n -> n.startsWith(u.prefix())).toList();
+            List<String> over =
+                    added.stream().filter(n -> n.startsWith(u.prefix())).toList();
             if (!over.isEmpty()) {
-                warnings.add("mithril: container " + c.getName() + ": the injected " + String.join(", ", over) + " override"
-                        + (over.size() == 1 ? "s" : "") + " whatever " + u.source() + " (envFrom" + (u.prefix().isEmpty() ? "" : ", prefix "
-                        + u.prefix()) + ") sets for " + (over.size() == 1 ? "it" : "them") + ": " + u.why());
+                warnings.add(
+                        "mithril: container " + c.getName() + ": the injected " + String.join(", ", over) + " override"
+                                + (over.size() == 1 ? "s" : "") + " whatever " + u.source() + " (envFrom"
+                                + (u.prefix().isEmpty() ? "" : ", prefix " + u.prefix()) + ") sets for "
+                                + (over.size() == 1 ? "it" : "them") + ": " + u.why());
             }
         }
         mounts.addAll(mounts(false));
@@ -307,11 +359,15 @@ public final class PodMutator {
                 String prefix = from.getPrefix() == null ? "" : from.getPrefix();
                 if (from.getSecretRef() != null) {
                     unread.add(new Unread("Secret " + from.getSecretRef().getName(), prefix, "Secrets are not read"));
-                } else if (from.getConfigMapRef() != null && from.getConfigMapRef().getName() != null) {
+                } else if (from.getConfigMapRef() != null
+                        && from.getConfigMapRef().getName() != null) {
                     String name = from.getConfigMapRef().getName();
                     ConfigMapLookup.Result r = configMaps.get(namespace, name);
                     if (r instanceof ConfigMapLookup.Found found) {
-                        found.data().keySet().forEach(k -> set.putIfAbsent(prefix + k, " (from ConfigMap " + name + " through envFrom)"));
+                        found.data()
+                                .keySet()
+                                .forEach(k ->
+                                        set.putIfAbsent(prefix + k, " (from ConfigMap " + name + " through envFrom)"));
                     } else if (r instanceof ConfigMapLookup.Unreadable u) {
                         unread.add(new Unread("ConfigMap " + name, prefix, "it could not be read (" + u.why() + ")"));
                     } else if (!Boolean.TRUE.equals(from.getConfigMapRef().getOptional())) {
@@ -342,11 +398,22 @@ public final class PodMutator {
 
     private List<VolumeMount> mounts(boolean init) {
         if (!hostPathMode()) {
-            return List.of(new VolumeMountBuilder().withName(Injection.VOLUME).withMountPath(injection.mountPath()).build());
+            return List.of(new VolumeMountBuilder()
+                    .withName(Injection.VOLUME)
+                    .withMountPath(injection.mountPath())
+                    .build());
         }
-        return List.of(new VolumeMountBuilder().withName(Injection.VOLUME).withMountPath(injection.mountPath()).build(),
-                new VolumeMountBuilder().withName(Injection.VIEW_VOLUME).withMountPath(injection.viewPath())
-                        .withSubPathExpr("$(" + Injection.POD_UID_ENV + ")").withReadOnly(init ? Boolean.TRUE : null).build());
+        return List.of(
+                new VolumeMountBuilder()
+                        .withName(Injection.VOLUME)
+                        .withMountPath(injection.mountPath())
+                        .build(),
+                new VolumeMountBuilder()
+                        .withName(Injection.VIEW_VOLUME)
+                        .withMountPath(injection.viewPath())
+                        .withSubPathExpr("$(" + Injection.POD_UID_ENV + ")")
+                        .withReadOnly(init ? Boolean.TRUE : null)
+                        .build());
     }
 
     /**
@@ -369,21 +436,37 @@ public final class PodMutator {
         }
         return "t=0; while [ ! -f " + marker + " ] && [ $t -lt " + timeout + " ]; do sleep 1; t=$((t+1)); done; "
                 + "if [ -f " + marker + " ]; then for d in " + dirs + "; do "
-                + "[ -e " + inj.mountPath() + "/$d ] || [ -L " + inj.mountPath() + "/$d ] || ln -s " + inj.viewPath() + "/$d "
+                + "[ -e " + inj.mountPath() + "/$d ] || [ -L " + inj.mountPath() + "/$d ] || ln -s " + inj.viewPath()
+                + "/$d "
                 + inj.mountPath() + "/$d; done; echo \"mithril: cache view ready after ${t}s\"; "
                 + "else echo 'mithril: no cache view after " + timeout + "s; starting cold'; fi; exit 0";
     }
 
-    private Container waitContainer(CompileCacheSpec spec, List<Framework> frameworks, PodSpec admitted, List<Container> targets,
+    private Container waitContainer(
+            CompileCacheSpec spec,
+            List<Framework> frameworks,
+            PodSpec admitted,
+            List<Container> targets,
             NamespacePolicy ns) {
-        int timeout = spec.getPublishTimeoutSeconds() == null ? Defaults.PUBLISH_TIMEOUT_SECONDS : spec.getPublishTimeoutSeconds();
+        int timeout = spec.getPublishTimeoutSeconds() == null
+                ? Defaults.PUBLISH_TIMEOUT_SECONDS
+                : spec.getPublishTimeoutSeconds();
         String script = waitScript(injection, timeout, frameworks);
         return new ContainerBuilder()
                 .withName(Injection.INIT_CONTAINER)
                 .withImage(injection.waitImage())
                 .withCommand("sh", "-c", script)
-                .withEnv(hostPathMode() ? List.of(new EnvVarBuilder().withName(Injection.POD_UID_ENV).withNewValueFrom().withNewFieldRef()
-                        .withFieldPath("metadata.uid").endFieldRef().endValueFrom().build()) : List.of())
+                .withEnv(
+                        hostPathMode()
+                                ? List.of(new EnvVarBuilder()
+                                        .withName(Injection.POD_UID_ENV)
+                                        .withNewValueFrom()
+                                        .withNewFieldRef()
+                                        .withFieldPath("metadata.uid")
+                                        .endFieldRef()
+                                        .endValueFrom()
+                                        .build())
+                                : List.of())
                 .withVolumeMounts(mounts(true))
                 .withResources(injection.waitStep().resourcesFor(admitted, ns.limitRanges()))
                 .withSecurityContext(waitSecurityContext(admitted, targets))
@@ -403,9 +486,14 @@ public final class PodMutator {
         Long ctrUser = first == null ? null : first.getRunAsUser();
         Long podUser = podSc == null ? null : podSc.getRunAsUser();
         Long user = ctrUser != null ? ctrUser : podUser;
-        SecurityContextBuilder b = new SecurityContextBuilder().withAllowPrivilegeEscalation(false)
-                .withNewCapabilities().withDrop("ALL").endCapabilities()
-                .withNewSeccompProfile().withType("RuntimeDefault").endSeccompProfile();
+        SecurityContextBuilder b = new SecurityContextBuilder()
+                .withAllowPrivilegeEscalation(false)
+                .withNewCapabilities()
+                .withDrop("ALL")
+                .endCapabilities()
+                .withNewSeccompProfile()
+                .withType("RuntimeDefault")
+                .endSeccompProfile();
         if (user == null) {
             b.withRunAsNonRoot(true).withRunAsUser(injection.waitStep().runAsUser());
         } else {
@@ -419,7 +507,8 @@ public final class PodMutator {
 
     /** Twice the CompileCache's budget (its view, and as much again for what the pod compiles), unless configured. */
     private Quantity emptyDirSizeLimit(CompileCacheSpec spec) {
-        if (injection.emptyDirSizeLimit() != null && !injection.emptyDirSizeLimit().isBlank()) {
+        if (injection.emptyDirSizeLimit() != null
+                && !injection.emptyDirSizeLimit().isBlank()) {
             return new Quantity(injection.emptyDirSizeLimit());
         }
         BigDecimal budget = BigDecimal.valueOf(Sizes.budgetOf(spec));
@@ -444,7 +533,9 @@ public final class PodMutator {
         }
         List<String> now = new ArrayList<>(PodResources.limitRangeProblems(injected, ns.limitRanges()));
         now.addAll(PodResources.quotaProblems(injected, ns.quotas()));
-        return now.isEmpty() ? null : "the namespace would reject the pod with the wait step (" + String.join("; ", now) + ")";
+        return now.isEmpty()
+                ? null
+                : "the namespace would reject the pod with the wait step (" + String.join("; ", now) + ")";
     }
 
     /** Whether two mount paths name the same folder ({@code /var/cache/mithril/}, {@code /var/cache//mithril/.}). */
@@ -466,7 +557,8 @@ public final class PodMutator {
             return null;
         }
         for (var c : pod.getSpec().getEphemeralContainers()) {
-            if (c.getVolumeMounts() != null && c.getVolumeMounts().stream().anyMatch(m -> Injection.VIEW_VOLUME.equals(m.getName()))) {
+            if (c.getVolumeMounts() != null
+                    && c.getVolumeMounts().stream().anyMatch(m -> Injection.VIEW_VOLUME.equals(m.getName()))) {
                 return "mithril: ephemeral container " + c.getName() + " may not mount " + Injection.VIEW_VOLUME
                         + " (it holds the node's views of every pod); debug without that mount";
             }

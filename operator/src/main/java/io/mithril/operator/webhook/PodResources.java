@@ -43,7 +43,11 @@ import java.util.function.Function;
  */
 final class PodResources {
 
-    enum QosClass { Guaranteed, Burstable, BestEffort }
+    enum QosClass {
+        Guaranteed,
+        Burstable,
+        BestEffort
+    }
 
     static final List<String> COMPUTE = List.of("cpu", "memory");
 
@@ -189,7 +193,8 @@ final class PodResources {
         return out;
     }
 
-    private static void check(List<String> out, String who, String r, BigDecimal req, BigDecimal lim, LimitRangeItem item) {
+    private static void check(
+            List<String> out, String who, String r, BigDecimal req, BigDecimal lim, LimitRangeItem item) {
         BigDecimal min = amount(item.getMin(), r);
         BigDecimal max = amount(item.getMax(), r);
         BigDecimal ratio = amount(item.getMaxLimitRequestRatio(), r);
@@ -212,25 +217,33 @@ final class PodResources {
             if (q.getSpec() == null || q.getSpec().getHard() == null || !inScope(q, qos)) {
                 continue;
             }
-            Map<String, Quantity> used = q.getStatus() == null || q.getStatus().getUsed() == null ? Map.of() : q.getStatus().getUsed();
+            Map<String, Quantity> used = q.getStatus() == null || q.getStatus().getUsed() == null
+                    ? Map.of()
+                    : q.getStatus().getUsed();
             for (String r : COMPUTE) {
                 for (String tracked : List.of(r, "requests." + r, "limits." + r)) {
-                    BigDecimal hard = q.getSpec().getHard().get(tracked) == null ? null
+                    BigDecimal hard = q.getSpec().getHard().get(tracked) == null
+                            ? null
                             : Quantity.getAmountInBytes(q.getSpec().getHard().get(tracked));
                     if (hard == null) {
                         continue;
                     }
                     boolean limits = tracked.startsWith("limits.");
-                    List<String> unset = all(spec).stream().filter(c -> (limits ? limit(c, r) : request(c, r)) == null)
-                            .map(Container::getName).toList();
+                    List<String> unset = all(spec).stream()
+                            .filter(c -> (limits ? limit(c, r) : request(c, r)) == null)
+                            .map(Container::getName)
+                            .toList();
                     if (!unset.isEmpty()) {
-                        out.add("ResourceQuota " + q.getMetadata().getName() + " tracks " + tracked + ": not set for " + unset);
+                        out.add("ResourceQuota " + q.getMetadata().getName() + " tracks " + tracked + ": not set for "
+                                + unset);
                         continue;
                     }
                     BigDecimal pod = limits ? effectiveLimit(spec, r) : effectiveRequest(spec, r);
-                    BigDecimal now = used.get(tracked) == null ? BigDecimal.ZERO : Quantity.getAmountInBytes(used.get(tracked));
+                    BigDecimal now =
+                            used.get(tracked) == null ? BigDecimal.ZERO : Quantity.getAmountInBytes(used.get(tracked));
                     if (now.add(pod).compareTo(hard) > 0) {
-                        out.add("ResourceQuota " + q.getMetadata().getName() + ": " + tracked + " would exceed " + hard.toPlainString());
+                        out.add("ResourceQuota " + q.getMetadata().getName() + ": " + tracked + " would exceed "
+                                + hard.toPlainString());
                     }
                 }
             }
@@ -239,7 +252,8 @@ final class PodResources {
     }
 
     private static boolean inScope(ResourceQuota q, QosClass qos) {
-        List<String> scopes = q.getSpec().getScopes() == null ? List.of() : q.getSpec().getScopes();
+        List<String> scopes =
+                q.getSpec().getScopes() == null ? List.of() : q.getSpec().getScopes();
         if (scopes.contains("BestEffort") && qos != QosClass.BestEffort) {
             return false;
         }

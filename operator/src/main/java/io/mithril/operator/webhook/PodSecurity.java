@@ -15,7 +15,10 @@ public record PodSecurity(String defaultLevel, Fallback fallback) {
 
     public static final String ENFORCE_LABEL = "pod-security.kubernetes.io/enforce";
 
-    public enum Fallback { EmptyDir, Skip }
+    public enum Fallback {
+        EmptyDir,
+        Skip
+    }
 
     public PodSecurity {
         defaultLevel = level(defaultLevel);

@@ -31,7 +31,8 @@ import java.util.function.Function;
  * @param pullSecrets secrets added to an injected pod's {@code imagePullSecrets} for the wait image
  *                   (they must exist in the workload's namespace)
  */
-public record WaitStep(Map<String, Quantity> requests, Map<String, Quantity> limits, Long runAsUser, List<String> pullSecrets) {
+public record WaitStep(
+        Map<String, Quantity> requests, Map<String, Quantity> limits, Long runAsUser, List<String> pullSecrets) {
 
     public WaitStep {
         requests = Map.copyOf(requests);
@@ -40,8 +41,11 @@ public record WaitStep(Map<String, Quantity> requests, Map<String, Quantity> lim
     }
 
     public static WaitStep defaults() {
-        return new WaitStep(Map.of("cpu", new Quantity("10m"), "memory", new Quantity("16Mi")),
-                Map.of("cpu", new Quantity("100m"), "memory", new Quantity("32Mi")), 65534L, List.of());
+        return new WaitStep(
+                Map.of("cpu", new Quantity("10m"), "memory", new Quantity("16Mi")),
+                Map.of("cpu", new Quantity("100m"), "memory", new Quantity("32Mi")),
+                65534L,
+                List.of());
     }
 
     public WaitStep withRunAsUser(Long uid) {
@@ -59,7 +63,8 @@ public record WaitStep(Map<String, Quantity> requests, Map<String, Quantity> lim
         Map<String, Quantity> lim = new LinkedHashMap<>();
         for (String r : PodResources.COMPUTE) {
             BigDecimal capRequest = PodResources.appSum(pod, c -> PodResources.request(c, r));
-            BigDecimal capLimit = allAppContainersLimit(pod, r) ? PodResources.appSum(pod, c -> PodResources.limit(c, r)) : null;
+            BigDecimal capLimit =
+                    allAppContainersLimit(pod, r) ? PodResources.appSum(pod, c -> PodResources.limit(c, r)) : null;
             BigDecimal min = bound(ranges, r, LimitRangeItem::getMin, true);
             BigDecimal max = bound(ranges, r, LimitRangeItem::getMax, false);
             BigDecimal ratio = bound(ranges, r, LimitRangeItem::getMaxLimitRequestRatio, false);
@@ -116,8 +121,8 @@ public record WaitStep(Map<String, Quantity> requests, Map<String, Quantity> lim
     }
 
     /** The tightest bound of the namespace's Container LimitRanges: the largest min, else the smallest max or ratio. */
-    private static BigDecimal bound(List<LimitRange> ranges, String r, Function<LimitRangeItem, Map<String, Quantity>> field,
-            boolean largest) {
+    private static BigDecimal bound(
+            List<LimitRange> ranges, String r, Function<LimitRangeItem, Map<String, Quantity>> field, boolean largest) {
         BigDecimal out = null;
         for (LimitRange lr : ranges) {
             if (lr.getSpec() == null || lr.getSpec().getLimits() == null) {
@@ -144,7 +149,8 @@ public record WaitStep(Map<String, Quantity> requests, Map<String, Quantity> lim
     /** CPU in whole millicores (rounded down, never to zero), memory in whole bytes, MiB when exact. */
     static Quantity quantity(String r, BigDecimal v) {
         if ("cpu".equals(r)) {
-            long milli = Math.max(1, v.movePointRight(3).setScale(0, RoundingMode.DOWN).longValueExact());
+            long milli = Math.max(
+                    1, v.movePointRight(3).setScale(0, RoundingMode.DOWN).longValueExact());
             return new Quantity(milli + "m");
         }
         long bytes = Math.max(1, v.setScale(0, RoundingMode.DOWN).longValueExact());

@@ -71,19 +71,33 @@ public final class WebhookServer implements AutoCloseable {
     private final ConfigMapLookup configMaps;
     private final OperatorMetrics metrics;
 
-    public WebhookServer(InetSocketAddress listen, SSLContext tls, PodMutator mutator, CacheLookup caches) throws IOException {
+    public WebhookServer(InetSocketAddress listen, SSLContext tls, PodMutator mutator, CacheLookup caches)
+            throws IOException {
         this(listen, tls, mutator, caches, NamespacePolicy.Lookup.NONE, new OperatorMetrics());
     }
 
     /** Without reading ConfigMaps: a container's {@code envFrom} ConfigMap is then treated as unreadable (injected, warned). */
-    public WebhookServer(InetSocketAddress listen, SSLContext tls, PodMutator mutator, CacheLookup caches,
-            NamespacePolicy.Lookup namespaces, OperatorMetrics metrics) throws IOException {
+    public WebhookServer(
+            InetSocketAddress listen,
+            SSLContext tls,
+            PodMutator mutator,
+            CacheLookup caches,
+            NamespacePolicy.Lookup namespaces,
+            OperatorMetrics metrics)
+            throws IOException {
         this(listen, tls, mutator, caches, namespaces, ConfigMapLookup.NONE, metrics);
     }
 
     /** {@code configMaps}: how the ConfigMaps of the containers' {@code envFrom} are read ({@link KubeConfigMapLookup}). */
-    public WebhookServer(InetSocketAddress listen, SSLContext tls, PodMutator mutator, CacheLookup caches,
-            NamespacePolicy.Lookup namespaces, ConfigMapLookup configMaps, OperatorMetrics metrics) throws IOException {
+    public WebhookServer(
+            InetSocketAddress listen,
+            SSLContext tls,
+            PodMutator mutator,
+            CacheLookup caches,
+            NamespacePolicy.Lookup namespaces,
+            ConfigMapLookup configMaps,
+            OperatorMetrics metrics)
+            throws IOException {
         this.mutator = mutator;
         this.caches = caches;
         this.namespaces = namespaces;
@@ -128,22 +142,49 @@ public final class WebhookServer implements AutoCloseable {
      */
     boolean warmUp() {
         try {
-            Pod pod = new PodBuilder().withNewMetadata().withName("warm-up").withNamespace("mithril-warm-up")
-                    .addToAnnotations(CompileCache.ANNOTATION_ENABLED, "enabled").endMetadata()
-                    .withNewSpec().addNewContainer().withName("c").withImage("warm-up").withNewResources()
-                    .addToLimits(Injection.GPU_RESOURCE, new Quantity("1")).endResources()
-                    .endContainer().endSpec().build();
+            Pod pod = new PodBuilder()
+                    .withNewMetadata()
+                    .withName("warm-up")
+                    .withNamespace("mithril-warm-up")
+                    .addToAnnotations(CompileCache.ANNOTATION_ENABLED, "enabled")
+                    .endMetadata()
+                    .withNewSpec()
+                    .addNewContainer()
+                    .withName("c")
+                    .withImage("warm-up")
+                    .withNewResources()
+                    .addToLimits(Injection.GPU_RESOURCE, new Quantity("1"))
+                    .endResources()
+                    .endContainer()
+                    .endSpec()
+                    .build();
             CompileCache cc = new CompileCache();
-            cc.setMetadata(new ObjectMetaBuilder().withName("warm-up").withNamespace("mithril-warm-up").build());
+            cc.setMetadata(new ObjectMetaBuilder()
+                    .withName("warm-up")
+                    .withNamespace("mithril-warm-up")
+                    .build());
             cc.setSpec(new CompileCacheSpec());
             AdmissionReview review = new AdmissionReviewBuilder()
-                    .withApiVersion("admission.k8s.io/v1").withKind("AdmissionReview").withNewRequest().withUid("warm-up")
-                    .withOperation("CREATE").withNamespace("mithril-warm-up").withObject(pod).endRequest().build();
-            AdmissionReview back = parse(new ByteArrayInputStream(Serialization.asJson(review).getBytes(StandardCharsets.UTF_8)));
-            PodMutator.Result r = mutator.mutate((Pod) back.getRequest().getObject(), List.of(cc), NamespacePolicy.NONE, ConfigMapLookup.NONE);
+                    .withApiVersion("admission.k8s.io/v1")
+                    .withKind("AdmissionReview")
+                    .withNewRequest()
+                    .withUid("warm-up")
+                    .withOperation("CREATE")
+                    .withNamespace("mithril-warm-up")
+                    .withObject(pod)
+                    .endRequest()
+                    .build();
+            AdmissionReview back =
+                    parse(new ByteArrayInputStream(Serialization.asJson(review).getBytes(StandardCharsets.UTF_8)));
+            PodMutator.Result r = mutator.mutate(
+                    (Pod) back.getRequest().getObject(), List.of(cc), NamespacePolicy.NONE, ConfigMapLookup.NONE);
             AdmissionReview out = new AdmissionReview();
-            out.setResponse(new AdmissionResponseBuilder().withUid("warm-up").withAllowed(true).withPatchType("JSONPatch")
-                    .withPatch(Base64.getEncoder().encodeToString(patch(r.pod()).getBytes(StandardCharsets.UTF_8))).build());
+            out.setResponse(new AdmissionResponseBuilder()
+                    .withUid("warm-up")
+                    .withAllowed(true)
+                    .withPatchType("JSONPatch")
+                    .withPatch(Base64.getEncoder().encodeToString(patch(r.pod()).getBytes(StandardCharsets.UTF_8)))
+                    .build());
             Serialization.asJson(out);
             return r.pod() != back.getRequest().getObject();
         } catch (IOException | BadReview | RuntimeException e) {
@@ -175,7 +216,11 @@ public final class WebhookServer implements AutoCloseable {
             try {
                 review = parse(ex.getRequestBody());
             } catch (BadReview e) {
-                send(ex, 400, "text/plain", ("malformed AdmissionReview: " + e.getMessage() + "\n").getBytes(StandardCharsets.UTF_8));
+                send(
+                        ex,
+                        400,
+                        "text/plain",
+                        ("malformed AdmissionReview: " + e.getMessage() + "\n").getBytes(StandardCharsets.UTF_8));
                 metrics.admission(OperatorMetrics.Admission.MALFORMED, System.nanoTime() - start);
                 return;
             }
@@ -233,32 +278,48 @@ public final class WebhookServer implements AutoCloseable {
     }
 
     AdmissionResponse decide(AdmissionRequest req) {
-        AdmissionResponseBuilder b = new AdmissionResponseBuilder().withUid(req.getUid()).withAllowed(true);
+        AdmissionResponseBuilder b =
+                new AdmissionResponseBuilder().withUid(req.getUid()).withAllowed(true);
         try {
             Object obj = req.getObject();
-            if (obj instanceof Pod pod && "UPDATE".equals(req.getOperation()) && "ephemeralcontainers".equals(req.getSubResource())) {
+            if (obj instanceof Pod pod
+                    && "UPDATE".equals(req.getOperation())
+                    && "ephemeralcontainers".equals(req.getSubResource())) {
                 String refused = PodMutator.ephemeralContainerRefusal(pod);
-                return refused == null ? b.build()
-                        : b.withAllowed(false).withStatus(new StatusBuilder().withCode(403).withReason("Forbidden")
-                                .withMessage(refused).build()).build();
+                return refused == null
+                        ? b.build()
+                        : b.withAllowed(false)
+                                .withStatus(new StatusBuilder()
+                                        .withCode(403)
+                                        .withReason("Forbidden")
+                                        .withMessage(refused)
+                                        .build())
+                                .build();
             }
             if (!(obj instanceof Pod pod) || !"CREATE".equals(req.getOperation()) || req.getSubResource() != null) {
                 return b.build();
             }
-            String ns = req.getNamespace() != null ? req.getNamespace()
+            String ns = req.getNamespace() != null
+                    ? req.getNamespace()
                     : pod.getMetadata() != null ? pod.getMetadata().getNamespace() : null;
-            PodMutator.Result r = mutator.mutate(pod, ns == null ? List.of() : caches.inNamespace(ns),
-                    ns == null ? NamespacePolicy.NONE : namespaces.of(ns), configMaps.forRequest());
+            PodMutator.Result r = mutator.mutate(
+                    pod,
+                    ns == null ? List.of() : caches.inNamespace(ns),
+                    ns == null ? NamespacePolicy.NONE : namespaces.of(ns),
+                    configMaps.forRequest());
             if (!r.warnings().isEmpty()) {
                 b.withWarnings(r.warnings());
             }
             if (r.pod() != pod) {
-                b.withPatchType("JSONPatch").withPatch(Base64.getEncoder().encodeToString(patch(r.pod()).getBytes(StandardCharsets.UTF_8)));
+                b.withPatchType("JSONPatch")
+                        .withPatch(Base64.getEncoder()
+                                .encodeToString(patch(r.pod()).getBytes(StandardCharsets.UTF_8)));
             }
             return b.build();
         } catch (RuntimeException e) {
             log.warn("mutation failed for {}: {}", req.getUid(), e.toString());
-            return b.withWarnings(COULD_NOT_INJECT + " (" + e.getClass().getSimpleName() + "); pod admitted unchanged").build();
+            return b.withWarnings(COULD_NOT_INJECT + " (" + e.getClass().getSimpleName() + "); pod admitted unchanged")
+                    .build();
         }
     }
 

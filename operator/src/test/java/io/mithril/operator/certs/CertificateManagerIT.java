@@ -52,15 +52,40 @@ class CertificateManagerIT {
     }
 
     void createWebhookConfiguration() {
-        client.admissionRegistration().v1().mutatingWebhookConfigurations().resource(new MutatingWebhookConfigurationBuilder()
-                .withNewMetadata().withName("mithril").endMetadata()
-                .addNewWebhook().withName("pods.mithril.io").withNewClientConfig().withNewService().withName("mithril-webhook")
-                .withNamespace(NS).withPath("/mutate-pods").endService().endClientConfig().withSideEffects("None")
-                .withAdmissionReviewVersions("v1").endWebhook()
-                .addNewWebhook().withName("pods-fallback.mithril.io").withNewClientConfig().withCaBundle("c3RhbGU=")
-                .withNewService().withName("mithril-webhook").withNamespace(NS).withPath("/mutate-pods").endService()
-                .endClientConfig().withSideEffects("None").withAdmissionReviewVersions("v1").endWebhook()
-                .build()).create();
+        client.admissionRegistration()
+                .v1()
+                .mutatingWebhookConfigurations()
+                .resource(new MutatingWebhookConfigurationBuilder()
+                        .withNewMetadata()
+                        .withName("mithril")
+                        .endMetadata()
+                        .addNewWebhook()
+                        .withName("pods.mithril.io")
+                        .withNewClientConfig()
+                        .withNewService()
+                        .withName("mithril-webhook")
+                        .withNamespace(NS)
+                        .withPath("/mutate-pods")
+                        .endService()
+                        .endClientConfig()
+                        .withSideEffects("None")
+                        .withAdmissionReviewVersions("v1")
+                        .endWebhook()
+                        .addNewWebhook()
+                        .withName("pods-fallback.mithril.io")
+                        .withNewClientConfig()
+                        .withCaBundle("c3RhbGU=")
+                        .withNewService()
+                        .withName("mithril-webhook")
+                        .withNamespace(NS)
+                        .withPath("/mutate-pods")
+                        .endService()
+                        .endClientConfig()
+                        .withSideEffects("None")
+                        .withAdmissionReviewVersions("v1")
+                        .endWebhook()
+                        .build())
+                .create();
     }
 
     Secret secret() {
@@ -72,7 +97,11 @@ class CertificateManagerIT {
     }
 
     List<String> caBundles() {
-        MutatingWebhookConfiguration mwc = client.admissionRegistration().v1().mutatingWebhookConfigurations().withName("mithril").get();
+        MutatingWebhookConfiguration mwc = client.admissionRegistration()
+                .v1()
+                .mutatingWebhookConfigurations()
+                .withName("mithril")
+                .get();
         List<String> out = new ArrayList<>();
         for (MutatingWebhook h : mwc.getWebhooks()) {
             String b = h.getClientConfig().getCaBundle();
@@ -84,7 +113,9 @@ class CertificateManagerIT {
     /** The requests the server saw since the last call, as "METHOD path". */
     List<String> drainRequests() throws InterruptedException {
         List<String> out = new ArrayList<>();
-        for (RecordedRequest r = server.takeRequest(10, TimeUnit.MILLISECONDS); r != null; r = server.takeRequest(10, TimeUnit.MILLISECONDS)) {
+        for (RecordedRequest r = server.takeRequest(10, TimeUnit.MILLISECONDS);
+                r != null;
+                r = server.takeRequest(10, TimeUnit.MILLISECONDS)) {
             out.add(r.getMethod() + " " + r.getPath());
         }
         return out;
@@ -112,9 +143,13 @@ class CertificateManagerIT {
         assertThat(serving).isEqualTo(m.certificate());
         assertThat(Pem.matches(Pem.parsePrivateKey(pem(s, "tls.key")), serving)).isTrue();
         assertThat(Pem.matches(Pem.parsePrivateKey(pem(s, "ca.key")), ca)).isTrue();
-        assertThat(sans(serving)).containsExactlyInAnyOrder("mithril-webhook", "mithril-webhook.mithril-system", "mithril-webhook.mithril-system.svc");
-        assertThat(Duration.between(clock.instant(), serving.getNotAfter().toInstant())).isBetween(Duration.ofDays(364), Duration.ofDays(366));
-        assertThat(Duration.between(clock.instant(), ca.getNotAfter().toInstant())).isGreaterThan(Duration.ofDays(4 * 365));
+        assertThat(sans(serving))
+                .containsExactlyInAnyOrder(
+                        "mithril-webhook", "mithril-webhook.mithril-system", "mithril-webhook.mithril-system.svc");
+        assertThat(Duration.between(clock.instant(), serving.getNotAfter().toInstant()))
+                .isBetween(Duration.ofDays(364), Duration.ofDays(366));
+        assertThat(Duration.between(clock.instant(), ca.getNotAfter().toInstant()))
+                .isGreaterThan(Duration.ofDays(4 * 365));
         assertThat(m.caBundlePem()).isEqualTo(pem(s, "ca.crt"));
         assertThat(caBundles()).containsExactly(m.caBundlePem(), m.caBundlePem());
         assertThat(m.sslContext().createSSLEngine()).isNotNull();
@@ -147,7 +182,8 @@ class CertificateManagerIT {
         TlsMaterial second = manager().ensure();
 
         assertThat(serial(second)).isNotEqualTo(serial(first));
-        assertThat(second.certificate().getNotAfter()).isAfter(first.certificate().getNotAfter());
+        assertThat(second.certificate().getNotAfter())
+                .isAfter(first.certificate().getNotAfter());
         second.certificate().verify(ca.getPublicKey());
         assertThat(caOf(secret())).isEqualTo(ca);
         assertThat(second.caBundlePem()).isEqualTo(first.caBundlePem());
@@ -175,14 +211,16 @@ class CertificateManagerIT {
         TlsMaterial first = manager().ensure();
         X509Certificate oldCa = caOf(secret());
 
-        clock.advance(Duration.ofDays(5 * 365 - 200)); // the CA has 200 days left: less than a serving certificate's year
+        clock.advance(
+                Duration.ofDays(5 * 365 - 200)); // the CA has 200 days left: less than a serving certificate's year
         TlsMaterial second = manager().ensure();
 
         X509Certificate newCa = caOf(secret());
         assertThat(newCa).isNotEqualTo(oldCa);
         second.certificate().verify(newCa.getPublicKey());
         assertThat(Pem.parseCertificates(second.caBundlePem())).containsExactly(newCa, oldCa);
-        assertThat(Pem.parseCertificates(pem(secret(), TlsSecret.PREVIOUS_CA_CRT))).containsExactly(oldCa);
+        assertThat(Pem.parseCertificates(pem(secret(), TlsSecret.PREVIOUS_CA_CRT)))
+                .containsExactly(oldCa);
         assertThat(caBundles()).containsOnly(second.caBundlePem());
         assertThat(serial(second)).isNotEqualTo(serial(first));
 
@@ -208,15 +246,28 @@ class CertificateManagerIT {
 
     @Test
     void ensure_malformedSecret_isReplaced_andTheLogSaysWhy() throws Exception {
-        client.secrets().inNamespace(NS).resource(new SecretBuilder().withNewMetadata().withName(CONFIG.secretName()).endMetadata()
-                .withType("kubernetes.io/tls")
-                .withData(Map.of("tls.crt", b64("not a certificate"), "tls.key", b64("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")))
-                .build()).create();
+        client.secrets()
+                .inNamespace(NS)
+                .resource(new SecretBuilder()
+                        .withNewMetadata()
+                        .withName(CONFIG.secretName())
+                        .endMetadata()
+                        .withType("kubernetes.io/tls")
+                        .withData(Map.of(
+                                "tls.crt",
+                                b64("not a certificate"),
+                                "tls.key",
+                                b64("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")))
+                        .build())
+                .create();
 
         String log = capturingStderr(() -> manager().ensure());
 
-        assertThat(log).contains("Secret mithril-system/mithril-webhook-tls is malformed").contains("ca.crt")
-                .contains("updated").contains("no usable CA");
+        assertThat(log)
+                .contains("Secret mithril-system/mithril-webhook-tls is malformed")
+                .contains("ca.crt")
+                .contains("updated")
+                .contains("no usable CA");
         Secret s = secret();
         assertThat(s.getData()).containsKeys("tls.crt", "tls.key", "ca.crt", "ca.key");
         Pem.parseCertificates(pem(s, "tls.crt")).get(0).verify(caOf(s).getPublicKey());
@@ -290,7 +341,8 @@ class CertificateManagerIT {
                 }
                 TlsMaterial a = results.get(0).get(30, TimeUnit.SECONDS);
                 TlsMaterial b = results.get(1).get(30, TimeUnit.SECONDS);
-                X509Certificate stored = Pem.parseCertificates(pem(secret(), "tls.crt")).get(0);
+                X509Certificate stored =
+                        Pem.parseCertificates(pem(secret(), "tls.crt")).get(0);
                 assertThat(a.certificate()).as("round %d", round).isEqualTo(stored);
                 assertThat(b.certificate()).as("round %d", round).isEqualTo(stored);
                 assertThat(caBundles()).containsOnly(a.caBundlePem());
@@ -302,8 +354,15 @@ class CertificateManagerIT {
 
     @Test
     void ensure_noWebhookConfigurationYet_servesAnyway_andWatchSetsTheBundleOnceItExists() throws Exception {
-        CertificateManager.Config quickRetry = new CertificateManager.Config(NS, "mithril-webhook-tls", "mithril", "mithril-webhook",
-                Duration.ofDays(5 * 365), Duration.ofDays(365), Duration.ofDays(30), Duration.ofMillis(100));
+        CertificateManager.Config quickRetry = new CertificateManager.Config(
+                NS,
+                "mithril-webhook-tls",
+                "mithril",
+                "mithril-webhook",
+                Duration.ofDays(5 * 365),
+                Duration.ofDays(365),
+                Duration.ofDays(30),
+                Duration.ofMillis(100));
         CertificateManager mgr = new CertificateManager(client, quickRetry, clock);
         String log = capturingStderr(mgr::ensure);
         assertThat(log).contains("MutatingWebhookConfiguration mithril not found");
@@ -312,7 +371,8 @@ class CertificateManagerIT {
         try {
             mgr.watch(ses, Duration.ofHours(1), x -> {});
             createWebhookConfiguration();
-            await().atMost(Duration.ofSeconds(10)).until(() -> caBundles().stream().allMatch(m.caBundlePem()::equals));
+            await().atMost(Duration.ofSeconds(10))
+                    .until(() -> caBundles().stream().allMatch(m.caBundlePem()::equals));
         } finally {
             ses.shutdownNow();
         }
@@ -328,12 +388,18 @@ class CertificateManagerIT {
             mgr.watch(ses, Duration.ofHours(1), x -> {});
             assertThat(caBundles()).allMatch(m.caBundlePem()::equals);
             // a GitOps tool applies the configuration as it has it in git: no caBundle
-            var resource = client.admissionRegistration().v1().mutatingWebhookConfigurations().withName("mithril");
-            resource.patch(io.fabric8.kubernetes.client.dsl.base.PatchContext.of(io.fabric8.kubernetes.client.dsl.base.PatchType.JSON),
+            var resource = client.admissionRegistration()
+                    .v1()
+                    .mutatingWebhookConfigurations()
+                    .withName("mithril");
+            resource.patch(
+                    io.fabric8.kubernetes.client.dsl.base.PatchContext.of(
+                            io.fabric8.kubernetes.client.dsl.base.PatchType.JSON),
                     "[{\"op\":\"remove\",\"path\":\"/webhooks/0/clientConfig/caBundle\"},"
                             + "{\"op\":\"replace\",\"path\":\"/webhooks/1/clientConfig/caBundle\",\"value\":\"c3RhbGU=\"}]");
             assertThat(caBundles()).noneMatch(m.caBundlePem()::equals);
-            await().atMost(Duration.ofSeconds(10)).until(() -> caBundles().stream().allMatch(m.caBundlePem()::equals));
+            await().atMost(Duration.ofSeconds(10))
+                    .until(() -> caBundles().stream().allMatch(m.caBundlePem()::equals));
         } finally {
             ses.shutdownNow();
             mgr.close();
@@ -356,15 +422,20 @@ class CertificateManagerIT {
             await().atMost(Duration.ofSeconds(10)).until(() -> !changes.isEmpty());
             Thread.sleep(300);
             assertThat(changes).hasSize(1);
-            assertThat(serial(changes.get(0))).isNotEqualTo(serial(first))
-                    .isEqualTo(Pem.parseCertificates(pem(secret(), "tls.crt")).get(0).getSerialNumber());
+            assertThat(serial(changes.get(0)))
+                    .isNotEqualTo(serial(first))
+                    .isEqualTo(Pem.parseCertificates(pem(secret(), "tls.crt"))
+                            .get(0)
+                            .getSerialNumber());
         } finally {
             ses.shutdownNow();
         }
     }
 
     static List<String> sans(X509Certificate c) throws Exception {
-        return c.getSubjectAlternativeNames().stream().map(san -> (String) san.get(1)).toList();
+        return c.getSubjectAlternativeNames().stream()
+                .map(san -> (String) san.get(1))
+                .toList();
     }
 
     static TlsMaterial ensureUnchecked(CertificateManager m) {

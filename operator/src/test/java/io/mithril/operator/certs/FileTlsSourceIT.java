@@ -24,6 +24,7 @@ class FileTlsSourceIT {
 
     @TempDir
     Path dir;
+
     CertificateAuthority ca;
     ScheduledExecutorService ses;
     final List<TlsMaterial> changes = new CopyOnWriteArrayList<>();
@@ -114,7 +115,9 @@ class FileTlsSourceIT {
         Files.writeString(dir.resolve("tls.crt"), crt(issue()));
         Files.writeString(dir.resolve("tls.key"), key(issue()));
 
-        assertThatThrownBy(() -> new FileTlsSource(dir).load()).isInstanceOf(GeneralSecurityException.class)
-                .hasMessageContaining("tls.key is not the key of").hasMessageContaining("tls.crt");
+        assertThatThrownBy(() -> new FileTlsSource(dir).load())
+                .isInstanceOf(GeneralSecurityException.class)
+                .hasMessageContaining("tls.key is not the key of")
+                .hasMessageContaining("tls.crt");
     }
 }

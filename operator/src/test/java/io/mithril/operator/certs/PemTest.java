@@ -4,13 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.InputStream;
+import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
-import java.math.BigInteger;
 import java.security.PrivateKey;
+import java.security.cert.CertificateException;
 import java.security.interfaces.ECPrivateKey;
 import java.security.interfaces.RSAPrivateKey;
-import java.security.cert.CertificateException;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -26,7 +26,8 @@ class PemTest {
 
         assertThat(Pem.parseCertificates(bundle)).containsExactly(i.certificate(), ca.certificate());
         assertThat(Pem.privateKey(i.keys().getPrivate())).startsWith("-----BEGIN PRIVATE KEY-----");
-        assertThat(Pem.parsePrivateKey(Pem.privateKey(i.keys().getPrivate()))).isEqualTo(i.keys().getPrivate());
+        assertThat(Pem.parsePrivateKey(Pem.privateKey(i.keys().getPrivate())))
+                .isEqualTo(i.keys().getPrivate());
         assertThat(Pem.matches(i.keys().getPrivate(), i.certificate())).isTrue();
         assertThat(Pem.matches(i.keys().getPrivate(), ca.certificate())).isFalse();
     }
@@ -60,9 +61,14 @@ class PemTest {
 
     @Test
     void parse_garbage_failsWithAReason() {
-        assertThatThrownBy(() -> Pem.parseCertificates("hello")).isInstanceOf(CertificateException.class).hasMessage("no PEM certificate");
-        assertThatThrownBy(() -> Pem.parsePrivateKey("hello")).isInstanceOf(GeneralSecurityException.class).hasMessage("no PEM private key");
+        assertThatThrownBy(() -> Pem.parseCertificates("hello"))
+                .isInstanceOf(CertificateException.class)
+                .hasMessage("no PEM certificate");
+        assertThatThrownBy(() -> Pem.parsePrivateKey("hello"))
+                .isInstanceOf(GeneralSecurityException.class)
+                .hasMessage("no PEM private key");
         assertThatThrownBy(() -> Pem.parsePrivateKey("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"))
-                .isInstanceOf(GeneralSecurityException.class).hasMessageStartingWith("unreadable PEM private key");
+                .isInstanceOf(GeneralSecurityException.class)
+                .hasMessageStartingWith("unreadable PEM private key");
     }
 }

@@ -26,10 +26,15 @@ class OperatorMetricsIT {
     String promtoolComplaints(String exposition) throws Exception {
         Path file = tmp.resolve("metrics.txt");
         Files.writeString(file, exposition);
-        Process p = new ProcessBuilder("promtool", "check", "metrics").redirectInput(file.toFile()).redirectErrorStream(true).start();
+        Process p = new ProcessBuilder("promtool", "check", "metrics")
+                .redirectInput(file.toFile())
+                .redirectErrorStream(true)
+                .start();
         assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
         String said = new String(p.getInputStream().readAllBytes()).trim();
-        assertThat(p.exitValue()).as("promtool (Debian package prometheus): %s", said).isZero();
+        assertThat(p.exitValue())
+                .as("promtool (Debian package prometheus): %s", said)
+                .isZero();
         return said;
     }
 
@@ -48,13 +53,19 @@ class OperatorMetricsIT {
         HttpServer http = m.server(new InetSocketAddress("127.0.0.1", 0));
         http.start();
         try {
-            HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-                    URI.create("http://127.0.0.1:" + http.getAddress().getPort() + "/metrics")).build(), HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> r = HttpClient.newHttpClient()
+                    .send(
+                            HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+                                            + http.getAddress().getPort() + "/metrics"))
+                                    .build(),
+                            HttpResponse.BodyHandlers.ofString());
             assertThat(r.statusCode()).isEqualTo(200);
-            assertThat(r.headers().firstValue("Content-Type")).hasValueSatisfying(t -> assertThat(t).startsWith("text/plain; version=0.0.4"));
+            assertThat(r.headers().firstValue("Content-Type"))
+                    .hasValueSatisfying(t -> assertThat(t).startsWith("text/plain; version=0.0.4"));
             String body = r.body();
             assertThat(promtoolComplaints(body)).isEmpty();
-            assertThat(body).contains("mithril_operator_admissions_total{outcome=\"injected\"} 2")
+            assertThat(body)
+                    .contains("mithril_operator_admissions_total{outcome=\"injected\"} 2")
                     .contains("mithril_operator_admissions_total{outcome=\"denied\"} 1")
                     .contains("mithril_operator_admission_duration_seconds_bucket{le=\"0.0005\"} 1")
                     .contains("mithril_operator_admission_duration_seconds_bucket{le=\"2.5\"} 3")
@@ -62,8 +73,10 @@ class OperatorMetricsIT {
                     .contains("mithril_operator_admission_duration_seconds_count 4")
                     .contains("mithril_operator_reconciles_total{result=\"success\"} 1")
                     .contains("mithril_operator_reconciles_total{result=\"error\"} 1")
-                    .contains("mithril_operator_certificate_expiry_timestamp_seconds " + serving.certificate().getNotAfter().getTime() / 1000)
-                    .contains("mithril_operator_ca_expiry_timestamp_seconds " + ca.certificate().getNotAfter().getTime() / 1000);
+                    .contains("mithril_operator_certificate_expiry_timestamp_seconds "
+                            + serving.certificate().getNotAfter().getTime() / 1000)
+                    .contains("mithril_operator_ca_expiry_timestamp_seconds "
+                            + ca.certificate().getNotAfter().getTime() / 1000);
         } finally {
             http.stop(0);
         }

@@ -55,31 +55,62 @@ class CompileCacheReconcilerIT {
         });
         s.start();
         agents.add(s);
-        client.pods().inNamespace("mithril-system").resource(new PodBuilder()
-                .withNewMetadata().withName("agent-" + node).withNamespace("mithril-system")
-                .addToLabels("app.kubernetes.io/component", "node-agent").endMetadata()
-                .withNewSpec().withNodeName(node).addNewContainer().withName("agent").withImage("mithril-agent")
-                .addNewPort().withName("http").withContainerPort(s.getAddress().getPort()).endPort().endContainer().endSpec()
-                .withNewStatus().withPodIP("127.0.0.1").addNewCondition().withType("Ready").withStatus("True").endCondition()
-                .endStatus().build()).createOr(r -> r.update());
+        client.pods()
+                .inNamespace("mithril-system")
+                .resource(new PodBuilder()
+                        .withNewMetadata()
+                        .withName("agent-" + node)
+                        .withNamespace("mithril-system")
+                        .addToLabels("app.kubernetes.io/component", "node-agent")
+                        .endMetadata()
+                        .withNewSpec()
+                        .withNodeName(node)
+                        .addNewContainer()
+                        .withName("agent")
+                        .withImage("mithril-agent")
+                        .addNewPort()
+                        .withName("http")
+                        .withContainerPort(s.getAddress().getPort())
+                        .endPort()
+                        .endContainer()
+                        .endSpec()
+                        .withNewStatus()
+                        .withPodIP("127.0.0.1")
+                        .addNewCondition()
+                        .withType("Ready")
+                        .withStatus("True")
+                        .endCondition()
+                        .endStatus()
+                        .build())
+                .createOr(r -> r.update());
         return body;
     }
 
     static String group(String ns, String cache, String device, long entries, long bytes, long hits, long misses) {
-        return String.format("{\"namespace\":\"%s\",\"cache\":\"%s\",\"device\":\"%s\",\"product\":\"nvidia-h100\",\"entries\":%d,"
-                + "\"bytes\":%d,\"budget\":null,\"hits\":%d,\"misses\":%d,\"lastUse\":\"2026-11-26T10:00:00Z\"}",
+        return String.format(
+                "{\"namespace\":\"%s\",\"cache\":\"%s\",\"device\":\"%s\",\"product\":\"nvidia-h100\",\"entries\":%d,"
+                        + "\"bytes\":%d,\"budget\":null,\"hits\":%d,\"misses\":%d,\"lastUse\":\"2026-11-26T10:00:00Z\"}",
                 ns, cache, device, entries, bytes, hits, misses);
     }
 
     @BeforeEach
     void start() {
-        directory = new AgentDirectory(client, new AgentDirectory.Config("mithril-system", "app.kubernetes.io/component=node-agent",
-                9464, Duration.ofMillis(200), Duration.ofSeconds(2)), Ticker.systemTicker());
+        directory = new AgentDirectory(
+                client,
+                new AgentDirectory.Config(
+                        "mithril-system",
+                        "app.kubernetes.io/component=node-agent",
+                        9464,
+                        Duration.ofMillis(200),
+                        Duration.ofSeconds(2)),
+                Ticker.systemTicker());
         directory.start();
-        operator = new Operator(o -> o.withKubernetesClient(client).withCloseClientOnStop(false)
-                .withUseSSAToPatchPrimaryResource(false).withSSABasedCreateUpdateMatchForDependentResources(false));
-        operator.register(new CompileCacheReconciler(directory, new Events(client, Clock.systemUTC()), Clock.systemUTC(),
-                Duration.ofMillis(500)));
+        operator = new Operator(o -> o.withKubernetesClient(client)
+                .withCloseClientOnStop(false)
+                .withUseSSAToPatchPrimaryResource(false)
+                .withSSABasedCreateUpdateMatchForDependentResources(false));
+        operator.register(new CompileCacheReconciler(
+                directory, new Events(client, Clock.systemUTC()), Clock.systemUTC(), Duration.ofMillis(500)));
         operator.start();
     }
 
@@ -101,27 +132,38 @@ class CompileCacheReconcilerIT {
     }
 
     CompileCache get(String name) {
-        return client.resources(CompileCache.class).inNamespace(ns).withName(name).get();
+        return client.resources(CompileCache.class)
+                .inNamespace(ns)
+                .withName(name)
+                .get();
     }
 
     static Condition cond(CompileCache cc, String type) {
-        return cc.getStatus().getConditions().stream().filter(c -> c.getType().equals(type)).findFirst().orElseThrow();
+        return cc.getStatus().getConditions().stream()
+                .filter(c -> c.getType().equals(type))
+                .findFirst()
+                .orElseThrow();
     }
 
     @Test
     void reconcile_aggregatesTwoAgents_setsConditionsAndObservedGeneration() throws Exception {
-        agent("gpu-1").set("{\"groups\":[" + group(ns, "gpt", "cuda-9.0", 10, 3L << 20, 30, 10) + ","
-                + group("other", "gpt", "cuda-9.0", 99, 99L << 20, 99, 0) + "]}");
+        agent("gpu-1")
+                .set("{\"groups\":[" + group(ns, "gpt", "cuda-9.0", 10, 3L << 20, 30, 10) + ","
+                        + group("other", "gpt", "cuda-9.0", 99, 99L << 20, 99, 0) + "]}");
         agent("gpu-2").set("{\"groups\":[" + group(ns, "gpt", "cuda-8.0", 5, 1L << 20, 0, 10) + "]}");
         create("gpt", "20Gi");
-        await().atMost(Duration.ofSeconds(30)).until(() -> get("gpt").getStatus() != null && get("gpt").getStatus().getNodes() == 2);
+        await().atMost(Duration.ofSeconds(30))
+                .until(() ->
+                        get("gpt").getStatus() != null && get("gpt").getStatus().getNodes() == 2);
         CompileCache cc = get("gpt");
         assertThat(cc.getStatus().getEntries()).isEqualTo(15);
         assertThat(cc.getStatus().getUsedBytes()).isEqualTo(4L << 20);
         assertThat(cc.getStatus().getUsed()).isEqualTo("4.0Mi");
-        assertThat(cc.getStatus().getHitRatio()).isEqualTo("60%"); // 30 hits of 50 lookups; the other namespace does not count
+        assertThat(cc.getStatus().getHitRatio())
+                .isEqualTo("60%"); // 30 hits of 50 lookups; the other namespace does not count
         assertThat(cc.getStatus().getDeviceClasses()).containsExactly("cuda-8.0/nvidia-h100", "cuda-9.0/nvidia-h100");
-        assertThat(cc.getStatus().getObservedGeneration()).isEqualTo(cc.getMetadata().getGeneration());
+        assertThat(cc.getStatus().getObservedGeneration())
+                .isEqualTo(cc.getMetadata().getGeneration());
         assertThat(cond(cc, "Ready").getStatus()).isEqualTo("True");
         assertThat(cond(cc, "AgentsReporting").getMessage()).isEqualTo("2 of 2 node agents answered");
         String since = cond(cc, "Ready").getLastTransitionTime();
@@ -133,11 +175,14 @@ class CompileCacheReconcilerIT {
         CompileCache edited = get("gpt");
         edited.getSpec().setBudget("2Mi"); // gpu-1 holds 3 MiB of it: over budget
         client.resource(edited).update();
-        await().atMost(Duration.ofSeconds(30)).until(() -> get("gpt").getStatus().getObservedGeneration() == 2L);
+        await().atMost(Duration.ofSeconds(30))
+                .until(() -> get("gpt").getStatus().getObservedGeneration() == 2L);
         assertThat(cond(get("gpt"), "WithinBudget").getReason()).isEqualTo("OverBudget");
-        await().atMost(Duration.ofSeconds(10)).until(() -> client.v1().events().inNamespace(ns).list().getItems().stream()
-                .anyMatch(e -> "OverBudget".equals(e.getReason()) && "Warning".equals(e.getType())
-                        && "gpt".equals(e.getInvolvedObject().getName())));
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> client.v1().events().inNamespace(ns).list().getItems().stream()
+                        .anyMatch(e -> "OverBudget".equals(e.getReason())
+                                && "Warning".equals(e.getType())
+                                && "gpt".equals(e.getInvolvedObject().getName())));
     }
 
     @Test
@@ -148,8 +193,9 @@ class CompileCacheReconcilerIT {
         assertThat(cond(cc, "Ready").getStatus()).isEqualTo("False");
         assertThat(cond(cc, "Ready").getReason()).isEqualTo("NoAgentAnswered");
         assertThat(cc.getStatus().getHitRatio()).isEqualTo("-");
-        await().atMost(Duration.ofSeconds(10)).until(() -> client.v1().events().inNamespace(ns).list().getItems().stream()
-                .anyMatch(e -> "NoAgentAnswered".equals(e.getReason())));
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> client.v1().events().inNamespace(ns).list().getItems().stream()
+                        .anyMatch(e -> "NoAgentAnswered".equals(e.getReason())));
     }
 
     @Test

@@ -15,7 +15,11 @@ class StatusAggregatorTest {
 
     static CompileCache cc(String budget) {
         CompileCache cc = new CompileCache();
-        cc.setMetadata(new ObjectMetaBuilder().withName("gpt").withNamespace("team-a").withGeneration(3L).build());
+        cc.setMetadata(new ObjectMetaBuilder()
+                .withName("gpt")
+                .withNamespace("team-a")
+                .withGeneration(3L)
+                .build());
         CompileCacheSpec spec = new CompileCacheSpec();
         spec.setBudget(budget);
         cc.setSpec(spec);
@@ -26,27 +30,38 @@ class StatusAggregatorTest {
         return new NodeStats(name, List.of(groups));
     }
 
-    static NodeStats.Group g(String ns, String cache, String device, long bytes, long hits, long misses, String lastUse) {
+    static NodeStats.Group g(
+            String ns, String cache, String device, long bytes, long hits, long misses, String lastUse) {
         return new NodeStats.Group(ns, cache, device, "nvidia-h100-80gb-hbm3", 10, bytes, hits, misses, lastUse);
     }
 
     static Condition cond(CompileCacheStatus s, String type) {
-        return s.getConditions().stream().filter(c -> c.getType().equals(type)).findFirst().orElseThrow();
+        return s.getConditions().stream()
+                .filter(c -> c.getType().equals(type))
+                .findFirst()
+                .orElseThrow();
     }
 
     @Test
     void aggregate_sumsOnlyThisCachesGroups_acrossNodes() {
-        CompileCacheStatus s = StatusAggregator.aggregate(cc("1Gi"), List.of(
-                node("n1", g("team-a", "gpt", "cuda-9.0", 300L << 20, 9, 1, "2026-11-26T10:00:00Z"),
-                        g("team-b", "gpt", "cuda-9.0", 5L << 30, 0, 5, null)),
-                node("n2", g("team-a", "gpt", "cuda-8.0", 100L << 20, 7, 3, "2026-11-26T11:00:00Z")),
-                node("n3")), 3, Instant.parse("2026-11-26T12:00:00Z"));
+        CompileCacheStatus s = StatusAggregator.aggregate(
+                cc("1Gi"),
+                List.of(
+                        node(
+                                "n1",
+                                g("team-a", "gpt", "cuda-9.0", 300L << 20, 9, 1, "2026-11-26T10:00:00Z"),
+                                g("team-b", "gpt", "cuda-9.0", 5L << 30, 0, 5, null)),
+                        node("n2", g("team-a", "gpt", "cuda-8.0", 100L << 20, 7, 3, "2026-11-26T11:00:00Z")),
+                        node("n3")),
+                3,
+                Instant.parse("2026-11-26T12:00:00Z"));
         assertThat(s.getNodes()).isEqualTo(2);
         assertThat(s.getUsedBytes()).isEqualTo(400L << 20);
         assertThat(s.getUsed()).isEqualTo("400.0Mi");
         assertThat(s.getHitRatio()).isEqualTo("80%");
         assertThat(s.getLastUsed()).isEqualTo("2026-11-26T11:00:00Z");
-        assertThat(s.getDeviceClasses()).containsExactly("cuda-8.0/nvidia-h100-80gb-hbm3", "cuda-9.0/nvidia-h100-80gb-hbm3");
+        assertThat(s.getDeviceClasses())
+                .containsExactly("cuda-8.0/nvidia-h100-80gb-hbm3", "cuda-9.0/nvidia-h100-80gb-hbm3");
         assertThat(s.getObservedGeneration()).isEqualTo(3L);
         assertThat(cond(s, "Ready").getStatus()).isEqualTo("True");
         assertThat(cond(s, "WithinBudget").getReason()).isEqualTo("WithinBudget");
@@ -55,43 +70,60 @@ class StatusAggregatorTest {
     /** The agents' /v1/stats JSON, parsed as the operator does, summed into status.podStarts. */
     @Test
     void aggregate_podStartsByOutcome_summedOverNodes_fromTheAgentsJson() throws Exception {
-        String n1 = "{\"groups\":[{\"namespace\":\"team-a\",\"cache\":\"gpt\",\"device\":\"cuda-9.0\",\"product\":\"p\","
-                + "\"entries\":3,\"bytes\":10,\"hits\":2,\"misses\":1,\"runs\":{\"warm\":4,\"keyChanged\":1},\"lastUse\":null}]}";
-        String n2 = "{\"groups\":[{\"namespace\":\"team-a\",\"cache\":\"gpt\",\"device\":\"cuda-8.0\",\"product\":\"p\","
-                + "\"entries\":1,\"bytes\":5,\"hits\":0,\"misses\":1,\"runs\":{\"warm\":1,\"nothingPublished\":2,\"someday\":7},"
-                + "\"lastUse\":null},{\"namespace\":\"team-b\",\"cache\":\"gpt\",\"device\":\"cuda-8.0\",\"product\":\"p\","
-                + "\"entries\":1,\"bytes\":5,\"hits\":0,\"misses\":1,\"runs\":{\"noView\":9},\"lastUse\":null}]}";
-        CompileCacheStatus s = StatusAggregator.aggregate(cc("1Gi"), List.of(
-                io.mithril.operator.agents.AgentDirectory.parse("n1", n1), io.mithril.operator.agents.AgentDirectory.parse("n2", n2)),
-                2, Instant.now());
-        assertThat(s.getPodStarts().counts()).containsExactly(java.util.Map.entry("keyChanged", 1L),
-                java.util.Map.entry("nothingPublished", 2L), java.util.Map.entry("warm", 5L));
-        CompileCacheStatus none = StatusAggregator.aggregate(cc("1Gi"), List.of(node("n1", g("team-a", "gpt", "cuda-9.0", 1, 0, 0, null))),
-                1, Instant.now());
+        String n1 =
+                "{\"groups\":[{\"namespace\":\"team-a\",\"cache\":\"gpt\",\"device\":\"cuda-9.0\",\"product\":\"p\","
+                        + "\"entries\":3,\"bytes\":10,\"hits\":2,\"misses\":1,\"runs\":{\"warm\":4,\"keyChanged\":1},\"lastUse\":null}]}";
+        String n2 =
+                "{\"groups\":[{\"namespace\":\"team-a\",\"cache\":\"gpt\",\"device\":\"cuda-8.0\",\"product\":\"p\","
+                        + "\"entries\":1,\"bytes\":5,\"hits\":0,\"misses\":1,\"runs\":{\"warm\":1,\"nothingPublished\":2,\"someday\":7},"
+                        + "\"lastUse\":null},{\"namespace\":\"team-b\",\"cache\":\"gpt\",\"device\":\"cuda-8.0\",\"product\":\"p\","
+                        + "\"entries\":1,\"bytes\":5,\"hits\":0,\"misses\":1,\"runs\":{\"noView\":9},\"lastUse\":null}]}";
+        CompileCacheStatus s = StatusAggregator.aggregate(
+                cc("1Gi"),
+                List.of(
+                        io.mithril.operator.agents.AgentDirectory.parse("n1", n1),
+                        io.mithril.operator.agents.AgentDirectory.parse("n2", n2)),
+                2,
+                Instant.now());
+        assertThat(s.getPodStarts().counts())
+                .containsExactly(
+                        java.util.Map.entry("keyChanged", 1L),
+                        java.util.Map.entry("nothingPublished", 2L),
+                        java.util.Map.entry("warm", 5L));
+        CompileCacheStatus none = StatusAggregator.aggregate(
+                cc("1Gi"), List.of(node("n1", g("team-a", "gpt", "cuda-9.0", 1, 0, 0, null))), 1, Instant.now());
         assertThat(none.getPodStarts()).as("no runs counted yet: left out").isNull();
     }
 
     /** status.remote: the agents' remote figures of this cache summed over nodes (left out while there are none). */
     @Test
     void aggregate_remoteHitsAndUploads_summedOverNodes_fromTheAgentsJson() throws Exception {
-        String n1 = "{\"groups\":[{\"namespace\":\"team-a\",\"cache\":\"gpt\",\"device\":\"cuda-9.0\",\"product\":\"p\","
-                + "\"entries\":3,\"bytes\":10,\"hits\":2,\"misses\":1,\"runs\":{},\"lastUse\":null,"
-                + "\"remote\":{\"fetched\":0,\"fetchedBytes\":0,\"uploaded\":3,\"uploadedBytes\":900}}]}";
-        String n2 = "{\"groups\":[{\"namespace\":\"team-a\",\"cache\":\"gpt\",\"device\":\"cuda-9.0\",\"product\":\"p\","
-                + "\"entries\":3,\"bytes\":10,\"hits\":3,\"misses\":0,\"runs\":{},\"lastUse\":null,"
-                + "\"remote\":{\"fetched\":3,\"fetchedBytes\":900,\"uploaded\":0,\"uploadedBytes\":0}},"
-                + "{\"namespace\":\"team-b\",\"cache\":\"gpt\",\"device\":\"cuda-9.0\",\"product\":\"p\",\"entries\":1,"
-                + "\"bytes\":1,\"hits\":0,\"misses\":0,\"remote\":{\"fetched\":50,\"fetchedBytes\":1,\"uploaded\":1,\"uploadedBytes\":1}}]}";
-        CompileCacheStatus s = StatusAggregator.aggregate(cc("1Gi"), List.of(
-                io.mithril.operator.agents.AgentDirectory.parse("n1", n1), io.mithril.operator.agents.AgentDirectory.parse("n2", n2)),
-                2, Instant.now());
+        String n1 =
+                "{\"groups\":[{\"namespace\":\"team-a\",\"cache\":\"gpt\",\"device\":\"cuda-9.0\",\"product\":\"p\","
+                        + "\"entries\":3,\"bytes\":10,\"hits\":2,\"misses\":1,\"runs\":{},\"lastUse\":null,"
+                        + "\"remote\":{\"fetched\":0,\"fetchedBytes\":0,\"uploaded\":3,\"uploadedBytes\":900}}]}";
+        String n2 =
+                "{\"groups\":[{\"namespace\":\"team-a\",\"cache\":\"gpt\",\"device\":\"cuda-9.0\",\"product\":\"p\","
+                        + "\"entries\":3,\"bytes\":10,\"hits\":3,\"misses\":0,\"runs\":{},\"lastUse\":null,"
+                        + "\"remote\":{\"fetched\":3,\"fetchedBytes\":900,\"uploaded\":0,\"uploadedBytes\":0}},"
+                        + "{\"namespace\":\"team-b\",\"cache\":\"gpt\",\"device\":\"cuda-9.0\",\"product\":\"p\",\"entries\":1,"
+                        + "\"bytes\":1,\"hits\":0,\"misses\":0,\"remote\":{\"fetched\":50,\"fetchedBytes\":1,\"uploaded\":1,\"uploadedBytes\":1}}]}";
+        CompileCacheStatus s = StatusAggregator.aggregate(
+                cc("1Gi"),
+                List.of(
+                        io.mithril.operator.agents.AgentDirectory.parse("n1", n1),
+                        io.mithril.operator.agents.AgentDirectory.parse("n2", n2)),
+                2,
+                Instant.now());
         assertThat(s.getRemote().getHits()).isEqualTo(3);
         assertThat(s.getRemote().getFetchedBytes()).isEqualTo(900);
         assertThat(s.getRemote().getUploadedEntries()).isEqualTo(3);
         assertThat(s.getRemote().getUploadedBytes()).isEqualTo(900);
-        CompileCacheStatus none = StatusAggregator.aggregate(cc("1Gi"), List.of(node("n1", g("team-a", "gpt", "cuda-9.0", 1, 0, 0, null))),
-                1, Instant.now());
-        assertThat(none.getRemote()).as("an agent without a remote (an older one, too): left out").isNull();
+        CompileCacheStatus none = StatusAggregator.aggregate(
+                cc("1Gi"), List.of(node("n1", g("team-a", "gpt", "cuda-9.0", 1, 0, 0, null))), 1, Instant.now());
+        assertThat(none.getRemote())
+                .as("an agent without a remote (an older one, too): left out")
+                .isNull();
     }
 
     @Test
@@ -100,8 +132,11 @@ class StatusAggregatorTest {
         assertThat(cond(none, "Ready").getStatus()).isEqualTo("False");
         assertThat(cond(none, "Ready").getReason()).isEqualTo("NoAgentAnswered");
         assertThat(none.getHitRatio()).isEqualTo("-");
-        CompileCacheStatus over = StatusAggregator.aggregate(cc("100Mi"), List.of(
-                node("n1", g("team-a", "gpt", "cuda-9.0", 300L << 20, 1, 1, null))), 1, Instant.now());
+        CompileCacheStatus over = StatusAggregator.aggregate(
+                cc("100Mi"),
+                List.of(node("n1", g("team-a", "gpt", "cuda-9.0", 300L << 20, 1, 1, null))),
+                1,
+                Instant.now());
         assertThat(cond(over, "WithinBudget").getStatus()).isEqualTo("False");
         assertThat(cond(over, "WithinBudget").getReason()).isEqualTo("OverBudget");
     }
@@ -132,7 +167,14 @@ class StatusAggregatorTest {
     @Test
     void budgetBytes_withoutBudget_isTheDefault_andATinyOneIsInvalid() {
         assertThat(StatusAggregator.budgetBytes(cc(null))).isEqualTo(20L << 30);
-        assertThat(SpecCheck.problems(cc("0.0001K").getSpec())).singleElement().asString().contains("at least one byte");
-        assertThat(SpecCheck.problems(cc("lots").getSpec())).singleElement().asString().contains("not a size").contains("lots");
+        assertThat(SpecCheck.problems(cc("0.0001K").getSpec()))
+                .singleElement()
+                .asString()
+                .contains("at least one byte");
+        assertThat(SpecCheck.problems(cc("lots").getSpec()))
+                .singleElement()
+                .asString()
+                .contains("not a size")
+                .contains("lots");
     }
 }

@@ -23,25 +23,52 @@ class UninstallCleanupIT {
 
     @BeforeEach
     void secret() {
-        client.secrets().inNamespace(NS).resource(new SecretBuilder().withNewMetadata().withName("mithril-webhook-tls").endMetadata()
-                .addToStringData("tls.crt", "x").build()).create();
+        client.secrets()
+                .inNamespace(NS)
+                .resource(new SecretBuilder()
+                        .withNewMetadata()
+                        .withName("mithril-webhook-tls")
+                        .endMetadata()
+                        .addToStringData("tls.crt", "x")
+                        .build())
+                .create();
     }
 
     void daemonSet(int desired, int ready) {
-        DaemonSet ds = new DaemonSetBuilder().withNewMetadata().withName("mithril-cleanup").withNamespace(NS).endMetadata()
-                .withNewSpec().endSpec().build();
+        DaemonSet ds = new DaemonSetBuilder()
+                .withNewMetadata()
+                .withName("mithril-cleanup")
+                .withNamespace(NS)
+                .endMetadata()
+                .withNewSpec()
+                .endSpec()
+                .build();
         client.apps().daemonSets().inNamespace(NS).resource(ds).create();
-        ds = client.apps().daemonSets().inNamespace(NS).withName("mithril-cleanup").get();
-        ds.setStatus(new io.fabric8.kubernetes.api.model.apps.DaemonSetStatusBuilder().withDesiredNumberScheduled(desired)
-                .withNumberReady(ready).withObservedGeneration(ds.getMetadata().getGeneration()).build());
+        ds = client.apps()
+                .daemonSets()
+                .inNamespace(NS)
+                .withName("mithril-cleanup")
+                .get();
+        ds.setStatus(new io.fabric8.kubernetes.api.model.apps.DaemonSetStatusBuilder()
+                .withDesiredNumberScheduled(desired)
+                .withNumberReady(ready)
+                .withObservedGeneration(ds.getMetadata().getGeneration())
+                .build());
         client.apps().daemonSets().inNamespace(NS).resource(ds).updateStatus();
     }
 
     final StringWriter out = new StringWriter();
 
     int cleanup(Duration timeout) throws InterruptedException {
-        return UninstallCleanup.run(client, NS, "mithril-cleanup", "mithril-webhook-tls", timeout, Duration.ofMillis(50),
-                Clock.systemUTC(), new PrintWriter(out));
+        return UninstallCleanup.run(
+                client,
+                NS,
+                "mithril-cleanup",
+                "mithril-webhook-tls",
+                timeout,
+                Duration.ofMillis(50),
+                Clock.systemUTC(),
+                new PrintWriter(out));
     }
 
     @Test
@@ -49,7 +76,11 @@ class UninstallCleanupIT {
         daemonSet(3, 3);
         assertThat(cleanup(Duration.ofSeconds(5))).isZero();
         assertThat(out.toString()).contains("nodes cleaned: 3 of 3");
-        assertThat(client.secrets().inNamespace(NS).withName("mithril-webhook-tls").get()).isNull();
+        assertThat(client.secrets()
+                        .inNamespace(NS)
+                        .withName("mithril-webhook-tls")
+                        .get())
+                .isNull();
     }
 
     @Test
@@ -57,6 +88,10 @@ class UninstallCleanupIT {
         daemonSet(3, 2);
         assertThat(cleanup(Duration.ofMillis(400))).isEqualTo(1);
         assertThat(out.toString()).contains("not all cleaned");
-        assertThat(client.secrets().inNamespace(NS).withName("mithril-webhook-tls").get()).isNotNull();
+        assertThat(client.secrets()
+                        .inNamespace(NS)
+                        .withName("mithril-webhook-tls")
+                        .get())
+                .isNotNull();
     }
 }

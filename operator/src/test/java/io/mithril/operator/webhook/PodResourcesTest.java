@@ -30,7 +30,8 @@ class PodResourcesTest {
         Map<String, Quantity> lim = new LinkedHashMap<>();
         for (String r : res) {
             String[] kv = r.split("=");
-            (kv[0].startsWith("requests.") ? req : lim).put(kv[0].substring(kv[0].indexOf('.') + 1), new Quantity(kv[1]));
+            (kv[0].startsWith("requests.") ? req : lim)
+                    .put(kv[0].substring(kv[0].indexOf('.') + 1), new Quantity(kv[1]));
         }
         ContainerBuilder b = new ContainerBuilder().withName(name).withImage("x");
         if (res.length > 0) {
@@ -49,19 +50,32 @@ class PodResourcesTest {
 
     @Test
     void qos_knownCases_matchKubernetes() {
-        assertThat(PodResources.qos(pod(List.of(), c("a", "requests.cpu=700m", "limits.cpu=700m", "requests.memory=200Mi",
-                "limits.memory=200Mi")))).isEqualTo(QosClass.Guaranteed);
+        assertThat(PodResources.qos(pod(
+                        List.of(),
+                        c(
+                                "a",
+                                "requests.cpu=700m",
+                                "limits.cpu=700m",
+                                "requests.memory=200Mi",
+                                "limits.memory=200Mi"))))
+                .isEqualTo(QosClass.Guaranteed);
         assertThat(PodResources.qos(pod(List.of(), c("a", "limits.cpu=700m", "limits.memory=200Mi"))))
-                .as("requests default to limits").isEqualTo(QosClass.Guaranteed);
-        assertThat(PodResources.qos(pod(List.of(), c("a", "requests.memory=100Mi", "limits.memory=200Mi")))).isEqualTo(QosClass.Burstable);
+                .as("requests default to limits")
+                .isEqualTo(QosClass.Guaranteed);
+        assertThat(PodResources.qos(pod(List.of(), c("a", "requests.memory=100Mi", "limits.memory=200Mi"))))
+                .isEqualTo(QosClass.Burstable);
         assertThat(PodResources.qos(pod(List.of(), c("a")))).isEqualTo(QosClass.BestEffort);
         assertThat(PodResources.qos(pod(List.of(), c("a", "limits.cpu=1", "limits.memory=1Gi"), c("b"))))
-                .as("one container without resources").isEqualTo(QosClass.Burstable);
+                .as("one container without resources")
+                .isEqualTo(QosClass.Burstable);
         assertThat(PodResources.qos(pod(List.of(c("init")), c("a", "limits.cpu=1", "limits.memory=1Gi"))))
-                .as("init containers count").isEqualTo(QosClass.Burstable);
+                .as("init containers count")
+                .isEqualTo(QosClass.Burstable);
         assertThat(PodResources.qos(pod(List.of(), c("gpu", "limits.nvidia.com/gpu=1"))))
-                .as("only cpu and memory count: a GPU-only pod is BestEffort").isEqualTo(QosClass.BestEffort);
-        assertThat(PodResources.qos(pod(List.of(), c("a", "requests.cpu=0", "limits.memory=0")))).as("zero is unset")
+                .as("only cpu and memory count: a GPU-only pod is BestEffort")
+                .isEqualTo(QosClass.BestEffort);
+        assertThat(PodResources.qos(pod(List.of(), c("a", "requests.cpu=0", "limits.memory=0"))))
+                .as("zero is unset")
                 .isEqualTo(QosClass.BestEffort);
         assertThat(PodResources.qos(pod(List.of(), c("a", "requests.cpu=1", "limits.cpu=2", "limits.memory=1Gi"))))
                 .isEqualTo(QosClass.Burstable);
@@ -71,41 +85,71 @@ class PodResourcesTest {
     void effectiveRequest_isTheLargerOfTheAppSumAndEachInitContainer_withSidecarsBeforeIt() {
         PodSpec p = pod(List.of(c("init", "requests.cpu=2")), c("a", "requests.cpu=1"), c("b", "requests.cpu=500m"));
         assertThat(PodResources.effectiveRequest(p, "cpu")).isEqualByComparingTo(cores("2"));
-        PodSpec small = pod(List.of(c("init", "requests.cpu=100m")), c("a", "requests.cpu=1"), c("b", "requests.cpu=500m"));
+        PodSpec small =
+                pod(List.of(c("init", "requests.cpu=100m")), c("a", "requests.cpu=1"), c("b", "requests.cpu=500m"));
         assertThat(PodResources.effectiveRequest(small, "cpu")).isEqualByComparingTo(cores("1.5"));
         Container sidecar = c("proxy", "requests.cpu=500m");
         sidecar.setRestartPolicy("Always");
         PodSpec withSidecar = pod(List.of(sidecar, c("init", "requests.cpu=1200m")), c("a", "requests.cpu=1"));
-        assertThat(PodResources.effectiveRequest(withSidecar, "cpu")).as("1.2 + the sidecar's 0.5 started before it")
+        assertThat(PodResources.effectiveRequest(withSidecar, "cpu"))
+                .as("1.2 + the sidecar's 0.5 started before it")
                 .isEqualByComparingTo(cores("1.7"));
-        assertThat(PodResources.effectiveLimit(p, "cpu")).as("a container without a limit: unbounded").isNull();
+        assertThat(PodResources.effectiveLimit(p, "cpu"))
+                .as("a container without a limit: unbounded")
+                .isNull();
     }
 
     static ResourceQuota quota(String hardKey, String hard, String used) {
-        return new ResourceQuotaBuilder().withNewMetadata().withName("compute").endMetadata()
-                .withNewSpec().addToHard(hardKey, new Quantity(hard)).endSpec()
-                .withNewStatus().addToUsed(hardKey, new Quantity(used)).endStatus().build();
+        return new ResourceQuotaBuilder()
+                .withNewMetadata()
+                .withName("compute")
+                .endMetadata()
+                .withNewSpec()
+                .addToHard(hardKey, new Quantity(hard))
+                .endSpec()
+                .withNewStatus()
+                .addToUsed(hardKey, new Quantity(used))
+                .endStatus()
+                .build();
     }
 
     @Test
     void quota_onLimits_needsEveryContainerToSetThem_andRoomLeft() {
         PodSpec p = pod(List.of(), c("a", "limits.cpu=1", "limits.memory=1Gi"));
-        assertThat(PodResources.quotaProblems(p, List.of(quota("limits.cpu", "4", "3")))).isEmpty();
-        assertThat(PodResources.quotaProblems(p, List.of(quota("limits.cpu", "4", "3500m")))).singleElement().asString()
+        assertThat(PodResources.quotaProblems(p, List.of(quota("limits.cpu", "4", "3"))))
+                .isEmpty();
+        assertThat(PodResources.quotaProblems(p, List.of(quota("limits.cpu", "4", "3500m"))))
+                .singleElement()
+                .asString()
                 .contains("limits.cpu would exceed");
         PodSpec unset = pod(List.of(c("wait", "requests.cpu=10m")), c("a", "limits.cpu=1", "limits.memory=1Gi"));
-        assertThat(PodResources.quotaProblems(unset, List.of(quota("limits.cpu", "4", "0")))).singleElement().asString()
+        assertThat(PodResources.quotaProblems(unset, List.of(quota("limits.cpu", "4", "0"))))
+                .singleElement()
+                .asString()
                 .contains("not set for [wait]");
-        assertThat(PodResources.quotaProblems(unset, List.of(quota("requests.memory", "4Gi", "0")))).as("requests default to limits")
-                .singleElement().asString().contains("not set for [wait]");
+        assertThat(PodResources.quotaProblems(unset, List.of(quota("requests.memory", "4Gi", "0"))))
+                .as("requests default to limits")
+                .singleElement()
+                .asString()
+                .contains("not set for [wait]");
         ResourceQuota bestEffortOnly = quota("limits.cpu", "1", "0");
         bestEffortOnly.getSpec().setScopes(List.of("BestEffort"));
-        assertThat(PodResources.quotaProblems(unset, List.of(bestEffortOnly))).as("out of the quota's scope").isEmpty();
+        assertThat(PodResources.quotaProblems(unset, List.of(bestEffortOnly)))
+                .as("out of the quota's scope")
+                .isEmpty();
     }
 
     static LimitRange limitRange(String type, String field, String resource, String value) {
-        LimitRange lr = new LimitRangeBuilder().withNewMetadata().withName("lr").endMetadata().withNewSpec().addNewLimit()
-                .withType(type).endLimit().endSpec().build();
+        LimitRange lr = new LimitRangeBuilder()
+                .withNewMetadata()
+                .withName("lr")
+                .endMetadata()
+                .withNewSpec()
+                .addNewLimit()
+                .withType(type)
+                .endLimit()
+                .endSpec()
+                .build();
         var item = lr.getSpec().getLimits().get(0);
         Map<String, Quantity> m = Map.of(resource, new Quantity(value));
         switch (field) {
@@ -118,16 +162,29 @@ class PodResourcesTest {
 
     @Test
     void limitRange_minMaxAndRatio_onEveryContainer_initOnesIncluded() {
-        PodSpec p = pod(List.of(c("wait", "requests.cpu=10m", "limits.cpu=100m")), c("a", "requests.cpu=1", "limits.cpu=2"));
-        assertThat(PodResources.limitRangeProblems(p, List.of(limitRange("Container", "min", "cpu", "10m")))).isEmpty();
-        assertThat(PodResources.limitRangeProblems(p, List.of(limitRange("Container", "min", "cpu", "50m")))).singleElement()
-                .asString().contains("container wait").contains("minimum");
+        PodSpec p = pod(
+                List.of(c("wait", "requests.cpu=10m", "limits.cpu=100m")), c("a", "requests.cpu=1", "limits.cpu=2"));
+        assertThat(PodResources.limitRangeProblems(p, List.of(limitRange("Container", "min", "cpu", "10m"))))
+                .isEmpty();
+        assertThat(PodResources.limitRangeProblems(p, List.of(limitRange("Container", "min", "cpu", "50m"))))
+                .singleElement()
+                .asString()
+                .contains("container wait")
+                .contains("minimum");
         assertThat(PodResources.limitRangeProblems(p, List.of(limitRange("Container", "max", "memory", "1Gi"))))
-                .as("max needs a limit").hasSize(2);
-        assertThat(PodResources.limitRangeProblems(p, List.of(limitRange("Container", "maxLimitRequestRatio", "cpu", "4"))))
-                .singleElement().asString().contains("container wait").contains("ratio");
-        assertThat(PodResources.limitRangeProblems(p, List.of(limitRange("Pod", "max", "cpu", "2")))).isEmpty();
-        assertThat(PodResources.limitRangeProblems(p, List.of(limitRange("Pod", "max", "cpu", "1500m")))).singleElement()
-                .asString().contains("the pod");
+                .as("max needs a limit")
+                .hasSize(2);
+        assertThat(PodResources.limitRangeProblems(
+                        p, List.of(limitRange("Container", "maxLimitRequestRatio", "cpu", "4"))))
+                .singleElement()
+                .asString()
+                .contains("container wait")
+                .contains("ratio");
+        assertThat(PodResources.limitRangeProblems(p, List.of(limitRange("Pod", "max", "cpu", "2"))))
+                .isEmpty();
+        assertThat(PodResources.limitRangeProblems(p, List.of(limitRange("Pod", "max", "cpu", "1500m"))))
+                .singleElement()
+                .asString()
+                .contains("the pod");
     }
 }

@@ -24,7 +24,8 @@ class WaitScriptIT {
 
     Run run(Injection inj, int timeout, List<Framework> frameworks) throws Exception {
         Process p = new ProcessBuilder("sh", "-c", PodMutator.waitScript(inj, timeout, frameworks))
-                .redirectErrorStream(true).start();
+                .redirectErrorStream(true)
+                .start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         return new Run(p.waitFor(), out);
     }
@@ -43,8 +44,10 @@ class WaitScriptIT {
         Run r = run(inj, 5);
         assertThat(r.code()).isZero();
         assertThat(r.out()).contains("cache view ready");
-        assertThat(Files.readSymbolicLink(Path.of(inj.mountPath(), "inductor"))).isEqualTo(Path.of(inj.viewPath(), "inductor"));
-        assertThat(Files.readSymbolicLink(Path.of(inj.mountPath(), "triton"))).isEqualTo(Path.of(inj.viewPath(), "triton"));
+        assertThat(Files.readSymbolicLink(Path.of(inj.mountPath(), "inductor")))
+                .isEqualTo(Path.of(inj.viewPath(), "inductor"));
+        assertThat(Files.readSymbolicLink(Path.of(inj.mountPath(), "triton")))
+                .isEqualTo(Path.of(inj.viewPath(), "triton"));
         // a restarted init step finds the links and leaves them
         assertThat(run(inj, 5).code()).isZero();
         assertThat(Files.isSymbolicLink(Path.of(inj.mountPath(), "inductor"))).isTrue();

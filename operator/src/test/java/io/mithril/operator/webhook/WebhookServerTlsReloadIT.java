@@ -30,8 +30,11 @@ class WebhookServerTlsReloadIT {
     @BeforeEach
     void start() throws Exception {
         ca = CertificateAuthority.create("reload-test-ca", Duration.ofDays(30));
-        server = new WebhookServer(new InetSocketAddress("127.0.0.1", 0), material().sslContext(),
-                new PodMutator(Injection.defaults()), ns -> List.of());
+        server = new WebhookServer(
+                new InetSocketAddress("127.0.0.1", 0),
+                material().sslContext(),
+                new PodMutator(Injection.defaults()),
+                ns -> List.of());
         server.start();
         TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
         tmf.init(ca.trustStore());

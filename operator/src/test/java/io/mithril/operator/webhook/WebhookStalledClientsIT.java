@@ -30,8 +30,11 @@ class WebhookStalledClientsIT {
         kmf.init(ca.keyStore(serving, pw), pw);
         SSLContext serverTls = SSLContext.getInstance("TLS");
         serverTls.init(kmf.getKeyManagers(), null, null);
-        WebhookServer server = new WebhookServer(new InetSocketAddress("127.0.0.1", 0), serverTls,
-                new PodMutator(Injection.defaults()), ns -> List.of());
+        WebhookServer server = new WebhookServer(
+                new InetSocketAddress("127.0.0.1", 0),
+                serverTls,
+                new PodMutator(Injection.defaults()),
+                ns -> List.of());
         server.start();
         try {
             TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
@@ -40,8 +43,11 @@ class WebhookStalledClientsIT {
             clientTls.init(null, tmf.getTrustManagers(), null);
             HttpClient client = HttpClient.newBuilder().sslContext(clientTls).build();
             HttpRequest healthz = HttpRequest.newBuilder(URI.create("https://localhost:" + server.port() + "/healthz"))
-                    .timeout(Duration.ofSeconds(3)).build();
-            assertThat(client.send(healthz, HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(200);
+                    .timeout(Duration.ofSeconds(3))
+                    .build();
+            assertThat(client.send(healthz, HttpResponse.BodyHandlers.ofString())
+                            .statusCode())
+                    .isEqualTo(200);
             List<Socket> stalls = new ArrayList<>();
             for (int i = 0; i < 4; i++) {
                 Socket s = new Socket("127.0.0.1", server.port());
@@ -53,15 +59,20 @@ class WebhookStalledClientsIT {
             Thread.sleep(300);
             boolean timedOut = false;
             try {
-                client.send(HttpRequest.newBuilder(URI.create("https://localhost:" + server.port() + "/healthz"))
-                        .timeout(Duration.ofSeconds(3)).build(), HttpResponse.BodyHandlers.ofString());
+                client.send(
+                        HttpRequest.newBuilder(URI.create("https://localhost:" + server.port() + "/healthz"))
+                                .timeout(Duration.ofSeconds(3))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString());
             } catch (HttpTimeoutException e) {
                 timedOut = true;
             }
             for (Socket s : stalls) {
                 s.close();
             }
-            assertThat(timedOut).as("the webhook should answer within the API server's 3 s while 4 clients stall").isFalse();
+            assertThat(timedOut)
+                    .as("the webhook should answer within the API server's 3 s while 4 clients stall")
+                    .isFalse();
         } finally {
             server.close();
         }
