@@ -2,7 +2,6 @@ package io.mithril.agent.index;
 
 import io.mithril.agent.cas.Address;
 import io.mithril.agent.key.GroupId;
-import java.nio.charset.StandardCharsets;
 import java.time.DateTimeException;
 import java.time.Instant;
 import java.time.LocalDateTime;
@@ -55,7 +54,7 @@ public final class Entry {
             throw new IllegalArgumentException("an entry needs at least one file: " + key);
         }
         this.group = key.group();
-        this.name = key.name().getBytes(StandardCharsets.UTF_8);
+        this.name = NameCodec.encode(key.name());
         this.hash = hash(group, name);
         int n = files.size();
         this.words = new long[n * WORDS];
@@ -151,7 +150,7 @@ public final class Entry {
     }
 
     public EntryKey key() {
-        return new EntryKey(group, new String(name, StandardCharsets.UTF_8));
+        return new EntryKey(group, NameCodec.decode(name));
     }
 
     public GroupId group() {

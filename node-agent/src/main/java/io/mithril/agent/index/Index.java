@@ -2,7 +2,6 @@ package io.mithril.agent.index;
 
 import io.mithril.agent.cas.Address;
 import io.mithril.agent.key.GroupId;
-import java.nio.charset.StandardCharsets;
 import java.util.AbstractCollection;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -120,7 +119,7 @@ public final class Index {
     }
 
     private Entry find(EntryKey key) {
-        byte[] name = key.name().getBytes(StandardCharsets.UTF_8);
+        byte[] name = NameCodec.encode(key.name());
         return find(key.group(), name, Entry.hash(key.group(), name));
     }
 

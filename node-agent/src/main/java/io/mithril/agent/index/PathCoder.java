@@ -1,6 +1,5 @@
 package io.mithril.agent.index;
 
-import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
 /**
@@ -19,7 +18,7 @@ final class PathCoder {
     }
 
     void add(String path, boolean executable) {
-        byte[] p = path.getBytes(StandardCharsets.UTF_8);
+        byte[] p = NameCodec.encode(path);
         int shared = 0;
         int max = Math.min(p.length, prev.length);
         while (shared < max && p[shared] == prev[shared]) {
@@ -80,7 +79,7 @@ final class PathCoder {
             System.arraycopy(buf, pos, prev, shared, rest);
             pos += rest;
             prevLen = n;
-            return new String(prev, 0, prevLen, StandardCharsets.UTF_8);
+            return NameCodec.decode(prev, 0, prevLen);
         }
 
         boolean executable() {

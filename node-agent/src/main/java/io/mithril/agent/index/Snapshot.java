@@ -73,7 +73,7 @@ public final class Snapshot {
         }
         out.writeInt(prefixList.size());
         for (String p : prefixList) {
-            bytes(out, p.getBytes(StandardCharsets.UTF_8));
+            bytes(out, NameCodec.encode(p));
         }
         out.writeInt(groups.size());
         for (GroupId g : groups) {
@@ -92,7 +92,7 @@ public final class Snapshot {
                 out.writeLong(e.lastUse());
                 out.writeLong(e.provenanceAt());
                 if (e.provenanceAt() == Long.MIN_VALUE) {
-                    bytes(out, e.provenancePart().getBytes(StandardCharsets.UTF_8));
+                    bytes(out, NameCodec.encode(e.provenancePart()));
                 } else {
                     out.writeInt(prefixes.get(e.provenancePart()));
                 }
@@ -152,7 +152,7 @@ public final class Snapshot {
         index.presize(entries, blobs);
         String[] prefixes = new String[in.getInt()];
         for (int i = 0; i < prefixes.length; i++) {
-            prefixes[i] = new String(bytes(in), StandardCharsets.UTF_8).intern();
+            prefixes[i] = NameCodec.decode(bytes(in)).intern();
         }
         for (int groups = in.getInt(); groups > 0; groups--) {
             GroupId g = GroupId.parse(new String(bytes(in), StandardCharsets.UTF_8));
@@ -166,8 +166,7 @@ public final class Snapshot {
                 long created = in.getLong();
                 long use = in.getLong();
                 long at = in.getLong();
-                String prov =
-                        at == Long.MIN_VALUE ? new String(bytes(in), StandardCharsets.UTF_8) : prefixes[in.getInt()];
+                String prov = at == Long.MIN_VALUE ? NameCodec.decode(bytes(in)) : prefixes[in.getInt()];
                 index.put(new Entry(g, name, words, paths, created, use, prov, at));
             }
             index.restoreGroupLastUse(g, lastUse);
