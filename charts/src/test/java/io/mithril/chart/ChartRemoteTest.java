@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.apps.DaemonSet;
+import io.fabric8.kubernetes.api.model.rbac.Role;
+import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
 import org.junit.jupiter.api.Test;
 
 /** The remote tier's values: flags, the key Secret mounted read-only, credentials from a Secret or the default chain. */
@@ -75,6 +77,54 @@ class ChartRemoteTest {
         assertThat(chart.agent().getEnvFrom()).isEmpty();
         assertThat(chart.agent().getEnv()).noneMatch(e -> e.getName().startsWith("AWS_"));
         assertThat(chart.agentFlags()).containsEntry("--remote", "s3://b/p").doesNotContainKey("--remote-endpoint");
+    }
+
+    @Test
+    void aBucket_givesTheAgentsTheRetentionLease_inTheirNamespaceOnly_andTheUploadAndRetentionSettings() {
+        RenderedChart chart = RenderedChart.render("""
+                agent:
+                  remote:
+                    bucket: s3://b/p
+                    keySecret: k
+                    uploadBandwidth: 50Mi
+                    uploadConcurrency: 8
+                    retention: {interval: 30m, grace: 2h, lease: 20m}
+                """);
+        assertThat(chart.agentFlags())
+                .containsEntry("--remote-upload-bandwidth", "50Mi")
+                .containsEntry("--remote-upload-concurrency", "8")
+                .containsEntry("--remote-retention-interval", "30m")
+                .containsEntry("--remote-retention-grace", "2h")
+                .containsEntry("--remote-retention-lease", "20m");
+        assertThat(chart.agent().getEnv()).anySatisfy(e -> {
+            assertThat(e.getName()).isEqualTo("POD_NAMESPACE");
+            assertThat(e.getValueFrom().getFieldRef().getFieldPath()).isEqualTo("metadata.namespace");
+        });
+        Role role = chart.get(Role.class, "mithril-node-agent-remote-retention");
+        assertThat(ChartRbacTest.grants(role.getRules()))
+                .containsExactlyInAnyOrder(
+                        "coordination.k8s.io|leases|get|mithril-remote-retention",
+                        "coordination.k8s.io|leases|update|mithril-remote-retention",
+                        "coordination.k8s.io|leases|create|");
+        RoleBinding binding = chart.get(RoleBinding.class, "mithril-node-agent-remote-retention");
+        assertThat(binding.getRoleRef().getName()).isEqualTo(role.getMetadata().getName());
+        assertThat(binding.getSubjects())
+                .singleElement()
+                .satisfies(s -> assertThat(s.getName())
+                        .isEqualTo(chart.only(DaemonSet.class)
+                                .getSpec()
+                                .getTemplate()
+                                .getSpec()
+                                .getServiceAccountName()));
+
+        RenderedChart defaults = RenderedChart.render("agent: {remote: {bucket: s3://b/p, keySecret: k}}");
+        assertThat(defaults.agentFlags())
+                .doesNotContainKey("--remote-upload-bandwidth")
+                .containsEntry("--remote-upload-concurrency", "4")
+                .containsEntry("--remote-retention-interval", "1h");
+        assertThat(RenderedChart.render().all(Role.class))
+                .as("no bucket, no Lease grant")
+                .noneMatch(r -> r.getMetadata().getName().contains("retention"));
     }
 
     @Test

@@ -12,6 +12,7 @@ import io.mithril.api.v1alpha1.Sizes;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
@@ -129,6 +130,41 @@ final class ServeCmd implements Callable<Integer> {
     String prewarmBytes;
 
     @Option(
+            names = "--remote-retention-interval",
+            defaultValue = "${env:MITHRIL_REMOTE_RETENTION_INTERVAL:-1h}",
+            paramLabel = "DURATION|off",
+            description = {
+                "With --kubernetes and --remote: time between tries at remote retention (each CompileCache's remote entries",
+                "within its spec.remote.budget); the agent holding the Lease runs the pass. off: this agent never does.",
+                "Env MITHRIL_REMOTE_RETENTION_INTERVAL; default ${DEFAULT-VALUE}."
+            })
+    String retentionInterval;
+
+    @Option(
+            names = "--remote-retention-grace",
+            defaultValue = "${env:MITHRIL_REMOTE_RETENTION_GRACE:-1h}",
+            paramLabel = "DURATION",
+            description =
+                    "How long retention keeps blobs no manifest names (an upload may be writing its manifest); default ${DEFAULT-VALUE}.")
+    String retentionGrace;
+
+    @Option(
+            names = "--remote-retention-lease",
+            defaultValue = "${env:MITHRIL_REMOTE_RETENTION_LEASE:-15m}",
+            paramLabel = "DURATION",
+            description =
+                    "How long the retention Lease holds if its agent dies during a pass; default ${DEFAULT-VALUE}.")
+    String retentionLease;
+
+    @Option(
+            names = "--remote-retention-namespace",
+            defaultValue = "${env:POD_NAMESPACE:-}",
+            paramLabel = "NAMESPACE",
+            description =
+                    "Namespace of the retention Lease (coordination.k8s.io); default the agent's own (env POD_NAMESPACE), else the client's.")
+    String retentionNamespace;
+
+    @Option(
             names = "--node-field-selector",
             arity = "1",
             paramLabel = "true|false",
@@ -191,6 +227,15 @@ final class ServeCmd implements Callable<Integer> {
                 if (rr != null) {
                     agent.useRemote(
                             rr.remote(), rr.queue(), "0".equals(prewarmBytes.trim()) ? 0 : Sizes.parse(prewarmBytes));
+                    if (!"off".equals(retentionInterval.trim())) {
+                        agent.useRemoteRetention(new KubeAgent.Retention(
+                                duration(retentionInterval),
+                                duration(retentionGrace),
+                                duration(retentionLease),
+                                retentionNamespace.isBlank()
+                                        ? Objects.requireNonNullElse(client.getNamespace(), "default")
+                                        : retentionNamespace));
+                    }
                 }
             }
             if (rr != null) {
@@ -223,17 +268,18 @@ final class ServeCmd implements Callable<Integer> {
         return 0;
     }
 
-    /** {@code 500ms}, {@code 10s}, {@code 2m}. */
+    /** {@code 500ms}, {@code 10s}, {@code 2m}, {@code 1h}. */
     static Duration duration(String text) {
-        Matcher m = Pattern.compile("(\\d{1,9})(ms|s|m)").matcher(text.trim());
+        Matcher m = Pattern.compile("(\\d{1,9})(ms|s|m|h)").matcher(text.trim());
         if (!m.matches()) {
-            throw new IllegalArgumentException("a duration like 500ms, 10s or 2m is wanted, got " + text);
+            throw new IllegalArgumentException("a duration like 500ms, 10s, 2m or 1h is wanted, got " + text);
         }
         long n = Long.parseLong(m.group(1));
         Duration d = switch (m.group(2)) {
             case "ms" -> Duration.ofMillis(n);
             case "s" -> Duration.ofSeconds(n);
-            default -> Duration.ofMinutes(n);
+            case "m" -> Duration.ofMinutes(n);
+            default -> Duration.ofHours(n);
         };
         if (d.toMillis() < 100) {
             throw new IllegalArgumentException("an interval of at least 100ms is wanted, got " + text);

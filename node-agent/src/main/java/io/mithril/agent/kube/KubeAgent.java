@@ -21,6 +21,7 @@ import io.mithril.api.v1alpha1.RemoteSpec;
 import io.mithril.api.v1alpha1.Sizes;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.Set;
@@ -131,6 +132,21 @@ public final class KubeAgent implements AutoCloseable {
         return t;
     });
 
+    /** Remote retention under the cluster's Lease ({@link #useRemoteRetention}); null: this agent runs none. */
+    private Retention retention;
+
+    private final ScheduledExecutorService retentionRuns = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "mithril-remote-retention");
+        t.setDaemon(true);
+        return t;
+    });
+
+    /**
+     * How this agent takes part in remote retention: a pass tried every {@code every} under the
+     * Lease in {@code leaseNamespace} (held for {@code lease} at most), unnamed blobs kept for {@code grace}.
+     */
+    public record Retention(Duration every, Duration grace, Duration lease, String leaseNamespace) {}
+
     public KubeAgent(KubernetesClient client, NodeStore store, AgentMetrics metrics, Config config) {
         this(client, store, metrics, config, Executors.newFixedThreadPool(4, r -> {
             Thread t = new Thread(r, "mithril-pods");
@@ -157,6 +173,11 @@ public final class KubeAgent implements AutoCloseable {
         this.remote = remote;
         this.uploadQueue = queue;
         this.prewarmBytes = prewarmBytes;
+    }
+
+    /** Takes part in remote retention (before {@link #start}, with {@link #useRemote}). */
+    public void useRemoteRetention(Retention retention) {
+        this.retention = retention;
     }
 
     /** The spec of CompileCache {@code namespace/name}, null when the agent does not know it. */
@@ -221,6 +242,17 @@ public final class KubeAgent implements AutoCloseable {
         caches.run(); // returns once the first list is in the cache
         if (podRemote != null && prewarmBytes > 0) {
             prewarm.execute(this::prewarm);
+        }
+        if (remote != null && retention != null) {
+            RemoteRetention runs = new RemoteRetention(
+                    remote.gc(),
+                    new RetentionLease(client, retention.leaseNamespace(), id.node(), Clock.systemUTC()),
+                    () -> caches.getStore().list(),
+                    retention.grace(),
+                    retention.lease(),
+                    metrics);
+            long ms = retention.every().toMillis();
+            retentionRuns.scheduleWithFixedDelay(runs::pass, ms, ms, TimeUnit.MILLISECONDS);
         }
 
         volumes.latestFrom(p -> {
@@ -414,6 +446,7 @@ public final class KubeAgent implements AutoCloseable {
         }
         periodic.shutdownNow();
         prewarm.shutdownNow();
+        retentionRuns.shutdownNow();
         if (podRemote != null) {
             podRemote.close();
         }

@@ -67,7 +67,8 @@ public final class RemoteGc {
             long bytesKept,
             int objectsDeleted,
             long bytesDeleted,
-            int objectsInGrace) {}
+            int objectsInGrace,
+            int groupsLeftAlone) {}
 
     RemoteGc(Bucket bucket, RemoteConfig config, LongSupplier millis) {
         this.bucket = bucket;
@@ -109,11 +110,27 @@ public final class RemoteGc {
         };
     }
 
-    /** Keeps each group's most recently listed entries within {@code budgetBytes}; every group under the prefix. */
+    /** How much the groups that share {@code key} may hold together: a CompileCache's groups share its budget. */
+    public record Budget(String key, long bytes) {}
+
+    /** The budget of each group; null: the group is left alone (not this actor's to judge, e.g. another cluster's). */
+    public interface Budgets {
+        Budget of(GroupId group);
+    }
+
+    /** Keeps each group's most recently used entries within {@code budgetBytes} of its own; every group under the prefix. */
     public Report collect(long budgetBytes, Duration grace, Lock lock, Duration lease) throws IOException {
+        return collect(g -> new Budget(g.text(), budgetBytes), grace, lock, lease);
+    }
+
+    /**
+     * Keeps the most recently used entries of each set of groups sharing a {@link Budget} within it
+     * (groups {@code budgets} gives none are neither compacted nor evicted), then sweeps.
+     */
+    public Report collect(Budgets budgets, Duration grace, Lock lock, Duration lease) throws IOException {
         if (!lock.tryAcquire(lease)) {
             log.info("remote retention skipped: another actor holds the lock");
-            return new Report(false, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+            return new Report(false, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
         }
         try {
             Set<GroupId> groups = new LinkedHashSet<>();
@@ -128,15 +145,27 @@ public final class RemoteGc {
                     }
                 }
             }
+            Map<String, List<Read>> shared = new LinkedHashMap<>();
+            Map<String, Long> limits = new HashMap<>();
+            int alone = 0;
+            for (GroupId g : groups) {
+                Budget b = budgets.of(g);
+                if (b == null) {
+                    alone++;
+                    continue;
+                }
+                shared.computeIfAbsent(b.key(), k -> new ArrayList<>()).add(read(g));
+                limits.merge(b.key(), b.bytes(), Math::min);
+            }
             int[] counts = new int[4];
             long kept = 0;
-            for (GroupId g : groups) {
-                kept += group(g, budgetBytes, counts);
+            for (Map.Entry<String, List<Read>> e : shared.entrySet()) {
+                kept += retain(e.getKey(), e.getValue(), limits.get(e.getKey()), counts);
             }
             long[] swept = sweep(grace);
             Report r = new Report(
                     true,
-                    groups.size(),
+                    groups.size() - alone,
                     counts[0],
                     counts[1],
                     counts[2],
@@ -144,7 +173,8 @@ public final class RemoteGc {
                     kept,
                     (int) swept[0],
                     swept[1],
-                    (int) swept[2]);
+                    (int) swept[2],
+                    alone);
             log.info("remote retention: {}", r);
             return r;
         } finally {
@@ -152,8 +182,15 @@ public final class RemoteGc {
         }
     }
 
-    /** One group: compacts its manifests into one with the entries that fit. Returns the bytes kept. */
-    private long group(GroupId g, long budget, int[] counts) throws IOException {
+    /** A group's authenticated manifests as read: their keys, entries (first manifest by key wins), recency, blobs. */
+    private record Read(
+            GroupId group,
+            List<String> keys,
+            Map<String, RemoteEntry> entries,
+            Map<String, Long> used,
+            Map<Address, Location> blobs) {}
+
+    private Read read(GroupId g) throws IOException {
         List<Listed> listed = bucket.listDetailed(layout.manifests(g));
         listed.sort(Comparator.comparing(
                 Listed::key)); // the readers' order: the first manifest by key gives a name its files
@@ -185,55 +222,81 @@ public final class RemoteGc {
                 used.merge(e.name(), recorded.getOrDefault(e.name(), t), Math::max);
             }
         }
-        counts[0] += read.size();
-        List<RemoteEntry> ranked = new ArrayList<>(entries.values());
-        ranked.removeIf(e -> e.files().stream().anyMatch(f -> f.size() > 0 && !blobs.containsKey(f.address())));
-        ranked.sort(Comparator.comparing((RemoteEntry e) -> used.get(e.name())).reversed());
-        List<RemoteEntry> keep = new ArrayList<>();
+        return new Read(g, read, entries, used, blobs);
+    }
+
+    /**
+     * The groups of one budget: their whole entries ranked together by recency, kept newest first
+     * while they fit, each group compacted into one manifest. Returns the bytes kept.
+     */
+    private long retain(String budgetKey, List<Read> groups, long budget, int[] counts) throws IOException {
+        record Ranked(Read from, RemoteEntry entry, long used) {}
+        List<Ranked> ranked = new ArrayList<>();
+        for (Read r : groups) {
+            counts[0] += r.keys().size();
+            for (RemoteEntry e : r.entries().values()) {
+                if (e.files().stream().noneMatch(f -> f.size() > 0 && !r.blobs().containsKey(f.address()))) {
+                    ranked.add(new Ranked(r, e, r.used().get(e.name())));
+                }
+            }
+        }
+        ranked.sort(Comparator.comparingLong(Ranked::used).reversed());
+        Map<GroupId, List<RemoteEntry>> keep = new HashMap<>();
         long total = 0;
-        for (RemoteEntry e : ranked) {
-            long size = size(e);
+        for (Ranked x : ranked) {
+            long size = size(x.entry());
             if (total + size <= budget) {
-                keep.add(e);
+                keep.computeIfAbsent(x.from().group(), g -> new ArrayList<>()).add(x.entry());
                 total += size;
             }
         }
-        int evicted = entries.size() - keep.size();
+        int evicted = 0;
+        for (Read r : groups) {
+            evicted += compact(r, keep.getOrDefault(r.group(), List.of()), counts);
+        }
+        if (evicted > 0) {
+            log.info(
+                    "remote retention: {} ({} groups) keeps {} B of a {} B budget, {} entries evicted",
+                    budgetKey,
+                    groups.size(),
+                    total,
+                    budget,
+                    evicted);
+        }
+        return total;
+    }
+
+    /** Writes {@code keep} as the group's one manifest, then deletes the manifests read. Returns the entries evicted. */
+    private int compact(Read r, List<RemoteEntry> keep, int[] counts) throws IOException {
+        int evicted = r.entries().size() - keep.size();
         counts[2] += keep.size();
         counts[3] += evicted;
-        if (evicted == 0 && read.size() <= 1) {
-            return total; // nothing to compact
+        if (evicted == 0 && r.keys().size() <= 1) {
+            return 0; // nothing to compact
         }
         String compacted = null;
         if (!keep.isEmpty()) {
             Map<Address, Location> where = new LinkedHashMap<>();
             Map<String, Long> times = new LinkedHashMap<>();
             for (RemoteEntry e : keep) {
-                times.put(e.name(), used.get(e.name()));
+                times.put(e.name(), r.used().get(e.name()));
                 for (EntryFile f : e.files()) {
-                    where.put(f.address(), f.size() == 0 ? new Location(null, 0, 0) : blobs.get(f.address()));
+                    where.put(
+                            f.address(),
+                            f.size() == 0 ? new Location(null, 0, 0) : r.blobs().get(f.address()));
                 }
             }
-            byte[] sealed = new Manifest(g, keep, where).seal(key, WRITER, times);
-            compacted = layout.manifest(g, Blake3.hash(sealed));
+            byte[] sealed = new Manifest(r.group(), keep, where).seal(key, WRITER, times);
+            compacted = layout.manifest(r.group(), Blake3.hash(sealed));
             bucket.putIfAbsent(compacted, sealed); // before any delete: a reader always finds every kept entry
         }
-        for (String k : read) {
+        for (String k : r.keys()) {
             if (!k.equals(compacted)) {
                 bucket.delete(k);
                 counts[1]++;
             }
         }
-        if (evicted > 0) {
-            log.info(
-                    "remote retention: {} keeps {} entries ({} B of a {} B budget), {} evicted",
-                    g,
-                    keep.size(),
-                    total,
-                    budget,
-                    evicted);
-        }
-        return total;
+        return evicted;
     }
 
     private static long size(RemoteEntry e) {

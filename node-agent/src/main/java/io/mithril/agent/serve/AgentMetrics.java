@@ -4,6 +4,7 @@ import io.mithril.agent.diagnosis.Outcome;
 import io.mithril.agent.index.EvictionCause;
 import io.mithril.agent.ingest.IngestReport;
 import io.mithril.agent.key.GroupId;
+import io.mithril.agent.remote.RemoteGc;
 import io.mithril.agent.remote.RemoteStats;
 import io.mithril.agent.store.StoreConfig;
 import io.mithril.agent.store.StoreStats;
@@ -33,6 +34,13 @@ public final class AgentMetrics {
     private final LongAdder remoteFetchedBytes = new LongAdder();
     private final LongAdder remoteUploadedBytes = new LongAdder();
     private final LongAdder remoteRejectedBlobs = new LongAdder();
+    /** Remote retention passes of this agent: ran (it held the Lease), skipped (another did), failed. */
+    private final LongAdder retentionRan = new LongAdder();
+
+    private final LongAdder retentionSkipped = new LongAdder();
+    private final LongAdder retentionFailed = new LongAdder();
+    private final LongAdder retentionEvicted = new LongAdder();
+    private final LongAdder retentionDeletedBytes = new LongAdder();
     /** Set when the agent has a remote: its manifests that failed authentication, and the upload queue's length. */
     private volatile LongSupplier remoteRejectedManifests;
 
@@ -116,6 +124,19 @@ public final class AgentMetrics {
         c.remoteUploaded.add(entries);
         c.remoteUploadedBytes.add(bytes);
         remoteUploadedBytes.add(bytes);
+    }
+
+    /** A remote retention pass: what it did, or null when it failed. */
+    public void remoteRetention(RemoteGc.Report r) {
+        if (r == null) {
+            retentionFailed.increment();
+        } else if (!r.ran()) {
+            retentionSkipped.increment();
+        } else {
+            retentionRan.increment();
+            retentionEvicted.add(r.entriesEvicted());
+            retentionDeletedBytes.add(r.bytesDeleted());
+        }
     }
 
     /** The agent has a remote: its figures are rendered, these read at scrape time. */
@@ -316,6 +337,28 @@ public final class AgentMetrics {
                     "Times the remote's circuit breaker opened.",
                     rs.circuitOpened());
         }
+        b.append("# HELP mithril_remote_retention_passes_total Remote retention passes this agent tried, by result "
+                + "(ran: it held the lock; skipped: another agent did; failed).\n");
+        b.append("# TYPE mithril_remote_retention_passes_total counter\n");
+        b.append("mithril_remote_retention_passes_total{result=\"ran\"} ")
+                .append(retentionRan.sum())
+                .append('\n');
+        b.append("mithril_remote_retention_passes_total{result=\"skipped\"} ")
+                .append(retentionSkipped.sum())
+                .append('\n');
+        b.append("mithril_remote_retention_passes_total{result=\"failed\"} ")
+                .append(retentionFailed.sum())
+                .append('\n');
+        counter(
+                b,
+                "mithril_remote_retention_evicted_entries_total",
+                "Entries remote retention run by this agent removed from the remote tier's manifests.",
+                retentionEvicted.sum());
+        counter(
+                b,
+                "mithril_remote_retention_deleted_bytes_total",
+                "Bytes of unnamed blobs and packs remote retention run by this agent deleted.",
+                retentionDeletedBytes.sum());
         remoteFill.write(b);
         b.append(
                 "# HELP mithril_group_remote_fetched_total Entries of a group fetched from the remote tier (remote hits).\n");

@@ -8,13 +8,11 @@ import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
-import io.mithril.agent.S3ProxyServer;
 import io.mithril.agent.ingest.IngestLimits;
 import io.mithril.agent.key.DeviceClass;
 import io.mithril.agent.key.GpuProduct;
 import io.mithril.agent.key.GroupId;
 import io.mithril.agent.remote.Remote;
-import io.mithril.agent.remote.RemoteConfig;
 import io.mithril.agent.remote.UploadQueue;
 import io.mithril.agent.serve.AgentMetrics;
 import io.mithril.agent.store.NodeStore;
@@ -23,18 +21,13 @@ import io.mithril.agent.store.StoreFixture;
 import io.mithril.api.v1alpha1.CompileCache;
 import io.mithril.api.v1alpha1.CompileCacheSpec;
 import io.mithril.api.v1alpha1.RemoteSpec;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
-import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 
 /**
  * A node that joins is pre-warmed before its first pod: the agent starts against fabric8's mock API
@@ -42,32 +35,16 @@ import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
  * CompileCaches with {@code spec.remote.prewarm} (only those) without any pod scheduled there.
  */
 @EnableKubernetesMockClient(crud = true)
-class KubeAgentPrewarmIT {
+class KubeAgentPrewarmIT extends AgainstS3 {
 
-    static final byte[] KEY = "mithril-test-manifest-key-0123456789".getBytes(StandardCharsets.UTF_8);
     static KubernetesMockServer server;
     static KubernetesClient client;
-    static S3ProxyServer s3;
 
     @TempDir
     Path tmp;
 
-    @BeforeAll
-    static void startS3() throws Exception {
-        s3 = S3ProxyServer.start(Files.createTempDirectory("s3proxy-"), "mithril");
-    }
-
-    @AfterAll
-    static void stopS3() throws Exception {
-        s3.close();
-    }
-
     static Remote remote() {
-        return Remote.open(RemoteConfig.of("s3://" + s3.bucket() + "/prewarm/", s3.endpoint(), KEY)
-                .withRegion(S3ProxyServer.REGION)
-                .withCredentials(StaticCredentialsProvider.create(
-                        AwsBasicCredentials.create(S3ProxyServer.ACCESS_KEY, S3ProxyServer.SECRET_KEY)))
-                .withTimeouts(Duration.ofSeconds(2), Duration.ofSeconds(10), 2));
+        return remote("prewarm");
     }
 
     void cache(String ns, boolean prewarm) {

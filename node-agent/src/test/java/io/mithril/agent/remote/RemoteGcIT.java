@@ -71,6 +71,35 @@ class RemoteGcIT extends AgainstBucket {
     }
 
     @Test
+    void groupsOfOneBudget_shareIt_oldestFirstAcrossThem_andGroupsWithoutABudgetAreLeftAlone() throws Exception {
+        GroupId a100 = StoreFixture.A100;
+        NodeStore a = store("a");
+        Remote r = remote(RemoteTesting.config(server, prefix));
+        StoreFixture.commit(a, G, "inductor/h-old/", StoreFixture.bytes(1, 50_000));
+        upload(r, a, G, "inductor/h-old/");
+        StoreFixture.commit(a, a100, "inductor/a-mid/", StoreFixture.bytes(2, 50_000));
+        upload(r, a, a100, "inductor/a-mid/");
+        StoreFixture.commit(a, G, "inductor/h-new/", StoreFixture.bytes(3, 50_000));
+        upload(r, a, G, "inductor/h-new/");
+        StoreFixture.commit(a, THEIRS, "inductor/t/", StoreFixture.bytes(4, 50_000));
+        upload(r, a, THEIRS, "inductor/t/");
+
+        RemoteGc.Budgets ours = g -> g.namespace().equals(G.namespace()) ? new RemoteGc.Budget("cache", 110_000) : null;
+        RemoteGc.Report rep = r.gc().collect(ours, NO_GRACE, r.gc().bucketLock("test"), LEASE);
+
+        assertThat(rep.groups()).isEqualTo(2);
+        assertThat(rep.groupsLeftAlone()).isEqualTo(1);
+        assertThat(rep.entriesEvicted())
+                .as("one budget for both device classes: the oldest of the three goes")
+                .isEqualTo(1);
+        assertThat(remoteNames(G)).containsExactly("inductor/h-new/");
+        assertThat(remoteNames(a100)).containsExactly("inductor/a-mid/");
+        assertThat(remoteNames(THEIRS))
+                .as("no budget given: not compacted, not evicted")
+                .containsExactly("inductor/t/");
+    }
+
+    @Test
     void aBlobALiveManifestNames_isNeverDeleted_andYoungUnreferencedOnesStay() throws Exception {
         NodeStore a = store("a");
         byte[] shared = StoreFixture.bytes(8, 2_000_000); // loose, in both groups
