@@ -22,6 +22,40 @@ public class RemoteStatus {
     @JsonPropertyDescription("spec.remote.budget as given, carried for the remote tier's retention.")
     private String budget;
 
+    @JsonPropertyDescription("Whole entries this cache holds in the remote tier (every device class), as of storedAt.")
+    private Long storedEntries;
+
+    @JsonPropertyDescription("Bytes of those entries' distinct files in the remote tier, as of storedAt.")
+    private Long storedBytes;
+
+    @JsonPropertyDescription(
+            "When the remote retention pass that measured storedEntries and storedBytes ran (ISO-8601 UTC).")
+    private String storedAt;
+
+    public Long getStoredEntries() {
+        return storedEntries;
+    }
+
+    public void setStoredEntries(Long storedEntries) {
+        this.storedEntries = storedEntries;
+    }
+
+    public Long getStoredBytes() {
+        return storedBytes;
+    }
+
+    public void setStoredBytes(Long storedBytes) {
+        this.storedBytes = storedBytes;
+    }
+
+    public String getStoredAt() {
+        return storedAt;
+    }
+
+    public void setStoredAt(String storedAt) {
+        this.storedAt = storedAt;
+    }
+
     public Long getHits() {
         return hits;
     }

@@ -7,6 +7,7 @@ import io.mithril.api.v1alpha1.RemoteSpec;
 import io.mithril.api.v1alpha1.Sizes;
 import java.io.IOException;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.Map;
@@ -82,7 +83,7 @@ final class RemoteRetention {
         Map<String, RemoteGc.Budget> budgets = budgets();
         try {
             RemoteGc.Report r = gc.collect(g -> budgets.get(g.namespace() + "/" + g.cache()), grace, lock, lease);
-            metrics.remoteRetention(r);
+            metrics.remoteRetention(r, Instant.now());
             return r;
         } catch (IOException | RuntimeException e) {
             log.warn("remote retention pass failed: {}", e.toString());

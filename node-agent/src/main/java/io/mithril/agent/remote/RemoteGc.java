@@ -68,7 +68,11 @@ public final class RemoteGc {
             int objectsDeleted,
             long bytesDeleted,
             int objectsInGrace,
-            int groupsLeftAlone) {}
+            int groupsLeftAlone,
+            Map<String, Held> held) {}
+
+    /** What one budget's groups hold in the bucket after a pass: whole entries and the bytes of their distinct files. */
+    public record Held(long bytes, int entries) {}
 
     RemoteGc(Bucket bucket, RemoteConfig config, LongSupplier millis) {
         this.bucket = bucket;
@@ -130,7 +134,7 @@ public final class RemoteGc {
     public Report collect(Budgets budgets, Duration grace, Lock lock, Duration lease) throws IOException {
         if (!lock.tryAcquire(lease)) {
             log.info("remote retention skipped: another actor holds the lock");
-            return new Report(false, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+            return new Report(false, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, Map.of());
         }
         try {
             Set<GroupId> groups = new LinkedHashSet<>();
@@ -159,8 +163,11 @@ public final class RemoteGc {
             }
             int[] counts = new int[4];
             long kept = 0;
+            Map<String, Held> held = new LinkedHashMap<>();
             for (Map.Entry<String, List<Read>> e : shared.entrySet()) {
-                kept += retain(e.getKey(), e.getValue(), limits.get(e.getKey()), counts);
+                Held h = retain(e.getKey(), e.getValue(), limits.get(e.getKey()), counts);
+                held.put(e.getKey(), h);
+                kept += h.bytes();
             }
             long[] swept = sweep(grace);
             Report r = new Report(
@@ -174,7 +181,8 @@ public final class RemoteGc {
                     (int) swept[0],
                     swept[1],
                     (int) swept[2],
-                    alone);
+                    alone,
+                    held);
             log.info("remote retention: {}", r);
             return r;
         } finally {
@@ -227,9 +235,9 @@ public final class RemoteGc {
 
     /**
      * The groups of one budget: their whole entries ranked together by recency, kept newest first
-     * while they fit, each group compacted into one manifest. Returns the bytes kept.
+     * while they fit, each group compacted into one manifest. Returns what they hold now.
      */
-    private long retain(String budgetKey, List<Read> groups, long budget, int[] counts) throws IOException {
+    private Held retain(String budgetKey, List<Read> groups, long budget, int[] counts) throws IOException {
         record Ranked(Read from, RemoteEntry entry, long used) {}
         List<Ranked> ranked = new ArrayList<>();
         for (Read r : groups) {
@@ -243,11 +251,13 @@ public final class RemoteGc {
         ranked.sort(Comparator.comparingLong(Ranked::used).reversed());
         Map<GroupId, List<RemoteEntry>> keep = new HashMap<>();
         long total = 0;
+        int entries = 0;
         for (Ranked x : ranked) {
             long size = size(x.entry());
             if (total + size <= budget) {
                 keep.computeIfAbsent(x.from().group(), g -> new ArrayList<>()).add(x.entry());
                 total += size;
+                entries++;
             }
         }
         int evicted = 0;
@@ -263,7 +273,7 @@ public final class RemoteGc {
                     budget,
                     evicted);
         }
-        return total;
+        return new Held(total, entries);
     }
 
     /** Writes {@code keep} as the group's one manifest, then deletes the manifests read. Returns the entries evicted. */

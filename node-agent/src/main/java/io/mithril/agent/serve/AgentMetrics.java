@@ -9,6 +9,7 @@ import io.mithril.agent.remote.RemoteStats;
 import io.mithril.agent.store.StoreConfig;
 import io.mithril.agent.store.StoreStats;
 import io.mithril.agent.volume.View;
+import java.time.Instant;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.Locale;
@@ -41,6 +42,8 @@ public final class AgentMetrics {
     private final LongAdder retentionFailed = new LongAdder();
     private final LongAdder retentionEvicted = new LongAdder();
     private final LongAdder retentionDeletedBytes = new LongAdder();
+    /** What the last retention pass this agent ran found each budget (a CompileCache) holding remotely; null: none ran. */
+    private volatile RemoteHeld remoteHeld;
     /** Set when the agent has a remote: its manifests that failed authentication, and the upload queue's length. */
     private volatile LongSupplier remoteRejectedManifests;
 
@@ -124,6 +127,22 @@ public final class AgentMetrics {
         c.remoteUploaded.add(entries);
         c.remoteUploadedBytes.add(bytes);
         remoteUploadedBytes.add(bytes);
+    }
+
+    /** The remote tier's holdings per budget key ({@code namespace/name}) as of a retention pass at {@code at}. */
+    public record RemoteHeld(Instant at, Map<String, RemoteGc.Held> byCache) {}
+
+    /** The holdings the last retention pass this agent ran found; null when it ran none. */
+    public RemoteHeld remoteHeld() {
+        return remoteHeld;
+    }
+
+    /** A remote retention pass that ended at {@code at}: what it did, or null when it failed. */
+    public void remoteRetention(RemoteGc.Report r, Instant at) {
+        if (r != null && r.ran()) {
+            remoteHeld = new RemoteHeld(at, Map.copyOf(r.held()));
+        }
+        remoteRetention(r);
     }
 
     /** A remote retention pass: what it did, or null when it failed. */

@@ -3,6 +3,7 @@ package io.mithril.agent.serve;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.mithril.agent.diagnosis.Outcome;
+import io.mithril.agent.remote.RemoteGc;
 import io.mithril.agent.store.NodeStore;
 import io.mithril.agent.store.StoreConfig;
 import io.mithril.agent.store.StoreStats;
@@ -14,6 +15,7 @@ import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.BooleanSupplier;
@@ -157,7 +159,28 @@ public final class AgentServer implements AutoCloseable {
                             metrics.groupCounts(g.group()).remoteUploadedBytes()));
             sep = ",";
         }
-        return b.append("]}\n").toString();
+        b.append(']');
+        AgentMetrics.RemoteHeld held = metrics.remoteHeld();
+        if (held != null) {
+            b.append(",\"remoteHeld\":{\"at\":\"")
+                    .append(held.at().truncatedTo(ChronoUnit.SECONDS))
+                    .append("\",\"caches\":[");
+            String comma = "";
+            for (Map.Entry<String, RemoteGc.Held> e : new TreeMap<>(held.byCache()).entrySet()) {
+                int slash = e.getKey().indexOf('/');
+                b.append(comma)
+                        .append(String.format(
+                                Locale.ROOT,
+                                "{\"namespace\":\"%s\",\"cache\":\"%s\",\"entries\":%d,\"bytes\":%d}",
+                                e.getKey().substring(0, slash),
+                                e.getKey().substring(slash + 1),
+                                e.getValue().entries(),
+                                e.getValue().bytes()));
+                comma = ",";
+            }
+            b.append("]}");
+        }
+        return b.append("}\n").toString();
     }
 
     /** {@code {"warm":3,"keyChanged":1}}: the outcomes that happened. */

@@ -11,6 +11,7 @@ import io.mithril.agent.key.GroupId;
 import io.mithril.agent.remote.Remote;
 import io.mithril.agent.remote.RemoteGc;
 import io.mithril.agent.serve.AgentMetrics;
+import io.mithril.agent.serve.AgentServer;
 import io.mithril.agent.store.NodeStore;
 import io.mithril.agent.store.StoreConfig;
 import io.mithril.agent.store.StoreFixture;
@@ -163,6 +164,11 @@ class RemoteRetentionIT extends AgainstS3 {
                     .contains("mithril_remote_retention_passes_total{result=\"ran\"} 1")
                     .contains("mithril_remote_retention_passes_total{result=\"skipped\"} 1")
                     .contains("mithril_remote_retention_evicted_entries_total 1");
+            assertThat(AgentServer.statsJson(store.stats(), metrics))
+                    .as("what the operator puts in status.remote.stored*")
+                    .contains("\"remoteHeld\":{\"at\":\"")
+                    .contains(
+                            "\"caches\":[{\"namespace\":\"team-r\",\"cache\":\"gpt\",\"entries\":1,\"bytes\":50000}]");
         }
     }
 

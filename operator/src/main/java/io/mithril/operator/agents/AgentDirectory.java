@@ -213,7 +213,20 @@ public final class AgentDirectory implements AutoCloseable {
                             g.path("remote").path("uploaded").asLong(),
                             g.path("remote").path("uploadedBytes").asLong())));
         }
-        return new NodeStats(node, groups);
+        NodeStats.RemoteHeld held = null;
+        JsonNode h = root.path("remoteHeld");
+        if (h.path("at").isTextual()) {
+            List<NodeStats.Held> caches = new ArrayList<>();
+            for (JsonNode c : h.path("caches")) {
+                caches.add(new NodeStats.Held(
+                        c.path("namespace").asText(),
+                        c.path("cache").asText(),
+                        c.path("entries").asLong(),
+                        c.path("bytes").asLong()));
+            }
+            held = new NodeStats.RemoteHeld(h.path("at").asText(), caches);
+        }
+        return new NodeStats(node, groups, held);
     }
 
     @Override

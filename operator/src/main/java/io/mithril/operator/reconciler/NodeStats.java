@@ -7,7 +7,20 @@ import java.util.Map;
  * What one node agent reported for its groups (from its {@code /v1/stats}), as the reconciler needs
  * it. {@code hits} and {@code misses} count entries read and entries ingested for the group.
  */
-public record NodeStats(String node, List<Group> groups) {
+public record NodeStats(String node, List<Group> groups, RemoteHeld remoteHeld) {
+
+    public NodeStats(String node, List<Group> groups) {
+        this(node, groups, null);
+    }
+
+    /**
+     * What the agent's last remote retention pass found each cache holding in the remote tier
+     * ({@code at}: ISO-8601 UTC); null when that agent has run none.
+     */
+    public record RemoteHeld(String at, List<Held> caches) {}
+
+    /** One CompileCache's whole entries and bytes in the remote tier. */
+    public record Held(String namespace, String cache, long entries, long bytes) {}
 
     /** {@code runs}: pods by outcome key ({@code warm}, {@code keyChanged}, ...), as {@link io.mithril.api.v1alpha1.PodStarts} names them. */
     public record Group(

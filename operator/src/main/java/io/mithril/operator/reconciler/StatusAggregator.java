@@ -87,7 +87,7 @@ final class StatusAggregator {
         s.setLastUsed(lastUse);
         s.setDeviceClasses(new ArrayList<>(devices));
         s.setPodStarts(runs.isEmpty() ? null : PodStarts.of(runs));
-        s.setRemote(remoteStatus(cc, remote));
+        s.setRemote(remoteStatus(cc, remote, newestHeld(ns, name, reports)));
         boolean reporting = !reports.isEmpty();
         List<Condition> conds = new ArrayList<>();
         conds.add(condition(
@@ -179,11 +179,11 @@ final class StatusAggregator {
     }
 
     /** status.remote: the agents' remote figures summed, and the remote budget asked for; null when there is nothing to say. */
-    static RemoteStatus remoteStatus(CompileCache cc, long[] sums) {
+    static RemoteStatus remoteStatus(CompileCache cc, long[] sums, Stored stored) {
         String budget = cc.getSpec() != null && cc.getSpec().getRemote() != null
                 ? cc.getSpec().getRemote().getBudget()
                 : null;
-        if (budget == null && sums[0] == 0 && sums[1] == 0 && sums[2] == 0 && sums[3] == 0) {
+        if (budget == null && stored == null && sums[0] == 0 && sums[1] == 0 && sums[2] == 0 && sums[3] == 0) {
             return null;
         }
         RemoteStatus r = new RemoteStatus();
@@ -192,7 +192,36 @@ final class StatusAggregator {
         r.setUploadedEntries(sums[2]);
         r.setUploadedBytes(sums[3]);
         r.setBudget(budget);
+        if (stored != null) {
+            r.setStoredEntries(stored.held().entries());
+            r.setStoredBytes(stored.held().bytes());
+            r.setStoredAt(stored.at());
+        }
         return r;
+    }
+
+    /** A cache's remote holdings and when a retention pass measured them. */
+    record Stored(String at, NodeStats.Held held) {}
+
+    /**
+     * The newest retention pass's figures for {@code namespace/name} among the agents' reports (one
+     * agent at a time runs retention; the holder changes, so the latest pass wins); null: none.
+     */
+    static Stored newestHeld(String namespace, String name, List<NodeStats> reports) {
+        Stored best = null;
+        for (NodeStats n : reports) {
+            if (n.remoteHeld() == null) {
+                continue;
+            }
+            for (NodeStats.Held h : n.remoteHeld().caches()) {
+                if (namespace.equals(h.namespace())
+                        && name.equals(h.cache())
+                        && (best == null || n.remoteHeld().at().compareTo(best.at()) > 0)) {
+                    best = new Stored(n.remoteHeld().at(), h);
+                }
+            }
+        }
+        return best;
     }
 
     /** True when two statuses are equal in what they say (the reconciler skips the write then). */

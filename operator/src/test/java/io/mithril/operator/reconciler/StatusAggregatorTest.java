@@ -126,6 +126,33 @@ class StatusAggregatorTest {
                 .isNull();
     }
 
+    /** status.remote.stored*: what the newest retention pass (whichever agent ran it) found this cache holding remotely. */
+    @Test
+    void aggregate_remoteHoldings_fromTheNewestRetentionPassOfAnyAgent() throws Exception {
+        String older = "{\"groups\":[],\"remoteHeld\":{\"at\":\"2026-12-01T10:00:00Z\",\"caches\":["
+                + "{\"namespace\":\"team-a\",\"cache\":\"gpt\",\"entries\":9,\"bytes\":9000}]}}";
+        String newer = "{\"groups\":[],\"remoteHeld\":{\"at\":\"2026-12-01T11:00:00Z\",\"caches\":["
+                + "{\"namespace\":\"team-b\",\"cache\":\"gpt\",\"entries\":1,\"bytes\":1},"
+                + "{\"namespace\":\"team-a\",\"cache\":\"gpt\",\"entries\":4,\"bytes\":4000}]}}";
+        String none = "{\"groups\":[]}";
+        CompileCacheStatus s = StatusAggregator.aggregate(
+                cc("1Gi"),
+                List.of(
+                        io.mithril.operator.agents.AgentDirectory.parse("n1", newer),
+                        io.mithril.operator.agents.AgentDirectory.parse("n2", older),
+                        io.mithril.operator.agents.AgentDirectory.parse("n3", none)),
+                3,
+                Instant.now());
+        assertThat(s.getRemote().getStoredEntries()).isEqualTo(4);
+        assertThat(s.getRemote().getStoredBytes()).isEqualTo(4000);
+        assertThat(s.getRemote().getStoredAt()).isEqualTo("2026-12-01T11:00:00Z");
+        CompileCacheStatus unmeasured = StatusAggregator.aggregate(
+                cc("1Gi"), List.of(io.mithril.operator.agents.AgentDirectory.parse("n3", none)), 1, Instant.now());
+        assertThat(unmeasured.getRemote())
+                .as("no pass ran, nothing moved: left out")
+                .isNull();
+    }
+
     @Test
     void aggregate_noAgents_notReadyWithAReasonThatSaysWhy_andOverBudgetIsReported() {
         CompileCacheStatus none = StatusAggregator.aggregate(cc("1Gi"), List.of(), 4, Instant.now());
