@@ -2,6 +2,7 @@ package io.mithril.agent.exec;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.sun.net.httpserver.HttpServer;
 import io.mithril.agent.FakeInductor;
 import io.mithril.agent.S3ProxyServer;
 import io.mithril.agent.index.Entry;
@@ -10,6 +11,9 @@ import io.mithril.agent.key.GpuProduct;
 import io.mithril.agent.key.GroupId;
 import io.mithril.agent.store.NodeStore;
 import io.mithril.agent.store.StoreConfig;
+import java.net.InetSocketAddress;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -32,6 +36,10 @@ import org.junit.jupiter.api.io.TempDir;
 class RemoteExecIT {
     private static final GroupId GROUP =
             new GroupId("local", "default", new DeviceClass.CudaCompute(9, 0), GpuProduct.of("NVIDIA H100 80GB HBM3"));
+
+    /** One Inductor entry written by a command that succeeds. */
+    private static final String ONE_ENTRY =
+            "mkdir -p $TORCHINDUCTOR_CACHE_DIR/fxgraph/ab/fkey && echo fx > $TORCHINDUCTOR_CACHE_DIR/fxgraph/ab/fkey/e1";
 
     private static Path serverDir;
     private static S3ProxyServer server;
@@ -112,6 +120,70 @@ class RemoteExecIT {
         assertThat(warm.restored()).isEqualTo(cold.ingested());
         assertThat(b.verify()).isZero();
         assertThat(contents(b.root, GROUP)).isEqualTo(contents(a.root, GROUP));
+    }
+
+    /**
+     * IRSA and workload identity federation: no keys in the environment, only a projected token file
+     * and a role; the SDK's default chain trades the token at STS for credentials. STS is a local
+     * stand-in here (no network), answering AssumeRoleWithWebIdentity with S3Proxy's identity.
+     */
+    @Test
+    void credentialsFromAWebIdentityToken_throughTheDefaultChain() throws Exception {
+        Path token = Files.writeString(tmp.resolve("token"), "eyJ.projected.service-account-token");
+        List<String> seen = new ArrayList<>();
+        HttpServer sts = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        sts.createContext("/", ex -> {
+            String form = new String(ex.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
+            synchronized (seen) {
+                seen.add(URLDecoder.decode(form, StandardCharsets.UTF_8));
+            }
+            byte[] body = ("<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
+                            + "<AssumeRoleWithWebIdentityResult><Credentials>"
+                            + "<AccessKeyId>" + S3ProxyServer.ACCESS_KEY + "</AccessKeyId>"
+                            + "<SecretAccessKey>" + S3ProxyServer.SECRET_KEY + "</SecretAccessKey>"
+                            + "<SessionToken>session-token</SessionToken>"
+                            + "<Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>"
+                            + "<AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/mithril-agent/s</Arn>"
+                            + "<AssumedRoleId>AROAEXAMPLE:s</AssumedRoleId></AssumedRoleUser>"
+                            + "</AssumeRoleWithWebIdentityResult>"
+                            + "<ResponseMetadata><RequestId>1</RequestId></ResponseMetadata>"
+                            + "</AssumeRoleWithWebIdentityResponse>")
+                    .getBytes(StandardCharsets.UTF_8);
+            ex.getResponseHeaders().set("Content-Type", "text/xml");
+            ex.sendResponseHeaders(200, body.length);
+            ex.getResponseBody().write(body);
+            ex.close();
+        });
+        sts.start();
+        try {
+            ExecHarness a = new ExecHarness(Files.createDirectory(tmp.resolve("a")));
+            List<String> args = new ArrayList<>(List.of("--", "sh", "-c", ONE_ENTRY));
+            ExecHarness.Run run = a.finish(a.start(
+                    args,
+                    env -> {
+                        env.keySet().removeIf(k -> k.startsWith("AWS_"));
+                        env.put("AWS_REGION", S3ProxyServer.REGION);
+                        env.put("AWS_WEB_IDENTITY_TOKEN_FILE", token.toString());
+                        env.put("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/mithril-agent");
+                        env.put("AWS_ROLE_SESSION_NAME", "mithril-test");
+                        env.put(
+                                "AWS_ENDPOINT_URL_STS",
+                                "http://127.0.0.1:" + sts.getAddress().getPort());
+                    },
+                    remoteArgs));
+            assertThat(run.code()).as(run.err()).isZero();
+            assertThat(run.err()).contains("uploaded 1 entries");
+            synchronized (seen) {
+                assertThat(seen)
+                        .isNotEmpty()
+                        .allSatisfy(f -> assertThat(f)
+                                .contains("Action=AssumeRoleWithWebIdentity")
+                                .contains("WebIdentityToken=eyJ.projected.service-account-token")
+                                .contains("RoleArn=arn:aws:iam::123456789012:role/mithril-agent"));
+            }
+        } finally {
+            sts.stop(0);
+        }
     }
 
     @Test
