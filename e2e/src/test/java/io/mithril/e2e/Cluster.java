@@ -1,5 +1,8 @@
 package io.mithril.e2e;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
@@ -13,6 +16,7 @@ import io.fabric8.kubernetes.client.utils.Serialization;
 import io.fabric8.zjsonpatch.JsonPatch;
 import io.mithril.api.v1alpha1.CompileCache;
 import io.mithril.api.v1alpha1.CompileCacheSpec;
+import io.mithril.api.v1alpha1.RemoteSpec;
 import io.mithril.operator.OperatorMain;
 import io.mithril.operator.agents.AgentDirectory;
 import io.mithril.operator.webhook.Injection;
@@ -33,6 +37,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -54,6 +59,15 @@ final class Cluster implements AutoCloseable {
     OperatorMain.Running operator;
     private SSLContext trust;
     private int webhookPort;
+    /** Pods made by {@link #run}: their names are train-1, train-2, ... */
+    private int pods;
+
+    /** A pod that ran: as bound, and the exits of its containers (the injected wait step first). */
+    record Ran(Pod pod, List<FakeKubelet.Exit> exits) {
+        String workloadOutput() {
+            return exits.get(exits.size() - 1).output().trim();
+        }
+    }
 
     Cluster(KubernetesClient client) {
         this.client = client;
@@ -107,12 +121,18 @@ final class Cluster implements AutoCloseable {
     }
 
     CompileCache compileCache(String namespace, String name, int publishTimeoutSeconds) {
+        return compileCache(namespace, name, publishTimeoutSeconds, null);
+    }
+
+    /** A CompileCache with a budget of 1Gi and {@code remote} as its spec.remote (null: none given). */
+    CompileCache compileCache(String namespace, String name, int publishTimeoutSeconds, RemoteSpec remote) {
         CompileCache cc = new CompileCache();
         cc.setMetadata(
                 new ObjectMetaBuilder().withName(name).withNamespace(namespace).build());
         CompileCacheSpec spec = new CompileCacheSpec();
         spec.setPublishTimeoutSeconds(publishTimeoutSeconds);
         spec.setBudget("1Gi");
+        spec.setRemote(remote);
         cc.setSpec(spec);
         return client.resource(cc).create();
     }
@@ -218,6 +238,28 @@ final class Cluster implements AutoCloseable {
                 .withPhase("Pending")
                 .build());
         return client.resource(stored).update();
+    }
+
+    /**
+     * A training pod of {@code namespace} through admission (unchanged when the webhook cannot be
+     * reached), bound to {@code node} and run by its kubelet, its container running {@code command};
+     * every container must exit 0.
+     */
+    Ran run(Node node, String namespace, List<String> command) throws Exception {
+        Pod bound = createAndBind(admitOrIgnore(gpuPod(namespace, "train-" + (++pods), 1000)), node.name);
+        List<FakeKubelet.Exit> exits = node.kubelet.run(bound, Map.of("train", command), 180);
+        assertThat(exits)
+                .allSatisfy(e -> assertThat(e.code())
+                        .as("%s said: %s", e.container(), e.output())
+                        .isZero());
+        return new Ran(bound, exits);
+    }
+
+    /** The pod ends (Succeeded, then deleted); waits until its node's agent has ingested and removed the view. */
+    void end(Node node, Pod pod) {
+        finish(pod);
+        Path view = node.view(pod.getMetadata().getUid());
+        await().atMost(Duration.ofSeconds(60)).until(() -> !Files.exists(view));
     }
 
     void finish(Pod pod) {

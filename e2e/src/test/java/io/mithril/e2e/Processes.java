@@ -1,5 +1,8 @@
 package io.mithril.e2e;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.admissionregistration.v1.MutatingWebhookConfigurationBuilder;
 import io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectRulesReviewBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -7,12 +10,17 @@ import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
 
 /**
  * The real deployables as separate processes, through their launchers ({@code bin/mithril-operator},
@@ -22,6 +30,7 @@ import java.util.concurrent.TimeUnit;
 final class Processes implements AutoCloseable {
 
     static final Path REPO = Path.of(System.getProperty("user.dir")).getParent();
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Path logs;
     private final Path kubeconfig;
@@ -56,6 +65,17 @@ final class Processes implements AutoCloseable {
                 """.formatted(apiServerUrl));
     }
 
+    /** Skips the test where it cannot run: it needs root and the packaged jars the launchers start. */
+    static void assumeRunnable() {
+        Assumptions.assumeTrue(
+                "root".equals(System.getProperty("user.name")),
+                "needs root: the kubelet stand-in bind-mounts volumes and switches users");
+        Assumptions.assumeTrue(
+                Files.isRegularFile(REPO.resolve("operator/target/mithril-operator.jar"))
+                        && Files.isRegularFile(REPO.resolve("node-agent/target/mithril-agent.jar")),
+                "needs the packaged jars (mvn package)");
+    }
+
     static int freePort() throws IOException {
         try (ServerSocket s = new ServerSocket(0)) {
             return s.getLocalPort();
@@ -63,6 +83,11 @@ final class Processes implements AutoCloseable {
     }
 
     Process start(String name, List<String> command) throws IOException {
+        return start(name, command, Map.of());
+    }
+
+    /** Starts {@code command}, its output to {@code NAME.log}, with {@code env} added to the environment. */
+    Process start(String name, List<String> command, Map<String, String> env) throws IOException {
         ProcessBuilder pb = new ProcessBuilder(command)
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(
@@ -73,6 +98,7 @@ final class Processes implements AutoCloseable {
                 .put(
                         "MITHRIL_JAVA_OPTS",
                         "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Dorg.slf4j.simpleLogger.defaultLogLevel=info");
+        pb.environment().putAll(env);
         Process p = pb.start();
         all.add(p);
         return p;
@@ -152,27 +178,93 @@ final class Processes implements AutoCloseable {
 
     /** A node agent in Kubernetes mode for {@code node}, its store and views under the node's host folder. */
     Process agent(Node node, int port, String budget) throws IOException {
+        return agent(node, port, budget, List.of(), Map.of());
+    }
+
+    /** {@link #agent(Node, int, String)} with more options of {@code serve} and more environment (e.g. a remote's). */
+    Process agent(Node node, int port, String budget, List<String> serveOptions, Map<String, String> env)
+            throws IOException {
         Files.createDirectories(node.kubelet.host(
                 "/var/lib/mithril/store")); // the chart's hostPath exists; the agent never invents a root
-        return start(
-                "agent-" + node.name,
-                List.of(
-                        REPO.resolve("bin/mithril-agent").toString(),
-                        "--root",
-                        node.kubelet.host("/var/lib/mithril/store").toString(),
-                        "--budget",
-                        budget,
-                        "serve",
-                        "--kubernetes",
-                        "--node-field-selector=false",
-                        "--node-name",
-                        node.name,
-                        "--listen",
-                        "127.0.0.1:" + port,
-                        "--volumes",
-                        node.kubelet.host("/var/lib/mithril/volumes").toString(),
-                        "--ingest-interval",
-                        "1s"));
+        List<String> command = new ArrayList<>(List.of(
+                REPO.resolve("bin/mithril-agent").toString(),
+                "--root",
+                node.kubelet.host("/var/lib/mithril/store").toString(),
+                "--budget",
+                budget,
+                "serve",
+                "--kubernetes",
+                "--node-field-selector=false",
+                "--node-name",
+                node.name,
+                "--listen",
+                "127.0.0.1:" + port,
+                "--volumes",
+                node.kubelet.host("/var/lib/mithril/volumes").toString(),
+                "--ingest-interval",
+                "1s"));
+        command.addAll(serveOptions);
+        return start("agent-" + node.name, command, env);
+    }
+
+    /**
+     * {@link #agent(Node, int, String, List, Map)} once it answers {@code /readyz}, and what the
+     * DaemonSet controller and kubelet would report: the agent's pod, Ready, with its port.
+     */
+    Process readyAgent(Node node, int port, String budget, List<String> serveOptions, Map<String, String> env)
+            throws Exception {
+        Process p = agent(node, port, budget, serveOptions, env);
+        awaitHttp("http://127.0.0.1:" + port + "/readyz", p, Duration.ofSeconds(90));
+        node.client
+                .pods()
+                .inNamespace("mithril-system")
+                .resource(new PodBuilder()
+                        .withNewMetadata()
+                        .withName("agent-" + node.name)
+                        .withNamespace("mithril-system")
+                        .addToLabels("app.kubernetes.io/component", "node-agent")
+                        .endMetadata()
+                        .withNewSpec()
+                        .withNodeName(node.name)
+                        .addNewContainer()
+                        .withName("agent")
+                        .withImage("mithril-node-agent")
+                        .addNewPort()
+                        .withName("http")
+                        .withContainerPort(port)
+                        .endPort()
+                        .endContainer()
+                        .endSpec()
+                        .withNewStatus()
+                        .withPodIP("127.0.0.1")
+                        .addNewCondition()
+                        .withType("Ready")
+                        .withStatus("True")
+                        .endCondition()
+                        .endStatus()
+                        .build())
+                .createOr(r -> r.update());
+        return p;
+    }
+
+    /** GET {@code path} of the agent on {@code port}: its body. */
+    static String agentGet(int port, String path) throws Exception {
+        return HttpClient.newHttpClient()
+                .send(
+                        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString())
+                .body();
+    }
+
+    /** The agent's per-group report for a namespace's cache, from its /v1/stats; null when it has none. */
+    static JsonNode group(int port, String namespace) throws Exception {
+        for (JsonNode g : JSON.readTree(agentGet(port, "/v1/stats")).path("groups")) {
+            if (namespace.equals(g.path("namespace").asText())) {
+                return g;
+            }
+        }
+        return null;
     }
 
     /** Waits until GET {@code url} answers 200. */

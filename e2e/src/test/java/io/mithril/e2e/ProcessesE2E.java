@@ -4,18 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.mithril.api.v1alpha1.CompileCache;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -23,7 +16,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
@@ -47,7 +39,6 @@ class ProcessesE2E {
 
     static KubernetesMockServer server;
     static KubernetesClient client;
-    static final ObjectMapper JSON = new ObjectMapper();
 
     @TempDir
     static Path tmp;
@@ -62,17 +53,10 @@ class ProcessesE2E {
     int webhookPort;
     Process agentA;
     Process operator;
-    int pods;
 
     @BeforeAll
     void start() throws Exception {
-        Assumptions.assumeTrue(
-                "root".equals(System.getProperty("user.name")),
-                "needs root: the kubelet stand-in bind-mounts volumes and switches users");
-        Assumptions.assumeTrue(
-                Files.isRegularFile(Processes.REPO.resolve("operator/target/mithril-operator.jar"))
-                        && Files.isRegularFile(Processes.REPO.resolve("node-agent/target/mithril-agent.jar")),
-                "needs the packaged jars (mvn package)");
+        Processes.assumeRunnable();
         Processes.prepareApiServer(server, client);
         workload = Cluster.workload(tmp);
         procs = new Processes(tmp, client.getMasterUrl().toString());
@@ -98,38 +82,7 @@ class ProcessesE2E {
     }
 
     Process startAgent(Node node, int port) throws Exception {
-        Process p = procs.agent(node, port, "1Gi");
-        Processes.awaitHttp("http://127.0.0.1:" + port + "/readyz", p, Duration.ofSeconds(90));
-        // what the DaemonSet controller and kubelet would report: the agent's pod, Ready, with its port
-        client.pods()
-                .inNamespace("mithril-system")
-                .resource(new PodBuilder()
-                        .withNewMetadata()
-                        .withName("agent-" + node.name)
-                        .withNamespace("mithril-system")
-                        .addToLabels("app.kubernetes.io/component", "node-agent")
-                        .endMetadata()
-                        .withNewSpec()
-                        .withNodeName(node.name)
-                        .addNewContainer()
-                        .withName("agent")
-                        .withImage("mithril-node-agent")
-                        .addNewPort()
-                        .withName("http")
-                        .withContainerPort(port)
-                        .endPort()
-                        .endContainer()
-                        .endSpec()
-                        .withNewStatus()
-                        .withPodIP("127.0.0.1")
-                        .addNewCondition()
-                        .withType("Ready")
-                        .withStatus("True")
-                        .endCondition()
-                        .endStatus()
-                        .build())
-                .createOr(r -> r.update());
-        return p;
+        return procs.readyAgent(node, port, "1Gi", List.of(), Map.of());
     }
 
     @AfterAll
@@ -139,49 +92,20 @@ class ProcessesE2E {
         }
     }
 
-    /** The agent's per-group report for a namespace's cache, from its /v1/stats. */
     JsonNode group(int port, String namespace) throws Exception {
-        String body = HttpClient.newHttpClient()
-                .send(
-                        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/stats"))
-                                .build(),
-                        HttpResponse.BodyHandlers.ofString())
-                .body();
-        for (JsonNode g : JSON.readTree(body).path("groups")) {
-            if (namespace.equals(g.path("namespace").asText())) {
-                return g;
-            }
-        }
-        return null;
+        return Processes.group(port, namespace);
     }
 
-    /** A pod through admission, bound to {@code node}, run by its kubelet; returns (pod, exits) once it ran. */
-    record Ran(Pod pod, List<FakeKubelet.Exit> exits) {
-        String workloadOutput() {
-            return exits.get(exits.size() - 1).output().trim();
-        }
+    Cluster.Ran run(Node node, String namespace, List<String> command) throws Exception {
+        return cluster.run(node, namespace, command);
     }
 
-    Ran run(Node node, String namespace, List<String> command) throws Exception {
-        Pod bound = cluster.createAndBind(
-                cluster.admitOrIgnore(Cluster.gpuPod(namespace, "train-" + (++pods), 1000)), node.name);
-        List<FakeKubelet.Exit> exits = node.kubelet.run(bound, Map.of("train", command), 180);
-        assertThat(exits)
-                .allSatisfy(e -> assertThat(e.code())
-                        .as("%s said: %s", e.container(), e.output())
-                        .isZero());
-        return new Ran(bound, exits);
-    }
-
-    /** The pod ends; waits until its agent has ingested and removed the view. */
     void end(Node node, Pod pod) {
-        cluster.finish(pod);
-        Path view = node.view(pod.getMetadata().getUid());
-        await().atMost(Duration.ofSeconds(60)).until(() -> !Files.exists(view));
+        cluster.end(node, pod);
     }
 
     String runToEnd(Node node, String namespace) throws Exception {
-        Ran r = run(node, namespace, workload.command());
+        Cluster.Ran r = run(node, namespace, workload.command());
         assertThat(r.exits().get(0).output()).contains("cache view ready");
         end(node, r.pod());
         return r.workloadOutput();
@@ -242,7 +166,7 @@ class ProcessesE2E {
     void agentKilledAndRestarted_whileAPodCompiles_losesNothing() throws Exception {
         List<String> slow = new ArrayList<>(workload.command());
         slow.add("4"); // 4 s between its Inductor and Triton writes: the periodic ingest runs meanwhile
-        CompletableFuture<Ran> ran = CompletableFuture.supplyAsync(() -> {
+        CompletableFuture<Cluster.Ran> ran = CompletableFuture.supplyAsync(() -> {
             try {
                 return run(a, "team-k", slow);
             } catch (Exception e) {
@@ -254,7 +178,7 @@ class ProcessesE2E {
                         && group(portA, "team-k").path("entries").asLong() > 0); // part of it ingested already
         Processes.kill(agentA); // SIGKILL, in the middle
         agentA = startAgent(a, portA);
-        Ran r = ran.get();
+        Cluster.Ran r = ran.get();
         assertThat(r.workloadOutput()).startsWith("MISS");
         end(a, r.pod());
         assertThat(runToEnd(a, "team-k"))
@@ -302,7 +226,7 @@ class ProcessesE2E {
     @Order(6)
     void operatorDown_podsStillStart() throws Exception {
         Processes.kill(operator);
-        Ran r = run(a, "team-a", List.of("sh", "-c", "echo started"));
+        Cluster.Ran r = run(a, "team-a", List.of("sh", "-c", "echo started"));
         assertThat(r.pod().getMetadata().getAnnotations()).doesNotContainKey("mithril.io/injected");
         assertThat(r.workloadOutput()).isEqualTo("started");
     }

@@ -5,6 +5,7 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -20,7 +21,7 @@ import software.amazon.awssdk.services.s3.S3Client;
 /**
  * A real S3-compatible server for tests: S3Proxy 4.0.0 (filesystem backend, SigV4) in a JVM of its
  * own, from the classpath the {@code s3proxy-harness} module wrote (its jars are never on the
- * agent's). One port and one data folder for its life: {@link #kill} and {@link #start} again keep
+ * agent's nor the tests'). Used by node-agent's and e2e's tests. One port and one data folder for its life: {@link #kill} and {@link #start} again keep
  * both, so a restarted server holds what the killed one held.
  */
 public final class S3ProxyServer implements AutoCloseable {
@@ -164,16 +165,24 @@ public final class S3ProxyServer implements AutoCloseable {
         return CREDENTIALS_ENV;
     }
 
-    private static String classpath() throws IOException {
+    /**
+     * S3Proxy's classpath: the file {@code -Dmithril.s3proxy.classpath} names, else the one this
+     * module's build wrote beside its classes or jar ({@code s3proxy-harness/target}), whichever
+     * module's tests run and from whatever working directory.
+     */
+    private static String classpath() throws IOException, URISyntaxException {
         String file = System.getProperty("mithril.s3proxy.classpath");
         Path p = file != null
                 ? Path.of(file)
-                : Path.of(System.getProperty("user.dir"))
-                        .getParent()
-                        .resolve("s3proxy-harness/target/s3proxy.classpath");
+                : Path.of(S3ProxyServer.class
+                                .getProtectionDomain()
+                                .getCodeSource()
+                                .getLocation()
+                                .toURI())
+                        .resolveSibling("s3proxy.classpath");
         if (!Files.isRegularFile(p)) {
             throw new IllegalStateException(
-                    "no S3Proxy classpath at " + p + ": build the s3proxy-harness module first");
+                    "no S3Proxy classpath at " + p + ": build the s3proxy-harness module first (in the same reactor)");
         }
         return Files.readString(p).trim();
     }
