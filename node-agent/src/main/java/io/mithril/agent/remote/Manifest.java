@@ -35,8 +35,18 @@ record Manifest(GroupId group, List<RemoteEntry> entries, Map<Address, Location>
     /** An entry as a manifest lists it. */
     record RemoteEntry(String name, List<EntryFile> files) {}
 
-    /** Where a blob's bytes are: a loose object ({@code pack} null) or a slice of a pack. */
-    record Location(Address pack, long offset, long length) {
+    /**
+     * Where a blob's bytes are: a loose object ({@code pack} null) or a slice of a pack, at {@code offset}
+     * of the object. {@code length}: the blob's own size; {@code stored}: the bytes it takes in the object,
+     * {@code length} when stored raw, a zstd frame's when {@code zstd}. Manifests written before compression
+     * carry neither: raw.
+     */
+    record Location(Address pack, long offset, long length, long stored, boolean zstd) {
+        /** Stored raw. */
+        Location(Address pack, long offset, long length) {
+            this(pack, offset, length, length, false);
+        }
+
         boolean loose() {
             return pack == null;
         }
@@ -85,6 +95,9 @@ record Manifest(GroupId group, List<RemoteEntry> entries, Map<Address, Location>
                 bn.put("pack", l.pack().hex()).put("offset", l.offset());
             }
             bn.put("length", l.length());
+            if (l.zstd()) {
+                bn.put("zstd", true).put("stored", l.stored());
+            }
         });
         byte[] body;
         try {
@@ -153,13 +166,19 @@ record Manifest(GroupId group, List<RemoteEntry> entries, Map<Address, Location>
             for (JsonNode b : root.path("blobs")) {
                 long length = b.path("length").asLong(-1);
                 long offset = b.has("pack") ? b.path("offset").asLong(-1) : 0;
-                if (length < 0 || offset < 0) {
-                    throw new Rejected("a blob with a negative length or offset");
+                boolean zstd = b.path("zstd").asBoolean(false);
+                long stored = zstd ? b.path("stored").asLong(-1) : length;
+                if (length < 0 || offset < 0 || stored < 0 || (zstd && stored == 0)) {
+                    throw new Rejected("a blob with a negative length, offset or stored length");
                 }
                 blobs.put(
                         Address.parse(b.path("address").asText()),
                         new Location(
-                                b.has("pack") ? Address.parse(b.path("pack").asText()) : null, offset, length));
+                                b.has("pack") ? Address.parse(b.path("pack").asText()) : null,
+                                offset,
+                                length,
+                                stored,
+                                zstd));
             }
             return new Manifest(expected, List.copyOf(entries), blobs);
         } catch (IOException | IllegalArgumentException e) {

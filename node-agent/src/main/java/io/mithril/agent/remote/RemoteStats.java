@@ -46,6 +46,7 @@ public final class RemoteStats {
     private final AtomicLong bytesDown = new AtomicLong();
     private final AtomicLong rejectedBlobs = new AtomicLong();
     private final AtomicLong rejectedManifests = new AtomicLong();
+    private final AtomicLong rejectedFrames = new AtomicLong();
     private final Supplier<Circuit> circuit;
     private final Supplier<Long> opened;
 
@@ -131,6 +132,18 @@ public final class RemoteStats {
 
     void down(long n) {
         bytesDown.addAndGet(n);
+    }
+
+    /**
+     * Compressed blobs not inflated: a frame that was malformed, cut, or would inflate past the size the
+     * manifest gives (or past the inflate limit). Each is also a rejected blob of its fill.
+     */
+    public long rejectedFrames() {
+        return rejectedFrames.get();
+    }
+
+    void frameRejected() {
+        rejectedFrames.incrementAndGet();
     }
 
     void manifestRejected() {

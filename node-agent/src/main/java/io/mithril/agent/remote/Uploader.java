@@ -38,8 +38,10 @@ public final class Uploader {
 
     /** Files from this size up are objects of their own; smaller ones are packed. */
     static final long LOOSE_MIN = 1 << 20;
-    /** A pack is written once it holds this much. */
+    /** A pack is written once it holds this much (stored bytes). */
     static final long PACK_TARGET = 8 << 20;
+    /** Loose blobs up to this size are compressed (in memory); larger ones are stored raw. */
+    static final long COMPRESS_MAX = 16 << 20;
 
     private final RemoteSource remote;
     private final Bucket bucket;
@@ -121,7 +123,7 @@ public final class Uploader {
             for (Entry e : whole) {
                 listed.add(new RemoteEntry(e.key().name(), e.files()));
                 for (EntryFile f : e.files()) {
-                    where.put(f.address(), f.size() == 0 ? new Location(null, 0, 0) : run.placed.get(f.address()));
+                    where.put(f.address(), f.size() == 0 ? raw(f) : run.placed.get(f.address()));
                 }
             }
             byte[] sealed = new Manifest(group, listed, where).seal(key, writer());
@@ -149,7 +151,9 @@ public final class Uploader {
         final NodeStore store;
         final Map<Address, Location> placed;
         final long deadline;
-        final Map<Address, Long> packed = new LinkedHashMap<>();
+        /** The blobs in the pack being filled: where each lies in it (its pack not known yet). */
+        final Map<Address, Location> packed = new LinkedHashMap<>();
+
         final ByteArrayOutputStream pack = new ByteArrayOutputStream();
         int blobs;
         long bytes;
@@ -168,7 +172,11 @@ public final class Uploader {
             return timedOut;
         }
 
-        /** Uploads a large blob unless it is there: 0 placed, -1 gone locally. */
+        /**
+         * Uploads a large blob unless it is there: 0 placed, -1 gone locally. One zstd frame where that
+         * pays and the blob is at most {@link #COMPRESS_MAX}; raw otherwise. A blob that is there already
+         * is placed as its size says: its own size raw, less a frame (compression only where it pays).
+         */
         int loose(EntryFile f) throws IOException {
             if (timedOut()) {
                 return 0;
@@ -178,25 +186,45 @@ public final class Uploader {
             if (!store.exists(a)) {
                 return -1;
             }
-            if (!bucket.exists(k)) {
-                bucket.putIfAbsent(
-                        k,
-                        () -> {
-                            InputStream in = store.open(a);
-                            if (in == null) {
-                                throw new IOException("blob " + a.hex() + " left the local store");
-                            }
-                            return in;
-                        },
-                        f.size());
-                blobs++;
-                bytes += f.size();
+            long there = bucket.size(k);
+            if (there < 0) {
+                byte[] frame = f.size() <= COMPRESS_MAX ? compressed(a) : null;
+                boolean put;
+                if (frame != null) {
+                    put = bucket.putIfAbsent(k, frame);
+                    there = frame.length;
+                } else {
+                    put = bucket.putIfAbsent(
+                            k,
+                            () -> {
+                                InputStream in = store.open(a);
+                                if (in == null) {
+                                    throw new IOException("blob " + a.hex() + " left the local store");
+                                }
+                                return in;
+                            },
+                            f.size());
+                    there = f.size();
+                }
+                if (put) {
+                    blobs++;
+                    bytes += there;
+                } else {
+                    there = bucket.size(k); // written by another writer meanwhile, maybe otherwise stored
+                }
             }
-            placed.put(a, new Location(null, 0, f.size()));
+            placed.put(a, there >= 0 && there < f.size() ? new Location(null, 0, f.size(), there, true) : raw(f));
             return 0;
         }
 
-        /** Adds a small blob to the pack: 1 packed, -1 gone locally. */
+        /** The local blob as a zstd frame, or null where compression does not pay (or it left the store: the PUT finds out). */
+        private byte[] compressed(Address a) throws IOException {
+            try (InputStream in = store.open(a)) {
+                return in == null ? null : Frames.compress(in.readAllBytes());
+            }
+        }
+
+        /** Adds a small blob to the pack (a zstd frame where that pays): 1 packed, -1 gone locally. */
         int pack(EntryFile f) throws IOException {
             byte[] b;
             try (InputStream in = store.open(f.address())) {
@@ -205,8 +233,10 @@ public final class Uploader {
                 }
                 b = in.readAllBytes();
             }
-            packed.put(f.address(), (long) pack.size());
-            pack.write(b);
+            byte[] frame = Frames.compress(b);
+            byte[] stored = frame != null ? frame : b;
+            packed.put(f.address(), new Location(null, pack.size(), b.length, stored.length, frame != null));
+            pack.write(stored);
             return 1;
         }
 
@@ -221,18 +251,17 @@ public final class Uploader {
             byte[] b = pack.toByteArray();
             Address p = Blake3.hash(b);
             bucket.putIfAbsent(layout.pack(p), b);
-            List<Map.Entry<Address, Long>> slices = new ArrayList<>(packed.entrySet());
-            for (int i = 0; i < slices.size(); i++) {
-                long off = slices.get(i).getValue();
-                long end = i + 1 < slices.size() ? slices.get(i + 1).getValue() : b.length;
-                placed.put(slices.get(i).getKey(), new Location(p, off, end - off));
-            }
-            blobs += slices.size();
+            packed.forEach((a, l) -> placed.put(a, new Location(p, l.offset(), l.length(), l.stored(), l.zstd())));
+            blobs += packed.size();
             bytes += b.length;
             packed.clear();
             pack.reset();
             return true;
         }
+    }
+
+    private static Location raw(EntryFile f) {
+        return new Location(null, 0, f.size());
     }
 
     /** The group's entries from {@code keys}, by group, oldest first: the queue's order. */

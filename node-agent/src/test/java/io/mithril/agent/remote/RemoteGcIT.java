@@ -36,14 +36,6 @@ class RemoteGcIT extends AgainstBucket {
         return names(remote(RemoteTesting.config(server, prefix)).source().entries(g));
     }
 
-    private int objects(String folder) {
-        try (S3Client c = server.client()) {
-            return c.listObjectsV2(x -> x.bucket(server.bucket()).prefix(prefix + folder))
-                    .contents()
-                    .size();
-        }
-    }
-
     @Test
     void overBudget_theLeastRecentlyListedGoFirst_alsoAfterACompaction() throws Exception {
         NodeStore a = store("a");
@@ -55,7 +47,7 @@ class RemoteGcIT extends AgainstBucket {
         RemoteGc.Report all = gc(r, 1 << 30, NO_GRACE);
         assertThat(all.entriesEvicted()).isZero();
         assertThat(all.manifestsDeleted()).as("three compacted into one").isEqualTo(3);
-        assertThat(objects("groups/")).isEqualTo(1);
+        assertThat(objects("groups/").size()).isEqualTo(1);
         assertThat(all.objectsDeleted()).as("every pack is still named").isZero();
 
         RemoteGc.Report two = gc(r, 110_000, NO_GRACE); // one compacted manifest: the order comes from its "used" times
@@ -89,7 +81,7 @@ class RemoteGcIT extends AgainstBucket {
         assertThat(rep.objectsInGrace())
                 .as("the loose blob and the stray one, unnamed now but young")
                 .isEqualTo(2);
-        assertThat(objects("blobs/")).isEqualTo(2);
+        assertThat(objects("blobs/").size()).isEqualTo(2);
 
         StoreFixture.commit(a, THEIRS, "triton/K2/", shared, "x".getBytes());
         upload(r, a, THEIRS, "triton/K2/");
@@ -97,7 +89,7 @@ class RemoteGcIT extends AgainstBucket {
         assertThat(now.objectsDeleted())
                 .as("only the stray blob: the shared one is named again")
                 .isEqualTo(1);
-        assertThat(objects("blobs/")).isEqualTo(1);
+        assertThat(objects("blobs/").size()).isEqualTo(1);
         NodeStore fresh = store("fresh");
         assertThat(new Filler(fresh)
                         .fill(remote(RemoteTesting.config(server, prefix)).source(), THEIRS, e -> true, FAR)
