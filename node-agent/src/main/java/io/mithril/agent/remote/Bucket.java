@@ -193,6 +193,7 @@ final class Bucket implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new RemoteException("PUT " + key, e);
         }
+        stats.putStarted();
         try {
             admit(Operation.PUT, key);
             s3.putObject(r -> r.bucket(bucket).key(key).ifNoneMatch("*"), body);
@@ -207,6 +208,7 @@ final class Bucket implements AutoCloseable {
         } catch (SdkException | UncheckedIOException e) {
             throw failed(Operation.PUT, key, e);
         } finally {
+            stats.putEnded();
             puts.release();
         }
     }
