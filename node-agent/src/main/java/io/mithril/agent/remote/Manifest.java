@@ -105,7 +105,12 @@ record Manifest(GroupId group, List<RemoteEntry> entries, Map<Address, Location>
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
-        byte[] head = (FORMAT + " hmac-sha256=" + HEX.formatHex(mac(key, group, body)) + "\n")
+        return sealed(FORMAT, key, group, body);
+    }
+
+    /** {@code body} under a seal line: {@code FORMAT hmac-sha256=HEX}, the HMAC over the format, the group's text and the body. */
+    static byte[] sealed(String format, byte[] key, GroupId group, byte[] body) {
+        byte[] head = (format + " hmac-sha256=" + HEX.formatHex(mac(format, key, group, body)) + "\n")
                 .getBytes(StandardCharsets.US_ASCII);
         byte[] out = new byte[head.length + body.length];
         System.arraycopy(head, 0, out, 0, head.length);
@@ -113,8 +118,8 @@ record Manifest(GroupId group, List<RemoteEntry> entries, Map<Address, Location>
         return out;
     }
 
-    /** Checks the seal against {@code key} and {@code expected} group, then parses; anything off is {@link Rejected}. */
-    static Manifest open(byte[] sealed, byte[] key, GroupId expected) throws Rejected {
+    /** The body of a {@link #sealed} object, if its seal is of {@code format} and verifies for {@code group}. */
+    static byte[] unsealed(String format, byte[] sealed, byte[] key, GroupId group) throws Rejected {
         int nl = -1;
         for (int i = 0; i < Math.min(sealed.length, 200); i++) {
             if (sealed[i] == '\n') {
@@ -126,9 +131,9 @@ record Manifest(GroupId group, List<RemoteEntry> entries, Map<Address, Location>
             throw new Rejected("no seal line");
         }
         String head = new String(sealed, 0, nl, StandardCharsets.US_ASCII);
-        String want = FORMAT + " hmac-sha256=";
+        String want = format + " hmac-sha256=";
         if (!head.startsWith(want)) {
-            throw new Rejected("not " + FORMAT);
+            throw new Rejected("not " + format);
         }
         byte[] claimed;
         try {
@@ -138,9 +143,15 @@ record Manifest(GroupId group, List<RemoteEntry> entries, Map<Address, Location>
         }
         byte[] body = new byte[sealed.length - nl - 1];
         System.arraycopy(sealed, nl + 1, body, 0, body.length);
-        if (!MessageDigest.isEqual(claimed, mac(key, expected, body))) {
-            throw new Rejected("authentication failed (another key, another group's manifest, or altered bytes)");
+        if (!MessageDigest.isEqual(claimed, mac(format, key, group, body))) {
+            throw new Rejected("authentication failed (another key, another group's object, or altered bytes)");
         }
+        return body;
+    }
+
+    /** Checks the seal against {@code key} and {@code expected} group, then parses; anything off is {@link Rejected}. */
+    static Manifest open(byte[] sealed, byte[] key, GroupId expected) throws Rejected {
+        byte[] body = unsealed(FORMAT, sealed, key, expected);
         try {
             JsonNode root = JSON.readTree(body);
             if (!FORMAT.equals(root.path("format").asText())
@@ -206,11 +217,11 @@ record Manifest(GroupId group, List<RemoteEntry> entries, Map<Address, Location>
         return m;
     }
 
-    private static byte[] mac(byte[] key, GroupId group, byte[] body) {
+    private static byte[] mac(String format, byte[] key, GroupId group, byte[] body) {
         try {
             Mac m = Mac.getInstance("HmacSHA256");
             m.init(new SecretKeySpec(key, "HmacSHA256"));
-            m.update((FORMAT + "\n" + group.text() + "\n").getBytes(StandardCharsets.UTF_8));
+            m.update((format + "\n" + group.text() + "\n").getBytes(StandardCharsets.UTF_8));
             return m.doFinal(body);
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("HmacSHA256 unavailable", e);

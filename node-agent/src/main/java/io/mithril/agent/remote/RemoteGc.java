@@ -28,8 +28,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Remote retention (docs/remote.md, "Retention"), one pass by one actor at a time: per group, the
- * entries of its authenticated manifests are ranked by when they were last listed (the time of the
- * newest manifest naming them, carried across compactions as a signed {@code "used"} time); the most
+ * entries of its authenticated manifests are ranked by when they were last listed or fetched (the
+ * time of the newest manifest naming them or of the newest use record of a fill that fetched them,
+ * carried across compactions as a signed {@code "used"} time); the most
  * recent are kept up to the budget, written as one compacted manifest, and the manifests read are
  * deleted after it is up (so a reader sees the old ones, the new one, or both: never an entry
  * without a manifest placing its blobs). Then blobs and packs that no manifest under the prefix names
@@ -128,10 +129,12 @@ public final class RemoteGc {
                     }
                 }
             }
+            Map<GroupId, GroupUses> uses = uses();
+            groups.addAll(uses.keySet());
             int[] counts = new int[4];
             long kept = 0;
             for (GroupId g : groups) {
-                kept += group(g, budgetBytes, counts);
+                kept += group(g, budgetBytes, counts, uses.getOrDefault(g, new GroupUses()));
             }
             long[] swept = sweep(grace);
             Report r = new Report(
@@ -152,8 +155,55 @@ public final class RemoteGc {
         }
     }
 
-    /** One group: compacts its manifests into one with the entries that fit. Returns the bytes kept. */
-    private long group(GroupId g, long budget, int[] counts) throws IOException {
+    /** A group's use records: the newest use of each entry they name, and the records' keys. */
+    private static final class GroupUses {
+        final Map<String, Long> used = new HashMap<>();
+        final List<String> keys = new ArrayList<>();
+    }
+
+    /**
+     * Every authenticated use record under the prefix, by group: an entry's use is the record's time, at
+     * most the object's own time (a record cannot claim a later use than it was written).
+     */
+    private Map<GroupId, GroupUses> uses() throws IOException {
+        Map<GroupId, GroupUses> out = new HashMap<>();
+        String folder = layout.uses();
+        for (Listed l : bucket.listDetailed(folder)) {
+            String rest = l.key().substring(folder.length());
+            int slash = rest.lastIndexOf('/');
+            GroupId g;
+            try {
+                g = GroupId.parse(rest.substring(0, Math.max(0, slash)));
+            } catch (IllegalArgumentException notOurs) {
+                continue; // not a group's record: left alone
+            }
+            byte[] sealed = bucket.get(l.key());
+            if (sealed == null) {
+                continue;
+            }
+            Uses.Use u;
+            try {
+                if (!Blake3.hash(sealed).hex().equals(rest.substring(slash + 1))) {
+                    throw new Manifest.Rejected("its bytes do not match its name");
+                }
+                u = Uses.open(sealed, key, g);
+            } catch (Manifest.Rejected e) {
+                log.warn("remote retention leaves use record {} alone: {}", l.key(), e.getMessage());
+                continue;
+            }
+            long t = l.modified() != null ? Math.min(u.time(), l.modified().toEpochMilli()) : u.time();
+            GroupUses gu = out.computeIfAbsent(g, x -> new GroupUses());
+            u.names().forEach(n -> gu.used.merge(n, t, Math::max));
+            gu.keys.add(l.key());
+        }
+        return out;
+    }
+
+    /**
+     * One group: compacts its manifests into one with the entries that fit (its use records folded into
+     * the ranking, then deleted). Returns the bytes kept.
+     */
+    private long group(GroupId g, long budget, int[] counts, GroupUses uses) throws IOException {
         List<Listed> listed = bucket.listDetailed(layout.manifests(g));
         listed.sort(Comparator.comparing(
                 Listed::key)); // the readers' order: the first manifest by key gives a name its files
@@ -186,6 +236,11 @@ public final class RemoteGc {
             }
         }
         counts[0] += read.size();
+        uses.used.forEach((name, t) -> {
+            if (used.containsKey(name)) {
+                used.merge(name, t, Math::max); // fetched by a fill after its upload
+            }
+        });
         List<RemoteEntry> ranked = new ArrayList<>(entries.values());
         ranked.removeIf(e -> e.files().stream().anyMatch(f -> f.size() > 0 && !blobs.containsKey(f.address())));
         ranked.sort(Comparator.comparing((RemoteEntry e) -> used.get(e.name())).reversed());
@@ -201,7 +256,7 @@ public final class RemoteGc {
         int evicted = entries.size() - keep.size();
         counts[2] += keep.size();
         counts[3] += evicted;
-        if (evicted == 0 && read.size() <= 1) {
+        if (evicted == 0 && read.size() <= 1 && uses.keys.isEmpty()) {
             return total; // nothing to compact
         }
         String compacted = null;
@@ -223,6 +278,9 @@ public final class RemoteGc {
                 bucket.delete(k);
                 counts[1]++;
             }
+        }
+        for (String k : uses.keys) {
+            bucket.delete(k); // folded into the compacted manifest's "used" times
         }
         if (evicted > 0) {
             log.info(

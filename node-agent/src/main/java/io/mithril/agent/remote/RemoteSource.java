@@ -48,6 +48,8 @@ public final class RemoteSource implements EntrySource {
     private final Set<String> rejectedKeys = ConcurrentHashMap.newKeySet();
     /** Where blobs lie, from every manifest read. */
     private final Map<Address, Location> locations = new ConcurrentHashMap<>();
+    /** The use of entries by fills, for retention. */
+    private final Uses uses;
 
     /** What a group holds remotely: its merged entries by name and where their blobs lie. */
     record Merged(Map<String, RemoteEntry> entries, Map<Address, Location> blobs, int manifests) {}
@@ -56,6 +58,12 @@ public final class RemoteSource implements EntrySource {
         this.bucket = bucket;
         this.config = config;
         this.layout = new Layout(config.prefix());
+        this.uses = new Uses(bucket, layout, config.key(), System::currentTimeMillis, Uses.INTERVAL);
+    }
+
+    /** What fills from this source used, recorded for retention by {@link Uses#flush} (the upload pass runs it). */
+    Uses uses() {
+        return uses;
     }
 
     @Override
@@ -120,6 +128,7 @@ public final class RemoteSource implements EntrySource {
             return false;
         });
         locations.putAll(blobs);
+        uses.listed(group, entries.values());
         return new Merged(entries, blobs, read);
     }
 
@@ -240,11 +249,14 @@ public final class RemoteSource implements EntrySource {
                     }
                     Location l = locations.get(a);
                     sink.accept(a, l != null && l.zstd() ? inflated(a, l, in) : in);
+                    uses.fetched(a);
                 }
             }
         } catch (Bucket.RemoteException e) {
             log.warn("fetching from {} stopped: {}", describe(), e.getMessage());
             missing.addAll(left);
+        } finally {
+            uses.flushSoon();
         }
         return missing;
     }
@@ -275,6 +287,7 @@ public final class RemoteSource implements EntrySource {
                 }
                 Slice s = new Slice(in, l.stored());
                 sink.accept(a, l.zstd() ? inflated(a, l, s) : s);
+                uses.fetched(a);
                 s.drain();
                 pos = l.offset() + l.stored();
             }
@@ -300,6 +313,7 @@ public final class RemoteSource implements EntrySource {
 
     @Override
     public void close() {
+        uses.close();
         bucket.close();
     }
 

@@ -367,7 +367,8 @@ public final class Uploader {
 
     /**
      * Uploads what {@code queue} holds, group by group, until {@code deadlineNanos}; what went up (or
-     * needs nothing more) leaves the queue. A failing remote stops it: the rest stays queued.
+     * needs nothing more) leaves the queue. A failing remote stops it: the rest stays queued. Then
+     * records the entries fills from this remote fetched ({@link Uses}).
      * Returns the entries uploaded.
      */
     public int drain(NodeStore store, UploadQueue queue, long deadlineNanos) throws IOException {
@@ -386,6 +387,11 @@ public final class Uploader {
             queue.remove(r.done());
             each.accept(g.getKey(), r);
             up += r.uploaded();
+        }
+        try {
+            remote.uses().flush(); // at most one small record per group and interval
+        } catch (IOException e) {
+            log.info("recording the use of remote entries failed ({}); kept for the next pass", e.getMessage());
         }
         return up;
     }

@@ -63,6 +63,34 @@ class RemoteGcIT extends AgainstBucket {
     }
 
     @Test
+    void anEntryFetchedRecently_outlivesOneUploadedLaterButNeverUsed() throws Exception {
+        NodeStore a = store("a");
+        Remote w = remote(RemoteTesting.config(server, prefix));
+        for (String n : List.of("old", "new")) {
+            StoreFixture.commit(a, G, "inductor/" + n + "/", StoreFixture.bytes(n.hashCode(), 50_000));
+            upload(w, a, G, "inductor/" + n + "/");
+        }
+        Remote reader = remote(RemoteTesting.config(server, prefix)); // another node's agent
+        for (int i = 0; i < 2; i++) { // two fills of old within the interval: one use record
+            NodeStore fresh = store("fresh" + i);
+            Filler.Report f = new Filler(fresh)
+                    .fill(reader.source(), G, e -> e.key().name().equals("inductor/old/"), FAR);
+            assertThat(f.committed()).isEqualTo(1);
+            // written in the background after the fill; the agent's upload pass waits for that write
+            reader.uploader().drain(fresh, new UploadQueue(fresh.root()), FAR);
+            assertThat(objects("uses/")).as("use records after fill %d", i + 1).hasSize(1);
+        }
+        assertThat(objects("groups/")).as("fills write no manifest").hasSize(2);
+
+        RemoteGc.Report rep = gc(w, 60_000, NO_GRACE); // room for one of the two
+        assertThat(rep.entriesEvicted()).isEqualTo(1);
+        assertThat(remoteNames(G)).as("uploaded first, but fetched since").containsExactly("inductor/old/");
+        assertThat(objects("uses/")).as("folded into the compacted manifest").isEmpty();
+        assertThat(gc(w, 60_000, NO_GRACE).entriesEvicted()).isZero();
+        assertThat(remoteNames(G)).containsExactly("inductor/old/");
+    }
+
+    @Test
     void aBlobALiveManifestNames_isNeverDeleted_andYoungUnreferencedOnesStay() throws Exception {
         NodeStore a = store("a");
         byte[] shared = StoreFixture.bytes(8, 2_000_000); // loose, in both groups
