@@ -71,6 +71,9 @@ public final class S3ProxyServer implements AutoCloseable {
                         "s3proxy.authorization=aws-v2-or-v4",
                         "s3proxy.identity=" + ACCESS_KEY,
                         "s3proxy.credential=" + SECRET_KEY,
+                        // real S3 takes x-amz-security-token (session credentials: IRSA, STS); S3Proxy refuses
+                        // headers it does not know unless told to ignore them
+                        "s3proxy.ignore-unknown-headers=true",
                         "jclouds.provider=filesystem",
                         "jclouds.filesystem.basedir=" + data,
                         ""));

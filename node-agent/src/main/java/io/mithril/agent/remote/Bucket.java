@@ -142,19 +142,20 @@ final class Bucket implements AutoCloseable {
         }
     }
 
-    boolean exists(String key) throws IOException {
+    /** The object's size ({@code HEAD}), or -1 when there is none. */
+    long size(String key) throws IOException {
         admit(Operation.HEAD, key);
         try {
-            s3.headObject(r -> r.bucket(bucket).key(key));
+            Long n = s3.headObject(r -> r.bucket(bucket).key(key)).contentLength();
             ok(Operation.HEAD, Result.OK);
-            return true;
+            return n == null ? 0 : n;
         } catch (NoSuchKeyException absent) {
             ok(Operation.HEAD, Result.ABSENT);
-            return false;
+            return -1;
         } catch (S3Exception e) {
             if (e.statusCode() == 404) {
                 ok(Operation.HEAD, Result.ABSENT);
-                return false;
+                return -1;
             }
             throw failed(Operation.HEAD, key, e);
         } catch (SdkException e) {
@@ -192,6 +193,7 @@ final class Bucket implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new RemoteException("PUT " + key, e);
         }
+        stats.putStarted();
         try {
             admit(Operation.PUT, key);
             s3.putObject(r -> r.bucket(bucket).key(key).ifNoneMatch("*"), body);
@@ -206,6 +208,7 @@ final class Bucket implements AutoCloseable {
         } catch (SdkException | UncheckedIOException e) {
             throw failed(Operation.PUT, key, e);
         } finally {
+            stats.putEnded();
             puts.release();
         }
     }

@@ -9,6 +9,7 @@ import io.mithril.agent.key.GroupId;
  *   PREFIX/blobs/&lt;blake3&gt;                          a large file's bytes (loose)
  *   PREFIX/packs/&lt;blake3&gt;                          small files' bytes, concatenated; the hash is the pack's own
  *   PREFIX/groups/NS/CACHE/DEVICE/PRODUCT/manifests/&lt;blake3&gt;   a signed manifest; the hash is the object's
+ *   PREFIX/uses/NS/CACHE/DEVICE/PRODUCT/&lt;blake3&gt;    a signed record of entries fills fetched (retention reads it)
  * </pre>
  * Blobs and packs are shared by every group (they are only bytes named by their hash); what a group
  * holds is only what its own, authenticated manifests list.
@@ -48,6 +49,15 @@ final class Layout {
     /** Every group's manifests lie under this. */
     String groups() {
         return prefix + "groups/";
+    }
+
+    /** Every group's use records lie under this (fills never list it). */
+    String uses() {
+        return prefix + "uses/";
+    }
+
+    String use(GroupId g, Address a) {
+        return uses() + g.text() + "/" + a.hex();
     }
 
     /** The object whose holder runs retention on this prefix. */

@@ -35,8 +35,18 @@ record Manifest(GroupId group, List<RemoteEntry> entries, Map<Address, Location>
     /** An entry as a manifest lists it. */
     record RemoteEntry(String name, List<EntryFile> files) {}
 
-    /** Where a blob's bytes are: a loose object ({@code pack} null) or a slice of a pack. */
-    record Location(Address pack, long offset, long length) {
+    /**
+     * Where a blob's bytes are: a loose object ({@code pack} null) or a slice of a pack, at {@code offset}
+     * of the object. {@code length}: the blob's own size; {@code stored}: the bytes it takes in the object,
+     * {@code length} when stored raw, a zstd frame's when {@code zstd}. Manifests written before compression
+     * carry neither: raw.
+     */
+    record Location(Address pack, long offset, long length, long stored, boolean zstd) {
+        /** Stored raw. */
+        Location(Address pack, long offset, long length) {
+            this(pack, offset, length, length, false);
+        }
+
         boolean loose() {
             return pack == null;
         }
@@ -85,6 +95,9 @@ record Manifest(GroupId group, List<RemoteEntry> entries, Map<Address, Location>
                 bn.put("pack", l.pack().hex()).put("offset", l.offset());
             }
             bn.put("length", l.length());
+            if (l.zstd()) {
+                bn.put("zstd", true).put("stored", l.stored());
+            }
         });
         byte[] body;
         try {
@@ -92,7 +105,12 @@ record Manifest(GroupId group, List<RemoteEntry> entries, Map<Address, Location>
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
-        byte[] head = (FORMAT + " hmac-sha256=" + HEX.formatHex(mac(key, group, body)) + "\n")
+        return sealed(FORMAT, key, group, body);
+    }
+
+    /** {@code body} under a seal line: {@code FORMAT hmac-sha256=HEX}, the HMAC over the format, the group's text and the body. */
+    static byte[] sealed(String format, byte[] key, GroupId group, byte[] body) {
+        byte[] head = (format + " hmac-sha256=" + HEX.formatHex(mac(format, key, group, body)) + "\n")
                 .getBytes(StandardCharsets.US_ASCII);
         byte[] out = new byte[head.length + body.length];
         System.arraycopy(head, 0, out, 0, head.length);
@@ -100,8 +118,8 @@ record Manifest(GroupId group, List<RemoteEntry> entries, Map<Address, Location>
         return out;
     }
 
-    /** Checks the seal against {@code key} and {@code expected} group, then parses; anything off is {@link Rejected}. */
-    static Manifest open(byte[] sealed, byte[] key, GroupId expected) throws Rejected {
+    /** The body of a {@link #sealed} object, if its seal is of {@code format} and verifies for {@code group}. */
+    static byte[] unsealed(String format, byte[] sealed, byte[] key, GroupId group) throws Rejected {
         int nl = -1;
         for (int i = 0; i < Math.min(sealed.length, 200); i++) {
             if (sealed[i] == '\n') {
@@ -113,9 +131,9 @@ record Manifest(GroupId group, List<RemoteEntry> entries, Map<Address, Location>
             throw new Rejected("no seal line");
         }
         String head = new String(sealed, 0, nl, StandardCharsets.US_ASCII);
-        String want = FORMAT + " hmac-sha256=";
+        String want = format + " hmac-sha256=";
         if (!head.startsWith(want)) {
-            throw new Rejected("not " + FORMAT);
+            throw new Rejected("not " + format);
         }
         byte[] claimed;
         try {
@@ -125,9 +143,15 @@ record Manifest(GroupId group, List<RemoteEntry> entries, Map<Address, Location>
         }
         byte[] body = new byte[sealed.length - nl - 1];
         System.arraycopy(sealed, nl + 1, body, 0, body.length);
-        if (!MessageDigest.isEqual(claimed, mac(key, expected, body))) {
-            throw new Rejected("authentication failed (another key, another group's manifest, or altered bytes)");
+        if (!MessageDigest.isEqual(claimed, mac(format, key, group, body))) {
+            throw new Rejected("authentication failed (another key, another group's object, or altered bytes)");
         }
+        return body;
+    }
+
+    /** Checks the seal against {@code key} and {@code expected} group, then parses; anything off is {@link Rejected}. */
+    static Manifest open(byte[] sealed, byte[] key, GroupId expected) throws Rejected {
+        byte[] body = unsealed(FORMAT, sealed, key, expected);
         try {
             JsonNode root = JSON.readTree(body);
             if (!FORMAT.equals(root.path("format").asText())
@@ -153,13 +177,19 @@ record Manifest(GroupId group, List<RemoteEntry> entries, Map<Address, Location>
             for (JsonNode b : root.path("blobs")) {
                 long length = b.path("length").asLong(-1);
                 long offset = b.has("pack") ? b.path("offset").asLong(-1) : 0;
-                if (length < 0 || offset < 0) {
-                    throw new Rejected("a blob with a negative length or offset");
+                boolean zstd = b.path("zstd").asBoolean(false);
+                long stored = zstd ? b.path("stored").asLong(-1) : length;
+                if (length < 0 || offset < 0 || stored < 0 || (zstd && stored == 0)) {
+                    throw new Rejected("a blob with a negative length, offset or stored length");
                 }
                 blobs.put(
                         Address.parse(b.path("address").asText()),
                         new Location(
-                                b.has("pack") ? Address.parse(b.path("pack").asText()) : null, offset, length));
+                                b.has("pack") ? Address.parse(b.path("pack").asText()) : null,
+                                offset,
+                                length,
+                                stored,
+                                zstd));
             }
             return new Manifest(expected, List.copyOf(entries), blobs);
         } catch (IOException | IllegalArgumentException e) {
@@ -187,11 +217,11 @@ record Manifest(GroupId group, List<RemoteEntry> entries, Map<Address, Location>
         return m;
     }
 
-    private static byte[] mac(byte[] key, GroupId group, byte[] body) {
+    private static byte[] mac(String format, byte[] key, GroupId group, byte[] body) {
         try {
             Mac m = Mac.getInstance("HmacSHA256");
             m.init(new SecretKeySpec(key, "HmacSHA256"));
-            m.update((FORMAT + "\n" + group.text() + "\n").getBytes(StandardCharsets.UTF_8));
+            m.update((format + "\n" + group.text() + "\n").getBytes(StandardCharsets.UTF_8));
             return m.doFinal(body);
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("HmacSHA256 unavailable", e);

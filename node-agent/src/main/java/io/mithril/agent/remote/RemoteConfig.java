@@ -32,30 +32,42 @@ public record RemoteConfig(
     /**
      * {@code breakerFailures} consecutive failed calls open the circuit for {@code breakerCoolDown} (plus
      * up to half of it as jitter); {@code uploadBytesPerSecond}: the upload bandwidth (0: unlimited);
-     * {@code uploadConcurrency}: PUTs in flight at once.
+     * {@code uploadConcurrency}: PUTs in flight at once (in the process, and within one upload pass);
+     * {@code inflateLimit}: the most bytes one compressed blob may inflate to (a manifest giving a
+     * compressed blob more is not believed for that blob).
      */
     public record Limits(
-            int breakerFailures, Duration breakerCoolDown, long uploadBytesPerSecond, int uploadConcurrency) {
-        public static final Limits DEFAULTS = new Limits(5, Duration.ofSeconds(30), 0, 4);
+            int breakerFailures,
+            Duration breakerCoolDown,
+            long uploadBytesPerSecond,
+            int uploadConcurrency,
+            long inflateLimit) {
+        public static final Limits DEFAULTS = new Limits(5, Duration.ofSeconds(30), 0, 4, 64L << 20);
 
         public Limits {
             if (breakerFailures < 1
                     || breakerCoolDown == null
                     || breakerCoolDown.isNegative()
                     || uploadBytesPerSecond < 0
-                    || uploadConcurrency < 1) {
-                throw new IllegalArgumentException(
-                        "remote limits out of range: failures " + breakerFailures + ", cool-down " + breakerCoolDown
-                                + ", " + uploadBytesPerSecond + " B/s, concurrency " + uploadConcurrency);
+                    || uploadConcurrency < 1
+                    || inflateLimit < 0
+                    || inflateLimit > Integer.MAX_VALUE - 8) {
+                throw new IllegalArgumentException("remote limits out of range: failures " + breakerFailures
+                        + ", cool-down " + breakerCoolDown + ", " + uploadBytesPerSecond + " B/s, concurrency "
+                        + uploadConcurrency + ", inflate limit " + inflateLimit);
             }
         }
 
         public Limits withBreaker(int failures, Duration coolDown) {
-            return new Limits(failures, coolDown, uploadBytesPerSecond, uploadConcurrency);
+            return new Limits(failures, coolDown, uploadBytesPerSecond, uploadConcurrency, inflateLimit);
         }
 
         public Limits withUpload(long bytesPerSecond, int concurrency) {
-            return new Limits(breakerFailures, breakerCoolDown, bytesPerSecond, concurrency);
+            return new Limits(breakerFailures, breakerCoolDown, bytesPerSecond, concurrency, inflateLimit);
+        }
+
+        public Limits withInflateLimit(long bytes) {
+            return new Limits(breakerFailures, breakerCoolDown, uploadBytesPerSecond, uploadConcurrency, bytes);
         }
     }
 

@@ -28,8 +28,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Remote retention (docs/remote.md, "Retention"), one pass by one actor at a time: per group, the
- * entries of its authenticated manifests are ranked by when they were last listed (the time of the
- * newest manifest naming them, carried across compactions as a signed {@code "used"} time); the most
+ * entries of its authenticated manifests are ranked by when they were last listed or fetched (the
+ * time of the newest manifest naming them or of the newest use record of a fill that fetched them,
+ * carried across compactions as a signed {@code "used"} time); the most
  * recent are kept up to the budget, written as one compacted manifest, and the manifests read are
  * deleted after it is up (so a reader sees the old ones, the new one, or both: never an entry
  * without a manifest placing its blobs). Then blobs and packs that no manifest under the prefix names
@@ -149,6 +150,8 @@ public final class RemoteGc {
                     }
                 }
             }
+            Map<GroupId, GroupUses> uses = uses();
+            groups.addAll(uses.keySet());
             Map<String, List<Read>> shared = new LinkedHashMap<>();
             Map<String, Long> limits = new HashMap<>();
             int alone = 0;
@@ -158,7 +161,8 @@ public final class RemoteGc {
                     alone++;
                     continue;
                 }
-                shared.computeIfAbsent(b.key(), k -> new ArrayList<>()).add(read(g));
+                shared.computeIfAbsent(b.key(), k -> new ArrayList<>())
+                        .add(read(g, uses.getOrDefault(g, new GroupUses())));
                 limits.merge(b.key(), b.bytes(), Math::min);
             }
             int[] counts = new int[4];
@@ -190,15 +194,63 @@ public final class RemoteGc {
         }
     }
 
-    /** A group's authenticated manifests as read: their keys, entries (first manifest by key wins), recency, blobs. */
+    /** A group's use records: the newest use of each entry they name, and the records' keys. */
+    private static final class GroupUses {
+        final Map<String, Long> used = new HashMap<>();
+        final List<String> keys = new ArrayList<>();
+    }
+
+    /**
+     * Every authenticated use record under the prefix, by group: an entry's use is the record's time, at
+     * most the object's own time (a record cannot claim a later use than it was written).
+     */
+    private Map<GroupId, GroupUses> uses() throws IOException {
+        Map<GroupId, GroupUses> out = new HashMap<>();
+        String folder = layout.uses();
+        for (Listed l : bucket.listDetailed(folder)) {
+            String rest = l.key().substring(folder.length());
+            int slash = rest.lastIndexOf('/');
+            GroupId g;
+            try {
+                g = GroupId.parse(rest.substring(0, Math.max(0, slash)));
+            } catch (IllegalArgumentException notOurs) {
+                continue; // not a group's record: left alone
+            }
+            byte[] sealed = bucket.get(l.key());
+            if (sealed == null) {
+                continue;
+            }
+            Uses.Use u;
+            try {
+                if (!Blake3.hash(sealed).hex().equals(rest.substring(slash + 1))) {
+                    throw new Manifest.Rejected("its bytes do not match its name");
+                }
+                u = Uses.open(sealed, key, g);
+            } catch (Manifest.Rejected e) {
+                log.warn("remote retention leaves use record {} alone: {}", l.key(), e.getMessage());
+                continue;
+            }
+            long t = l.modified() != null ? Math.min(u.time(), l.modified().toEpochMilli()) : u.time();
+            GroupUses gu = out.computeIfAbsent(g, x -> new GroupUses());
+            u.names().forEach(n -> gu.used.merge(n, t, Math::max));
+            gu.keys.add(l.key());
+        }
+        return out;
+    }
+
+    /**
+     * A group's authenticated manifests as read: their keys, entries (first manifest by key wins), recency
+     * (its use records folded in), blobs, and the use records' keys.
+     */
     private record Read(
             GroupId group,
             List<String> keys,
             Map<String, RemoteEntry> entries,
             Map<String, Long> used,
-            Map<Address, Location> blobs) {}
+            Map<Address, Location> blobs,
+            List<String> useKeys) {}
 
-    private Read read(GroupId g) throws IOException {
+    private Read read(GroupId g, GroupUses uses) throws IOException {
         List<Listed> listed = bucket.listDetailed(layout.manifests(g));
         listed.sort(Comparator.comparing(
                 Listed::key)); // the readers' order: the first manifest by key gives a name its files
@@ -230,7 +282,12 @@ public final class RemoteGc {
                 used.merge(e.name(), recorded.getOrDefault(e.name(), t), Math::max);
             }
         }
-        return new Read(g, read, entries, used, blobs);
+        uses.used.forEach((name, t) -> {
+            if (used.containsKey(name)) {
+                used.merge(name, t, Math::max); // fetched by a fill after its upload
+            }
+        });
+        return new Read(g, read, entries, used, blobs, uses.keys);
     }
 
     /**
@@ -281,7 +338,7 @@ public final class RemoteGc {
         int evicted = r.entries().size() - keep.size();
         counts[2] += keep.size();
         counts[3] += evicted;
-        if (evicted == 0 && r.keys().size() <= 1) {
+        if (evicted == 0 && r.keys().size() <= 1 && r.useKeys().isEmpty()) {
             return 0; // nothing to compact
         }
         String compacted = null;
@@ -305,6 +362,9 @@ public final class RemoteGc {
                 bucket.delete(k);
                 counts[1]++;
             }
+        }
+        for (String k : r.useKeys()) {
+            bucket.delete(k); // folded into the compacted manifest's "used" times
         }
         return evicted;
     }

@@ -48,6 +48,8 @@ public final class RemoteSource implements EntrySource {
     private final Set<String> rejectedKeys = ConcurrentHashMap.newKeySet();
     /** Where blobs lie, from every manifest read. */
     private final Map<Address, Location> locations = new ConcurrentHashMap<>();
+    /** The use of entries by fills, for retention. */
+    private final Uses uses;
 
     /** What a group holds remotely: its merged entries by name and where their blobs lie. */
     record Merged(Map<String, RemoteEntry> entries, Map<Address, Location> blobs, int manifests) {}
@@ -56,6 +58,12 @@ public final class RemoteSource implements EntrySource {
         this.bucket = bucket;
         this.config = config;
         this.layout = new Layout(config.prefix());
+        this.uses = new Uses(bucket, layout, config.key(), System::currentTimeMillis, Uses.INTERVAL);
+    }
+
+    /** What fills from this source used, recorded for retention by {@link Uses#flush} (the upload pass runs it). */
+    Uses uses() {
+        return uses;
     }
 
     @Override
@@ -120,6 +128,7 @@ public final class RemoteSource implements EntrySource {
             return false;
         });
         locations.putAll(blobs);
+        uses.listed(group, entries.values());
         return new Merged(entries, blobs, read);
     }
 
@@ -161,12 +170,48 @@ public final class RemoteSource implements EntrySource {
         if (l == null || l.loose()) {
             in = bucket.open(layout.blob(address), null);
         } else {
-            in = bucket.open(layout.pack(l.pack()), range(l.offset(), l.offset() + l.length()));
+            in = bucket.open(layout.pack(l.pack()), range(l.offset(), l.offset() + l.stored()));
         }
         if (in == null) {
             throw new BlobNotFoundException(address, describe());
         }
-        return in;
+        if (l == null || !l.zstd()) {
+            return in;
+        }
+        try (in) {
+            return inflated(address, l, in);
+        }
+    }
+
+    /**
+     * The blob's bytes from its stored frame ({@code in} holds {@code l.stored()} bytes of it, or more):
+     * inflated into a buffer of the blob's own length, so a frame that would inflate past it (a zip bomb)
+     * stops there. A frame that is cut, malformed, inflates to another length, or whose blob is over the
+     * inflate limit, is not served: an empty stream (the Filler drops
+     * it as too short, and counts it), and counted here.
+     */
+    private InputStream inflated(Address address, Location l, InputStream in) throws IOException {
+        String why = null;
+        byte[] out = null;
+        if (l.length() > config.limits().inflateLimit()) {
+            why = "inflates to " + l.length() + " B, over the limit of "
+                    + config.limits().inflateLimit() + " B";
+        } else if (l.stored() > l.length()) {
+            why = "its frame is longer than the blob"; // never written so: compression is kept only where it pays
+        } else {
+            byte[] frame = in.readNBytes((int) l.stored());
+            if (frame.length < l.stored()) {
+                why = "its frame is cut short (" + frame.length + " of " + l.stored() + " B)";
+            } else if ((out = Frames.inflate(frame, (int) l.length())) == null) {
+                why = "its frame is malformed or does not inflate to " + l.length() + " B";
+            }
+        }
+        if (why != null) {
+            bucket.stats().frameRejected();
+            log.warn("remote blob {} not served: {}", address.hex(), why);
+            return new ByteArrayInputStream(new byte[0]);
+        }
+        return new ByteArrayInputStream(out);
     }
 
     /**
@@ -202,12 +247,16 @@ public final class RemoteSource implements EntrySource {
                         missing.add(a);
                         continue;
                     }
-                    sink.accept(a, in);
+                    Location l = locations.get(a);
+                    sink.accept(a, l != null && l.zstd() ? inflated(a, l, in) : in);
+                    uses.fetched(a);
                 }
             }
         } catch (Bucket.RemoteException e) {
             log.warn("fetching from {} stopped: {}", describe(), e.getMessage());
             missing.addAll(left);
+        } finally {
+            uses.flushSoon();
         }
         return missing;
     }
@@ -217,7 +266,7 @@ public final class RemoteSource implements EntrySource {
             throws IOException {
         long first = slices.firstKey();
         Location last = locations.get(slices.lastEntry().getValue());
-        try (InputStream in = bucket.open(layout.pack(pack), range(first, last.offset() + last.length()))) {
+        try (InputStream in = bucket.open(layout.pack(pack), range(first, last.offset() + last.stored()))) {
             if (in == null) {
                 missing.addAll(slices.values());
                 left.removeAll(slices.values());
@@ -236,10 +285,11 @@ public final class RemoteSource implements EntrySource {
                     missing.add(a); // the pack is shorter than its manifest says
                     continue;
                 }
-                Slice s = new Slice(in, l.length());
-                sink.accept(a, s);
+                Slice s = new Slice(in, l.stored());
+                sink.accept(a, l.zstd() ? inflated(a, l, s) : s);
+                uses.fetched(a);
                 s.drain();
-                pos = l.offset() + l.length();
+                pos = l.offset() + l.stored();
             }
         }
     }
@@ -263,6 +313,7 @@ public final class RemoteSource implements EntrySource {
 
     @Override
     public void close() {
+        uses.close();
         bucket.close();
     }
 
@@ -294,10 +345,13 @@ public final class RemoteSource implements EntrySource {
             if (left <= 0) {
                 return -1;
             }
+            if (len == 0) {
+                return 0; // InputStream.readNBytes asks for 0 when its buffer is full: not the end
+            }
             int n = super.read(b, off, (int) Math.min(len, left));
             if (n > 0) {
                 left -= n;
-            } else {
+            } else if (n < 0) {
                 left = 0;
             }
             return n;

@@ -2,6 +2,7 @@ package io.mithril.agent.remote;
 
 import java.util.EnumMap;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.function.Supplier;
@@ -46,6 +47,9 @@ public final class RemoteStats {
     private final AtomicLong bytesDown = new AtomicLong();
     private final AtomicLong rejectedBlobs = new AtomicLong();
     private final AtomicLong rejectedManifests = new AtomicLong();
+    private final AtomicLong rejectedFrames = new AtomicLong();
+    private final AtomicInteger putsInFlight = new AtomicInteger();
+    private final AtomicInteger putsPeak = new AtomicInteger();
     private final Supplier<Circuit> circuit;
     private final Supplier<Long> opened;
 
@@ -131,6 +135,31 @@ public final class RemoteStats {
 
     void down(long n) {
         bytesDown.addAndGet(n);
+    }
+
+    /**
+     * Compressed blobs not inflated: a frame that was malformed, cut, or would inflate past the size the
+     * manifest gives (or past the inflate limit). Each is also a rejected blob of its fill.
+     */
+    public long rejectedFrames() {
+        return rejectedFrames.get();
+    }
+
+    /** The most PUTs that were in flight at once (bounded by the upload concurrency). */
+    public int putsPeak() {
+        return putsPeak.get();
+    }
+
+    void putStarted() {
+        putsPeak.accumulateAndGet(putsInFlight.incrementAndGet(), Math::max);
+    }
+
+    void putEnded() {
+        putsInFlight.decrementAndGet();
+    }
+
+    void frameRejected() {
+        rejectedFrames.incrementAndGet();
     }
 
     void manifestRejected() {

@@ -8,12 +8,15 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.io.TempDir;
+import software.amazon.awssdk.services.s3.S3Client;
 
 /** Tests against the shared {@link S3ProxyServer}: a fresh prefix per test, stores and remotes closed after it. */
 abstract class AgainstBucket {
@@ -54,6 +57,17 @@ abstract class AgainstBucket {
         Remote r = Remote.open(c);
         open.add(r);
         return r;
+    }
+
+    /** The objects under {@code PREFIX/folder} at the server, by key, with their sizes. */
+    Map<String, Long> objects(String folder) {
+        Map<String, Long> m = new HashMap<>();
+        try (S3Client c = server.client()) {
+            c.listObjectsV2Paginator(x -> x.bucket(server.bucket()).prefix(prefix + folder))
+                    .contents()
+                    .forEach(o -> m.put(o.key(), o.size()));
+        }
+        return m;
     }
 
     static List<String> names(List<Entry> entries) {

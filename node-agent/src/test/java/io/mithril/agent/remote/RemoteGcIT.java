@@ -36,14 +36,6 @@ class RemoteGcIT extends AgainstBucket {
         return names(remote(RemoteTesting.config(server, prefix)).source().entries(g));
     }
 
-    private int objects(String folder) {
-        try (S3Client c = server.client()) {
-            return c.listObjectsV2(x -> x.bucket(server.bucket()).prefix(prefix + folder))
-                    .contents()
-                    .size();
-        }
-    }
-
     @Test
     void overBudget_theLeastRecentlyListedGoFirst_alsoAfterACompaction() throws Exception {
         NodeStore a = store("a");
@@ -55,7 +47,7 @@ class RemoteGcIT extends AgainstBucket {
         RemoteGc.Report all = gc(r, 1 << 30, NO_GRACE);
         assertThat(all.entriesEvicted()).isZero();
         assertThat(all.manifestsDeleted()).as("three compacted into one").isEqualTo(3);
-        assertThat(objects("groups/")).isEqualTo(1);
+        assertThat(objects("groups/").size()).isEqualTo(1);
         assertThat(all.objectsDeleted()).as("every pack is still named").isZero();
 
         RemoteGc.Report two = gc(r, 110_000, NO_GRACE); // one compacted manifest: the order comes from its "used" times
@@ -100,6 +92,34 @@ class RemoteGcIT extends AgainstBucket {
     }
 
     @Test
+    void anEntryFetchedRecently_outlivesOneUploadedLaterButNeverUsed() throws Exception {
+        NodeStore a = store("a");
+        Remote w = remote(RemoteTesting.config(server, prefix));
+        for (String n : List.of("old", "new")) {
+            StoreFixture.commit(a, G, "inductor/" + n + "/", StoreFixture.bytes(n.hashCode(), 50_000));
+            upload(w, a, G, "inductor/" + n + "/");
+        }
+        Remote reader = remote(RemoteTesting.config(server, prefix)); // another node's agent
+        for (int i = 0; i < 2; i++) { // two fills of old within the interval: one use record
+            NodeStore fresh = store("fresh" + i);
+            Filler.Report f = new Filler(fresh)
+                    .fill(reader.source(), G, e -> e.key().name().equals("inductor/old/"), FAR);
+            assertThat(f.committed()).isEqualTo(1);
+            // written in the background after the fill; the agent's upload pass waits for that write
+            reader.uploader().drain(fresh, new UploadQueue(fresh.root()), FAR);
+            assertThat(objects("uses/")).as("use records after fill %d", i + 1).hasSize(1);
+        }
+        assertThat(objects("groups/")).as("fills write no manifest").hasSize(2);
+
+        RemoteGc.Report rep = gc(w, 60_000, NO_GRACE); // room for one of the two
+        assertThat(rep.entriesEvicted()).isEqualTo(1);
+        assertThat(remoteNames(G)).as("uploaded first, but fetched since").containsExactly("inductor/old/");
+        assertThat(objects("uses/")).as("folded into the compacted manifest").isEmpty();
+        assertThat(gc(w, 60_000, NO_GRACE).entriesEvicted()).isZero();
+        assertThat(remoteNames(G)).containsExactly("inductor/old/");
+    }
+
+    @Test
     void aBlobALiveManifestNames_isNeverDeleted_andYoungUnreferencedOnesStay() throws Exception {
         NodeStore a = store("a");
         byte[] shared = StoreFixture.bytes(8, 2_000_000); // loose, in both groups
@@ -118,7 +138,7 @@ class RemoteGcIT extends AgainstBucket {
         assertThat(rep.objectsInGrace())
                 .as("the loose blob and the stray one, unnamed now but young")
                 .isEqualTo(2);
-        assertThat(objects("blobs/")).isEqualTo(2);
+        assertThat(objects("blobs/").size()).isEqualTo(2);
 
         StoreFixture.commit(a, THEIRS, "triton/K2/", shared, "x".getBytes());
         upload(r, a, THEIRS, "triton/K2/");
@@ -126,7 +146,7 @@ class RemoteGcIT extends AgainstBucket {
         assertThat(now.objectsDeleted())
                 .as("only the stray blob: the shared one is named again")
                 .isEqualTo(1);
-        assertThat(objects("blobs/")).isEqualTo(1);
+        assertThat(objects("blobs/").size()).isEqualTo(1);
         NodeStore fresh = store("fresh");
         assertThat(new Filler(fresh)
                         .fill(remote(RemoteTesting.config(server, prefix)).source(), THEIRS, e -> true, FAR)

@@ -15,6 +15,8 @@ import io.mithril.agent.store.NodeStore;
 import io.mithril.agent.store.StoreFixture;
 import java.io.IOException;
 import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -130,5 +132,68 @@ class RemoteLimitsIT extends AgainstBucket {
         assertThat(s).as("seconds for %d bytes", bytes).isGreaterThan(1.8);
         assertThat(bytes / s).as("bytes/s").isLessThan(1.6 * limit);
         assertThat(r.stats().requests(Operation.PUT, Result.OK)).isEqualTo(3); // the loose blob, the pack, the manifest
+    }
+
+    @Test
+    void onePass_putsInParallel_withinTheConcurrencyAndTheBandwidth_manifestLast() throws Exception {
+        long limit = 4 << 20;
+        int concurrency = 3;
+        NodeStore a = store("a");
+        for (int i = 0; i < 8; i++) {
+            StoreFixture.commit(a, G, "triton/L" + i + "/", StoreFixture.bytes(20 + i, 1_200_000)); // loose, raw
+        }
+        for (int i = 0; i < 40; i++) {
+            StoreFixture.commit(a, G, "inductor/s" + i + "/", StoreFixture.bytes(40 + i, 50_000)); // one pack
+        }
+        Remote r =
+                remote(RemoteTesting.config(server, prefix).withLimits(Limits.DEFAULTS.withUpload(limit, concurrency)));
+        long t0 = System.nanoTime();
+        Uploader.Report up = r.uploader().upload(a, G, names(a.entries(G)), FAR);
+        double s = (System.nanoTime() - t0) / 1e9;
+        assertThat(up.uploaded()).isEqualTo(48);
+        assertThat(objects("blobs/")).hasSize(8);
+        assertThat(objects("packs/")).hasSize(1);
+        assertThat(objects("groups/")).as("one manifest").hasSize(1);
+        assertThat(r.stats().requests(Operation.PUT, Result.OK)).isEqualTo(10);
+        assertThat(r.stats().putsPeak()).as("PUTs in flight at once").isBetween(2, concurrency);
+        long bytes = r.stats().bytesUp();
+        assertThat(bytes).isGreaterThan(11_500_000L);
+        assertThat(bytes / s).as("bytes/s").isLessThan(1.6 * limit);
+        NodeStore fresh = store("fresh");
+        assertThat(new Filler(fresh)
+                        .fill(remote(RemoteTesting.config(server, prefix)).source(), G, e -> true, FAR)
+                        .committed())
+                .isEqualTo(48);
+        assertThat(fresh.verify().corrupt()).isEmpty();
+    }
+
+    @Test
+    void aFailedPut_listsNoEntry_andEveryEntryStaysQueued() throws Exception {
+        NodeStore a = store("a");
+        StoreFixture.commit(a, G, "triton/L/", StoreFixture.bytes(1, 1_500_000));
+        StoreFixture.commit(a, G, "inductor/s/", StoreFixture.bytes(2, 30_000));
+        UploadQueue q = new UploadQueue(a.root());
+        q.add(names(a.entries(G)).stream().map(n -> new EntryKey(G, n)).toList());
+        // a file where the packs' folder would be: S3Proxy's filesystem backend cannot write any pack
+        Path packs = server.objectFile(prefix + "packs");
+        Files.createDirectories(packs.getParent());
+        Files.write(packs, new byte[] {1});
+        Remote r = remote(RemoteTesting.config(server, prefix).withLimits(Limits.DEFAULTS.withUpload(0, 4)));
+        try {
+            assertThatThrownBy(() -> r.uploader().drain(a, q, FAR)).isInstanceOf(IOException.class);
+            assertThat(r.stats().requests(Operation.PUT, Result.ERROR)).isPositive();
+            assertThat(objects("groups/")).as("no manifest").isEmpty();
+            assertThat(q.snapshot()).hasSize(2);
+        } finally {
+            Files.delete(packs);
+        }
+        assertThat(r.uploader().drain(a, q, FAR)).isEqualTo(2);
+        assertThat(q.snapshot()).isEmpty();
+        assertThat(objects("groups/")).hasSize(1);
+        NodeStore fresh = store("fresh");
+        assertThat(new Filler(fresh)
+                        .fill(remote(RemoteTesting.config(server, prefix)).source(), G, e -> true, FAR)
+                        .committed())
+                .isEqualTo(2);
     }
 }
