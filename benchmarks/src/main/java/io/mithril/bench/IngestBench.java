@@ -128,12 +128,20 @@ public final class IngestBench {
     }
 
     static void ingest(Path root, Path tree, Map<Path, List<Path>> folders) throws IOException {
-        try (NodeStore s = NodeStore.open(root, StoreConfig.defaults())) {
+        long bytes = 0;
+        for (List<Path> l : folders.values()) {
+            for (Path p : l) {
+                bytes += Files.size(p);
+            }
+        }
+        // as an ingest pass does: its bytes reserved in one step, which the puts draw from
+        try (NodeStore s = NodeStore.open(root, StoreConfig.defaults());
+                NodeStore.Reservation reserved = s.reserveFor(bytes)) {
             List<NodeStore.Pending> batch = new ArrayList<>();
             for (Map.Entry<Path, List<Path>> f : folders.entrySet()) {
                 List<EntryFile> files = new ArrayList<>();
                 for (Path p : f.getValue()) {
-                    NodeStore.Stored w = s.putFile(p);
+                    NodeStore.Stored w = s.putFile(p, reserved);
                     files.add(new EntryFile(p.getFileName().toString(), w.address(), w.size(), false));
                 }
                 String name = tree.relativize(f.getKey()).toString();

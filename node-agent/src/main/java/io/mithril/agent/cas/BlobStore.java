@@ -17,8 +17,11 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
@@ -37,7 +40,7 @@ import java.util.function.Consumer;
  * {@code tmp/<owner>.<n>.tmp} on the same filesystem while hashing, then link it to its address
  * if that name is free ({@code link} never replaces), without an fsync: the commit that first names
  * the blob syncs its bytes and its shard directory, for all the blobs of a batch together
- * ({@link #syncBlobs}, {@link #syncShards}), before its journal record is written. A reader opens
+ * ({@link #syncBlobs}), before its journal record is written. A reader opens
  * either the whole file or nothing. When the name is taken by a copy the caller does not know to be
  * committed (another writer's, or one a power cut left unsynced), the new copy is fsynced first
  * and renamed over it, so a durable blob is never replaced by one that is not; writers of
@@ -86,6 +89,8 @@ public final class BlobStore {
     private final String tmpPrefix;
     private final WriteFaults faults;
     private final AtomicLong tmpCounter = new AtomicLong();
+    /** Temp files are created 0444 ({@link #createsSealed}), so no {@code chmod} seals them. */
+    private final boolean sealedAtCreate;
 
     public BlobStore(Path root, String tmpPrefix, WriteFaults faults) throws IOException {
         this.blobs = Files.createDirectories(root.resolve("blobs"));
@@ -93,7 +98,59 @@ public final class BlobStore {
         this.quarantine = Files.createDirectories(root.resolve("quarantine"));
         this.tmpPrefix = tmpPrefix;
         this.faults = faults;
+        createShards();
+        this.sealedAtCreate = createsSealed(tmp.resolve(tmpPrefix + ".mode.tmp"));
     }
+
+    /**
+     * Whether a file created with mode 0444 gets exactly that here (no umask bit clears a read
+     * bit); then a write creates its temp file sealed and needs no {@code chmod} of its own.
+     */
+    private static boolean createsSealed(Path probe) throws IOException {
+        Files.deleteIfExists(probe);
+        try (FileChannel ignored = FileChannel.open(probe, CREATE_WRITE, SEALED)) {
+            return Files.getPosixFilePermissions(probe, LinkOption.NOFOLLOW_LINKS)
+                    .equals(PosixFilePermissions.fromString("r--r--r--"));
+        } finally {
+            Files.deleteIfExists(probe);
+        }
+    }
+
+    /**
+     * Creates the 256 shard folders that are missing (all of them in a new store), then syncs
+     * {@code blobs/} once. A write then never makes a shard: in a new store each of the first
+     * writes would otherwise create one and sync {@code blobs/}, which costs a journal commit of the
+     * filesystem per shard (the largest cost of a first ingest; docs/benchmarks.md).
+     */
+    private void createShards() throws IOException {
+        Set<String> present = new TreeSet<>();
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(blobs)) {
+            for (Path p : ds) {
+                present.add(p.getFileName().toString());
+            }
+        }
+        boolean created = false;
+        for (int i = 0; i < 256; i++) {
+            String shard = HEX.charAt(i >> 4) + "" + HEX.charAt(i & 15);
+            if (!present.contains(shard)) {
+                try {
+                    Files.createDirectory(blobs.resolve(shard));
+                    created = true;
+                } catch (FileAlreadyExistsException raced) {
+                    // another process opening the store made it
+                }
+            }
+        }
+        if (created) {
+            fsyncDir(blobs);
+        }
+    }
+
+    private static final String HEX = "0123456789abcdef";
+    private static final Set<StandardOpenOption> CREATE_WRITE =
+            Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+    private static final FileAttribute<Set<PosixFilePermission>> SEALED =
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("r--r--r--"));
 
     public Path path(Address a) {
         String hex = a.hex();
@@ -142,7 +199,7 @@ public final class BlobStore {
         try {
             Blake3 hash = new Blake3();
             long size = 0;
-            try (FileChannel ch = FileChannel.open(t, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            try (FileChannel ch = FileChannel.open(t, CREATE_WRITE, SEALED)) {
                 byte[] buf = new byte[Blake3.CHUNK];
                 int n;
                 while ((n = in.readNBytes(buf, 0, buf.length)) > 0) {
@@ -163,7 +220,7 @@ public final class BlobStore {
                 return new Written(a, size, true);
             }
             Path shard = dest.getParent();
-            if (!Files.isDirectory(shard)) {
+            if (!Files.isDirectory(shard)) { // only if something removed it since the open made them all
                 try {
                     Files.createDirectory(shard);
                 } catch (FileAlreadyExistsException ignored) {
@@ -171,12 +228,14 @@ public final class BlobStore {
                 }
                 fsyncDir(blobs);
             }
-            Files.setPosixFilePermissions(t, PosixFilePermissions.fromString("r--r--r--"));
+            if (!sealedAtCreate) {
+                Files.setPosixFilePermissions(t, PosixFilePermissions.fromString("r--r--r--"));
+            }
             try {
                 Files.createLink(dest, t);
                 Files.delete(t);
                 moved = true;
-                // Bytes and shard directory are synced at commit (syncBlobs, syncShards), for a whole
+                // Bytes and shard directory are synced at commit (syncBlobs), for a whole
                 // batch at once: a blob only has to be durable before an entry names it.
                 return new Written(a, size, false);
             } catch (FileAlreadyExistsException taken) {
@@ -216,7 +275,7 @@ public final class BlobStore {
     /**
      * Makes these blobs' bytes durable ({@code fdatasync}), all at once: the syncs run on several
      * threads, so the filesystem commits its journal for many files together rather than once
-     * per file. Then their shard directories ({@link #syncShards}). Called before a commit that
+     * per file, and their shard directories on the same threads. Called before a commit that
      * names them is written.
      */
     public void syncBlobs(Collection<Address> addresses) throws IOException {
@@ -233,49 +292,73 @@ public final class BlobStore {
             }
             return;
         }
-        if (list.size() == 1) {
-            syncBlob(list.get(0));
-        } else {
-            int threads = Math.min(SYNC_THREADS, list.size());
-            AtomicInteger next = new AtomicInteger();
-            AtomicReference<IOException> failed = new AtomicReference<>();
-            Runnable worker = () -> {
-                for (int i; failed.get() == null && (i = next.getAndIncrement()) < list.size(); ) {
-                    try {
-                        syncBlob(list.get(i));
-                    } catch (IOException e) {
-                        failed.compareAndSet(null, e);
-                    }
-                }
-            };
-            Thread[] pool = new Thread[threads - 1];
-            for (int i = 0; i < pool.length; i++) {
-                pool[i] = new Thread(worker, "mithril-blob-sync");
-                pool[i].setDaemon(true);
-                pool[i].start();
-            }
-            worker.run();
-            boolean interrupted = false;
-            for (Thread th : pool) {
-                while (true) {
-                    try {
-                        th.join();
-                        break;
-                    } catch (InterruptedException e) {
-                        interrupted = true; // the syncs must finish before anyone may rely on them
-                    }
-                }
-            }
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-            if (failed.get() != null) {
-                throw failed.get();
-            }
+        // Every blob's bytes, then every shard folder that names one, on a few threads at once. All
+        // of them are done before this returns, which is all the commit needs; their order among
+        // themselves does not matter, and the folders come last, when the filesystem has usually
+        // committed their new names with the blobs' data already.
+        Set<String> names = new TreeSet<>();
+        for (Address a : list) {
+            names.add(a.shard());
         }
-        syncShards(list);
+        List<Path> shards = new ArrayList<>(names.size());
+        for (String sh : names) {
+            shards.add(blobs.resolve(sh));
+        }
+        int files = list.size();
+        forEachParallel(files + shards.size(), i -> {
+            if (i < files) {
+                syncBlob(list.get(i));
+            } else {
+                fsyncDir(shards.get(i - files));
+            }
+        });
         for (Address a : list) {
             faults.synced(a);
+        }
+    }
+
+    /** One step of {@link #forEachParallel}. */
+    @FunctionalInterface
+    private interface IoStep {
+        void run(int i) throws IOException;
+    }
+
+    /** Runs {@code step} for 0 to {@code n - 1} on up to {@link #SYNC_THREADS} threads; all done, or the first failure. */
+    private static void forEachParallel(int n, IoStep step) throws IOException {
+        AtomicInteger next = new AtomicInteger();
+        AtomicReference<IOException> failed = new AtomicReference<>();
+        Runnable worker = () -> {
+            for (int i; failed.get() == null && (i = next.getAndIncrement()) < n; ) {
+                try {
+                    step.run(i);
+                } catch (IOException e) {
+                    failed.compareAndSet(null, e);
+                }
+            }
+        };
+        Thread[] pool = new Thread[Math.max(0, Math.min(SYNC_THREADS, n) - 1)];
+        for (int i = 0; i < pool.length; i++) {
+            pool[i] = new Thread(worker, "mithril-blob-sync");
+            pool[i].setDaemon(true);
+            pool[i].start();
+        }
+        worker.run();
+        boolean interrupted = false;
+        for (Thread th : pool) {
+            while (true) {
+                try {
+                    th.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true; // the syncs must finish before anyone may rely on them
+                }
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        if (failed.get() != null) {
+            throw failed.get();
         }
     }
 
@@ -303,17 +386,6 @@ public final class BlobStore {
             ch.force(false);
         } catch (NoSuchFileException gone) {
             throw new NoSuchFileException(gone.getFile(), null, "blob " + a + " vanished before its commit");
-        }
-    }
-
-    /** Makes the directory entries of these blobs durable. Called before a commit that names them is written. */
-    public void syncShards(Collection<Address> addresses) throws IOException {
-        Set<String> shards = new TreeSet<>();
-        for (Address a : addresses) {
-            shards.add(a.shard());
-        }
-        for (String s : shards) {
-            fsyncDir(blobs.resolve(s));
         }
     }
 

@@ -33,7 +33,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
-import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -217,8 +216,7 @@ public final class Ingester implements AutoCloseable {
         }
         long passBytes = 0;
         long now = clock.millis();
-        List<Ready> batch = new ArrayList<>();
-        List<Callable<Ready>> work = new ArrayList<>();
+        Work work = new Work();
         store.recheck(writtenInPlace); // the blobs it wrote through: quarantined if damaged
         for (Map.Entry<String, List<Seen>> u : units.entrySet()) {
             if (!unitChanged.containsKey(u.getKey()) || taintedUnits.contains(u.getKey())) {
@@ -258,13 +256,49 @@ public final class Ingester implements AutoCloseable {
                 }
             }
             passBytes += unitBytes;
-            work.add(() -> prepareUnit(view, info, files, source, r));
+            work.add(info, files);
         }
-        // Reading and putting is bound by fsync, not CPU: a few threads overlap the waits (see
-        // docs/benchmarks.md). Commits stay in walk order, in batches of one journal force each.
-        List<Future<Ready>> pending = new ArrayList<>(work.size());
-        for (Callable<Ready> w : work) {
-            pending.add(putters.submit(w));
+        // The pass's bytes are reserved in one locked step, not one per file (where they do not fit
+        // as things stand, each put reserves and makes room on its own); what is left goes back at the end.
+        try (NodeStore.Reservation reserved = reserve(passBytes)) {
+            putAndCommit(view, source, work, reserved, r);
+        } catch (IOException e) {
+            log.warn("could not give back the rest of an ingest pass's reservation: {}", e.toString());
+        }
+        return r.build(System.nanoTime() - t0);
+    }
+
+    /** The units a pass takes, in walk order. */
+    private static final class Work {
+        private final List<EntryRules.Unit> infos = new ArrayList<>();
+        private final List<List<Seen>> files = new ArrayList<>();
+
+        void add(EntryRules.Unit info, List<Seen> unitFiles) {
+            infos.add(info);
+            files.add(unitFiles);
+        }
+    }
+
+    private NodeStore.Reservation reserve(long bytes) {
+        try {
+            return store.reserveFor(bytes);
+        } catch (IOException | RuntimeException e) {
+            log.warn("could not reserve an ingest pass's bytes at once ({}); reserving file by file", e.toString());
+            return NodeStore.Reservation.NONE;
+        }
+    }
+
+    /** Puts the units' new files on a few threads and commits them in walk order. */
+    private void putAndCommit(
+            View view, String source, Work work, NodeStore.Reservation reserved, IngestReport.Builder r) {
+        List<Ready> batch = new ArrayList<>();
+        // A few threads overlap the reads and hashing with the filesystem's waits. Commits stay in
+        // walk order, in batches of one journal force each.
+        List<Future<Ready>> pending = new ArrayList<>(work.infos.size());
+        for (int i = 0; i < work.infos.size(); i++) {
+            EntryRules.Unit info = work.infos.get(i);
+            List<Seen> files = work.files.get(i);
+            pending.add(putters.submit(() -> prepareUnit(view, info, files, source, reserved, r)));
         }
         for (Future<Ready> f : pending) {
             Ready ready;
@@ -285,7 +319,6 @@ public final class Ingester implements AutoCloseable {
             }
         }
         commitBatch(view, batch, r);
-        return r.build(System.nanoTime() - t0);
     }
 
     private void settleOnce() {
@@ -329,7 +362,12 @@ public final class Ingester implements AutoCloseable {
 
     /** Reads a unit's new files into the store; null (and counted) if it cannot be taken now. */
     private Ready prepareUnit(
-            View view, EntryRules.Unit info, List<Seen> files, String source, IngestReport.Builder r) {
+            View view,
+            EntryRules.Unit info,
+            List<Seen> files,
+            String source,
+            NodeStore.Reservation reserved,
+            IngestReport.Builder r) {
         List<EntryFile> out = new ArrayList<>(files.size());
         List<Address> written = new ArrayList<>();
         long bytes = 0;
@@ -346,7 +384,7 @@ public final class Ingester implements AutoCloseable {
                     continue;
                 }
                 boolean[] executable = {false};
-                NodeStore.Stored w = readInto(view, s, written, executable);
+                NodeStore.Stored w = readInto(view, s, reserved, written, executable);
                 if (w == null) {
                     r.defer("still being written");
                     return null;
@@ -441,11 +479,12 @@ public final class Ingester implements AutoCloseable {
      * Reads a file into the store; null if it changed while being read. New blobs are added to
      * {@code written}; {@code executable[0]} gets the file's owner-execute bit.
      */
-    private NodeStore.Stored readInto(View view, Seen s, List<Address> written, boolean[] executable)
+    private NodeStore.Stored readInto(
+            View view, Seen s, NodeStore.Reservation reserved, List<Address> written, boolean[] executable)
             throws IOException {
         try (Source src = openChecked(view, s)) {
             executable[0] = (src.mode() & 0100) != 0;
-            NodeStore.Stored w = store.put(new CappedStream(src.in(), s.size()), s.size());
+            NodeStore.Stored w = store.put(new CappedStream(src.in(), s.size()), s.size(), reserved);
             if (!w.existed()) {
                 written.add(w.address());
             }

@@ -69,6 +69,21 @@ final class Capacity {
         inflight += bytes;
     }
 
+    /**
+     * Reserves {@code bytes} if they fit as things stand, evicting nothing; false (and nothing
+     * reserved) otherwise. For a batch of writes taken in one step ({@link NodeStore#reserveFor}):
+     * where they do not fit, each write reserves (and makes room) on its own, as without a batch.
+     */
+    boolean reserveIfRoom(long bytes) throws IOException {
+        if (config.hardLimit() < StoreConfig.UNLIMITED || fileStore != null) {
+            if (usage(pinning.others()) + bytes > hardLimitNow()) {
+                return false;
+            }
+        }
+        inflight += bytes;
+        return true;
+    }
+
     /** Gives back a reservation whose write failed. */
     void release(long bytes) {
         inflight -= bytes;

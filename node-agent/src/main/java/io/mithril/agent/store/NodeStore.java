@@ -221,8 +221,13 @@ public final class NodeStore implements Closeable {
 
     /** Stores a regular file's bytes (never following a symlink). */
     public Stored putFile(Path file) throws IOException {
+        return putFile(file, Reservation.NONE);
+    }
+
+    /** As {@link #putFile(Path)}, drawing its reservation from {@code batch} while that holds enough. */
+    public Stored putFile(Path file, Reservation batch) throws IOException {
         try (InputStream in = Files.newInputStream(file, LinkOption.NOFOLLOW_LINKS)) {
-            return put(in, Files.size(file));
+            return put(in, Files.size(file), batch);
         }
     }
 
@@ -231,10 +236,97 @@ public final class NodeStore implements Closeable {
      * stream may be longer, in which case the reservation grows as it is read.
      */
     public Stored put(InputStream in, long sizeHint) throws IOException {
+        return put(in, sizeHint, Reservation.NONE);
+    }
+
+    /**
+     * Bytes reserved in one locked step for several puts (an ingest batch), which draw from it
+     * under the in-process mutex only, without the store lock or a lease rewrite each. What they
+     * do not use is given back at {@link #close()}. A put that finds too little left reserves on
+     * its own, as without a batch.
+     */
+    public static final class Reservation implements AutoCloseable {
+        /** No batch: every put reserves on its own. */
+        public static final Reservation NONE = new Reservation(null, 0);
+
+        private final NodeStore store;
+        /** Reserved and not drawn yet; guarded by the store's mutex. */
+        private long left;
+
+        private Reservation(NodeStore store, long left) {
+            this.store = store;
+            this.left = left;
+        }
+
+        /** Takes {@code bytes} from what is left; false (nothing taken) when too little is. Under the mutex. */
+        private boolean draw(long bytes) {
+            if (store == null || bytes > left) {
+                return false;
+            }
+            left -= bytes;
+            return true;
+        }
+
+        /** Gives back to the store's reservations what no put drew. */
+        @Override
+        public void close() throws IOException {
+            if (store == null) {
+                return;
+            }
+            store.mutex.lock();
+            long rest;
+            try {
+                if (store.closed) {
+                    return; // the store's close gave up every reservation
+                }
+                rest = left;
+                left = 0;
+            } finally {
+                store.mutex.unlock();
+            }
+            if (rest > 0) {
+                store.locked(() -> {
+                    store.capacity.release(rest);
+                    store.writeLease();
+                    return null;
+                });
+            }
+        }
+    }
+
+    /**
+     * Reserves {@code bytes} for the puts of a batch in one locked step, if they fit without
+     * evicting anything; otherwise returns an empty reservation, and each put reserves (evicting
+     * if it must) on its own. Close it when the batch's puts are done.
+     */
+    public Reservation reserveFor(long bytes) throws IOException {
+        if (bytes <= 0) {
+            return Reservation.NONE;
+        }
+        return locked(() -> {
+            if (!capacity.reserveIfRoom(bytes)) {
+                return Reservation.NONE;
+            }
+            writeLease();
+            return new Reservation(this, bytes);
+        });
+    }
+
+    /** As {@link #put(InputStream, long)}, drawing the reservation for {@code sizeHint} from {@code batch} when it holds enough. */
+    public Stored put(InputStream in, long sizeHint, Reservation batch) throws IOException {
         long[] reserved = {0};
         try {
             if (sizeHint > 0) {
-                reserve(sizeHint);
+                boolean drawn;
+                mutex.lock();
+                try {
+                    drawn = batch.draw(sizeHint);
+                } finally {
+                    mutex.unlock();
+                }
+                if (!drawn) {
+                    reserve(sizeHint);
+                }
                 reserved[0] = sizeHint;
             }
             BlobStore.Written w = blobs.write(

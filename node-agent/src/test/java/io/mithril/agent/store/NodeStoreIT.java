@@ -25,6 +25,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Stream;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -335,6 +336,87 @@ class NodeStoreIT {
             assertThat(s.stats().reservedBytes())
                     .as("uncommitted blob still reserved")
                     .isEqualTo(5 << 20);
+        }
+    }
+
+    @Test
+    void batchReservation_isTakenInOneStep_drawnByPuts_andWhatIsLeftGivenBackAtClose() throws IOException {
+        try (NodeStore s = open(StoreConfig.defaults().withLimits(200_000, 180_000))) {
+            byte[] a = bytes(1, 10_000);
+            byte[] b = bytes(2, 20_000);
+            byte[] big = bytes(3, 30_000);
+            NodeStore.Stored wa;
+            NodeStore.Stored wb;
+            try (NodeStore.Reservation r = s.reserveFor(50_000)) {
+                assertThat(s.stats().reservedBytes()).isEqualTo(50_000);
+                wa = s.put(new ByteArrayInputStream(a), a.length, r);
+                wb = s.put(new ByteArrayInputStream(b), b.length, r);
+                assertThat(s.stats().reservedBytes())
+                        .as("what the puts drew now stands for their uncommitted blobs")
+                        .isEqualTo(50_000);
+                s.put(new ByteArrayInputStream(big), big.length, r);
+                assertThat(s.stats().reservedBytes())
+                        .as("a put larger than what is left reserves on its own")
+                        .isEqualTo(80_000);
+                s.commit(
+                        new EntryKey(H100, "ab/"),
+                        List.of(
+                                new EntryFile("a", wa.address(), wa.size(), false),
+                                new EntryFile("b", wb.address(), wb.size(), false)),
+                        "t");
+                assertThat(s.stats().reservedBytes()).isEqualTo(50_000);
+            }
+            assertThat(s.stats().reservedBytes())
+                    .as("the batch's unused 20,000 went back; the uncommitted blob stays reserved")
+                    .isEqualTo(30_000);
+            assertThat(s.stats().entries()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void batchReservation_thatDoesNotFit_reservesNothingAndEvictsNothing_putsThenReserveOnTheirOwn()
+            throws IOException {
+        try (NodeStore s = open(StoreConfig.defaults().withLimits(100_000, 100_000))) {
+            Entry old = commit(s, H100, "old/", bytes(1, 80_000));
+            try (NodeStore.Reservation r = s.reserveFor(50_000)) {
+                assertThat(s.stats().reservedBytes()).isZero();
+                assertThat(s.lookup(old.key()))
+                        .as("nothing evicted for the batch")
+                        .isNotNull();
+                byte[] small = bytes(2, 10_000);
+                assertThat(s.put(new ByteArrayInputStream(small), small.length, r)
+                                .address())
+                        .isEqualTo(Blake3.hash(small));
+                assertThat(s.lookup(old.key())).as("it fitted without eviction").isNotNull();
+                byte[] more = bytes(3, 30_000);
+                s.put(new ByteArrayInputStream(more), more.length, r);
+                assertThat(s.lookup(old.key()))
+                        .as("a put that does not fit evicts, as without a batch")
+                        .isNull();
+            }
+            assertThat(s.stats().reservedBytes()).isEqualTo(40_000);
+        }
+    }
+
+    @Test
+    void open_makesEveryShardFolder_andAPutRemakesOneRemovedSince() throws IOException {
+        byte[] b = bytes(9, 3000);
+        Address a = Blake3.hash(b);
+        try (NodeStore s = open(StoreConfig.defaults())) {
+            try (Stream<Path> shards = Files.list(root.resolve("blobs"))) {
+                assertThat(shards.filter(Files::isDirectory)
+                                .map(p -> p.getFileName().toString())
+                                .filter(n -> n.matches("[0-9a-f]{2}"))
+                                .count())
+                        .isEqualTo(256);
+            }
+            Files.delete(root.resolve("blobs").resolve(a.shard()));
+            commit(s, H100, "x/", b);
+            assertThat(s.get(a)).isEqualTo(b);
+        }
+        try (NodeStore s = open(StoreConfig.defaults())) {
+            assertThat(s.lookup(new EntryKey(H100, "x/"))).isNotNull();
+            assertThat(s.verify().clean()).isTrue();
         }
     }
 }
