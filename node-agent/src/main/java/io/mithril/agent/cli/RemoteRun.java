@@ -92,6 +92,7 @@ final class RemoteRun implements AutoCloseable {
     /** Counts what goes up in {@code m} (per group, for /v1/stats and /metrics). */
     void countIn(AgentMetrics m) {
         this.metrics = m;
+        m.remoteQueueDropped(queue::dropped);
     }
 
     /** Brings the remote's entries of {@code group} (of the frameworks served) into the store, for at most {@code deadline}. */

@@ -6,6 +6,7 @@ import io.mithril.agent.index.Entry;
 import io.mithril.agent.index.EntryFile;
 import io.mithril.agent.index.EntryKey;
 import io.mithril.agent.key.GroupId;
+import io.mithril.agent.remote.Bucket.Listed;
 import io.mithril.agent.remote.Manifest.Location;
 import io.mithril.agent.remote.Manifest.RemoteEntry;
 import io.mithril.agent.source.BlobNotFoundException;
@@ -46,13 +47,20 @@ public final class RemoteSource implements EntrySource {
     private final Map<String, Manifest> manifests = new ConcurrentHashMap<>();
 
     private final Set<String> rejectedKeys = ConcurrentHashMap.newKeySet();
+    /** The signed {@code "used"} times of each manifest read (compacted ones carry them), by key. */
+    private final Map<String, Map<String, Long>> usedTimes = new ConcurrentHashMap<>();
     /** Where blobs lie, from every manifest read. */
     private final Map<Address, Location> locations = new ConcurrentHashMap<>();
     /** The use of entries by fills, for retention. */
     private final Uses uses;
 
-    /** What a group holds remotely: its merged entries by name and where their blobs lie. */
-    record Merged(Map<String, RemoteEntry> entries, Map<Address, Location> blobs, int manifests) {}
+    /**
+     * What a group holds remotely: its merged entries by name, where their blobs lie, and each entry's
+     * recency as the bucket knows it (epoch ms: the newest manifest naming it, or the use time a
+     * retention pass folded into a compacted manifest).
+     */
+    record Merged(
+            Map<String, RemoteEntry> entries, Map<Address, Location> blobs, int manifests, Map<String, Long> recency) {}
 
     RemoteSource(Bucket bucket, RemoteConfig config) {
         this.bucket = bucket;
@@ -86,12 +94,19 @@ public final class RemoteSource implements EntrySource {
         return bucket.requests();
     }
 
+    /**
+     * The group's whole entries, most recently used first (as the bucket knows it, {@link Merged}), so
+     * that a caller taking them while they fit (pre-warm under its byte budget) takes the hottest.
+     */
     @Override
     public List<Entry> entries(GroupId group) throws IOException {
         Merged m = merged(group);
-        List<Entry> out = new ArrayList<>(m.entries().size());
+        List<RemoteEntry> ranked = new ArrayList<>(m.entries().values());
+        ranked.sort(Comparator.comparingLong((RemoteEntry e) -> m.recency().getOrDefault(e.name(), 0L))
+                .reversed());
+        List<Entry> out = new ArrayList<>(ranked.size());
         long now = System.currentTimeMillis();
-        for (RemoteEntry e : m.entries().values()) {
+        for (RemoteEntry e : ranked) {
             out.add(new Entry(new EntryKey(group, e.name()), e.files(), now, now, "remote " + describe()));
         }
         return out;
@@ -100,23 +115,25 @@ public final class RemoteSource implements EntrySource {
     /** Reads the group's manifests not read yet and merges all of them. */
     Merged merged(GroupId group) throws IOException {
         String folder = layout.manifests(group);
-        List<String> keys = bucket.list(folder);
-        keys.sort(
-                Comparator
-                        .naturalOrder()); // a name two manifests give different files: the first by key wins, on every
-        // reader
+        List<Listed> listed = bucket.listDetailed(folder);
+        // a name two manifests give different files: the first by key wins, on every reader
+        listed.sort(Comparator.comparing(Listed::key));
         Map<String, RemoteEntry> entries = new LinkedHashMap<>();
         Map<Address, Location> blobs = new HashMap<>();
+        Map<String, Long> recency = new HashMap<>();
         int read = 0;
-        for (String key : keys) {
-            Manifest m = manifest(group, key);
+        for (Listed l : listed) {
+            Manifest m = manifest(group, l.key());
             if (m == null) {
                 continue;
             }
             read++;
             blobs.putAll(m.blobs());
+            long t = l.modified() == null ? 0 : l.modified().toEpochMilli();
+            Map<String, Long> used = usedTimes.getOrDefault(l.key(), Map.of());
             for (RemoteEntry e : m.entries()) {
                 entries.putIfAbsent(e.name(), e);
+                recency.merge(e.name(), used.getOrDefault(e.name(), t), Math::max);
             }
         }
         entries.values().removeIf(e -> {
@@ -129,7 +146,7 @@ public final class RemoteSource implements EntrySource {
         });
         locations.putAll(blobs);
         uses.listed(group, entries.values());
-        return new Merged(entries, blobs, read);
+        return new Merged(entries, blobs, read, recency);
     }
 
     private Manifest manifest(GroupId group, String key) throws IOException {
@@ -156,6 +173,7 @@ public final class RemoteSource implements EntrySource {
             log.warn("remote manifest {} ignored: {}", key, e.getMessage());
             return null;
         }
+        usedTimes.put(key, Manifest.usedTimes(sealed));
         manifests.put(key, m);
         return m;
     }

@@ -16,6 +16,7 @@ import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -25,7 +26,7 @@ import org.slf4j.LoggerFactory;
  * {@code GROUP<TAB>NAME} a line, oldest first), so that what an {@code exec} could not upload in its
  * time, or while the remote was down, goes up with a later one, also after a restart. Every change
  * is a rewrite under a file lock, so concurrent agents on one root neither lose nor duplicate lines.
- * Bounded: past {@link #MAX} the oldest are dropped, and counted in the log.
+ * Bounded: past {@link #MAX} the oldest are dropped, logged and counted ({@link #dropped}).
  */
 public final class UploadQueue {
     private static final Logger log = LoggerFactory.getLogger(UploadQueue.class);
@@ -36,6 +37,8 @@ public final class UploadQueue {
     private final Path file;
     private final Path lock;
     private final int max;
+    /** Entries dropped because the queue was full, by this instance since it was made. */
+    private final AtomicLong dropped = new AtomicLong();
 
     public UploadQueue(Path root) {
         this(root, MAX);
@@ -74,6 +77,11 @@ public final class UploadQueue {
         }
     }
 
+    /** Entries this queue dropped, oldest first, because it was full (they stay local, never uploaded). */
+    public long dropped() {
+        return dropped.get();
+    }
+
     private void update(Consumer<LinkedHashSet<EntryKey>> change) throws IOException {
         Files.createDirectories(file.getParent());
         synchronized (IN_PROCESS) {
@@ -88,6 +96,7 @@ public final class UploadQueue {
             change.accept(q);
             int drop = q.size() - max;
             if (drop > 0) {
+                dropped.addAndGet(drop);
                 log.warn("upload queue full: the {} oldest entries are dropped (they stay local)", drop);
                 var it = q.iterator();
                 for (int i = 0; i < drop; i++) {

@@ -48,6 +48,9 @@ public final class AgentMetrics {
     private volatile LongSupplier remoteRejectedManifests;
 
     private volatile LongSupplier remoteQueueDepth;
+    /** Entries the upload queue dropped because it was full; set with a remote. */
+    private volatile LongSupplier remoteQueueDropped = () -> 0;
+
     private volatile RemoteStats remoteStats;
     private final Histogram remoteFill = new Histogram(
             "mithril_remote_fill_duration_seconds",
@@ -156,6 +159,11 @@ public final class AgentMetrics {
             retentionEvicted.add(r.entriesEvicted());
             retentionDeletedBytes.add(r.bytesDeleted());
         }
+    }
+
+    /** Where the entries the upload queue dropped (full, oldest first) are counted. */
+    public void remoteQueueDropped(LongSupplier dropped) {
+        this.remoteQueueDropped = dropped;
     }
 
     /** The agent has a remote: its figures are rendered, these read at scrape time. */
@@ -324,8 +332,23 @@ public final class AgentMetrics {
                 "mithril_remote_upload_queue_entries",
                 "Entries queued for upload to the remote tier.",
                 depth.getAsLong());
+        counter(
+                b,
+                "mithril_remote_upload_queue_dropped_total",
+                "Entries dropped from a full upload queue, oldest first (they stay local, never uploaded).",
+                remoteQueueDropped.getAsLong());
         RemoteStats rs = remoteStats;
         if (rs != null) {
+            counter(
+                    b,
+                    "mithril_remote_rejected_frames_total",
+                    "Compressed blobs from the remote that did not inflate to their size (cut, corrupt, or over the limit; dropped).",
+                    rs.rejectedFrames());
+            gauge(
+                    b,
+                    "mithril_remote_puts_in_flight_peak",
+                    "The most PUTs to the remote in flight at once since the agent started (bounded by the upload concurrency).",
+                    rs.putsPeak());
             b.append("# HELP mithril_remote_requests_total Requests to the remote tier by operation and result "
                     + "(refused: not sent, the circuit being open).\n");
             b.append("# TYPE mithril_remote_requests_total counter\n");

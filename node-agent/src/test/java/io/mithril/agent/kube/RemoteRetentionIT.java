@@ -163,7 +163,9 @@ class RemoteRetentionIT extends AgainstS3 {
             assertThat(metrics.render(store.stats()))
                     .contains("mithril_remote_retention_passes_total{result=\"ran\"} 1")
                     .contains("mithril_remote_retention_passes_total{result=\"skipped\"} 1")
-                    .contains("mithril_remote_retention_evicted_entries_total 1");
+                    .contains("mithril_remote_retention_evicted_entries_total 1")
+                    .contains("mithril_remote_upload_queue_dropped_total 0")
+                    .contains("mithril_remote_rejected_frames_total 0");
             assertThat(AgentServer.statsJson(store.stats(), metrics))
                     .as("what the operator puts in status.remote.stored*")
                     .contains("\"remoteHeld\":{\"at\":\"")

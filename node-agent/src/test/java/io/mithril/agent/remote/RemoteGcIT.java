@@ -36,6 +36,13 @@ class RemoteGcIT extends AgainstBucket {
         return names(remote(RemoteTesting.config(server, prefix)).source().entries(g));
     }
 
+    /** The group's names in the order the source lists them. */
+    private List<String> listed(GroupId g) throws Exception {
+        return remote(RemoteTesting.config(server, prefix)).source().entries(g).stream()
+                .map(e -> e.key().name())
+                .toList();
+    }
+
     @Test
     void overBudget_theLeastRecentlyListedGoFirst_alsoAfterACompaction() throws Exception {
         NodeStore a = store("a");
@@ -89,6 +96,46 @@ class RemoteGcIT extends AgainstBucket {
         assertThat(remoteNames(THEIRS))
                 .as("no budget given: not compacted, not evicted")
                 .containsExactly("inductor/t/");
+    }
+
+    /** Pre-warm takes a group's entries while they fit its byte budget: the source lists the hottest first. */
+    @Test
+    void entries_areListedMostRecentlyUsedFirst_soABudgetedFillTakesTheHottest() throws Exception {
+        NodeStore a = store("a");
+        Remote w = remote(RemoteTesting.config(server, prefix));
+        for (String n : List.of("a", "b", "c")) {
+            StoreFixture.commit(a, G, "inductor/" + n + "/", StoreFixture.bytes(n.hashCode(), 50_000));
+            upload(w, a, G, "inductor/" + n + "/");
+        }
+        assertThat(listed(G)).as("by upload").containsExactly("inductor/c/", "inductor/b/", "inductor/a/");
+
+        Remote reader = remote(RemoteTesting.config(server, prefix));
+        NodeStore used = store("used");
+        new Filler(used).fill(reader.source(), G, e -> e.key().name().equals("inductor/a/"), FAR);
+        reader.uploader().drain(used, new UploadQueue(used.root()), FAR); // its use record goes up
+        gc(w, 1 << 30, NO_GRACE); // folds the use into the compacted manifest's "used" times
+        assertThat(listed(G)).as("a fetched since").containsExactly("inductor/a/", "inductor/c/", "inductor/b/");
+
+        long[] budget = {60_000}; // room for one entry, as pre-warm's byte budget
+        NodeStore joining = store("joining");
+        Filler.Report f = new Filler(joining)
+                .fill(
+                        remote(RemoteTesting.config(server, prefix)).source(),
+                        G,
+                        e -> {
+                            long size =
+                                    e.files().stream().mapToLong(x -> x.size()).sum();
+                            if (size > budget[0]) {
+                                return false;
+                            }
+                            budget[0] -= size;
+                            return true;
+                        },
+                        FAR);
+        assertThat(f.committed()).isEqualTo(1);
+        assertThat(joining.entries(G))
+                .singleElement()
+                .satisfies(e -> assertThat(e.key().name()).isEqualTo("inductor/a/"));
     }
 
     @Test

@@ -35,6 +35,7 @@ class UploadQueueTest {
         q.add(List.of(key(1), key(2), key(3)));
         q.add(List.of(key(4)));
         assertThat(q.snapshot()).containsExactly(key(2), key(3), key(4));
+        assertThat(q.dropped()).as("counted").isEqualTo(1);
     }
 
     @Test
