@@ -20,6 +20,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * An HTTP/1.1 relay between the agents and S3Proxy that counts what reaches the server: one
@@ -35,9 +36,11 @@ final class CountingProxy implements AutoCloseable {
     private final InetSocketAddress upstream;
     private final List<Call> calls = Collections.synchronizedList(new ArrayList<>());
     private final Thread acceptor;
+    private final AtomicInteger connections = new AtomicInteger();
 
     /** One request as the server saw it. Written by the connection's two relay threads, read after both are done. */
     static final class Call {
+        final int conn;
         final String method;
         final String target;
         final boolean ranged;
@@ -49,7 +52,8 @@ final class CountingProxy implements AutoCloseable {
         volatile long wireUp;
         volatile long wireDown;
 
-        Call(String method, String target, boolean ranged, long startNanos) {
+        Call(int conn, String method, String target, boolean ranged, long startNanos) {
+            this.conn = conn;
             this.method = method;
             this.target = target;
             this.ranged = ranged;
@@ -127,6 +131,7 @@ final class CountingProxy implements AutoCloseable {
         return cs.stream().mapToLong(c -> c.wireUp + c.wireDown).sum();
     }
 
+    /** Requests answered 5xx, or not at all (no response head reached the relay). */
     static long failed(List<Call> cs) {
         return cs.stream().filter(c -> c.status >= 500 || c.status == 0).count();
     }
@@ -140,7 +145,8 @@ final class CountingProxy implements AutoCloseable {
                 client.setTcpNoDelay(true);
                 server.setTcpNoDelay(true);
                 ConcurrentLinkedDeque<Call> pending = new ConcurrentLinkedDeque<>();
-                start(() -> requests(client, server, pending));
+                int conn = connections.incrementAndGet();
+                start(() -> requests(conn, client, server, pending));
                 start(() -> responses(client, server, pending));
             } catch (IOException e) {
                 if (!listener.isClosed()) {
@@ -157,7 +163,7 @@ final class CountingProxy implements AutoCloseable {
     }
 
     /** Client to server: one request after the other, each counted before its head is passed on. */
-    private void requests(Socket client, Socket server, ConcurrentLinkedDeque<Call> pending) {
+    private void requests(int conn, Socket client, Socket server, ConcurrentLinkedDeque<Call> pending) {
         try (InputStream in = new BufferedInputStream(client.getInputStream(), BUF)) {
             OutputStream out = server.getOutputStream();
             byte[] buf = new byte[BUF];
@@ -166,7 +172,7 @@ final class CountingProxy implements AutoCloseable {
                 if (head == null) {
                     break;
                 }
-                Call c = new Call(head.line[0], head.line[1], head.headers.containsKey("range"), now());
+                Call c = new Call(conn, head.line[0], head.line[1], head.headers.containsKey("range"), now());
                 pending.add(c);
                 calls.add(c);
                 out.write(head.bytes);
@@ -199,11 +205,14 @@ final class CountingProxy implements AutoCloseable {
                     continue;
                 }
                 Call c = pending.poll();
+                if (c != null) { // at the head: a client that stops reading before the body's end still got an answer
+                    c.status = status;
+                    c.wireDown = head.bytes.length;
+                }
                 boolean none = c == null || c.method.equals("HEAD") || status == 204 || status == 304;
                 long body = none ? 0 : body(in, out, head.headers, true, buf);
                 out.flush();
                 if (c != null) {
-                    c.status = status;
                     c.bodyDown = body;
                     c.wireDown = head.bytes.length + body;
                     c.endNanos = now();

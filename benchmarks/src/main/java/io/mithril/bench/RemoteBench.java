@@ -167,8 +167,9 @@ public final class RemoteBench {
         progress("cold run, the agent's lines:%n%s", cold.err().strip());
         long[] held = held(prefix + "/");
         progress("the bucket holds %d objects, %.1f MB under %s/", held[0], held[1] / 1e6, prefix);
-        if (held[1] != CountingProxy.up(upload)) {
-            upload.forEach(c -> progress("  %s %s: %d, %d bytes up", c.method, c.target, c.status, c.bodyUp));
+        if (CountingProxy.failed(all) > 0) {
+            all.forEach(c -> progress(
+                    "  conn %d %s %s: %d, %d up, %d down", c.conn, c.method, c.target, c.status, c.bodyUp, c.bodyDown));
         }
 
         // restore into a fresh root, REPS times
@@ -299,6 +300,13 @@ public final class RemoteBench {
                         "%s (%.1fx the group)",
                         down(origin),
                         CountingProxy.down(origin) / (double) Math.max(1, CountingProxy.down(restore))));
+        summary.add("");
+        summary.add(String.format(
+                Locale.ROOT,
+                "After the cold run the bucket held %d objects, %.1f MB under %s/ (listed from S3Proxy directly).",
+                held[0],
+                held[1] / 1e6,
+                prefix));
         summary.add("");
         StoreBench.deleteTree(dir);
     }
