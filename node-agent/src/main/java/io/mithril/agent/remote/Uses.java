@@ -21,6 +21,7 @@ import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
@@ -38,6 +39,8 @@ final class Uses {
     static final String FORMAT = "mithril-use-1";
     /** The least time between two records of one group by one agent. */
     static final Duration INTERVAL = Duration.ofHours(1);
+    /** How long closing waits for a record being written. */
+    static final Duration CLOSE_WAIT = Duration.ofSeconds(2);
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -107,11 +110,14 @@ final class Uses {
                     return t;
                 });
             }
+            if (background.isShutdown()) {
+                return; // closed: the next run records it
+            }
             background.execute(() -> {
                 try {
                     flush();
-                } catch (IOException e) {
-                    log.info("recording the use of remote entries failed ({}); kept for a later pass", e.getMessage());
+                } catch (IOException | RuntimeException e) { // the client closed under it, too: never a stack trace
+                    log.info("recording the use of remote entries failed ({}); kept for a later pass", e.toString());
                 }
             });
         }
@@ -127,9 +133,22 @@ final class Uses {
         return false;
     }
 
-    synchronized void close() {
-        if (background != null) {
-            background.shutdown();
+    /** Lets a record being written finish (briefly: at most {@link #CLOSE_WAIT}) before the bucket's client closes. */
+    void close() {
+        ExecutorService b;
+        synchronized (this) {
+            b = background;
+        }
+        if (b == null) {
+            return;
+        }
+        b.shutdown();
+        try {
+            if (!b.awaitTermination(CLOSE_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+                log.info("recording the use of remote entries did not finish in {}; left for a later run", CLOSE_WAIT);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
