@@ -337,6 +337,12 @@ public final class StoreBench {
                                     ", %.1f bytes per file all in (%.2f files per entry)",
                                     heap / (double) keptFiles,
                                     keptFiles / (double) kept));
+            System.out.printf(
+                    Locale.ROOT,
+                    "index estimate %.1f MiB of heap; mapped from disk %.1f MiB = %d bytes per entry%n",
+                    st.indexHeapBytes() / 1048576.0,
+                    st.indexMappedBytes() / 1048576.0,
+                    st.indexMappedBytes() / Math.max(1, kept));
 
             Random rnd = new Random(1);
             List<EntryKey> keys = new ArrayList<>(); // every 20th key, drawn again as the setup drew them

@@ -57,6 +57,8 @@ final class StatsFormat {
         b.append(",\"hardLimit\":").append(s.hardLimit() >= StoreConfig.UNLIMITED ? "null" : s.hardLimit());
         b.append(",\"softLimit\":").append(s.softLimit() >= StoreConfig.UNLIMITED ? "null" : s.softLimit());
         b.append(",\"journalBytes\":").append(s.journalBytes());
+        b.append(",\"indexHeapBytes\":").append(s.indexHeapBytes());
+        b.append(",\"indexMappedBytes\":").append(s.indexMappedBytes());
         b.append(",\"evictions\":{");
         String sep = "";
         for (var e : s.evictions().entrySet()) {

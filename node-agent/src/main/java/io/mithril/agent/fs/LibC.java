@@ -25,6 +25,9 @@ final class LibC {
 
         int syncfs(int fd) throws LastErrorException;
 
+        /** Returns 0 or the error number (it does not set errno). */
+        int posix_fallocate(int fd, long offset, long len);
+
         long syscall(long number, Object... args) throws LastErrorException;
     }
 
@@ -32,6 +35,7 @@ final class LibC {
 
     static final boolean ARM64 = Platform.isARM() && Platform.is64Bit();
     static final int O_RDONLY = 0;
+    static final int O_RDWR = 2;
     static final int O_NONBLOCK = 04000;
     static final int O_CLOEXEC = 02000000;
     static final int O_PATH = 010000000;

@@ -1,17 +1,26 @@
 package io.mithril.agent.index;
 
 import io.mithril.agent.cas.Address;
+import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.function.Consumer;
 
 /**
  * The index's blobs without an object per blob: an open-addressing (linear probing) table of
- * ids, and per id the address's four words, the size and the reference count in primitive
- * arrays. Ids of removed blobs are reused. About 52 bytes a blob. Not thread-safe.
+ * ids, per id the reference count in an {@code int[]}, and the address's four words and the size
+ * in slabs of the {@link Arena}'s memory (off the heap in a store). Ids of removed blobs are
+ * reused. On the heap about 10 bytes a blob (count and slot); 40 in the slabs. Not thread-safe.
  */
 final class BlobTable {
-    private long[] words = new long[4 * 16];
-    private long[] sizes = new long[16];
+    /** Ids per slab: 16,384 (640 KiB). */
+    private static final int SLAB_SHIFT = 14;
+
+    private static final int SLAB_MASK = (1 << SLAB_SHIFT) - 1;
+    private static final int ID_BYTES = 40;
+    private final Arena arena;
+    /** Per id, at {@code (id & SLAB_MASK) * 40} of slab {@code id >>> SLAB_SHIFT}: four address words, the size. */
+    private ByteBuffer[] slabs = new ByteBuffer[0];
+
     private int[] refs = new int[16];
     /** id + 1, or 0 for an empty slot. */
     private int[] slots = new int[32];
@@ -23,6 +32,10 @@ final class BlobTable {
     /** One bit per id while a reconcile marks the blobs it finds on disk; null otherwise. */
     private long[] marks;
 
+    BlobTable(Arena arena) {
+        this.arena = arena;
+    }
+
     private static int home(long w0, int mask) {
         long h = w0 * 0x9E3779B97F4A7C15L;
         return (int) (h ^ (h >>> 32)) & mask;
@@ -30,12 +43,11 @@ final class BlobTable {
 
     /** Sizes the arrays for {@code n} blobs at once, when empty. */
     void presize(int n) {
-        if (count != 0 || n <= sizes.length) {
+        if (count != 0 || n <= refs.length) {
             return;
         }
-        words = new long[4 * n];
-        sizes = new long[n];
         refs = new int[n];
+        ensureSlabs(n);
         int cap = 32;
         while (n * 10L > cap * 7L) {
             cap <<= 1;
@@ -55,9 +67,11 @@ final class BlobTable {
             if (s == 0) {
                 return -1;
             }
-            int o = (s - 1) * 4;
-            if (words[o] == w0 && words[o + 1] == w1 && words[o + 2] == w2 && words[o + 3] == w3) {
-                return s - 1;
+            int id = s - 1;
+            ByteBuffer b = slabs[id >>> SLAB_SHIFT];
+            int o = (id & SLAB_MASK) * ID_BYTES;
+            if (b.getLong(o) == w0 && b.getLong(o + 8) == w1 && b.getLong(o + 16) == w2 && b.getLong(o + 24) == w3) {
+                return id;
             }
         }
     }
@@ -73,22 +87,22 @@ final class BlobTable {
             id = free[--freeCount];
         } else {
             id = idLimit++;
-            if (id >= sizes.length) {
-                int cap = sizes.length * 2;
-                words = Arrays.copyOf(words, cap * 4);
-                sizes = Arrays.copyOf(sizes, cap);
+            if (id >= refs.length) {
+                int cap = refs.length * 2;
                 refs = Arrays.copyOf(refs, cap);
                 if (marks != null) {
                     marks = Arrays.copyOf(marks, (cap + 63) >>> 6);
                 }
             }
+            ensureSlabs(id + 1);
         }
-        int o = id * 4;
-        words[o] = w0;
-        words[o + 1] = w1;
-        words[o + 2] = w2;
-        words[o + 3] = w3;
-        sizes[id] = size;
+        ByteBuffer b = slabs[id >>> SLAB_SHIFT];
+        int o = (id & SLAB_MASK) * ID_BYTES;
+        b.putLong(o, w0)
+                .putLong(o + 8, w1)
+                .putLong(o + 16, w2)
+                .putLong(o + 24, w3)
+                .putLong(o + 32, size);
         refs[id] = 0;
         if (marks != null) {
             marks[id >>> 6] |= 1L << id; // added under the lock during a reconcile: present by construction
@@ -100,9 +114,26 @@ final class BlobTable {
         return id;
     }
 
+    /** Slabs for ids below {@code n}. */
+    private void ensureSlabs(int n) {
+        int need = (n + SLAB_MASK) >>> SLAB_SHIFT;
+        if (need <= slabs.length) {
+            return;
+        }
+        int have = slabs.length;
+        slabs = Arrays.copyOf(slabs, need);
+        for (int i = have; i < need; i++) {
+            slabs[i] = arena.allocate(ID_BYTES << SLAB_SHIFT);
+        }
+    }
+
+    private long w0(int id) {
+        return slabs[id >>> SLAB_SHIFT].getLong((id & SLAB_MASK) * ID_BYTES);
+    }
+
     private void place(int id) {
         int mask = slots.length - 1;
-        int i = home(words[id * 4], mask);
+        int i = home(w0(id), mask);
         while (slots[i] != 0) {
             i = (i + 1) & mask;
         }
@@ -122,12 +153,12 @@ final class BlobTable {
     /** Removes the blob with this id (backward-shift deletion keeps every probe chain whole). */
     void remove(int id) {
         int mask = slots.length - 1;
-        int i = home(words[id * 4], mask);
+        int i = home(w0(id), mask);
         while (slots[i] != id + 1) {
             i = (i + 1) & mask;
         }
         for (int j = (i + 1) & mask; slots[j] != 0; j = (j + 1) & mask) {
-            int k = home(words[(slots[j] - 1) * 4], mask);
+            int k = home(w0(slots[j] - 1), mask);
             boolean stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
             if (!stays) {
                 slots[i] = slots[j];
@@ -141,12 +172,12 @@ final class BlobTable {
         free[freeCount++] = id;
         count--;
         if (count == 0) {
-            clear();
+            restart();
         }
     }
 
     long size(int id) {
-        return sizes[id];
+        return slabs[id >>> SLAB_SHIFT].getLong((id & SLAB_MASK) * ID_BYTES + 32);
     }
 
     int refs(int id) {
@@ -163,8 +194,9 @@ final class BlobTable {
     }
 
     Address address(int id) {
-        int o = id * 4;
-        return new Address(words[o], words[o + 1], words[o + 2], words[o + 3]);
+        ByteBuffer b = slabs[id >>> SLAB_SHIFT];
+        int o = (id & SLAB_MASK) * ID_BYTES;
+        return new Address(b.getLong(o), b.getLong(o + 8), b.getLong(o + 16), b.getLong(o + 24));
     }
 
     void forEach(Consumer<Address> sink) {
@@ -176,7 +208,7 @@ final class BlobTable {
     }
 
     void startMarks() {
-        marks = new long[(sizes.length + 63) >>> 6];
+        marks = new long[(refs.length + 63) >>> 6];
     }
 
     /** Marks a blob found on disk; returns whether the index knows it. */
@@ -198,17 +230,24 @@ final class BlobTable {
         marks = null;
     }
 
-    void clear() {
-        words = new long[4 * 16];
-        sizes = new long[16];
+    /** Empty again: ids from 0, small tables; the slabs are kept for the ids to come. */
+    private void restart() {
         refs = new int[16];
         slots = new int[32];
         free = new int[16];
         freeCount = 0;
         idLimit = 0;
-        count = 0;
         if (marks != null) {
             marks = new long[1];
         }
+    }
+
+    void clear() {
+        for (ByteBuffer b : slabs) {
+            arena.free(b);
+        }
+        slabs = new ByteBuffer[0];
+        count = 0;
+        restart();
     }
 }

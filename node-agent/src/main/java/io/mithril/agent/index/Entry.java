@@ -2,12 +2,12 @@ package io.mithril.agent.index;
 
 import io.mithril.agent.cas.Address;
 import io.mithril.agent.key.GroupId;
+import java.nio.ByteBuffer;
 import java.time.DateTimeException;
 import java.time.Instant;
 import java.time.LocalDateTime;
 import java.time.ZoneOffset;
 import java.util.AbstractList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.RandomAccess;
 
@@ -16,23 +16,25 @@ import java.util.RandomAccess;
  * new commit under the same key replaces the entry as a whole (a new version). Only
  * {@link #lastUse} changes in place, and only under the index's lock.
  *
- * <p>Held compactly, since a node keeps millions of them in memory: the name as UTF-8 bytes, every
- * file's address and size in one {@code long[]}, the paths front-coded in one {@code byte[]}, and
- * the provenance as an interned prefix plus a time. {@link #key()} and {@link #files()} build
- * their objects on each call; code that walks many entries uses {@link #fileCount()},
- * {@link #address(int)} and {@link #size(int)} instead.
+ * <p>Held compactly, since a node keeps millions of them: the name, every file's address and size
+ * and the front-coded paths are one immutable record, in the index's {@link Arena} (off the heap)
+ * once the entry is in an index, or in a byte array of its own before. On the heap stay the group,
+ * the times, the provenance (an interned prefix plus a time) and the index's links. {@link #key()}
+ * and {@link #files()} build their objects on each call; code that walks many entries uses
+ * {@link #fileCount()}, {@link #address(int)} and {@link #size(int)} instead.
+ *
+ * <p>The record, as a snapshot also writes it: {@code int nameLength, name (UTF-8), int words,
+ * words (per file the address's four longs, then the size), int pathsLength, paths}.
  */
 public final class Entry {
-    /** Longs per file in {@link #words}: the address's four, then the size. */
+    /** Longs per file in the record's words: the address's four, then the size. */
     static final int WORDS = 5;
 
     private static final String AT = " at=";
 
     private final GroupId group;
-    private final byte[] name;
-    private final long[] words;
-    /** Per file: shared prefix length with the previous path, then (suffix length << 1 | executable), then the suffix. */
-    private final byte[] paths;
+    private final Arena.Chunk chunk;
+    private final int off;
 
     private final long bytes;
     private final long created;
@@ -54,59 +56,54 @@ public final class Entry {
             throw new IllegalArgumentException("an entry needs at least one file: " + key);
         }
         this.group = key.group();
-        this.name = NameCodec.encode(key.name());
-        this.hash = hash(group, name);
+        byte[] name = NameCodec.encode(key.name());
         int n = files.size();
-        this.words = new long[n * WORDS];
         PathCoder paths = new PathCoder(n * 24);
-        long b = 0;
-        for (int i = 0; i < n; i++) {
-            EntryFile f = files.get(i);
-            Address a = f.address();
-            int w = i * WORDS;
-            words[w] = a.w0();
-            words[w + 1] = a.w1();
-            words[w + 2] = a.w2();
-            words[w + 3] = a.w3();
-            words[w + 4] = f.size();
-            b += f.size();
+        for (EntryFile f : files) {
             paths.add(f.path(), f.executable());
         }
-        this.paths = paths.toBytes();
+        byte[] p = paths.toBytes();
+        ByteBuffer rec = ByteBuffer.allocate(12 + name.length + n * WORDS * 8 + p.length);
+        rec.putInt(name.length).put(name).putInt(n * WORDS);
+        long b = 0;
+        for (EntryFile f : files) {
+            Address a = f.address();
+            rec.putLong(a.w0()).putLong(a.w1()).putLong(a.w2()).putLong(a.w3()).putLong(f.size());
+            b += f.size();
+        }
+        rec.putInt(p.length).put(p);
+        this.chunk = Arena.Chunk.of(rec.array());
+        this.off = 0;
+        this.hash = hash(group, rec, 0);
         this.bytes = b;
         this.created = created;
         this.lastUse = lastUse;
-        String p = provenance == null ? "" : provenance;
-        long at = timeOf(p);
+        String prov = provenance == null ? "" : provenance;
+        long at = timeOf(prov);
         if (at == Long.MIN_VALUE) {
-            this.provenance = p;
+            this.provenance = prov;
         } else {
-            this.provenance = p.substring(0, p.lastIndexOf(AT)).intern();
+            this.provenance = prov.substring(0, prov.lastIndexOf(AT)).intern();
         }
         this.provenanceAt = at;
     }
 
-    /** From a snapshot: parts already in their compact form, checked when first committed. */
-    Entry(
-            GroupId group,
-            byte[] name,
-            long[] words,
-            byte[] paths,
-            long created,
-            long lastUse,
-            String provenance,
-            long provenanceAt) {
-        if (words.length == 0 || words.length % WORDS != 0) {
-            throw new IllegalArgumentException("bad file words in a snapshot: " + words.length);
+    /** A record already in {@code chunk} at {@code off} (a snapshot's, copied into the arena): checked here. */
+    Entry(GroupId group, Arena.Chunk chunk, int off, long created, long lastUse, String provenance, long provenanceAt) {
+        ByteBuffer buf = chunk.buf;
+        int nameLength = buf.getInt(off);
+        int words = buf.getInt(off + 4 + nameLength);
+        if (nameLength <= 0 || words <= 0 || words % WORDS != 0) {
+            throw new IllegalArgumentException("bad entry record: name " + nameLength + " B, " + words + " words");
         }
         this.group = group;
-        this.name = name;
-        this.hash = hash(group, name);
-        this.words = words;
-        this.paths = paths;
+        this.chunk = chunk;
+        this.off = off;
+        this.hash = hash(group, buf, off);
         long b = 0;
-        for (int i = 4; i < words.length; i += WORDS) {
-            b += words[i];
+        int w = off + 8 + nameLength;
+        for (int i = 4; i < words; i += WORDS) {
+            b += buf.getLong(w + i * 8);
         }
         this.bytes = b;
         this.created = created;
@@ -115,12 +112,46 @@ public final class Entry {
         this.provenanceAt = provenanceAt;
     }
 
-    long[] words() {
-        return words;
+    /** The same entry with its record in another chunk (a move: this object stays readable as it was). */
+    private Entry(Entry e, Arena.Chunk chunk, int off) {
+        this.group = e.group;
+        this.chunk = chunk;
+        this.off = off;
+        this.hash = e.hash;
+        this.bytes = e.bytes;
+        this.created = e.created;
+        this.lastUse = e.lastUse;
+        this.provenance = e.provenance;
+        this.provenanceAt = e.provenanceAt;
     }
 
-    byte[] paths() {
-        return paths;
+    /** A copy whose record is in {@code arena} (appended there). */
+    Entry copyInto(Arena arena) {
+        Arena.Chunk c = arena.append(chunk.buf, off, recordLength());
+        return new Entry(this, c, arena.lastOffset());
+    }
+
+    Arena.Chunk chunk() {
+        return chunk;
+    }
+
+    int offset() {
+        return off;
+    }
+
+    /** The record's length in bytes. */
+    int recordLength() {
+        return pathsAt() + 4 + chunk.buf.getInt(pathsAt()) - off;
+    }
+
+    /** Where the record's words start. */
+    private int wordsAt() {
+        return off + 8 + chunk.buf.getInt(off);
+    }
+
+    private int pathsAt() {
+        int w = wordsAt();
+        return w + chunk.buf.getInt(w - 4) * 8;
     }
 
     /** The provenance, or its part before the time when {@link #provenanceAt()} holds one. */
@@ -140,16 +171,41 @@ public final class Entry {
         return h ^ (h >>> 16);
     }
 
-    /** Whether this entry's key is {@code group} and {@code name} (UTF-8). */
-    boolean is(GroupId group, byte[] name, int hash) {
-        return this.hash == hash && Arrays.equals(this.name, name) && this.group.equals(group);
+    /** The same as {@link #hash(GroupId, byte[])} over the name of the record at {@code off}. */
+    private static int hash(GroupId group, ByteBuffer buf, int off) {
+        int h = group.hashCode();
+        for (int i = off + 4, end = i + buf.getInt(off); i < end; i++) {
+            h = 31 * h + buf.get(i);
+        }
+        return h ^ (h >>> 16);
     }
 
-    byte[] name() {
-        return name;
+    /** Whether this entry's key is {@code group} and {@code name} (UTF-8). */
+    boolean is(GroupId group, byte[] name, int hash) {
+        if (this.hash != hash || chunk.buf.getInt(off) != name.length || !this.group.equals(group)) {
+            return false;
+        }
+        ByteBuffer b = chunk.buf;
+        for (int i = 0, at = off + 4; i < name.length; i++) {
+            if (b.get(at + i) != name[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Whether this entry has the same key as {@code e}. */
+    boolean sameKey(Entry e) {
+        int n = chunk.buf.getInt(off);
+        return hash == e.hash
+                && n == e.chunk.buf.getInt(e.off)
+                && group.equals(e.group)
+                && chunk.buf.slice(off + 4, n).equals(e.chunk.buf.slice(e.off + 4, n));
     }
 
     public EntryKey key() {
+        byte[] name = new byte[chunk.buf.getInt(off)];
+        chunk.buf.get(off + 4, name);
         return new EntryKey(group, NameCodec.decode(name));
     }
 
@@ -160,7 +216,8 @@ public final class Entry {
     /** The entry's files, in commit order (a new list on each call). */
     public List<EntryFile> files() {
         EntryFile[] out = new EntryFile[fileCount()];
-        PathCoder.Reader r = new PathCoder.Reader(paths);
+        int p = pathsAt();
+        PathCoder.Reader r = new PathCoder.Reader(chunk.buf, p + 4, chunk.buf.getInt(p));
         for (int i = 0; i < out.length; i++) {
             String path = r.next();
             out[i] = new EntryFile(path, address(i), size(i), r.executable());
@@ -169,28 +226,28 @@ public final class Entry {
     }
 
     public int fileCount() {
-        return words.length / WORDS;
+        return chunk.buf.getInt(wordsAt() - 4) / WORDS;
     }
 
     public Address address(int i) {
-        int w = i * WORDS;
-        return new Address(words[w], words[w + 1], words[w + 2], words[w + 3]);
+        ByteBuffer b = chunk.buf;
+        int w = wordsAt() + i * WORDS * 8;
+        return new Address(b.getLong(w), b.getLong(w + 8), b.getLong(w + 16), b.getLong(w + 24));
     }
 
     public long size(int i) {
-        return words[i * WORDS + 4];
-    }
-
-    /** Whether file {@code i}'s blob is the one with these words. */
-    boolean names(int i, long w0, long w1, long w2, long w3) {
-        int w = i * WORDS;
-        return words[w] == w0 && words[w + 1] == w1 && words[w + 2] == w2 && words[w + 3] == w3;
+        return chunk.buf.getLong(wordsAt() + (i * WORDS + 4) * 8);
     }
 
     /** Whether any file's blob is {@code a}. */
     public boolean refersTo(Address a) {
-        for (int i = 0, n = fileCount(); i < n; i++) {
-            if (names(i, a.w0(), a.w1(), a.w2(), a.w3())) {
+        ByteBuffer b = chunk.buf;
+        int w = wordsAt();
+        for (int i = 0, n = fileCount(); i < n; i++, w += WORDS * 8) {
+            if (b.getLong(w) == a.w0()
+                    && b.getLong(w + 8) == a.w1()
+                    && b.getLong(w + 16) == a.w2()
+                    && b.getLong(w + 24) == a.w3()) {
                 return true;
             }
         }

@@ -33,7 +33,9 @@ import java.util.function.Predicate;
  *
  * <p>Layout, for millions of entries: one chained hash table of {@link Entry} objects (the chain,
  * the LRU links and the hash live in the entry itself: no map node per entry), a doubly linked
- * LRU list per group, and the blobs in a {@link BlobTable} of primitive arrays.
+ * LRU list per group, and the blobs in a {@link BlobTable}. What is per file (names, paths,
+ * addresses, sizes) lives in the {@link Arena}, off the heap in a store; the heap holds what is per
+ * entry and a count and a slot per blob.
  */
 public final class Index {
 
@@ -88,26 +90,40 @@ public final class Index {
     }
 
     /**
-     * Heap per entry beyond its files: the {@link Entry} object, its name's bytes, its arrays'
-     * headers, its provenance's time and its hash-table slot; with a 60-character name (Triton's
-     * {@code triton/<52 base32>/}) plus a margin. Measured, see docs/configuration.md.
+     * Heap per entry: the {@link Entry} object (group, record's place, times, provenance, links)
+     * and its hash-table slot, with a margin; the name, paths and addresses are in the arena.
+     * Measured, see docs/configuration.md.
      */
-    public static final long ENTRY_HEAP = 240;
-    /** Heap per file of an entry: its address and size words and its front-coded path. */
-    public static final long FILE_HEAP = 56;
+    public static final long ENTRY_HEAP = 96;
+    /** Heap per file of an entry: none, its path, address and size are in the entry's record in the arena. */
+    public static final long FILE_HEAP = 0;
     /**
-     * Heap per distinct blob: the blob table's address, size, count and slot (52 bytes), with the
-     * slack of arrays that grow by doubling. 240 + 5 × (56 + 80) = 920: StoreBench measured 923
-     * bytes per fixture-shaped entry of 5 files.
+     * Heap per distinct blob: its reference count and its slot in the blob table (about 10 bytes),
+     * with the slack of arrays that grow by doubling; its address and size are in the arena.
      */
-    public static final long BLOB_HEAP = 80;
+    public static final long BLOB_HEAP = 16;
 
     private final Map<GroupId, Group> groups = new HashMap<>();
-    private final BlobTable blobs = new BlobTable();
+    private final Arena arena;
+    private final BlobTable blobs;
     private Entry[] table = new Entry[64];
     private long uniqueBytes;
     private int entryCount;
     private int fileCount;
+
+    /** An index on the heap (1 MiB chunks). */
+    public Index() {
+        this(Arena.heap(1 << 20));
+    }
+
+    public Index(Arena arena) {
+        this.arena = arena;
+        this.blobs = new BlobTable(arena);
+    }
+
+    Arena arena() {
+        return arena;
+    }
 
     private Entry find(GroupId group, byte[] name, int hash) {
         for (Entry e = table[hash & (table.length - 1)]; e != null; e = e.chain) {
@@ -121,6 +137,15 @@ public final class Index {
     private Entry find(EntryKey key) {
         byte[] name = NameCodec.encode(key.name());
         return find(key.group(), name, Entry.hash(key.group(), name));
+    }
+
+    private Entry findSame(Entry like) {
+        for (Entry e = table[like.hash & (table.length - 1)]; e != null; e = e.chain) {
+            if (e.sameKey(like)) {
+                return e;
+            }
+        }
+        return null;
     }
 
     private void tableAdd(Entry e) {
@@ -160,7 +185,9 @@ public final class Index {
      * Adds an entry, replacing any entry under the same key. Returns the blobs the replaced version
      * held alone (now unreferenced), so the caller can delete them after journaling.
      */
-    public Removal put(Entry e) {
+    public Removal put(Entry given) {
+        emptySparseChunk();
+        Entry e = given.chunk().arena == arena ? given : given.copyInto(arena);
         Group g = groups.computeIfAbsent(e.group(), k -> new Group());
         for (int i = 0, n = e.fileCount(); i < n; i++) {
             Address a = e.address(i);
@@ -171,7 +198,7 @@ public final class Index {
             }
             blobs.ref(id);
         }
-        Entry old = find(e.group(), e.name(), e.hash);
+        Entry old = findSame(e);
         if (old != null) {
             g.unlinkLru(old);
             tableRemove(old);
@@ -186,6 +213,60 @@ public final class Index {
             return null;
         }
         return unlink(g, old, EvictionCause.DELETED);
+    }
+
+    /**
+     * Moves the live records of a chunk that is mostly garbage to the current one, each as a new
+     * {@link Entry} in the old one's place (an old object someone still reads stays as it was),
+     * and drops the chunk. One scan of the entries per chunk emptied.
+     */
+    private void emptySparseChunk() {
+        Arena.Chunk sparse = arena.sparse();
+        if (sparse == null) {
+            return;
+        }
+        for (Group g : groups.values()) {
+            for (Entry e = g.oldest; e != null; ) {
+                Entry next = e.newer;
+                if (e.chunk() == sparse) {
+                    int len = e.recordLength();
+                    replace(g, e, e.copyInto(arena));
+                    arena.release(sparse, len);
+                }
+                e = next;
+            }
+        }
+        arena.drop(sparse);
+    }
+
+    /** Puts {@code m} where {@code e} is in the group's list and the table. */
+    private void replace(Group g, Entry e, Entry m) {
+        m.older = e.older;
+        m.newer = e.newer;
+        if (e.older == null) {
+            g.oldest = m;
+        } else {
+            e.older.newer = m;
+        }
+        if (e.newer == null) {
+            g.newest = m;
+        } else {
+            e.newer.older = m;
+        }
+        int b = e.hash & (table.length - 1);
+        m.chain = e.chain;
+        if (table[b] == e) {
+            table[b] = m;
+        } else {
+            Entry p = table[b];
+            while (p.chain != e) {
+                p = p.chain;
+            }
+            p.chain = m;
+        }
+        e.older = null;
+        e.newer = null;
+        e.chain = null;
     }
 
     /** Sizes the tables for this many entries and blobs at once (a snapshot's load). */
@@ -238,6 +319,7 @@ public final class Index {
 
     /** Accounts for an entry already out of its group's list and the table. */
     private Removal unlink(Group g, Entry e, EvictionCause cause) {
+        arena.release(e.chunk(), e.recordLength());
         g.bytes -= e.bytes();
         entryCount--;
         fileCount -= e.fileCount();
@@ -282,7 +364,12 @@ public final class Index {
      * {@link #FILE_HEAP} per file of an entry, {@link #BLOB_HEAP} per distinct blob.
      */
     public long heapEstimate() {
-        return entryCount * ENTRY_HEAP + fileCount * FILE_HEAP + blobs.count() * BLOB_HEAP;
+        return entryCount * ENTRY_HEAP + fileCount * FILE_HEAP + blobs.count() * BLOB_HEAP + arena.heapBytes();
+    }
+
+    /** Bytes the index holds off the heap (its arena's mapped chunks and blob slabs). */
+    public long offHeapBytes() {
+        return arena.offHeapBytes();
     }
 
     private List<Removal> evictOldest(BooleanSupplier over, Predicate<EntryKey> pinned, EvictionCause cause) {
@@ -481,6 +568,7 @@ public final class Index {
     public void clear() {
         groups.clear();
         blobs.clear();
+        arena.clear();
         table = new Entry[64];
         uniqueBytes = 0;
         entryCount = 0;

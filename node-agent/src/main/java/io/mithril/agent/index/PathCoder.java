@@ -1,5 +1,6 @@
 package io.mithril.agent.index;
 
+import java.nio.ByteBuffer;
 import java.util.Arrays;
 
 /**
@@ -57,14 +58,18 @@ final class PathCoder {
 
     /** Reads the paths back in order. */
     static final class Reader {
-        private final byte[] buf;
+        private final ByteBuffer buf;
+        private final int end;
         private int pos;
         private byte[] prev = new byte[0];
         private int prevLen;
         private boolean executable;
 
-        Reader(byte[] buf) {
+        /** Over the {@code len} bytes at {@code from} of {@code buf} (absolute reads only: buffers are shared). */
+        Reader(ByteBuffer buf, int from, int len) {
             this.buf = buf;
+            this.pos = from;
+            this.end = from + len;
         }
 
         String next() {
@@ -76,7 +81,10 @@ final class PathCoder {
             if (prev.length < n) {
                 prev = Arrays.copyOf(prev, Math.max(n, prev.length * 2));
             }
-            System.arraycopy(buf, pos, prev, shared, rest);
+            if (pos + rest > end) {
+                throw new IllegalStateException("paths end inside a path");
+            }
+            buf.get(pos, prev, shared, rest);
             pos += rest;
             prevLen = n;
             return NameCodec.decode(prev, 0, prevLen);
@@ -90,7 +98,7 @@ final class PathCoder {
             long v = 0;
             int shift = 0;
             while (true) {
-                byte b = buf[pos++];
+                byte b = buf.get(pos++);
                 v |= (long) (b & 0x7F) << shift;
                 if (b >= 0) {
                     return v;

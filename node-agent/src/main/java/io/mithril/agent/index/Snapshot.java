@@ -76,18 +76,19 @@ public final class Snapshot {
             bytes(out, NameCodec.encode(p));
         }
         out.writeInt(groups.size());
+        byte[] copy = new byte[1 << 16];
         for (GroupId g : groups) {
             bytes(out, g.text().getBytes(StandardCharsets.UTF_8));
             out.writeLong(index.groupLastUse(g));
             out.writeInt(index.groupEntries(g));
             for (Entry e : index.entries(g)) {
-                bytes(out, e.name());
-                long[] w = e.words();
-                out.writeInt(w.length);
-                for (long x : w) {
-                    out.writeLong(x);
+                // the record as the arena holds it: name, words, paths
+                int len = e.recordLength();
+                if (copy.length < len) {
+                    copy = new byte[Math.max(len, copy.length * 2)];
                 }
-                bytes(out, e.paths());
+                e.chunk().buf.get(e.offset(), copy, 0, len);
+                out.write(copy, 0, len);
                 out.writeLong(e.created());
                 out.writeLong(e.lastUse());
                 out.writeLong(e.provenanceAt());
@@ -158,21 +159,40 @@ public final class Snapshot {
             GroupId g = GroupId.parse(new String(bytes(in), StandardCharsets.UTF_8));
             long lastUse = in.getLong();
             for (int n = in.getInt(); n > 0; n--) {
-                byte[] name = bytes(in);
-                long[] words = new long[in.getInt()];
-                in.asLongBuffer().get(words);
-                in.position(in.position() + words.length * 8);
-                byte[] paths = bytes(in);
+                int at0 = in.position();
+                int len = recordLength(in, at0);
+                Arena.Chunk chunk = index.arena().append(in, at0, len);
+                int off = index.arena().lastOffset();
+                in.position(at0 + len);
                 long created = in.getLong();
                 long use = in.getLong();
                 long at = in.getLong();
                 String prov = at == Long.MIN_VALUE ? NameCodec.decode(bytes(in)) : prefixes[in.getInt()];
-                index.put(new Entry(g, name, words, paths, created, use, prov, at));
+                index.put(new Entry(g, chunk, off, created, use, prov, at));
             }
             index.restoreGroupLastUse(g, lastUse);
         }
         if (index.entryCount() != entries) {
             throw new IllegalStateException("snapshot names " + entries + " entries, holds " + index.entryCount());
+        }
+    }
+
+    /** The length of the entry record at {@code at}, checked against the buffer's end. */
+    private static int recordLength(ByteBuffer in, int at) {
+        int name = in.getInt(at);
+        checkLength(in, at + 4, name);
+        int words = in.getInt(at + 4 + name);
+        if (words < 0 || words > (in.limit() - at) / 8) {
+            throw new IllegalStateException("bad word count in a snapshot: " + words);
+        }
+        int paths = in.getInt(at + 8 + name + words * 8);
+        checkLength(in, at + 12 + name + words * 8, paths);
+        return 12 + name + words * 8 + paths;
+    }
+
+    private static void checkLength(ByteBuffer in, int from, int len) {
+        if (len < 0 || len > in.limit() - from) {
+            throw new IllegalStateException("bad length in a snapshot: " + len);
         }
     }
 

@@ -216,6 +216,16 @@ public final class AgentMetrics {
         gauge(b, "mithril_store_reserved_bytes", "Bytes reserved by writes in flight.", s.reservedBytes());
         gauge(b, "mithril_store_entries", "Committed entries.", s.entries());
         gauge(b, "mithril_store_blobs", "Distinct blobs.", s.blobs());
+        gauge(
+                b,
+                "mithril_store_index_heap_bytes",
+                "Heap the store's index holds, by its estimate (its memory ceiling compares this).",
+                s.indexHeapBytes());
+        gauge(
+                b,
+                "mithril_store_index_mapped_bytes",
+                "Memory the store's index maps from the store's disk (file cache, reclaimable).",
+                s.indexMappedBytes());
         if (s.hardLimit() < StoreConfig.UNLIMITED) {
             gauge(b, "mithril_store_hard_limit_bytes", "Hard size limit.", s.hardLimit());
             gauge(b, "mithril_store_soft_limit_bytes", "Soft size limit (background eviction target).", s.softLimit());

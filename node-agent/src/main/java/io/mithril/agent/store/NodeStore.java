@@ -2,6 +2,7 @@ package io.mithril.agent.store;
 
 import io.mithril.agent.cas.Address;
 import io.mithril.agent.cas.BlobStore;
+import io.mithril.agent.index.Arena;
 import io.mithril.agent.index.Entry;
 import io.mithril.agent.index.EntryFile;
 import io.mithril.agent.index.EntryKey;
@@ -99,7 +100,7 @@ public final class NodeStore implements Closeable {
     private final Path root;
     private final StoreConfig config;
     private final BlobStore blobs;
-    private final Index index = new Index();
+    private final Index index;
     private final ReentrantLock mutex = new ReentrantLock();
     private final FileChannel lockChannel;
     private final JournalLog journal;
@@ -136,6 +137,7 @@ public final class NodeStore implements Closeable {
             this.pinning = new Pinning(root);
         }
         this.blobs = new BlobStore(root, pinning.id(), config.faults());
+        this.index = new Index(new Arena(new MappedChunks(blobs.tmpDir(), pinning.id()), Arena.DEFAULT_CHUNK));
         this.journal = new JournalLog(root, index, config.faults(), config.indexHeap());
         this.capacity = new Capacity(config, fileStore, index, pinning, this::retire);
         this.reconciler = new Reconciler(root, blobs, index, config, pinning, capacity, this::retire);
@@ -843,6 +845,8 @@ public final class NodeStore implements Closeable {
                     config.hardLimit(),
                     config.softLimit(),
                     journal.size(),
+                    index.heapEstimate(),
+                    index.offHeapBytes(),
                     hits.sum(),
                     misses.sum(),
                     ev,

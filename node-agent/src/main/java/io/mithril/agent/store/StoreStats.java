@@ -5,7 +5,11 @@ import io.mithril.agent.key.GroupId;
 import java.util.List;
 import java.util.Map;
 
-/** A point-in-time view of a store, for the CLI, the HTTP API and metrics. */
+/**
+ * A point-in-time view of a store, for the CLI, the HTTP API and metrics. {@code indexHeapBytes}
+ * is the index's heap by its estimate (what its memory ceiling compares), {@code indexMappedBytes}
+ * the memory it maps from the store's disk (file cache the kernel may write back and drop).
+ */
 public record StoreStats(
         int entries,
         int blobs,
@@ -14,6 +18,8 @@ public record StoreStats(
         long hardLimit,
         long softLimit,
         long journalBytes,
+        long indexHeapBytes,
+        long indexMappedBytes,
         long hits,
         long misses,
         Map<EvictionCause, Long> evictions,
