@@ -81,7 +81,7 @@ public final class Entry {
         String prov = provenance == null ? "" : provenance;
         long at = timeOf(prov);
         if (at == Long.MIN_VALUE) {
-            this.provenance = prov;
+            this.provenance = prov.intern(); // the same few sources across millions of entries
         } else {
             this.provenance = prov.substring(0, prov.lastIndexOf(AT)).intern();
         }

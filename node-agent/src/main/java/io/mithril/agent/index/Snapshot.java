@@ -167,7 +167,7 @@ public final class Snapshot {
                 long created = in.getLong();
                 long use = in.getLong();
                 long at = in.getLong();
-                String prov = at == Long.MIN_VALUE ? NameCodec.decode(bytes(in)) : prefixes[in.getInt()];
+                String prov = at == Long.MIN_VALUE ? NameCodec.decode(bytes(in)).intern() : prefixes[in.getInt()];
                 index.put(new Entry(g, chunk, off, created, use, prov, at));
             }
             index.restoreGroupLastUse(g, lastUse);

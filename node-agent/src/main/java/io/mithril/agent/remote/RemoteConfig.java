@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.function.Consumer;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
 
 /**
@@ -121,78 +122,65 @@ public record RemoteConfig(
     }
 
     public RemoteConfig withCredentials(AwsCredentialsProvider c) {
-        return new RemoteConfig(
-                bucket,
-                prefix,
-                endpoint,
-                region,
-                c,
-                key,
-                connectTimeout,
-                requestTimeout,
-                maxAttempts,
-                checksumsWhenRequired,
-                limits);
+        return with(x -> x.credentials = c);
     }
 
     public RemoteConfig withRegion(String r) {
-        return new RemoteConfig(
-                bucket,
-                prefix,
-                endpoint,
-                r,
-                credentials,
-                key,
-                connectTimeout,
-                requestTimeout,
-                maxAttempts,
-                checksumsWhenRequired,
-                limits);
+        return with(x -> x.region = r);
     }
 
     public RemoteConfig withTimeouts(Duration connect, Duration request, int attempts) {
-        return new RemoteConfig(
-                bucket,
-                prefix,
-                endpoint,
-                region,
-                credentials,
-                key,
-                connect,
-                request,
-                attempts,
-                checksumsWhenRequired,
-                limits);
+        return with(x -> {
+            x.connectTimeout = connect;
+            x.requestTimeout = request;
+            x.maxAttempts = attempts;
+        });
     }
 
     public RemoteConfig withChecksumsWhenRequired(boolean w) {
-        return new RemoteConfig(
-                bucket,
-                prefix,
-                endpoint,
-                region,
-                credentials,
-                key,
-                connectTimeout,
-                requestTimeout,
-                maxAttempts,
-                w,
-                limits);
+        return with(x -> x.checksumsWhenRequired = w);
     }
 
     public RemoteConfig withLimits(Limits l) {
+        return with(x -> x.limits = l);
+    }
+
+    /** The settings a {@code with…} may change, copied from a config to be changed and built again. */
+    private static final class Settings {
+        String region;
+        AwsCredentialsProvider credentials;
+        Duration connectTimeout;
+        Duration requestTimeout;
+        int maxAttempts;
+        boolean checksumsWhenRequired;
+        Limits limits;
+
+        Settings(RemoteConfig c) {
+            region = c.region;
+            credentials = c.credentials;
+            connectTimeout = c.connectTimeout;
+            requestTimeout = c.requestTimeout;
+            maxAttempts = c.maxAttempts;
+            checksumsWhenRequired = c.checksumsWhenRequired;
+            limits = c.limits;
+        }
+    }
+
+    private RemoteConfig with(Consumer<Settings> change) {
+        Settings x = new Settings(this);
+        change.accept(x);
         return new RemoteConfig(
                 bucket,
                 prefix,
                 endpoint,
-                region,
-                credentials,
+                x.region,
+                x.credentials,
                 key,
-                connectTimeout,
-                requestTimeout,
-                maxAttempts,
-                checksumsWhenRequired,
-                l);
+                x.connectTimeout,
+                x.requestTimeout,
+                x.maxAttempts,
+                x.checksumsWhenRequired,
+                x.limits);
     }
 
     /** {@code s3://bucket/prefix}, for logs. */

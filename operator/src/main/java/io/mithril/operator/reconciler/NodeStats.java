@@ -9,10 +9,6 @@ import java.util.Map;
  */
 public record NodeStats(String node, List<Group> groups, RemoteHeld remoteHeld) {
 
-    public NodeStats(String node, List<Group> groups) {
-        this(node, groups, null);
-    }
-
     /**
      * What the agent's last remote retention pass found each cache holding in the remote tier
      * ({@code at}: ISO-8601 UTC); null when that agent has run none.
@@ -34,35 +30,7 @@ public record NodeStats(String node, List<Group> groups, RemoteHeld remoteHeld) 
             long misses,
             String lastUse,
             Map<String, Long> runs,
-            Remote remote) {
-
-        public Group(
-                String namespace,
-                String cache,
-                String device,
-                String product,
-                long entries,
-                long bytes,
-                long hits,
-                long misses,
-                String lastUse,
-                Map<String, Long> runs) {
-            this(namespace, cache, device, product, entries, bytes, hits, misses, lastUse, runs, Remote.NONE);
-        }
-
-        public Group(
-                String namespace,
-                String cache,
-                String device,
-                String product,
-                long entries,
-                long bytes,
-                long hits,
-                long misses,
-                String lastUse) {
-            this(namespace, cache, device, product, entries, bytes, hits, misses, lastUse, Map.of());
-        }
-    }
+            Remote remote) {}
 
     /** The group's remote tier on that node: entries and bytes fetched (remote hits), entries and bytes uploaded. */
     public record Remote(long fetched, long fetchedBytes, long uploaded, long uploadedBytes) {

@@ -9,6 +9,7 @@ import io.mithril.api.v1alpha1.CompileCacheSpec;
 import io.mithril.api.v1alpha1.CompileCacheStatus;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class StatusAggregatorTest {
@@ -27,12 +28,23 @@ class StatusAggregatorTest {
     }
 
     static NodeStats node(String name, NodeStats.Group... groups) {
-        return new NodeStats(name, List.of(groups));
+        return new NodeStats(name, List.of(groups), null);
     }
 
     static NodeStats.Group g(
             String ns, String cache, String device, long bytes, long hits, long misses, String lastUse) {
-        return new NodeStats.Group(ns, cache, device, "nvidia-h100-80gb-hbm3", 10, bytes, hits, misses, lastUse);
+        return new NodeStats.Group(
+                ns,
+                cache,
+                device,
+                "nvidia-h100-80gb-hbm3",
+                10,
+                bytes,
+                hits,
+                misses,
+                lastUse,
+                Map.of(),
+                NodeStats.Remote.NONE);
     }
 
     static Condition cond(CompileCacheStatus s, String type) {
