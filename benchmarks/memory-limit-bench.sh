@@ -5,7 +5,8 @@
 # limit, and whether anything was killed.
 #
 # Usage: benchmarks/memory-limit-bench.sh WORKDIR [LIMIT_BYTES] [ENTRIES]
-#   defaults: 1 GiB (the chart's agent limit) and 2000000f (fixture shapes, 9,999,992 files).
+#   defaults: 1 GiB (the chart's agent limit) and 2000000f (fixture shapes, 9,999,992 files);
+#   HEAP_PERCENT (default 70, the chart's MaxRAMPercentage) sets the heap's share of the limit.
 # Needs root and a writable memory cgroup (v1 or v2); build first with
 #   mvn -B -q -pl benchmarks -am package -DskipTests
 set -euo pipefail
@@ -35,7 +36,7 @@ rm -rf "$work"
 mkdir -p "$work"
 echo "# memory limit $((limit >> 20)) MiB, cgroup $cg"
 set +e
-bash -c "echo \$\$ > '$cg/cgroup.procs'; exec java -XX:+UseSerialGC -XX:MaxRAMPercentage=70 -cp '$cp' io.mithril.bench.StoreBench '$work' '$entries' 0"
+bash -c "echo \$\$ > '$cg/cgroup.procs'; exec java -XX:+UseSerialGC -XX:MaxRAMPercentage=${HEAP_PERCENT:-70} -cp '$cp' io.mithril.bench.StoreBench '$work' '$entries' 0"
 rc=$?
 set -e
 echo "# exit status $rc; peak usage $(( $(peak) >> 20 )) MiB of $((limit >> 20)) MiB; $(events)"

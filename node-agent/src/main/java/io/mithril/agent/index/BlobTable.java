@@ -22,6 +22,14 @@ final class BlobTable {
     private ByteBuffer[] slabs = new ByteBuffer[0];
 
     private int[] refs = new int[16];
+    /**
+     * Per id, a 32-bit print of the address, on the heap: the table's home slot comes from it and
+     * probes compare it before they touch a slab, so a lookup of an absent blob (every new blob a
+     * replay adds), a rehash and a removal's shifts never page in slab memory, and a present blob
+     * pages in one slab line. Under a memory limit the slabs' pages may have been dropped; random
+     * reads of them make a replay crawl.
+     */
+    private int[] prints = new int[16];
     /** id + 1, or 0 for an empty slot. */
     private int[] slots = new int[32];
 
@@ -36,9 +44,13 @@ final class BlobTable {
         this.arena = arena;
     }
 
-    private static int home(long w0, int mask) {
-        long h = w0 * 0x9E3779B97F4A7C15L;
-        return (int) (h ^ (h >>> 32)) & mask;
+    private static int print(long w0) {
+        return (int) (w0 ^ (w0 >>> 32));
+    }
+
+    private static int home(int print, int mask) {
+        int h = print * 0x9E3779B9;
+        return (h ^ (h >>> 16)) & mask;
     }
 
     /** Sizes the arrays for {@code n} blobs at once, when empty. */
@@ -47,6 +59,7 @@ final class BlobTable {
             return;
         }
         refs = new int[n];
+        prints = new int[n];
         ensureSlabs(n);
         int cap = 32;
         while (n * 10L > cap * 7L) {
@@ -62,12 +75,16 @@ final class BlobTable {
     /** The blob's id, or -1. */
     int find(long w0, long w1, long w2, long w3) {
         int mask = slots.length - 1;
-        for (int i = home(w0, mask); ; i = (i + 1) & mask) {
+        int p = print(w0);
+        for (int i = home(p, mask); ; i = (i + 1) & mask) {
             int s = slots[i];
             if (s == 0) {
                 return -1;
             }
             int id = s - 1;
+            if (prints[id] != p) {
+                continue;
+            }
             ByteBuffer b = slabs[id >>> SLAB_SHIFT];
             int o = (id & SLAB_MASK) * ID_BYTES;
             if (b.getLong(o) == w0 && b.getLong(o + 8) == w1 && b.getLong(o + 16) == w2 && b.getLong(o + 24) == w3) {
@@ -90,6 +107,7 @@ final class BlobTable {
             if (id >= refs.length) {
                 int cap = refs.length * 2;
                 refs = Arrays.copyOf(refs, cap);
+                prints = Arrays.copyOf(prints, cap);
                 if (marks != null) {
                     marks = Arrays.copyOf(marks, (cap + 63) >>> 6);
                 }
@@ -104,6 +122,7 @@ final class BlobTable {
                 .putLong(o + 24, w3)
                 .putLong(o + 32, size);
         refs[id] = 0;
+        prints[id] = print(w0);
         if (marks != null) {
             marks[id >>> 6] |= 1L << id; // added under the lock during a reconcile: present by construction
         }
@@ -127,13 +146,13 @@ final class BlobTable {
         }
     }
 
-    private long w0(int id) {
-        return slabs[id >>> SLAB_SHIFT].getLong((id & SLAB_MASK) * ID_BYTES);
+    private int homeOf(int id, int mask) {
+        return home(prints[id], mask);
     }
 
     private void place(int id) {
         int mask = slots.length - 1;
-        int i = home(w0(id), mask);
+        int i = homeOf(id, mask);
         while (slots[i] != 0) {
             i = (i + 1) & mask;
         }
@@ -153,12 +172,12 @@ final class BlobTable {
     /** Removes the blob with this id (backward-shift deletion keeps every probe chain whole). */
     void remove(int id) {
         int mask = slots.length - 1;
-        int i = home(w0(id), mask);
+        int i = homeOf(id, mask);
         while (slots[i] != id + 1) {
             i = (i + 1) & mask;
         }
         for (int j = (i + 1) & mask; slots[j] != 0; j = (j + 1) & mask) {
-            int k = home(w0(slots[j] - 1), mask);
+            int k = homeOf(slots[j] - 1, mask);
             boolean stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
             if (!stays) {
                 slots[i] = slots[j];
@@ -233,6 +252,7 @@ final class BlobTable {
     /** Empty again: ids from 0, small tables; the slabs are kept for the ids to come. */
     private void restart() {
         refs = new int[16];
+        prints = new int[16];
         slots = new int[32];
         free = new int[16];
         freeCount = 0;

@@ -98,10 +98,11 @@ public final class Index {
     /** Heap per file of an entry: none, its path, address and size are in the entry's record in the arena. */
     public static final long FILE_HEAP = 0;
     /**
-     * Heap per distinct blob: its reference count and its slot in the blob table (about 10 bytes),
-     * with the slack of arrays that grow by doubling; its address and size are in the arena.
+     * Heap per distinct blob: its reference count, a 32-bit print of its address and its slot in the
+     * blob table (about 14 bytes), with the slack of arrays that grow by doubling; its address and
+     * size are in the arena.
      */
-    public static final long BLOB_HEAP = 16;
+    public static final long BLOB_HEAP = 22;
 
     private final Map<GroupId, Group> groups = new HashMap<>();
     private final Arena arena;
