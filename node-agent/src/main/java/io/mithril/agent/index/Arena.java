@@ -1,9 +1,13 @@
 package io.mithril.agent.index;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.nio.MappedByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,6 +33,11 @@ public final class Arena {
     }
 
     private static final Logger log = LoggerFactory.getLogger(Arena.class);
+    private static final ExecutorService WRITE_BACK = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "mithril-index-writeback");
+        t.setDaemon(true);
+        return t;
+    });
     /** 64 MiB: about 130,000 fixture-shaped entries a chunk. */
     public static final int DEFAULT_CHUNK = 64 << 20;
 
@@ -83,6 +92,9 @@ public final class Arena {
             throw new IllegalArgumentException("empty record");
         }
         if (current == null || current.buf.capacity() - current.used < len) {
+            if (current != null) {
+                clean(current.buf);
+            }
             current = newChunk(Math.max(len, chunkBytes));
             chunks.add(current);
         }
@@ -124,6 +136,24 @@ public final class Arena {
             heapChunks += b.capacity();
         }
         return b;
+    }
+
+    /**
+     * Has a mapped buffer that is done being filled written back to its file, on a background
+     * thread, so that its pages are clean: under a memory limit the kernel can then drop them at
+     * once, where dirty ones make every allocation wait for their writeback (a replay into a full
+     * 1 GiB cgroup crawled so). Readers are not disturbed: a write-back only copies pages out.
+     */
+    static void clean(ByteBuffer b) {
+        if (b instanceof MappedByteBuffer m) {
+            WRITE_BACK.execute(() -> {
+                try {
+                    m.force();
+                } catch (UncheckedIOException | IllegalStateException e) {
+                    log.debug("could not write an index chunk back: {}", e.toString());
+                }
+            });
+        }
     }
 
     /** Accounts for a buffer from {@link #allocate} no longer held. */

@@ -140,6 +140,9 @@ final class BlobTable {
             return;
         }
         int have = slabs.length;
+        if (have > 0) {
+            Arena.clean(slabs[have - 1]); // filled in id order: written back as the next one starts
+        }
         slabs = Arrays.copyOf(slabs, need);
         for (int i = have; i < need; i++) {
             slabs[i] = arena.allocate(ID_BYTES << SLAB_SHIFT);
