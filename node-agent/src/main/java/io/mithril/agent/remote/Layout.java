@@ -60,13 +60,8 @@ final class Layout {
         return uses() + g.text() + "/" + a.hex();
     }
 
-    /** The object whose holder ran retention on this prefix before lock generations (still respected while live). */
+    /** The object whose holder runs retention on this prefix. */
     String gcLock() {
         return prefix + "gc.lock";
-    }
-
-    /** Where the retention lock's generations live: {@code gc-lock/<n>}, and {@code gc-lock/<n>.released}. */
-    String gcLocks() {
-        return prefix + "gc-lock/";
     }
 }

@@ -20,7 +20,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.function.LongSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -83,61 +82,26 @@ public final class RemoteGc {
         this.millis = millis;
     }
 
-    /**
-     * The retention lock as generations of objects, each created once with If-None-Match and never
-     * overwritten: {@code PREFIX/gc-lock/<n>} holds its holder and expiry time. The newest
-     * generation is the lock; when it has expired or been released ({@code gc-lock/<n>.released}),
-     * an actor takes over by creating generation n+1, which exactly one actor can do. (Replacing one
-     * lock object by delete-then-create let two actors that both saw it expire both win: the second's
-     * delete removed the first's new lock.) The winner lists again and holds the lock only if no newer
-     * generation exists, so an actor acting on a stale listing that re-creates a generation since
-     * cleaned up does not win; old generations beyond the last few are deleted by the holder. A live
-     * {@code PREFIX/gc.lock} of an older agent is respected.
-     */
+    /** A lock object in the bucket ({@code PREFIX/gc.lock}, written with If-None-Match), holding its expiry time. */
     public Lock bucketLock(String holder) {
         return new Lock() {
-            private long held;
-
             @Override
             public boolean tryAcquire(Duration lease) throws IOException {
-                held = 0;
-                byte[] legacy = bucket.get(layout.gcLock());
-                if (legacy != null && !expired(legacy)) {
-                    return false;
-                }
-                TreeMap<Long, Boolean> gens = generations();
-                long top = gens.isEmpty() ? 0 : gens.lastKey();
-                if (top > 0 && !gens.get(top)) {
-                    byte[] current = bucket.get(generation(top));
-                    if (current != null && !expired(current)) {
-                        return false;
-                    }
-                }
-                long next = top + 1;
                 byte[] mine = (holder + " " + (millis.getAsLong() + lease.toMillis())).getBytes(StandardCharsets.UTF_8);
-                if (!bucket.putIfAbsent(generation(next), mine)) {
-                    return false; // another actor took this generation
+                if (bucket.putIfAbsent(layout.gcLock(), mine)) {
+                    return true;
                 }
-                TreeMap<Long, Boolean> after = generations();
-                if (after.isEmpty() || after.lastKey() != next) {
-                    // our listing was stale: a newer generation holds the lock; ours must not block anyone
-                    bucket.putIfAbsent(generation(next) + RELEASED, new byte[0]);
+                byte[] theirs = bucket.get(layout.gcLock());
+                if (theirs != null && !expired(theirs)) {
                     return false;
                 }
-                held = next;
-                for (long old : after.headMap(next - KEPT_GENERATIONS).keySet()) {
-                    bucket.delete(generation(old));
-                    bucket.delete(generation(old) + RELEASED);
-                }
-                return true;
+                bucket.delete(layout.gcLock()); // an expired lease: its holder died
+                return bucket.putIfAbsent(layout.gcLock(), mine);
             }
 
             @Override
             public void release() throws IOException {
-                if (held > 0) {
-                    bucket.putIfAbsent(generation(held) + RELEASED, new byte[0]);
-                    held = 0;
-                }
+                bucket.delete(layout.gcLock());
             }
 
             private boolean expired(byte[] lock) {
@@ -149,29 +113,6 @@ public final class RemoteGc {
                 }
             }
         };
-    }
-
-    private static final String RELEASED = ".released";
-    /** Generations kept below the newest, so that an actor's stale listing meets them and loses. */
-    private static final long KEPT_GENERATIONS = 8;
-
-    private String generation(long n) {
-        return layout.gcLocks() + n;
-    }
-
-    /** The lock's generations in the bucket, each with whether it was released. */
-    private TreeMap<Long, Boolean> generations() throws IOException {
-        TreeMap<Long, Boolean> out = new TreeMap<>();
-        String p = layout.gcLocks();
-        for (String k : bucket.list(p)) {
-            String rest = k.substring(p.length());
-            boolean released = rest.endsWith(RELEASED);
-            String num = released ? rest.substring(0, rest.length() - RELEASED.length()) : rest;
-            if (!num.isEmpty() && num.length() < 19 && num.chars().allMatch(Character::isDigit)) {
-                out.merge(Long.parseLong(num), released, Boolean::logicalOr);
-            }
-        }
-        return out;
     }
 
     /** How much the groups that share {@code key} may hold together: a CompileCache's groups share its budget. */
