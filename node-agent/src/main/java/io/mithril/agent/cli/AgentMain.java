@@ -167,8 +167,29 @@ public final class AgentMain {
     /** Where binary output ({@code store get}) goes; the text writers are picocli's. */
     private final OutputStream rawOut;
 
+    /**
+     * The environment the options' defaults come from: this process's, or an {@code exec} client's
+     * when a resident agent parses the client's command line ({@link ResidentExec}).
+     */
+    Map<String, String> env;
+
+    /** What relative paths are relative to: this process's working folder, or the client's. */
+    private Path cwd;
+
     AgentMain(OutputStream rawOut) {
+        this(rawOut, System.getenv(), Path.of(""));
+    }
+
+    AgentMain(OutputStream rawOut, Map<String, String> env, Path cwd) {
         this.rawOut = rawOut;
+        this.env = env;
+        this.cwd = cwd;
+    }
+
+    /** Takes the options' defaults from {@code env} and resolves relative paths against {@code cwd} from now on. */
+    void useClient(Map<String, String> env, Path cwd) {
+        this.env = env;
+        this.cwd = cwd;
     }
 
     public static void main(String[] args) {
@@ -255,34 +276,47 @@ public final class AgentMain {
         return m == null ? ex.getClass().getSimpleName() : m;
     }
 
-    /** Opens the store the options name: {@code local} (given after the command) over those before it. */
-    NodeStore openStore(RootOption local, boolean reconcile) throws IOException {
+    /**
+     * The store the options name: its root and the budget and free-space reserve they (or the
+     * environment) set, null where they set none.
+     */
+    record StoreSpec(Path root, Long budget, FreeSpaceReserve reserve) {
+        StoreConfig config(boolean reconcile) {
+            StoreConfig cfg = StoreConfig.defaults().withReconcileOnOpen(reconcile);
+            if (budget != null) {
+                cfg = cfg.withBudget(budget);
+            }
+            return reserve != null ? cfg.withFreeSpaceReserve(reserve) : cfg;
+        }
+    }
+
+    /** {@link StoreSpec} of the options: {@code local} (given after the command) over those before it. */
+    StoreSpec storeSpec(RootOption local) throws IOException {
         Path r = local.root != null ? local.root : global.root;
-        if (r == null && System.getenv("MITHRIL_ROOT") != null) {
-            r = Path.of(System.getenv("MITHRIL_ROOT"));
+        if (r == null && env.get("MITHRIL_ROOT") != null) {
+            r = Path.of(env.get("MITHRIL_ROOT"));
         }
         if (r == null) {
-            String xdg = System.getenv("XDG_CACHE_HOME");
+            String xdg = env.get("XDG_CACHE_HOME");
             r = (xdg != null && !xdg.isEmpty() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache"))
                     .resolve("mithril");
-            Files.createDirectories(r);
+            Files.createDirectories(cwd.resolve(r));
         }
         Long b = local instanceof StoreOptions o && o.budget != null ? o.budget : global.budget;
-        if (b == null && System.getenv("MITHRIL_BUDGET") != null) {
-            b = Sizes.parse(System.getenv("MITHRIL_BUDGET"));
-        }
-        StoreConfig cfg = StoreConfig.defaults().withReconcileOnOpen(reconcile);
-        if (b != null) {
-            cfg = cfg.withBudget(b);
+        if (b == null && env.get("MITHRIL_BUDGET") != null) {
+            b = Sizes.parse(env.get("MITHRIL_BUDGET"));
         }
         FreeSpaceReserve reserve = minFree;
-        if (reserve == null && System.getenv("MITHRIL_MIN_FREE") != null) {
-            reserve = FreeSpaceReserve.parse(System.getenv("MITHRIL_MIN_FREE"));
+        if (reserve == null && env.get("MITHRIL_MIN_FREE") != null) {
+            reserve = FreeSpaceReserve.parse(env.get("MITHRIL_MIN_FREE"));
         }
-        if (reserve != null) {
-            cfg = cfg.withFreeSpaceReserve(reserve);
-        }
-        return NodeStore.open(r, cfg);
+        return new StoreSpec(cwd.resolve(r), b, reserve);
+    }
+
+    /** Opens the store the options name ({@link #storeSpec}). */
+    NodeStore openStore(RootOption local, boolean reconcile) throws IOException {
+        StoreSpec s = storeSpec(local);
+        return NodeStore.open(s.root(), s.config(reconcile));
     }
 
     /**
@@ -297,8 +331,8 @@ public final class AgentMain {
         }
         String endpoint = pick(local.endpoint, globalRemote.endpoint, "MITHRIL_REMOTE_ENDPOINT");
         Path keyFile = local.keyFile != null ? local.keyFile : globalRemote.keyFile;
-        if (keyFile == null && System.getenv("MITHRIL_REMOTE_KEY_FILE") != null) {
-            keyFile = Path.of(System.getenv("MITHRIL_REMOTE_KEY_FILE"));
+        if (keyFile == null && env.get("MITHRIL_REMOTE_KEY_FILE") != null) {
+            keyFile = Path.of(env.get("MITHRIL_REMOTE_KEY_FILE"));
         }
         if (keyFile == null) {
             throw new IllegalArgumentException(
@@ -310,14 +344,14 @@ public final class AgentMain {
                     "--remote-checksums must be when-supported or when-required: " + checksums);
         }
         Long bandwidth = local.uploadBandwidth != null ? local.uploadBandwidth : globalRemote.uploadBandwidth;
-        if (bandwidth == null && System.getenv("MITHRIL_REMOTE_UPLOAD_BANDWIDTH") != null) {
-            bandwidth = Sizes.parse(System.getenv("MITHRIL_REMOTE_UPLOAD_BANDWIDTH"));
+        if (bandwidth == null && env.get("MITHRIL_REMOTE_UPLOAD_BANDWIDTH") != null) {
+            bandwidth = Sizes.parse(env.get("MITHRIL_REMOTE_UPLOAD_BANDWIDTH"));
         }
         Integer concurrency =
                 local.uploadConcurrency != null ? local.uploadConcurrency : globalRemote.uploadConcurrency;
-        if (concurrency == null && System.getenv("MITHRIL_REMOTE_UPLOAD_CONCURRENCY") != null) {
+        if (concurrency == null && env.get("MITHRIL_REMOTE_UPLOAD_CONCURRENCY") != null) {
             concurrency = Integer.parseInt(
-                    System.getenv("MITHRIL_REMOTE_UPLOAD_CONCURRENCY").trim());
+                    env.get("MITHRIL_REMOTE_UPLOAD_CONCURRENCY").trim());
         }
         RemoteConfig c = RemoteConfig.of(
                         url,
@@ -340,8 +374,8 @@ public final class AgentMain {
         }
     }
 
-    private static String pick(String local, String global, String env) {
-        return local != null ? local : global != null ? global : System.getenv(env);
+    private String pick(String local, String global, String variable) {
+        return local != null ? local : global != null ? global : env.get(variable);
     }
 
     static final class ReserveConverter implements CommandLine.ITypeConverter<FreeSpaceReserve> {

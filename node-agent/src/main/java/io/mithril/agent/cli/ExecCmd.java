@@ -9,11 +9,13 @@ import io.mithril.agent.key.GpuProduct;
 import io.mithril.agent.key.GroupId;
 import io.mithril.agent.remote.RemoteConfig;
 import io.mithril.agent.store.NodeStore;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.function.Function;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -61,9 +63,8 @@ final class ExecCmd implements Callable<Integer> {
 
     @Option(
             names = "--cache",
-            defaultValue = "${env:MITHRIL_CACHE:-default}",
             paramLabel = "NAME",
-            description = "Cache name (a DNS label). Env MITHRIL_CACHE; default ${DEFAULT-VALUE}.")
+            description = "Cache name (a DNS label). Env MITHRIL_CACHE; default default.")
     String cache;
 
     @Option(
@@ -75,17 +76,15 @@ final class ExecCmd implements Callable<Integer> {
 
     @Option(
             names = "--frameworks",
-            defaultValue = "${env:MITHRIL_FRAMEWORKS:-inductor,triton}",
             paramLabel = "LIST",
             description = {
                 "Caches to redirect: inductor, triton, vllm, sglang, flashinfer, cuda, or all; vllm and sglang",
-                "bring inductor and triton. Env MITHRIL_FRAMEWORKS; default ${DEFAULT-VALUE}."
+                "bring inductor and triton. Env MITHRIL_FRAMEWORKS; default inductor,triton."
             })
     String frameworks;
 
     @Option(
             names = "--cuda-driver",
-            defaultValue = "${env:MITHRIL_CUDA_DRIVER}",
             paramLabel = "VERSION",
             description = {
                 "CUDA driver version whose JIT cache entries are served (cuda framework). Env MITHRIL_CUDA_DRIVER;",
@@ -120,37 +119,64 @@ final class ExecCmd implements Callable<Integer> {
     @Parameters(paramLabel = "CMD", arity = "1..*", description = "The command and its arguments (after --).")
     List<String> command;
 
+    /**
+     * How the device is found ({@code nvidia-smi}'s path to it) and the CUDA driver's version: a
+     * resident agent, which runs many execs, asks once ({@link ResidentExec}).
+     */
+    Function<String, DeviceProbe.Device> deviceProbe = DeviceProbe::detect;
+
+    Function<String, String> driverProbe = DeviceProbe::driverVersion;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr();
         GroupId group = group();
-        Set<Framework> fws = Framework.parseList(frameworks);
+        Set<Framework> fws = Framework.parseList(frameworks());
         RemoteConfig remoteConfig = main.remoteConfigOrNone(remote, err);
         try (NodeStore store = main.openStore(local, true);
                 RemoteRun rr = RemoteRun.open(remoteConfig, store, err)) {
-            String driver = cudaDriver;
-            if (driver == null && fws.contains(Framework.CUDA)) {
-                driver = DeviceProbe.driverVersion(System.getenv().getOrDefault("MITHRIL_NVIDIA_SMI", "nvidia-smi"));
-            }
-            if (rr != null) {
-                rr.fill(group, fws, Duration.ofSeconds(Math.max(0, fetchDeadline)));
-            }
-            ExecRunner.Result r = new ExecRunner(store, err)
-                    .run(new ExecRunner.Options(
-                            group,
-                            fws,
-                            command,
-                            Duration.ofSeconds(Math.max(1, interval)),
-                            IngestLimits.defaults().withMaxFileBytes(maxFile),
-                            System.getenv(),
-                            driver));
-            err.println(r.summary());
-            if (rr != null) {
-                rr.afterRun(group, r.exitCode() == 0, Duration.ofSeconds(Math.max(0, uploadLimit)));
-            }
-            err.flush();
-            return r.exitCode();
+            return run(store, rr, err, ExecRunner.LOCAL, group, fws);
         }
+    }
+
+    /** The run on an open store, its command run by {@code child}; the command's exit status. */
+    int run(NodeStore store, RemoteRun rr, PrintWriter err, ExecRunner.Child child, GroupId group, Set<Framework> fws)
+            throws IOException, InterruptedException {
+        String driver = cudaDriver != null ? cudaDriver : main.env.get("MITHRIL_CUDA_DRIVER");
+        if (driver == null && fws.contains(Framework.CUDA)) {
+            driver = driverProbe.apply(nvidiaSmi());
+        }
+        if (rr != null) {
+            rr.fill(group, fws, Duration.ofSeconds(Math.max(0, fetchDeadline)));
+        }
+        ExecRunner.Result r = new ExecRunner(store, err, child)
+                .run(new ExecRunner.Options(
+                        group,
+                        fws,
+                        command,
+                        Duration.ofSeconds(Math.max(1, interval)),
+                        IngestLimits.defaults().withMaxFileBytes(maxFile),
+                        main.env,
+                        driver));
+        err.println(r.summary());
+        if (rr != null) {
+            rr.afterRun(group, r.exitCode() == 0, Duration.ofSeconds(Math.max(0, uploadLimit)));
+        }
+        err.flush();
+        return r.exitCode();
+    }
+
+    String frameworks() {
+        return frameworks != null ? frameworks : orDefault("MITHRIL_FRAMEWORKS", "inductor,triton");
+    }
+
+    private String nvidiaSmi() {
+        return orDefault("MITHRIL_NVIDIA_SMI", "nvidia-smi");
+    }
+
+    private String orDefault(String variable, String fallback) {
+        String v = main.env.get(variable);
+        return v != null && !v.isEmpty() ? v : fallback;
     }
 
     GroupId group() {
@@ -162,13 +188,12 @@ final class ExecCmd implements Callable<Integer> {
                     ? GpuProduct.of(product)
                     : (d instanceof DeviceClass.Cpu
                             ? GpuProduct.NONE
-                            : DeviceProbe.detect("nvidia-smi").product());
+                            : deviceProbe.apply("nvidia-smi").product());
         } else {
-            DeviceProbe.Device probed =
-                    DeviceProbe.detect(System.getenv().getOrDefault("MITHRIL_NVIDIA_SMI", "nvidia-smi"));
+            DeviceProbe.Device probed = deviceProbe.apply(nvidiaSmi());
             d = probed.deviceClass();
             p = product != null ? GpuProduct.of(product) : probed.product();
         }
-        return new GroupId(namespace, cache, d, p);
+        return new GroupId(namespace, cache != null ? cache : orDefault("MITHRIL_CACHE", "default"), d, p);
     }
 }

@@ -2,6 +2,8 @@ package io.mithril.agent.cli;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.mithril.agent.exec.ExecListener;
+import io.mithril.agent.fs.NodeRoot;
 import io.mithril.agent.ingest.IngestLimits;
 import io.mithril.agent.kube.KubeAgent;
 import io.mithril.agent.remote.RemoteConfig;
@@ -9,6 +11,7 @@ import io.mithril.agent.serve.AgentMetrics;
 import io.mithril.agent.serve.AgentServer;
 import io.mithril.agent.store.NodeStore;
 import io.mithril.api.v1alpha1.Sizes;
+import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -173,6 +176,17 @@ final class ServeCmd implements Callable<Integer> {
                     "Ask the API server for this node's pods only (spec.nodeName field selector). Turn off only for a test API server without field selectors.")
     boolean nodeFieldSelector;
 
+    @Option(
+            names = "--exec-socket",
+            arity = "1",
+            paramLabel = "true|false",
+            defaultValue = "${env:MITHRIL_EXEC_SOCKET:-true}",
+            description = {
+                "Without --kubernetes: prepare the runs of exec on this root (through <root>/agent), so that exec",
+                "starts its command without opening the store itself. Env MITHRIL_EXEC_SOCKET; default ${DEFAULT-VALUE}."
+            })
+    boolean execSocket;
+
     @Override
     public Integer call() throws Exception {
         int colon = listen.lastIndexOf(':');
@@ -201,7 +215,9 @@ final class ServeCmd implements Callable<Integer> {
             t.setDaemon(true);
             return t;
         });
-        try (NodeStore store = main.openStore(local, true);
+        AgentMain.StoreSpec storeSpec = main.storeSpec(local);
+        try (NodeStore store = NodeStore.open(storeSpec.root(), storeSpec.config(true));
+                ExecListener execs = kubernetes || !execSocket ? null : listenForExec(store, storeSpec, metrics);
                 RemoteRun rr =
                         RemoteRun.open(remoteConfig, store, spec.commandLine().getErr());
                 AgentServer server = new AgentServer(store, metrics, addr);
@@ -248,7 +264,7 @@ final class ServeCmd implements Callable<Integer> {
             spec.commandLine()
                     .getErr()
                     .println("mithril-agent: serving " + store.root() + " on http://" + listen.substring(0, colon) + ":"
-                            + server.port());
+                            + server.port() + (execs != null ? "; exec through " + execs.dir() : ""));
             spec.commandLine().getErr().flush();
             if (rr != null) {
                 uploads.scheduleWithFixedDelay(
@@ -266,6 +282,24 @@ final class ServeCmd implements Callable<Integer> {
             closed.countDown();
         }
         return 0;
+    }
+
+    /**
+     * Where {@code exec} asks this agent; null, with a line on standard error, when that cannot be had
+     * (another agent serves this root, no libc for named pipes): {@code exec} then runs on its own, as
+     * without {@code serve}.
+     */
+    private ExecListener listenForExec(NodeStore store, AgentMain.StoreSpec storeSpec, AgentMetrics metrics)
+            throws IOException {
+        Path dir = NodeRoot.agent(store.root());
+        try {
+            return ExecListener.start(dir, new ResidentExec(store, storeSpec, metrics));
+        } catch (IOException | RuntimeException e) {
+            spec.commandLine()
+                    .getErr()
+                    .println("mithril-agent: exec runs without this agent (" + dir + ": " + AgentMain.message(e) + ")");
+            return null;
+        }
     }
 
     /** {@code 500ms}, {@code 10s}, {@code 2m}, {@code 1h}. */

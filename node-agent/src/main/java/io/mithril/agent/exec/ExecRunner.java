@@ -24,11 +24,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -85,23 +87,80 @@ public final class ExecRunner {
 
     public record Result(int exitCode, String summary) {}
 
+    /**
+     * Where the command runs: in this process's child ({@link #LOCAL}), or in the {@code exec} client
+     * that asked a resident agent for the run (docs/volumes.md, "exec through a resident agent").
+     */
+    public interface Child {
+        /**
+         * Runs {@code command} with exactly {@code env} to its end and returns its exit status.
+         *
+         * @throws IllegalArgumentException when the command cannot be started (its message says why)
+         * @throws CallerGoneException when the process that runs the command went away first
+         */
+        int run(List<String> command, Map<String, String> env) throws IOException, InterruptedException;
+    }
+
+    /** The {@code exec} that asked for a run went away (killed) before it reported its command's status. */
+    public static final class CallerGoneException extends IOException {
+        public CallerGoneException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    /** A child of this process, with its standard streams and the signals this process gets. */
+    public static final Child LOCAL = new Child() {
+        @Override
+        public int run(List<String> command, Map<String, String> env) throws InterruptedException {
+            Process child;
+            try {
+                child = SignalForwarder.start(command, env);
+            } catch (IOException e) {
+                throw new IllegalArgumentException("cannot run " + command.get(0) + ": " + e.getMessage());
+            }
+            try {
+                return child.waitFor();
+            } finally {
+                SignalForwarder.stop();
+            }
+        }
+    };
+
+    /**
+     * The view lock files this process has a channel open on. Closing any channel on a file drops every
+     * POSIX lock the process holds on it (fcntl locks belong to the process, not the channel), so a run
+     * of a resident agent that opened and closed a second channel on another run's lock would hand that
+     * view to the next process. A file here is never opened a second time.
+     */
+    private static final Set<Path> OPEN_LOCKS = ConcurrentHashMap.newKeySet();
+
     private final NodeStore store;
     private final PrintWriter err;
+    private final Child child;
     /** Why the last publish failed, for the summary. */
     private String publishFailure;
 
     public ExecRunner(NodeStore store, PrintWriter err) {
+        this(store, err, LOCAL);
+    }
+
+    public ExecRunner(NodeStore store, PrintWriter err, Child child) {
         this.store = store;
         this.err = err;
+        this.child = child;
     }
 
     public Result run(Options o) throws IOException, InterruptedException {
         Path views = Files.createDirectories(NodeRoot.views(store.root()));
         String base = o.group().text().replace('/', '.');
         sweepDeadViews(views);
-        FileChannel lockCh =
-                FileChannel.open(views.resolve(base + ".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-        FileLock canonical = lockCh.tryLock();
+        Path lockFile = views.resolve(base + ".lock");
+        FileChannel lockCh = null;
+        FileLock canonical = null;
+        if (OPEN_LOCKS.add(lockFile)) {
+            lockCh = openLock(lockFile);
+            canonical = lockCh.tryLock();
+        } // else a run of this process holds it
         if (canonical != null && RunToken.alive(RunToken.read(views.resolve(base + ".run")))) {
             // an earlier run was killed but what it started still writes there: leave that folder to it
             err.println("mithril: processes of an earlier run still write into " + views.resolve(base)
@@ -111,10 +170,14 @@ public final class ExecRunner {
         }
         if (canonical == null) {
             // the canonical view is taken: a private one, with a lock of its own so a later run can tell it is live
-            lockCh.close();
+            if (lockCh != null) {
+                lockCh.close();
+                OPEN_LOCKS.remove(lockFile);
+            }
             String name = base + "." + UUID.randomUUID();
-            lockCh = FileChannel.open(
-                    views.resolve(name + ".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            lockFile = views.resolve(name + ".lock");
+            OPEN_LOCKS.add(lockFile);
+            lockCh = openLock(lockFile);
             lockCh.lock();
             base = name;
         }
@@ -139,6 +202,14 @@ public final class ExecRunner {
             int code;
             try {
                 code = runChild(o, cacheDir, session, periodic, token);
+            } catch (CallerGoneException e) {
+                // as if that exec had been killed: its command's status is unknown, so a failed run's rules;
+                // what it started and still runs keeps its folder
+                orphans = RunToken.alive(token);
+                if (session != null && !orphans) {
+                    session.end(Pass.FAILED);
+                }
+                throw e;
             } finally {
                 periodic.shutdown();
                 periodic.awaitTermination(1, TimeUnit.MINUTES);
@@ -161,6 +232,12 @@ public final class ExecRunner {
             for (String failure : end.failures()) {
                 err.println("mithril: " + failure);
             }
+            if (child != LOCAL) {
+                // this process's log lines name them where exec runs itself; a resident agent's log is not the user's
+                for (String refusal : end.total().refusals()) {
+                    err.println("mithril: ingest refused " + refusal);
+                }
+            }
             return new Result(
                     code,
                     summary(o.group(), end.view(), end.read().size(), end.total()) + "; "
@@ -173,10 +250,10 @@ public final class ExecRunner {
                 Files.deleteIfExists(runFile);
             } // else the next run finds the token and leaves the folder to those processes
             if (canonical == null && !orphans) {
-                Files.deleteIfExists(
-                        views.resolve(base + ".lock")); // a private view's lock: unique, remove it while held
+                Files.deleteIfExists(lockFile); // a private view's lock: unique, remove it while held
             } // a canonical lock file stays: deleting it could let two runs lock two different inodes of one name
             lockCh.close(); // releases the view's lock
+            OPEN_LOCKS.remove(lockFile);
         }
     }
 
@@ -224,11 +301,8 @@ public final class ExecRunner {
     }
 
     private int runChild(Options o, Path cacheDir, ViewSession session, ScheduledExecutorService periodic, String token)
-            throws InterruptedException {
-        ProcessBuilder pb = new ProcessBuilder(o.command()).inheritIO();
-        Map<String, String> env = pb.environment();
-        env.clear();
-        env.putAll(o.environment());
+            throws IOException, InterruptedException {
+        Map<String, String> env = new HashMap<>(o.environment());
         env.put(RunToken.ENV, token);
         for (Framework f : o.frameworks()) {
             Path folder = cacheDir.resolve(f == Framework.CUDA ? o.cudaDriver().folder() : f.dir());
@@ -250,34 +324,32 @@ public final class ExecRunner {
                 env.putIfAbsent("CUDA_CACHE_MAXSIZE", CUDA_CACHE_MAXSIZE);
             }
         }
-        Process child;
-        SignalForwarder.install();
+        err.flush();
+        if (session != null) {
+            long every = o.ingestInterval().toMillis();
+            periodic.scheduleWithFixedDelay(
+                    () -> {
+                        try {
+                            session.pass();
+                        } catch (RuntimeException e) {
+                            log.warn("periodic ingest failed: {}", e.toString());
+                        }
+                    },
+                    every,
+                    every,
+                    TimeUnit.MILLISECONDS);
+        }
+        return child.run(o.command(), env);
+    }
+
+    /** A channel on a view's lock file, which {@link #OPEN_LOCKS} already holds (and loses again if it cannot be opened). */
+    private static FileChannel openLock(Path file) throws IOException {
         try {
-            child = pb.start();
-        } catch (IOException e) {
-            throw new IllegalArgumentException("cannot run " + o.command().get(0) + ": " + e.getMessage());
+            return FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        } catch (IOException | RuntimeException e) {
+            OPEN_LOCKS.remove(file);
+            throw e;
         }
-        SignalForwarder.forwardTo(child);
-        if (session == null) {
-            int code = child.waitFor();
-            SignalForwarder.stop();
-            return code;
-        }
-        long every = o.ingestInterval().toMillis();
-        periodic.scheduleWithFixedDelay(
-                () -> {
-                    try {
-                        session.pass();
-                    } catch (RuntimeException e) {
-                        log.warn("periodic ingest failed: {}", e.toString());
-                    }
-                },
-                every,
-                every,
-                TimeUnit.MILLISECONDS);
-        int code = child.waitFor();
-        SignalForwarder.stop();
-        return code;
     }
 
     /** Removes private views whose exec died (their lock is free): their links would pin evicted blobs' disk space. */
@@ -288,6 +360,9 @@ public final class ExecRunner {
                 String viewName = name.substring(0, name.length() - ".lock".length());
                 if (!viewName.matches(".*\\.[0-9a-f-]{36}")) {
                     continue; // canonical views are reused (and cleared) by their next exec
+                }
+                if (!OPEN_LOCKS.add(lock)) {
+                    continue; // a run of this process holds it
                 }
                 try (FileChannel ch = FileChannel.open(lock, StandardOpenOption.WRITE)) {
                     FileLock l = ch.tryLock();
@@ -301,6 +376,8 @@ public final class ExecRunner {
                     }
                 } catch (IOException | OverlappingFileLockException e) {
                     // live, or gone meanwhile
+                } finally {
+                    OPEN_LOCKS.remove(lock);
                 }
             }
         } catch (IOException e) {

@@ -29,6 +29,8 @@ final class LibC {
         int posix_fallocate(int fd, long offset, long len);
 
         long syscall(long number, Object... args) throws LastErrorException;
+
+        int mkfifo(byte[] path, int mode) throws LastErrorException;
     }
 
     static final C INSTANCE = load();

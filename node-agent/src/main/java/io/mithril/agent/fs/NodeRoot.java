@@ -25,8 +25,15 @@ public final class NodeRoot {
     /** Where {@link #ACTIVITY} is written before it is renamed into place. */
     public static final String ACTIVITY_TMP = ACTIVITY + ".tmp";
 
+    /**
+     * Where a standalone {@code serve} takes {@code exec}'s requests to prepare its runs (named pipes,
+     * {@code exec.ExecProtocol}). A compile-time constant, so that {@code exec}'s client reads it
+     * without loading this class.
+     */
+    public static final String AGENT = "agent";
+
     /** Every name of this list, in the order above. */
-    public static final List<String> NAMES = List.of(VIEWS, PODS, PODS_COLD, ACTIVITY, ACTIVITY_TMP);
+    public static final List<String> NAMES = List.of(VIEWS, PODS, PODS_COLD, ACTIVITY, ACTIVITY_TMP, AGENT);
 
     /** Matches exactly the {@link #NAMES}. */
     public static final Pattern PATTERN =
@@ -42,6 +49,10 @@ public final class NodeRoot {
 
     public static Path podsCold(Path root) {
         return root.resolve(PODS_COLD);
+    }
+
+    public static Path agent(Path root) {
+        return root.resolve(AGENT);
     }
 
     public static Path activity(Path root) {

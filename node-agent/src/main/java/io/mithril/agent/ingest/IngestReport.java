@@ -13,10 +13,14 @@ public record IngestReport(
         Map<String, Integer> refused,
         Map<String, Integer> deferred,
         long nanos,
-        List<String> committed) {
+        List<String> committed,
+        List<String> refusals) {
 
     /** The names of committed entries a report keeps, at most (what a diagnosis needs is a sample). */
     public static final int MAX_NAMES = 10_000;
+
+    /** The refused files a report names ("why: path"), at most; the counts by reason are whole. */
+    public static final int MAX_REFUSALS = 20;
 
     public IngestReport(
             int entries,
@@ -25,7 +29,7 @@ public record IngestReport(
             Map<String, Integer> refused,
             Map<String, Integer> deferred,
             long nanos) {
-        this(entries, bytes, filesRead, refused, deferred, nanos, List.of());
+        this(entries, bytes, filesRead, refused, deferred, nanos, List.of(), List.of());
     }
 
     public int refusedTotal() {
@@ -41,6 +45,8 @@ public record IngestReport(
 
         final List<String> committed = new ArrayList<>();
 
+        final List<String> refusals = new ArrayList<>();
+
         synchronized void add(String name, long bytes, int filesRead) {
             if (committed.size() < MAX_NAMES) {
                 committed.add(name);
@@ -54,8 +60,12 @@ public record IngestReport(
             this.filesRead += filesRead;
         }
 
-        synchronized void refuse(String why) {
+        /** {@code what}: the refused file, printable. */
+        synchronized void refuse(String why, String what) {
             refused.merge(why, 1, Integer::sum);
+            if (refusals.size() < MAX_REFUSALS) {
+                refusals.add(why + ": " + what);
+            }
         }
 
         synchronized void defer(String why) {
@@ -70,7 +80,8 @@ public record IngestReport(
                     Map.copyOf(refused),
                     Map.copyOf(deferred),
                     nanos,
-                    List.copyOf(committed));
+                    List.copyOf(committed),
+                    List.copyOf(refusals));
         }
     }
 }

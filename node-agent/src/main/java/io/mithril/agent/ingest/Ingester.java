@@ -626,7 +626,7 @@ public final class Ingester implements AutoCloseable {
     }
 
     private static void refuse(IngestReport.Builder r, String why, String what) {
-        r.refuse(why);
+        r.refuse(why, Names.printable(what));
         log.warn("ingest refused {}: {}", why, Names.printable(what));
     }
 

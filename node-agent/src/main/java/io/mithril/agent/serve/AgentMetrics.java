@@ -31,6 +31,9 @@ public final class AgentMetrics {
     private final LongAdder entriesIngested = new LongAdder();
     private final LongAdder bytesIngested = new LongAdder();
     private final Map<String, LongAdder> refused = new ConcurrentHashMap<>();
+    /** Requests of {@code exec} clients to this agent (a standalone serve), by how each ended. */
+    private final Map<ExecRequest, LongAdder> execRequests = new ConcurrentHashMap<>();
+
     private final Map<GroupId, GroupCounts> groups = new ConcurrentHashMap<>();
     private final LongAdder remoteFetchedBytes = new LongAdder();
     private final LongAdder remoteUploadedBytes = new LongAdder();
@@ -206,6 +209,22 @@ public final class AgentMetrics {
                         refused.computeIfAbsent(why, k -> new LongAdder()).add(n));
     }
 
+    /** How an {@code exec} client's request to this agent ended. */
+    public enum ExecRequest {
+        /** The agent prepared the run and the command ran in the client. */
+        SERVED,
+        /** Left to the client (another root, budget, a remote, help, a bad line): it ran exec itself. */
+        DECLINED,
+        /** exec failed before the command ran (bad input, the store): the client reported it. */
+        FAILED,
+        /** The client went away during its run (killed), or the agent stopped under it. */
+        GONE
+    }
+
+    public void execRequest(ExecRequest how) {
+        execRequests.computeIfAbsent(how, k -> new LongAdder()).increment();
+    }
+
     public void entriesRead(int n) {
         entriesRead.add(n);
     }
@@ -246,6 +265,16 @@ public final class AgentMetrics {
                     .append(e.getKey().name().toLowerCase(Locale.ROOT))
                     .append("\"} ")
                     .append(e.getValue())
+                    .append('\n');
+        }
+        b.append("# HELP mithril_exec_requests_total Requests of exec clients to this agent, by how they ended.\n");
+        b.append("# TYPE mithril_exec_requests_total counter\n");
+        for (ExecRequest how : ExecRequest.values()) {
+            LongAdder n = execRequests.get(how);
+            b.append("mithril_exec_requests_total{outcome=\"")
+                    .append(how.name().toLowerCase(Locale.ROOT))
+                    .append("\"} ")
+                    .append(n == null ? 0 : n.sum())
                     .append('\n');
         }
         b.append("# HELP mithril_ingest_refused_total Files refused by ingest, by reason.\n");

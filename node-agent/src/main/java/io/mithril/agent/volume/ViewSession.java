@@ -47,11 +47,20 @@ public final class ViewSession {
             List<String> failures) {}
 
     /** Passes' reports summed: entries and bytes ingested, time spent, files refused. */
-    public record Totals(int entries, long bytes, long nanos, int refused) {
-        public static final Totals NONE = new Totals(0, 0, 0, 0);
+    /** {@code refusals}: the refused files the passes named ("why: path"), at most {@link IngestReport#MAX_REFUSALS}. */
+    public record Totals(int entries, long bytes, long nanos, int refused, List<String> refusals) {
+        public static final Totals NONE = new Totals(0, 0, 0, 0, List.of());
 
         Totals plus(IngestReport r) {
-            return new Totals(entries + r.entries(), bytes + r.bytes(), nanos + r.nanos(), refused + r.refusedTotal());
+            List<String> named = refusals;
+            if (!r.refusals().isEmpty() && named.size() < IngestReport.MAX_REFUSALS) {
+                List<String> more = new ArrayList<>(named);
+                more.addAll(r.refusals()
+                        .subList(0, Math.min(r.refusals().size(), IngestReport.MAX_REFUSALS - named.size())));
+                named = List.copyOf(more);
+            }
+            return new Totals(
+                    entries + r.entries(), bytes + r.bytes(), nanos + r.nanos(), refused + r.refusedTotal(), named);
         }
     }
 

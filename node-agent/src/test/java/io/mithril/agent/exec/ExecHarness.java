@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.mithril.agent.FakeInductor;
 import io.mithril.agent.Fixture;
+import java.io.InputStream;
+import java.net.HttpURLConnection;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -146,6 +149,59 @@ final class ExecHarness {
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         p.waitFor(60, TimeUnit.SECONDS);
         return out;
+    }
+
+    /** A resident agent ({@code serve}) on the root, while started: every exec asks it first. */
+    Process resident;
+
+    int residentPort;
+
+    Path residentLog;
+
+    /** Starts {@code serve} on the root and waits until it takes exec's requests. */
+    void startResident() throws Exception {
+        residentLog = Files.createTempFile(tmp, "serve", ".log");
+        resident = new ProcessBuilder(agent("serve", "--listen", "127.0.0.1:0"))
+                .redirectErrorStream(true)
+                .redirectOutput(residentLog.toFile())
+                .start();
+        Pattern port = Pattern.compile("on http://127\\.0\\.0\\.1:(\\d+)");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (true) {
+            Matcher m = port.matcher(Files.readString(residentLog));
+            if (m.find() && Files.exists(root.resolve("agent").resolve("pid"))) {
+                residentPort = Integer.parseInt(m.group(1));
+                return;
+            }
+            assertThat(resident.isAlive())
+                    .as("serve runs: %s", Files.readString(residentLog))
+                    .isTrue();
+            assertThat(System.nanoTime()).as("serve up in 120 s").isLessThan(deadline);
+            Thread.sleep(50);
+        }
+    }
+
+    /** SIGTERM to the resident agent; its exit code. */
+    int stopResident() throws Exception {
+        resident.destroy();
+        assertThat(resident.waitFor(60, TimeUnit.SECONDS)).as("serve stops").isTrue();
+        return resident.exitValue();
+    }
+
+    /** {@code mithril_exec_requests_total{outcome=...}} of the resident agent. */
+    long residentRequests(String outcome) throws Exception {
+        HttpURLConnection c = (HttpURLConnection) URI.create("http://127.0.0.1:" + residentPort + "/metrics")
+                .toURL()
+                .openConnection();
+        try (InputStream in = c.getInputStream()) {
+            String metrics = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            Matcher m = Pattern.compile("mithril_exec_requests_total\\{outcome=\"" + outcome + "\"\\} (\\d+)")
+                    .matcher(metrics);
+            assertThat(m.find()).as(metrics).isTrue();
+            return Long.parseLong(m.group(1));
+        } finally {
+            c.disconnect();
+        }
     }
 
     static long jsonLong(String json, String field) {
