@@ -177,6 +177,15 @@ final class Bucket implements AutoCloseable {
      * configured number of PUTs at once, their bodies read no faster than the upload bandwidth.
      */
     boolean putIfAbsent(String key, Opener opener, long length) throws IOException {
+        return put(key, opener, length, true);
+    }
+
+    /** Writes the object whether or not one of that key exists (for a hint that any writer may move on). */
+    void overwrite(String key, byte[] bytes) throws IOException {
+        put(key, () -> new ByteArrayInputStream(bytes), bytes.length, false);
+    }
+
+    private boolean put(String key, Opener opener, long length, boolean ifAbsent) throws IOException {
         RequestBody body = RequestBody.fromContentProvider(
                 () -> {
                     try {
@@ -196,7 +205,11 @@ final class Bucket implements AutoCloseable {
         stats.putStarted();
         try {
             admit(Operation.PUT, key);
-            s3.putObject(r -> r.bucket(bucket).key(key).ifNoneMatch("*"), body);
+            if (ifAbsent) {
+                s3.putObject(r -> r.bucket(bucket).key(key).ifNoneMatch("*"), body);
+            } else {
+                s3.putObject(r -> r.bucket(bucket).key(key), body);
+            }
             ok(Operation.PUT, Result.OK);
             return true;
         } catch (S3Exception e) {

@@ -60,8 +60,13 @@ final class Layout {
         return uses() + g.text() + "/" + a.hex();
     }
 
-    /** The object whose holder runs retention on this prefix. */
+    /** The object whose holder ran retention on this prefix before lock generations (still respected while live). */
     String gcLock() {
         return prefix + "gc.lock";
+    }
+
+    /** The retention lock's generations: {@code gc-lock/<n>}, each written once; and {@code gc-lock/hint}. */
+    String gcLocks() {
+        return prefix + "gc-lock/";
     }
 }

@@ -82,26 +82,63 @@ public final class RemoteGc {
         this.millis = millis;
     }
 
-    /** A lock object in the bucket ({@code PREFIX/gc.lock}, written with If-None-Match), holding its expiry time. */
+    /**
+     * The retention lock as generations of objects, each written once ({@code If-None-Match}) and
+     * never overwritten or deleted: {@code PREFIX/gc-lock/<n>} holds its holder and expiry. The
+     * newest generation is the lock; once it has expired or was released (a generation whose expiry
+     * is 0, written by its holder), an actor takes over by writing generation n+1, which exactly one
+     * actor can do. (Replacing one lock object by delete-then-create let two actors that both saw it
+     * expire both win: the second's delete removed the first's new lock.)
+     *
+     * <p>The newest generation is found by GETs, not a listing (S3Proxy's filesystem backend lists a
+     * key just written as absent during bursts of writes): from {@code gc-lock/hint}, which each new
+     * holder moves to its generation before it acts, upward while the next generation exists. As
+     * generations are never deleted, they are exactly 1..n, so a hint that lags still leads to n. Two
+     * small objects per pass are left behind (a year of hourly passes: about 17,000). A live
+     * {@code PREFIX/gc.lock} of an older agent is respected.
+     */
     public Lock bucketLock(String holder) {
         return new Lock() {
+            private long held;
+
             @Override
             public boolean tryAcquire(Duration lease) throws IOException {
-                byte[] mine = (holder + " " + (millis.getAsLong() + lease.toMillis())).getBytes(StandardCharsets.UTF_8);
-                if (bucket.putIfAbsent(layout.gcLock(), mine)) {
-                    return true;
-                }
-                byte[] theirs = bucket.get(layout.gcLock());
-                if (theirs != null && !expired(theirs)) {
+                held = 0;
+                byte[] legacy = bucket.get(layout.gcLock());
+                if (legacy != null && !expired(legacy)) {
                     return false;
                 }
-                bucket.delete(layout.gcLock()); // an expired lease: its holder died
-                return bucket.putIfAbsent(layout.gcLock(), mine);
+                long top = newestGeneration();
+                if (top > 0) {
+                    byte[] current = bucket.get(generation(top));
+                    if (current != null && !expired(current)) {
+                        return false;
+                    }
+                }
+                byte[] mine = (holder + " " + (millis.getAsLong() + lease.toMillis())).getBytes(StandardCharsets.UTF_8);
+                if (!bucket.putIfAbsent(generation(top + 1), mine)) {
+                    return false; // another actor took this generation
+                }
+                held = top + 1;
+                try {
+                    bucket.overwrite(
+                            layout.gcLocks() + HINT, Long.toString(held).getBytes(StandardCharsets.UTF_8));
+                } catch (IOException | RuntimeException e) {
+                    release(); // it must not act unseen: the next actor would probe from far below
+                    throw e;
+                }
+                return true;
             }
 
             @Override
             public void release() throws IOException {
-                bucket.delete(layout.gcLock());
+                if (held > 0) {
+                    long released = held;
+                    held = 0;
+                    // a body: S3Proxy cut off an empty conditional PUT
+                    bucket.putIfAbsent(
+                            generation(released + 1), (holder + " released 0").getBytes(StandardCharsets.UTF_8));
+                }
             }
 
             private boolean expired(byte[] lock) {
@@ -113,6 +150,32 @@ public final class RemoteGc {
                 }
             }
         };
+    }
+
+    private static final String HINT = "hint";
+
+    private String generation(long n) {
+        return layout.gcLocks() + n;
+    }
+
+    /** The newest generation of the lock (0: none yet): from the hint, upward while the next exists. */
+    private long newestGeneration() throws IOException {
+        long n = 0;
+        byte[] hint = bucket.get(layout.gcLocks() + HINT);
+        if (hint != null) {
+            try {
+                n = Long.parseLong(new String(hint, StandardCharsets.UTF_8).trim());
+            } catch (NumberFormatException e) {
+                n = 0; // written by no agent of ours: walked from the start
+            }
+        }
+        if (n > 0 && bucket.get(generation(n)) == null) {
+            n = 0; // not a generation that exists: the hint is not ours to trust
+        }
+        while (bucket.get(generation(n + 1)) != null) {
+            n++;
+        }
+        return n;
     }
 
     /** How much the groups that share {@code key} may hold together: a CompileCache's groups share its budget. */

@@ -9,8 +9,13 @@ import io.mithril.agent.source.Filler;
 import io.mithril.agent.store.NodeStore;
 import io.mithril.agent.store.StoreFixture;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 import software.amazon.awssdk.core.sync.RequestBody;
@@ -257,5 +262,47 @@ class RemoteGcIT extends AgainstBucket {
         assertThat(dead.tryAcquire(Duration.ZERO)).isTrue(); // its holder died: the lease runs out
         Thread.sleep(5);
         assertThat(gc(r, 0, NO_GRACE).ran()).isTrue();
+    }
+
+    @Test
+    void actorsRacingForAnExpiredLock_exactlyOneWinsEachRound_andReleasingHandsItOn() throws Exception {
+        Remote r = remote(RemoteTesting.config(server, prefix));
+        int actors = 6;
+        ExecutorService pool = Executors.newFixedThreadPool(actors);
+        try {
+            for (int round = 0; round < 10; round++) {
+                RemoteGc.Lock dead = r.gc().bucketLock("dead-" + round);
+                assertThat(dead.tryAcquire(Duration.ZERO))
+                        .as("round %d: the last holder released", round)
+                        .isTrue();
+                Thread.sleep(5); // its lease runs out without a release: it died
+                CyclicBarrier start = new CyclicBarrier(actors);
+                List<RemoteGc.Lock> locks = new ArrayList<>();
+                List<Future<Boolean>> tries = new ArrayList<>();
+                for (int a = 0; a < actors; a++) {
+                    RemoteGc.Lock l = r.gc().bucketLock("actor-" + a);
+                    locks.add(l);
+                    tries.add(pool.submit(() -> {
+                        start.await();
+                        return l.tryAcquire(LEASE);
+                    }));
+                }
+                List<RemoteGc.Lock> won = new ArrayList<>();
+                for (int a = 0; a < actors; a++) {
+                    if (tries.get(a).get()) {
+                        won.add(locks.get(a));
+                    }
+                }
+                assertThat(won)
+                        .as("round %d: holders of the lock at once", round)
+                        .hasSize(1);
+                assertThat(r.gc().bucketLock("late").tryAcquire(LEASE))
+                        .as("round %d: held, so nobody else takes it", round)
+                        .isFalse();
+                won.get(0).release();
+            }
+        } finally {
+            pool.shutdownNow();
+        }
     }
 }
