@@ -28,7 +28,17 @@ class RemoteGcIT extends AgainstBucket {
     private static final Duration NO_GRACE = Duration.ZERO;
     private static final Duration LEASE = Duration.ofMinutes(1);
 
+    /** A pass; where no other actor holds the lock, retried until it ran (see {@link #acquireWithin10s}). */
     private RemoteGc.Report gc(Remote r, long budget, Duration grace) throws Exception {
+        RemoteGc.Report rep = once(r, budget, grace);
+        for (int i = 0; i < 200 && !rep.ran(); i++) {
+            Thread.sleep(50);
+            rep = once(r, budget, grace);
+        }
+        return rep;
+    }
+
+    private RemoteGc.Report once(Remote r, long budget, Duration grace) throws Exception {
         return r.gc().collect(budget, grace, r.gc().bucketLock("test"), LEASE);
     }
 
@@ -255,24 +265,39 @@ class RemoteGcIT extends AgainstBucket {
         Remote r = remote(RemoteTesting.config(server, prefix));
         RemoteGc.Lock held = r.gc().bucketLock("other");
         assertThat(held.tryAcquire(LEASE)).isTrue();
-        assertThat(gc(r, 0, NO_GRACE).ran()).isFalse();
+        assertThat(once(r, 0, NO_GRACE).ran()).isFalse();
         held.release();
         assertThat(gc(r, 0, NO_GRACE).ran()).isTrue();
         RemoteGc.Lock dead = r.gc().bucketLock("dead");
-        assertThat(dead.tryAcquire(Duration.ZERO)).isTrue(); // its holder died: the lease runs out
+        assertThat(acquireWithin10s(dead, Duration.ZERO)).isTrue(); // its holder died: the lease runs out
         Thread.sleep(5);
         assertThat(gc(r, 0, NO_GRACE).ran()).isTrue();
     }
 
+    /**
+     * Takes the lock, trying for up to 10 s: S3Proxy's filesystem backend can show a generation just
+     * written as absent for a moment, and an actor that misses one only skips a pass (safety, one
+     * holder at a time, rests on If-None-Match alone, so a late sight never makes two holders).
+     */
+    static boolean acquireWithin10s(RemoteGc.Lock lock, Duration lease) throws Exception {
+        for (int i = 0; i < 200; i++) {
+            if (lock.tryAcquire(lease)) {
+                return true;
+            }
+            Thread.sleep(50);
+        }
+        return false;
+    }
+
     @Test
-    void actorsRacingForAnExpiredLock_exactlyOneWinsEachRound_andReleasingHandsItOn() throws Exception {
+    void actorsRacingForAnExpiredLock_atMostOneWinsEachRound_andReleasingHandsItOn() throws Exception {
         Remote r = remote(RemoteTesting.config(server, prefix));
         int actors = 6;
         ExecutorService pool = Executors.newFixedThreadPool(actors);
         try {
             for (int round = 0; round < 10; round++) {
                 RemoteGc.Lock dead = r.gc().bucketLock("dead-" + round);
-                assertThat(dead.tryAcquire(Duration.ZERO))
+                assertThat(acquireWithin10s(dead, Duration.ZERO))
                         .as("round %d: the last holder released", round)
                         .isTrue();
                 Thread.sleep(5); // its lease runs out without a release: it died
@@ -295,8 +320,15 @@ class RemoteGcIT extends AgainstBucket {
                 }
                 assertThat(won)
                         .as("round %d: holders of the lock at once", round)
-                        .hasSize(1);
-                assertThat(r.gc().bucketLock("late").tryAcquire(LEASE))
+                        .hasSizeLessThanOrEqualTo(1);
+                if (won.isEmpty()) { // every racer saw a stale newest generation: not stuck, only late
+                    RemoteGc.Lock late = r.gc().bucketLock("late-" + round);
+                    assertThat(acquireWithin10s(late, LEASE))
+                            .as("round %d: taken after all", round)
+                            .isTrue();
+                    won.add(late);
+                }
+                assertThat(r.gc().bucketLock("other").tryAcquire(LEASE))
                         .as("round %d: held, so nobody else takes it", round)
                         .isFalse();
                 won.get(0).release();
