@@ -88,7 +88,9 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>Concurrency</h2>
  * One instance per root per process (enforced); any number of threads and processes. Lock order:
- * the in-process mutex, then the file lock. Blob writes (hashing, I/O, fsync) run outside both.
+ * the in-process mutex, then the file lock. Blob writes (hashing, I/O, fsync) run outside both, on
+ * the caller's thread; everything under the file lock runs on the store's own {@link StoreThread},
+ * which no caller's interrupt reaches (one would close the lock, journal and lease channels).
  * Within the lock each process first replays the journal records other processes appended, so its
  * index is current for every decision. Lookups take only the mutex and see this process's view,
  * as of its last locked operation or {@link #sync()}.
@@ -103,6 +105,7 @@ public final class NodeStore implements Closeable {
     private final Index index;
     private final ReentrantLock mutex = new ReentrantLock();
     private final FileChannel lockChannel;
+    private final StoreThread thread;
     private final JournalLog journal;
     private final Pinning pinning;
     private final Capacity capacity;
@@ -120,9 +123,10 @@ public final class NodeStore implements Closeable {
     /** Whether the open found a clean close and skipped the blob scan. */
     private boolean scanSkipped;
 
-    private NodeStore(Path root, StoreConfig config) throws IOException {
+    private NodeStore(Path root, StoreConfig config, StoreThread thread) throws IOException {
         this.root = root;
         this.config = config;
+        this.thread = thread;
         for (EvictionCause c : EvictionCause.values()) {
             evictions.put(c, new LongAdder());
         }
@@ -165,9 +169,10 @@ public final class NodeStore implements Closeable {
         if (!OPEN.add(real)) {
             throw new IllegalStateException("store " + real + " is already open in this process");
         }
+        StoreThread thread = new StoreThread("mithril-store " + real.getFileName());
         NodeStore s = null;
         try {
-            s = new NodeStore(real, config);
+            s = thread.call(() -> new NodeStore(real, config, thread));
             NodeStore st = s;
             s.scanSkipped = s.locked(() -> {
                 boolean skipped = st.reconciler.recover(config.reconcileOnOpen(), st.orphansLeft);
@@ -181,6 +186,7 @@ public final class NodeStore implements Closeable {
             if (s != null) {
                 s.closeQuietly();
             } else {
+                thread.close();
                 OPEN.remove(real);
             }
             throw e;
@@ -864,12 +870,12 @@ public final class NodeStore implements Closeable {
 
     // ---------------------------------------------------------------- the lock
 
-    @FunctionalInterface
-    private interface IoCallable<T> {
-        T call() throws IOException;
+    /** Runs {@code body} under the mutex and the file lock, on the store's thread. */
+    private <T> T locked(StoreThread.Work<T> body) throws IOException {
+        return thread.call(() -> lockedHere(body));
     }
 
-    private <T> T locked(IoCallable<T> body) throws IOException {
+    private <T> T lockedHere(StoreThread.Work<T> body) throws IOException {
         mutex.lock();
         try {
             if (closed) {
@@ -964,6 +970,7 @@ public final class NodeStore implements Closeable {
             }
         } finally {
             mutex.unlock();
+            thread.close();
             OPEN.remove(root);
         }
     }
