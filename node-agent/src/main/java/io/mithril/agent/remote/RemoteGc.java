@@ -217,6 +217,10 @@ public final class RemoteGc {
             groups.addAll(uses.keySet());
             Map<String, List<Read>> shared = new LinkedHashMap<>();
             Map<String, Long> limits = new HashMap<>();
+            // The manifests this pass leaves in place or writes: what they name is kept whatever the
+            // sweep's own listing shows (a store may list a key written a moment ago as absent, and the
+            // blobs a compacted manifest names are old, so no grace would cover them).
+            List<byte[]> seen = new ArrayList<>();
             int alone = 0;
             for (GroupId g : groups) {
                 Budget b = budgets.of(g);
@@ -225,18 +229,18 @@ public final class RemoteGc {
                     continue;
                 }
                 shared.computeIfAbsent(b.key(), k -> new ArrayList<>())
-                        .add(read(g, uses.getOrDefault(g, new GroupUses())));
+                        .add(read(g, uses.getOrDefault(g, new GroupUses()), seen));
                 limits.merge(b.key(), b.bytes(), Math::min);
             }
             int[] counts = new int[4];
             long kept = 0;
             Map<String, Held> held = new LinkedHashMap<>();
             for (Map.Entry<String, List<Read>> e : shared.entrySet()) {
-                Held h = retain(e.getKey(), e.getValue(), limits.get(e.getKey()), counts);
+                Held h = retain(e.getKey(), e.getValue(), limits.get(e.getKey()), counts, seen);
                 held.put(e.getKey(), h);
                 kept += h.bytes();
             }
-            long[] swept = sweep(grace);
+            long[] swept = sweep(grace, seen);
             Report r = new Report(
                     true,
                     groups.size() - alone,
@@ -302,18 +306,19 @@ public final class RemoteGc {
     }
 
     /**
-     * A group's authenticated manifests as read: their keys, entries (first manifest by key wins), recency
+     * A group's authenticated manifests as read: their keys and bytes, entries (first manifest by key wins), recency
      * (its use records folded in), blobs, and the use records' keys.
      */
     private record Read(
             GroupId group,
             List<String> keys,
+            List<byte[]> sealed,
             Map<String, RemoteEntry> entries,
             Map<String, Long> used,
             Map<Address, Location> blobs,
             List<String> useKeys) {}
 
-    private Read read(GroupId g, GroupUses uses) throws IOException {
+    private Read read(GroupId g, GroupUses uses, List<byte[]> seen) throws IOException {
         List<Listed> listed = bucket.listDetailed(layout.manifests(g));
         listed.sort(Comparator.comparing(
                 Listed::key)); // the readers' order: the first manifest by key gives a name its files
@@ -321,6 +326,7 @@ public final class RemoteGc {
         Map<String, Long> used = new HashMap<>();
         Map<Address, Location> blobs = new HashMap<>();
         List<String> read = new ArrayList<>();
+        List<byte[]> bodies = new ArrayList<>();
         for (Listed l : listed) {
             byte[] sealed = bucket.get(l.key());
             if (sealed == null) {
@@ -334,9 +340,11 @@ public final class RemoteGc {
                 m = Manifest.open(sealed, key, g);
             } catch (Manifest.Rejected e) {
                 log.warn("remote retention leaves manifest {} alone: {}", l.key(), e.getMessage());
+                seen.add(sealed);
                 continue; // not ours to judge; its names keep their blobs alive
             }
             read.add(l.key());
+            bodies.add(sealed);
             long t = l.modified() != null ? l.modified().toEpochMilli() : millis.getAsLong();
             Map<String, Long> recorded = Manifest.usedTimes(sealed);
             blobs.putAll(m.blobs());
@@ -350,14 +358,15 @@ public final class RemoteGc {
                 used.merge(name, t, Math::max); // fetched by a fill after its upload
             }
         });
-        return new Read(g, read, entries, used, blobs, uses.keys);
+        return new Read(g, read, bodies, entries, used, blobs, uses.keys);
     }
 
     /**
      * The groups of one budget: their whole entries ranked together by recency, kept newest first
      * while they fit, each group compacted into one manifest. Returns what they hold now.
      */
-    private Held retain(String budgetKey, List<Read> groups, long budget, int[] counts) throws IOException {
+    private Held retain(String budgetKey, List<Read> groups, long budget, int[] counts, List<byte[]> seen)
+            throws IOException {
         record Ranked(Read from, RemoteEntry entry, long used) {}
         List<Ranked> ranked = new ArrayList<>();
         for (Read r : groups) {
@@ -382,7 +391,7 @@ public final class RemoteGc {
         }
         int evicted = 0;
         for (Read r : groups) {
-            evicted += compact(r, keep.getOrDefault(r.group(), List.of()), counts);
+            evicted += compact(r, keep.getOrDefault(r.group(), List.of()), counts, seen);
         }
         if (evicted > 0) {
             log.info(
@@ -396,12 +405,16 @@ public final class RemoteGc {
         return new Held(total, entries);
     }
 
-    /** Writes {@code keep} as the group's one manifest, then deletes the manifests read. Returns the entries evicted. */
-    private int compact(Read r, List<RemoteEntry> keep, int[] counts) throws IOException {
+    /**
+     * Writes {@code keep} as the group's one manifest, then deletes the manifests read; adds the
+     * manifests the group is left with to {@code seen}. Returns the entries evicted.
+     */
+    private int compact(Read r, List<RemoteEntry> keep, int[] counts, List<byte[]> seen) throws IOException {
         int evicted = r.entries().size() - keep.size();
         counts[2] += keep.size();
         counts[3] += evicted;
         if (evicted == 0 && r.keys().size() <= 1 && r.useKeys().isEmpty()) {
+            seen.addAll(r.sealed());
             return 0; // nothing to compact
         }
         String compacted = null;
@@ -419,6 +432,7 @@ public final class RemoteGc {
             byte[] sealed = new Manifest(r.group(), keep, where).seal(key, WRITER, times);
             compacted = layout.manifest(r.group(), Blake3.hash(sealed));
             bucket.putIfAbsent(compacted, sealed); // before any delete: a reader always finds every kept entry
+            seen.add(sealed);
         }
         for (String k : r.keys()) {
             if (!k.equals(compacted)) {
@@ -443,17 +457,19 @@ public final class RemoteGc {
         return n;
     }
 
-    /** Deletes blobs and packs no manifest names and older than {@code grace}: {deleted, bytes, left in grace}. */
-    private long[] sweep(Duration grace) throws IOException {
+    /**
+     * Deletes blobs and packs that no manifest names (none listed now, none in {@code seen}) and older
+     * than {@code grace}: {deleted, bytes, left in grace}.
+     */
+    private long[] sweep(Duration grace, List<byte[]> seen) throws IOException {
         Set<String> named = new HashSet<>();
+        for (byte[] m : seen) {
+            addNames(m, named);
+        }
         for (String k : bucket.list(layout.groups())) {
             byte[] m = bucket.get(k);
-            if (m == null) {
-                continue;
-            }
-            Matcher x = HEX64.matcher(new String(m, StandardCharsets.UTF_8));
-            while (x.find()) {
-                named.add(x.group()); // every address and pack a manifest mentions, authenticated or not
+            if (m != null) {
+                addNames(m, named);
             }
         }
         long[] out = new long[3];
@@ -474,5 +490,13 @@ public final class RemoteGc {
             }
         }
         return out;
+    }
+
+    /** Every address and pack name a manifest mentions, authenticated or not. */
+    private static void addNames(byte[] manifest, Set<String> named) {
+        Matcher x = HEX64.matcher(new String(manifest, StandardCharsets.UTF_8));
+        while (x.find()) {
+            named.add(x.group());
+        }
     }
 }

@@ -1,5 +1,7 @@
 package io.mithril.agent.remote;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.mithril.agent.S3ProxyServer;
 import io.mithril.agent.index.Entry;
 import io.mithril.agent.store.NodeStore;
@@ -68,6 +70,19 @@ abstract class AgainstBucket {
                     .forEach(o -> m.put(o.key(), o.size()));
         }
         return m;
+    }
+
+    /**
+     * Asserts that {@code PREFIX/folder} holds {@code n} objects, giving the listing up to 10 s to
+     * agree: S3Proxy's filesystem backend can list a key written or deleted a moment ago as it was.
+     */
+    void assertObjects(String folder, int n, String what) throws InterruptedException {
+        Map<String, Long> now = objects(folder);
+        for (int i = 0; i < 100 && now.size() != n; i++) {
+            Thread.sleep(100);
+            now = objects(folder);
+        }
+        assertThat(now).as(what).hasSize(n);
     }
 
     static List<String> names(List<Entry> entries) {

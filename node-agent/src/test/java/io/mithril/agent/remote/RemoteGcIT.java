@@ -47,6 +47,14 @@ class RemoteGcIT extends AgainstBucket {
         Thread.sleep(1_100); // the next object is a second newer (a listing's times may have second resolution)
     }
 
+    /** Commits and uploads, one after another, an entry {@code inductor/NAME/} of 50,000 bytes for each name. */
+    private void uploadEach(Remote r, NodeStore a, String... names) throws Exception {
+        for (String n : names) {
+            StoreFixture.commit(a, G, "inductor/" + n + "/", StoreFixture.bytes(n.hashCode(), 50_000));
+            upload(r, a, G, "inductor/" + n + "/");
+        }
+    }
+
     private List<String> remoteNames(GroupId g) throws Exception {
         return names(remote(RemoteTesting.config(server, prefix)).source().entries(g));
     }
@@ -62,14 +70,11 @@ class RemoteGcIT extends AgainstBucket {
     void overBudget_theLeastRecentlyListedGoFirst_alsoAfterACompaction() throws Exception {
         NodeStore a = store("a");
         Remote r = remote(RemoteTesting.config(server, prefix));
-        for (String n : List.of("old", "mid", "new")) {
-            StoreFixture.commit(a, G, "inductor/" + n + "/", StoreFixture.bytes(n.hashCode(), 50_000));
-            upload(r, a, G, "inductor/" + n + "/");
-        }
+        uploadEach(r, a, "old", "mid", "new");
         RemoteGc.Report all = gc(r, 1 << 30, NO_GRACE);
         assertThat(all.entriesEvicted()).isZero();
         assertThat(all.manifestsDeleted()).as("three compacted into one").isEqualTo(3);
-        assertThat(objects("groups/").size()).isEqualTo(1);
+        assertObjects("groups/", 1, "one compacted manifest");
         assertThat(all.objectsDeleted()).as("every pack is still named").isZero();
 
         RemoteGc.Report two = gc(r, 110_000, NO_GRACE); // one compacted manifest: the order comes from its "used" times
@@ -82,6 +87,36 @@ class RemoteGcIT extends AgainstBucket {
                 .fill(remote(RemoteTesting.config(server, prefix)).source(), G, e -> true, FAR);
         assertThat(f.committed()).isEqualTo(2);
         assertThat(f.incomplete()).isZero();
+    }
+
+    /**
+     * The sweep after a compaction must not take the compacted manifest's blobs for unnamed when its
+     * own listing does not show that manifest yet: they are old, so no grace period covers them.
+     */
+    @Test
+    void aCompactedManifestTheSweepsListingMisses_stillKeepsItsBlobs() throws Exception {
+        NodeStore a = store("a");
+        Remote r = remote(RemoteTesting.config(server, prefix));
+        uploadEach(r, a, "old", "new");
+        LaggingBucket lagging = new LaggingBucket(RemoteTesting.config(server, prefix));
+        open.add(lagging);
+        RemoteGc gc = new RemoteGc(lagging, RemoteTesting.config(server, prefix), System::currentTimeMillis);
+        RemoteGc.Report rep = gc.collect(60_000, NO_GRACE, gc.bucketLock("test"), LEASE); // room for one
+        for (int i = 0; i < 200 && !rep.ran(); i++) {
+            Thread.sleep(50);
+            rep = gc.collect(60_000, NO_GRACE, gc.bucketLock("test"), LEASE);
+        }
+        assertThat(rep.entriesEvicted()).isEqualTo(1);
+        assertThat(lagging.unlisted())
+                .as("the pass compacted into a manifest its listings miss")
+                .hasSize(1);
+        assertThat(rep.objectsDeleted()).as("the evicted entry's pack only").isEqualTo(1);
+
+        NodeStore fresh = store("fresh");
+        Filler.Report f = new Filler(fresh)
+                .fill(remote(RemoteTesting.config(server, prefix)).source(), G, e -> true, FAR);
+        assertThat(f.committed()).isEqualTo(1);
+        assertThat(f.incomplete()).as("the kept entry's blobs are all there").isZero();
     }
 
     @Test
@@ -118,10 +153,7 @@ class RemoteGcIT extends AgainstBucket {
     void entries_areListedMostRecentlyUsedFirst_soABudgetedFillTakesTheHottest() throws Exception {
         NodeStore a = store("a");
         Remote w = remote(RemoteTesting.config(server, prefix));
-        for (String n : List.of("a", "b", "c")) {
-            StoreFixture.commit(a, G, "inductor/" + n + "/", StoreFixture.bytes(n.hashCode(), 50_000));
-            upload(w, a, G, "inductor/" + n + "/");
-        }
+        uploadEach(w, a, "a", "b", "c");
         assertThat(listed(G)).as("by upload").containsExactly("inductor/c/", "inductor/b/", "inductor/a/");
 
         Remote reader = remote(RemoteTesting.config(server, prefix));
@@ -157,10 +189,7 @@ class RemoteGcIT extends AgainstBucket {
     void anEntryFetchedRecently_outlivesOneUploadedLaterButNeverUsed() throws Exception {
         NodeStore a = store("a");
         Remote w = remote(RemoteTesting.config(server, prefix));
-        for (String n : List.of("old", "new")) {
-            StoreFixture.commit(a, G, "inductor/" + n + "/", StoreFixture.bytes(n.hashCode(), 50_000));
-            upload(w, a, G, "inductor/" + n + "/");
-        }
+        uploadEach(w, a, "old", "new");
         Remote reader = remote(RemoteTesting.config(server, prefix)); // another node's agent
         for (int i = 0; i < 2; i++) { // two fills of old within the interval: one use record
             NodeStore fresh = store("fresh" + i);
@@ -169,14 +198,14 @@ class RemoteGcIT extends AgainstBucket {
             assertThat(f.committed()).isEqualTo(1);
             // written in the background after the fill; the agent's upload pass waits for that write
             reader.uploader().drain(fresh, new UploadQueue(fresh.root()), FAR);
-            assertThat(objects("uses/")).as("use records after fill %d", i + 1).hasSize(1);
+            assertObjects("uses/", 1, "use records after fill " + (i + 1));
         }
-        assertThat(objects("groups/")).as("fills write no manifest").hasSize(2);
+        assertObjects("groups/", 2, "fills write no manifest");
 
         RemoteGc.Report rep = gc(w, 60_000, NO_GRACE); // room for one of the two
         assertThat(rep.entriesEvicted()).isEqualTo(1);
         assertThat(remoteNames(G)).as("uploaded first, but fetched since").containsExactly("inductor/old/");
-        assertThat(objects("uses/")).as("folded into the compacted manifest").isEmpty();
+        assertObjects("uses/", 0, "folded into the compacted manifest");
         assertThat(gc(w, 60_000, NO_GRACE).entriesEvicted()).isZero();
         assertThat(remoteNames(G)).containsExactly("inductor/old/");
     }
@@ -200,15 +229,15 @@ class RemoteGcIT extends AgainstBucket {
         assertThat(rep.objectsInGrace())
                 .as("the loose blob and the stray one, unnamed now but young")
                 .isEqualTo(2);
-        assertThat(objects("blobs/").size()).isEqualTo(2);
+        assertObjects("blobs/", 2, "the shared blob and the stray one");
 
         StoreFixture.commit(a, THEIRS, "triton/K2/", shared, "x".getBytes());
         upload(r, a, THEIRS, "triton/K2/");
-        RemoteGc.Report now = r.gc().collect(1 << 30, NO_GRACE, r.gc().bucketLock("test"), LEASE);
+        RemoteGc.Report now = gc(r, 1 << 30, NO_GRACE);
         assertThat(now.objectsDeleted())
                 .as("only the stray blob: the shared one is named again")
                 .isEqualTo(1);
-        assertThat(objects("blobs/").size()).isEqualTo(1);
+        assertObjects("blobs/", 1, "the shared blob");
         NodeStore fresh = store("fresh");
         assertThat(new Filler(fresh)
                         .fill(remote(RemoteTesting.config(server, prefix)).source(), THEIRS, e -> true, FAR)
