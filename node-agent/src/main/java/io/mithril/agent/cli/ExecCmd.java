@@ -135,12 +135,13 @@ final class ExecCmd implements Callable<Integer> {
         RemoteConfig remoteConfig = main.remoteConfigOrNone(remote, err);
         try (NodeStore store = main.openStore(local, true);
                 RemoteRun rr = RemoteRun.open(remoteConfig, store, err)) {
-            return run(store, rr, err, ExecRunner.LOCAL, group, fws);
+            return run(store, rr, err, ExecRunner.LOCAL, group, fws).exitCode();
         }
     }
 
     /** The run on an open store, its command run by {@code child}; the command's exit status. */
-    int run(NodeStore store, RemoteRun rr, PrintWriter err, ExecRunner.Child child, GroupId group, Set<Framework> fws)
+    ExecRunner.Result run(
+            NodeStore store, RemoteRun rr, PrintWriter err, ExecRunner.Child child, GroupId group, Set<Framework> fws)
             throws IOException, InterruptedException {
         String driver = cudaDriver != null ? cudaDriver : main.env.get("MITHRIL_CUDA_DRIVER");
         if (driver == null && fws.contains(Framework.CUDA)) {
@@ -163,7 +164,7 @@ final class ExecCmd implements Callable<Integer> {
             rr.afterRun(group, r.exitCode() == 0, Duration.ofSeconds(Math.max(0, uploadLimit)));
         }
         err.flush();
-        return r.exitCode();
+        return r;
     }
 
     String frameworks() {

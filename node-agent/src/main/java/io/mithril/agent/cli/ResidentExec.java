@@ -123,9 +123,9 @@ final class ResidentExec implements ExecListener.Handler {
             fail(s, AgentMain.exitCode(e), "mithril-agent: " + AgentMain.message(e));
             return;
         }
-        int code;
+        ExecRunner.Result r;
         try {
-            code = exec.run(store, null, s.err(), s.child(), group, frameworks);
+            r = exec.run(store, null, s.err(), s.child(), group, frameworks);
         } catch (ExecRunner.CallerGoneException gone) {
             metrics.execRequest(AgentMetrics.ExecRequest.GONE);
             throw gone;
@@ -133,13 +133,17 @@ final class ResidentExec implements ExecListener.Handler {
             fail(s, AgentMain.exitCode(e), "mithril-agent: " + AgentMain.message(e));
             return;
         }
+        // counted as a pod's run is, for /v1/stats and /metrics: the run is over whatever the client does now
+        metrics.groupActivity(group, r.read(), r.ingested());
+        metrics.groupOutcome(group, r.why().outcome(), 1);
+        // served: the run is whole, even if the client goes now; counted before the client hears of it,
+        // so that whoever watches the client's exit finds the count
+        metrics.execRequest(AgentMetrics.ExecRequest.SERVED);
         try {
-            s.done(code);
+            s.done(r.exitCode());
         } catch (IOException gone) { // killed after its command ended: the run is complete all the same
-            metrics.execRequest(AgentMetrics.ExecRequest.GONE);
             throw new ExecRunner.CallerGoneException("the exec client went away before the end of its run", gone);
         }
-        metrics.execRequest(AgentMetrics.ExecRequest.SERVED);
     }
 
     private void decline(ExecListener.Session s, String why) throws IOException {

@@ -212,24 +212,37 @@ public final class ExecClient {
 
     /** Until the command starts, an IOException means the agent is gone and exec may still run here. */
     private static int converse(DataInputStream in, DataOutputStream out) throws IOException {
+        int[] failed = new int[1];
+        byte tag = nextFrame(in, failed);
+        if (tag == ExecProtocol.FAIL) {
+            return failed[0];
+        } else if (tag == ExecProtocol.DECLINE) {
+            ExecProtocol.readString(in);
+            return -1;
+        } else if (tag == ExecProtocol.START) {
+            List<String> command = ExecProtocol.readList(in);
+            Map<String, String> env = ExecProtocol.readMap(in);
+            return runCommand(in, out, command, env);
+        }
+        throw new IOException("bad frame from the agent");
+    }
+
+    /**
+     * Copies the agent's ERR frames to stderr and returns the tag of the first other frame. A FAIL
+     * frame is read whole: its message goes to stderr and its exit code into {@code failed[0]}.
+     */
+    private static byte nextFrame(DataInputStream in, int[] failed) throws IOException {
         while (true) {
             byte tag = ExecProtocol.readTag(in);
             if (tag == ExecProtocol.ERR) {
                 System.err.print(ExecProtocol.readString(in));
                 System.err.flush();
-            } else if (tag == ExecProtocol.DECLINE) {
-                ExecProtocol.readString(in);
-                return -1;
-            } else if (tag == ExecProtocol.FAIL) {
-                int code = in.readInt();
-                System.err.println(ExecProtocol.readString(in));
-                return code;
-            } else if (tag == ExecProtocol.START) {
-                List<String> command = ExecProtocol.readList(in);
-                Map<String, String> env = ExecProtocol.readMap(in);
-                return runCommand(in, out, command, env);
             } else {
-                throw new IOException("bad frame from the agent");
+                if (tag == ExecProtocol.FAIL) {
+                    failed[0] = in.readInt();
+                    System.err.println(ExecProtocol.readString(in));
+                }
+                return tag;
             }
         }
     }
@@ -280,21 +293,12 @@ public final class ExecClient {
 
     /** Reads the agent's last lines and its DONE (or FAIL); {@code code} when it closes first. */
     private static int finish(DataInputStream in, int code) throws IOException {
-        while (true) {
-            byte tag = ExecProtocol.readTag(in);
-            if (tag == ExecProtocol.ERR) {
-                System.err.print(ExecProtocol.readString(in));
-                System.err.flush();
-            } else if (tag == ExecProtocol.DONE) {
-                return in.readInt();
-            } else if (tag == ExecProtocol.FAIL) {
-                int c = in.readInt();
-                System.err.println(ExecProtocol.readString(in));
-                return c;
-            } else {
-                return code;
-            }
+        int[] failed = new int[1];
+        byte tag = nextFrame(in, failed);
+        if (tag == ExecProtocol.DONE) {
+            return in.readInt();
         }
+        return tag == ExecProtocol.FAIL ? failed[0] : code;
     }
 
     /**

@@ -389,9 +389,20 @@ public final class ExecListener implements Closeable {
 
         /** Not for the agent: the client runs {@code exec} itself, as if no agent listened. */
         public void decline(String reason) throws IOException {
+            send(ExecProtocol.DECLINE, o -> ExecProtocol.writeString(o, reason));
+        }
+
+        /** The fields a frame carries after its tag. */
+        @FunctionalInterface
+        private interface Fields {
+            void write(DataOutputStream o) throws IOException;
+        }
+
+        /** Writes one whole frame: the run's threads (its ERR lines among them) share the pipe. */
+        private void send(byte tag, Fields fields) throws IOException {
             synchronized (out) {
-                out.writeByte(ExecProtocol.DECLINE);
-                ExecProtocol.writeString(out, reason);
+                out.writeByte(tag);
+                fields.write(out);
                 out.flush();
             }
         }
@@ -400,12 +411,10 @@ public final class ExecListener implements Closeable {
         public void fail(int code, String message) {
             err.flush();
             try {
-                synchronized (out) {
-                    out.writeByte(ExecProtocol.FAIL);
-                    out.writeInt(code);
-                    ExecProtocol.writeString(out, message);
-                    out.flush();
-                }
+                send(ExecProtocol.FAIL, o -> {
+                    o.writeInt(code);
+                    ExecProtocol.writeString(o, message);
+                });
             } catch (IOException gone) {
                 // nobody to tell
             }
@@ -420,12 +429,10 @@ public final class ExecListener implements Closeable {
         private int start(List<String> command, Map<String, String> childEnv) throws IOException {
             byte tag;
             try {
-                synchronized (out) {
-                    out.writeByte(ExecProtocol.START);
-                    ExecProtocol.writeList(out, command);
-                    ExecProtocol.writeMap(out, childEnv);
-                    out.flush();
-                }
+                send(ExecProtocol.START, o -> {
+                    ExecProtocol.writeList(o, command);
+                    ExecProtocol.writeMap(o, childEnv);
+                });
                 tag = ExecProtocol.readTag(in);
                 if (tag == ExecProtocol.EXIT) {
                     return in.readInt();
@@ -443,11 +450,7 @@ public final class ExecListener implements Closeable {
         /** The run is over: the client exits with {@code code}. */
         public void done(int code) throws IOException {
             err.flush();
-            synchronized (out) {
-                out.writeByte(ExecProtocol.DONE);
-                out.writeInt(code);
-                out.flush();
-            }
+            send(ExecProtocol.DONE, o -> o.writeInt(code));
         }
 
         /** Sends what is written as ERR frames, one per flush (the writer flushes at each line). */
@@ -471,11 +474,7 @@ public final class ExecListener implements Closeable {
                     text = pending.toString();
                     pending.setLength(0);
                 }
-                synchronized (out) {
-                    out.writeByte(ExecProtocol.ERR);
-                    ExecProtocol.writeString(out, text);
-                    out.flush();
-                }
+                send(ExecProtocol.ERR, o -> ExecProtocol.writeString(o, text));
             }
 
             @Override

@@ -34,6 +34,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -85,7 +86,11 @@ public final class ExecRunner {
      */
     static final String CUDA_CACHE_MAXSIZE = "4294967296";
 
-    public record Result(int exitCode, String summary) {}
+    /**
+     * How a run ended: the command's exit status, the summary line, and for the group's counts the
+     * entries the run read (hits) and ingested (misses) and why it was warm or not.
+     */
+    public record Result(int exitCode, String summary, int read, int ingested, Diagnoser.Diagnosis why) {}
 
     /**
      * Where the command runs: in this process's child ({@link #LOCAL}), or in the {@code exec} client
@@ -133,6 +138,9 @@ public final class ExecRunner {
      * view to the next process. A file here is never opened a second time.
      */
     private static final Set<Path> OPEN_LOCKS = ConcurrentHashMap.newKeySet();
+
+    /** A private view's name: the group's base, a dot, and its run's UUID. */
+    private static final Pattern PRIVATE_VIEW = Pattern.compile(".*\\.[0-9a-f-]{36}");
 
     private final NodeStore store;
     private final PrintWriter err;
@@ -220,10 +228,9 @@ public final class ExecRunner {
                 } catch (IOException e) {
                     log.warn("could not remove the empty cache folders {}: {}", cacheDir, describe(e));
                 }
+                Diagnoser.Diagnosis why = Diagnoser.noView(publishFailure);
                 return new Result(
-                        code,
-                        summary(o.group(), null, 0, ViewSession.Totals.NONE) + "; "
-                                + Diagnoser.noView(publishFailure).line());
+                        code, summary(o.group(), null, 0, ViewSession.Totals.NONE) + "; " + why.line(), 0, 0, why);
             }
             // The command's status is the result from here on: a failure of ours is reported, not returned.
             orphans = RunToken.alive(token);
@@ -241,7 +248,10 @@ public final class ExecRunner {
             return new Result(
                     code,
                     summary(o.group(), end.view(), end.read().size(), end.total()) + "; "
-                            + end.why().line());
+                            + end.why().line(),
+                    end.read().size(),
+                    end.total().entries(),
+                    end.why());
         } finally {
             periodic.shutdownNow();
             ingester.close();
@@ -358,7 +368,7 @@ public final class ExecRunner {
             for (Path lock : ds) {
                 String name = lock.getFileName().toString();
                 String viewName = name.substring(0, name.length() - ".lock".length());
-                if (!viewName.matches(".*\\.[0-9a-f-]{36}")) {
+                if (!PRIVATE_VIEW.matcher(viewName).matches()) {
                     continue; // canonical views are reused (and cleared) by their next exec
                 }
                 if (!OPEN_LOCKS.add(lock)) {

@@ -190,15 +190,19 @@ final class ExecHarness {
 
     /** {@code mithril_exec_requests_total{outcome=...}} of the resident agent. */
     long residentRequests(String outcome) throws Exception {
-        HttpURLConnection c = (HttpURLConnection) URI.create("http://127.0.0.1:" + residentPort + "/metrics")
-                .toURL()
-                .openConnection();
+        String metrics = resident("/metrics");
+        Matcher m = Pattern.compile("mithril_exec_requests_total\\{outcome=\"" + outcome + "\"\\} (\\d+)")
+                .matcher(metrics);
+        assertThat(m.find()).as(metrics).isTrue();
+        return Long.parseLong(m.group(1));
+    }
+
+    /** The body of a GET of {@code path} from the resident agent's HTTP server. */
+    String resident(String path) throws Exception {
+        HttpURLConnection c = (HttpURLConnection)
+                URI.create("http://127.0.0.1:" + residentPort + path).toURL().openConnection();
         try (InputStream in = c.getInputStream()) {
-            String metrics = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-            Matcher m = Pattern.compile("mithril_exec_requests_total\\{outcome=\"" + outcome + "\"\\} (\\d+)")
-                    .matcher(metrics);
-            assertThat(m.find()).as(metrics).isTrue();
-            return Long.parseLong(m.group(1));
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
         } finally {
             c.disconnect();
         }

@@ -75,7 +75,9 @@ class ExecIT {
         String script =
                 "trap 'exit 42' TERM; mkdir -p \"$TORCHINDUCTOR_CACHE_DIR/ab\" \"$TORCHINDUCTOR_CACHE_DIR/cd\"; "
                         + "echo 'x = 1' > \"$TORCHINDUCTOR_CACHE_DIR/ab/csig.py\"; sleep 3; "
-                        + "head -c 300013 /dev/urandom > \"$TORCHINDUCTOR_CACHE_DIR/cd/ctorn.py\"; echo ready; while true; do sleep 0.05; done";
+                        + "head -c 300013 /dev/urandom > \"$TORCHINDUCTOR_CACHE_DIR/cd/ctorn.py\"; echo ready; "
+                        // rewritten until the stop: however slow the stop, it never looks settled
+                        + "while true; do head -c 300013 /dev/urandom > \"$TORCHINDUCTOR_CACHE_DIR/cd/ctorn.py\"; sleep 0.05; done";
         List<String> cmd = h.agent("exec", "--", "sh", "-c", script);
         Path errFile = h.tmp.resolve("agent.err");
         Process p = new ProcessBuilder(cmd).redirectError(errFile.toFile()).start();

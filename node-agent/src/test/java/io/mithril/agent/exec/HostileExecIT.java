@@ -135,11 +135,15 @@ class HostileExecIT {
     void fifoWithItsWriterHeldAndAFileUnderALease_doNotStallTheEnd() throws Exception {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/python3")), "needs python3 to take a lease");
         String lease =
-                "import fcntl,os,sys,time\nfd=os.open(sys.argv[1], os.O_RDWR)\nfcntl.fcntl(fd, 1024, fcntl.F_WRLCK)\ntime.sleep(90)\n";
+                "import fcntl,os,sys,time\nfd=os.open(sys.argv[1], os.O_RDWR)\nfcntl.fcntl(fd, 1024, fcntl.F_WRLCK)\n"
+                        + "open(sys.argv[2], 'w').close()\ntime.sleep(90)\n";
+        Path leased = tmpDir.resolve("leased"); // python says it holds the lease: no guessing how long it takes
         Files.writeString(tmpDir.resolve("lease.py"), lease);
         String script = "mkdir -p " + I + "/ab; mkfifo " + I + "/ab/cfifo.py; echo leased > " + I + "/ab/cleased.py\n"
-                + "(exec 3<>" + I + "/ab/cfifo.py; sleep 90) >/dev/null 2>&1 &\n"
-                + "python3 '" + tmpDir.resolve("lease.py") + "' " + I + "/ab/cleased.py >/dev/null 2>&1 &\n"
+                + "(exec 3<>" + I + "/ab/cfifo.py; sleep 90.123) >/dev/null 2>&1 &\n"
+                + "python3 '" + tmpDir.resolve("lease.py") + "' " + I + "/ab/cleased.py '" + leased
+                + "' >/dev/null 2>&1 &\n"
+                + "while [ ! -e '" + leased + "' ]; do sleep 0.05; done\n"
                 + "echo 'def k(): pass' > " + I + "/ab/chonest.py; sleep 3\n";
         long t0 = System.nanoTime();
         Process p = h.start(List.of("--", "sh", "-c", script));
@@ -147,7 +151,7 @@ class HostileExecIT {
         try {
             r = h.finish(p);
         } finally {
-            new ProcessBuilder("pkill", "-f", "sleep 90").start().waitFor();
+            new ProcessBuilder("pkill", "-f", "sleep 90.123").start().waitFor();
             new ProcessBuilder("pkill", "-f", tmpDir.resolve("lease.py").toString())
                     .start()
                     .waitFor();

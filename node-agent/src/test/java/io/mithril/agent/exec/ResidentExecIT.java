@@ -86,6 +86,11 @@ class ResidentExecIT extends ExecIT {
         assertThat(warm.ingested()).isZero();
         assertThat(h.residentRequests("served")).isEqualTo(2);
         assertThat(h.residentRequests("declined")).isZero();
+        // the agent's runs count for their group as a pod's do (what the operator aggregates)
+        String stats = h.resident("/v1/stats");
+        assertThat(ExecHarness.jsonLong(stats, "hits")).as(stats).isEqualTo(24);
+        assertThat(ExecHarness.jsonLong(stats, "misses")).as(stats).isEqualTo(h.fixtureEntries());
+        assertThat(stats).contains("\"runs\":{\"nothingPublished\":1,\"warm\":1}");
     }
 
     @Test
