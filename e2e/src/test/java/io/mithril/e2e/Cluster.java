@@ -258,8 +258,8 @@ final class Cluster implements AutoCloseable {
     /** The pod ends (Succeeded, then deleted); waits until its node's agent has ingested and removed the view. */
     void end(Node node, Pod pod) {
         finish(pod);
-        Path view = node.view(pod.getMetadata().getUid());
-        await().atMost(Duration.ofSeconds(60)).until(() -> !Files.exists(view));
+        String uid = pod.getMetadata().getUid();
+        await().atMost(Duration.ofSeconds(60)).until(() -> node.finished(uid));
     }
 
     void finish(Pod pod) {

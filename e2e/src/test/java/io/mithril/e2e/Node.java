@@ -75,6 +75,15 @@ final class Node implements AutoCloseable {
         return kubelet.host("/var/lib/mithril/volumes").resolve(podUid);
     }
 
+    /**
+     * Whether the agent has finished the pod: its view is gone (after the last ingest) and so is its
+     * record, which goes last, after the pod's counts are recorded.
+     */
+    boolean finished(String podUid) {
+        return !Files.exists(view(podUid))
+                && !Files.exists(kubelet.host("/var/lib/mithril/store/pods").resolve(podUid));
+    }
+
     GroupId group(String namespace, String cache) {
         return agent.volumes().node().group(namespace, cache);
     }

@@ -8,7 +8,6 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.mithril.agent.key.GroupId;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -75,8 +74,8 @@ class NodePathE2E {
         assertThat(exits.get(0).output()).as("the wait step found the view").contains("mithril: cache view ready");
         String out = exits.get(exits.size() - 1).output().trim();
         cluster.finish(bound);
-        Path view = node.view(bound.getMetadata().getUid());
-        await().atMost(Duration.ofSeconds(60)).until(() -> !Files.exists(view)); // final ingest, then removal
+        String boundUid = bound.getMetadata().getUid();
+        await().atMost(Duration.ofSeconds(60)).until(() -> node.finished(boundUid)); // final ingest, then removal
         return out;
     }
 

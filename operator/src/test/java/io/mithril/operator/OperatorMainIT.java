@@ -48,7 +48,7 @@ class OperatorMainIT {
                 AgentDirectory.Config.defaults("mithril-system"),
                 Duration.ofSeconds(1),
                 new OperatorMain.Lease(
-                        identity, Duration.ofSeconds(3), Duration.ofSeconds(2), Duration.ofMillis(500), false),
+                        identity, Duration.ofSeconds(10), Duration.ofSeconds(7), Duration.ofMillis(500), false),
                 Injection.defaults(),
                 false);
     }

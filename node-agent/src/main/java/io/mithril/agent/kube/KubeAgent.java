@@ -444,7 +444,7 @@ public final class KubeAgent implements AutoCloseable {
         if (caches != null) {
             caches.close();
         }
-        periodic.shutdownNow();
+        Drain.executor(periodic, 10); // a pass under way ends: its ingest and upload records are whole
         prewarm.shutdownNow();
         retentionRuns.shutdownNow();
         if (podRemote != null) {

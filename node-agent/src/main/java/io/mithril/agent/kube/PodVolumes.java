@@ -765,7 +765,7 @@ public final class PodVolumes implements AutoCloseable {
     /** Forgets the tracked pods: an agent stopping is not a pod ending, so views and records stay for the next start. */
     @Override
     public void close() {
-        passes.shutdownNow();
+        Drain.executor(passes, 10);
         views.close();
         pods.clear();
     }

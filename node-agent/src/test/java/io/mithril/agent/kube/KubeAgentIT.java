@@ -115,6 +115,15 @@ class KubeAgentIT {
         client.resources(CompileCache.class).inAnyNamespace().delete();
     }
 
+    /**
+     * Waits until the agent has finished the pod: its view goes first, then the counts are recorded
+     * and, last, its record under {@code store/pods} is removed.
+     */
+    void awaitFinished(Pod p) {
+        Path record = tmp.resolve("store/pods").resolve(p.getMetadata().getUid());
+        await().atMost(Duration.ofSeconds(20)).until(() -> !Files.exists(view(p)) && !Files.exists(record));
+    }
+
     /** Nothing queued or running on the agent's pool. */
     boolean idle() {
         return work.getQueue().isEmpty() && work.getActiveCount() == 0;
@@ -291,7 +300,7 @@ class KubeAgentIT {
         assertThat(Files.readSymbolicLink(view(first).resolve("cuda/current"))).isEqualTo(Path.of("driver-550.54.15"));
         writeAsPod(view(first), "cuda/current/ab/kernel-1", "sass for 550");
         client.pods().inNamespace(ns).withName("first").delete();
-        await().atMost(Duration.ofSeconds(20)).until(() -> !Files.exists(view(first)));
+        awaitFinished(first);
         assertThat(store.entries(group()).stream().map(e -> e.key().name()))
                 .containsExactly("cuda/driver-550.54.15/ab/kernel-1");
 
@@ -345,7 +354,7 @@ class KubeAgentIT {
         await().atMost(Duration.ofSeconds(20)).until(() -> Views.isReady(view(first)));
         compileInto(view(first), "cabc.py", "def kernel(): return 42\n");
         client.pods().inNamespace(ns).withName("first").delete();
-        await().atMost(Duration.ofSeconds(20)).until(() -> !Files.exists(view(first)));
+        awaitFinished(first);
         assertThat(groupStats().entries()).isEqualTo(1);
         assertThat(groupStats().budget()).isEqualTo(64L << 20); // from the CompileCache's spec.budget
         CompileCache cc = client.resources(CompileCache.class)
@@ -376,7 +385,7 @@ class KubeAgentIT {
             p.getStatus().setPhase("Succeeded");
             return p;
         });
-        await().atMost(Duration.ofSeconds(20)).until(() -> !Files.exists(view(second)));
+        awaitFinished(second);
         assertThat(metrics.groupCounts(group()).hits()).isEqualTo(1);
         assertThat(metrics.groupCounts(group()).misses()).isEqualTo(1);
     }
@@ -388,12 +397,12 @@ class KubeAgentIT {
         await().atMost(Duration.ofSeconds(20)).until(() -> Views.isReady(view(cold)));
         compileInto(view(cold), "cabc.py", "def kernel(): return 42\n");
         client.pods().inNamespace(ns).withName("cold").delete();
-        await().atMost(Duration.ofSeconds(20)).until(() -> !Files.exists(view(cold)));
+        awaitFinished(cold);
         Pod warm = pod("warm", "gpu-1");
         await().atMost(Duration.ofSeconds(20)).until(() -> Views.isReady(view(warm)));
         Files.readAllBytes(view(warm).resolve("inductor/ab/cabc.py"));
         client.pods().inNamespace(ns).withName("warm").delete();
-        await().atMost(Duration.ofSeconds(20)).until(() -> !Files.exists(view(warm)));
+        awaitFinished(warm);
         Pod late = create(podSpec("late", "gpu-1", "gpt", 1000L, true)); // its wait step gave up before the agent came
         await().atMost(Duration.ofSeconds(20))
                 .until(() -> metrics.groupCounts(group()).runs().size() == 3);
@@ -457,10 +466,7 @@ class KubeAgentIT {
                         .anyMatch(e ->
                                 e.key().name().equals("inductor/ab/cstay.py"))); // periodic ingest of the adopted view
         client.pods().inNamespace(ns).withName("stays").delete();
-        await().atMost(Duration.ofSeconds(20)).until(() -> !Files.exists(view(stays)));
-        await().atMost(Duration.ofSeconds(20)) // the view goes first, its record right after
-                .until(() -> !Files.exists(
-                        tmp.resolve("store/pods").resolve(stays.getMetadata().getUid())));
+        awaitFinished(stays);
         assertThat(metrics.groupCounts(group()).misses())
                 .as("counts survive the restart")
                 .isEqualTo(2);
@@ -475,7 +481,7 @@ class KubeAgentIT {
         await().atMost(Duration.ofSeconds(20)).until(() -> Views.isReady(view(p)));
         compileInto(view(p), "ckeep.py", "y = 1\n");
         client.pods().inNamespace(ns).withName("p").delete();
-        await().atMost(Duration.ofSeconds(20)).until(() -> !Files.exists(view(p)));
+        awaitFinished(p);
         assertThat(store.entries(group())).hasSize(1);
 
         client.resources(CompileCache.class).inNamespace(ns).withName("gpt").delete(); // default policy: Retain
@@ -540,7 +546,7 @@ class KubeAgentIT {
         await().atMost(Duration.ofSeconds(20)).until(() -> Views.isReady(view(p)));
         compileInto(view(p), "cnew.py", "x = 'compiled for the new CompileCache'\n");
         client.pods().inNamespace(ns).withName("after").delete();
-        await().atMost(Duration.ofSeconds(20)).until(() -> !Files.exists(view(p)));
+        awaitFinished(p);
         assertThat(store.entries(group()))
                 .as("the re-created CompileCache's pod output is ingested")
                 .anyMatch(e -> e.key().name().equals("inductor/ab/cnew.py"));
@@ -575,7 +581,7 @@ class KubeAgentIT {
         await().atMost(Duration.ofSeconds(20)).until(() -> Views.isReady(view(first)));
         compileInto(view(first), "cabc.py", "def kernel(): return 42\n");
         client.pods().inNamespace(ns).withName("first").delete();
-        await().atMost(Duration.ofSeconds(20)).until(() -> !Files.exists(view(first)));
+        awaitFinished(first);
         assertThat(metrics.groupCounts(group()).misses()).isEqualTo(1);
 
         Pod second = create(podSpec("second", "gpu-1", "gpt", null, false)); // image's USER: a COPY view
@@ -589,7 +595,7 @@ class KubeAgentIT {
         await().atMost(Duration.ofSeconds(20))
                 .until(() -> ingestPasses() >= passes + 2); // periodic passes over the adopted view
         client.pods().inNamespace(ns).withName("second").delete();
-        await().atMost(Duration.ofSeconds(20)).until(() -> !Files.exists(view(second)));
+        awaitFinished(second);
         assertThat(metrics.groupCounts(group()).misses())
                 .as("misses: only the first pod compiled")
                 .isEqualTo(1);
@@ -621,7 +627,7 @@ class KubeAgentIT {
         Files.createDirectories(view.resolve("triton"));
         startAgent();
         await("a pod still in its wait step gets its view after an agent restart mid-publish")
-                .atMost(Duration.ofSeconds(5))
+                .atMost(Duration.ofSeconds(20))
                 .until(() -> Views.isReady(view));
     }
 
