@@ -49,6 +49,8 @@ public final class KubeAgent implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(KubeAgent.class);
     /** How long pre-warm may take in all. */
     private static final Duration PREWARM_FOR = Duration.ofMinutes(10);
+    /** What {@link #close} gives its executors together: serve waits 20 s for the store's clean close on SIGTERM. */
+    private static final long CLOSE_SECONDS = 14;
 
     /**
      * Settings, parsed once. Overrides may be null. {@code kubeletPods}: kubelet's pod folder, for
@@ -444,20 +446,17 @@ public final class KubeAgent implements AutoCloseable {
         if (caches != null) {
             caches.close();
         }
-        Drain.executor(periodic, 10); // a pass under way ends: its ingest and upload records are whole
+        // a pass under way ends on its own if it can, within one deadline for all the executors
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(CLOSE_SECONDS);
+        Drain.executor(periodic, deadline);
         prewarm.shutdownNow();
         retentionRuns.shutdownNow();
         if (podRemote != null) {
             podRemote.close();
         }
-        work.shutdown();
-        try {
-            work.awaitTermination(20, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        Drain.executor(work, deadline);
         if (volumes != null) {
-            volumes.close();
+            volumes.close(deadline);
         }
         if (ingester != null) {
             ingester.close();

@@ -29,6 +29,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -393,6 +394,8 @@ public final class PodVolumes implements AutoCloseable {
                 log.warn("an ingest pass is still running after {} ms; the others go on", INGEST_ALL_WAIT_MS);
             } catch (ExecutionException e) {
                 log.warn("ingest failed: {}", e.getCause().toString());
+            } catch (CancellationException closing) {
+                return; // the agent closes: the pass never started
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return;
@@ -765,7 +768,12 @@ public final class PodVolumes implements AutoCloseable {
     /** Forgets the tracked pods: an agent stopping is not a pod ending, so views and records stay for the next start. */
     @Override
     public void close() {
-        Drain.executor(passes, 10);
+        close(System.nanoTime() + TimeUnit.SECONDS.toNanos(10));
+    }
+
+    /** As {@link #close()}, letting passes that run end on their own until {@code deadlineNanos}. */
+    void close(long deadlineNanos) {
+        Drain.executor(passes, deadlineNanos);
         views.close();
         pods.clear();
     }

@@ -220,7 +220,7 @@ public final class RemoteGc {
             // The manifests this pass leaves in place or writes: what they name is kept whatever the
             // sweep's own listing shows (a store may list a key written a moment ago as absent, and the
             // blobs a compacted manifest names are old, so no grace would cover them).
-            List<byte[]> seen = new ArrayList<>();
+            Set<String> seen = new HashSet<>();
             int alone = 0;
             for (GroupId g : groups) {
                 Budget b = budgets.of(g);
@@ -306,19 +306,19 @@ public final class RemoteGc {
     }
 
     /**
-     * A group's authenticated manifests as read: their keys and bytes, entries (first manifest by key wins), recency
+     * A group's authenticated manifests as read: their keys and the names each mentions, entries (first manifest by key wins), recency
      * (its use records folded in), blobs, and the use records' keys.
      */
     private record Read(
             GroupId group,
             List<String> keys,
-            List<byte[]> sealed,
+            List<Set<String>> named,
             Map<String, RemoteEntry> entries,
             Map<String, Long> used,
             Map<Address, Location> blobs,
             List<String> useKeys) {}
 
-    private Read read(GroupId g, GroupUses uses, List<byte[]> seen) throws IOException {
+    private Read read(GroupId g, GroupUses uses, Set<String> seen) throws IOException {
         List<Listed> listed = bucket.listDetailed(layout.manifests(g));
         listed.sort(Comparator.comparing(
                 Listed::key)); // the readers' order: the first manifest by key gives a name its files
@@ -326,7 +326,7 @@ public final class RemoteGc {
         Map<String, Long> used = new HashMap<>();
         Map<Address, Location> blobs = new HashMap<>();
         List<String> read = new ArrayList<>();
-        List<byte[]> bodies = new ArrayList<>();
+        List<Set<String>> bodies = new ArrayList<>();
         for (Listed l : listed) {
             byte[] sealed = bucket.get(l.key());
             if (sealed == null) {
@@ -340,11 +340,11 @@ public final class RemoteGc {
                 m = Manifest.open(sealed, key, g);
             } catch (Manifest.Rejected e) {
                 log.warn("remote retention leaves manifest {} alone: {}", l.key(), e.getMessage());
-                seen.add(sealed);
+                addNames(sealed, seen);
                 continue; // not ours to judge; its names keep their blobs alive
             }
             read.add(l.key());
-            bodies.add(sealed);
+            bodies.add(names(sealed));
             long t = l.modified() != null ? l.modified().toEpochMilli() : millis.getAsLong();
             Map<String, Long> recorded = Manifest.usedTimes(sealed);
             blobs.putAll(m.blobs());
@@ -365,7 +365,7 @@ public final class RemoteGc {
      * The groups of one budget: their whole entries ranked together by recency, kept newest first
      * while they fit, each group compacted into one manifest. Returns what they hold now.
      */
-    private Held retain(String budgetKey, List<Read> groups, long budget, int[] counts, List<byte[]> seen)
+    private Held retain(String budgetKey, List<Read> groups, long budget, int[] counts, Set<String> seen)
             throws IOException {
         record Ranked(Read from, RemoteEntry entry, long used) {}
         List<Ranked> ranked = new ArrayList<>();
@@ -409,12 +409,12 @@ public final class RemoteGc {
      * Writes {@code keep} as the group's one manifest, then deletes the manifests read; adds the
      * manifests the group is left with to {@code seen}. Returns the entries evicted.
      */
-    private int compact(Read r, List<RemoteEntry> keep, int[] counts, List<byte[]> seen) throws IOException {
+    private int compact(Read r, List<RemoteEntry> keep, int[] counts, Set<String> seen) throws IOException {
         int evicted = r.entries().size() - keep.size();
         counts[2] += keep.size();
         counts[3] += evicted;
         if (evicted == 0 && r.keys().size() <= 1 && r.useKeys().isEmpty()) {
-            seen.addAll(r.sealed());
+            r.named().forEach(seen::addAll);
             return 0; // nothing to compact
         }
         String compacted = null;
@@ -432,7 +432,7 @@ public final class RemoteGc {
             byte[] sealed = new Manifest(r.group(), keep, where).seal(key, WRITER, times);
             compacted = layout.manifest(r.group(), Blake3.hash(sealed));
             bucket.putIfAbsent(compacted, sealed); // before any delete: a reader always finds every kept entry
-            seen.add(sealed);
+            addNames(sealed, seen);
         }
         for (String k : r.keys()) {
             if (!k.equals(compacted)) {
@@ -461,11 +461,8 @@ public final class RemoteGc {
      * Deletes blobs and packs that no manifest names (none listed now, none in {@code seen}) and older
      * than {@code grace}: {deleted, bytes, left in grace}.
      */
-    private long[] sweep(Duration grace, List<byte[]> seen) throws IOException {
-        Set<String> named = new HashSet<>();
-        for (byte[] m : seen) {
-            addNames(m, named);
-        }
+    private long[] sweep(Duration grace, Set<String> seen) throws IOException {
+        Set<String> named = new HashSet<>(seen);
         for (String k : bucket.list(layout.groups())) {
             byte[] m = bucket.get(k);
             if (m != null) {
@@ -492,7 +489,14 @@ public final class RemoteGc {
         return out;
     }
 
-    /** Every address and pack name a manifest mentions, authenticated or not. */
+    /** Every address and pack name a manifest mentions. */
+    private static Set<String> names(byte[] manifest) {
+        Set<String> out = new HashSet<>();
+        addNames(manifest, out);
+        return out;
+    }
+
+    /** Adds every address and pack name a manifest mentions, authenticated or not. */
     private static void addNames(byte[] manifest, Set<String> named) {
         Matcher x = HEX64.matcher(new String(manifest, StandardCharsets.UTF_8));
         while (x.find()) {

@@ -37,6 +37,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
@@ -743,14 +744,19 @@ public final class NodeStore implements Closeable {
 
     private void scheduleBackgroundEviction() {
         if (!closed && evictionQueued.compareAndSet(false, true)) {
-            evictor.execute(() -> {
+            try {
+                evictor.execute(() -> {
+                    evictionQueued.set(false);
+                    try {
+                        evictTo(capacity.followsDisk() ? locked(capacity::softLimitNow) : config.softLimit());
+                    } catch (IOException | RuntimeException e) {
+                        log.warn("background eviction failed: {}", e.toString());
+                    }
+                });
+            } catch (RejectedExecutionException closing) {
+                // close() stopped the evictor before its own locked step: what it just committed stands
                 evictionQueued.set(false);
-                try {
-                    evictTo(capacity.followsDisk() ? locked(capacity::softLimitNow) : config.softLimit());
-                } catch (IOException | RuntimeException e) {
-                    log.warn("background eviction failed: {}", e.toString());
-                }
-            });
+            }
         }
     }
 

@@ -2,11 +2,13 @@ package io.mithril.agent.store;
 
 import java.io.Closeable;
 import java.io.IOException;
+import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
+import org.slf4j.MDC;
 
 /**
  * The one thread that does a store's locked work: its file lock, journal and lease writes. An
@@ -14,7 +16,9 @@ import java.util.concurrent.RejectedExecutionException;
  * process ({@link java.nio.channels.ClosedByInterruptException}), and callers do get interrupted
  * (an executor's {@code shutdownNow}, a watch closed, a client gone). Nobody interrupts this
  * thread, so the store's long-lived channels stay open whatever happens to its callers. A caller
- * interrupted while it waits keeps waiting for the result, and keeps its interrupt.
+ * interrupted while it waits keeps waiting for the result, and keeps its interrupt: it waits as long
+ * as the work takes, so as long as another process holds the store's file lock (as it did before,
+ * except that an interrupt no longer cuts the wait short by breaking the store).
  */
 final class StoreThread implements Closeable {
 
@@ -41,9 +45,20 @@ final class StoreThread implements Closeable {
         if (Thread.currentThread() == thread) {
             return work.call();
         }
+        Map<String, String> context = MDC.getCopyOfContextMap(); // its log lines name the caller's pod
         Future<T> f;
         try {
-            f = executor.submit(work::call);
+            f = executor.submit(() -> {
+                if (context == null) {
+                    return work.call();
+                }
+                MDC.setContextMap(context);
+                try {
+                    return work.call();
+                } finally {
+                    MDC.clear();
+                }
+            });
         } catch (RejectedExecutionException e) {
             throw new IllegalStateException("store is closed");
         }
