@@ -143,7 +143,7 @@ class HostileExecIT {
                 + "(exec 3<>" + I + "/ab/cfifo.py; sleep 90.123) >/dev/null 2>&1 &\n"
                 + "python3 '" + tmpDir.resolve("lease.py") + "' " + I + "/ab/cleased.py '" + leased
                 + "' >/dev/null 2>&1 &\n"
-                + "while [ ! -e '" + leased + "' ]; do sleep 0.05; done\n"
+                + "i=0; while [ ! -e '" + leased + "' ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done\n"
                 + "echo 'def k(): pass' > " + I + "/ab/chonest.py; sleep 3\n";
         long t0 = System.nanoTime();
         Process p = h.start(List.of("--", "sh", "-c", script));

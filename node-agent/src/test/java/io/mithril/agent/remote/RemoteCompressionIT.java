@@ -157,6 +157,8 @@ class RemoteCompressionIT extends AgainstBucket {
         Entry e =
                 StoreFixture.commit(a, G, "triton/R/", StoreFixture.bytes(1, 2_000_000), StoreFixture.bytes(2, 30_000));
         remote().uploader().upload(a, G, names(a.entries(G)), FAR);
+        assertObjects("blobs/", 1, "the big blob, alone");
+        assertObjects("packs/", 1, "the small one, packed");
         assertThat(objects("blobs/").values()).containsExactly(2_000_000L);
         assertThat(objects("packs/").values()).containsExactly(30_000L);
         String manifest = manifestText();

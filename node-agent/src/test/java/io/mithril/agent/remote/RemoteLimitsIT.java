@@ -156,9 +156,9 @@ class RemoteLimitsIT extends AgainstBucket {
         Uploader.Report up = r.uploader().upload(a, G, names(a.entries(G)), FAR);
         double s = (System.nanoTime() - t0) / 1e9;
         assertThat(up.uploaded()).isEqualTo(48);
-        assertThat(objects("blobs/")).hasSize(8);
-        assertThat(objects("packs/")).hasSize(1);
-        assertThat(objects("groups/")).as("one manifest").hasSize(1);
+        assertObjects("blobs/", 8, "blobs");
+        assertObjects("packs/", 1, "packs");
+        assertObjects("groups/", 1, "one manifest");
         assertThat(r.stats().requests(Operation.PUT, Result.OK)).isEqualTo(10);
         assertThat(r.stats().putsPeak()).as("PUTs in flight at once").isBetween(2, concurrency);
         long bytes = r.stats().bytesUp();
@@ -194,7 +194,7 @@ class RemoteLimitsIT extends AgainstBucket {
         }
         assertThat(r.uploader().drain(a, q, FAR)).isEqualTo(2);
         assertThat(q.snapshot()).isEmpty();
-        assertThat(objects("groups/")).hasSize(1);
+        assertObjects("groups/", 1, "one manifest");
         NodeStore fresh = store("fresh");
         assertThat(new Filler(fresh)
                         .fill(remote(RemoteTesting.config(server, prefix)).source(), G, e -> true, FAR)

@@ -35,7 +35,10 @@ class StalledClientsIT {
             HttpRequest healthz = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/healthz"))
                     .timeout(Duration.ofSeconds(2))
                     .build();
-            assertThat(http.send(healthz, HttpResponse.BodyHandlers.ofString()).statusCode())
+            HttpRequest first = HttpRequest.newBuilder(healthz.uri())
+                    .timeout(Duration.ofSeconds(30)) // the server's first answer: its classes load now
+                    .build();
+            assertThat(http.send(first, HttpResponse.BodyHandlers.ofString()).statusCode())
                     .isEqualTo(200);
             List<Socket> stalls = new ArrayList<>();
             for (int i = 0; i < 4; i++) {

@@ -138,6 +138,6 @@ class StoreRaceIT {
         DeviceProbe.Device d = DeviceProbe.detect(smi.toString());
         long ms = (System.nanoTime() - t0) / 1_000_000;
         assertThat(d.deviceClass().text()).isEqualTo("cpu");
-        assertThat(ms).isLessThan(12_000);
+        assertThat(ms).as("ms: the probe's 10 s, not the stuck tool's 25 s").isLessThan(20_000);
     }
 }

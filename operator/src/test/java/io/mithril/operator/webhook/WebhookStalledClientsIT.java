@@ -43,7 +43,7 @@ class WebhookStalledClientsIT {
             clientTls.init(null, tmf.getTrustManagers(), null);
             HttpClient client = HttpClient.newBuilder().sslContext(clientTls).build();
             HttpRequest healthz = HttpRequest.newBuilder(URI.create("https://localhost:" + server.port() + "/healthz"))
-                    .timeout(Duration.ofSeconds(3))
+                    .timeout(Duration.ofSeconds(30)) // the first handshake and answer: classes load now
                     .build();
             assertThat(client.send(healthz, HttpResponse.BodyHandlers.ofString())
                             .statusCode())
